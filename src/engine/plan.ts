@@ -1,0 +1,178 @@
+/**
+ * Quantization plans: the serializable configuration of all 38 sites (what the UI puts in the
+ * URL, what `npm run study` and tools/ref/quant_ref.py read). Validation throws explicit errors.
+ */
+import { SITE_COUNT } from '../model/sites';
+
+export type OperandBits = 32 | 8 | 4 | 2;
+/** activations: tensor | token; weights (and the B operand of attention products): tensor | channel | group */
+export type Granularity = 'tensor' | 'token' | 'channel' | 'group';
+export type RangeMode = 'dynamic' | 'static';
+export type Calibrator = 'minmax' | 'percentile' | 'mse' | 'kl';
+
+export interface OperandScheme {
+  bits: OperandBits;
+  granularity: Granularity;
+  /** columns (along K) per group, for 'group' */
+  groupSize?: number;
+  symmetric: boolean;
+  /** dynamic: range recomputed on every call (per image / per token); static: calibrated once */
+  range: RangeMode;
+  calibrator?: Calibrator;
+  /** percentile calibrator: the kept share in percent, e.g. 99.99 */
+  percentile?: number;
+}
+
+export interface SiteScheme {
+  /** left operand A (activations; q for q·kᵀ; attn for attn·v) */
+  a: OperandScheme;
+  /** right operand B (weights; k for q·kᵀ; v for attn·v) */
+  b: OperandScheme;
+  /** SmoothQuant migration strength α (weight sites whose input is a LayerNorm output or any linear input) */
+  smoothquant?: { alpha: number };
+  /** LLM.int8(): input columns with any |x| > threshold stay FP32 */
+  llmInt8?: { threshold: number };
+  /** GPTQ weight rounding (weight sites) */
+  gptq?: { actOrder: boolean; damp: number };
+}
+
+export interface Plan {
+  version: 1;
+  name?: string;
+  sites: SiteScheme[];
+}
+
+export const FP32_OPERAND: OperandScheme = { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' };
+
+export function fp32Site(): SiteScheme {
+  return { a: { ...FP32_OPERAND }, b: { ...FP32_OPERAND } };
+}
+
+export function uniformPlan(site: SiteScheme, name?: string): Plan {
+  return { version: 1, name, sites: Array.from({ length: SITE_COUNT }, () => structuredClone(site)) };
+}
+
+export function fp32Plan(): Plan {
+  return uniformPlan(fp32Site(), 'FP32');
+}
+
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+const BITS = [32, 8, 4, 2];
+const GRANS = ['tensor', 'token', 'channel', 'group'];
+const CALS = ['minmax', 'percentile', 'mse', 'kl'];
+
+function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: boolean): OperandScheme {
+  if (typeof o !== 'object' || o === null) throw new PlanError(`${where}: operand must be an object`);
+  const r = o as Record<string, unknown>;
+  if (!BITS.includes(r.bits as number)) throw new PlanError(`${where}.bits: ${String(r.bits)} is not one of 32, 8, 4, 2`);
+  if (!GRANS.includes(r.granularity as string)) throw new PlanError(`${where}.granularity: ${String(r.granularity)} is not one of ${GRANS.join(', ')}`);
+  if (typeof r.symmetric !== 'boolean') throw new PlanError(`${where}.symmetric must be true or false`);
+  if (r.range !== 'dynamic' && r.range !== 'static') throw new PlanError(`${where}.range: ${String(r.range)} is not dynamic or static`);
+  const g = r.granularity as Granularity;
+  if (role === 'a' && (g === 'channel' || g === 'group'))
+    throw new PlanError(`${where}.granularity: '${g}' varies along the reduction dimension for activations — use 'tensor' or 'token'`);
+  if (role === 'b' && g === 'token') throw new PlanError(`${where}.granularity: 'token' applies to the A operand; use 'channel' for B`);
+  if (g === 'group') {
+    if (!Number.isInteger(r.groupSize) || (r.groupSize as number) < 1) throw new PlanError(`${where}.groupSize must be a positive integer for per-group`);
+  }
+  if (r.range === 'static') {
+    if (!(role === 'a' || !hasWeight)) throw new PlanError(`${where}.range: weights are constant; 'static' applies to activations`);
+    if (g !== 'tensor') throw new PlanError(`${where}.range: a static range is one calibrated range per tensor; use granularity 'tensor'`);
+    const cal = r.calibrator ?? 'minmax';
+    if (!CALS.includes(cal as string)) throw new PlanError(`${where}.calibrator: ${String(cal)} is not one of ${CALS.join(', ')}`);
+    if (cal === 'percentile') {
+      const p = r.percentile;
+      if (typeof p !== 'number' || !(p > 50 && p <= 100)) throw new PlanError(`${where}.percentile must be in (50, 100]`);
+    }
+  }
+  const out: OperandScheme = { bits: r.bits as OperandBits, granularity: g, symmetric: r.symmetric as boolean, range: r.range as RangeMode };
+  if (g === 'group') out.groupSize = r.groupSize as number;
+  if (r.range === 'static') {
+    out.calibrator = (r.calibrator as Calibrator) ?? 'minmax';
+    if (out.calibrator === 'percentile') out.percentile = r.percentile as number;
+  }
+  return out;
+}
+
+/** Validate and normalize untrusted JSON into a Plan; throws PlanError naming the bad field. */
+export function validatePlan(json: unknown, hasWeight: (site: number) => boolean = defaultHasWeight): Plan {
+  if (typeof json !== 'object' || json === null) throw new PlanError('plan must be a JSON object');
+  const p = json as Record<string, unknown>;
+  if (p.version !== 1) throw new PlanError(`plan.version: ${String(p.version)} is not supported (expected 1)`);
+  if (!Array.isArray(p.sites) || p.sites.length !== SITE_COUNT) throw new PlanError(`plan.sites must list all ${SITE_COUNT} sites`);
+  const sites = p.sites.map((s: unknown, i: number) => {
+    const where = `plan.sites[${i}]`;
+    if (typeof s !== 'object' || s === null) throw new PlanError(`${where} must be an object`);
+    const r = s as Record<string, unknown>;
+    const w = hasWeight(i);
+    const site: SiteScheme = { a: validateOperand(r.a, `${where}.a`, 'a', w), b: validateOperand(r.b, `${where}.b`, 'b', w) };
+    if (r.smoothquant !== undefined) {
+      const a = (r.smoothquant as { alpha?: unknown })?.alpha;
+      if (!w) throw new PlanError(`${where}.smoothquant applies to weight sites only`);
+      if (typeof a !== 'number' || !(a >= 0 && a <= 1)) throw new PlanError(`${where}.smoothquant.alpha must be in [0, 1]`);
+      site.smoothquant = { alpha: a };
+    }
+    if (r.llmInt8 !== undefined) {
+      const t = (r.llmInt8 as { threshold?: unknown })?.threshold;
+      if (!w) throw new PlanError(`${where}.llmInt8 applies to weight sites only`);
+      if (typeof t !== 'number' || !(t > 0)) throw new PlanError(`${where}.llmInt8.threshold must be > 0`);
+      site.llmInt8 = { threshold: t };
+    }
+    if (r.gptq !== undefined) {
+      const g = r.gptq as { actOrder?: unknown; damp?: unknown };
+      if (!w) throw new PlanError(`${where}.gptq applies to weight sites only`);
+      if (site.b.bits === 32) throw new PlanError(`${where}.gptq needs quantized weights (b.bits < 32)`);
+      const damp = g.damp ?? 0.01;
+      if (typeof damp !== 'number' || !(damp > 0 && damp < 1)) throw new PlanError(`${where}.gptq.damp must be in (0, 1)`);
+      site.gptq = { actOrder: g.actOrder === true, damp };
+    }
+    return site;
+  });
+  return { version: 1, name: typeof p.name === 'string' ? p.name : undefined, sites };
+}
+
+/** Weight sites in the standard ViT numbering (used when no model is loaded yet). */
+export function defaultHasWeight(site: number): boolean {
+  if (site === 0 || site === SITE_COUNT - 1) return true;
+  const r = (site - 1) % 6;
+  return r !== 1 && r !== 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which path runs a site (the "plan" stage of config → plan → execution).
+
+export type SitePath = 'fp32' | 'int8-gemm' | 'int4-gemm' | 'weight-only' | 'fake-quant';
+
+export interface SitePathInfo {
+  path: SitePath;
+  /** why, in one sentence, for the UI */
+  reason: string;
+}
+
+/**
+ * The kernel a site's scheme maps to (science.md §2): an integer GEMM when both operands are
+ * quantized, A per-tensor/per-token and B per-tensor/per-channel (or per-group with symmetric
+ * INT4 weights on W4A8), no SmoothQuant-free outlier split. INT4/INT2 values ride in int8 lanes.
+ */
+export function sitePath(s: SiteScheme, hasWeight: boolean): SitePathInfo {
+  const qa = s.a.bits !== 32;
+  const qb = s.b.bits !== 32;
+  if (!qa && !qb) return { path: 'fp32', reason: 'both operands FP32' };
+  if (s.llmInt8) return { path: 'fake-quant', reason: 'LLM.int8() mixes an FP32 outlier part with the INT8 part: simulated' };
+  if (!qa) return { path: 'weight-only', reason: 'weights quantized, activations FP32: dequantized weights, FP32 GEMM' };
+  if (!qb) return { path: 'fake-quant', reason: 'activations quantized but B in FP32: no integer GEMM, simulated' };
+  if (s.b.granularity === 'group') {
+    if (hasWeight && s.b.bits <= 4 && s.b.symmetric && s.a.bits <= 8)
+      return { path: 'int4-gemm', reason: 'INT4 per-group weights × INT8 activations: W4A8 GEMM, per-group partial sums' };
+    return { path: 'fake-quant', reason: 'per-group scales need the W4A8 kernel (symmetric ≤4-bit weights): simulated' };
+  }
+  if (hasWeight && s.b.bits === 4 && s.b.symmetric && s.b.granularity !== 'tensor' && s.a.bits <= 8)
+    return { path: 'int4-gemm', reason: 'INT4 per-channel weights × INT8 activations: W4A8 GEMM' };
+  return { path: 'int8-gemm', reason: 'both operands on an integer grid with row × column scales: W8A8 GEMM (dot4I8Packed)' };
+}
