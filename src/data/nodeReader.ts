@@ -1,0 +1,13 @@
+/** Node reader for the prepared data folder (public/data/cifar10) and model folders. */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FileReader } from './cifar';
+
+export const REPO_ROOT = resolve(import.meta.dirname ?? '.', '..', '..');
+
+export function nodeReader(dir: string): FileReader {
+  return async (name) => new Uint8Array(await readFile(join(dir, name)));
+}
+
+export const dataDir = () => process.env.QP_DATA_DIR ?? join(REPO_ROOT, 'public', 'data', 'cifar10');
+export const modelDir = (name = 'vit-cifar10') => join(REPO_ROOT, 'public', 'models', name);

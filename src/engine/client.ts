@@ -1,0 +1,136 @@
+/**
+ * The UI's one door to the engine. Views never call kernels: they call this client, which runs
+ * the engine in a Web Worker (the page stays responsive) and answers with plain data.
+ * The newest request of a kind wins: a new score() aborts the one before it.
+ */
+import type { Plan } from './plan';
+import type { BackendChoice, BackendInfo, EvalSetName, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+
+export interface DatasetInfo {
+  /** images available per eval set */
+  sets: Record<EvalSetName, number>;
+  classNames: string[];
+}
+
+export interface ModelInfo {
+  name: string;
+  config: Record<string, unknown>;
+  /** accuracy PyTorch measured at export, per eval set */
+  metrics: { test?: { accuracy: number; count: number }; val?: { accuracy: number; count: number }; epochs?: number };
+}
+
+export type EngineStatus =
+  | { state: 'loading'; message: string }
+  | { state: 'ready'; backend: BackendInfo }
+  | { state: 'error'; message: string; fix?: string };
+
+export interface EngineClient {
+  /** resolves once model, data and a backend are ready; rejects with a message saying how to fix */
+  ready(): Promise<{ backend: BackendInfo; model: ModelInfo; dataset: DatasetInfo }>;
+  status(): EngineStatus;
+  onStatus(cb: (s: EngineStatus) => void): () => void;
+  setBackend(choice: BackendChoice): Promise<BackendInfo>;
+  score(req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<ScoreResult>;
+  siteStats(plan: Plan, site: number, set: EvalSetName, image: number, signal?: AbortSignal): Promise<SiteStats>;
+  /** RGB 32×32 images, 3072 bytes each in CHW planes (CIFAR layout), and their labels */
+  images(set: EvalSetName, indices: number[]): Promise<{ pixels: Uint8Array[]; labels: number[] }>;
+  dispose(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real client: a Web Worker (src/engine/worker.ts) runs the engine off the main thread.
+
+import type { WorkerRequest, WorkerResponse } from './protocol';
+
+type Pending = { resolve: (v: any) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void };
+
+export class EngineRequestError extends Error {
+  constructor(message: string, readonly fix?: string, name = 'EngineError') {
+    super(message);
+    this.name = name;
+  }
+}
+
+export function createEngineClient(opts: { backend?: BackendChoice; base?: string; worker?: Worker } = {}): EngineClient {
+  const worker = opts.worker ?? new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  let status: EngineStatus = { state: 'loading', message: 'starting the engine…' };
+  const listeners = new Set<(s: EngineStatus) => void>();
+
+  worker.onmessage = (ev: MessageEvent<WorkerResponse>) => {
+    const m = ev.data;
+    if (m.type === 'status') {
+      status = m.status;
+      listeners.forEach((l) => l(status));
+      return;
+    }
+    const p = pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'progress') {
+      p.onProgress?.({ done: m.done, total: m.total, phase: m.phase });
+      return;
+    }
+    pending.delete(m.id);
+    if (m.type === 'result') p.resolve(m.result);
+    else p.reject(new EngineRequestError(m.message, m.fix, m.name));
+  };
+  worker.onerror = (ev) => {
+    status = { state: 'error', message: `engine worker failed: ${ev.message}`, fix: 'Reload the page.' };
+    listeners.forEach((l) => l(status));
+    pending.forEach((p) => p.reject(new EngineRequestError(status.state === 'error' ? status.message : 'worker failed')));
+    pending.clear();
+  };
+
+  type Body = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+  function call<T>(body: Body, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<T> {
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(new EngineRequestError('cancelled', undefined, 'AbortError'));
+      pending.set(id, { resolve, reject, onProgress });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (!pending.has(id)) return;
+          pending.delete(id);
+          worker.postMessage({ id: nextId++, type: 'cancel', target: id } satisfies WorkerRequest);
+          reject(new EngineRequestError('cancelled', undefined, 'AbortError'));
+        },
+        { once: true },
+      );
+      worker.postMessage({ id, ...body } as WorkerRequest);
+    });
+  }
+
+  const readyPromise = call<{ backend: BackendInfo; model: ModelInfo; dataset: DatasetInfo }>({
+    type: 'init',
+    backend: opts.backend ?? 'auto',
+    base: opts.base ?? import.meta.env?.BASE_URL ?? '/',
+  });
+  let lastScore: AbortController | undefined;
+
+  return {
+    ready: () => readyPromise,
+    status: () => status,
+    onStatus(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    setBackend: (choice) => call<BackendInfo>({ type: 'setBackend', backend: choice }),
+    score(req, onProgress, signal) {
+      // the newest request wins: a new score() cancels the one still running
+      lastScore?.abort();
+      const ctl = new AbortController();
+      lastScore = ctl;
+      signal?.addEventListener('abort', () => ctl.abort(), { once: true });
+      return call<ScoreResult>({ type: 'score', req }, onProgress, ctl.signal);
+    },
+    siteStats: (plan, site, set, image, signal) => call<SiteStats>({ type: 'siteStats', plan, site, set, image }, undefined, signal),
+    images: (set, indices) => call<{ pixels: Uint8Array[]; labels: number[] }>({ type: 'images', set, indices }),
+    dispose() {
+      worker.terminate();
+      pending.forEach((p) => p.reject(new EngineRequestError('engine disposed')));
+      pending.clear();
+    },
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * The engine: config (plan) → prepared plan (paths, weight quantization, calibration) →
+ * a backend's forward passes → scores and statistics. Used by the Web Worker behind the UI and
+ * by the command-line tools, so every figure the UI shows can be reproduced from a terminal.
+ */
+import { CLASS_NAMES, type ImageSet, IMAGE_BYTES } from '../data/cifar';
+import { buildSites, type SiteInfo } from '../model/sites';
+import type { VitWeights } from '../model/vitWeights';
+import { type ForwardHooks, siteLinears, VitReference, refOps } from '../model/vitRef';
+import { type Calibration, calibrate } from './calibration';
+import { errorStats, operandStats } from './operandStats';
+import { type Plan, fp32Plan, validatePlan } from './plan';
+import { type MatOps, type PreparedPlan, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, toStorage, matrixSpec } from './siteQuant';
+import type { BackendInfo, EvalSetName, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+import { intRange } from '../quant/scaleZero';
+import { dequantizeMatrix } from '../quant/quantizeMatrix';
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** science.md §7: multiply each site's output by (1 + scale·N(0,1)), seeded */
+  jitter?: { scale: number; seed: number };
+}
+
+/** A backend runs forward passes of a prepared plan over images. */
+export interface Backend {
+  readonly info: BackendInfo;
+  /** logits, count × classes, for `count` images of 3072 bytes each */
+  run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts?: RunOptions): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export class AbortError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+export function throwIfAborted(signal?: AbortSignal) {
+  if (signal?.aborted) throw new AbortError();
+}
+
+/** mulberry32 + Box–Muller: a small seeded normal generator for the jitter bands. */
+export function seededNormal(seed: number): () => number {
+  let s = seed >>> 0;
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
+}
+
+export function jitterHooks(scale: number, seed: number, image: number): ForwardHooks {
+  const rnd = seededNormal(seed * 1_000_003 + image);
+  return {
+    output(_site, y) {
+      for (let i = 0; i < y.length; i++) y[i] *= 1 + scale * rnd();
+      return y;
+    },
+  };
+}
+
+/** The CPU reference backend: the plain-TypeScript forward, one image at a time (or faster MatOps). */
+export class ReferenceBackend implements Backend {
+  readonly info: BackendInfo;
+  private vit: VitReference;
+  constructor(weights: VitWeights, ops: MatOps = refOps, info?: Partial<BackendInfo>) {
+    this.vit = new VitReference(weights, ops);
+    this.info = { kind: 'cpu', label: 'CPU · TypeScript reference', reason: 'reference forward', ...info };
+  }
+  async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {
+    const classes = this.vit.weights.config.classes;
+    const out = new Float32Array(count * classes);
+    for (let i = 0; i < count; i++) {
+      throwIfAborted(opts.signal);
+      const hooks = opts.jitter ? jitterHooks(opts.jitter.scale, opts.jitter.seed, i) : undefined;
+      out.set(this.vit.forward(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), plan, hooks), i * classes);
+      opts.onProgress?.(i + 1, count);
+      // let the event loop breathe (abort messages, progress) every few images
+      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 0));
+    }
+    return out;
+  }
+  dispose() {}
+}
+
+export function argmaxRows(logits: Float32Array, classes: number): number[] {
+  const n = logits.length / classes;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+export interface EngineData {
+  test: ImageSet;
+  val?: ImageSet;
+  /** calibration images from the training set (never an eval set) */
+  calib?: ImageSet;
+}
+
+export class Engine {
+  readonly sites: SiteInfo[];
+  private reference: VitReference;
+  private calibration?: Calibration;
+  private prepared = new Map<string, PreparedPlan>();
+
+  constructor(
+    readonly weights: VitWeights,
+    readonly data: EngineData,
+    public backend: Backend,
+  ) {
+    this.sites = buildSites(weights.config);
+    this.reference = new VitReference(weights);
+  }
+
+  evalSet(name: EvalSetName): ImageSet {
+    const s = name === 'val' ? this.data.val : this.data.test;
+    if (!s) throw new Error(`eval set '${name}' is not loaded`);
+    return s;
+  }
+
+  /** FP32 statistics over the calibration images (computed once, on the CPU reference). */
+  getCalibration(images = 64): Calibration {
+    if (this.calibration) return this.calibration;
+    const calib = this.data.calib;
+    if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
+    const n = Math.min(images, calib.count);
+    const fp = preparePlan(fp32Plan(), this.sites, siteLinears(this.weights));
+    this.calibration = calibrate(this.sites, n, `first ${n} training images (data_batch_1)`, (hooks) => {
+      for (let i = 0; i < n; i++) this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fp, hooks);
+    });
+    return this.calibration;
+  }
+
+  prepare(plan: Plan): PreparedPlan {
+    const key = JSON.stringify(plan.sites);
+    let p = this.prepared.get(key);
+    if (!p) {
+      const valid = validatePlan(plan, (i) => this.sites[i].hasWeight);
+      const cal = planNeedsCalibration(valid).length ? this.getCalibration() : undefined;
+      p = preparePlan(valid, this.sites, siteLinears(this.weights), cal);
+      if (this.prepared.size > 32) this.prepared.clear();
+      this.prepared.set(key, p);
+    }
+    return p;
+  }
+
+  async logits(plan: Plan, set: EvalSetName, offset: number, limit: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; labels: Uint8Array }> {
+    const s = this.evalSet(set);
+    const lo = Math.max(0, Math.min(offset, s.count));
+    const n = Math.max(0, Math.min(limit, s.count - lo));
+    const prepared = this.prepare(plan);
+    const logits = await this.backend.run(prepared, s.pixels.subarray(lo * IMAGE_BYTES, (lo + n) * IMAGE_BYTES), n, opts);
+    return { logits, labels: s.labels.subarray(lo, lo + n) };
+  }
+
+  async score(req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal, jitter?: RunOptions['jitter']): Promise<ScoreResult> {
+    const t0 = performance.now();
+    const prepared = this.prepare(req.plan);
+    const s = this.evalSet(req.set);
+    const offset = req.offset ?? 0;
+    const limit = req.limit ?? s.count;
+    const { logits, labels } = await this.logits(req.plan, req.set, offset, limit, {
+      signal,
+      jitter,
+      onProgress: (done, total) => onProgress?.({ done, total, phase: 'scoring' }),
+    });
+    const classes = this.weights.config.classes;
+    const preds = argmaxRows(logits, classes);
+    const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+    let correct = 0;
+    preds.forEach((p, i) => {
+      confusion[labels[i]][p]++;
+      if (p === labels[i]) correct++;
+    });
+    const perClassAccuracy = confusion.map((row, c) => {
+      const tot = row.reduce((a, b) => a + b, 0);
+      return tot ? row[c] / tot : 0;
+    });
+    const wallMs = performance.now() - t0;
+    return {
+      set: req.set,
+      count: preds.length,
+      correct,
+      accuracy: preds.length ? correct / preds.length : 0,
+      predictions: req.keepPredictions ? preds : undefined,
+      labels: req.keepPredictions ? Array.from(labels) : undefined,
+      confusion,
+      perClassAccuracy,
+      sites: prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason })),
+      backend: this.backend.info,
+      wallMs,
+      imagesPerSecond: preds.length / (wallMs / 1000),
+    };
+  }
+
+  /** Statistics of one site's operands on one image under a plan (CPU reference forward). */
+  siteStats(plan: Plan, site: number, set: EvalSetName, image: number): SiteStats {
+    const prepared = this.prepare(plan);
+    const ps = prepared.sites[site];
+    const s = this.evalSet(set);
+    if (image < 0 || image >= s.count) throw new RangeError(`image ${image} out of range (0..${s.count - 1})`);
+    let captured: { a: Float32Array; aRows: number; b: Float32Array | null; bRows: number; k: number } | undefined;
+    this.reference.forward(s.pixels.subarray(image * IMAGE_BYTES, (image + 1) * IMAGE_BYTES), prepared, {
+      operands(i, a, aRows, b, bRows, k) {
+        if (i === site) captured = { a: a.slice(), aRows, b: b ? b.slice() : null, bRows, k };
+      },
+    });
+    if (!captured) throw new Error(`site ${site} did not run`);
+    const info = this.sites[site];
+    const lin = siteLinears(this.weights)[site];
+    const k = captured.k;
+    // the operands as the site quantizes them (SmoothQuant-scaled when enabled)
+    let aOp = captured.a;
+    if (ps.weight?.smooth) {
+      aOp = aOp.slice();
+      for (let i = 0; i < aOp.length; i++) aOp[i] /= ps.weight.smooth[i % k];
+    }
+    const bOp = captured.b ?? ps.weight?.w ?? lin!.w;
+    const bRows = captured.b ? captured.bRows : lin!.out;
+    const a = operandStats('a', aOp, captured.aRows, k);
+    const b = operandStats('b', bOp, bRows, k);
+    const quant: SiteStats['quant'] = {};
+    const qinfo = (o: typeof ps.scheme.a, x: Float32Array, rows: number, clip?: { min: number; max: number }, pre?: import('../quant/quantizeMatrix').QuantizedMatrix) => {
+      if (o.bits === 32) return undefined;
+      const q = pre ?? refOps.quantize(x, rows, k, matrixSpec(o, clip));
+      const r = intRange(q.spec.bits, q.spec.symmetric);
+      return { scales: Array.from(q.scales.subarray(0, 256)), zeros: Array.from(q.zeros.subarray(0, 256)), qmin: r.qmin, qmax: r.qmax };
+    };
+    quant.a = qinfo(ps.scheme.a, aOp, captured.aRows, ps.clipA);
+    quant.b = qinfo(ps.scheme.b, bOp, bRows, ps.clipB, ps.weight?.q);
+    // site output under the plan vs the FP32 product of the same (unquantized) operands
+    const fpSite = { ...ps, path: { path: 'fp32' as const, reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 as const }, b: { ...ps.scheme.b, bits: 32 as const } }, weight: undefined };
+    let yq: Float32Array;
+    let yf: Float32Array;
+    if (info.hasWeight) {
+      yq = runLinearSite(ps, lin!, captured.a, captured.aRows, refOps);
+      yf = runLinearSite(fpSite, lin!, captured.a, captured.aRows, refOps);
+    } else {
+      const heads = this.weights.config.heads;
+      const m = captured.aRows / heads;
+      const n = captured.bRows / heads;
+      yq = runAttentionSite(ps, captured.a, captured.b!, heads, m, n, k, refOps);
+      yf = runAttentionSite(fpSite, captured.a, captured.b!, heads, m, n, k, refOps);
+    }
+    const err = errorStats(yf, yq);
+    void toStorage;
+    void dequantizeMatrix;
+    return { site, image, a, b, quant, outputMse: err.mse, outputSqnrDb: err.sqnrDb, path: { site, path: ps.path.path, reason: ps.path.reason } };
+  }
+}
+
+export { CLASS_NAMES };

@@ -1,0 +1,23 @@
+/** An Engine in Node (command-line tools, tests) on the chosen backend. */
+import { Engine } from './engine';
+import { createBackend } from './backends';
+import { loadDataNode, loadWeightsNode } from './nodeLoad';
+import type { BackendChoice, EvalSetName } from './types';
+
+export async function createNodeEngine(choice: BackendChoice, sets: EvalSetName[] = ['test', 'val']) {
+  const [weights, data] = await Promise.all([loadWeightsNode(), loadDataNode([...new Set<'test' | 'val' | 'calib'>(['test', ...sets, 'calib'])])]);
+  let gpu: GPU | undefined;
+  if (choice !== 'cpu') {
+    try {
+      gpu = (await import('../gpu/nodeGpu')).nodeGpu();
+    } catch (e) {
+      console.warn(`WebGPU in Node unavailable: ${(e as Error).message}`);
+    }
+  }
+  const backend = await createBackend(choice, weights, gpu, {
+    cpu: async (w, reason) => (await import('./cpuBackendFactory')).createCpuBackend(w, reason),
+    webgpu: async (w, reason) => (await import('./webgpuBackendFactory')).createWebGpuBackend(w, reason, () => undefined, gpu),
+  });
+  const engine = new Engine(weights, data, backend);
+  return { engine, dispose: () => backend.dispose() };
+}

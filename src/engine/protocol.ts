@@ -1,0 +1,17 @@
+/** Messages between the engine client (page) and the engine worker. Plain, structured-clone data. */
+import type { Plan } from './plan';
+import type { BackendChoice, EvalSetName, ScoreRequest } from './types';
+
+export type WorkerRequest =
+  | { id: number; type: 'init'; backend: BackendChoice; base: string }
+  | { id: number; type: 'setBackend'; backend: BackendChoice }
+  | { id: number; type: 'score'; req: ScoreRequest }
+  | { id: number; type: 'siteStats'; plan: Plan; site: number; set: EvalSetName; image: number }
+  | { id: number; type: 'images'; set: EvalSetName; indices: number[] }
+  | { id: number; type: 'cancel'; target: number };
+
+export type WorkerResponse =
+  | { id: number; type: 'result'; result: unknown }
+  | { id: number; type: 'error'; message: string; fix?: string; name?: string }
+  | { id: number; type: 'progress'; done: number; total: number; phase: string }
+  | { id: -1; type: 'status'; status: import('./client').EngineStatus };

@@ -1,0 +1,109 @@
+/**
+ * The engine's contract: what a backend (WebGPU or CPU) takes and returns, and what the UI
+ * receives through the engine client (src/engine/client.ts, a Web Worker boundary).
+ * Everything here is plain serializable data (structured-clone safe), never GPU objects.
+ */
+import type { Plan, SitePath } from './plan';
+
+export type BackendKind = 'webgpu' | 'cpu';
+export type BackendChoice = 'auto' | BackendKind;
+export type EvalSetName = 'test' | 'val';
+
+export interface BackendInfo {
+  kind: BackendKind;
+  /** e.g. "WebGPU · NVIDIA RTX 4090 (hardware)" or "CPU · WASM SIMD, 4 workers" */
+  label: string;
+  /** why this backend was chosen (auto rule, user choice, fallback after an error) */
+  reason: string;
+  adapter?: { vendor: string; architecture: string; device: string; description: string; isFallback: boolean };
+  features?: { packedDot4: boolean; timestampQuery: boolean; shaderF16: boolean };
+}
+
+export interface SiteRunInfo {
+  site: number;
+  path: SitePath;
+  reason: string;
+  /** 'fused' when activation quantization ran inside the previous op */
+  fusedQuant?: boolean;
+}
+
+export interface ScoreRequest {
+  plan: Plan;
+  set: EvalSetName;
+  /** first `offset`..`offset+limit` images of the set */
+  offset?: number;
+  limit?: number;
+  /** keep per-image predictions (for flips, confusion matrix) */
+  keepPredictions?: boolean;
+}
+
+export interface ScoreResult {
+  set: EvalSetName;
+  count: number;
+  correct: number;
+  accuracy: number;
+  /** predicted class per image (when keepPredictions) */
+  predictions?: number[];
+  labels?: number[];
+  /** 10×10, row = true label, column = predicted */
+  confusion: number[][];
+  perClassAccuracy: number[];
+  sites: SiteRunInfo[];
+  backend: BackendInfo;
+  wallMs: number;
+  imagesPerSecond: number;
+}
+
+export interface Histogram {
+  /** bin edges: bins+1 values from min to max */
+  lo: number;
+  hi: number;
+  counts: number[];
+}
+
+/** Statistics of one operand of one site for one image (or a small batch of images). */
+export interface OperandStats {
+  role: 'a' | 'b';
+  rows: number;
+  cols: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  absmax: number;
+  /** share of values with |x − mean| > 6σ */
+  beyond6Sigma: number;
+  /** max|x − mean| / σ */
+  maxSigma: number;
+  histogram: Histogram;
+  /** absmax of each column (input channel for activations) */
+  colAbsMax: number[];
+  /** min and max of each row (token for activations, output channel for weights) */
+  rowMin: number[];
+  rowMax: number[];
+  /** a deterministic sample of raw values (for the x → q → x̂ explorer), ≤ 4096 */
+  sample: number[];
+}
+
+export interface SiteStats {
+  site: number;
+  image: number;
+  a: OperandStats;
+  b: OperandStats;
+  /** the scales and zeros the plan used on this image (first entries when per-token/channel) */
+  quant: {
+    a?: { scales: number[]; zeros: number[]; qmin: number; qmax: number };
+    b?: { scales: number[]; zeros: number[]; qmin: number; qmax: number };
+  };
+  /** error of the site's output under the plan vs FP32 operands */
+  outputMse: number;
+  /** signal-to-quantization-noise ratio of the output, dB */
+  outputSqnrDb: number;
+  path: SiteRunInfo;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  phase: string;
+}

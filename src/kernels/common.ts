@@ -1,0 +1,118 @@
+/**
+ * Shared plumbing of the kernel wrappers.
+ *
+ * Every kernel is an *op*: created once for its shapes (pipeline + uniform buffer), then encoded
+ * any number of times into a caller's GPUCommandEncoder (one compute pass per call) or into an
+ * already open GPUComputePassEncoder, with GPU buffers as inputs/outputs. `op.destroy()` frees
+ * what the op created (its uniforms), never the caller's buffers.
+ */
+import { type BufArg, createUniform, gpuBufferOf } from '../gpu/buffers';
+import type { GpuContext } from '../gpu/device';
+
+export type PassTarget = GPUCommandEncoder | GPUComputePassEncoder;
+
+export class KernelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelError';
+  }
+}
+
+function isPass(t: PassTarget): t is GPUComputePassEncoder {
+  return typeof (t as GPUComputePassEncoder).dispatchWorkgroups === 'function';
+}
+
+/** Runs `fn` in `target` if it is a pass, else in a new pass of the encoder (timestamps optional). */
+export function withPass(target: PassTarget, fn: (pass: GPUComputePassEncoder) => void, timestampWrites?: GPUComputePassTimestampWrites): void {
+  if (isPass(target)) {
+    fn(target);
+    return;
+  }
+  const pass = target.beginComputePass(timestampWrites ? { timestampWrites } : {});
+  fn(pass);
+  pass.end();
+}
+
+/** Bind group 0 with binding i = entries[i] (uniform or storage, whole buffer). */
+export function bindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, entries: GPUBuffer[], label?: string): GPUBindGroup {
+  return ctx.device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    label,
+  });
+}
+
+export function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bg: GPUBindGroup, x: number, y = 1, z = 1): void {
+  if (x === 0 || y === 0 || z === 0) return;
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bg);
+  pass.dispatchWorkgroups(x, y, z);
+}
+
+/** Checks that `needElems` 32-bit elements fit the buffer. */
+export function checkFits(b: BufArg, needElems: number, what: string): GPUBuffer {
+  const g = gpuBufferOf(b);
+  if (needElems * 4 > g.size) throw new KernelError(`${what}: needs ${needElems} 32-bit elements (${needElems * 4} B) but the buffer has ${g.size} B`);
+  return g;
+}
+
+export function checkDim(v: number, what: string, min = 1): void {
+  if (!Number.isInteger(v) || v < min) throw new KernelError(`${what} must be an integer ≥ ${min} (got ${v})`);
+}
+
+/** Uniform buffer from (value, type) pairs: 'u' | 'i' | 'f'. */
+export function uniform(ctx: GpuContext, fields: [number, 'u' | 'i' | 'f'][], label: string): GPUBuffer {
+  return createUniform(
+    ctx,
+    fields.map((f) => f[0]),
+    fields.map((f) => f[1]).join(''),
+    label,
+  );
+}
+
+/** Strided 2-level batch view of a matrix inside a buffer (all strides in elements or words). */
+export interface MatView {
+  /** base offset */
+  off?: number;
+  /** row stride */
+  row: number;
+  /** stride between outer batch items (e.g. images) */
+  outer?: number;
+  /** stride between inner batch items (e.g. heads) */
+  inner?: number;
+}
+
+/** Highest element index + 1 a view touches for rows × cols over batch = outerN·innerN. */
+export function viewExtent(v: Required<MatView>, rows: number, cols: number, batch: number, batchInner: number, colStride = 1): number {
+  if (rows === 0 || cols === 0 || batch === 0) return 0;
+  const outerN = Math.ceil(batch / batchInner);
+  const innerN = Math.min(batch, batchInner);
+  return v.off + (outerN - 1) * v.outer + (innerN - 1) * v.inner + (rows - 1) * v.row + (cols - 1) * colStride + 1;
+}
+
+export function fullView(v: MatView | undefined, row: number, outer: number): Required<MatView> {
+  return { off: v?.off ?? 0, row: v?.row ?? row, outer: v?.outer ?? outer, inner: v?.inner ?? 0 };
+}
+
+/** Submit a one-off encode and wait (tests, convenience helpers). */
+export async function submitAndWait(ctx: GpuContext, encode: (enc: GPUCommandEncoder) => void): Promise<void> {
+  const enc = ctx.device.createCommandEncoder();
+  encode(enc);
+  ctx.device.queue.submit([enc.finish()]);
+  await ctx.device.queue.onSubmittedWorkDone();
+}
+
+/** Push an error scope around a block; rethrows validation errors as KernelError. */
+export async function withErrorScope<T>(ctx: GpuContext, what: string, fn: () => Promise<T> | T): Promise<T> {
+  ctx.device.pushErrorScope('validation');
+  let out: T;
+  try {
+    out = await fn();
+  } finally {
+    const err = await ctx.device.popErrorScope();
+    if (err) throw new KernelError(`${what}: WebGPU validation error: ${err.message}`);
+  }
+  return out;
+}
+
+export { gpuBufferOf };

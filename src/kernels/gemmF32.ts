@@ -1,0 +1,171 @@
+/**
+ * FP32 GEMM (shaders/gemm_f32.wgsl): Y = epilogue(alpha · X·Wᵀ).
+ *
+ * API:
+ *   const op = createGemmF32(ctx, { m, n, k, batch?, batchInner?, x?, w?, transB?, y?, alpha?, bias?, gelu?, residual? })
+ *   op.encode(encoderOrPass, { x, w, y, bias?, residual? }, timestampWrites?)   (GPU buffers, no readback)
+ *   op.destroy()
+ *   runGemmF32(ctx, x, w, bias, m, n, k, opts?) → Promise<Float32Array>      (typed arrays, tests)
+ *
+ * Layouts: X M×K, W N×K (transB: K×N, for attn·v), Y M×N, row-major; `x/w/y` views give base
+ * offsets, row strides and two-level batch strides (z = outer·batchInner + inner) so per-head
+ * attention products read q/k/v straight from the [T × 3·dim] qkv buffer.
+ * Epilogue order: y = alpha·acc + bias[n] → GELU (tanh form) → + residual (same layout as Y) or + Y.
+ */
+import src from '../../shaders/gemm_f32.wgsl?raw';
+import { GpuBuffer } from '../gpu/buffers';
+import type { GpuContext } from '../gpu/device';
+import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
+import {
+  type MatView,
+  type PassTarget,
+  KernelError,
+  bindGroup,
+  checkDim,
+  checkFits,
+  dispatch,
+  fullView,
+  submitAndWait,
+  uniform,
+  viewExtent,
+  withPass,
+} from './common';
+import type { BufArg } from '../gpu/buffers';
+import { gpuBufferOf } from '../gpu/buffers';
+
+export type ResidualMode = 'none' | 'buffer' | 'accumulate';
+
+export interface GemmF32Config {
+  m: number;
+  n: number;
+  k: number;
+  /** batch items (default 1) */
+  batch?: number;
+  /** inner batch count: z = outer·batchInner + inner (default batch) */
+  batchInner?: number;
+  x?: MatView;
+  w?: MatView;
+  y?: MatView;
+  /** W stored K×N (W[n,k] at k·row + n) */
+  transB?: boolean;
+  alpha?: number;
+  bias?: boolean;
+  gelu?: boolean;
+  /** 'buffer': + residual[same layout as Y]; 'accumulate': + Y's previous content */
+  residual?: ResidualMode;
+}
+
+export interface GemmF32Buffers {
+  x: BufArg;
+  w: BufArg;
+  y: BufArg;
+  bias?: BufArg;
+  residual?: BufArg;
+}
+
+export interface GemmF32Op {
+  readonly config: Readonly<GemmF32Config>;
+  /** multiply-adds × 2 per encode */
+  readonly flops: number;
+  encode(target: PassTarget, b: GemmF32Buffers, timestampWrites?: GPUComputePassTimestampWrites): void;
+  destroy(): void;
+}
+
+export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
+  const { m, n, k } = cfg;
+  checkDim(m, 'gemmF32: M');
+  checkDim(n, 'gemmF32: N');
+  checkDim(k, 'gemmF32: K');
+  const batch = cfg.batch ?? 1;
+  checkDim(batch, 'gemmF32: batch');
+  const batchInner = cfg.batchInner ?? batch;
+  checkDim(batchInner, 'gemmF32: batchInner');
+  if (batch % batchInner !== 0) throw new KernelError(`gemmF32: batch ${batch} is not a multiple of batchInner ${batchInner}`);
+  if (batch > 65535) throw new KernelError(`gemmF32: batch ${batch} exceeds 65535 workgroups`);
+  const trans = !!cfg.transB;
+  const xv = fullView(cfg.x, k, m * k);
+  const wv = fullView(cfg.w, trans ? n : k, n * k);
+  const yv = fullView(cfg.y, n, m * n);
+  const residual = cfg.residual ?? 'none';
+  const gx = Math.ceil(n / 64);
+  const gy = Math.ceil(m / 64);
+  if (gx > 65535 || gy > 65535) throw new KernelError(`gemmF32: ${m}×${n} needs more than 65535 workgroups along one axis`);
+  // without explicit batch strides a view is dense over z (z-linear): inner = one matrix, outer = batchInner of them
+  const lin = (v: Required<MatView>, size: number, given?: MatView) => {
+    if (given?.inner === undefined && given?.outer === undefined) {
+      v.inner = size;
+      v.outer = size * batchInner;
+    }
+  };
+  lin(xv, m * k, cfg.x);
+  lin(wv, n * k, cfg.w);
+  lin(yv, m * n, cfg.y);
+  const u = uniform(
+    ctx,
+    [
+      [m, 'u'], [n, 'u'], [k, 'u'], [batchInner, 'u'],
+      [xv.outer, 'u'], [xv.inner, 'u'], [xv.row, 'u'], [xv.off, 'u'],
+      [wv.outer, 'u'], [wv.inner, 'u'], [wv.row, 'u'], [wv.off, 'u'],
+      [yv.outer, 'u'], [yv.inner, 'u'], [yv.row, 'u'], [yv.off, 'u'],
+      [trans ? 1 : 0, 'u'], [cfg.bias ? 1 : 0, 'u'], [cfg.gelu ? 1 : 0, 'u'], [residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0, 'u'],
+      [cfg.alpha ?? 1, 'f'], [0, 'u'], [0, 'u'], [0, 'u'],
+    ],
+    'gemm_f32.params',
+  );
+  const pipeline = getPipeline(ctx, 'gemm_f32', () => src);
+  const need = {
+    x: viewExtent(xv, m, k, batch, batchInner),
+    w: trans ? viewExtent(wv, k, n, batch, batchInner) : viewExtent(wv, n, k, batch, batchInner),
+    y: viewExtent(yv, m, n, batch, batchInner),
+  };
+  let destroyed = false;
+  return {
+    config: { ...cfg },
+    flops: 2 * m * n * k * batch,
+    encode(target, b, tsw) {
+      if (destroyed) throw new KernelError('gemmF32: op used after destroy()');
+      const x = checkFits(b.x, need.x, 'gemmF32 X');
+      const w = checkFits(b.w, need.w, 'gemmF32 W');
+      const y = checkFits(b.y, need.y, 'gemmF32 Y');
+      if (cfg.bias && !b.bias) throw new KernelError('gemmF32: config has bias but no bias buffer was given');
+      if (residual === 'buffer' && !b.residual) throw new KernelError('gemmF32: residual "buffer" needs a residual buffer');
+      const bias = cfg.bias ? checkFits(b.bias!, n, 'gemmF32 bias') : dummyBuffer(ctx);
+      const r = residual === 'buffer' ? checkFits(b.residual!, need.y, 'gemmF32 residual') : dummyBuffer(ctx);
+      if (residual === 'buffer' && gpuBufferOf(b.residual!) === y) throw new KernelError("gemmF32: residual buffer is Y itself; use residual: 'accumulate'");
+      const bg = bindGroup(ctx, pipeline, [u, x, w, bias, r, y]);
+      withPass(target, (p) => dispatch(p, pipeline, bg, gx, gy, batch), tsw);
+    },
+    destroy() {
+      if (!destroyed) u.destroy();
+      destroyed = true;
+    },
+  };
+}
+
+/** Convenience: upload, run once, read back. */
+export async function runGemmF32(
+  ctx: GpuContext,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  m: number,
+  n: number,
+  k: number,
+  opts: Omit<GemmF32Config, 'm' | 'n' | 'k' | 'bias'> & { residual?: ResidualMode; residualData?: Float32Array } = {},
+): Promise<Float32Array> {
+  const batch = opts.batch ?? 1;
+  const op = createGemmF32(ctx, { ...opts, m, n, k, bias: !!bias });
+  const bx = GpuBuffer.f32(ctx, x);
+  const bw = GpuBuffer.f32(ctx, w);
+  const yLen = opts.y ? viewExtent(fullView(opts.y, n, m * n), m, n, batch, opts.batchInner ?? batch) : m * n * batch;
+  const by = opts.residual === 'accumulate' && opts.residualData ? GpuBuffer.f32(ctx, opts.residualData) : GpuBuffer.f32(ctx, yLen);
+  const bb = bias ? GpuBuffer.f32(ctx, bias) : undefined;
+  const br = opts.residual === 'buffer' && opts.residualData ? GpuBuffer.f32(ctx, opts.residualData) : undefined;
+  try {
+    await submitAndWait(ctx, (enc) => op.encode(enc, { x: bx, w: bw, y: by, bias: bb, residual: br }));
+    return await by.read();
+  } finally {
+    for (const b of [bx, bw, by, bb, br]) b?.destroy();
+    op.destroy();
+  }
+}

@@ -1,0 +1,96 @@
+/** The ViT's configuration and weights, loaded from public/models/<name>/ and checked against each other. */
+import type { FileReader } from '../data/cifar';
+import { ModelError, parseSafetensors, type Tensor } from './safetensors';
+import type { VitShape } from './sites';
+
+export interface VitConfig extends VitShape {
+  layer_norm_eps: number;
+  mean: number[];
+  std: number[];
+}
+
+export interface Linear {
+  /** [out × in] row-major */
+  w: Float32Array;
+  b: Float32Array;
+  out: number;
+  in: number;
+}
+
+export interface BlockWeights {
+  ln1: { g: Float32Array; b: Float32Array };
+  toQkv: Linear;
+  toOut: Linear;
+  ln2: { g: Float32Array; b: Float32Array };
+  fc1: Linear;
+  fc2: Linear;
+}
+
+export interface VitWeights {
+  config: VitConfig;
+  patchEmbed: Linear;
+  cls: Float32Array;
+  pos: Float32Array;
+  blocks: BlockWeights[];
+  norm: { g: Float32Array; b: Float32Array };
+  head: Linear;
+}
+
+function need(t: Map<string, Tensor>, key: string, shape: number[]): Float32Array {
+  const x = t.get(key);
+  if (!x) throw new ModelError(`model.safetensors has no tensor ${key}`);
+  if (x.shape.length !== shape.length || x.shape.some((d, i) => d !== shape[i]))
+    throw new ModelError(`tensor ${key} has shape [${x.shape}], config.json implies [${shape}]`);
+  return x.data;
+}
+
+export function buildWeights(config: VitConfig, tensors: Map<string, Tensor>): VitWeights {
+  const { dim, mlp, patch, classes, image, depth } = config;
+  const np = (image / patch) ** 2;
+  const lin = (p: string, out: number, inn: number): Linear => ({ w: need(tensors, `${p}.weight`, [out, inn]), b: need(tensors, `${p}.bias`, [out]), out, in: inn });
+  const ln = (p: string) => ({ g: need(tensors, `${p}.weight`, [dim]), b: need(tensors, `${p}.bias`, [dim]) });
+  return {
+    config,
+    patchEmbed: lin('patch_embed', dim, 3 * patch * patch),
+    cls: need(tensors, 'cls_token', [dim]),
+    pos: need(tensors, 'pos_embed', [np + 1, dim]),
+    blocks: Array.from({ length: depth }, (_, b) => ({
+      ln1: ln(`blocks.${b}.ln1`),
+      toQkv: lin(`blocks.${b}.to_qkv`, 3 * dim, dim),
+      toOut: lin(`blocks.${b}.to_out`, dim, dim),
+      ln2: ln(`blocks.${b}.ln2`),
+      fc1: lin(`blocks.${b}.fc1`, mlp, dim),
+      fc2: lin(`blocks.${b}.fc2`, dim, mlp),
+    })),
+    norm: ln('norm'),
+    head: lin('head', classes, dim),
+  };
+}
+
+export function validateConfig(json: unknown): VitConfig {
+  const c = json as Partial<VitConfig>;
+  for (const k of ['dim', 'depth', 'heads', 'mlp', 'patch', 'classes', 'image'] as const) {
+    if (!Number.isInteger(c?.[k]) || (c[k] as number) <= 0) throw new ModelError(`config.json: ${k} must be a positive integer`);
+  }
+  if (c.dim! % c.heads! !== 0) throw new ModelError('config.json: dim must be divisible by heads');
+  if (!Array.isArray(c.mean) || c.mean.length !== 3 || !Array.isArray(c.std) || c.std.length !== 3) throw new ModelError('config.json: mean/std must have 3 entries');
+  return { ...(c as VitConfig), layer_norm_eps: c.layer_norm_eps ?? 1e-5 };
+}
+
+export async function loadVit(read: FileReader): Promise<VitWeights> {
+  let cfgBytes: Uint8Array;
+  let wBytes: Uint8Array;
+  try {
+    cfgBytes = await read('config.json');
+    wBytes = await read('model.safetensors');
+  } catch (e) {
+    throw new ModelError(`model files missing (${(e as Error).message})`);
+  }
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(new TextDecoder().decode(cfgBytes));
+  } catch {
+    throw new ModelError('config.json is not valid JSON');
+  }
+  return buildWeights(validateConfig(cfg), parseSafetensors(wBytes));
+}

@@ -1,0 +1,40 @@
+/**
+ * Scheme edits that keep a site valid (validatePlan's rules): a control never produces a plan
+ * the engine would reject. Used by the per-site controls and the "apply to all" actions.
+ */
+import type { OperandScheme, SiteScheme } from '../engine/plan';
+
+/** Make an operand valid for its role (A: tensor|token; B: tensor|channel|group). */
+export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean): OperandScheme {
+  const r: OperandScheme = { ...o };
+  if (role === 'a' && (r.granularity === 'channel' || r.granularity === 'group')) r.granularity = 'token';
+  if (role === 'b' && r.granularity === 'token') r.granularity = 'channel';
+  if (r.granularity === 'group') r.groupSize = r.groupSize && r.groupSize > 0 ? r.groupSize : 128;
+  else delete r.groupSize;
+  if (r.range === 'static' && role === 'b' && hasWeight) r.range = 'dynamic';
+  if (r.range === 'static') {
+    r.granularity = 'tensor';
+    r.calibrator = r.calibrator ?? 'minmax';
+    if (r.calibrator === 'percentile') r.percentile = r.percentile ?? 99.99;
+    else delete r.percentile;
+  } else {
+    delete r.calibrator;
+    delete r.percentile;
+  }
+  return r;
+}
+
+export function fitSite(s: SiteScheme, hasWeight: boolean): SiteScheme {
+  const out: SiteScheme = { a: fitOperand(s.a, 'a', hasWeight), b: fitOperand(s.b, 'b', hasWeight) };
+  if (hasWeight) {
+    if (s.smoothquant) out.smoothquant = { ...s.smoothquant };
+    if (s.llmInt8) out.llmInt8 = { ...s.llmInt8 };
+    if (s.gptq && out.b.bits !== 32) out.gptq = { ...s.gptq };
+  }
+  return out;
+}
+
+/** Bits actually used by a site's operands, weighted by MACs (for "share of multiplications"). */
+export function siteBitOps(s: SiteScheme, macs: number): number {
+  return macs * s.a.bits * s.b.bits;
+}

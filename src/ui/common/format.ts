@@ -1,0 +1,34 @@
+/** Small shared formatting and colour helpers for the views. */
+import type { OperandBits, SitePath, SiteScheme } from '../../engine/plan';
+
+export const BIT_COLORS: Record<OperandBits, string> = { 32: '#94a3b8', 8: '#22a06b', 4: '#e8a317', 2: '#d9453b' };
+export const BIT_LABEL: Record<OperandBits, string> = { 32: 'FP32', 8: 'INT8', 4: 'INT4', 2: 'INT2' };
+
+export const PATH_LABEL: Record<SitePath, string> = {
+  fp32: 'FP32',
+  'int8-gemm': 'integer GEMM (W8A8)',
+  'int4-gemm': 'integer GEMM (W4A8)',
+  'weight-only': 'weight-only (dequantized)',
+  'fake-quant': 'simulated (fake-quant)',
+};
+export const PATH_SHORT: Record<SitePath, string> = { fp32: 'fp', 'int8-gemm': 'int', 'int4-gemm': 'int', 'weight-only': 'wo', 'fake-quant': 'sim' };
+
+export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
+  if (s.a.bits === 32 && s.b.bits === 32) return 'FP32';
+  const b = (n: OperandBits) => (n === 32 ? 'F' : String(n));
+  return `A${b(s.a.bits)}·${hasWeight ? 'W' : 'B'}${b(s.b.bits)}`;
+}
+
+export const pct = (x: number | undefined | null, digits = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
+export const pp = (x: number | undefined | null, digits = 2) =>
+  x === undefined || x === null || !Number.isFinite(x) ? '—' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(digits)} pp`;
+
+export function fmtNum(x: number | undefined | null, digits = 4): string {
+  if (x === undefined || x === null || !Number.isFinite(x)) return '—';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e4 || a < 1e-3) return x.toExponential(Math.max(1, digits - 1));
+  return Number(x.toPrecision(digits)).toString();
+}
+
+export const CLASS_NAMES_FALLBACK = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

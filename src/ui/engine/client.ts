@@ -1,0 +1,60 @@
+/**
+ * The UI's one boundary to the engine: obtains the EngineClient (src/engine/client.ts, a Web
+ * Worker) and serializes score requests so that live scoring, the full-set button and the
+ * study never abort each other inside the client ("newest request of a kind wins").
+ *
+ * Test seam: an e2e or screenshot script may set `window.__QP_ENGINE__` (a client or a promise
+ * of one) before the app starts; the app itself ships no fake engine.
+ */
+import * as clientModule from '../../engine/client';
+import type { EngineClient } from '../../engine/client';
+import type { Progress, ScoreRequest, ScoreResult } from '../../engine/types';
+
+declare global {
+  interface Window {
+    __QP_ENGINE__?: EngineClient | Promise<EngineClient>;
+  }
+}
+
+type Factory = (opts?: unknown) => EngineClient;
+
+let clientPromise: Promise<EngineClient> | null = null;
+
+export class EngineUnavailableError extends Error {
+  fix: string;
+  constructor(message: string, fix: string) {
+    super(message);
+    this.name = 'EngineUnavailableError';
+    this.fix = fix;
+  }
+}
+
+export function getClient(): Promise<EngineClient> {
+  if (!clientPromise) {
+    clientPromise = (async () => {
+      const injected = typeof window !== 'undefined' ? window.__QP_ENGINE__ : undefined;
+      if (injected) return await injected;
+      const factory = (clientModule as unknown as { createEngineClient?: Factory }).createEngineClient;
+      if (typeof factory !== 'function')
+        throw new EngineUnavailableError(
+          'This build has no engine client (src/engine/client.ts exports no createEngineClient).',
+          'Update to a build that includes the engine worker, then reload.',
+        );
+      return factory();
+    })();
+  }
+  return clientPromise;
+}
+
+let chain: Promise<unknown> = Promise.resolve();
+
+/** Run score requests one after another (the client aborts a score when a new one starts). */
+export function queuedScore(client: EngineClient, req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<ScoreResult> {
+  const run = async () => {
+    if (signal?.aborted) throw new DOMException('aborted', 'AbortError');
+    return client.score(req, onProgress, signal);
+  };
+  const p = chain.then(run, run);
+  chain = p.catch(() => undefined);
+  return p;
+}

@@ -1,0 +1,207 @@
+/**
+ * Starts the engine and keeps results in step with the config: a subscription (not a component)
+ * re-scores the live subset ~300 ms after the last change, newest request wins (AbortController),
+ * scores FP32 once per subset as the baseline, and fetches the selected site's statistics.
+ */
+import { fp32Plan, type Plan } from '../../engine/plan';
+import type { EngineClient } from '../../engine/client';
+import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
+import { useStore, type Store } from '../../state/store';
+import { getClient, EngineUnavailableError, queuedScore } from './client';
+import { emptyLive, errorText, isAbort, useResults } from './results';
+
+let client: EngineClient | null = null;
+let liveAbort: AbortController | null = null;
+let fullAbort: AbortController | null = null;
+let statsAbort: AbortController | null = null;
+
+export function isFp32Plan(p: Plan): boolean {
+  return p.sites.every((s) => s.a.bits === 32 && s.b.bits === 32);
+}
+
+export function currentClient(): EngineClient | null {
+  return client;
+}
+
+function setLive(patch: Partial<ReturnType<typeof emptyLive>>) {
+  useResults.setState((r) => ({ live: { ...r.live, ...patch } }));
+}
+
+function subsetLimit(set: EvalSetName, n: number): number {
+  const avail = useResults.getState().dataset?.sets[set];
+  return avail ? Math.min(n, avail) : n;
+}
+
+function baselineKey(set: EvalSetName, limit: number): string {
+  return `${set}:${limit}:${useResults.getState().backend?.kind ?? '?'}`;
+}
+
+/** FP32 score of a subset, scored once per (set, size, backend) and cached. */
+export async function baseline(set: EvalSetName, limit: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<ScoreResult> {
+  const key = baselineKey(set, limit);
+  const cached = useResults.getState().baselines[key];
+  if (cached) return cached;
+  if (!client) throw new Error('engine not ready');
+  const r = await queuedScore(client, { plan: fp32Plan(), set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
+  useResults.setState((s) => ({ baselines: { ...s.baselines, [key]: r } }));
+  return r;
+}
+
+async function scoreLive() {
+  if (!client || useResults.getState().status.state !== 'ready') return;
+  liveAbort?.abort();
+  const ac = new AbortController();
+  liveAbort = ac;
+  const st = useStore.getState();
+  const limit = subsetLimit(st.evalSet, st.liveSize);
+  const plan = st.plan;
+  const fp = isFp32Plan(plan);
+  const key = JSON.stringify([plan.sites, st.evalSet, limit, useResults.getState().backend?.kind]);
+  setLive({ key, running: true, progress: { done: 0, total: limit, phase: 'queued' }, error: null, isFp32: fp });
+  try {
+    const base = await baseline(st.evalSet, limit, (p) => ac.signal.aborted || setLive({ progress: { ...p, phase: 'FP32 baseline' } }), ac.signal);
+    const result = fp
+      ? base
+      : await queuedScore(client, { plan, set: st.evalSet, offset: 0, limit, keepPredictions: true }, (p) => ac.signal.aborted || setLive({ progress: p }), ac.signal);
+    if (ac.signal.aborted) return;
+    setLive({ running: false, progress: null, result, error: null });
+  } catch (e) {
+    if (liveAbort !== ac) return; // a newer request owns the panel
+    if (isAbort(e)) setLive({ running: false, progress: null, error: null });
+    else setLive({ running: false, progress: null, error: errorText(e) });
+  }
+}
+
+export function cancelLive() {
+  liveAbort?.abort();
+  setLive({ running: false, progress: null });
+}
+
+/** Score the whole eval set under the current plan (and FP32 once, for the Δ). */
+export async function scoreFullSet() {
+  if (!client) return;
+  fullAbort?.abort();
+  const ac = new AbortController();
+  fullAbort = ac;
+  const st = useStore.getState();
+  const total = useResults.getState().dataset?.sets[st.evalSet] ?? 1000;
+  const fp = isFp32Plan(st.plan);
+  const set = (patch: Partial<ReturnType<typeof emptyLive>>) =>
+    useResults.setState((r) => ({ full: { ...(r.full ?? emptyLive()), ...patch } }));
+  set({ key: JSON.stringify([st.plan.sites, st.evalSet, total]), running: true, result: null, error: null, isFp32: fp, progress: { done: 0, total, phase: 'queued' } });
+  try {
+    await baseline(st.evalSet, total, (p) => set({ progress: { ...p, phase: 'FP32 baseline' } }), ac.signal);
+    const result = fp
+      ? await baseline(st.evalSet, total)
+      : await queuedScore(client, { plan: st.plan, set: st.evalSet, offset: 0, limit: total, keepPredictions: true }, (p) => set({ progress: p }), ac.signal);
+    set({ running: false, progress: null, result });
+  } catch (e) {
+    if (fullAbort !== ac) return;
+    set({ running: false, progress: null, error: isAbort(e) ? 'cancelled' : errorText(e) });
+  }
+}
+
+export function cancelFull() {
+  fullAbort?.abort();
+}
+
+async function fetchStats() {
+  if (!client || useResults.getState().status.state !== 'ready') return;
+  statsAbort?.abort();
+  const ac = new AbortController();
+  statsAbort = ac;
+  const st = useStore.getState();
+  const key = JSON.stringify([st.plan.sites[st.selectedSite], st.selectedSite, st.evalSet, st.image]);
+  useResults.setState((r) => ({ stats: { ...r.stats, key, loading: true, error: null } }));
+  try {
+    const data = await client.siteStats(st.plan, st.selectedSite, st.evalSet, st.image, ac.signal);
+    if (statsAbort !== ac) return;
+    useResults.setState({ stats: { key, loading: false, data, error: null } });
+  } catch (e) {
+    if (statsAbort !== ac || isAbort(e)) return;
+    useResults.setState((r) => ({ stats: { ...r.stats, key, loading: false, error: errorText(e) } }));
+  }
+}
+
+async function applyBackend(choice: Store['backend']) {
+  if (!client) return;
+  try {
+    const backend = await client.setBackend(choice);
+    useResults.setState({ backend, live: { ...useResults.getState().live, result: null } });
+    scheduleLive(0);
+    scheduleStats(0);
+  } catch (e) {
+    useResults.setState({ status: { state: 'error', message: `Could not switch backend: ${errorText(e)}`, fix: 'Choose "auto" to let the engine pick a working backend.' } });
+  }
+}
+
+let liveTimer: ReturnType<typeof setTimeout> | undefined;
+let statsTimer: ReturnType<typeof setTimeout> | undefined;
+function scheduleLive(ms = 300) {
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => void scoreLive(), ms);
+}
+function scheduleStats(ms = 200) {
+  clearTimeout(statsTimer);
+  statsTimer = setTimeout(() => void fetchStats(), ms);
+}
+
+async function detectWebGpu(): Promise<boolean> {
+  try {
+    const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+    if (!gpu) return false;
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+let started = false;
+
+export function startEngine(): void {
+  if (started) return;
+  started = true;
+  void detectWebGpu().then((ok) => useResults.setState({ webgpuAvailable: ok }));
+  useStore.subscribe((s, prev) => {
+    if (s.plan !== prev.plan || s.evalSet !== prev.evalSet || s.liveSize !== prev.liveSize) scheduleLive();
+    if (s.plan !== prev.plan || s.selectedSite !== prev.selectedSite || s.evalSet !== prev.evalSet || s.image !== prev.image) scheduleStats();
+    if (s.backend !== prev.backend) void applyBackend(s.backend);
+  });
+  void (async () => {
+    try {
+      client = await getClient();
+      client.onStatus((status) => {
+        // ready is set below once model/dataset info is in; errors and loading pass through
+        if (status.state !== 'ready') useResults.setState({ status });
+        else useResults.setState({ backend: status.backend });
+      });
+      const info = await client.ready();
+      useResults.setState({ backend: info.backend, model: info.model, dataset: info.dataset, status: { state: 'ready', backend: info.backend } });
+      const choice = useStore.getState().backend;
+      if (choice !== 'auto' && choice !== info.backend.kind) await applyBackend(choice);
+      else {
+        scheduleLive(0);
+        scheduleStats(0);
+      }
+    } catch (e) {
+      const fix =
+        e instanceof EngineUnavailableError
+          ? e.fix
+          : ((e as { fix?: string }).fix ??
+            'Run `npm run data` for the CIFAR-10 files and train/export the model (python tools/train/train.py, which writes public/models/vit-cifar10/), then reload.');
+      useResults.setState({ status: { state: 'error', message: errorText(e), fix } });
+    }
+  })();
+}
+
+/** Thumbnails: images fetched once per (set, index). */
+const imageCache = new Map<string, { pixels: Uint8Array; label: number }>();
+export async function getImages(set: EvalSetName, indices: number[]): Promise<{ pixels: Uint8Array; label: number }[]> {
+  if (!client) throw new Error('engine not ready');
+  const missing = indices.filter((i) => !imageCache.has(`${set}:${i}`));
+  if (missing.length) {
+    const r = await client.images(set, missing);
+    missing.forEach((i, k) => imageCache.set(`${set}:${i}`, { pixels: r.pixels[k], label: r.labels[k] }));
+  }
+  return indices.map((i) => imageCache.get(`${set}:${i}`)!);
+}

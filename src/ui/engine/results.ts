@@ -1,0 +1,54 @@
+/**
+ * What the engine answered: plain data only (scores, statistics, status), kept apart from the
+ * serializable config store so the URL never carries results.
+ */
+import { create } from 'zustand';
+import type { DatasetInfo, EngineStatus, ModelInfo } from '../../engine/client';
+import type { BackendInfo, Progress, ScoreResult, SiteStats } from '../../engine/types';
+
+export interface LiveScore {
+  /** key of the request the result belongs to (plan + set + subset + backend) */
+  key: string;
+  running: boolean;
+  progress: Progress | null;
+  result: ScoreResult | null;
+  error: string | null;
+  /** the plan scored is all FP32 */
+  isFp32: boolean;
+}
+
+export interface ResultsState {
+  status: EngineStatus;
+  backend: BackendInfo | null;
+  model: ModelInfo | null;
+  dataset: DatasetInfo | null;
+  webgpuAvailable: boolean | null;
+  live: LiveScore;
+  /** FP32 scores per subset key (scored once and cached) */
+  baselines: Record<string, ScoreResult>;
+  /** score of the full eval set under the current plan (button) */
+  full: LiveScore | null;
+  stats: { key: string; loading: boolean; data: SiteStats | null; error: string | null };
+}
+
+export const emptyLive = (): LiveScore => ({ key: '', running: false, progress: null, result: null, error: null, isFp32: true });
+
+export const useResults = create<ResultsState>()(() => ({
+  status: { state: 'loading', message: 'starting the engine…' },
+  backend: null,
+  model: null,
+  dataset: null,
+  webgpuAvailable: null,
+  live: emptyLive(),
+  baselines: {},
+  full: null,
+  stats: { key: '', loading: false, data: null, error: null },
+}));
+
+export function isAbort(e: unknown): boolean {
+  return (e instanceof DOMException && e.name === 'AbortError') || (e instanceof Error && (e.name === 'AbortError' || /abort/i.test(e.message)));
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

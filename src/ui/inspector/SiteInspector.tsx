@@ -1,0 +1,236 @@
+/**
+ * Per-site controls (bits, granularity, group size, symmetric, dynamic/static, calibrator,
+ * SmoothQuant α, LLM.int8 threshold, GPTQ) and "apply to all" actions. Every edit goes through
+ * fitSite + validatePlan, so the store only ever holds plans the engine accepts.
+ */
+import { useState, type ReactNode } from 'react';
+import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, type OperandBits, type OperandScheme, type SiteScheme } from '../../engine/plan';
+import { useStore } from '../../state/store';
+import { fitSite } from '../../state/schemes';
+import { useSites } from '../engine/useSites';
+import { BIT_COLORS, PATH_LABEL } from '../common/format';
+import type { SiteInfo } from '../../model/sites';
+
+const BITS: OperandBits[] = [32, 8, 4, 2];
+
+function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: string }) {
+  return (
+    <label className="field" title={hint}>
+      <span className="field-label">{label}</span>
+      {children}
+    </label>
+  );
+}
+
+function BitsPicker({ value, onChange, label }: { value: OperandBits; onChange: (b: OperandBits) => void; label: string }) {
+  return (
+    <div className="seg" role="radiogroup" aria-label={label}>
+      {BITS.map((b) => (
+        <button
+          key={b}
+          type="button"
+          role="radio"
+          aria-checked={value === b}
+          className={`seg-btn ${value === b ? 'on' : ''}`}
+          style={value === b ? { background: BIT_COLORS[b], borderColor: BIT_COLORS[b] } : undefined}
+          onClick={() => onChange(b)}
+        >
+          {b === 32 ? 'FP32' : `INT${b}`}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: OperandScheme; site: SiteInfo; onChange: (o: OperandScheme) => void }) {
+  const title = role === 'a' ? (site.kind === 'av' ? 'A · attention probabilities' : site.kind === 'qk' ? 'A · q' : 'A · activations') : site.hasWeight ? 'B · weights' : site.kind === 'qk' ? 'B · k' : 'B · v';
+  const grans: Granularity[] = role === 'a' ? ['tensor', 'token'] : ['tensor', 'channel', 'group'];
+  const gLabel: Record<Granularity, string> = { tensor: 'per-tensor', token: 'per-token', channel: site.hasWeight ? 'per-channel' : 'per-row', group: 'per-group' };
+  const q = op.bits !== 32;
+  const set = (patch: Partial<OperandScheme>) => onChange({ ...op, ...patch });
+  const staticAllowed = role === 'a' || !site.hasWeight;
+  return (
+    <fieldset className="operand">
+      <legend>{title}</legend>
+      <BitsPicker value={op.bits} onChange={(bits) => set({ bits })} label={`${title} bits`} />
+      <div className={`operand-grid ${q ? '' : 'disabled'}`}>
+        <Field label="granularity">
+          <select disabled={!q} value={op.granularity} onChange={(e) => set({ granularity: e.target.value as Granularity, range: e.target.value === 'tensor' ? op.range : 'dynamic' })} aria-label={`${title} granularity`}>
+            {grans.map((g) => (
+              <option key={g} value={g}>
+                {gLabel[g]}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {op.granularity === 'group' && (
+          <Field label="group size" hint="columns along K per group (dim is 128, MLP 256)">
+            <select disabled={!q} value={op.groupSize ?? 128} onChange={(e) => set({ groupSize: Number(e.target.value) })} aria-label={`${title} group size`}>
+              {[16, 32, 64, 128, 256].map((g) => (
+                <option key={g} value={g}>
+                  {g}
+                </option>
+              ))}
+            </select>
+          </Field>
+        )}
+        <Field label="grid">
+          <select disabled={!q} value={op.symmetric ? 'sym' : 'asym'} onChange={(e) => set({ symmetric: e.target.value === 'sym' })} aria-label={`${title} symmetric`}>
+            <option value="sym">symmetric (z = 0)</option>
+            <option value="asym">asymmetric (zero point)</option>
+          </select>
+        </Field>
+        <Field label="range" hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
+          <select disabled={!q || !staticAllowed} value={op.range} onChange={(e) => set({ range: e.target.value as OperandScheme['range'], granularity: e.target.value === 'static' ? 'tensor' : op.granularity })} aria-label={`${title} range`}>
+            <option value="dynamic">dynamic</option>
+            <option value="static">static (calibrated)</option>
+          </select>
+        </Field>
+        {op.range === 'static' && (
+          <Field label="calibrator">
+            <select disabled={!q} value={op.calibrator ?? 'minmax'} onChange={(e) => set({ calibrator: e.target.value as Calibrator })} aria-label={`${title} calibrator`}>
+              <option value="minmax">min/max</option>
+              <option value="percentile">percentile</option>
+              <option value="mse">MSE</option>
+              <option value="kl">KL (entropy)</option>
+            </select>
+          </Field>
+        )}
+        {op.range === 'static' && op.calibrator === 'percentile' && (
+          <Field label="percentile">
+            <input type="number" min={90} max={100} step={0.01} value={op.percentile ?? 99.99} onChange={(e) => set({ percentile: Number(e.target.value) })} aria-label={`${title} percentile`} />
+          </Field>
+        )}
+      </div>
+    </fieldset>
+  );
+}
+
+export function SiteInspector() {
+  const sites = useSites();
+  const idx = useStore((s) => s.selectedSite);
+  const scheme = useStore((s) => s.plan.sites[s.selectedSite]);
+  const plan = useStore((s) => s.plan);
+  const setSite = useStore((s) => s.setSite);
+  const editAll = useStore((s) => s.editAll);
+  const [error, setError] = useState<string | null>(null);
+  const site = sites[idx];
+  const path = sitePath(scheme, site.hasWeight);
+
+  const commit = (next: SiteScheme) => {
+    const fitted = fitSite(next, site.hasWeight);
+    const trial = { ...plan, sites: plan.sites.map((s, i) => (i === idx ? fitted : s)) };
+    try {
+      validatePlan(trial);
+      setError(null);
+      setSite(idx, fitted);
+    } catch (e) {
+      setError(e instanceof PlanError ? e.message : String(e));
+    }
+  };
+
+  const applyTo = (which: 'all' | 'weights' | 'kind') => {
+    editAll((s, i) => {
+      const target = sites[i];
+      if (which === 'weights' && !target.hasWeight) return null;
+      if (which === 'kind' && target.kind !== site.kind) return null;
+      return fitSite(structuredClone(scheme), target.hasWeight);
+    });
+  };
+  const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
+    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits } }, sites[i].hasWeight));
+
+  return (
+    <div className="inspector">
+      <div className="pane-title">
+        <h2>
+          Site {idx} <span className="muted">· {site.name}</span>
+        </h2>
+      </div>
+      <div className="site-facts">
+        <div>
+          <span className="k">GEMM</span>
+          <span className="v">
+            {site.m}×{site.k} · ({site.n}×{site.k})ᵀ{site.batch > 1 ? ` × ${site.batch} heads` : ''}
+          </span>
+        </div>
+        <div>
+          <span className="k">MACs / image</span>
+          <span className="v">{site.macs.toLocaleString()}</span>
+        </div>
+        <div>
+          <span className="k">runs as</span>
+          <span className={`v path-badge p-${path.path}`} data-testid="site-path">
+            {PATH_LABEL[path.path]}
+          </span>
+        </div>
+        <div className="path-reason">{path.reason}</div>
+      </div>
+      <OperandControls role="a" op={scheme.a} site={site} onChange={(a) => commit({ ...scheme, a })} />
+      <OperandControls role="b" op={scheme.b} site={site} onChange={(b) => commit({ ...scheme, b })} />
+      {site.hasWeight && (
+        <fieldset className="operand">
+          <legend>Outlier handling &amp; rounding</legend>
+          <label className="check">
+            <input type="checkbox" checked={!!scheme.smoothquant} onChange={(e) => commit({ ...scheme, smoothquant: e.target.checked ? { alpha: 0.5 } : undefined })} />
+            SmoothQuant
+          </label>
+          {scheme.smoothquant && (
+            <Field label={`α = ${scheme.smoothquant.alpha.toFixed(2)}`} hint="migration strength: s_c = max|X_c|^α / max|W_c|^(1−α)">
+              <input type="range" min={0} max={1} step={0.05} value={scheme.smoothquant.alpha} onChange={(e) => commit({ ...scheme, smoothquant: { alpha: Number(e.target.value) } })} aria-label="SmoothQuant alpha" />
+            </Field>
+          )}
+          <label className="check">
+            <input type="checkbox" checked={!!scheme.llmInt8} onChange={(e) => commit({ ...scheme, llmInt8: e.target.checked ? { threshold: 6 } : undefined })} />
+            LLM.int8() outlier split
+          </label>
+          {scheme.llmInt8 && (
+            <Field label="threshold |x| >" hint="input columns with any |x| above stay FP32">
+              <input type="number" min={0.5} max={100} step={0.5} value={scheme.llmInt8.threshold} onChange={(e) => commit({ ...scheme, llmInt8: { threshold: Math.max(0.01, Number(e.target.value)) } })} aria-label="LLM.int8 threshold" />
+            </Field>
+          )}
+          <label className={`check ${scheme.b.bits === 32 ? 'disabled' : ''}`} title={scheme.b.bits === 32 ? 'GPTQ needs quantized weights' : 'GPTQ weight rounding with calibration inputs'}>
+            <input type="checkbox" disabled={scheme.b.bits === 32} checked={!!scheme.gptq} onChange={(e) => commit({ ...scheme, gptq: e.target.checked ? { actOrder: true, damp: 0.01 } : undefined })} />
+            GPTQ weight rounding
+          </label>
+          {scheme.gptq && (
+            <div className="operand-grid">
+              <label className="check">
+                <input type="checkbox" checked={scheme.gptq.actOrder} onChange={(e) => commit({ ...scheme, gptq: { ...scheme.gptq!, actOrder: e.target.checked } })} />
+                act-order
+              </label>
+              <Field label="damp">
+                <input type="number" min={0.001} max={0.5} step={0.001} value={scheme.gptq.damp} onChange={(e) => commit({ ...scheme, gptq: { ...scheme.gptq!, damp: Number(e.target.value) } })} aria-label="GPTQ damp" />
+              </Field>
+            </div>
+          )}
+        </fieldset>
+      )}
+      {error && (
+        <div className="inline-error" role="alert">
+          {error}
+        </div>
+      )}
+      <fieldset className="operand">
+        <legend>Apply to all</legend>
+        <div className="btn-row">
+          <button type="button" className="btn small" onClick={() => applyTo('all')}>
+            this scheme → all 38
+          </button>
+          <button type="button" className="btn small" onClick={() => applyTo('weights')}>
+            → weight sites
+          </button>
+          <button type="button" className="btn small" onClick={() => applyTo('kind')}>
+            → every {site.kind === 'patch_embed' || site.kind === 'head' ? 'same' : site.name.split('· ')[1]}
+          </button>
+        </div>
+        <div className="all-bits">
+          <span className="field-label">all A</span>
+          <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('a', b)} label="Set A bits of all sites" />
+          <span className="field-label">all B</span>
+          <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('b', b)} label="Set B bits of all sites" />
+        </div>
+      </fieldset>
+    </div>
+  );
+}
