@@ -96,3 +96,52 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
 }
+
+// Direct variant: the same 4×4 outputs per thread read straight from global memory, no workgroup
+// memory and no barriers (8×8 threads → 32×32 outputs a workgroup). Faster on CPU-emulated
+// adapters (SwiftShader), where barriers are expensive and "global memory" is cached RAM.
+@compute @workgroup_size(8, 8, 1)
+fn main_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let z = wg.z;
+  let outer = z / P.batchInner;
+  let inner = z % P.batchInner;
+  let xb = P.xOff + outer * P.xOuter + inner * P.xInner;
+  let wb = P.wOff + outer * P.wOuter + inner * P.wInner;
+  let yb = P.yOff + outer * P.yOuter + inner * P.yInner;
+  let m0 = wg.y * 32u + lid.y * 4u;
+  let n0 = wg.x * 32u + lid.x * 4u;
+  if (m0 >= P.M || n0 >= P.N) { return; }
+  var xr: array<u32, 4>;
+  var wn: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    xr[i] = xb + min(m0 + i, P.M - 1u) * P.xRow;
+    wn[i] = min(n0 + i, P.N - 1u);
+  }
+  var acc: array<array<f32, 4>, 4>;
+  for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = 0.0; } }
+  for (var k = 0u; k < P.K; k++) {
+    var av: array<f32, 4>;
+    var bv: array<f32, 4>;
+    for (var i = 0u; i < 4u; i++) { av[i] = X[xr[i] + k]; }
+    if (P.transB == 0u) {
+      for (var j = 0u; j < 4u; j++) { bv[j] = W[wb + wn[j] * P.wRow + k]; }
+    } else {
+      for (var j = 0u; j < 4u; j++) { bv[j] = W[wb + k * P.wRow + wn[j]]; }
+    }
+    for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); } }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let gm = m0 + i;
+    if (gm >= P.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let gn = n0 + j;
+      if (gn >= P.N) { break; }
+      var y = P.alpha * acc[i][j];
+      if (P.hasBias != 0u) { y = y + B[gn]; }
+      if (P.act == 1u) { y = gelu(y); }
+      let yi = yb + gm * P.yRow + gn;
+      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+      Y[yi] = y;
+    }
+  }
+}

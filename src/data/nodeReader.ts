@@ -1,9 +1,10 @@
 /** Node reader for the prepared data folder (public/data/cifar10) and model folders. */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FileReader } from './cifar';
 
-export const REPO_ROOT = resolve(import.meta.dirname ?? '.', '..', '..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function nodeReader(dir: string): FileReader {
   return async (name) => new Uint8Array(await readFile(join(dir, name)));

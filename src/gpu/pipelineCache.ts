@@ -25,6 +25,10 @@ export function getPipeline(ctx: GpuContext, key: string, source: () => string, 
   let p = cache.get(k);
   if (!p) {
     const module = ctx.device.createShaderModule({ code: source(), label: key });
+    // Compile errors surface asynchronously; log them with the key so a broken variant is obvious.
+    void module.getCompilationInfo?.().then((info) => {
+      for (const m of info.messages) if (m.type === 'error') console.error(`WGSL ${key}:${m.lineNum}:${m.linePos} ${m.message}`);
+    });
     p = ctx.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label: k });
     cache.set(k, p);
   }

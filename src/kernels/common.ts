@@ -6,7 +6,7 @@
  * already open GPUComputePassEncoder, with GPU buffers as inputs/outputs. `op.destroy()` frees
  * what the op created (its uniforms), never the caller's buffers.
  */
-import { type BufArg, createUniform, gpuBufferOf } from '../gpu/buffers';
+import { type BufArg, createUniform, gpuBufferOf, readBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 
 export type PassTarget = GPUCommandEncoder | GPUComputePassEncoder;
@@ -116,3 +116,45 @@ export async function withErrorScope<T>(ctx: GpuContext, what: string, fn: () =>
 }
 
 export { gpuBufferOf };
+
+/** Bind group from explicit (binding, buffer) pairs — for entry points that use a subset. */
+export function bindGroupAt(ctx: GpuContext, pipeline: GPUComputePipeline, entries: [number, GPUBuffer][], label?: string): GPUBindGroup {
+  return ctx.device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    label,
+  });
+}
+
+/** Workgroup grid for `count` workgroups: x ≤ 65535, kernels use id = wg.x + wg.y·65535. */
+export function grid(count: number): [number, number] {
+  if (count <= 65535) return [count, 1];
+  return [65535, Math.ceil(count / 65535)];
+}
+
+/** Sticky error flags a kernel raises (NaN/Inf inputs, overflow); checked by the host. */
+export class FlagBuffer {
+  readonly buffer: GPUBuffer;
+  private destroyed = false;
+  constructor(private readonly ctx: GpuContext, label: string) {
+    this.buffer = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
+  }
+  /** Reads and clears the flags. */
+  async readAndReset(): Promise<number> {
+    if (this.destroyed) throw new KernelError('FlagBuffer used after destroy()');
+    const ab = await readBuffer(this.ctx, this.buffer, 0, 4);
+    this.ctx.device.queue.writeBuffer(this.buffer, 0, new Uint32Array(4));
+    return new Uint32Array(ab)[0];
+  }
+  destroy(): void {
+    if (!this.destroyed) this.buffer.destroy();
+    this.destroyed = true;
+  }
+}
+
+export class NonFiniteInputError extends KernelError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteInputError';
+  }
+}

@@ -26,19 +26,21 @@ describe('gemm_f32', () => {
     [64, 64, 64],
     [70, 9, 100],
   ];
+  for (const variant of ['tiled', 'direct'] as const)
   for (const [m, n, k] of cases) {
-    it(`matches the reference at ${m}×${n}×${k} with bias`, async () => {
+    it(`[${variant}] matches the reference at ${m}×${n}×${k} with bias`, async () => {
       const r = rng(m * 1000 + n * 10 + k);
       const x = randF32(r, m * k);
       const w = randF32(r, n * k);
       const b = randF32(r, n);
-      const y = await runGemmF32(ctx, x, w, b, m, n, k);
+      const y = await runGemmF32(ctx, x, w, b, m, n, k, { variant });
       const ref = gemmF32Ref(x, w, b, m, n, k);
       expect(firstOutOfTol(y, ref, tolFor(k, absDot(x, w, m, n, k)))).toBe(-1);
     });
   }
 
-  it('random shapes (seeded), GELU and residual epilogues', async () => {
+  for (const variant of ['tiled', 'direct'] as const)
+  it(`[${variant}] random shapes (seeded), GELU and residual epilogues`, async () => {
     const r = rng(42);
     for (let t = 0; t < 4; t++) {
       const m = randIntIn(r, 1, 80), n = randIntIn(r, 1, 80), k = randIntIn(r, 1, 90);
@@ -46,11 +48,11 @@ describe('gemm_f32', () => {
       const res = randF32(r, m * n);
       const ref = gemmF32Ref(x, w, b, m, n, k);
       const ad = absDot(x, w, m, n, k);
-      const yg = await runGemmF32(ctx, x, w, b, m, n, k, { gelu: true });
+      const yg = await runGemmF32(ctx, x, w, b, m, n, k, { gelu: true, variant });
       expect(firstOutOfTol(yg, ref.map(gelu), (i) => 2e-6 + 1.5 * tolFor(k, ad)(i) + 1e-6 * Math.abs(ref[i]))).toBe(-1);
-      const yr = await runGemmF32(ctx, x, w, b, m, n, k, { residual: 'buffer', residualData: res });
+      const yr = await runGemmF32(ctx, x, w, b, m, n, k, { residual: 'buffer', residualData: res, variant });
       expect(firstOutOfTol(yr, ref.map((v, i) => v + res[i]), tolFor(k, ad, 1e-6))).toBe(-1);
-      const ya = await runGemmF32(ctx, x, w, b, m, n, k, { residual: 'accumulate', residualData: res });
+      const ya = await runGemmF32(ctx, x, w, b, m, n, k, { residual: 'accumulate', residualData: res, variant });
       expect(firstOutOfTol(ya, ref.map((v, i) => v + res[i]), tolFor(k, ad, 1e-6))).toBe(-1);
     }
   });
@@ -64,19 +66,20 @@ describe('gemm_f32', () => {
     for (const v of y) expect(Math.abs(v - 9) / 9).toBeLessThan(1e-5);
   });
 
-  it('batched per-head q·kᵀ and attn·v straight from a qkv buffer', async () => {
+  for (const variant of ['tiled', 'direct'] as const)
+  it(`[${variant}] batched per-head q·kᵀ and attn·v straight from a qkv buffer`, async () => {
     const imgs = 2, T = 9, heads = 2, hd = 4, dim = heads * hd;
     const r = rng(7);
     const qkv = randF32(r, imgs * T * 3 * dim);
     const alpha = 1 / Math.sqrt(hd);
     const s = await runGemmF32(ctx, qkv, qkv, null, T, T, hd, {
-      batch: imgs * heads, batchInner: heads, alpha,
+      batch: imgs * heads, batchInner: heads, alpha, variant,
       x: { off: 0, row: 3 * dim, outer: T * 3 * dim, inner: hd },
       w: { off: dim, row: 3 * dim, outer: T * 3 * dim, inner: hd },
     });
     const p = randF32(r, imgs * heads * T * T, 0, 1);
     const o = await runGemmF32(ctx, p, qkv, null, T, hd, T, {
-      batch: imgs * heads, batchInner: heads, transB: true,
+      batch: imgs * heads, batchInner: heads, transB: true, variant,
       w: { off: 2 * dim, row: 3 * dim, outer: T * 3 * dim, inner: hd },
       y: { off: 0, row: dim, outer: T * dim, inner: hd },
     });

@@ -11,6 +11,8 @@
  * offsets, row strides and two-level batch strides (z = outer·batchInner + inner) so per-head
  * attention products read q/k/v straight from the [T × 3·dim] qkv buffer.
  * Epilogue order: y = alpha·acc + bias[n] → GELU (tanh form) → + residual (same layout as Y) or + Y.
+ * op.variant: 'tiled' (workgroup-memory tiles 64×64×16, 4×4 per thread) or 'direct' (4×4 per thread
+ * from global memory, no barriers: the faster one on SwiftShader) — see GemmF32Config.variant.
  */
 import src from '../../shaders/gemm_f32.wgsl?raw';
 import { GpuBuffer } from '../gpu/buffers';
@@ -53,7 +55,12 @@ export interface GemmF32Config {
   gelu?: boolean;
   /** 'buffer': + residual[same layout as Y]; 'accumulate': + Y's previous content */
   residual?: ResidualMode;
+  /** 'tiled' (workgroup memory, 64×64 tiles) or 'direct' (no barriers); default: direct on fallback
+   * (CPU-emulated) adapters such as SwiftShader, tiled elsewhere */
+  variant?: GemmF32Variant;
 }
+
+export type GemmF32Variant = 'tiled' | 'direct';
 
 export interface GemmF32Buffers {
   x: BufArg;
@@ -65,6 +72,7 @@ export interface GemmF32Buffers {
 
 export interface GemmF32Op {
   readonly config: Readonly<GemmF32Config>;
+  readonly variant: GemmF32Variant;
   /** multiply-adds × 2 per encode */
   readonly flops: number;
   encode(target: PassTarget, b: GemmF32Buffers, timestampWrites?: GPUComputePassTimestampWrites): void;
@@ -87,8 +95,10 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const wv = fullView(cfg.w, trans ? n : k, n * k);
   const yv = fullView(cfg.y, n, m * n);
   const residual = cfg.residual ?? 'none';
-  const gx = Math.ceil(n / 64);
-  const gy = Math.ceil(m / 64);
+  const variant: GemmF32Variant = cfg.variant ?? (ctx.adapterInfo.isFallback ? 'direct' : 'tiled');
+  const tile = variant === 'tiled' ? 64 : 32;
+  const gx = Math.ceil(n / tile);
+  const gy = Math.ceil(m / tile);
   if (gx > 65535 || gy > 65535) throw new KernelError(`gemmF32: ${m}×${n} needs more than 65535 workgroups along one axis`);
   // without explicit batch strides a view is dense over z (z-linear): inner = one matrix, outer = batchInner of them
   const lin = (v: Required<MatView>, size: number, given?: MatView) => {
@@ -112,7 +122,7 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
     ],
     'gemm_f32.params',
   );
-  const pipeline = getPipeline(ctx, 'gemm_f32', () => src);
+  const pipeline = getPipeline(ctx, 'gemm_f32', () => src, variant === 'tiled' ? 'main' : 'main_direct');
   const need = {
     x: viewExtent(xv, m, k, batch, batchInner),
     w: trans ? viewExtent(wv, k, n, batch, batchInner) : viewExtent(wv, n, k, batch, batchInner),
@@ -121,6 +131,7 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   let destroyed = false;
   return {
     config: { ...cfg },
+    variant,
     flops: 2 * m * n * k * batch,
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('gemmF32: op used after destroy()');

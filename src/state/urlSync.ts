@@ -8,7 +8,7 @@ import { defaultConfig } from './config';
 import { selectConfig, useStore } from './store';
 
 export function startUrlSync(win: Window = window): () => void {
-  let last = '';
+  let last: string | null = null;
   const fromHash = () => {
     const h = win.location.hash.replace(/^#/, '');
     if (h === last) return;

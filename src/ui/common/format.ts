@@ -6,7 +6,7 @@ export const BIT_LABEL: Record<OperandBits, string> = { 32: 'FP32', 8: 'INT8', 4
 
 export const PATH_LABEL: Record<SitePath, string> = {
   fp32: 'FP32',
-  'int8-gemm': 'integer GEMM (W8A8)',
+  'int8-gemm': 'integer GEMM (int8 lanes)',
   'int4-gemm': 'integer GEMM (W4A8)',
   'weight-only': 'weight-only (dequantized)',
   'fake-quant': 'simulated (fake-quant)',

@@ -6,8 +6,8 @@
  * Test seam: an e2e or screenshot script may set `window.__QP_ENGINE__` (a client or a promise
  * of one) before the app starts; the app itself ships no fake engine.
  */
-import * as clientModule from '../../engine/client';
-import type { EngineClient } from '../../engine/client';
+import { createEngineClient, type EngineClient } from '../../engine/client';
+import type { BackendChoice } from '../../engine/types';
 import type { Progress, ScoreRequest, ScoreResult } from '../../engine/types';
 
 declare global {
@@ -15,8 +15,6 @@ declare global {
     __QP_ENGINE__?: EngineClient | Promise<EngineClient>;
   }
 }
-
-type Factory = (opts?: unknown) => EngineClient;
 
 let clientPromise: Promise<EngineClient> | null = null;
 
@@ -29,18 +27,16 @@ export class EngineUnavailableError extends Error {
   }
 }
 
-export function getClient(): Promise<EngineClient> {
+export function getClient(backend: BackendChoice = 'auto'): Promise<EngineClient> {
   if (!clientPromise) {
     clientPromise = (async () => {
       const injected = typeof window !== 'undefined' ? window.__QP_ENGINE__ : undefined;
       if (injected) return await injected;
-      const factory = (clientModule as unknown as { createEngineClient?: Factory }).createEngineClient;
-      if (typeof factory !== 'function')
-        throw new EngineUnavailableError(
-          'This build has no engine client (src/engine/client.ts exports no createEngineClient).',
-          'Update to a build that includes the engine worker, then reload.',
-        );
-      return factory();
+      try {
+        return createEngineClient({ backend });
+      } catch (e) {
+        throw new EngineUnavailableError(`The engine worker could not start: ${e instanceof Error ? e.message : String(e)}`, 'Use a browser with module Web Workers (a current Chrome, Edge, Firefox or Safari) and reload.');
+      }
     })();
   }
   return clientPromise;

@@ -169,7 +169,7 @@ export function startEngine(): void {
   });
   void (async () => {
     try {
-      client = await getClient();
+      client = await getClient(useStore.getState().backend);
       client.onStatus((status) => {
         // ready is set below once model/dataset info is in; errors and loading pass through
         if (status.state !== 'ready') useResults.setState({ status });

@@ -76,8 +76,8 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
         )}
         <Field label="grid">
           <select disabled={!q} value={op.symmetric ? 'sym' : 'asym'} onChange={(e) => set({ symmetric: e.target.value === 'sym' })} aria-label={`${title} symmetric`}>
-            <option value="sym">symmetric (z = 0)</option>
-            <option value="asym">asymmetric (zero point)</option>
+            <option value="sym">symmetric</option>
+            <option value="asym">asymmetric</option>
           </select>
         </Field>
         <Field label="range" hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
@@ -130,7 +130,7 @@ export function SiteInspector() {
   };
 
   const applyTo = (which: 'all' | 'weights' | 'kind') => {
-    editAll((s, i) => {
+    editAll((_s, i) => {
       const target = sites[i];
       if (which === 'weights' && !target.hasWeight) return null;
       if (which === 'kind' && target.kind !== site.kind) return null;

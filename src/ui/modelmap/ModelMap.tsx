@@ -11,6 +11,8 @@ import { useStore } from '../../state/store';
 import { useSites } from '../engine/useSites';
 import { BIT_COLORS, BIT_LABEL, bitsTag, PATH_LABEL, PATH_SHORT } from '../common/format';
 
+const SHORT: Record<string, string> = { to_qkv: 'qkv', qk: 'q·kᵀ', av: 'attn·v', to_out: 'out', fc1: 'fc1', fc2: 'fc2' };
+
 function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
   const scheme = useStore((s) => s.plan.sites[site.index]);
   const selected = useStore((s) => s.selectedSite === site.index);
@@ -18,7 +20,7 @@ function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
   const path = sitePath(scheme, site.hasWeight);
   const ca = BIT_COLORS[scheme.a.bits];
   const cb = BIT_COLORS[scheme.b.bits];
-  const label = siteKindLabel(site.kind);
+  const label = wide ? siteKindLabel(site.kind) : SHORT[site.kind];
   return (
     <button
       type="button"

@@ -1,0 +1,819 @@
+// Fast CPU kernels of the engine (issue 7): WebAssembly SIMD128, compiled by tools/cli/buildWasm.mjs
+// (asc -O3 --enable simd --runtime stub) into src/cpu/generated/kernels.wasm.
+//
+// No managed objects: every kernel takes raw byte addresses into linear memory. The TypeScript side
+// (src/cpu/cpuKernels.ts) owns all memory above heapBase() with a bump allocator, so the module has no
+// allocator, no GC and no imports. Semantics mirror the TypeScript references bit for bit where the
+// reference is integer or float32-emulated (src/kernels/*.ref.ts, src/quant/*), and use float64 where
+// the reference computes in JS doubles (LayerNorm, softmax, statistics) so that they match too.
+
+// ------------------------------------------------------------------------------------------------
+// Memory
+
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}
+
+// 128 bytes of scratch for spilling a register tile before a scalar epilogue.
+const SCRATCH: usize = memory.data(256, 16);
+
+@inline function minI(a: i32, b: i32): i32 {
+  return a < b ? a : b;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Epilogues
+
+const FLAG_GELU: i32 = 1;
+const FLAG_RESIDUAL: i32 = 2;
+const FLAG_RAW: i32 = 4;
+
+const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
+
+/**
+ * e^x for 4 float32 lanes (Cephes expf: Cody–Waite reduction, degree-6 polynomial, ~1 ulp);
+ * x clamped to [−87.34, 88.72] so that the result saturates to +∞ / 2^−126 instead of wrapping.
+ */
+@inline function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.33654)), f32x4.splat(88.72283));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  r = f32x4.add(r, f32x4.mul(fx, f32x4.splat(2.12194440e-4)));
+  const r2 = f32x4.mul(r, r);
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, r2), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+/** tanh-GELU, 4 lanes: tanh(u) = 1 − 2/(e^{2u}+1) saturates cleanly at ±∞. */
+@inline function gelu4(x: v128): v128 {
+  const x3 = f32x4.mul(f32x4.mul(x, x), x);
+  const u = f32x4.mul(f32x4.splat(GELU_C), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)));
+  const t = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(u, u)), f32x4.splat(1))));
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
+}
+
+/** Scalar GELU through the vector code, so a value's GELU never depends on its tile position. */
+@inline function geluF32(x: f32): f32 {
+  return f32x4.extract_lane(gelu4(f32x4.splat(x)), 0);
+}
+
+export function gelu(x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, gelu4(v128.load(p)));
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, geluF32(load<f32>(p)));
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// FP32 GEMM: Y[m×n] = X[m×k]·W[n×k]ᵀ + b, W packed into panels of 8 output channels
+// (panel p, step kk: 8 consecutive floats W[8p..8p+7, kk]; channels ≥ n are zero).
+// Register tile: 4 rows × 8 channels = 8 f32x4 accumulators; X is broadcast one scalar at a time.
+
+/** Floats needed by pack_b_f32's output. */
+export function packedF32Size(n: i32, k: i32): i32 {
+  return ((n + 7) >> 3) * k * 8;
+}
+
+export function pack_b_f32(w: usize, n: i32, k: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const base = dst + (<usize>(p * k * 8) << 2);
+    for (let j = 0; j < 8; j++) {
+      const col = p * 8 + j;
+      if (col < n) {
+        const src = w + (<usize>(col * k) << 2);
+        for (let kk = 0; kk < k; kk++) store<f32>(base + (<usize>(kk * 8 + j) << 2), load<f32>(src + (<usize>kk << 2)));
+      } else {
+        for (let kk = 0; kk < k; kk++) store<f32>(base + (<usize>(kk * 8 + j) << 2), 0);
+      }
+    }
+  }
+}
+
+const M_BLOCK: i32 = 64;
+
+/**
+ * flags: 1 = tanh-GELU after the bias, 2 = add residual res[m×n] last (y = res + (acc + b)).
+ * bias and res may be 0 (absent).
+ */
+export function gemm_f32(x: usize, wp: usize, bias: usize, y: usize, m: i32, n: i32, k: i32, flags: i32, res: usize): void {
+  const panels = (n + 7) >> 3;
+  const rowBytes = <usize>k << 2;
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let p = 0; p < panels; p++) {
+      const bp0 = wp + (<usize>(p * k * 8) << 2);
+      const j0 = p * 8;
+      for (let i0 = mb; i0 < me; i0 += 4) {
+        // rows past m repeat the last row: computed, never stored (no padding of X needed)
+        const x0 = x + <usize>i0 * rowBytes;
+        const x1 = x + <usize>minI(i0 + 1, m - 1) * rowBytes;
+        const x2 = x + <usize>minI(i0 + 2, m - 1) * rowBytes;
+        const x3 = x + <usize>minI(i0 + 3, m - 1) * rowBytes;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let bp = bp0;
+        for (let kk = 0; kk < k; kk++) {
+          const off = <usize>kk << 2;
+          const b0 = v128.load(bp);
+          const b1 = v128.load(bp, 16);
+          bp += 32;
+          let a = v128.load32_splat(x0 + off);
+          c00 = f32x4.add(c00, f32x4.mul(a, b0));
+          c01 = f32x4.add(c01, f32x4.mul(a, b1));
+          a = v128.load32_splat(x1 + off);
+          c10 = f32x4.add(c10, f32x4.mul(a, b0));
+          c11 = f32x4.add(c11, f32x4.mul(a, b1));
+          a = v128.load32_splat(x2 + off);
+          c20 = f32x4.add(c20, f32x4.mul(a, b0));
+          c21 = f32x4.add(c21, f32x4.mul(a, b1));
+          a = v128.load32_splat(x3 + off);
+          c30 = f32x4.add(c30, f32x4.mul(a, b0));
+          c31 = f32x4.add(c31, f32x4.mul(a, b1));
+        }
+        const rows = minI(4, m - i0);
+        const cols = minI(8, n - j0);
+        if (rows == 4 && cols == 8) {
+          // vector epilogue: bias as two vectors
+          let bv0 = f32x4.splat(0), bv1 = f32x4.splat(0);
+          if (bias) {
+            bv0 = v128.load(bias + (<usize>j0 << 2));
+            bv1 = v128.load(bias + (<usize>j0 << 2), 16);
+          }
+          const ob = <usize>(i0 * n + j0) << 2;
+          const ys = <usize>n << 2;
+          if (flags == 0) {
+            const yr = y + ob;
+            v128.store(yr, f32x4.add(c00, bv0));
+            v128.store(yr, f32x4.add(c01, bv1), 16);
+            v128.store(yr + ys, f32x4.add(c10, bv0));
+            v128.store(yr + ys, f32x4.add(c11, bv1), 16);
+            v128.store(yr + 2 * ys, f32x4.add(c20, bv0));
+            v128.store(yr + 2 * ys, f32x4.add(c21, bv1), 16);
+            v128.store(yr + 3 * ys, f32x4.add(c30, bv0));
+            v128.store(yr + 3 * ys, f32x4.add(c31, bv1), 16);
+          } else {
+            storeRow(y + ob, f32x4.add(c00, bv0), 4, flags, res + ob);
+            storeRow(y + ob + 16, f32x4.add(c01, bv1), 4, flags, res + ob + 16);
+            storeRow(y + ob + ys, f32x4.add(c10, bv0), 4, flags, res + ob + ys);
+            storeRow(y + ob + ys + 16, f32x4.add(c11, bv1), 4, flags, res + ob + ys + 16);
+            storeRow(y + ob + 2 * ys, f32x4.add(c20, bv0), 4, flags, res + ob + 2 * ys);
+            storeRow(y + ob + 2 * ys + 16, f32x4.add(c21, bv1), 4, flags, res + ob + 2 * ys + 16);
+            storeRow(y + ob + 3 * ys, f32x4.add(c30, bv0), 4, flags, res + ob + 3 * ys);
+            storeRow(y + ob + 3 * ys + 16, f32x4.add(c31, bv1), 4, flags, res + ob + 3 * ys + 16);
+          }
+          continue;
+        }
+        v128.store(SCRATCH, c00);
+        v128.store(SCRATCH, c01, 16);
+        v128.store(SCRATCH, c10, 32);
+        v128.store(SCRATCH, c11, 48);
+        v128.store(SCRATCH, c20, 64);
+        v128.store(SCRATCH, c21, 80);
+        v128.store(SCRATCH, c30, 96);
+        v128.store(SCRATCH, c31, 112);
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) {
+            let v = load<f32>(SCRATCH + (<usize>(r * 8 + c) << 2));
+            if (bias) v += load<f32>(bias + (<usize>(j0 + c) << 2));
+            if (flags & FLAG_GELU) v = geluF32(v);
+            const o = <usize>((i0 + r) * n + j0 + c) << 2;
+            if (flags & FLAG_RESIDUAL) v = load<f32>(res + o) + v;
+            store<f32>(y + o, v);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Integer operands: int16 rows, each group of `groupSize` columns padded to gp (a multiple of 8)
+// with zeros, rows padded with zero rows up to rowsP. A whole-K operand is one group (gp ≥ k).
+// The products are exact in int32 (|q| ≤ 255 after the storage offset, so |q·q'| < 2^16 and a
+// dot_i16x8 pair sum stays < 2^17).
+
+/**
+ * src: int32 storage values rows×k (already q − offset); dst: int16 rowsP × groups·gp;
+ * sums: int32 per row and group (Σ of the row's values in the group), rows×groups; may be 0.
+ */
+export function pack_i16(src: usize, rows: i32, k: i32, groupSize: i32, gp: i32, groups: i32, rowsP: i32, offset: i32, dst: usize, sums: usize): void {
+  const kp = groups * gp;
+  for (let r = 0; r < rowsP; r++) {
+    const d = dst + (<usize>(r * kp) << 1);
+    for (let g = 0; g < groups; g++) {
+      let s: i32 = 0;
+      const c0 = g * groupSize;
+      const len = r < rows ? minI(groupSize, k - c0) : 0;
+      const dg = d + (<usize>(g * gp) << 1);
+      for (let c = 0; c < len; c++) {
+        const v = load<i32>(src + (<usize>(r * k + c0 + c) << 2)) - offset;
+        s += v;
+        store<i16>(dg + (<usize>c << 1), <i16>v);
+      }
+      for (let c = len; c < gp; c++) store<i16>(dg + (<usize>c << 1), 0);
+      if (sums && r < rows) store<i32>(sums + (<usize>(r * groups + g) << 2), s);
+    }
+  }
+}
+
+/**
+ * INT4 unpacking (src/quant/pack.ts layout: 8 signed lanes per u32, lane j in bits 4j..4j+3) into
+ * the int16 group layout of pack_i16, with per-row-group sums.
+ */
+export function unpack_int4(words: usize, rows: i32, k: i32, groupSize: i32, gp: i32, groups: i32, rowsP: i32, dst: usize, sums: usize): void {
+  const wpr = (k + 7) >> 3;
+  const kp = groups * gp;
+  for (let r = 0; r < rowsP; r++) {
+    const d = dst + (<usize>(r * kp) << 1);
+    for (let g = 0; g < groups; g++) {
+      let s: i32 = 0;
+      const c0 = g * groupSize;
+      const len = r < rows ? minI(groupSize, k - c0) : 0;
+      const dg = d + (<usize>(g * gp) << 1);
+      for (let c = 0; c < len; c++) {
+        const e = c0 + c;
+        const w = load<u32>(words + (<usize>(r * wpr + (e >> 3)) << 2));
+        const v = (<i32>(w >>> (<u32>(e & 7) * 4)) << 28) >> 28;
+        s += v;
+        store<i16>(dg + (<usize>c << 1), <i16>v);
+      }
+      for (let c = len; c < gp; c++) store<i16>(dg + (<usize>c << 1), 0);
+      if (sums && r < rows) store<i32>(sums + (<usize>(r * groups + g) << 2), s);
+    }
+  }
+}
+
+/** Same as unpack_int4 to plain int32 values rows×k (the pack.ts reference's output). */
+export function unpack_int4_i32(words: usize, rows: i32, k: i32, dst: usize): void {
+  const wpr = (k + 7) >> 3;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < k; c++) {
+      const w = load<u32>(words + (<usize>(r * wpr + (c >> 3)) << 2));
+      store<i32>(dst + (<usize>(r * k + c) << 2), (<i32>(w >>> (<u32>(c & 7) * 4)) << 28) >> 28);
+    }
+}
+
+/** [Σa, Σb, Σc, Σd] of four i32x4 accumulators (transpose-add). */
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const t1 = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 2, 4, 6), i32x4.shuffle(t0, t1, 1, 3, 5, 7));
+}
+
+// Raw Σ over `vecs` int16x8 vectors for a 2-row × 4-channel tile; SCRATCH receives row 0's four
+// sums (i32x4) at 0 and row 1's at 16.
+@inline function dotTile(x0: usize, x1: usize, w0: usize, rb: usize, vecs: i32): void {
+  const w1 = w0 + rb;
+  const w2 = w1 + rb;
+  const w3 = w2 + rb;
+  let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a02 = i32x4.splat(0), a03 = i32x4.splat(0);
+  let a10 = i32x4.splat(0), a11 = i32x4.splat(0), a12 = i32x4.splat(0), a13 = i32x4.splat(0);
+  for (let v = 0; v < vecs; v++) {
+    const o = <usize>v << 4;
+    const b0 = v128.load(w0 + o);
+    const b1 = v128.load(w1 + o);
+    const b2 = v128.load(w2 + o);
+    const b3 = v128.load(w3 + o);
+    let a = v128.load(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(a, b0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(a, b1));
+    a02 = i32x4.add(a02, i32x4.dot_i16x8_s(a, b2));
+    a03 = i32x4.add(a03, i32x4.dot_i16x8_s(a, b3));
+    a = v128.load(x1 + o);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(a, b0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(a, b1));
+    a12 = i32x4.add(a12, i32x4.dot_i16x8_s(a, b2));
+    a13 = i32x4.add(a13, i32x4.dot_i16x8_s(a, b3));
+  }
+  v128.store(SCRATCH, hsum4(a00, a01, a02, a03));
+  v128.store(SCRATCH, hsum4(a10, a11, a12, a13), 16);
+}
+
+/** f32(f64(a)·f64(b)) lane-wise for int32 a and float32 b (the reference's JS-double product). */
+@inline function mulI32F32(a: v128, b: v128): v128 {
+  const lo = f64x2.mul(f64x2.convert_low_i32x4_s(a), f64x2.promote_low_f32x4(b));
+  const hi = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** Writes the 4 lanes of one output row segment: vector store when whole, else lane by lane. */
+@inline function storeRow(y: usize, v: v128, cols: i32, flags: i32, res: usize): void {
+  if (flags & FLAG_GELU) v = gelu4(v);
+  if (cols == 4) {
+    if (flags & FLAG_RESIDUAL) v = f32x4.add(v128.load(res), v);
+    v128.store(y, v);
+    return;
+  }
+  v128.store(SCRATCH, v, 64);
+  for (let c = 0; c < cols; c++) {
+    let s = load<f32>(SCRATCH + 64 + (<usize>c << 2));
+    if (flags & FLAG_RESIDUAL) s = load<f32>(res + (<usize>c << 2)) + s;
+    store<f32>(y + (<usize>c << 2), s);
+  }
+}
+
+/**
+ * W8A8: xp [roundUp(m,2) × kp] and wp [roundUp(n,4) × kp] int16 (pack_i16, one group, kp = gp),
+ * rsx[m] = Σ_c X, csw[n] = Σ_c W (storage values), zero points / scales with stride 0 (per tensor)
+ * or 1 (per row / channel). acc' = ΣXW − zw·rsx − zx·csw + k·zx·zw (int32, wrapping like the
+ * reference's Int32Array store). flags: 4 = raw mode (y receives acc' as int32), else
+ * y = f32(f64(acc')·sx)·sw + b, then GELU (1) and residual (2).
+ * Per-channel arrays (csw, zw, sw, bias) are read 4 at a time: 16-byte aligned allocations.
+ */
+export function gemm_w8a8(
+  xp: usize, wp: usize, m: i32, n: i32, kp: i32, k: i32, rsx: usize, csw: usize,
+  zx: usize, zxStride: i32, zw: usize, zwStride: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  const vecs = kp >> 3;
+  const rb = <usize>kp << 1;
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let j0 = 0; j0 < n; j0 += 4) {
+      const w0 = wp + <usize>j0 * rb;
+      const jo = <usize>j0 << 2;
+      const cols = minI(4, n - j0);
+      const csv = v128.load(csw + jo);
+      const zwv = zw ? (zwStride ? v128.load(zw + jo) : v128.load32_splat(zw)) : i32x4.splat(0);
+      const swv = swStride ? v128.load(sw + jo) : v128.load32_splat(sw);
+      const bv = bias ? v128.load(bias + jo) : f32x4.splat(0);
+      for (let i0 = mb; i0 < me; i0 += 2) {
+        const x0 = xp + <usize>i0 * rb;
+        dotTile(x0, x0 + rb, w0, rb, vecs);
+        const rows = minI(2, m - i0);
+        for (let r = 0; r < rows; r++) {
+          const i = i0 + r;
+          const zxi = zx ? load<i32>(zx + (<usize>(i * zxStride) << 2)) : 0;
+          let acc = v128.load(SCRATCH + (<usize>r << 4));
+          acc = i32x4.sub(acc, i32x4.mul(zwv, i32x4.splat(load<i32>(rsx + (<usize>i << 2)))));
+          acc = i32x4.sub(acc, i32x4.mul(csv, i32x4.splat(zxi)));
+          acc = i32x4.add(acc, i32x4.mul(zwv, i32x4.splat(k * zxi)));
+          const o = <usize>(i * n + j0) << 2;
+          if (flags & FLAG_RAW) {
+            v128.store(SCRATCH, acc, 64);
+            for (let c = 0; c < cols; c++) store<i32>(y + o + (<usize>c << 2), load<i32>(SCRATCH + 64 + (<usize>c << 2)));
+            continue;
+          }
+          const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
+          const v = f32x4.add(f32x4.mul(mulI32F32(acc, sxv), swv), bv);
+          storeRow(y + o, v, cols, flags, res + o);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * W4A8 per group: xp, wp in the group layout (groups × gp per row; wp rows padded to 4),
+ * wsumT[groups × roundUp(n,4)] = Σ_{c∈g} W and swT[groups × roundUp(n,4)] transposed (group-major).
+ * acc_g = Σ_{c∈g} X·W − zx·wsum[n,g]; Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b (g ascending).
+ * flags: 4 = raw mode (y receives acc_g as int32 [m × n × groups]).
+ */
+export function gemm_w4a8(
+  xp: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, wsumT: usize,
+  zx: usize, zxStride: i32, sx: usize, sxStride: i32, swT: usize,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  const vecs = gp >> 3;
+  const kp = groups * gp;
+  const rb = <usize>kp << 1;
+  const gb = <usize>gp << 1;
+  const nP = (n + 3) & ~3;
+  const raw = (flags & FLAG_RAW) != 0;
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let j0 = 0; j0 < n; j0 += 4) {
+      const w0 = wp + <usize>j0 * rb;
+      const jo = <usize>j0 << 2;
+      const cols = minI(4, n - j0);
+      const bv = bias ? v128.load(bias + jo) : f32x4.splat(0);
+      for (let i0 = mb; i0 < me; i0 += 2) {
+        const x0 = xp + <usize>i0 * rb;
+        const rows = minI(2, m - i0);
+        const zx0 = i32x4.splat(zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0);
+        const zx1 = i32x4.splat(zx && rows > 1 ? load<i32>(zx + (<usize>((i0 + 1) * zxStride) << 2)) : 0);
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+        for (let g = 0; g < groups; g++) {
+          const go = <usize>g * gb;
+          dotTile(x0 + go, x0 + rb + go, w0 + go, rb, vecs);
+          const to = (<usize>(g * nP) << 2) + jo;
+          const ws = v128.load(wsumT + to);
+          const a0 = i32x4.sub(v128.load(SCRATCH), i32x4.mul(zx0, ws));
+          const a1 = i32x4.sub(v128.load(SCRATCH, 16), i32x4.mul(zx1, ws));
+          if (raw) {
+            v128.store(SCRATCH, a0, 64);
+            v128.store(SCRATCH, a1, 80);
+            for (let r = 0; r < rows; r++)
+              for (let c = 0; c < cols; c++)
+                store<i32>(y + (<usize>(((i0 + r) * n + j0 + c) * groups + g) << 2), load<i32>(SCRATCH + 64 + (<usize>(r * 4 + c) << 2)));
+            continue;
+          }
+          const swv = v128.load(swT + to);
+          s0 = f32x4.add(s0, mulI32F32(a0, swv));
+          s1 = f32x4.add(s1, mulI32F32(a1, swv));
+        }
+        if (raw) continue;
+        for (let r = 0; r < rows; r++) {
+          const i = i0 + r;
+          const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
+          const v = f32x4.add(f32x4.mul(sxv, r ? s1 : s0), bv);
+          const o = <usize>(i * n + j0) << 2;
+          storeRow(y + o, v, cols, flags, res + o);
+        }
+      }
+    }
+  }
+}
+
+/** Transposes an [rows × cols] int32/f32 matrix into [cols × colsP] (zero padding), 4-byte elements. */
+export function transpose32(src: usize, rows: i32, cols: i32, dst: usize, rowsP: i32): void {
+  for (let c = 0; c < cols; c++)
+    for (let r = 0; r < rowsP; r++) store<u32>(dst + (<usize>(c * rowsP + r) << 2), r < rows ? load<u32>(src + (<usize>(r * cols + c) << 2)) : 0);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Quantization (src/quant/scaleZero.ts + quantizeMatrix.ts, float32 arithmetic, bit-exact)
+
+let gScale: f32 = 1;
+let gZero: i32 = 0;
+
+/** 0 ok; 2 = the asymmetric scale overflows float32 (reference throws). */
+function scaleZero(lo: f32, hi: f32, qmin: i32, qmax: i32, symmetric: bool): i32 {
+  if (symmetric) {
+    const absmax = Mathf.max(Mathf.abs(lo), Mathf.abs(hi));
+    const s = absmax / <f32>qmax;
+    gScale = s == 0 ? 1 : s;
+    gZero = 0;
+    return 0;
+  }
+  const l = Mathf.min(lo, 0);
+  const h = Mathf.max(hi, 0);
+  let s: f32 = (h - l) / <f32>(qmax - qmin);
+  if (!isFinite<f32>(s)) return 2;
+  if (s == 0) s = 1;
+  let z = <i32>nearest<f32>(<f32>qmin - l / s);
+  if (z < qmin) z = qmin;
+  if (z > qmax) z = qmax;
+  gScale = s;
+  gZero = z;
+  return 0;
+}
+
+/**
+ * gran: 0 tensor, 1 row, 2 group. fixed != 0: use (fixScale, fixZero) for every group (static clip,
+ * computed by the caller with the reference scaleZero). Writes q (int32, unsigned for asymmetric),
+ * scales, zeros (one per group, or one for the tensor); deq (optional) receives s·(q − z).
+ * Returns 0, 1 (NaN/Inf input: index in the global lastIndex) or 2 (scale overflow).
+ */
+let lastIndex: i32 = -1;
+export function quantErrorIndex(): i32 {
+  return lastIndex;
+}
+
+export function quantize(
+  x: usize, rows: i32, cols: i32, gran: i32, groupSize: i32, bits: i32, symmetric: bool,
+  fixed: bool, fixScale: f32, fixZero: i32, q: usize, scales: usize, zeros: usize, deq: usize,
+): i32 {
+  const total = rows * cols;
+  // NaN/Inf check: x − x is NaN exactly for NaN and ±∞
+  let chk = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= total; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    chk = f32x4.add(chk, f32x4.sub(v, v));
+  }
+  let bad = v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
+  for (; i < total; i++) if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) bad = true;
+  if (bad) {
+    for (let j = 0; j < total; j++) {
+      if (!isFinite<f32>(load<f32>(x + (<usize>j << 2)))) {
+        lastIndex = j;
+        return 1;
+      }
+    }
+  }
+  let qmin: i32, qmax: i32;
+  if (symmetric) {
+    qmax = (1 << (bits - 1)) - 1;
+    qmin = -qmax;
+  } else {
+    qmin = 0;
+    qmax = (1 << bits) - 1;
+  }
+  const gs = gran == 2 ? groupSize : cols;
+  const gpr = gran == 0 ? 1 : (cols + gs - 1) / gs;
+  if (gran == 0) {
+    let lo: f32 = 0, hi: f32 = 0;
+    if (total > 0) {
+      minMax(x, 0, total);
+      lo = gLo;
+      hi = gHi;
+    }
+    if (fixed) {
+      gScale = fixScale;
+      gZero = fixZero;
+    } else if (scaleZero(lo, hi, qmin, qmax, symmetric)) return 2;
+    store<f32>(scales, gScale);
+    store<i32>(zeros, gZero);
+    quantRun(x, 0, total, gScale, gZero, qmin, qmax, q, deq);
+    return 0;
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < gpr; g++) {
+      const c0 = g * gs;
+      const c1 = minI(cols, c0 + gs);
+      const b = r * cols;
+      if (fixed) {
+        gScale = fixScale;
+        gZero = fixZero;
+      } else {
+        minMax(x, b + c0, b + c1);
+        if (scaleZero(gLo, gHi, qmin, qmax, symmetric)) return 2;
+      }
+      const gi = <usize>(r * gpr + g) << 2;
+      store<f32>(scales + gi, gScale);
+      store<i32>(zeros + gi, gZero);
+      quantRun(x, b + c0, b + c1, gScale, gZero, qmin, qmax, q, deq);
+    }
+  }
+  return 0;
+}
+
+let gLo: f32 = 0;
+let gHi: f32 = 0;
+// min and max of x[i0..i1) (finite data: lane min/max equal the reference's scan up to the sign of 0,
+// which no scale or zero point depends on)
+@inline function minMax(x: usize, i0: i32, i1: i32): void {
+  let lov = f32x4.splat(Infinity);
+  let hiv = f32x4.splat(-Infinity);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    lov = f32x4.min(lov, v);
+    hiv = f32x4.max(hiv, v);
+  }
+  let lo = Mathf.min(Mathf.min(f32x4.extract_lane(lov, 0), f32x4.extract_lane(lov, 1)), Mathf.min(f32x4.extract_lane(lov, 2), f32x4.extract_lane(lov, 3)));
+  let hi = Mathf.max(Mathf.max(f32x4.extract_lane(hiv, 0), f32x4.extract_lane(hiv, 1)), Mathf.max(f32x4.extract_lane(hiv, 2), f32x4.extract_lane(hiv, 3)));
+  for (; i < i1; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  gLo = lo;
+  gHi = hi;
+}
+
+// q = clamp(round_half_even(r/s) + z); the float32 quotient of two float32 is what Math.fround(r/s) gives.
+@inline function quantRun(x: usize, i0: i32, i1: i32, s: f32, z: i32, qmin: i32, qmax: i32, q: usize, deq: usize): void {
+  const zf = <f32>z;
+  const lo = <f32>qmin;
+  const hi = <f32>qmax;
+  const sv = f32x4.splat(s);
+  const zfv = f32x4.splat(zf);
+  const lov = f32x4.splat(lo);
+  const hiv = f32x4.splat(hi);
+  const zv = i32x4.splat(z);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i << 2;
+    let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + o), sv)), zfv);
+    v = f32x4.max(lov, f32x4.min(hiv, v));
+    const qi = i32x4.trunc_sat_f32x4_s(v);
+    v128.store(q + o, qi);
+    if (deq) v128.store(deq + o, f32x4.mul(sv, f32x4.convert_i32x4_s(i32x4.sub(qi, zv))));
+  }
+  for (; i < i1; i++) {
+    const o = <usize>i << 2;
+    let v = nearest<f32>(load<f32>(x + o) / s) + zf;
+    v = v < lo ? lo : v > hi ? hi : v;
+    const qi = <i32>v;
+    store<i32>(q + o, qi);
+    if (deq) store<f32>(deq + o, s * <f32>(qi - z));
+  }
+}
+
+/** r̂ = s·(q − z) (dequantizeMatrix). gran as in quantize; groupsPerRow/groupSize of the matrix. */
+export function dequantize(q: usize, rows: i32, cols: i32, gran: i32, groupSize: i32, groupsPerRow: i32, scales: usize, zeros: usize, out: usize): void {
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const g = gran == 0 ? 0 : r * groupsPerRow + c / groupSize;
+      const o = <usize>(r * cols + c) << 2;
+      store<f32>(out + o, load<f32>(scales + (<usize>g << 2)) * <f32>(load<i32>(q + o) - load<i32>(zeros + (<usize>g << 2))));
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// LayerNorm, softmax (float64 like src/model/vitRef.ts, so results match it)
+
+export function layernorm(x: usize, rows: i32, d: i32, g: usize, b: usize, eps: f64, y: usize): void {
+  // float64 like the reference; the sums run in 4 float64 lanes (reordered: the mean and variance
+  // may differ from the reference's sequential sums by ~1e-16, invisible after float32 rounding
+  // except at rare ties), the per-element formula is the reference's.
+  const dv = d & ~3;
+  for (let r = 0; r < rows; r++) {
+    const o = x + (<usize>(r * d) << 2);
+    const yo = y + (<usize>(r * d) << 2);
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    for (let j = 0; j < dv; j += 4) {
+      const v = v128.load(o + (<usize>j << 2));
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
+    }
+    let mean: f64 = (f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s1, 0)) + (f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 1));
+    for (let j = dv; j < d; j++) mean += <f64>load<f32>(o + (<usize>j << 2));
+    mean /= <f64>d;
+    const mv = f64x2.splat(mean);
+    s0 = f64x2.splat(0);
+    s1 = f64x2.splat(0);
+    for (let j = 0; j < dv; j += 4) {
+      const v = v128.load(o + (<usize>j << 2));
+      const t0 = f64x2.sub(f64x2.promote_low_f32x4(v), mv);
+      const t1 = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)), mv);
+      s0 = f64x2.add(s0, f64x2.mul(t0, t0));
+      s1 = f64x2.add(s1, f64x2.mul(t1, t1));
+    }
+    let v: f64 = (f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s1, 0)) + (f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 1));
+    for (let j = dv; j < d; j++) {
+      const t = <f64>load<f32>(o + (<usize>j << 2)) - mean;
+      v += t * t;
+    }
+    const inv = 1.0 / Math.sqrt(v / <f64>d + eps);
+    const iv = f64x2.splat(inv);
+    for (let j = 0; j < dv; j += 4) {
+      const jo = <usize>j << 2;
+      const xv = v128.load(o + jo);
+      const gv = v128.load(g + jo);
+      const bv = v128.load(b + jo);
+      const lo = f64x2.add(f64x2.mul(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(xv), mv), iv), f64x2.promote_low_f32x4(gv)), f64x2.promote_low_f32x4(bv));
+      const hi = f64x2.add(
+        f64x2.mul(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 0, 1)), mv), iv), f64x2.promote_low_f32x4(i32x4.shuffle(gv, gv, 2, 3, 0, 1))),
+        f64x2.promote_low_f32x4(i32x4.shuffle(bv, bv, 2, 3, 0, 1)),
+      );
+      v128.store(yo + jo, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+    for (let j = dv; j < d; j++) {
+      const jo = <usize>j << 2;
+      store<f32>(yo + jo, <f32>((<f64>load<f32>(o + jo) - mean) * inv * <f64>load<f32>(g + jo) + <f64>load<f32>(b + jo)));
+    }
+  }
+}
+
+/**
+ * In place: x ← f32(x·scale) (skipped when scale = 1), then row softmax: float32 SIMD exp (exp4),
+ * float32 lane sums; the reference uses float64 (differences ~1e-7 relative).
+ */
+export function softmax_rows(x: usize, rows: i32, n: i32, scale: f64): void {
+  const doScale = scale != 1.0;
+  const sc: f32 = <f32>scale;
+  const scv = f32x4.splat(sc);
+  const nv = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const o = x + (<usize>(r * n) << 2);
+    let mv = f32x4.splat(-Infinity);
+    for (let j = 0; j < nv; j += 4) {
+      const p = o + (<usize>j << 2);
+      let v = v128.load(p);
+      if (doScale) {
+        v = f32x4.mul(v, scv);
+        v128.store(p, v);
+      }
+      mv = f32x4.max(mv, v);
+    }
+    let mx = Mathf.max(Mathf.max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), Mathf.max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let j = nv; j < n; j++) {
+      const p = o + (<usize>j << 2);
+      let v = load<f32>(p);
+      if (doScale) {
+        v = v * sc;
+        store<f32>(p, v);
+      }
+      mx = Mathf.max(mx, v);
+    }
+    const mxv = f32x4.splat(mx);
+    let sv = f32x4.splat(0);
+    for (let j = 0; j < nv; j += 4) {
+      const p = o + (<usize>j << 2);
+      const e = exp4(f32x4.sub(v128.load(p), mxv));
+      v128.store(p, e);
+      sv = f32x4.add(sv, e);
+    }
+    let s: f32 = (f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1)) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
+    for (let j = nv; j < n; j++) {
+      const p = o + (<usize>j << 2);
+      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(p) - mx)), 0);
+      store<f32>(p, e);
+      s += e;
+    }
+    const ssv = f32x4.splat(s);
+    for (let j = 0; j < nv; j += 4) {
+      const p = o + (<usize>j << 2);
+      v128.store(p, f32x4.div(v128.load(p), ssv));
+    }
+    for (let j = nv; j < n; j++) {
+      const p = o + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) / s);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Attention layout helpers (one image): qkv [T × 3·dim] → q, k [H·T × hd] and vᵀ [H·hd × T];
+// o [H·T × hd] → cat [T × dim].
+
+export function split_heads(qkv: usize, t: i32, dim: i32, heads: i32, q: usize, k: usize, vT: usize): void {
+  const hd = dim / heads;
+  for (let h = 0; h < heads; h++)
+    for (let r = 0; r < t; r++) {
+      const so = qkv + (<usize>(r * 3 * dim + h * hd) << 2);
+      const d = <usize>((h * t + r) * hd) << 2;
+      let j = 0;
+      for (; j + 4 <= hd; j += 4) {
+        const jo = <usize>j << 2;
+        v128.store(q + d + jo, v128.load(so + jo));
+        v128.store(k + d + jo, v128.load(so + (<usize>dim << 2) + jo));
+      }
+      for (; j < hd; j++) {
+        const jo = <usize>j << 2;
+        store<f32>(q + d + jo, load<f32>(so + jo));
+        store<f32>(k + d + jo, load<f32>(so + (<usize>dim << 2) + jo));
+      }
+      for (j = 0; j < hd; j++) store<f32>(vT + (<usize>((h * hd + j) * t + r) << 2), load<f32>(so + (<usize>(2 * dim + j) << 2)));
+    }
+}
+
+export function merge_heads(o: usize, t: i32, dim: i32, heads: i32, cat: usize): void {
+  const hd = dim / heads;
+  for (let h = 0; h < heads; h++)
+    for (let r = 0; r < t; r++) {
+      const s = o + (<usize>((h * t + r) * hd) << 2);
+      const d = cat + (<usize>(r * dim + h * hd) << 2);
+      for (let j = 0; j < hd; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + (<usize>j << 2)));
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Statistics (src/engine/operandStats.ts, float64)
+
+/**
+ * out (f64 ×8): min, max, absmax, mean, std (population), count |x − mean| > kSigma·std, max |x − mean|, n.
+ */
+export function stats(x: usize, n: i32, kSigma: f64, out: usize): void {
+  let mn: f64 = Infinity, mx: f64 = -Infinity, sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    sum += v;
+  }
+  const mean = n ? sum / <f64>n : 0;
+  let ss: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <f64>load<f32>(x + (<usize>i << 2)) - mean;
+    ss += d * d;
+  }
+  const std = n ? Math.sqrt(ss / <f64>n) : 0;
+  let beyond: f64 = 0, maxDev: f64 = 0;
+  const lim = kSigma * std;
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs(<f64>load<f32>(x + (<usize>i << 2)) - mean);
+    if (d > maxDev) maxDev = d;
+    if (d > lim) beyond += 1;
+  }
+  store<f64>(out, n ? mn : 0);
+  store<f64>(out, n ? mx : 0, 8);
+  store<f64>(out, n ? Math.max(Math.abs(mn), Math.abs(mx)) : 0, 16);
+  store<f64>(out, mean, 24);
+  store<f64>(out, std, 32);
+  store<f64>(out, beyond, 40);
+  store<f64>(out, maxDev, 48);
+  store<f64>(out, <f64>n, 56);
+}
+
+/** counts[bins] (int32) of x over [lo, hi] (operandStats.ts histogram: ends clamp into the end bins). */
+export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts: usize): void {
+  for (let b = 0; b < bins; b++) store<i32>(counts + (<usize>b << 2), 0);
+  const w: f64 = hi > lo ? (hi - lo) / <f64>bins : 1;
+  for (let i = 0; i < n; i++) {
+    let b = Math.floor((<f64>load<f32>(x + (<usize>i << 2)) - lo) / w);
+    if (isNaN(b)) continue; // the reference's counts[NaN]++ counts nothing
+    if (b < 0) b = 0;
+    if (b >= <f64>bins) b = <f64>(bins - 1);
+    const p = counts + (<usize>(<i32>b) << 2);
+    store<i32>(p, load<i32>(p) + 1);
+  }
+}

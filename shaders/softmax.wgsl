@@ -1,0 +1,33 @@
+// Row softmax, in place or out of place: y = exp(x − max)/Σ exp(x − max). One workgroup of 64 a row.
+struct Params { rows: u32, cols: u32, nx: u32, _p0: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+
+var<workgroup> red: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let R = wg.x + wg.y * P.nx;
+  let live = R < P.rows;
+  let base = R * P.cols;
+  var m = -3.40282346638528859812e+38f;
+  if (live) { for (var c = li; c < P.cols; c += 64u) { m = max(m, X[base + c]); } }
+  red[li] = m;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = max(red[li], red[li + s]); }
+    workgroupBarrier();
+  }
+  let mx = red[0];
+  workgroupBarrier();
+  var sum = 0.0;
+  if (live) { for (var c = li; c < P.cols; c += 64u) { sum = sum + exp(X[base + c] - mx); } }
+  red[li] = sum;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = red[li] + red[li + s]; }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / red[0];
+  if (live) { for (var c = li; c < P.cols; c += 64u) { X[base + c] = exp(X[base + c] - mx) * inv; } }
+}

@@ -1,0 +1,257 @@
+/**
+ * The CPU kernels against the references: integer stages and quantizers bit-exact, float GEMM within
+ * float32 summation error, and the wasm-missing path. Plain vitest, no GPU.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gemmF32Ref } from '../kernels/gemmF32.ref';
+import { gemmW8A8AccRef, gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
+import { gemmW4A8AccRef, gemmW4A8Ref, type W4A8Operands } from '../kernels/gemmW4A8.ref';
+import { packInt4Rows, unpackInt4Rows } from '../quant/pack';
+import { dequantizeMatrix, type MatrixQuantSpec, quantizeMatrix } from '../quant/quantizeMatrix';
+import type { Bits } from '../quant/scaleZero';
+import { histogram, operandStats } from '../engine/operandStats';
+import { type CpuKernels, isWasmKernels, loadCpuKernels, tsCpuKernels } from './cpuKernels';
+
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const randInt = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+
+/** int matrix with special rows: row 0 all zero, row 1 constant, row 2 range ends. */
+function intMatrix(r: () => number, rows: number, k: number, lo: number, hi: number): Int32Array {
+  const a = new Int32Array(rows * k);
+  for (let i = 0; i < rows; i++)
+    for (let c = 0; c < k; c++)
+      a[i * k + c] = i === 0 && rows > 2 ? 0 : i === 1 && rows > 2 ? hi : i === 2 && rows > 3 ? (c % 2 ? lo : hi) : randInt(r, lo, hi);
+  return a;
+}
+function floatMatrix(r: () => number, rows: number, k: number, scale = 1): Float32Array {
+  const a = new Float32Array(rows * k);
+  for (let i = 0; i < a.length; i++) a[i] = (r() * 2 - 1) * scale;
+  if (rows > 2) {
+    a.fill(0, 0, k); // all-zero row
+    a.fill(0.75, k, 2 * k); // constant row
+  }
+  return a;
+}
+
+// shapes: M/N/K not multiples of 4/8, K = 1, single rows/columns, the ViT's shapes
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [3, 5, 1], [5, 3, 7], [4, 8, 8], [7, 9, 13], [17, 10, 33], [65, 13, 32], [9, 31, 130], [65, 384, 128], [1, 10, 128],
+];
+
+let wasm: CpuKernels;
+beforeAll(async () => {
+  wasm = await loadCpuKernels();
+});
+
+describe('loading', () => {
+  it('loads the WebAssembly SIMD kernels (npm run build:wasm ran)', () => {
+    expect(wasm.fallbackReason).toBeUndefined();
+    expect(wasm.impl).toBe('wasm-simd');
+  });
+  it('missing wasm → TypeScript kernels with the reason', async () => {
+    const k = await loadCpuKernels({ source: () => Promise.reject(new Error('ENOENT: no such file')) });
+    expect(k.impl).toBe('typescript');
+    expect(k.fallbackReason).toMatch(/not available.*ENOENT/);
+    const y = k.gemmF32(new Float32Array([1, 2]), new Float32Array([3, 4]), null, 1, 1, 2);
+    expect(Array.from(y)).toEqual([11]);
+  });
+  it('corrupt wasm → TypeScript kernels with the reason', async () => {
+    const k = await loadCpuKernels({ source: async () => new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]) });
+    expect(k.impl).toBe('typescript');
+    expect(k.fallbackReason).toMatch(/does not compile/);
+  });
+});
+
+describe.each([
+  ['wasm', () => wasm],
+  ['ts', () => tsCpuKernels],
+])('%s kernels', (_name, get) => {
+  it('W8A8 corrected int32 accumulators and float outputs are bit-exact', () => {
+    const r = rng(1);
+    for (const [m, n, k] of SHAPES) {
+      for (const mode of ['sym-tensor', 'asym-row', 'asym-tensor-x-row-w'] as const) {
+        const o: W8A8Operands = {
+          m, n, k,
+          xq: intMatrix(r, m, k, -128, 127),
+          wq: intMatrix(r, n, k, -128, 127),
+          sx: Float32Array.from({ length: mode === 'asym-row' ? m : 1 }, () => r() * 0.1 + 1e-3),
+          sw: Float32Array.from({ length: mode === 'sym-tensor' ? 1 : n }, () => r() * 0.1 + 1e-3),
+          bias: mode === 'sym-tensor' ? null : Float32Array.from({ length: n }, () => r() - 0.5),
+        };
+        if (mode !== 'sym-tensor') {
+          o.zx = Int32Array.from({ length: mode === 'asym-row' ? m : 1 }, () => randInt(r, -128, 127));
+          o.zw = Int32Array.from({ length: n }, () => randInt(r, -128, 127));
+        }
+        const k_ = get();
+        expect(k_.gemmW8A8Acc(o), `${m}×${n}×${k} ${mode}`).toEqual(gemmW8A8AccRef(o));
+        expect(k_.gemmW8A8(o), `${m}×${n}×${k} ${mode}`).toEqual(gemmW8A8Ref(o));
+      }
+    }
+  });
+
+  it('W4A8 per-group accumulators and outputs are bit-exact', () => {
+    const r = rng(2);
+    for (const [m, n, k] of SHAPES) {
+      for (const groupSize of m * n * k > 50000 ? [32, k] : [1, 3, 8, 32, k, k + 5]) {
+        const groups = Math.ceil(k / groupSize);
+        const o: W4A8Operands = {
+          m, n, k, groupSize,
+          xq: intMatrix(r, m, k, -128, 127),
+          wq: intMatrix(r, n, k, -8, 7),
+          sx: Float32Array.from({ length: m }, () => r() * 0.1),
+          zx: Int32Array.from({ length: m }, () => randInt(r, -128, 127)),
+          sw: Float32Array.from({ length: n * groups }, () => r() * 0.1),
+          bias: Float32Array.from({ length: n }, () => r() - 0.5),
+        };
+        const k_ = get();
+        expect(k_.gemmW4A8Acc(o), `${m}×${n}×${k} g${groupSize}`).toEqual(gemmW4A8AccRef(o));
+        expect(k_.gemmW4A8(o), `${m}×${n}×${k} g${groupSize}`).toEqual(gemmW4A8Ref(o));
+      }
+    }
+  });
+
+  it('INT4 unpacking matches pack.ts', () => {
+    const r = rng(3);
+    for (const [rows, k] of [[1, 1], [3, 7], [5, 8], [4, 33], [16, 128]]) {
+      const v = intMatrix(r, rows, k, -8, 7);
+      const p = packInt4Rows(v, rows, k);
+      expect(get().unpackInt4(p, rows, k)).toEqual(unpackInt4Rows(p, rows, k));
+      expect(get().unpackInt4(p, rows, k)).toEqual(v);
+    }
+  });
+
+  it('FP32 GEMM within float32 summation error (|Δ| ≤ 1e-6·Σ|x·w| + 1e-7), fused GELU and residual', () => {
+    const r = rng(4);
+    for (const [m, n, k] of SHAPES) {
+      const x = floatMatrix(r, m, k, 3);
+      const w = floatMatrix(r, n, k, 1);
+      const b = Float32Array.from({ length: n }, () => r() - 0.5);
+      const res = Float32Array.from({ length: m * n }, () => r() - 0.5);
+      const ref = gemmF32Ref(x, w, b, m, n, k);
+      const y = get().gemmF32(x, w, b, m, n, k);
+      const yg = get().gemmF32(x, w, b, m, n, k, { gelu: true, residual: res });
+      const yn = get().gemmF32(x, w, null, m, n, k);
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let mag = Math.abs(b[j]);
+          for (let c = 0; c < k; c++) mag += Math.abs(x[i * k + c] * w[j * k + c]);
+          const tol = 1e-6 * mag + 1e-7;
+          const o = i * n + j;
+          expect(Math.abs(y[o] - ref[o])).toBeLessThanOrEqual(tol);
+          expect(Math.abs(yn[o] - (ref[o] - b[j]))).toBeLessThanOrEqual(tol * 2);
+          const g = res[o] + 0.5 * ref[o] * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (ref[o] + 0.044715 * ref[o] ** 3)));
+          expect(Math.abs(yg[o] - g)).toBeLessThanOrEqual(2 * tol + 2e-6 * (1 + Math.abs(g)));
+        }
+    }
+  });
+
+  it('quantizers are bit-exact with quantizeMatrix (all bits, sym/asym, tensor/row/group, static clip)', () => {
+    const r = rng(5);
+    const mats: [Float32Array, number, number][] = [];
+    for (const [rows, cols] of [[1, 1], [3, 5], [7, 13], [65, 128], [12, 48]]) mats.push([floatMatrix(r, rows, cols, 4), rows, cols]);
+    // ties: values on exact multiples of .5 of a power-of-two scale; huge values; one-sided data
+    mats.push([Float32Array.from({ length: 64 }, (_, i) => (i - 32) * 0.5), 4, 16]);
+    mats.push([Float32Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1e30 : i % 3 === 1 ? -1e30 : i)), 5, 8]);
+    mats.push([Float32Array.from({ length: 30 }, () => r() * 7), 3, 10]);
+    mats.push([new Float32Array(24), 4, 6]);
+    for (const [x, rows, cols] of mats)
+      for (const bits of [8, 4, 2] as Bits[])
+        for (const symmetric of [true, false])
+          for (const spec of [
+            { granularity: 'tensor' },
+            { granularity: 'row' },
+            { granularity: 'group', groupSize: 4 },
+            { granularity: 'group', groupSize: 3 },
+            { granularity: 'tensor', clip: { min: -1.5, max: 2.25 } },
+          ] as Partial<MatrixQuantSpec>[]) {
+            const s = { bits, symmetric, ...spec } as MatrixQuantSpec;
+            const ref = quantizeMatrix(x, rows, cols, s);
+            const got = get().quantize(x, rows, cols, s);
+            const what = `${rows}×${cols} ${JSON.stringify(s)}`;
+            expect(got.q, what).toEqual(ref.q);
+            expect(got.scales, what).toEqual(ref.scales);
+            expect(got.zeros, what).toEqual(ref.zeros);
+            expect(got.groupsPerRow).toBe(ref.groupsPerRow);
+            expect(get().fakeQuant(x, rows, cols, s), what).toEqual(dequantizeMatrix(ref));
+            expect(get().dequantize(ref), what).toEqual(dequantizeMatrix(ref));
+          }
+  });
+
+  it('quantizers report NaN/Inf inputs and float32 range overflow like the reference', () => {
+    const spec: MatrixQuantSpec = { bits: 8, symmetric: false, granularity: 'tensor' };
+    expect(() => get().quantize(new Float32Array([1, NaN, 2]), 1, 3, spec)).toThrow(/element 1 is NaN/);
+    expect(() => get().quantize(new Float32Array([1, 2, -Infinity]), 1, 3, spec)).toThrow(/element 2 is -Infinity/);
+    expect(() => quantizeMatrix(new Float32Array([3e38, -3e38]), 1, 2, spec)).toThrow(/overflows/);
+    expect(() => get().quantize(new Float32Array([3e38, -3e38]), 1, 2, spec)).toThrow(/overflows/);
+  });
+
+  it('LayerNorm within 1 float32 ulp of the float64 reference (reordered float64 sums); softmax and GELU within 1e-6', () => {
+    const r = rng(6);
+    const rows = 9;
+    const d = 37;
+    const x = floatMatrix(r, rows, d, 5);
+    const g = Float32Array.from({ length: d }, () => r() + 0.5);
+    const b = Float32Array.from({ length: d }, () => r() - 0.5);
+    const ln = get().layerNorm(x, rows, d, g, b, 1e-5);
+    const lr = tsCpuKernels.layerNorm(x, rows, d, g, b, 1e-5);
+    let differ = 0;
+    for (let i = 0; i < ln.length; i++) {
+      expect(Math.abs(ln[i] - lr[i])).toBeLessThanOrEqual(Math.abs(lr[i]) * 2 ** -23);
+      if (ln[i] !== lr[i]) differ++;
+    }
+    expect(differ).toBeLessThanOrEqual(ln.length / 100);
+    const s1 = floatMatrix(r, rows, d, 30);
+    const s2 = s1.slice();
+    get().softmaxRows(s1, rows, d, 0.17677669529663687);
+    tsCpuKernels.softmaxRows(s2, rows, d, 0.17677669529663687);
+    for (let i = 0; i < s1.length; i++) expect(Math.abs(s1[i] - s2[i])).toBeLessThanOrEqual(1e-7 + 1e-6 * s2[i]);
+    const gx = Float32Array.from({ length: 200 }, (_, i) => (i - 100) / 10);
+    gx[0] = -1e30;
+    gx[1] = 1e30;
+    const ga = get().gelu(gx);
+    const gb = tsCpuKernels.gelu(gx);
+    for (let i = 0; i < gx.length; i++) expect(Math.abs(ga[i] - gb[i])).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(gb[i])));
+  });
+
+  it('statistics and histogram match operandStats.ts', () => {
+    const r = rng(7);
+    const x = floatMatrix(r, 20, 50, 2);
+    x[17] = 60; // an outlier beyond 6σ
+    const ref = operandStats('a', x, 20, 50, 64);
+    const s = get().stats(x, 6);
+    expect([s.min, s.max, s.absmax, s.mean, s.std]).toEqual([ref.min, ref.max, ref.absmax, ref.mean, ref.std]);
+    expect(s.beyond / s.n).toBe(ref.beyond6Sigma);
+    expect(s.maxDev / s.std).toBe(ref.maxSigma);
+    expect(Array.from(get().histogram(x, ref.min, ref.max, 64))).toEqual(ref.histogram.counts);
+    expect(Array.from(get().histogram(x, -1, 1, 10))).toEqual(histogram(x, -1, 1, 10).counts);
+    expect(Array.from(get().histogram(new Float32Array([2, 2]), 2, 2, 4))).toEqual([2, 0, 0, 0]);
+    expect(get().stats(new Float32Array(0)).n).toBe(0);
+  });
+
+  it('shape errors are explicit', () => {
+    expect(() => get().gemmF32(new Float32Array(3), new Float32Array(4), null, 2, 2, 2)).toThrow(/gemmF32 x: length 3, expected 4/);
+    const o: W8A8Operands = { m: 1, n: 1, k: 2, xq: new Int32Array(2), wq: new Int32Array(2), sx: new Float32Array(2), sw: new Float32Array(1) };
+    expect(() => get().gemmW8A8(o)).toThrow(/sx: length 2, expected 1/);
+  });
+});
+
+describe('wasm memory', () => {
+  it('every call releases what it allocated (no leak)', () => {
+    if (!isWasmKernels(wasm)) throw new Error(wasm.fallbackReason);
+    const top = wasm.arena.top;
+    const r = rng(8);
+    wasm.gemmF32(floatMatrix(r, 65, 128), floatMatrix(r, 384, 128), null, 65, 384, 128);
+    wasm.quantize(floatMatrix(r, 65, 128), 65, 128, { bits: 8, symmetric: false, granularity: 'row' });
+    expect(() => wasm.quantize(new Float32Array([NaN]), 1, 1, { bits: 8, symmetric: false, granularity: 'row' })).toThrow();
+    expect(wasm.arena.top).toBe(top);
+  });
+});

@@ -1,0 +1,650 @@
+/**
+ * The CPU backend's kernels (issue 7): one typed API, `CpuKernels`, with two implementations —
+ * WebAssembly SIMD128 compiled from asm/kernels.ts (`npm run build:wasm`), and plain TypeScript
+ * (the references) when the .wasm is missing or does not compile. Which one runs, and why, is
+ * reported in `impl` / `fallbackReason`; nothing falls back silently.
+ *
+ * Semantics are the references' (src/kernels/*.ref.ts, src/quant/*): integer results and
+ * quantizers bit-exact; float GEMMs within float32 summation-order error (the reference sums in
+ * float64); LayerNorm/softmax/statistics in float64 like the reference.
+ *
+ * Memory: the wasm module has no allocator. `WasmArena` is a bump allocator over its exported
+ * memory; every API call allocates above the current top and releases on return, so calls never
+ * leak. Long-lived data (packed weights, vitCpu.ts) is allocated below a call's mark and stays.
+ */
+import type { MatOps } from '../engine/siteQuant';
+import { gemmF32Ref } from '../kernels/gemmF32.ref';
+import { gemmW8A8AccRef, gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
+import { gemmW4A8AccRef, gemmW4A8Ref, type W4A8Operands } from '../kernels/gemmW4A8.ref';
+import { unpackInt4Rows } from '../quant/pack';
+import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix } from '../quant/quantizeMatrix';
+import { intRange, scaleZero, storageOffset } from '../quant/scaleZero';
+
+export type CpuImpl = 'wasm-simd' | 'typescript';
+
+/** Fused GEMM epilogue: y = residual + gelu(acc + b) (each part optional). */
+export interface GemmEpilogue {
+  gelu?: boolean;
+  residual?: Float32Array;
+}
+
+export interface StatsResult {
+  min: number;
+  max: number;
+  absmax: number;
+  mean: number;
+  /** population standard deviation */
+  std: number;
+  /** count of |x − mean| > kSigma·std */
+  beyond: number;
+  maxDev: number;
+  n: number;
+}
+
+export interface CpuKernels extends MatOps {
+  readonly impl: CpuImpl;
+  /** why the TypeScript kernels run instead of WebAssembly (undefined when wasm runs) */
+  readonly fallbackReason?: string;
+  gemmF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number, epi?: GemmEpilogue): Float32Array;
+  gemmW8A8(o: W8A8Operands, epi?: GemmEpilogue): Float32Array;
+  /** corrected int32 accumulators (gemmW8A8AccRef) */
+  gemmW8A8Acc(o: W8A8Operands): Int32Array;
+  gemmW4A8(o: W4A8Operands, epi?: GemmEpilogue): Float32Array;
+  /** per-group corrected accumulators [M × N × groups] (gemmW4A8AccRef) */
+  gemmW4A8Acc(o: W4A8Operands): Int32Array;
+  /** pack.ts unpackInt4Rows */
+  unpackInt4(p: Uint32Array, rows: number, k: number): Int32Array;
+  quantize(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec): QuantizedMatrix;
+  /** dequantize(quantize(x)) in one pass */
+  fakeQuant(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec): Float32Array;
+  dequantize(q: QuantizedMatrix): Float32Array;
+  layerNorm(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number): Float32Array;
+  /** tanh-GELU of every element (new array) */
+  gelu(x: Float32Array): Float32Array;
+  /** in place: x ← f32(x·scale), then softmax of each row */
+  softmaxRows(x: Float32Array, rows: number, n: number, scale?: number): void;
+  stats(x: Float32Array, kSigma?: number): StatsResult;
+  /** counts over [lo, hi]; values outside clamp into the end bins (operandStats.ts histogram) */
+  histogram(x: Float32Array, lo: number, hi: number, bins: number): Int32Array;
+}
+
+export class KernelShapeError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelShapeError';
+  }
+}
+
+function check(cond: boolean, msg: string): void {
+  if (!cond) throw new KernelShapeError(msg);
+}
+function checkDims(what: string, ...d: number[]): void {
+  for (const v of d) check(Number.isInteger(v) && v >= 0, `${what}: dimensions must be non-negative integers, got ${d.join('×')}`);
+}
+function checkLen(what: string, a: ArrayLike<number> | null | undefined, len: number, allowOne = false): void {
+  if (!a) return;
+  check(a.length === len || (allowOne && a.length === 1), `${what}: length ${a.length}, expected ${len}${allowOne ? ' or 1' : ''}`);
+}
+function checkW8A8(o: W8A8Operands): void {
+  checkDims('gemmW8A8', o.m, o.n, o.k);
+  checkLen('gemmW8A8 xq', o.xq, o.m * o.k);
+  checkLen('gemmW8A8 wq', o.wq, o.n * o.k);
+  checkLen('gemmW8A8 sx', o.sx, o.m, true);
+  checkLen('gemmW8A8 sw', o.sw, o.n, true);
+  checkLen('gemmW8A8 zx', o.zx, o.m, true);
+  checkLen('gemmW8A8 zw', o.zw, o.n, true);
+  checkLen('gemmW8A8 bias', o.bias, o.n);
+}
+function checkW4A8(o: W4A8Operands): void {
+  checkDims('gemmW4A8', o.m, o.n, o.k);
+  check(Number.isInteger(o.groupSize) && o.groupSize > 0, `gemmW4A8: groupSize ${o.groupSize} must be a positive integer`);
+  checkLen('gemmW4A8 xq', o.xq, o.m * o.k);
+  checkLen('gemmW4A8 wq', o.wq, o.n * o.k);
+  checkLen('gemmW4A8 sx', o.sx, o.m, true);
+  checkLen('gemmW4A8 zx', o.zx, o.m, true);
+  checkLen('gemmW4A8 sw', o.sw, o.n * Math.ceil(o.k / o.groupSize));
+  checkLen('gemmW4A8 bias', o.bias, o.n);
+}
+
+function applyEpilogue(y: Float32Array, n: number, epi?: GemmEpilogue): Float32Array {
+  if (!epi) return y;
+  if (epi.residual) check(epi.residual.length === y.length, `epilogue residual: length ${epi.residual.length}, expected ${y.length}`);
+  void n;
+  for (let i = 0; i < y.length; i++) {
+    let v = y[i];
+    if (epi.gelu) v = geluTanh(v);
+    if (epi.residual) v = epi.residual[i] + v;
+    y[i] = v;
+  }
+  return y;
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+export function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TypeScript implementation (the references)
+
+function makeTs(fallbackReason?: string): CpuKernels {
+  return {
+    impl: 'typescript',
+    fallbackReason,
+    gemmF32(x, w, bias, m, n, k, epi) {
+      checkDims('gemmF32', m, n, k);
+      checkLen('gemmF32 x', x, m * k);
+      checkLen('gemmF32 w', w, n * k);
+      checkLen('gemmF32 bias', bias, n);
+      return applyEpilogue(gemmF32Ref(x, w, bias, m, n, k), n, epi);
+    },
+    gemmW8A8(o, epi) {
+      checkW8A8(o);
+      return applyEpilogue(gemmW8A8Ref(o), o.n, epi);
+    },
+    gemmW8A8Acc(o) {
+      checkW8A8(o);
+      return gemmW8A8AccRef(o);
+    },
+    gemmW4A8(o, epi) {
+      checkW4A8(o);
+      return applyEpilogue(gemmW4A8Ref(o), o.n, epi);
+    },
+    gemmW4A8Acc(o) {
+      checkW4A8(o);
+      return gemmW4A8AccRef(o);
+    },
+    unpackInt4: unpackInt4Rows,
+    quantize: quantizeMatrix,
+    fakeQuant: (x, rows, cols, spec) => dequantizeMatrix(quantizeMatrix(x, rows, cols, spec)),
+    dequantize: dequantizeMatrix,
+    layerNorm(x, rows, d, g, b, eps) {
+      checkLen('layerNorm x', x, rows * d);
+      const y = new Float32Array(rows * d);
+      for (let r = 0; r < rows; r++) {
+        const o = r * d;
+        let mean = 0;
+        for (let j = 0; j < d; j++) mean += x[o + j];
+        mean /= d;
+        let v = 0;
+        for (let j = 0; j < d; j++) {
+          const t = x[o + j] - mean;
+          v += t * t;
+        }
+        const inv = 1 / Math.sqrt(v / d + eps);
+        for (let j = 0; j < d; j++) y[o + j] = (x[o + j] - mean) * inv * g[j] + b[j];
+      }
+      return y;
+    },
+    gelu(x) {
+      const y = new Float32Array(x.length);
+      for (let i = 0; i < x.length; i++) y[i] = geluTanh(x[i]);
+      return y;
+    },
+    softmaxRows(x, rows, n, scale = 1) {
+      checkLen('softmaxRows x', x, rows * n);
+      if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] *= scale;
+      for (let r = 0; r < rows; r++) {
+        const o = r * n;
+        let mx = -Infinity;
+        for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]);
+        let s = 0;
+        for (let j = 0; j < n; j++) {
+          const e = Math.exp(x[o + j] - mx);
+          x[o + j] = e;
+          s += e;
+        }
+        for (let j = 0; j < n; j++) x[o + j] /= s;
+      }
+    },
+    stats(x, kSigma = 6) {
+      const n = x.length;
+      let min = Infinity;
+      let max = -Infinity;
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        if (v < min) min = v;
+        if (v > max) max = v;
+        sum += v;
+      }
+      const mean = n ? sum / n : 0;
+      let ss = 0;
+      for (let i = 0; i < n; i++) {
+        const d = x[i] - mean;
+        ss += d * d;
+      }
+      const std = n ? Math.sqrt(ss / n) : 0;
+      let beyond = 0;
+      let maxDev = 0;
+      for (let i = 0; i < n; i++) {
+        const d = Math.abs(x[i] - mean);
+        if (d > maxDev) maxDev = d;
+        if (d > kSigma * std) beyond++;
+      }
+      return { min: n ? min : 0, max: n ? max : 0, absmax: n ? Math.max(Math.abs(min), Math.abs(max)) : 0, mean, std, beyond, maxDev, n };
+    },
+    histogram(x, lo, hi, bins) {
+      const counts = new Int32Array(bins);
+      const w = hi > lo ? (hi - lo) / bins : 1;
+      for (let i = 0; i < x.length; i++) {
+        let b = Math.floor((x[i] - lo) / w);
+        if (Number.isNaN(b)) continue;
+        if (b < 0) b = 0;
+        if (b >= bins) b = bins - 1;
+        counts[b]++;
+      }
+      return counts;
+    },
+  };
+}
+
+/** The TypeScript kernels (no wasm). */
+export const tsCpuKernels: CpuKernels = makeTs();
+
+// ---------------------------------------------------------------------------------------------
+// WebAssembly implementation
+
+/** The exports of src/cpu/generated/kernels.wasm (asm/kernels.ts). Pointers are byte addresses. */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gelu(x: number, n: number): void;
+  pack_b_f32(w: number, n: number, k: number, dst: number): void;
+  gemm_f32(x: number, wp: number, bias: number, y: number, m: number, n: number, k: number, flags: number, res: number): void;
+  pack_i16(src: number, rows: number, k: number, groupSize: number, gp: number, groups: number, rowsP: number, offset: number, dst: number, sums: number): void;
+  unpack_int4(words: number, rows: number, k: number, groupSize: number, gp: number, groups: number, rowsP: number, dst: number, sums: number): void;
+  unpack_int4_i32(words: number, rows: number, k: number, dst: number): void;
+  gemm_w8a8(
+    xp: number, wp: number, m: number, n: number, kp: number, k: number, rsx: number, csw: number,
+    zx: number, zxStride: number, zw: number, zwStride: number, sx: number, sxStride: number, sw: number, swStride: number,
+    bias: number, y: number, flags: number, res: number,
+  ): void;
+  gemm_w4a8(
+    xp: number, wp: number, m: number, n: number, groups: number, gp: number, wsumT: number,
+    zx: number, zxStride: number, sx: number, sxStride: number, swT: number, bias: number, y: number, flags: number, res: number,
+  ): void;
+  transpose32(src: number, rows: number, cols: number, dst: number, rowsP: number): void;
+  split_heads(qkv: number, t: number, dim: number, heads: number, q: number, k: number, vT: number): void;
+  merge_heads(o: number, t: number, dim: number, heads: number, cat: number): void;
+  quantErrorIndex(): number;
+  quantize(
+    x: number, rows: number, cols: number, gran: number, groupSize: number, bits: number, symmetric: number,
+    fixed: number, fixScale: number, fixZero: number, q: number, scales: number, zeros: number, deq: number,
+  ): number;
+  dequantize(q: number, rows: number, cols: number, gran: number, groupSize: number, groupsPerRow: number, scales: number, zeros: number, out: number): void;
+  layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
+  softmax_rows(x: number, rows: number, n: number, scale: number): void;
+  stats(x: number, n: number, kSigma: number, out: number): void;
+  histogram(x: number, n: number, lo: number, hi: number, bins: number, counts: number): void;
+}
+
+export const FLAG_GELU = 1;
+export const FLAG_RESIDUAL = 2;
+export const FLAG_RAW = 4;
+
+export const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/** Bump allocator over the module's memory. Views are created fresh: memory.grow detaches old ones. */
+export class WasmArena {
+  top: number;
+  readonly base: number;
+  constructor(readonly ex: KernelExports) {
+    this.base = ex.heapBase();
+    this.top = this.base;
+  }
+  get memory(): WebAssembly.Memory {
+    return this.ex.memory;
+  }
+  /** 16-byte aligned block of `bytes`, zero-filled only if fresh memory */
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = roundUp(p + Math.max(bytes, 0), 16);
+    // 64 bytes of slack: kernels read per-channel vectors 4 lanes at a time past a row's end
+    const have = this.ex.memory.buffer.byteLength;
+    if (this.top + 64 > have) this.ex.memory.grow(Math.ceil((this.top + 64 - have) / 65536));
+    return p;
+  }
+  f32(ptr: number, len: number): Float32Array {
+    return new Float32Array(this.ex.memory.buffer, ptr, len);
+  }
+  i32(ptr: number, len: number): Int32Array {
+    return new Int32Array(this.ex.memory.buffer, ptr, len);
+  }
+  putF32(a: ArrayLike<number>): number {
+    const p = this.alloc(a.length * 4);
+    this.f32(p, a.length).set(a);
+    return p;
+  }
+  putI32(a: ArrayLike<number>): number {
+    const p = this.alloc(a.length * 4);
+    this.i32(p, a.length).set(a);
+    return p;
+  }
+  /** run f and release everything it allocated */
+  scoped<T>(f: () => T): T {
+    const mark = this.top;
+    try {
+      return f();
+    } finally {
+      this.top = mark;
+    }
+  }
+}
+
+const GRAN = { tensor: 0, row: 1, group: 2 } as const;
+
+/** int16 group layout of an integer operand (see asm/kernels.ts pack_i16). */
+export interface PackedInt {
+  ptr: number;
+  /** per row-group sums of the storage values (rows × groups) */
+  sums: number;
+  rows: number;
+  rowsP: number;
+  k: number;
+  groups: number;
+  groupSize: number;
+  gp: number;
+}
+
+export function packIntOperand(ar: WasmArena, values: ArrayLike<number>, rows: number, k: number, groupSize: number, rowAlign: number, offset = 0): PackedInt {
+  const gs = Math.max(1, Math.min(groupSize, Math.max(k, 1)));
+  const groups = k === 0 ? 0 : Math.ceil(k / gs);
+  const gp = roundUp(gs, 8);
+  const rowsP = Math.max(roundUp(rows, rowAlign), rowAlign);
+  const ptr = ar.alloc(rowsP * groups * gp * 2);
+  const sums = ar.alloc(Math.max(1, rows * groups) * 4);
+  const src = ar.scoped(() => {
+    const s = ar.putI32(values);
+    ar.ex.pack_i16(s, rows, k, gs, gp, groups, rowsP, offset, ptr, sums);
+    return s;
+  });
+  void src;
+  return { ptr, sums, rows, rowsP, k, groups, groupSize: gs, gp };
+}
+
+class WasmCpuKernels implements CpuKernels {
+  readonly impl = 'wasm-simd' as const;
+  readonly fallbackReason = undefined;
+  readonly arena: WasmArena;
+  constructor(readonly ex: KernelExports) {
+    this.arena = new WasmArena(ex);
+  }
+
+  gemmF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number, epi?: GemmEpilogue): Float32Array {
+    checkDims('gemmF32', m, n, k);
+    checkLen('gemmF32 x', x, m * k);
+    checkLen('gemmF32 w', w, n * k);
+    checkLen('gemmF32 bias', bias, n);
+    if (epi?.residual) checkLen('gemmF32 residual', epi.residual, m * n);
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const px = ar.putF32(x);
+      const pw = ar.putF32(w);
+      const wp = ar.alloc(roundUp(n, 8) * k * 4);
+      this.ex.pack_b_f32(pw, n, k, wp);
+      const pb = bias ? ar.putF32(bias) : 0;
+      const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
+      const py = ar.alloc(m * n * 4);
+      if (m * n > 0) this.ex.gemm_f32(px, wp, pb, py, m, n, k, (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0), pr);
+      return ar.f32(py, m * n).slice();
+    });
+  }
+
+  private w8a8(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
+    checkW8A8(o);
+    if (epi?.residual) checkLen('gemmW8A8 residual', epi.residual, o.m * o.n);
+    const { m, n, k } = o;
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const X = packIntOperand(ar, o.xq, m, k, Math.max(k, 1), 2);
+      const W = packIntOperand(ar, o.wq, n, k, Math.max(k, 1), 4);
+      const kp = X.groups * X.gp;
+      const zx = o.zx ? ar.putI32(o.zx) : 0;
+      const zw = o.zw ? ar.putI32(o.zw) : 0;
+      const sx = ar.putF32(o.sx);
+      const sw = ar.putF32(o.sw);
+      const pb = o.bias ? ar.putF32(o.bias) : 0;
+      const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
+      const py = ar.alloc(m * n * 4);
+      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
+      if (m * n > 0)
+        this.ex.gemm_w8a8(X.ptr, W.ptr, m, n, kp, k, X.sums, W.sums, zx, o.zx && o.zx.length > 1 ? 1 : 0, zw, o.zw && o.zw.length > 1 ? 1 : 0,
+          sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
+      return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
+    });
+  }
+  gemmW8A8(o: W8A8Operands, epi?: GemmEpilogue): Float32Array {
+    if (o.k === 0) return applyEpilogue(gemmW8A8Ref(o), o.n, epi);
+    return this.w8a8(o, 0, epi) as Float32Array;
+  }
+  gemmW8A8Acc(o: W8A8Operands): Int32Array {
+    if (o.k === 0) return new Int32Array(o.m * o.n);
+    return this.w8a8(o, FLAG_RAW) as Int32Array;
+  }
+
+  private w4a8(o: W4A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
+    checkW4A8(o);
+    if (epi?.residual) checkLen('gemmW4A8 residual', epi.residual, o.m * o.n);
+    const { m, n, k } = o;
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const X = packIntOperand(ar, o.xq, m, k, o.groupSize, 2);
+      const W = packIntOperand(ar, o.wq, n, k, o.groupSize, 4);
+      check(X.groups === Math.ceil(k / o.groupSize), 'gemmW4A8: group count');
+      const zx = o.zx ? ar.putI32(o.zx) : 0;
+      const sx = ar.putF32(o.sx);
+      // per-group sums and scales group-major, 4 channels per vector
+      const nP = roundUp(n, 4);
+      const wsumT = ar.alloc(X.groups * nP * 4);
+      const sw = ar.alloc(X.groups * nP * 4);
+      ar.scoped(() => this.ex.transpose32(ar.putF32(o.sw), n, X.groups, sw, nP));
+      this.ex.transpose32(W.sums, n, X.groups, wsumT, nP);
+      const pb = o.bias ? ar.putF32(o.bias) : 0;
+      const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
+      const outLen = flags & FLAG_RAW ? m * n * X.groups : m * n;
+      const py = ar.alloc(outLen * 4);
+      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
+      if (m * n > 0)
+        this.ex.gemm_w4a8(X.ptr, W.ptr, m, n, X.groups, X.gp, wsumT, zx, o.zx && o.zx.length > 1 ? 1 : 0, sx, o.sx.length > 1 ? 1 : 0, sw, pb, py, f, pr);
+      return flags & FLAG_RAW ? ar.i32(py, outLen).slice() : ar.f32(py, outLen).slice();
+    });
+  }
+  gemmW4A8(o: W4A8Operands, epi?: GemmEpilogue): Float32Array {
+    if (o.k === 0) return applyEpilogue(gemmW4A8Ref(o), o.n, epi);
+    return this.w4a8(o, 0, epi) as Float32Array;
+  }
+  gemmW4A8Acc(o: W4A8Operands): Int32Array {
+    if (o.k === 0) return new Int32Array(0);
+    return this.w4a8(o, FLAG_RAW) as Int32Array;
+  }
+
+  unpackInt4(p: Uint32Array, rows: number, k: number): Int32Array {
+    checkDims('unpackInt4', rows, k);
+    checkLen('unpackInt4 words', p, rows * Math.ceil(k / 8));
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const pw = ar.putI32(new Int32Array(p.buffer, p.byteOffset, p.length));
+      const out = ar.alloc(rows * k * 4);
+      this.ex.unpack_int4_i32(pw, rows, k, out);
+      return ar.i32(out, rows * k).slice();
+    });
+  }
+
+  private quant(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec, wantDeq: boolean): { q: QuantizedMatrix; deq?: Float32Array } {
+    if (x.length !== rows * cols) throw new RangeError(`quantizeMatrix: ${x.length} values for ${rows}×${cols}`);
+    const groupSize = spec.granularity === 'group' ? (spec.groupSize ?? 0) : cols;
+    if (spec.granularity === 'group' && !(groupSize > 0)) throw new RangeError('quantizeMatrix: group granularity needs groupSize > 0');
+    const groupsPerRow = spec.granularity === 'tensor' ? 1 : Math.ceil(cols / groupSize);
+    const nGroups = spec.granularity === 'tensor' ? 1 : rows * groupsPerRow;
+    let fixScale = 1;
+    let fixZero = 0;
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const px = ar.putF32(x);
+      const pq = ar.alloc(rows * cols * 4);
+      const ps = ar.alloc(Math.max(nGroups, 1) * 4);
+      const pz = ar.alloc(Math.max(nGroups, 1) * 4);
+      const pd = wantDeq ? ar.alloc(rows * cols * 4) : 0;
+      if (spec.clip) {
+        // validate the input first, as the reference does, then the clip's own scale (may throw)
+        for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) throw new RangeError(`quantizeMatrix: element ${i} is ${x[i]} (NaN/Inf input)`);
+        const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
+        fixScale = sz.scale;
+        fixZero = sz.zero;
+      }
+      const rc = this.ex.quantize(px, rows, cols, GRAN[spec.granularity], groupSize, spec.bits, spec.symmetric ? 1 : 0, spec.clip ? 1 : 0, fixScale, fixZero, pq, ps, pz, pd);
+      if (rc === 1) {
+        const i = this.ex.quantErrorIndex();
+        throw new RangeError(`quantizeMatrix: element ${i} is ${x[i]} (NaN/Inf input)`);
+      }
+      if (rc === 2) throw new RangeError('scaleZero: range overflows float32');
+      const q: QuantizedMatrix = {
+        rows,
+        cols,
+        q: ar.i32(pq, rows * cols).slice(),
+        scales: ar.f32(ps, nGroups).slice(),
+        zeros: ar.i32(pz, nGroups).slice(),
+        groupsPerRow,
+        groupSize,
+        spec,
+      };
+      return { q, deq: wantDeq ? ar.f32(pd, rows * cols).slice() : undefined };
+    });
+  }
+  quantize(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec): QuantizedMatrix {
+    return this.quant(x, rows, cols, spec, false).q;
+  }
+  fakeQuant(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec): Float32Array {
+    return this.quant(x, rows, cols, spec, true).deq!;
+  }
+  dequantize(m: QuantizedMatrix): Float32Array {
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const pq = ar.putI32(m.q);
+      const ps = ar.putF32(m.scales);
+      const pz = ar.putI32(m.zeros);
+      const out = ar.alloc(m.rows * m.cols * 4);
+      this.ex.dequantize(pq, m.rows, m.cols, GRAN[m.spec.granularity], m.groupSize, m.groupsPerRow, ps, pz, out);
+      return ar.f32(out, m.rows * m.cols).slice();
+    });
+  }
+  layerNorm(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number): Float32Array {
+    checkLen('layerNorm x', x, rows * d);
+    checkLen('layerNorm g', g, d);
+    checkLen('layerNorm b', b, d);
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const px = ar.putF32(x);
+      const py = ar.alloc(rows * d * 4);
+      this.ex.layernorm(px, rows, d, ar.putF32(g), ar.putF32(b), eps, py);
+      return ar.f32(py, rows * d).slice();
+    });
+  }
+  gelu(x: Float32Array): Float32Array {
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const p = ar.putF32(x);
+      this.ex.gelu(p, x.length);
+      return ar.f32(p, x.length).slice();
+    });
+  }
+  softmaxRows(x: Float32Array, rows: number, n: number, scale = 1): void {
+    checkLen('softmaxRows x', x, rows * n);
+    const ar = this.arena;
+    ar.scoped(() => {
+      const p = ar.putF32(x);
+      this.ex.softmax_rows(p, rows, n, scale);
+      x.set(ar.f32(p, x.length));
+    });
+  }
+  stats(x: Float32Array, kSigma = 6): StatsResult {
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const p = ar.putF32(x);
+      const o = ar.alloc(64);
+      this.ex.stats(p, x.length, kSigma, o);
+      const r = new Float64Array(ar.memory.buffer, o, 8);
+      return { min: r[0], max: r[1], absmax: r[2], mean: r[3], std: r[4], beyond: r[5], maxDev: r[6], n: r[7] };
+    });
+  }
+  histogram(x: Float32Array, lo: number, hi: number, bins: number): Int32Array {
+    checkDims('histogram', bins);
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const p = ar.putF32(x);
+      const c = ar.alloc(bins * 4);
+      this.ex.histogram(p, x.length, lo, hi, bins, c);
+      return ar.i32(c, bins).slice();
+    });
+  }
+}
+
+export type WasmCpuKernelsT = WasmCpuKernels;
+
+/** True for the wasm implementation; gives vitCpu.ts the arena and the raw exports. */
+export function isWasmKernels(k: CpuKernels): k is WasmCpuKernels {
+  return k.impl === 'wasm-simd';
+}
+
+/** Instantiates the kernels from a compiled module (a worker receives the Module by postMessage). */
+export function kernelsFromModule(mod: WebAssembly.Module): CpuKernels {
+  const inst = new WebAssembly.Instance(mod, {});
+  return new WasmCpuKernels(inst.exports as unknown as KernelExports);
+}
+
+let cachedModule: Promise<WebAssembly.Module> | undefined;
+
+async function readWasmBytes(): Promise<ArrayBuffer | Uint8Array> {
+  const url = new URL('./generated/kernels.wasm', import.meta.url);
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+  if (isNode && url.protocol === 'file:') {
+    const fsName = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    return fs.readFile(url);
+  }
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`fetch ${url.pathname}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+/** The compiled module (cached), for workers. Rejects with the reason the wasm is unusable. */
+export function loadKernelModule(source?: () => Promise<ArrayBuffer | Uint8Array>): Promise<WebAssembly.Module> {
+  if (!source && cachedModule) return cachedModule;
+  const p = (async () => {
+    let bytes: ArrayBuffer | Uint8Array;
+    try {
+      bytes = await (source ?? readWasmBytes)();
+    } catch (e) {
+      throw new Error(`kernels.wasm not available (${(e as Error).message}); run npm run build:wasm`);
+    }
+    try {
+      return await WebAssembly.compile(bytes as BufferSource);
+    } catch (e) {
+      throw new Error(`kernels.wasm does not compile here (${(e as Error).message}); WebAssembly SIMD128 may be unsupported`);
+    }
+  })();
+  if (!source) {
+    cachedModule = p;
+    p.catch(() => (cachedModule = undefined));
+  }
+  return p;
+}
+
+/**
+ * The CPU kernels: WebAssembly SIMD when src/cpu/generated/kernels.wasm loads and compiles, else
+ * the TypeScript kernels with `fallbackReason` set. `source` overrides where the bytes come from
+ * (tests use it to simulate a missing or broken file).
+ */
+export async function loadCpuKernels(opts: { source?: () => Promise<ArrayBuffer | Uint8Array>; forceTypescript?: boolean } = {}): Promise<CpuKernels> {
+  if (opts.forceTypescript) return makeTs('TypeScript kernels requested');
+  try {
+    const mod = await loadKernelModule(opts.source);
+    return kernelsFromModule(mod);
+  } catch (e) {
+    return makeTs((e as Error).message);
+  }
+}
+
+/** Integer range helpers re-exported for vitCpu.ts. */
+export { intRange, storageOffset };

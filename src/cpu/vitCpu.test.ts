@@ -1,0 +1,89 @@
+/**
+ * The batched WASM forward (vitCpu.ts) against the plain-TypeScript reference forward (vitRef.ts)
+ * on the trained model: same plan, same per-site quantization, logits within a tolerance and the
+ * same predictions. Needs public/models/vit-cifar10 and the prepared CIFAR-10 test set.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataNode, loadWeightsNode } from '../engine/nodeLoad';
+import { fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../engine/plan';
+import { preparePlan } from '../engine/siteQuant';
+import { IMAGE_BYTES } from '../data/cifar';
+import { siteLinears, VitReference } from '../model/vitRef';
+import type { VitWeights } from '../model/vitWeights';
+import { isWasmKernels, loadCpuKernels } from './cpuKernels';
+import { VitCpu, VitCpuBackend } from './vitCpu';
+
+const N_IMAGES = 6;
+const W8A8: SiteScheme = {
+  a: { bits: 8, granularity: 'token', symmetric: false, range: 'dynamic' },
+  b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic' },
+};
+const W8A8_TENSOR: SiteScheme = {
+  a: { bits: 8, granularity: 'tensor', symmetric: false, range: 'dynamic' },
+  b: { bits: 8, granularity: 'tensor', symmetric: false, range: 'dynamic' },
+};
+const W4A8_GROUP: SiteScheme = {
+  a: { bits: 8, granularity: 'token', symmetric: false, range: 'dynamic' },
+  b: { bits: 4, granularity: 'group', groupSize: 32, symmetric: true, range: 'dynamic' },
+};
+const WEIGHT_ONLY_INT4: SiteScheme = {
+  a: { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' },
+  b: { bits: 4, granularity: 'channel', symmetric: true, range: 'dynamic' },
+};
+const FAKE_A4: SiteScheme = {
+  a: { bits: 4, granularity: 'token', symmetric: false, range: 'dynamic' },
+  b: { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' },
+};
+
+// [name, plan, max |Δlogit|]: FP32 differs by float32 summation order only; quantized plans may
+// move a value across a rounding boundary, so their bound is looser (predictions must still agree).
+const CASES: [string, Plan, number][] = [
+  ['FP32', fp32Plan(), 2e-3],
+  ['W8A8 per-token × per-channel', uniformPlan(W8A8), 2e-2],
+  ['W8A8 per-tensor asymmetric (per image)', uniformPlan(W8A8_TENSOR), 5e-2],
+  ['W4A8 per-group 32', uniformPlan(W4A8_GROUP), 5e-2],
+  ['INT4 weight-only', uniformPlan(WEIGHT_ONLY_INT4), 2e-3],
+  ['A4 fake-quant (4-bit probabilities: near-chaotic)', uniformPlan(FAKE_A4), 3e-1],
+];
+
+let w: VitWeights;
+let pixels: Uint8Array;
+let vit: VitCpu;
+let ref: VitReference;
+
+beforeAll(async () => {
+  const [weights, data] = await Promise.all([loadWeightsNode(), loadDataNode(['test'])]);
+  w = weights;
+  pixels = data.test.pixels.subarray(0, N_IMAGES * IMAGE_BYTES);
+  const k = await loadCpuKernels();
+  if (!isWasmKernels(k)) throw new Error(`wasm kernels unavailable: ${k.fallbackReason}`);
+  vit = new VitCpu(w, k);
+  ref = new VitReference(w);
+}, 60_000);
+
+describe('VitCpu (WASM, batched) vs VitReference', () => {
+  it.each(CASES)('%s: logits within tolerance, same predictions', (_name, plan, tol) => {
+    const prepared = preparePlan(plan, ref.sites, siteLinears(w));
+    const classes = w.config.classes;
+    const got = vit.forward(prepared, pixels, N_IMAGES, 4); // chunk 4: exercises a partial batch
+    let maxDiff = 0;
+    for (let i = 0; i < N_IMAGES; i++) {
+      const want = ref.forward(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), prepared);
+      const g = got.subarray(i * classes, (i + 1) * classes);
+      for (let c = 0; c < classes; c++) maxDiff = Math.max(maxDiff, Math.abs(g[c] - want[c]));
+      expect(g.indexOf(Math.max(...g))).toBe(want.indexOf(Math.max(...want)));
+    }
+    console.log(`${_name}: max |Δlogit| = ${maxDiff.toExponential(2)}`);
+    expect(maxDiff).toBeLessThan(tol);
+  });
+
+  it('backend: batched run equals image-by-image run', async () => {
+    const k = await loadCpuKernels();
+    const be = new VitCpuBackend(w, k, 'test');
+    const prepared = preparePlan(uniformPlan(W8A8), ref.sites, siteLinears(w));
+    const all = await be.run(prepared, pixels, N_IMAGES);
+    const one = vit.forward(prepared, pixels, N_IMAGES, 1);
+    expect(all).toEqual(one); // per-image ranges: batching changes nothing
+    expect(be.info.label).toMatch(/WASM SIMD/);
+  });
+});

@@ -1,0 +1,440 @@
+/**
+ * The ViT forward pass on the WebAssembly CPU kernels (issue 7): the same computation and the same
+ * per-site semantics as src/model/vitRef.ts (plan paths from src/engine/plan.ts, quantization from
+ * src/engine/siteQuant.ts), batched over images:
+ *  - weight sites run one GEMM over all images' tokens; a per-tensor dynamic range is still one
+ *    range per image (science.md §7), so activations are quantized image by image and the scales
+ *    and zero points are expanded to per-row vectors for the GEMM epilogue;
+ *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue;
+ *  - weights are packed (f32 panels, int16 group layout) once per prepared plan.
+ * Sites the fast path does not cover (SmoothQuant, LLM.int8) run runLinearSite image by image on
+ * the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
+ */
+import type { Backend, RunOptions } from '../engine/engine';
+import { jitterHooks, throwIfAborted } from '../engine/engine';
+import type { PreparedPlan, PreparedSite } from '../engine/siteQuant';
+import { matrixSpec, runLinearSite } from '../engine/siteQuant';
+import type { BackendInfo } from '../engine/types';
+import { IMAGE_BYTES } from '../data/cifar';
+import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
+import { scaleZero, storageOffset } from '../quant/scaleZero';
+import { patchify, siteLinears, VitReference } from '../model/vitRef';
+import type { Linear, VitWeights } from '../model/vitWeights';
+import {
+  type CpuKernels,
+  FLAG_GELU,
+  FLAG_RESIDUAL,
+  isWasmKernels,
+  type KernelExports,
+  roundUp,
+  type WasmArena,
+  type WasmCpuKernelsT,
+} from './cpuKernels';
+
+const GRAN = { tensor: 0, row: 1, group: 2 } as const;
+
+/** A packed weight operand living in wasm memory for the current plan. */
+interface SiteWeights {
+  kind: 'f32' | 'int8' | 'int4' | 'slow';
+  /** f32 panels (pack_b_f32) */
+  panels?: number;
+  /** int16 group layout, per row-group sums */
+  ip?: number;
+  sums?: number;
+  groups?: number;
+  gs?: number;
+  gp?: number;
+  zw?: number;
+  zwStride?: number;
+  sw?: number;
+  swStride?: number;
+  bias: number;
+}
+
+/** A quantized activation operand in wasm memory. */
+interface QuantOperand {
+  xp: number;
+  sums: number;
+  /** per-row storage zero points and scales (expanded from per-image ranges) */
+  zx: number;
+  sx: number;
+}
+
+export class VitCpu {
+  readonly ex: KernelExports;
+  readonly ar: WasmArena;
+  private readonly linears: (Linear | null)[];
+  private readonly ref: VitReference;
+  private plan?: PreparedPlan;
+  private siteW: (SiteWeights | null)[] = [];
+  private constBase = 0;
+  private persistentTop = 0;
+
+  constructor(
+    readonly weights: VitWeights,
+    readonly kernels: WasmCpuKernelsT,
+  ) {
+    this.ex = kernels.ex;
+    this.ar = kernels.arena;
+    this.linears = siteLinears(weights);
+    this.ref = new VitReference(weights, kernels);
+    // model constants (LayerNorm parameters, positions) live at the bottom of the arena for good
+    const ar = this.ar;
+    ar.top = ar.base;
+    this.lnPtrs = weights.blocks.map((b) => ({ g1: ar.putF32(b.ln1.g), b1: ar.putF32(b.ln1.b), g2: ar.putF32(b.ln2.g), b2: ar.putF32(b.ln2.b) }));
+    this.normPtr = { g: ar.putF32(weights.norm.g), b: ar.putF32(weights.norm.b) };
+    this.constBase = ar.top;
+    this.persistentTop = ar.top;
+  }
+  private lnPtrs: { g1: number; b1: number; g2: number; b2: number }[];
+  private normPtr: { g: number; b: number };
+
+  /** Packs every site's weights for `plan` (once per prepared plan; replaces the previous plan's). */
+  private preparePlan(plan: PreparedPlan): void {
+    if (this.plan === plan) return;
+    const ar = this.ar;
+    ar.top = this.constBase;
+    this.siteW = plan.sites.map((ps, i) => this.packSite(ps, this.linears[i]));
+    this.persistentTop = ar.top;
+    this.plan = plan;
+  }
+
+  private packSite(ps: PreparedSite, lin: Linear | null): SiteWeights | null {
+    if (!lin) return null;
+    const ar = this.ar;
+    const ex = this.ex;
+    const { path } = ps.path;
+    const bias = ar.putF32(lin.b);
+    const wt = ps.weight;
+    if (wt?.smooth || ps.scheme.llmInt8) return { kind: 'slow', bias };
+    const panels = (w: Float32Array) => {
+      const p = ar.alloc(roundUp(lin.out, 8) * lin.in * 4);
+      ar.scoped(() => ex.pack_b_f32(ar.putF32(w), lin.out, lin.in, p));
+      return p;
+    };
+    if (path === 'fp32') return { kind: 'f32', panels: panels(lin.w), bias };
+    if (path === 'weight-only') return { kind: 'f32', panels: panels(wt!.deq!), bias };
+    if (path === 'fake-quant') return { kind: 'f32', panels: panels(wt!.deq ?? wt!.w), bias };
+    const q = wt!.q!;
+    const st = wt!.storage!;
+    const k = lin.in;
+    const gs = path === 'int4-gemm' ? Math.min(q.groupSize, k) : k;
+    const groups = Math.ceil(k / gs);
+    const gp = roundUp(gs, 8);
+    const ip = ar.alloc(roundUp(lin.out, 4) * groups * gp * 2);
+    const sums = ar.alloc(lin.out * groups * 4);
+    ar.scoped(() => ex.pack_i16(ar.putI32(st.values), lin.out, k, gs, gp, groups, roundUp(lin.out, 4), 0, ip, sums));
+    if (path === 'int4-gemm') {
+      // W4A8 reads per-group sums and scales group-major (4 channels per vector)
+      const nP = roundUp(lin.out, 4);
+      const wsumT = ar.alloc(groups * nP * 4);
+      const swT = ar.alloc(groups * nP * 4);
+      ex.transpose32(sums, lin.out, groups, wsumT, nP);
+      ar.scoped(() => ex.transpose32(ar.putF32(q.scales), lin.out, groups, swT, nP));
+      return { kind: 'int4', ip, sums: wsumT, groups, gs, gp, sw: swT, bias };
+    }
+    const sw = ar.putF32(q.scales);
+    const zw = ar.putI32(st.zeros);
+    return { kind: 'int8', ip, sums, groups: 1, gs, gp, zw, zwStride: st.zeros.length > 1 ? 1 : 0, sw, swStride: q.scales.length > 1 ? 1 : 0, bias };
+  }
+
+  private quantError(rc: number, what: string): void {
+    if (rc === 1) throw new RangeError(`${what}: element ${this.ex.quantErrorIndex()} is NaN/Inf (NaN/Inf input)`);
+    if (rc === 2) throw new RangeError(`${what}: scaleZero range overflows float32`);
+  }
+
+  /**
+   * Quantizes A [rows × k] (rows = images × perImage) into the int16 group layout with per-row
+   * storage zero points and scales. A 'tensor' dynamic range is one range per image.
+   */
+  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number): QuantOperand {
+    const ar = this.ar;
+    const ex = this.ex;
+    const off = storageOffset(spec.bits, spec.symmetric);
+    const q = ar.alloc(rows * k * 4);
+    const sx = ar.alloc(rows * 4);
+    const zx = ar.alloc(rows * 4);
+    const sym = spec.symmetric ? 1 : 0;
+    if (spec.granularity === 'row') {
+      this.quantError(ex.quantize(a, rows, k, GRAN.row, k, spec.bits, sym, 0, 1, 0, q, sx, zx, 0), 'quantize');
+    } else if (spec.clip) {
+      const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
+      this.quantError(ex.quantize(a, rows, k, GRAN.row, k, spec.bits, sym, 1, sz.scale, sz.zero, q, sx, zx, 0), 'quantize');
+    } else {
+      const images = rows / perImage;
+      const s1 = ar.alloc(8);
+      for (let img = 0; img < images; img++) {
+        const o = img * perImage * k * 4;
+        this.quantError(ex.quantize(a + o, perImage, k, GRAN.tensor, k, spec.bits, sym, 0, 1, 0, q + o, s1, s1 + 4, 0), 'quantize');
+        const s = ar.f32(s1, 1)[0];
+        const z = ar.i32(s1 + 4, 1)[0];
+        ar.f32(sx + img * perImage * 4, perImage).fill(s);
+        ar.i32(zx + img * perImage * 4, perImage).fill(z);
+      }
+    }
+    if (off) {
+      const z = ar.i32(zx, rows);
+      for (let i = 0; i < rows; i++) z[i] -= off;
+    }
+    const groups = Math.ceil(k / gs);
+    const gp = roundUp(gs, 8);
+    const rowsP = roundUp(rows, 4);
+    const xp = ar.alloc(rowsP * groups * gp * 2);
+    const sums = ar.alloc(rows * groups * 4);
+    ex.pack_i16(q, rows, k, gs, gp, groups, rowsP, off, xp, sums);
+    return { xp, sums, zx, sx };
+  }
+
+  /** In place fake quantization of [rows × k] (dequantize(quantize(x))), per image for a 'tensor' range. */
+  private fakeQuant(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec): void {
+    const ar = this.ar;
+    ar.scoped(() => {
+      const q = ar.alloc(rows * k * 4);
+      const gran = GRAN[spec.granularity];
+      const groupsPerRow = spec.granularity === 'group' ? Math.ceil(k / spec.groupSize!) : 1;
+      const sc = ar.alloc(Math.max(1, rows * groupsPerRow) * 4);
+      const zr = ar.alloc(Math.max(1, rows * groupsPerRow) * 4);
+      const sym = spec.symmetric ? 1 : 0;
+      let fixed = 0;
+      let fs = 1;
+      let fz = 0;
+      if (spec.clip) {
+        const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
+        fixed = 1;
+        fs = sz.scale;
+        fz = sz.zero;
+      }
+      const chunks = gran === GRAN.tensor && !spec.clip ? rows / perImage : 1;
+      const cr = rows / chunks;
+      for (let c = 0; c < chunks; c++) {
+        const o = c * cr * k * 4;
+        this.quantError(this.ex.quantize(a + o, cr, k, gran, spec.groupSize ?? k, spec.bits, sym, fixed, fs, fz, q + o, sc, zr, a + o), 'fake quantize');
+      }
+    });
+  }
+
+  /** A weight site over a batch: A [rows × k] → Y [rows × n], with the fused epilogue flags. */
+  private linear(site: number, a: number, rows: number, perImage: number, y: number, flags: number, res: number): void {
+    const ps = this.plan!.sites[site];
+    const lin = this.linears[site]!;
+    const sw = this.siteW[site]!;
+    const { k, n } = { k: lin.in, n: lin.out };
+    const ex = this.ex;
+    const ar = this.ar;
+    ar.scoped(() => {
+      switch (sw.kind) {
+        case 'f32': {
+          let x = a;
+          if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
+            x = ar.alloc(rows * k * 4);
+            ar.f32(x, rows * k).set(ar.f32(a, rows * k));
+            this.fakeQuant(x, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA));
+          }
+          ex.gemm_f32(x, sw.panels!, sw.bias, y, rows, n, k, flags, res);
+          return;
+        }
+        case 'int8': {
+          const A = this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), k);
+          ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+          return;
+        }
+        case 'int4': {
+          const A = this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!);
+          ex.gemm_w4a8(A.xp, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.sw!, sw.bias, y, flags, res);
+          return;
+        }
+        case 'slow': {
+          // SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
+          const images = rows / perImage;
+          for (let img = 0; img < images; img++) {
+            const ai = ar.f32(a + img * perImage * k * 4, perImage * k).slice();
+            const yi = runLinearSite(ps, lin, ai, perImage, this.kernels);
+            const yv = ar.f32(y + img * perImage * n * 4, perImage * n);
+            const rv = res ? ar.f32(res + img * perImage * n * 4, perImage * n) : null;
+            for (let i = 0; i < yi.length; i++) {
+              let v = yi[i];
+              if (flags & FLAG_GELU) v = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+              yv[i] = rv ? rv[i] + v : v;
+            }
+          }
+          return;
+        }
+      }
+    });
+  }
+
+  /**
+   * An attention site for one image: A [H·m × k], B [H·n × k] stacked per head → Y [H·m × n].
+   * Pointers into wasm memory.
+   */
+  private attention(site: number, a: number, b: number, heads: number, m: number, n: number, k: number, y: number): void {
+    const ps = this.plan!.sites[site];
+    const { scheme, path } = ps;
+    const ex = this.ex;
+    const ar = this.ar;
+    ar.scoped(() => {
+      if (path.path === 'int8-gemm') {
+        const sa = matrixSpec(scheme.a, ps.clipA);
+        const sb = matrixSpec(scheme.b, ps.clipB);
+        const A = this.quantizeA(a, heads * m, heads * m, k, sa, k);
+        const B = this.quantizeA(b, heads * n, heads * n, k, sb, k);
+        const kp = roundUp(k, 8);
+        for (let h = 0; h < heads; h++) {
+          ex.gemm_w8a8(
+            A.xp + h * m * kp * 2, B.xp + h * n * kp * 2, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
+            A.zx + h * m * 4, 1, B.zx + h * n * 4, 1, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0,
+          );
+        }
+        return;
+      }
+      let ap = a;
+      let bp = b;
+      if (scheme.a.bits !== 32) {
+        ap = ar.alloc(heads * m * k * 4);
+        ar.f32(ap, heads * m * k).set(ar.f32(a, heads * m * k));
+        this.fakeQuant(ap, heads * m, heads * m, k, matrixSpec(scheme.a, ps.clipA));
+      }
+      if (scheme.b.bits !== 32) {
+        bp = ar.alloc(heads * n * k * 4);
+        ar.f32(bp, heads * n * k).set(ar.f32(b, heads * n * k));
+        this.fakeQuant(bp, heads * n, heads * n, k, matrixSpec(scheme.b, ps.clipB));
+      }
+      const panels = ar.alloc(roundUp(n, 8) * k * 4);
+      for (let h = 0; h < heads; h++) {
+        ex.pack_b_f32(bp + h * n * k * 4, n, k, panels);
+        ex.gemm_f32(ap + h * m * k * 4, panels, 0, y + h * m * n * 4, m, n, k, 0, 0);
+      }
+    });
+  }
+
+  /** Logits [count × classes] for `count` images (3072 bytes each), `chunk` images per batch. */
+  forward(plan: PreparedPlan, pixels: Uint8Array, count: number, chunk = 16): Float32Array {
+    const classes = this.weights.config.classes;
+    const out = new Float32Array(count * classes);
+    for (let i0 = 0; i0 < count; i0 += chunk) {
+      const b = Math.min(chunk, count - i0);
+      out.set(this.forwardBatch(plan, pixels.subarray(i0 * IMAGE_BYTES, (i0 + b) * IMAGE_BYTES), b), i0 * classes);
+    }
+    return out;
+  }
+
+  forwardBatch(plan: PreparedPlan, pixels: Uint8Array, B: number): Float32Array {
+    this.preparePlan(plan);
+    const W = this.weights;
+    const { dim, heads, mlp, classes, layer_norm_eps: eps } = W.config;
+    const hd = dim / heads;
+    const ar = this.ar;
+    const ex = this.ex;
+    ar.top = this.persistentTop;
+    const np = (W.config.image / W.config.patch) ** 2;
+    const pd = W.patchEmbed.in;
+    const T = np + 1;
+    const BT = B * T;
+    // activations of the whole batch
+    const patches = ar.alloc(B * np * pd * 4);
+    for (let i = 0; i < B; i++) ar.f32(patches + i * np * pd * 4, np * pd).set(patchify(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), W));
+    const emb = ar.alloc(B * np * dim * 4);
+    this.linear(0, patches, B * np, np, emb, 0, 0);
+    const x = ar.alloc(BT * dim * 4);
+    {
+      const xv = ar.f32(x, BT * dim);
+      const ev = ar.f32(emb, B * np * dim);
+      for (let i = 0; i < B; i++) {
+        const xo = i * T * dim;
+        for (let j = 0; j < dim; j++) xv[xo + j] = W.cls[j] + W.pos[j];
+        for (let p = 0; p < np; p++) {
+          const eo = (i * np + p) * dim;
+          const o = xo + (p + 1) * dim;
+          for (let j = 0; j < dim; j++) xv[o + j] = ev[eo + j] + W.pos[(p + 1) * dim + j];
+        }
+      }
+    }
+    const y = ar.alloc(BT * dim * 4);
+    const qkv = ar.alloc(BT * 3 * dim * 4);
+    const cat = ar.alloc(BT * dim * 4);
+    const h1 = ar.alloc(BT * mlp * 4);
+    const q = ar.alloc(heads * T * hd * 4);
+    const k = ar.alloc(heads * T * hd * 4);
+    const vT = ar.alloc(heads * hd * T * 4);
+    const s = ar.alloc(heads * T * T * 4);
+    const o = ar.alloc(heads * T * hd * 4);
+    const scale = 1 / Math.sqrt(hd);
+    for (let bl = 0; bl < W.blocks.length; bl++) {
+      const base = 1 + 6 * bl;
+      const ln = this.lnPtrs[bl];
+      ex.layernorm(x, BT, dim, ln.g1, ln.b1, eps, y);
+      this.linear(base, y, BT, T, qkv, 0, 0);
+      for (let img = 0; img < B; img++) {
+        ex.split_heads(qkv + img * T * 3 * dim * 4, T, dim, heads, q, k, vT);
+        this.attention(base + 1, q, k, heads, T, T, hd, s);
+        ex.softmax_rows(s, heads * T, T, scale);
+        this.attention(base + 2, s, vT, heads, T, hd, T, o);
+        ex.merge_heads(o, T, dim, heads, cat + img * T * dim * 4);
+      }
+      this.linear(base + 3, cat, BT, T, x, FLAG_RESIDUAL, x);
+      ex.layernorm(x, BT, dim, ln.g2, ln.b2, eps, y);
+      this.linear(base + 4, y, BT, T, h1, FLAG_GELU, 0);
+      this.linear(base + 5, h1, BT, T, x, FLAG_RESIDUAL, x);
+    }
+    const cls = ar.alloc(B * dim * 4);
+    for (let i = 0; i < B; i++) ar.f32(cls + i * dim * 4, dim).set(ar.f32(x + i * T * dim * 4, dim));
+    const cn = ar.alloc(B * dim * 4);
+    ex.layernorm(cls, B, dim, this.normPtr.g, this.normPtr.b, eps, cn);
+    const logits = ar.alloc(B * classes * 4);
+    this.linear(37, cn, B, 1, logits, 0, 0);
+    const res = ar.f32(logits, B * classes).slice();
+    ar.top = this.persistentTop;
+    return res;
+  }
+
+  /** The reference structure (per image, hooks) on these kernels: calibration, jitter bands. */
+  forwardWithHooks(plan: PreparedPlan, pixels: Uint8Array, hooks: Parameters<VitReference['forward']>[2]): Float32Array {
+    // the reference allocates through the same arena in scoped calls, above the packed weights
+    this.ar.top = Math.max(this.ar.top, this.persistentTop);
+    return this.ref.forward(pixels, plan, hooks);
+  }
+}
+
+/**
+ * The CPU backend on these kernels (engine.ts Backend). In this thread; src/cpu/vitCpuPool.ts
+ * spreads images over workers. With the TypeScript fallback kernels it runs the reference forward
+ * on them, and says so in `info`.
+ */
+export class VitCpuBackend implements Backend {
+  readonly info: BackendInfo;
+  private vit?: VitCpu;
+  private ref?: VitReference;
+  constructor(
+    readonly weights: VitWeights,
+    readonly kernels: CpuKernels,
+    reason: string,
+    readonly chunk = 16,
+  ) {
+    if (isWasmKernels(kernels)) this.vit = new VitCpu(weights, kernels);
+    else this.ref = new VitReference(weights, kernels);
+    this.info = {
+      kind: 'cpu',
+      label: isWasmKernels(kernels) ? 'CPU · WASM SIMD, 1 thread' : 'CPU · TypeScript kernels',
+      reason: kernels.fallbackReason ? `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}` : reason,
+    };
+  }
+  async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {
+    const classes = this.weights.config.classes;
+    const out = new Float32Array(count * classes);
+    const step = opts.jitter || !this.vit ? 1 : this.chunk;
+    for (let i = 0; i < count; i += step) {
+      throwIfAborted(opts.signal);
+      const b = Math.min(step, count - i);
+      const px = pixels.subarray(i * IMAGE_BYTES, (i + b) * IMAGE_BYTES);
+      if (opts.jitter) {
+        const hooks = jitterHooks(opts.jitter.scale, opts.jitter.seed, i);
+        out.set(this.vit ? this.vit.forwardWithHooks(plan, px, hooks) : this.ref!.forward(px, plan, hooks), i * classes);
+      } else if (this.vit) out.set(this.vit.forwardBatch(plan, px, b), i * classes);
+      else out.set(this.ref!.forward(px, plan), i * classes);
+      opts.onProgress?.(i + b, count);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    return out;
+  }
+  dispose(): void {}
+}

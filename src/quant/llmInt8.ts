@@ -1,0 +1,77 @@
+/**
+ * LLM.int8() mixed-precision decomposition (science.md §3): the input channels (columns of X) in
+ * which any |x| exceeds a threshold (6.0 in the paper) stay in FP32, together with the matching
+ * columns of W; the remaining columns run as an integer GEMM with per-token symmetric X and
+ * per-output-channel symmetric W (ranges taken over the non-outlier columns only); the two partial
+ * products are summed, then the bias is added.
+ */
+import { gemmW8A8Ref } from '../kernels/gemmW8A8.ref';
+import { quantizeMatrix, validateFinite } from './quantizeMatrix';
+
+/** 1 where any |x[:, c]| > threshold (strict), X [rows×k]. */
+export function outlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number): Uint8Array {
+  if (x.length !== rows * k) throw new RangeError(`outlierColumns: ${x.length} values for ${rows}×${k}`);
+  if (Number.isNaN(threshold)) throw new RangeError('outlierColumns: threshold is NaN');
+  const out = new Uint8Array(k);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < k; c++) if (Math.abs(x[r * k + c]) > threshold) out[c] = 1;
+  return out;
+}
+
+/** Columns whose mask entry is `keep`, gathered into a new [rows × count] matrix. */
+function gatherColumns(x: ArrayLike<number>, rows: number, k: number, idx: Int32Array): Float32Array {
+  const kk = idx.length;
+  const out = new Float32Array(rows * kk);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < kk; j++) out[r * kk + j] = x[r * k + idx[j]];
+  return out;
+}
+
+export interface LlmInt8Options {
+  aBits: 8 | 4 | 2;
+  bBits: 8 | 4 | 2;
+}
+
+/** Y[m×n] = X[m×k]·W[n×k]ᵀ + b with the LLM.int8 decomposition. */
+export function llmInt8Matmul(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  m: number,
+  n: number,
+  k: number,
+  threshold: number,
+  opts: LlmInt8Options,
+): Float32Array {
+  if (x.length !== m * k) throw new RangeError(`llmInt8Matmul: X has ${x.length} values for ${m}×${k}`);
+  if (w.length !== n * k) throw new RangeError(`llmInt8Matmul: W has ${w.length} values for ${n}×${k}`);
+  if (bias && bias.length !== n) throw new RangeError(`llmInt8Matmul: bias has ${bias.length} values for n = ${n}`);
+  validateFinite(x, 'llmInt8Matmul X');
+  validateFinite(w, 'llmInt8Matmul W');
+  const mask = outlierColumns(x, m, k, threshold);
+  const outIdx: number[] = [];
+  const regIdx: number[] = [];
+  for (let c = 0; c < k; c++) (mask[c] ? outIdx : regIdx).push(c);
+  const f = Math.fround;
+
+  // integer part over the regular columns
+  let yInt: Float32Array | null = null;
+  if (regIdx.length > 0) {
+    const idx = Int32Array.from(regIdx);
+    const kr = idx.length;
+    const xr = gatherColumns(x, m, k, idx);
+    const wr = gatherColumns(w, n, k, idx);
+    const qx = quantizeMatrix(xr, m, kr, { bits: opts.aBits, symmetric: true, granularity: 'row' });
+    const qw = quantizeMatrix(wr, n, kr, { bits: opts.bBits, symmetric: true, granularity: 'row' });
+    yInt = gemmW8A8Ref({ m, n, k: kr, xq: qx.q, wq: qw.q, sx: qx.scales, sw: qw.scales, bias: null });
+  }
+
+  // FP32 part over the outlier columns (float64 accumulation, rounded once)
+  const y = new Float32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (const c of outIdx) s += x[i * k + c] * w[j * k + c];
+      const part = yInt ? f(yInt[i * n + j] + f(s)) : f(s);
+      y[i * n + j] = bias ? f(part + bias[j]) : part;
+    }
+  return y;
+}

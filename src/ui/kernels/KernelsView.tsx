@@ -1,0 +1,136 @@
+/** Kernels view: runs the browser kernel benchmark in a worker; adapter, rows and INT8/INT4 vs FP32 ratios. */
+import { useRef, useState } from 'react';
+import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { useResults } from '../engine/results';
+import { ChartCard } from '../common/ChartCard';
+import { fmtNum } from '../common/format';
+
+interface BenchResult {
+  adapter?: unknown;
+  rows?: Record<string, unknown>[];
+  ratios?: Record<string, unknown>;
+}
+
+function describe(a: unknown): string {
+  if (!a) return 'unknown adapter';
+  if (typeof a === 'string') return a;
+  const o = a as Record<string, unknown>;
+  return [o.vendor, o.architecture, o.device, o.description].filter(Boolean).join(' / ') + (o.isFallback ? ' (fallback adapter)' : '') || JSON.stringify(a);
+}
+
+export function KernelsView() {
+  const webgpu = useResults((r) => r.webgpuAvailable);
+  const backend = useResults((r) => r.backend);
+  const [state, setState] = useState<{ running: boolean; progress?: { done: number; total: number; phase: string }; result?: BenchResult; error?: string; missing?: boolean }>({ running: false });
+  const worker = useRef<Worker | null>(null);
+  const run = () => {
+    worker.current?.terminate();
+    const w = new Worker(new URL('./bench.worker.ts', import.meta.url), { type: 'module' });
+    worker.current = w;
+    setState({ running: true });
+    w.onmessage = (ev) => {
+      const m = ev.data as { type: string; message?: string; missing?: boolean; result?: BenchResult; done?: number; total?: number; phase?: string };
+      if (m.type === 'progress') setState((s) => ({ ...s, progress: { done: m.done!, total: m.total!, phase: m.phase ?? '' } }));
+      else if (m.type === 'result') {
+        setState({ running: false, result: m.result });
+        w.terminate();
+      } else if (m.type === 'error') {
+        setState({ running: false, error: m.message, missing: m.missing });
+        w.terminate();
+      }
+    };
+    w.onerror = (e) => setState({ running: false, error: e.message || 'benchmark worker failed' });
+  };
+  const cancel = () => {
+    worker.current?.terminate();
+    setState({ running: false, error: 'cancelled' });
+  };
+  const ratios = Object.entries(state.result?.ratios ?? {}).filter(([, v]) => typeof v === 'number') as [string, number][];
+  const rows = state.result?.rows ?? [];
+  const cols = Array.from(new Set(rows.flatMap((r) => Object.keys(r))));
+  return (
+    <div className="view-grid">
+      <section className="card span-2">
+        <div className="toolbar">
+          <button type="button" className="btn" onClick={run} disabled={state.running || webgpu === false} data-testid="run-bench">
+            Run kernel benchmark
+          </button>
+          {state.running && (
+            <button type="button" className="btn ghost" onClick={cancel}>
+              Cancel
+            </button>
+          )}
+          <span className="muted">
+            FP32 vs W8A8 (dot4I8Packed) vs W4A8 GEMMs at the ViT's shapes, timed on this browser's WebGPU adapter.
+            {backend?.adapter && ` Engine adapter: ${describe(backend.adapter)}.`}
+          </span>
+        </div>
+        {webgpu === false && <div className="inline-error">This browser has no WebGPU: the kernel benchmark needs it (the CPU backend still scores plans).</div>}
+        {state.progress && state.running && (
+          <div className="progress">
+            <div className="progress-track" role="progressbar" aria-valuemin={0} aria-valuemax={state.progress.total} aria-valuenow={state.progress.done}>
+              <div className="progress-fill" style={{ width: `${((100 * state.progress.done) / Math.max(1, state.progress.total)).toFixed(1)}%` }} />
+            </div>
+            <span className="progress-text">
+              {state.progress.phase} {state.progress.done}/{state.progress.total}
+            </span>
+          </div>
+        )}
+        {state.error && <div className={state.missing ? 'banner info' : 'inline-error'}>{state.error}</div>}
+        {state.result && (
+          <div className="bench-head">
+            <div>
+              <span className="k">adapter</span> <strong>{describe(state.result.adapter)}</strong>
+            </div>
+            <div className="ratio-row">
+              {ratios.map(([k, v]) => (
+                <div className="ratio" key={k}>
+                  <div className="ratio-v">{v.toFixed(2)}×</div>
+                  <div className="ratio-k">{k}</div>
+                </div>
+              ))}
+            </div>
+          </div>
+        )}
+      </section>
+      {ratios.length > 0 && (
+        <ChartCard title="Speed-up vs FP32" subtitle="> 1 is faster than the FP32 GEMM" csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
+          <ResponsiveContainer width="100%" height={220}>
+            <BarChart data={ratios.map(([k, v]) => ({ k, v }))} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+              <XAxis dataKey="k" tick={{ fontSize: 11 }} />
+              <YAxis tick={{ fontSize: 11 }} width={40} />
+              <Tooltip formatter={(v) => `${Number(v).toFixed(2)}×`} />
+              <ReferenceLine y={1} stroke="#334155" />
+              <Bar dataKey="v" fill="#4f46e5" isAnimationActive={false} />
+            </BarChart>
+          </ResponsiveContainer>
+        </ChartCard>
+      )}
+      {rows.length > 0 && (
+        <ChartCard title="Benchmark rows" csv={() => rows} file="kernel-bench" className={ratios.length ? '' : 'span-2'}>
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  {cols.map((c) => (
+                    <th key={c}>{c}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r, i) => (
+                  <tr key={i}>
+                    {cols.map((c) => (
+                      <td key={c}>{typeof r[c] === 'number' ? fmtNum(r[c] as number, 4) : String(r[c] ?? '')}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </ChartCard>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,268 @@
+/**
+ * Outliers of the selected site's operand on one image: log histogram with σ multiples and the
+ * 6σ band, the plan's grid and a draggable clip range (MSE / SQNR computed here on the stats
+ * sample), per-channel absmax, per-token ranges, and per-tensor vs per-token error.
+ */
+import { useEffect, useMemo, useState } from 'react';
+import { Bar, BarChart, CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { useStore } from '../../state/store';
+import type { Bits } from '../../quant/scaleZero';
+import { intRange, scaleZero } from '../../quant/scaleZero';
+import type { OperandStats } from '../../engine/types';
+import { useResults } from '../engine/results';
+import { useSites } from '../engine/useSites';
+import { ChartCard } from '../common/ChartCard';
+import { fmtNum, PATH_LABEL, pct } from '../common/format';
+import { Histogram } from './Histogram';
+import { clipError, clipSweep } from './clip';
+
+export function OperandPicker() {
+  const operand = useStore((s) => s.operand);
+  const setOperand = useStore((s) => s.setOperand);
+  const image = useStore((s) => s.image);
+  const setImage = useStore((s) => s.setImage);
+  const sites = useSites();
+  const site = sites[useStore((s) => s.selectedSite)];
+  const bName = site.hasWeight ? 'weights' : site.kind === 'qk' ? 'k' : 'v';
+  const aName = site.kind === 'av' ? 'attention' : site.kind === 'qk' ? 'q' : 'activations';
+  return (
+    <div className="toolbar">
+      <div className="seg" role="radiogroup" aria-label="Operand">
+        <button type="button" role="radio" aria-checked={operand === 'a'} className={`seg-btn ${operand === 'a' ? 'on dark' : ''}`} onClick={() => setOperand('a')}>
+          A · {aName}
+        </button>
+        <button type="button" role="radio" aria-checked={operand === 'b'} className={`seg-btn ${operand === 'b' ? 'on dark' : ''}`} onClick={() => setOperand('b')}>
+          B · {bName}
+        </button>
+      </div>
+      <label className="inline-field">
+        <span>image #</span>
+        <input type="number" min={0} value={image} onChange={(e) => setImage(Number(e.target.value) || 0)} aria-label="Image index" style={{ width: 80 }} />
+      </label>
+      <span className="muted">
+        site {site.index} · {site.name}
+      </span>
+    </div>
+  );
+}
+
+function defaultClip(o: OperandStats, symmetric: boolean): [number, number] {
+  if (symmetric) return [-o.absmax, o.absmax];
+  return [Math.min(0, o.min), Math.max(0, o.max)];
+}
+
+function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+  const [clip, setClip] = useState<[number, number]>(() => defaultClip(o, symmetric));
+  useEffect(() => setClip(defaultClip(o, symmetric)), [siteKey, symmetric, o]);
+  const res = useMemo(() => clipError(o.sample, clip[0], clip[1], bits, symmetric), [o.sample, clip, bits, symmetric]);
+  const full = useMemo(() => clipError(o.sample, ...defaultClip(o, symmetric), bits, symmetric), [o, bits, symmetric]);
+  const sweep = useMemo(() => clipSweep(o.sample, o.min, o.max, bits, symmetric), [o, bits, symmetric]);
+  const best = sweep.reduce((a, b) => (b.mse < a.mse ? b : a), sweep[sweep.length - 1]);
+  const grid = { scale: res.scale, zero: res.zero, qmin: res.qmin, qmax: res.qmax };
+  return (
+    <>
+      <ChartCard
+        title={`Histogram · ${o.role === 'a' ? 'A' : 'B'} (${o.rows}×${o.cols})`}
+        subtitle={
+          <>
+            σ = {fmtNum(o.std, 3)}, mean {fmtNum(o.mean, 3)} · max |x−μ| = <strong>{o.maxSigma.toFixed(1)}σ</strong> · beyond 6σ:{' '}
+            <strong data-testid="beyond6">{pct(o.beyond6Sigma, 3)}</strong> · grid INT{bits} {symmetric ? 'sym' : 'asym'}
+          </>
+        }
+        csv={() => o.histogram.counts.map((c, i) => ({ lo: o.histogram.lo + ((o.histogram.hi - o.histogram.lo) * i) / o.histogram.counts.length, count: c }))}
+        file={`histogram-${siteKey}`}
+        className="span-2"
+      >
+        <Histogram hist={o.histogram} mean={o.mean} std={o.std} grid={grid} clip={clip} onClip={setClip} title="activation histogram" />
+        <div className="clip-controls">
+          <label className="field">
+            <span className="field-label">clip min {fmtNum(clip[0], 3)}</span>
+            <input type="range" min={Math.min(o.min, 0)} max={0} step={(Math.abs(o.min) || 1) / 200} value={clip[0]} onChange={(e) => setClip([Number(e.target.value), clip[1]])} aria-label="Clip minimum" />
+          </label>
+          <label className="field">
+            <span className="field-label">clip max {fmtNum(clip[1], 3)}</span>
+            <input type="range" min={0} max={Math.max(o.max, 0)} step={(Math.abs(o.max) || 1) / 200} value={clip[1]} onChange={(e) => setClip([clip[0], Number(e.target.value)])} aria-label="Clip maximum" />
+          </label>
+          <div className="clip-stats" data-testid="clip-stats">
+            <div>
+              <span className="k">s</span> {fmtNum(res.scale, 4)} <span className="k">z</span> {res.zero}
+            </div>
+            <div>
+              <span className="k">MSE</span> {fmtNum(res.mse, 3)} <span className="muted">(min/max {fmtNum(full.mse, 3)})</span>
+            </div>
+            <div>
+              <span className="k">SQNR</span> <strong>{Number.isFinite(res.sqnrDb) ? `${res.sqnrDb.toFixed(1)} dB` : '∞'}</strong>{' '}
+              <span className="muted">(min/max {Number.isFinite(full.sqnrDb) ? full.sqnrDb.toFixed(1) : '∞'} dB)</span>
+            </div>
+            <div>
+              <span className="k">clipped</span> {pct(res.clipped, 2)} of {o.sample.length} sampled values
+            </div>
+            <button type="button" className="btn small" onClick={() => setClip([best.lo, best.hi])}>
+              best clip by MSE ({(best.fraction * 100).toFixed(0)}%)
+            </button>
+            <button type="button" className="btn ghost small" onClick={() => setClip(defaultClip(o, symmetric))}>
+              reset to min/max
+            </button>
+          </div>
+        </div>
+      </ChartCard>
+      <ChartCard title="SQNR vs clip range" subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`} csv={() => sweep} file={`clip-sweep-${siteKey}`}>
+        <ResponsiveContainer width="100%" height={220}>
+          <LineChart data={sweep} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+            <XAxis dataKey="fraction" type="number" domain={[0, 1]} tickFormatter={(v) => `${Math.round(v * 100)}%`} tick={{ fontSize: 11 }} label={{ value: 'clip / full range', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+            <YAxis tick={{ fontSize: 11 }} unit=" dB" width={52} />
+            <Tooltip formatter={(v) => `${v} dB`} labelFormatter={(v) => `clip ${Math.round(Number(v) * 100)}%`} />
+            <Line dataKey="sqnrDb" stroke="#4f46e5" dot={false} strokeWidth={2} isAnimationActive={false} name="SQNR" />
+            <ReferenceLine x={best.fraction} stroke="#22a06b" strokeDasharray="4 3" label={{ value: 'best MSE', fontSize: 10, fill: '#15803d' }} />
+          </LineChart>
+        </ResponsiveContainer>
+      </ChartCard>
+    </>
+  );
+}
+
+function PerChannel({ o, siteKey }: { o: OperandStats; siteKey: string }) {
+  const [sorted, setSorted] = useState(false);
+  const data = useMemo(() => {
+    const d = o.colAbsMax.map((v, c) => ({ channel: c, absmax: v }));
+    return sorted ? d.slice().sort((a, b) => b.absmax - a.absmax).map((x, i) => ({ ...x, rank: i })) : d;
+  }, [o, sorted]);
+  const thr = o.mean + 6 * o.std;
+  return (
+    <ChartCard
+      title="Per-channel absmax"
+      subtitle={`${o.cols} ${o.role === 'a' ? 'input channels (columns of X)' : 'columns of B'} · red: beyond μ+6σ`}
+      csv={() => data}
+      file={`channel-absmax-${siteKey}`}
+      actions={
+        <label className="check small">
+          <input type="checkbox" checked={sorted} onChange={(e) => setSorted(e.target.checked)} /> sorted
+        </label>
+      }
+    >
+      <ResponsiveContainer width="100%" height={220}>
+        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={0}>
+          <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+          <XAxis dataKey={sorted ? 'rank' : 'channel'} tick={{ fontSize: 10 }} interval="preserveStartEnd" label={{ value: sorted ? 'rank' : 'channel', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+          <YAxis tick={{ fontSize: 11 }} width={48} tickFormatter={(v) => fmtNum(v, 3)} />
+          <Tooltip formatter={(v) => fmtNum(Number(v), 4)} labelFormatter={(l, p) => `channel ${p?.[0]?.payload?.channel ?? l}`} />
+          <ReferenceLine y={thr} stroke="#d9453b" strokeDasharray="4 3" />
+          <Bar dataKey="absmax" fill="#475569" isAnimationActive={false} shape={(props: unknown) => {
+            const p = props as { x: number; y: number; width: number; height: number; payload: { absmax: number } };
+            return <rect x={p.x} y={p.y} width={Math.max(0.5, p.width)} height={p.height} fill={p.payload.absmax > thr ? '#d9453b' : '#64748b'} />;
+          }} />
+        </BarChart>
+      </ResponsiveContainer>
+    </ChartCard>
+  );
+}
+
+function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+  const rowName = o.role === 'a' ? 'token' : 'row';
+  const { qmin, qmax } = intRange(bits, symmetric);
+  // Error of the same tensor at two granularities, by the uniform-noise model (MSE ≈ s²/12)
+  const tensorScale = scaleZero(o.min, o.max, bits, symmetric).scale;
+  const data = o.rowMin.map((lo, r) => {
+    const hi = o.rowMax[r];
+    const s = scaleZero(lo, hi, bits, symmetric).scale;
+    return { [rowName]: r, range: [lo, hi] as [number, number], min: lo, max: hi, perTensor: (tensorScale * tensorScale) / 12, perToken: (s * s) / 12 };
+  });
+  const meanTok = data.reduce((a, d) => a + d.perToken, 0) / Math.max(1, data.length);
+  const perTensor = (tensorScale * tensorScale) / 12;
+  const tokMse = data.map((d) => d.perToken).filter((x) => x > 0);
+  const yDomain: [number, number] = [Math.max(1e-30, Math.min(perTensor, ...tokMse) * 0.7), Math.max(perTensor, ...tokMse) * 1.5];
+  const spans = data.map((d) => d.max - d.min);
+  const spread = Math.max(...spans) / Math.max(1e-12, Math.min(...spans.filter((x) => x > 0)));
+  return (
+    <>
+      <ChartCard title={`Per-${rowName} range`} subtitle={`min..max of each of ${o.rows} ${rowName}s · widest/narrowest span ${Number.isFinite(spread) ? spread.toFixed(1) : '—'}×`} csv={() => data.map(({ range: _r, ...d }) => d)} file={`per-${rowName}-range-${siteKey}`}>
+        <ResponsiveContainer width="100%" height={220}>
+          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={1}>
+            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+            <XAxis dataKey={rowName} tick={{ fontSize: 10 }} interval="preserveStartEnd" label={{ value: rowName, position: 'insideBottom', offset: -8, fontSize: 11 }} />
+            <YAxis tick={{ fontSize: 11 }} width={48} tickFormatter={(v) => fmtNum(v, 3)} />
+            <Tooltip formatter={(v) => (Array.isArray(v) ? `${fmtNum(v[0], 3)} … ${fmtNum(v[1], 3)}` : fmtNum(Number(v), 3))} />
+            <ReferenceLine y={0} stroke="#334155" />
+            <Bar dataKey="range" fill="#0ea5e9" isAnimationActive={false} name="range" />
+          </BarChart>
+        </ResponsiveContainer>
+      </ChartCard>
+      <ChartCard
+        title={`Per-tensor vs per-${rowName} error`}
+        subtitle={
+          <>
+            INT{bits} {symmetric ? 'sym' : 'asym'} [{qmin}, {qmax}] · model MSE ≈ s²/12: per-tensor <strong>{fmtNum(perTensor, 3)}</strong> vs per-{rowName} mean{' '}
+            <strong>{fmtNum(meanTok, 3)}</strong> ({(perTensor / Math.max(1e-30, meanTok)).toFixed(1)}× lower)
+          </>
+        }
+        csv={() => data.map(({ range: _r, ...d }) => d)}
+        file={`granularity-error-${siteKey}`}
+      >
+        <ResponsiveContainer width="100%" height={220}>
+          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={1}>
+            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+            <XAxis dataKey={rowName} tick={{ fontSize: 10 }} interval="preserveStartEnd" />
+            <YAxis tick={{ fontSize: 11 }} width={52} scale="log" domain={yDomain} allowDataOverflow tickFormatter={(v) => fmtNum(v, 2)} />
+            <Tooltip formatter={(v) => fmtNum(Number(v), 3)} />
+            <Bar dataKey="perToken" name={`per-${rowName}`} fill="#22a06b" isAnimationActive={false} />
+            <ReferenceLine y={perTensor} stroke="#d9453b" strokeWidth={2} label={{ value: 'per-tensor', fontSize: 10, fill: '#b42318', position: 'insideTopRight' }} />
+          </BarChart>
+        </ResponsiveContainer>
+      </ChartCard>
+    </>
+  );
+}
+
+export function OutliersView() {
+  const stats = useResults((r) => r.stats);
+  const status = useResults((r) => r.status);
+  const operand = useStore((s) => s.operand);
+  const siteIdx = useStore((s) => s.selectedSite);
+  const scheme = useStore((s) => s.plan.sites[s.selectedSite]);
+  const d = stats.data;
+  const o = d ? (operand === 'a' ? d.a : d.b) : null;
+  const op = scheme[operand];
+  const bits: Bits = op.bits === 32 ? 8 : op.bits;
+  const siteKey = `site${siteIdx}-${operand}`;
+  return (
+    <div className="view-grid">
+      <div className="span-2">
+        <OperandPicker />
+      </div>
+      {!o || d?.site !== siteIdx ? (
+        <div className="empty big span-2">
+          {stats.error ? `Statistics failed: ${stats.error}` : status.state === 'error' ? 'No statistics: the engine is not running.' : stats.loading ? 'Collecting statistics…' : 'Waiting for the engine…'}
+        </div>
+      ) : (
+        <>
+          <div className="span-2 stat-row">
+            <div className="stat">
+              <span className="k">site output SQNR</span>
+              <span className="v" data-testid="output-sqnr">{Number.isFinite(d.outputSqnrDb) ? `${d.outputSqnrDb.toFixed(1)} dB` : '∞ (exact)'}</span>
+            </div>
+            <div className="stat">
+              <span className="k">output MSE</span>
+              <span className="v">{fmtNum(d.outputMse, 3)}</span>
+            </div>
+            <div className="stat">
+              <span className="k">range</span>
+              <span className="v">
+                [{fmtNum(o.min, 3)}, {fmtNum(o.max, 3)}]
+              </span>
+            </div>
+            <div className="stat">
+              <span className="k">path</span>
+              <span className={`v path-badge p-${d.path.path}`}>{PATH_LABEL[d.path.path]}</span>
+            </div>
+            {op.bits === 32 && <div className="muted">operand is FP32 in this plan — the grid shows INT8 for comparison</div>}
+            {stats.loading && <div className="muted">updating…</div>}
+          </div>
+          <ClipPanel o={o} bits={bits} symmetric={op.symmetric} siteKey={siteKey} />
+          <PerChannel o={o} siteKey={siteKey} />
+          <PerToken o={o} bits={bits} symmetric={op.symmetric} siteKey={siteKey} />
+        </>
+      )}
+    </div>
+  );
+}

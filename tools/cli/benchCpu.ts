@@ -1,0 +1,228 @@
+/**
+ * CPU benchmark (issue 7): our WASM-SIMD CPU backend (src/cpu/vitCpu.ts) against ONNX Runtime Web's
+ * WASM path running the same ViT (public/models/vit-cifar10/model.onnx, exported by
+ * tools/train/export_onnx.py from the same model.safetensors), same images, same process, 1 thread.
+ * A benchmark, not a test: prints images/s and ratios, writes results/cpu.json.
+ *
+ *   npm run bench:cpu -- [--images 256] [--batch 32] [--reps 2] [--no-ort] [--out results/cpu.json]
+ *
+ * Throughput is given two ways: wall clock, and per CPU-second of this process
+ * (process.cpuUsage) — the second is steadier when other processes share the cores.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../../src/engine/nodeLoad';
+import { fp32Plan, type Plan, type SiteScheme, sitePath, uniformPlan } from '../../src/engine/plan';
+import { preparePlan } from '../../src/engine/siteQuant';
+import { buildSites } from '../../src/model/sites';
+import { siteLinears, VitReference } from '../../src/model/vitRef';
+import { IMAGE_BYTES } from '../../src/data/cifar';
+import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
+import { VitCpu } from '../../src/cpu/vitCpu';
+import { modelDir } from '../../src/data/nodeReader';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const N = opt('images', 256);
+const BATCH = opt('batch', 32);
+const REPS = opt('reps', 2);
+const noOrt = args.includes('--no-ort');
+const outIdx = args.indexOf('--out');
+const OUT = outIdx >= 0 ? args[outIdx + 1] : 'results/cpu.json';
+
+const op = (bits: 32 | 8 | 4, granularity: 'tensor' | 'token' | 'channel' | 'group', symmetric: boolean, groupSize?: number) => ({
+  bits,
+  granularity,
+  symmetric,
+  range: 'dynamic' as const,
+  ...(groupSize ? { groupSize } : {}),
+});
+const PLANS: [string, Plan][] = [
+  ['FP32', fp32Plan()],
+  ['W8A8 per-token × per-channel', uniformPlan({ a: op(8, 'token', false), b: op(8, 'channel', true) } as SiteScheme)],
+  ['W4A8 per-group (g=32), A8 per-token', uniformPlan({ a: op(8, 'token', false), b: op(4, 'group', true, 32) } as SiteScheme)],
+  ['all-INT4 per-tensor asymmetric (note 004)', uniformPlan({ a: op(4, 'tensor', false), b: op(4, 'tensor', false) } as SiteScheme)],
+  ['INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)', uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme)],
+];
+
+function cpuSeconds(f: () => void): { wall: number; cpu: number } {
+  const t = performance.now();
+  const c = process.cpuUsage();
+  f();
+  const cu = process.cpuUsage(c);
+  return { wall: (performance.now() - t) / 1000, cpu: (cu.user + cu.system) / 1e6 };
+}
+async function cpuSecondsAsync(f: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
+  const t = performance.now();
+  const c = process.cpuUsage();
+  await f();
+  const cu = process.cpuUsage(c);
+  return { wall: (performance.now() - t) / 1000, cpu: (cu.user + cu.system) / 1e6 };
+}
+function argmax(a: Float32Array, o: number, n: number): number {
+  let b = 0;
+  for (let c = 1; c < n; c++) if (a[o + c] > a[o + b]) b = c;
+  return b;
+}
+
+async function main() {
+  const [w, data] = await Promise.all([loadWeightsNode(), loadDataNode(['test'])]);
+  const test = data.test;
+  const n = Math.min(N, test.count);
+  const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
+  const classes = w.config.classes;
+  const kernels = await loadCpuKernels();
+  console.log(`kernels: ${kernels.impl}${kernels.fallbackReason ? ` (fallback: ${kernels.fallbackReason})` : ''}`);
+  console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}, node ${process.version}`);
+  console.log(`${n} test images, batch ${BATCH}, ${REPS} timed passes, 1 thread\n`);
+  if (!isWasmKernels(kernels)) throw new Error(`the benchmark needs the wasm kernels: ${kernels.fallbackReason}`);
+  const vit = new VitCpu(w, kernels);
+  const sites = buildSites(w.config);
+  const linears = siteLinears(w);
+
+  // --- ONNX Runtime Web (WASM, 1 thread), same weights
+  let ort: { ips: number; ipsCpu: number; logits: Float32Array; refMaxDiff: number; version: string; sessionMs: number; sameWeights: boolean } | undefined;
+  const onnxPath = join(modelDir('vit-cifar10'), 'model.onnx');
+  const EXPORT = 'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx.py';
+  if (!noOrt) {
+    if (!existsSync(onnxPath)) console.warn(`no ${onnxPath}: run ${EXPORT} (skipping ONNX Runtime)`);
+    else {
+      // same weights? export_onnx.py records the hash of the model.safetensors it read
+      const stSha = createHash('sha256').update(readFileSync(join(modelDir('vit-cifar10'), 'model.safetensors'))).digest('hex');
+      let onnxSha = '';
+      try {
+        onnxSha = JSON.parse(readFileSync(onnxPath + '.json', 'utf8')).safetensors_sha256;
+      } catch {
+        /* no sidecar */
+      }
+      const sameWeights = onnxSha === stSha;
+      if (!sameWeights) console.warn(`WARNING: model.onnx was not exported from the current model.safetensors (training re-exports each epoch): run ${EXPORT}`);
+      const ortm = await import('onnxruntime-web');
+      ortm.env.wasm.numThreads = 1;
+      ortm.env.wasm.simd = true;
+      const t0 = performance.now();
+      const sess = await ortm.InferenceSession.create(readFileSync(onnxPath), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const sessionMs = performance.now() - t0;
+      const runOrt = async (px: Uint8Array, count: number) => {
+        const x = new Float32Array(count * IMAGE_BYTES);
+        for (let i = 0; i < x.length; i++) x[i] = px[i] / 255; // the model normalizes inside the graph
+        const r = await sess.run({ pixels: new ortm.Tensor('float32', x, [count, 3, 32, 32]) });
+        return r.logits.data as Float32Array;
+      };
+      // same weights: compare with PyTorch's reference logits
+      const { reference } = loadReferenceNode();
+      let refMaxDiff = 0;
+      for (let i = 0; i < Math.min(16, reference.indices.length); i++) {
+        const idx = reference.indices[i];
+        const y = await runOrt(test.pixels.subarray(idx * IMAGE_BYTES, (idx + 1) * IMAGE_BYTES), 1);
+        reference.logits[i].forEach((v, c) => (refMaxDiff = Math.max(refMaxDiff, Math.abs(v - y[c]))));
+      }
+      const logits = new Float32Array(n * classes);
+      const pass = async () => {
+        for (let i = 0; i < n; i += BATCH) {
+          const b = Math.min(BATCH, n - i);
+          logits.set(await runOrt(pixels.subarray(i * IMAGE_BYTES, (i + b) * IMAGE_BYTES), b), i * classes);
+        }
+      };
+      await runOrt(pixels.subarray(0, BATCH * IMAGE_BYTES), Math.min(BATCH, n)); // warm-up
+      let best = { wall: Infinity, cpu: Infinity };
+      for (let r = 0; r < REPS; r++) {
+        const t = await cpuSecondsAsync(pass);
+        best = { wall: Math.min(best.wall, t.wall), cpu: Math.min(best.cpu, t.cpu) };
+      }
+      ort = { ips: n / best.wall, ipsCpu: n / best.cpu, logits, refMaxDiff, version: ortm.env.versions?.web ?? 'unknown', sessionMs, sameWeights };
+      console.log(`ONNX Runtime Web ${ort.version} (wasm, 1 thread): ${ort.ips.toFixed(1)} images/s wall, ${ort.ipsCpu.toFixed(1)} per CPU-s; |Δ| vs PyTorch reference.json ${refMaxDiff.toExponential(2)}`);
+    }
+  }
+
+  // --- TypeScript reference forward (context)
+  const ref = new VitReference(w);
+  const fpPrepared = preparePlan(fp32Plan(), sites, linears);
+  const nRef = Math.min(8, n);
+  const tRef = cpuSeconds(() => {
+    for (let i = 0; i < nRef; i++) ref.forward(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fpPrepared);
+  });
+  const refIps = nRef / tRef.wall;
+  console.log(`TypeScript reference forward (FP32, ${nRef} images): ${refIps.toFixed(1)} images/s wall, ${(nRef / tRef.cpu).toFixed(1)} per CPU-s\n`);
+
+  // --- our CPU backend, each plan
+  const rows: Record<string, unknown>[] = [];
+  let fpLogits: Float32Array | undefined;
+  for (const [name, plan] of PLANS) {
+    const prepared = preparePlan(plan, sites, linears);
+    const paths: Record<string, number> = {};
+    plan.sites.forEach((s, i) => {
+      const p = sitePath(s, sites[i].hasWeight).path;
+      paths[p] = (paths[p] ?? 0) + 1;
+    });
+    vit.forward(prepared, pixels.subarray(0, Math.min(BATCH, n) * IMAGE_BYTES), Math.min(BATCH, n), BATCH); // warm-up, packs weights
+    let logits = new Float32Array(0);
+    let best = { wall: Infinity, cpu: Infinity };
+    for (let r = 0; r < REPS; r++) {
+      const t = cpuSeconds(() => (logits = vit.forward(prepared, pixels, n, BATCH)));
+      best = { wall: Math.min(best.wall, t.wall), cpu: Math.min(best.cpu, t.cpu) };
+    }
+    let correct = 0;
+    let agreeOrt = 0;
+    let agreeFp = 0;
+    let maxDiffOrt = 0;
+    for (let i = 0; i < n; i++) {
+      const p = argmax(logits, i * classes, classes);
+      if (p === test.labels[i]) correct++;
+      if (ort && p === argmax(ort.logits, i * classes, classes)) agreeOrt++;
+      if (fpLogits && p === argmax(fpLogits, i * classes, classes)) agreeFp++;
+      if (ort && name === 'FP32') for (let c = 0; c < classes; c++) maxDiffOrt = Math.max(maxDiffOrt, Math.abs(logits[i * classes + c] - ort.logits[i * classes + c]));
+    }
+    if (name === 'FP32') fpLogits = logits;
+    const ips = n / best.wall;
+    const ipsCpu = n / best.cpu;
+    const row = {
+      plan: name,
+      paths,
+      imagesPerSecond: +ips.toFixed(1),
+      imagesPerCpuSecond: +ipsCpu.toFixed(1),
+      vsOrt: ort ? +(ips / ort.ips).toFixed(2) : null,
+      vsOrtCpu: ort ? +(ipsCpu / ort.ipsCpu).toFixed(2) : null,
+      vsTypescriptReference: +(ips / refIps).toFixed(1),
+      accuracy: +(correct / n).toFixed(4),
+      predictionsAgreeWithOrtFp32: ort ? +(agreeOrt / n).toFixed(4) : null,
+      predictionsAgreeWithOurFp32: name === 'FP32' ? 1 : +(agreeFp / n).toFixed(4),
+      ...(name === 'FP32' && ort ? { maxLogitDiffVsOrt: +maxDiffOrt.toExponential(2) } : {}),
+    };
+    rows.push(row);
+    console.log(
+      `${name.padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall ${ipsCpu.toFixed(1).padStart(7)} per CPU-s` +
+        (ort ? `   ×${(ips / ort.ips).toFixed(2)} ORT (×${(ipsCpu / ort.ipsCpu).toFixed(2)} per CPU-s)` : '') +
+        `   acc ${(100 * row.accuracy).toFixed(1)}%   paths ${Object.entries(paths).map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    );
+    if (name === 'FP32' && ort) console.log(`   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${(100 * agreeOrt / n).toFixed(1)}%`);
+  }
+
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart: loadavg(), node: process.version },
+    note: 'one thread each, same process, same images; figures are the best of the timed passes; per-CPU-second figures divide by this process\'s CPU time (steadier when other processes share the cores)',
+    images: n,
+    batch: BATCH,
+    reps: REPS,
+    kernels: { impl: kernels.impl, fallbackReason: kernels.fallbackReason ?? null },
+    typescriptReference: { imagesPerSecond: +refIps.toFixed(2), images: nRef },
+    onnxRuntimeWeb: ort
+      ? { version: ort.version, backend: 'wasm (SIMD), 1 thread', imagesPerSecond: +ort.ips.toFixed(1), imagesPerCpuSecond: +ort.ipsCpu.toFixed(1), maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2), sameWeightsAsSafetensors: ort.sameWeights, sessionCreateMs: Math.round(ort.sessionMs) }
+      : null,
+    ours: rows,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+  console.log(`\nwrote ${OUT}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

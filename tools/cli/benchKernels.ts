@@ -1,0 +1,33 @@
+/**
+ * `npm run bench:kernels [-- --images 16 --large 512 --runs 5 --warmup 1 --out results/kernels.json]`
+ * Benchmarks every GEMM kernel on the ViT's shapes and one large square GEMM (src/kernels/bench.ts),
+ * prints a table and writes the JSON (adapter, rows, ratios.int8_over_fp32 / int4_over_fp32).
+ * Runs on whatever WebGPU adapter Dawn finds: SwiftShader here, a real GPU where a Vulkan driver
+ * exists (QP_NATIVE_VULKAN=1 keeps gpu-env.mjs from forcing SwiftShader).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { nodeGpuContext } from '../../src/gpu/nodeGpu';
+import { formatBenchTable, runKernelBench } from '../../src/kernels/bench';
+import { parseArgs } from './args';
+
+const args = parseArgs(process.argv.slice(2), { images: 'number', large: 'number', runs: 'number', warmup: 'number', out: 'string', quiet: 'boolean' });
+const out = (args.out as string | undefined) ?? 'results/kernels.json';
+const ctx = await nodeGpuContext();
+try {
+  const t0 = performance.now();
+  const res = await runKernelBench(ctx, {
+    images: args.images as number | undefined,
+    large: args.large as number | undefined,
+    runs: args.runs as number | undefined,
+    warmup: args.warmup as number | undefined,
+    onProgress: args.quiet ? undefined : (done, total, label) => process.stderr.write(`[${done}/${total}] ${label}\n`),
+  });
+  console.log(formatBenchTable(res));
+  console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(res, null, 2) + '\n');
+  console.log(`wrote ${out}`);
+} finally {
+  ctx.destroy();
+}

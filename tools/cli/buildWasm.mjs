@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Compiles asm/kernels.ts (AssemblyScript) into src/cpu/generated/kernels.wasm with SIMD128, -O3.
+// Skips the compile when the .wasm is newer than its sources (runs before dev and unit tests).
+// A failure is reported but does not stop the caller: src/cpu/cpuKernels.ts then falls back to its
+// TypeScript kernels and says why (kernels.fallbackReason).
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const src = join(root, 'asm/kernels.ts');
+const outDir = join(root, 'src/cpu/generated');
+const out = join(outDir, 'kernels.wasm');
+const force = process.argv.includes('--force');
+const strict = process.argv.includes('--strict');
+
+const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+if (!force && existsSync(out) && statSync(out).mtimeMs >= newest) {
+  console.log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
+  process.exit(0);
+}
+mkdirSync(outDir, { recursive: true });
+const asc = join(root, 'node_modules/assemblyscript/bin/asc.js');
+if (!existsSync(asc)) {
+  console.warn('build:wasm: assemblyscript is not installed (npm install); the CPU backend will use its TypeScript kernels');
+  process.exit(strict ? 1 : 0);
+}
+const args = [
+  asc, src,
+  '-O3', '--noAssert',
+  '--enable', 'simd',
+  '--runtime', 'stub',
+  '--use', 'abort=', // no imports: the module instantiates with {}
+  '--initialMemory', '16',
+  '--outFile', out,
+];
+const t0 = Date.now();
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+if (r.status !== 0) {
+  console.warn(`build:wasm: asc failed (exit ${r.status}); the CPU backend will use its TypeScript kernels`);
+  process.exit(strict ? 1 : 0);
+}
+console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes, ${Date.now() - t0} ms)`);
