@@ -76,3 +76,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   if (li == 0u && live) { MM[2u * R] = red[0]; MM[2u * R + 1u] = red2[0]; }
 }
+
+// One thread a row (no barriers): faster on CPU-emulated adapters and for short rows.
+@compute @workgroup_size(64)
+fn main_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let R = gid.x + gid.y * P.nx * 64u;
+  if (R >= P.rows) { return; }
+  let base = P.inOff + R * P.inRow;
+  var s = 0.0;
+  var bad = false;
+  for (var c = 0u; c < P.C; c++) { let v = IN[base + c]; if (!finite(v)) { bad = true; } s = s + v; }
+  if (bad) { atomicOr(&FLAGS[0], 1u); }
+  let mean = s / f32(P.C);
+  var s2 = 0.0;
+  for (var c = 0u; c < P.C; c++) { let d = IN[base + c] - mean; s2 = s2 + d * d; }
+  let inv = 1.0 / sqrt(s2 / f32(P.C) + P.eps);
+  var lo = F32_MAX_LN;
+  var hi = -F32_MAX_LN;
+  for (var c = 0u; c < P.C; c++) {
+    let y = (IN[base + c] - mean) * inv * G[c] + B[c];
+    Y[R * P.C + c] = y;
+    lo = min(lo, y);
+    hi = max(hi, y);
+  }
+  if (P.minmax != 0u) { MM[2u * R] = lo; MM[2u * R + 1u] = hi; }
+}

@@ -112,3 +112,20 @@ fn quantize(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   Q[i] = word;
 }
+
+// One thread a row (no barriers): faster on CPU-emulated adapters and for short rows.
+@compute @workgroup_size(64)
+fn row_minmax_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let R = gid.x + gid.y * P.nx * 64u;
+  if (R >= P.totalRows) { return; }
+  var lo = F32_MAX;
+  var hi = -F32_MAX;
+  var bad = false;
+  for (var c = 0u; c < P.cols; c++) {
+    let v = IN[elem_index(R, c)];
+    if (!is_finite_f32(v)) { bad = true; } else { lo = min(lo, v); hi = max(hi, v); }
+  }
+  if (bad) { atomicOr(&FLAGS[0], 1u); }
+  MM[2u * R] = lo;
+  MM[2u * R + 1u] = hi;
+}

@@ -31,3 +31,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let inv = 1.0 / red[0];
   if (live) { for (var c = li; c < P.cols; c += 64u) { X[base + c] = exp(X[base + c] - mx) * inv; } }
 }
+
+// One thread a row (no barriers): faster on CPU-emulated adapters and for short rows.
+@compute @workgroup_size(64)
+fn main_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let R = gid.x + gid.y * P.nx * 64u;
+  if (R >= P.rows) { return; }
+  let base = R * P.cols;
+  var m = -3.40282346638528859812e+38f;
+  for (var c = 0u; c < P.cols; c++) { m = max(m, X[base + c]); }
+  var sum = 0.0;
+  for (var c = 0u; c < P.cols; c++) { sum = sum + exp(X[base + c] - m); }
+  let inv = 1.0 / sum;
+  for (var c = 0u; c < P.cols; c++) { X[base + c] = exp(X[base + c] - m) * inv; }
+}

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataNode, loadWeightsNode } from '../engine/nodeLoad';
-import { fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../engine/plan';
+import { defaultHasWeight, fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../engine/plan';
 import { preparePlan } from '../engine/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import { siteLinears, VitReference } from '../model/vitRef';
@@ -35,6 +35,14 @@ const FAKE_A4: SiteScheme = {
   b: { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' },
 };
 
+function llmInt8Plan(): Plan {
+  const p = uniformPlan(W8A8);
+  p.sites.forEach((s, i) => {
+    if (defaultHasWeight(i)) s.llmInt8 = { threshold: 6 };
+  });
+  return p;
+}
+
 // [name, plan, max |Δlogit|]: FP32 differs by float32 summation order only; quantized plans may
 // move a value across a rounding boundary, so their bound is looser (predictions must still agree).
 const CASES: [string, Plan, number][] = [
@@ -43,6 +51,7 @@ const CASES: [string, Plan, number][] = [
   ['W8A8 per-tensor asymmetric (per image)', uniformPlan(W8A8_TENSOR), 5e-2],
   ['W4A8 per-group 32', uniformPlan(W4A8_GROUP), 5e-2],
   ['INT4 weight-only', uniformPlan(WEIGHT_ONLY_INT4), 2e-3],
+  ['LLM.int8 on weight sites (per-image slow path)', llmInt8Plan(), 2e-2],
   ['A4 fake-quant (4-bit probabilities: near-chaotic)', uniformPlan(FAKE_A4), 3e-1],
 ];
 
@@ -86,4 +95,21 @@ describe('VitCpu (WASM, batched) vs VitReference', () => {
     expect(all).toEqual(one); // per-image ranges: batching changes nothing
     expect(be.info.label).toMatch(/WASM SIMD/);
   });
+});
+
+describe('VitCpuPool (worker threads)', () => {
+  it('2 workers give the same logits as the single-thread forward', async () => {
+    const { VitCpuPool } = await import('./vitCpuPool');
+    const pool = await VitCpuPool.create(w, { threads: 2, chunk: 2 });
+    try {
+      const prepared = preparePlan(uniformPlan(W4A8_GROUP), ref.sites, siteLinears(w));
+      let progress = 0;
+      const got = await pool.run(prepared, pixels, N_IMAGES, { onProgress: (d) => (progress = d) });
+      expect(got).toEqual(vit.forward(prepared, pixels, N_IMAGES));
+      expect(progress).toBe(N_IMAGES);
+      expect(pool.info.label).toMatch(/2 workers/);
+    } finally {
+      pool.dispose();
+    }
+  }, 60_000);
 });

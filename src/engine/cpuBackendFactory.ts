@@ -3,5 +3,19 @@ import type { VitWeights } from '../model/vitWeights';
 import { type Backend, ReferenceBackend } from './engine';
 
 export async function createCpuBackend(weights: VitWeights, reason: string): Promise<Backend> {
-  return new ReferenceBackend(weights, undefined, { kind: 'cpu', label: 'CPU · TypeScript reference', reason });
+  const { loadCpuKernels } = await import('../cpu/cpuKernels');
+  const kernels = await loadCpuKernels();
+  if (kernels.impl !== 'wasm-simd')
+    return new ReferenceBackend(weights, undefined, { kind: 'cpu', label: 'CPU · TypeScript reference', reason: `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}` });
+  // several workers only where they can run in parallel (crossOriginIsolated page); else this thread
+  const { defaultThreads, VitCpuPool } = await import('../cpu/vitCpuPool');
+  if (defaultThreads() > 1) {
+    try {
+      return await VitCpuPool.create(weights, { reason });
+    } catch (e) {
+      reason = `${reason}; worker pool failed (${(e as Error).message}), one thread`;
+    }
+  }
+  const { VitCpuBackend } = await import('../cpu/vitCpu');
+  return new VitCpuBackend(weights, kernels, reason);
 }

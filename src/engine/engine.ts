@@ -25,6 +25,8 @@ export interface RunOptions {
 /** A backend runs forward passes of a prepared plan over images. */
 export interface Backend {
   readonly info: BackendInfo;
+  /** set by run() when this plan ran elsewhere (e.g. a scheme the WebGPU kernels do not cover) */
+  readonly lastFallback?: string;
   /** logits, count × classes, for `count` images of 3072 bytes each */
   run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts?: RunOptions): Promise<Float32Array>;
   dispose(): void;
@@ -196,7 +198,9 @@ export class Engine {
       confusion,
       perClassAccuracy,
       sites: prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason })),
-      backend: this.backend.info,
+      backend: this.backend.lastFallback
+        ? { ...this.backend.info, label: `${this.backend.info.label} → CPU for this plan`, reason: this.backend.lastFallback }
+        : this.backend.info,
       wallMs,
       imagesPerSecond: preds.length / (wallMs / 1000),
     };

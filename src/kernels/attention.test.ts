@@ -24,8 +24,10 @@ describe('softmax', () => {
     const r = rng(1);
     const x = randF32(r, 7 * 65, -20, 20);
     x.fill(80, 0, 65); // constant row → uniform
-    const y = await runSoftmax(ctx, x, 7, 65);
-    expect(firstOutOfTol(y, softmaxRef(x, 7, 65), () => 1e-6)).toBe(-1);
+    for (const mode of ['workgroup', 'thread'] as const) {
+      const y = await runSoftmax(ctx, x, 7, 65, mode);
+      expect(firstOutOfTol(y, softmaxRef(x, 7, 65), () => 1e-6)).toBe(-1);
+    }
   });
 });
 

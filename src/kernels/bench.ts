@@ -41,6 +41,8 @@ export interface BenchRow {
   ops: number;
   ms: number;
   gops: number;
+  /** kernel variant that ran (gemm_f32: tiled | direct | direct4; int8 kernels: dot4I8Packed | unpacked) */
+  variant?: string;
 }
 
 export interface KernelBenchResult {
@@ -62,7 +64,7 @@ interface Case {
   group: string;
   shape: string;
   ops: number;
-  make(): { encode(t: PassTarget, tsw?: GPUComputePassTimestampWrites): void; destroy(): void };
+  make(): { encode(t: PassTarget, tsw?: GPUComputePassTimestampWrites): void; destroy(): void; variant?: string };
 }
 
 function median(a: number[]): number {
@@ -102,9 +104,9 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
     cases.push({
       kernel: variant === defaultF32 ? 'gemm_f32' : `gemm_f32 ${variant}`, group, shape, ops,
       make() {
-        const op = createGemmF32(ctx, { m, n, k, bias: true, variant });
+        const op = createGemmF32(ctx, { m, n, k, bias: true, variant: variant === defaultF32 ? undefined : variant });
         const b = { x: buf('f32', m * k), w: buf('f32', n * k, 0.1), bias: buf('f32', n), y: buf('f32', m * n) };
-        return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy() };
+        return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
       },
     });
     cases.push({
@@ -113,7 +115,7 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
         const op = createGemmW8A8(ctx, { m, n, k, sxGroup: 1, swGroup: 1, zxGroup: 1, bias: true });
         const kw = int8WordsPerRow(k);
         const b = { x: buf('u32', m * kw), w: buf('u32', n * kw), sx: buf('f32', m), sw: buf('f32', n), zx: buf('u32', m), bias: buf('f32', n), y: buf('f32', m * n) };
-        return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy() };
+        return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
       },
     });
     for (const g of [128, k]) {
@@ -125,7 +127,7 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
             x: buf('u32', m * int8WordsPerRow(k)), w: buf('u32', n * int4WordsPerRow(k)), sx: buf('f32', m),
             sw: buf('f32', n * op.groups), zx: buf('u32', m), bias: buf('f32', n), y: buf('f32', m * n),
           };
-          return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy() };
+          return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
         },
       });
       if (g >= k) break;
@@ -139,14 +141,14 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
     cases.push({
       kernel: q ? 'attention int8 (quant+q·kᵀ+softmax+attn·v)' : 'attention f32 (q·kᵀ+softmax+attn·v)',
       group: 'vit:attention',
-      shape: `${o.images}×${heads}×(${T}×${T}×${hd} + ${T}×${hd}×${T})`,
+      shape: `${o.images}×${heads}×(${T}²×${hd} + ${T}×${hd}×${T})`,
       ops: 2 * 2 * o.images * heads * T * T * hd,
       make() {
         const s = { bits: 8 as const, symmetric: false, granularity: 'tensor' as const };
         const att = createAttention(ctx, { images: o.images, tokens: T, heads, headDim: hd, ...(q ? { q: s, k: s, p: s, v: s } : {}) });
         const b = { qkv: buf('f32', M * 3 * dim), out: buf('f32', M * dim) };
         // time the two products and the softmax (quantization of the operands included for int8)
-        return { encode: (t, tsw) => att.encode(t, b, tsw), destroy: () => att.destroy() };
+        return { encode: (t, tsw) => att.encode(t, b, tsw), destroy: () => att.destroy(), variant: att.internals.variant };
       },
     });
   }
@@ -171,7 +173,7 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
           if (r >= o.warmup) times.push(ms);
         }
         const ms = median(times);
-        rows.push({ kernel: c.kernel, group: c.group, shape: c.shape, ops: c.ops, ms, gops: c.ops / (ms * 1e6) });
+        rows.push({ kernel: c.kernel, group: c.group, shape: c.shape, ops: c.ops, ms, gops: c.ops / (ms * 1e6), variant: run.variant });
       } finally {
         run.destroy();
         for (const b of owned.splice(0)) b.destroy();
@@ -211,10 +213,10 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
 export function formatBenchTable(r: KernelBenchResult): string {
   const lines = [
     `adapter: ${[r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' / ')}${r.adapter.isFallback ? ' (fallback)' : ''}; timing: ${r.timing}; int8: ${r.int8Variant}`,
-    `${'kernel'.padEnd(34)} ${'group'.padEnd(14)} ${'shape'.padEnd(34)} ${'ms'.padStart(10)} ${'GOP/s'.padStart(9)}`,
+    `${'kernel'.padEnd(44)} ${'variant'.padEnd(13)} ${'group'.padEnd(14)} ${'shape'.padEnd(28)} ${'ms'.padStart(10)} ${'GOP/s'.padStart(9)}`,
   ];
   for (const x of r.rows)
-    lines.push(`${x.kernel.padEnd(34)} ${x.group.padEnd(14)} ${x.shape.padEnd(34)} ${x.ms.toFixed(2).padStart(10)} ${x.gops.toFixed(3).padStart(9)}`);
+    lines.push(`${x.kernel.padEnd(44)} ${(x.variant ?? '').padEnd(13)} ${x.group.padEnd(14)} ${x.shape.padEnd(28)} ${x.ms.toFixed(2).padStart(10)} ${x.gops.toFixed(3).padStart(9)}`);
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   lines.push(
     `ratios (square ${r.options.large}³): int8/fp32 = ${f(r.ratios.int8_over_fp32)}, int4(g=128)/fp32 = ${f(r.ratios.int4_over_fp32)}; ` +

@@ -26,9 +26,9 @@ describe('gemm_f32', () => {
     [64, 64, 64],
     [70, 9, 100],
   ];
-  for (const variant of ['tiled', 'direct'] as const)
+  for (const variant of ['tiled', 'direct', 'direct4'] as const)
   for (const [m, n, k] of cases) {
-    it(`[${variant}] matches the reference at ${m}×${n}×${k} with bias`, async () => {
+    it.skipIf(variant === 'direct4' && k % 4 !== 0)(`[${variant}] matches the reference at ${m}×${n}×${k} with bias`, async () => {
       const r = rng(m * 1000 + n * 10 + k);
       const x = randF32(r, m * k);
       const w = randF32(r, n * k);
@@ -95,6 +95,17 @@ describe('gemm_f32', () => {
         expect(Math.abs(o[(im * T + i) * dim + h * hd + c] - acc)).toBeLessThan(1e-5);
       }
     }
+  });
+
+  it('direct4 on aligned shapes (GELU + residual epilogue) and its alignment check', async () => {
+    const r = rng(99);
+    const m = 37, n = 29, k = 64;
+    const x = randF32(r, m * k), w = randF32(r, n * k), b = randF32(r, n), res = randF32(r, m * n);
+    const ref = gemmF32Ref(x, w, b, m, n, k);
+    const ad = absDot(x, w, m, n, k);
+    const y = await runGemmF32(ctx, x, w, b, m, n, k, { variant: 'direct4', gelu: true, residual: 'buffer', residualData: res });
+    expect(firstOutOfTol(y, ref.map((v, i) => gelu(v) + res[i]), (i) => 3e-6 + 1.5 * tolFor(k, ad)(i) + 1e-6 * Math.abs(ref[i]))).toBe(-1);
+    expect(() => createGemmF32(ctx, { m: 2, n: 2, k: 6, variant: 'direct4' })).toThrow(/multiples of 4/);
   });
 
   it('validates shapes and buffer sizes', async () => {

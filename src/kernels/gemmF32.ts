@@ -15,6 +15,7 @@
  * from global memory, no barriers: the faster one on SwiftShader) — see GemmF32Config.variant.
  */
 import src from '../../shaders/gemm_f32.wgsl?raw';
+import srcVec4 from '../../shaders/gemm_f32_vec4.wgsl?raw';
 import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -60,7 +61,9 @@ export interface GemmF32Config {
   variant?: GemmF32Variant;
 }
 
-export type GemmF32Variant = 'tiled' | 'direct';
+/** 'direct4' is 'direct' with vec4 loads along K; chosen automatically instead of 'direct' when K and
+ * all X/W offsets and strides are multiples of 4 and transB is off. */
+export type GemmF32Variant = 'tiled' | 'direct' | 'direct4';
 
 export interface GemmF32Buffers {
   x: BufArg;
@@ -95,11 +98,6 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const wv = fullView(cfg.w, trans ? n : k, n * k);
   const yv = fullView(cfg.y, n, m * n);
   const residual = cfg.residual ?? 'none';
-  const variant: GemmF32Variant = cfg.variant ?? (ctx.adapterInfo.isFallback ? 'direct' : 'tiled');
-  const tile = variant === 'tiled' ? 64 : 32;
-  const gx = Math.ceil(n / tile);
-  const gy = Math.ceil(m / tile);
-  if (gx > 65535 || gy > 65535) throw new KernelError(`gemmF32: ${m}×${n} needs more than 65535 workgroups along one axis`);
   // without explicit batch strides a view is dense over z (z-linear): inner = one matrix, outer = batchInner of them
   const lin = (v: Required<MatView>, size: number, given?: MatView) => {
     if (given?.inner === undefined && given?.outer === undefined) {
@@ -110,6 +108,14 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   lin(xv, m * k, cfg.x);
   lin(wv, n * k, cfg.w);
   lin(yv, m * n, cfg.y);
+  const aligned4 = !trans && [k, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
+  let variant: GemmF32Variant = cfg.variant ?? (ctx.adapterInfo.isFallback ? 'direct' : 'tiled');
+  if (variant === 'direct' && aligned4 && cfg.variant === undefined) variant = 'direct4';
+  if (variant === 'direct4' && !aligned4) throw new KernelError('gemmF32: variant direct4 needs transB off, K and all X/W offsets/strides multiples of 4');
+  const tile = variant === 'tiled' ? 64 : 32;
+  const gx = Math.ceil(n / tile);
+  const gy = Math.ceil(m / tile);
+  if (gx > 65535 || gy > 65535) throw new KernelError(`gemmF32: ${m}×${n} needs more than 65535 workgroups along one axis`);
   const u = uniform(
     ctx,
     [
@@ -122,7 +128,8 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
     ],
     'gemm_f32.params',
   );
-  const pipeline = getPipeline(ctx, 'gemm_f32', () => src, variant === 'tiled' ? 'main' : 'main_direct');
+  const pipeline =
+    variant === 'direct4' ? getPipeline(ctx, 'gemm_f32_vec4', () => srcVec4) : getPipeline(ctx, 'gemm_f32', () => src, variant === 'tiled' ? 'main' : 'main_direct');
   const need = {
     x: viewExtent(xv, m, k, batch, batchInner),
     w: trans ? viewExtent(wv, k, n, batch, batchInner) : viewExtent(wv, n, k, batch, batchInner),

@@ -21,6 +21,7 @@ import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
+import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
 import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 import { QUANT_SOURCE } from './quantizeRows';
 
@@ -30,6 +31,8 @@ export interface LayerNormConfig {
   eps?: number;
   inRow?: number;
   inOff?: number;
+  /** rows → threads (default: by adapter, see rowMode.ts) */
+  rowMode?: RowMode;
 }
 
 export interface LayerNormBuffers {
@@ -51,7 +54,8 @@ function lnCore(ctx: GpuContext, cfg: LayerNormConfig, minmax: boolean): LnCore 
   checkDim(c, 'layernorm: C');
   const inRow = cfg.inRow ?? c, inOff = cfg.inOff ?? 0;
   const u = uniform(ctx, [[rows, 'u'], [c, 'u'], [inRow, 'u'], [inOff, 'u'], [cfg.eps ?? 1e-5, 'f'], [minmax ? 1 : 0, 'u'], [65535, 'u'], [0, 'u']], 'layernorm.params');
-  const pipeline = getPipeline(ctx, 'layernorm', () => src);
+  const mode = chooseRowMode(ctx, cfg.rowMode);
+  const pipeline = getPipeline(ctx, 'layernorm', () => src, mode === 'workgroup' ? 'main' : 'main_serial');
   const flags = new FlagBuffer(ctx, 'layernorm.flags');
   const mm = new GpuBuffer(ctx, { dtype: 'f32', length: minmax ? 2 * rows : 4, label: 'layernorm.minmax' });
   return {
@@ -68,7 +72,7 @@ function lnCore(ctx: GpuContext, cfg: LayerNormConfig, minmax: boolean): LnCore 
         [5, mm.buffer],
         [6, flags.buffer],
       ];
-      dispatch(p, pipeline, bindGroupAt(ctx, pipeline, entries), ...grid(rows));
+      dispatch(p, pipeline, bindGroupAt(ctx, pipeline, entries), ...grid(rowGroups(mode, rows)));
     },
   };
 }
@@ -179,8 +183,8 @@ export function createLayerNormQuantize(ctx: GpuContext, cfg: LayerNormQuantizeC
   };
 }
 
-export async function runLayerNorm(ctx: GpuContext, x: Float32Array, rows: number, c: number, gamma: Float32Array, beta: Float32Array, eps = 1e-5): Promise<Float32Array> {
-  const op = createLayerNorm(ctx, { rows, c, eps });
+export async function runLayerNorm(ctx: GpuContext, x: Float32Array, rows: number, c: number, gamma: Float32Array, beta: Float32Array, eps = 1e-5, rowMode?: RowMode): Promise<Float32Array> {
+  const op = createLayerNorm(ctx, { rows, c, eps, rowMode });
   const bufs = [GpuBuffer.f32(ctx, x), GpuBuffer.f32(ctx, gamma), GpuBuffer.f32(ctx, beta), GpuBuffer.f32(ctx, rows * c)];
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { input: bufs[0], gamma: bufs[1], beta: bufs[2], output: bufs[3] }));

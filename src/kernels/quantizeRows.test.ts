@@ -35,11 +35,14 @@ function reference(x: Float32Array, rows: number, cols: number, spec: MatrixQuan
 }
 
 async function check(x: Float32Array, rows: number, cols: number, bits: Bits, symmetric: boolean, granularity: 'row' | 'tensor', extra: { rowsPerTensor?: number; clip?: { min: number; max: number } } = {}) {
-  const got = await runQuantizeRows(ctx, x, rows, cols, { bits, symmetric, granularity, ...extra });
   const ref = reference(x, rows, cols, { bits, symmetric, granularity: granularity === 'row' ? 'row' : 'tensor', clip: extra.clip }, extra.rowsPerTensor);
-  expect(firstMismatch(got.scales, ref.scales)).toBe(-1);
-  expect(firstMismatch(got.zeros, ref.zeros)).toBe(-1);
-  expect(firstMismatch(got.q, ref.q)).toBe(-1);
+  // both row→thread mappings of the min/max pass
+  for (const rowMode of ['workgroup', 'thread'] as const) {
+    const got = await runQuantizeRows(ctx, x, rows, cols, { bits, symmetric, granularity, ...extra, rowMode });
+    expect(firstMismatch(got.scales, ref.scales)).toBe(-1);
+    expect(firstMismatch(got.zeros, ref.zeros)).toBe(-1);
+    expect(firstMismatch(got.q, ref.q)).toBe(-1);
+  }
 }
 
 describe('div_rn (exact float32 division in WGSL)', () => {
@@ -130,7 +133,8 @@ describe('quantize_rows', () => {
   it('reports NaN and Inf inputs as errors', async () => {
     for (const bad of [NaN, Infinity, -Infinity]) {
       const x = Float32Array.from([1, 2, bad, 4]);
-      await expect(runQuantizeRows(ctx, x, 2, 2, { bits: 8, symmetric: true, granularity: 'row' })).rejects.toThrow(NonFiniteInputError);
+      for (const rowMode of ['workgroup', 'thread'] as const)
+        await expect(runQuantizeRows(ctx, x, 2, 2, { bits: 8, symmetric: true, granularity: 'row', rowMode })).rejects.toThrow(NonFiniteInputError);
     }
     await expect(runQuantizeRows(ctx, Float32Array.from([3e38, -3e38]), 1, 2, { bits: 8, symmetric: false, granularity: 'row' })).rejects.toThrow(/overflows/);
   });

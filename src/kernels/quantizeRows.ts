@@ -24,6 +24,7 @@ import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
+import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
 import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface RowView {
@@ -45,6 +46,8 @@ export interface QuantizeRowsConfig {
   granularity: 'row' | 'tensor';
   rowsPerTensor?: number;
   clip?: { min: number; max: number };
+  /** rows → threads of the min/max pass (default: by adapter, see rowMode.ts) */
+  rowMode?: RowMode;
 }
 
 export interface QuantizeRowsBuffers {
@@ -100,7 +103,8 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
     ],
     'quantize_rows.params',
   );
-  const pMinMax = getPipeline(ctx, 'quantize_rows', QUANT_SOURCE, 'row_minmax');
+  const mode = chooseRowMode(ctx, cfg.rowMode);
+  const pMinMax = getPipeline(ctx, 'quantize_rows', QUANT_SOURCE, mode === 'workgroup' ? 'row_minmax' : 'row_minmax_serial');
   const pParams = getPipeline(ctx, 'quantize_rows', QUANT_SOURCE, 'params');
   const pQuant = getPipeline(ctx, 'quantize_rows', QUANT_SOURCE, 'quantize');
   const mm = new GpuBuffer(ctx, { dtype: 'f32', length: 2 * totalRows, label: 'quantize_rows.minmax' });
@@ -122,7 +126,7 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
       withPass(
         target,
         (p) => {
-          dispatch(p, pMinMax, bg1, ...grid(totalRows));
+          dispatch(p, pMinMax, bg1, ...grid(rowGroups(mode, totalRows)));
           dispatch(p, pParams, bg2, ...grid(Math.ceil(groups / 64)));
           dispatch(p, pQuant, bg3, ...grid(Math.ceil((totalRows * wpr) / 64)));
         },

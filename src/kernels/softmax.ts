@@ -1,11 +1,12 @@
 /**
  * Row softmax in place (shaders/softmax.wgsl).
- * API: createSoftmax(ctx, { rows, cols }) → { encode(target, { x }), destroy() };  runSoftmax(ctx, x, rows, cols)
+ * API: createSoftmax(ctx, { rows, cols, rowMode? }) → { encode(target, { x }), destroy() };  runSoftmax(ctx, x, rows, cols)
  */
 import src from '../../shaders/softmax.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
+import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
 import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface SoftmaxOp {
@@ -13,17 +14,18 @@ export interface SoftmaxOp {
   destroy(): void;
 }
 
-export function createSoftmax(ctx: GpuContext, cfg: { rows: number; cols: number }): SoftmaxOp {
+export function createSoftmax(ctx: GpuContext, cfg: { rows: number; cols: number; rowMode?: RowMode }): SoftmaxOp {
+  const mode = chooseRowMode(ctx, cfg.rowMode);
   checkDim(cfg.rows, 'softmax: rows');
   checkDim(cfg.cols, 'softmax: cols');
   const u = uniform(ctx, [[cfg.rows, 'u'], [cfg.cols, 'u'], [65535, 'u'], [0, 'u']], 'softmax.params');
-  const pipeline = getPipeline(ctx, 'softmax', () => src);
+  const pipeline = getPipeline(ctx, 'softmax', () => src, mode === 'workgroup' ? 'main' : 'main_serial');
   let destroyed = false;
   return {
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('softmax: op used after destroy()');
       const bg = bindGroup(ctx, pipeline, [u, checkFits(b.x, cfg.rows * cfg.cols, 'softmax x')]);
-      withPass(target, (p) => dispatch(p, pipeline, bg, ...grid(cfg.rows)), tsw);
+      withPass(target, (p) => dispatch(p, pipeline, bg, ...grid(rowGroups(mode, cfg.rows))), tsw);
     },
     destroy() {
       if (!destroyed) u.destroy();
@@ -44,8 +46,8 @@ export function softmaxRef(x: ArrayLike<number>, rows: number, cols: number): Fl
   return y;
 }
 
-export async function runSoftmax(ctx: GpuContext, x: Float32Array, rows: number, cols: number): Promise<Float32Array> {
-  const op = createSoftmax(ctx, { rows, cols });
+export async function runSoftmax(ctx: GpuContext, x: Float32Array, rows: number, cols: number, rowMode?: RowMode): Promise<Float32Array> {
+  const op = createSoftmax(ctx, { rows, cols, rowMode });
   const b = GpuBuffer.f32(ctx, x);
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { x: b }));

@@ -1,4 +1,4 @@
-import { isWasmKernels, loadCpuKernels, packIntOperand, roundUp } from '/work/main/src/cpu/cpuKernels';
+import { isWasmKernels, loadCpuKernels, packIntOperand, roundUp } from '../../src/cpu/cpuKernels';
 const k = await loadCpuKernels();
 if (!isWasmKernels(k)) throw 0;
 const ar = k.arena, ex = k.ex;

@@ -5,10 +5,23 @@ import { useResults } from '../engine/results';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum } from '../common/format';
 
-interface BenchResult {
-  adapter?: unknown;
-  rows?: Record<string, unknown>[];
-  ratios?: Record<string, unknown>;
+import type { KernelBenchResult } from '../../kernels/bench';
+
+type BenchResult = Partial<KernelBenchResult>;
+
+const SIZES = {
+  quick: { images: 1, large: 128, runs: 3, warmup: 1 },
+  standard: { images: 16, large: 512, runs: 7, warmup: 2 },
+};
+
+function flatRatios(r: BenchResult['ratios']): [string, number][] {
+  if (!r) return [];
+  return [
+    ['INT8 / FP32 · square GEMM', r.int8_over_fp32],
+    ['INT4 / FP32 · square GEMM', r.int4_over_fp32],
+    ['INT8 / FP32 · ViT block', r.vit?.int8_over_fp32],
+    ['INT4 / FP32 · ViT block', r.vit?.int4_over_fp32],
+  ].filter((x): x is [string, number] => typeof x[1] === 'number' && Number.isFinite(x[1]));
 }
 
 function describe(a: unknown): string {
@@ -22,12 +35,14 @@ export function KernelsView() {
   const webgpu = useResults((r) => r.webgpuAvailable);
   const backend = useResults((r) => r.backend);
   const [state, setState] = useState<{ running: boolean; progress?: { done: number; total: number; phase: string }; result?: BenchResult; error?: string; missing?: boolean }>({ running: false });
+  const [size, setSize] = useState<keyof typeof SIZES>('quick');
   const worker = useRef<Worker | null>(null);
   const run = () => {
     worker.current?.terminate();
     const w = new Worker(new URL('./bench.worker.ts', import.meta.url), { type: 'module' });
     worker.current = w;
-    setState({ running: true });
+    setState({ running: true, progress: { done: 0, total: 1, phase: 'starting the GPU device' } });
+    w.postMessage({ type: 'run', options: SIZES[size] });
     w.onmessage = (ev) => {
       const m = ev.data as { type: string; message?: string; missing?: boolean; result?: BenchResult; done?: number; total?: number; phase?: string };
       if (m.type === 'progress') setState((s) => ({ ...s, progress: { done: m.done!, total: m.total!, phase: m.phase ?? '' } }));
@@ -45,13 +60,20 @@ export function KernelsView() {
     worker.current?.terminate();
     setState({ running: false, error: 'cancelled' });
   };
-  const ratios = Object.entries(state.result?.ratios ?? {}).filter(([, v]) => typeof v === 'number') as [string, number][];
-  const rows = state.result?.rows ?? [];
+  const ratios = flatRatios(state.result?.ratios);
+  const rows = (state.result?.rows ?? []) as unknown as Record<string, unknown>[];
   const cols = Array.from(new Set(rows.flatMap((r) => Object.keys(r))));
   return (
     <div className="view-grid">
       <section className="card span-2">
         <div className="toolbar">
+          <label className="inline-field">
+            <span>size</span>
+            <select value={size} onChange={(e) => setSize(e.target.value as keyof typeof SIZES)} aria-label="Benchmark size" disabled={state.running}>
+              <option value="quick">quick (1 image, 128³) — software adapters</option>
+              <option value="standard">standard (16 images, 512³)</option>
+            </select>
+          </label>
           <button type="button" className="btn" onClick={run} disabled={state.running || webgpu === false} data-testid="run-bench">
             Run kernel benchmark
           </button>
@@ -81,6 +103,10 @@ export function KernelsView() {
           <div className="bench-head">
             <div>
               <span className="k">adapter</span> <strong>{describe(state.result.adapter)}</strong>
+              <span className="muted">
+                {' '}
+                · timing {state.result.timing} · INT8 kernel {state.result.int8Variant}
+              </span>
             </div>
             <div className="ratio-row">
               {ratios.map(([k, v]) => (

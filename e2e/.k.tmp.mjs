@@ -1,0 +1,13 @@
+import { chromium } from '@playwright/test';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader', '--no-sandbox'] });
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+page.on('console', (m) => m.type() === 'error' && console.log('[err]', m.text()));
+await page.goto('http://127.0.0.1:5173/');
+await page.waitForTimeout(2000);
+await page.click('#tab-kernels');
+await page.click('[data-testid=run-bench]');
+const t0 = Date.now();
+await page.waitForSelector('.ratio, .inline-error', { timeout: 300000 });
+console.log('took', Date.now() - t0);
+await page.screenshot({ path: 'e2e-artifacts/real-kernels.png', fullPage: true });
+await browser.close();

@@ -1,0 +1,309 @@
+/**
+ * The ViT forward pass on WebGPU, for a prepared plan (src/engine/siteQuant.ts semantics), on the
+ * kernel library (src/kernels). The CPU reference is src/model/vitRef.ts.
+ *
+ * One compiled forward per (plan, batch size): every op, weight buffer and activation buffer is
+ * created once and re-encoded for each batch; one command buffer and one readback per batch.
+ *
+ * Per site, by path:
+ *  - fp32 / weight-only: gemm_f32 (weights FP32 or dequantized), bias, GELU and residual fused;
+ *  - int8-gemm / int4-gemm: activations quantized per token or per image (fused into the
+ *    LayerNorm for to_qkv, fc1 and head), then gemm_w8a8 / gemm_w4a8 with the dequant epilogue;
+ *  - fake-quant: quantize_rows → dequantize_rows → gemm_f32 (simulated; the UI says so);
+ *  - attention: shaders of src/kernels/attention.ts (FP32, or both operands quantized).
+ * SmoothQuant: s folds into the LayerNorm's γ, β for LayerNorm-fed sites and into the patches on
+ * the CPU for the patch embedding; to_out and fc2 divide at run time (scale_columns).
+ * Patch embedding: the class-token slot of each image is a zero patch row and the bias is folded
+ * into the position rows, so one GEMM with a residual writes the whole embedded sequence.
+ */
+import { GpuBuffer, readBuffer } from '../gpu/buffers';
+import type { GpuContext } from '../gpu/device';
+import { createAttention, type AttentionOp, type AttnQuant } from '../kernels/attention';
+import { type FakeQuantOp, createDequantizeRows, createScaleColumns } from '../kernels/fakeQuant';
+import { createGemmF32, type GemmF32Op } from '../kernels/gemmF32';
+import { createGemmW4A8 } from '../kernels/gemmW4A8';
+import { createGemmW8A8 } from '../kernels/gemmW8A8';
+import { createLayerNorm, createLayerNormQuantize } from '../kernels/layernorm';
+import { createQuantizeRows } from '../kernels/quantizeRows';
+import { packInt4Rows, packInt8Rows } from '../quant/pack';
+import type { OperandScheme } from '../engine/plan';
+import type { Clip, PreparedPlan, PreparedSite } from '../engine/siteQuant';
+import { IMAGE_BYTES } from '../data/cifar';
+import { patchify, siteLinears } from './vitRef';
+import type { Linear, VitWeights } from './vitWeights';
+
+export class UnsupportedOnWebGpu extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedOnWebGpu';
+  }
+}
+
+type Encodable = { encode(target: GPUCommandEncoder, b: any): void; destroy(): void };
+type Step = (enc: GPUCommandEncoder) => void;
+
+/** Which activation quantization each site uses, as the kernels take it. */
+function actQuant(o: OperandScheme, clip: Clip | undefined, rowsPerImage: number) {
+  return {
+    bits: o.bits as 8 | 4 | 2,
+    symmetric: o.symmetric,
+    granularity: o.granularity === 'tensor' ? ('tensor' as const) : ('row' as const),
+    rowsPerTensor: rowsPerImage,
+    clip,
+  };
+}
+
+function attnQuant(o: OperandScheme, clip: Clip | undefined, role: 'q' | 'k' | 'p' | 'v'): AttnQuant {
+  const g = o.granularity === 'tensor' ? 'tensor' : role === 'v' ? 'channel' : 'token';
+  return { bits: o.bits as 8 | 4 | 2, symmetric: o.symmetric, granularity: g, clip };
+}
+
+export class CompiledForward {
+  private owned: { destroy(): void }[] = [];
+  private steps: Step[] = [];
+  private patches: GpuBuffer<'f32'>;
+  private logits: GpuBuffer<'f32'>;
+  private smoothPatches?: Float32Array;
+  readonly fusedSites = new Set<number>();
+
+  constructor(
+    private ctx: GpuContext,
+    private w: VitWeights,
+    readonly plan: PreparedPlan,
+    readonly batch: number,
+  ) {
+    const { dim: D, heads: H, mlp: MLP, classes, layer_norm_eps: eps } = w.config;
+    const B = batch;
+    const P = w.patchEmbed.in;
+    const np = (w.config.image / w.config.patch) ** 2;
+    const T = np + 1;
+    const rows = B * T;
+    const lin = siteLinears(w);
+    const own = <X extends { destroy(): void }>(x: X): X => {
+      this.owned.push(x);
+      return x;
+    };
+    const buf = (length: number, label: string) => own(new GpuBuffer(ctx, { dtype: 'f32', length, label }));
+    const upload = <T extends Float32Array | Uint32Array | Int32Array>(a: T, label: string) =>
+      own(GpuBuffer.from(ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label));
+
+    for (const ps of plan.sites) {
+      if (ps.scheme.llmInt8 && ps.path.path !== 'fp32') throw new UnsupportedOnWebGpu(`site ${ps.info.index}: LLM.int8() runs on the CPU backend only`);
+      const g = ps.weight?.q?.groupSize;
+      if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0)
+        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`);
+      if (!ps.info.hasWeight && ps.path.path !== 'fp32' && ps.path.path !== 'int8-gemm')
+        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: ${ps.path.reason} — the WebGPU attention kernels quantize both operands or neither`);
+    }
+
+    // activation buffers
+    this.patches = buf(rows * P, 'patches');
+    const xinit = buf(rows * D, 'cls+pos (+patch bias)');
+    const x = buf(rows * D, 'residual stream');
+    const ln = buf(rows * D, 'layernorm out');
+    const qkv = buf(rows * 3 * D, 'qkv');
+    const ctxOut = buf(rows * D, 'attention out');
+    const h = buf(rows * MLP, 'mlp hidden');
+    const maxK = Math.max(P, D, MLP);
+    const fq = buf(rows * maxK, 'fake-quant / smoothed scratch');
+    const qA = own(new GpuBuffer(ctx, { dtype: 'u32', length: rows * Math.ceil(maxK / 4), label: 'quantized activations' }));
+    const sA = buf(rows, 'activation scales');
+    const zA = own(new GpuBuffer(ctx, { dtype: 'i32', length: rows, label: 'activation zeros' }));
+    const clsLn = buf(B * D, 'class-token layernorm');
+    this.logits = buf(B * classes, 'logits');
+
+    // constant embedding rows: [cls + pos0; pos_p + bias] per image
+    const e = new Float32Array(rows * D);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++)
+        for (let j = 0; j < D; j++) e[(b * T + t) * D + j] = w.pos[t * D + j] + (t === 0 ? w.cls[j] : w.patchEmbed.b[j]);
+    xinit.write(e);
+
+    // ----- per-site building blocks
+    const weightBufs = (ps: PreparedSite, L: Linear) => {
+      const i = ps.info.index;
+      const wt = ps.weight;
+      const bias = i === 0 ? upload(new Float32Array(L.out), 'zero bias') : upload(L.b, `bias ${i}`);
+      if (ps.path.path === 'int8-gemm') {
+        const q = wt!.q!;
+        const st = wt!.storage!;
+        return {
+          kind: 'int8' as const,
+          bias,
+          w: upload(packInt8Rows(st.values, L.out, L.in), `w8 ${i}`),
+          sw: upload(q.scales, `sw ${i}`),
+          zw: q.spec.symmetric ? undefined : upload(st.zeros, `zw ${i}`),
+          swGroup: q.spec.granularity === 'tensor' ? L.out : 1,
+        };
+      }
+      if (ps.path.path === 'int4-gemm') {
+        const q = wt!.q!;
+        return { kind: 'int4' as const, bias, w: upload(packInt4Rows(wt!.storage!.values, L.out, L.in), `w4 ${i}`), sw: upload(q.scales, `sw ${i}`), groupSize: q.groupSize >= L.in ? L.in : q.groupSize };
+      }
+      const wf = ps.path.path === 'fp32' ? L.w : (wt!.deq ?? wt!.w);
+      return { kind: 'f32' as const, bias, w: upload(wf, `w ${i}`) };
+    };
+
+    /**
+     * A weight site: input `inp` [rows × K] (or a fused LayerNorm), output `y` with bias, GELU and
+     * residual fused. `lnFused` = the LayerNorm whose output feeds this site (fused quantization).
+     */
+    const linearSite = (i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'> }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) => {
+      const ps = plan.sites[i];
+      const L = lin[i]!;
+      const k = L.in;
+      const n = L.out;
+      const wb = weightBufs(ps, L);
+      const smooth = ps.weight?.smooth;
+      let src = inp;
+      // LayerNorm-fed: SmoothQuant folds into γ and β
+      let lnOp: Encodable | undefined;
+      let lnBufs: Record<string, unknown> | undefined;
+      if (lnIn) {
+        let g = lnIn.gamma;
+        let bt = lnIn.beta;
+        if (smooth) {
+          g = g.map((v, j) => v / smooth[j]);
+          bt = bt.map((v, j) => v / smooth[j]);
+        }
+        const gamma = upload(g, `ln γ ${i}`);
+        const beta = upload(bt, `ln β ${i}`);
+        const fusedQuant = ps.path.path === 'int8-gemm' || ps.path.path === 'int4-gemm';
+        if (fusedQuant) {
+          lnOp = own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+          lnBufs = { input: lnIn.input, gamma, beta, q: qA, scales: sA, zeros: zA };
+          this.fusedSites.add(i);
+        } else {
+          const out = i === 37 ? clsLn : ln;
+          lnOp = own(createLayerNorm(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow }));
+          lnBufs = { input: lnIn.input, gamma, beta, output: out };
+          src = out;
+        }
+        const op = lnOp;
+        const bufs = lnBufs;
+        this.steps.push((enc) => op.encode(enc, bufs));
+      } else if (smooth && ps.path.path !== 'fp32' && i !== 0) {
+        const sc = own(createScaleColumns(ctx, { rows: m, cols: k }));
+        const d = upload(smooth, `smooth ${i}`);
+        const from = src!;
+        this.steps.push((enc) => sc.encode(enc, { a: from, d, out: fq }));
+        src = fq;
+      }
+      const quantizeA = () => {
+        if (this.fusedSites.has(i)) return;
+        const q = own(createQuantizeRows(ctx, { rows: m, cols: k, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+        const from = src!;
+        this.steps.push((enc) => q.encode(enc, { input: from, q: qA, scales: sA, zeros: zA }));
+      };
+      const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
+      const residual = epi.residual;
+      const resBuf = epi.residual === 'buffer' ? epi.residualBuf : undefined;
+      if (wb.kind === 'int8') {
+        quantizeA();
+        const g = own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
+        this.steps.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
+      } else if (wb.kind === 'int4') {
+        quantizeA();
+        const g = own(createGemmW4A8(ctx, { m, n, k, groupSize: wb.groupSize, sxGroup: groupOf, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, bias: true, gelu: epi.gelu, residual }));
+        this.steps.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, bias: wb.bias, residual: resBuf, y }));
+      } else {
+        let from = src!;
+        if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
+          quantizeA();
+          const dq: FakeQuantOp<any> = own(createDequantizeRows(ctx, { rows: m, cols: k, rowsPerGroup: groupOf }));
+          this.steps.push((enc) => dq.encode(enc, { q: qA, scales: sA, zeros: zA, out: fq }));
+          from = fq;
+        }
+        const g: GemmF32Op = own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
+        const x0 = from;
+        this.steps.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
+      }
+    };
+
+    // ----- the forward
+    this.steps.push((enc) => enc.copyBufferToBuffer(xinit.buffer, 0, x.buffer, 0, rows * D * 4));
+    if (plan.sites[0].weight?.smooth && plan.sites[0].path.path !== 'fp32') this.smoothPatches = plan.sites[0].weight.smooth;
+    linearSite(0, rows, T, this.patches, x, { residual: 'buffer', residualBuf: xinit });
+    w.blocks.forEach((blk, b) => {
+      const base = 1 + 6 * b;
+      linearSite(base, rows, T, null, qkv, {}, { input: x, gamma: blk.ln1.g, beta: blk.ln1.b });
+      const qk = plan.sites[base + 1];
+      const av = plan.sites[base + 2];
+      const quantQK = qk.path.path === 'int8-gemm';
+      const quantAV = av.path.path === 'int8-gemm';
+      const att: AttentionOp = own(
+        createAttention(ctx, {
+          images: B,
+          tokens: T,
+          heads: H,
+          headDim: D / H,
+          q: quantQK ? attnQuant(qk.scheme.a, qk.clipA, 'q') : undefined,
+          k: quantQK ? attnQuant(qk.scheme.b, qk.clipB, 'k') : undefined,
+          p: quantAV ? attnQuant(av.scheme.a, av.clipA, 'p') : undefined,
+          v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
+        }),
+      );
+      this.steps.push((enc) => att.encode(enc, { qkv, out: ctxOut }));
+      linearSite(base + 3, rows, T, ctxOut, x, { residual: 'accumulate' });
+      linearSite(base + 4, rows, T, null, h, { gelu: true }, { input: x, gamma: blk.ln2.g, beta: blk.ln2.b });
+      linearSite(base + 5, rows, T, h, x, { residual: 'accumulate' });
+    });
+    linearSite(37, B, 1, null, this.logits, {}, { input: x, gamma: w.norm.g, beta: w.norm.b, inRow: T * D });
+  }
+
+  /** Logits [count × classes] for `count` ≤ batch images (3072 bytes each). */
+  async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
+    const { classes } = this.w.config;
+    const P = this.w.patchEmbed.in;
+    const np = (this.w.config.image / this.w.config.patch) ** 2;
+    const T = np + 1;
+    const patches = new Float32Array(this.batch * T * P);
+    for (let b = 0; b < count; b++) {
+      const p = patchify(pixels.subarray(b * IMAGE_BYTES, (b + 1) * IMAGE_BYTES), this.w);
+      if (this.smoothPatches) for (let i = 0; i < p.length; i++) p[i] /= this.smoothPatches[i % P];
+      patches.set(p, (b * T + 1) * P); // row 0 of each image: the zero class-token slot
+    }
+    this.patches.write(patches);
+    const enc = this.ctx.device.createCommandEncoder({ label: 'vit forward' });
+    for (const s of this.steps) s(enc);
+    this.ctx.device.queue.submit([enc.finish()]);
+    const ab = await readBuffer(this.ctx, this.logits.buffer, 0, count * classes * 4);
+    return new Float32Array(ab);
+  }
+
+  destroy() {
+    for (const o of this.owned.reverse()) o.destroy();
+    this.owned = [];
+    this.steps = [];
+  }
+}
+
+/** Owns compiled forwards (a few, by plan) for one device. */
+export class VitGpu {
+  private cache = new Map<string, CompiledForward>();
+  constructor(
+    readonly ctx: GpuContext,
+    readonly weights: VitWeights,
+    readonly maxBatch: number,
+  ) {}
+
+  compiled(plan: PreparedPlan, batch: number): CompiledForward {
+    const key = `${batch}|${JSON.stringify(plan.plan.sites)}`;
+    let c = this.cache.get(key);
+    if (!c) {
+      if (this.cache.size >= 4) {
+        const [k0, c0] = this.cache.entries().next().value as [string, CompiledForward];
+        c0.destroy();
+        this.cache.delete(k0);
+      }
+      c = new CompiledForward(this.ctx, this.weights, plan, batch);
+      this.cache.set(key, c);
+    }
+    return c;
+  }
+
+  destroy() {
+    this.cache.forEach((c) => c.destroy());
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { validatePlan, type OperandScheme, type SiteScheme } from '../engine/plan';
+import { fitSite } from './schemes';
+import { DEFAULT_SITES } from './presets';
+
+// Every combination a control can produce, fitted to each kind of site, is a plan the engine accepts.
+describe('fitSite', () => {
+  const ops: OperandScheme[] = [];
+  for (const bits of [32, 8, 4, 2] as const)
+    for (const granularity of ['tensor', 'token', 'channel', 'group'] as const)
+      for (const range of ['dynamic', 'static'] as const) ops.push({ bits, granularity, symmetric: bits % 4 === 0, range, groupSize: granularity === 'group' ? 64 : undefined });
+
+  it('always yields valid sites (weight and attention sites)', () => {
+    for (const site of [DEFAULT_SITES[0], DEFAULT_SITES[2], DEFAULT_SITES[3], DEFAULT_SITES[5], DEFAULT_SITES[37]]) {
+      for (const a of ops)
+        for (const b of ops) {
+          const s: SiteScheme = { a, b, smoothquant: { alpha: 0.5 }, llmInt8: { threshold: 6 }, gptq: { actOrder: true, damp: 0.01 } };
+          const fitted = fitSite(s, site.hasWeight);
+          const sites = DEFAULT_SITES.map((x) => (x.index === site.index ? fitted : { a: { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' }, b: { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' } }));
+          expect(() => validatePlan({ version: 1, sites })).not.toThrow();
+          if (!site.hasWeight) expect(fitted.smoothquant ?? fitted.llmInt8 ?? fitted.gptq).toBeUndefined();
+        }
+    }
+  });
+});

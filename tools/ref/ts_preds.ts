@@ -1,0 +1,34 @@
+/**
+ * Per-image predictions of the TS engine (CPU backend by default) for plan files, to compare with
+ * tools/ref/quant_ref.py --predictions:
+ *   node tools/cli/gpu-env.mjs npx vite-node tools/ref/ts_preds.ts -- --out /tmp/ts.json --limit 200 --plans a.json,b.json
+ *   /usr/bin/python3 tools/ref/compare_preds.py /tmp/ts.json /tmp/py.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from '../cli/args';
+import { createNodeEngine } from '../../src/engine/nodeEngine';
+import { validatePlan } from '../../src/engine/plan';
+import type { BackendChoice } from '../../src/engine/types';
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', set: 'string', backend: 'string' });
+  const set = (args.set as 'test' | 'val' | undefined) ?? 'test';
+  const { engine, dispose } = await createNodeEngine(((args.backend as string) ?? 'cpu') as BackendChoice, [set]);
+  const results = [];
+  try {
+    for (const path of String(args.plans).split(',')) {
+      const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
+      const t0 = Date.now();
+      const r = await engine.score({ plan, set, limit: (args.limit as number) ?? 1000, keepPredictions: true });
+      results.push({ plan: path, name: plan.name, set, count: r.count, accuracy: r.accuracy, predictions: r.predictions });
+      console.log(`${plan.name}: ${(100 * r.accuracy).toFixed(2)}% on ${r.count} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  } finally {
+    dispose();
+  }
+  writeFileSync(String(args.out), JSON.stringify({ backend: engine.backend.info.label, results }));
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
