@@ -49,6 +49,8 @@ const cases: Case[] = [
   { name: 'int range ends, asym both per-tensor', m: 9, n: 10, k: 255, perRowX: false, perColW: false, asymX: true, asymW: true, fill: 'ends' },
   { name: 'all-zero row', m: 6, n: 5, k: 17, perRowX: true, perColW: true, asymX: true, asymW: false, fill: 'zeroRows' },
   { name: 'constant X', m: 5, n: 33, k: 40, perRowX: true, perColW: false, asymX: false, asymW: true, fill: 'const' },
+  { name: 'K=64 (vec4 loads), asym both per-row/channel', m: 33, n: 34, k: 64, perRowX: true, perColW: true, asymX: true, asymW: true },
+  { name: 'K=256 (vec4 loads), int range ends', m: 7, n: 9, k: 256, perRowX: false, perColW: true, asymX: true, asymW: false, fill: 'ends' },
 ];
 
 const variants: Int8Variant[] = ['dot4I8Packed', 'unpacked'];
@@ -60,7 +62,13 @@ describe('gemm_w8a8', () => {
         const o = operands(c, 100 + ci);
         const acc = await runGemmW8A8(ctx, o, { output: 'acc', variant });
         expect(acc.variant).toBe(variant);
+        expect(acc.vec4).toBe(Math.ceil(c.k / 4) % 4 === 0);
         expect(firstMismatch(acc.y, gemmW8A8AccRef(o))).toBe(-1);
+        if (acc.vec4) {
+          const scalar = await runGemmW8A8(ctx, o, { output: 'acc', variant, vec4: false });
+          expect(scalar.vec4).toBe(false);
+          expect(firstMismatch(scalar.y, gemmW8A8AccRef(o))).toBe(-1);
+        }
         const y = await runGemmW8A8(ctx, o, { variant });
         const ref = gemmW8A8Ref(o);
         // Same f32 operations; a fused multiply-add in the epilogue may differ by one rounding.

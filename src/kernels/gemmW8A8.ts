@@ -17,6 +17,7 @@
  * Views (x, w in u32 words; y in elements) as in gemmF32: offsets, row strides, batch strides.
  */
 import src from '../../shaders/gemm_w8a8.wgsl?raw';
+import srcVec4 from '../../shaders/gemm_w8a8_vec4.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -45,6 +46,9 @@ export interface GemmW8A8Config {
   gelu?: boolean;
   residual?: ResidualMode;
   variant?: Int8Variant;
+  /** vec4 loads (16 lanes a load) when ⌈K/4⌉ % 4 == 0 and all X/W offsets/strides are multiples of 4
+   * words; default true (falls back to scalar loads otherwise) */
+  vec4?: boolean;
 }
 
 export interface GemmW8A8Buffers {
@@ -61,6 +65,8 @@ export interface GemmW8A8Buffers {
 
 export interface GemmW8A8Op {
   readonly variant: Int8Variant;
+  /** whether the vec4-load shader runs */
+  readonly vec4: boolean;
   readonly config: Readonly<GemmW8A8Config>;
   /** 2·M·N·K·batch integer ops per encode */
   readonly ops: number;
@@ -117,7 +123,10 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
     ],
     'gemm_w8a8.params',
   );
-  const pipeline = getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src));
+  const vec4 = (cfg.vec4 ?? true) && [kw, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
+  const pipeline = vec4
+    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4))
+    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src));
   const need = {
     x: viewExtent(xv, m, kw, batch, batchInner),
     w: viewExtent(wv, n, kw, batch, batchInner),
@@ -130,6 +139,7 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   let destroyed = false;
   return {
     variant,
+    vec4,
     config: { ...cfg },
     ops: 2 * m * n * k * batch,
     encode(target, b, tsw) {
@@ -164,11 +174,12 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
 export interface RunW8A8Options {
   output?: 'f32' | 'acc';
   variant?: Int8Variant;
+  vec4?: boolean;
   gelu?: boolean;
 }
 
 /** Convenience for tests: pack, upload, run, read back. Scale/zero arrays of length 1 = per tensor. */
-export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A8Options = {}): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant }> {
+export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A8Options = {}): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
   const { m, n, k } = o;
   const grp = (len: number, total: number) => (len === 1 ? total : 1);
   const op = createGemmW8A8(ctx, {
@@ -181,6 +192,7 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
     gelu: opts.gelu,
     output: opts.output,
     variant: opts.variant,
+    vec4: opts.vec4,
   });
   const bufs: GpuBuffer[] = [];
   const keep = <T extends GpuBuffer>(b: T) => (bufs.push(b), b);
@@ -199,7 +211,7 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
       }),
     );
     const raw = await y.read();
-    return { y: opts.output === 'acc' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer), variant: op.variant };
+    return { y: opts.output === 'acc' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer), variant: op.variant, vec4: op.vec4 };
   } finally {
     bufs.forEach((b) => b.destroy());
     op.destroy();

@@ -248,7 +248,7 @@ async function main() {
   console.log(`\nwrote ${OUT}`);
 }
 
-main().catch((e) => {
+await main().catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -45,7 +45,7 @@ async function main() {
   }
 }
 
-main().catch((e) => {
+await main().catch((e) => {
   console.error(`eval: ${e.message}${e.fix ? `\nfix: ${e.fix}` : ''}`);
   process.exit(1);
 });

@@ -61,7 +61,7 @@ async function main() {
   console.log(`wrote ${join(out, 'study.json')} and ${join(out, 'study.md')} in ${wall.toFixed(1)} s`);
 }
 
-main().catch((e) => {
+await main().catch((e) => {
   console.error(`study: ${e.message}${e.fix ? `\nfix: ${e.fix}` : ''}`);
   process.exit(1);
 });
