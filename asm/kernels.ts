@@ -490,23 +490,14 @@ export function quantize(
   fixed: bool, fixScale: f32, fixZero: i32, q: usize, scales: usize, zeros: usize, deq: usize,
 ): i32 {
   const total = rows * cols;
-  // NaN/Inf check: x − x is NaN exactly for NaN and ±∞
-  let chk = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= total; i += 4) {
-    const v = v128.load(x + (<usize>i << 2));
-    chk = f32x4.add(chk, f32x4.sub(v, v));
-  }
-  let bad = v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
-  for (; i < total; i++) if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) bad = true;
-  if (bad) {
-    for (let j = 0; j < total; j++) {
-      if (!isFinite<f32>(load<f32>(x + (<usize>j << 2)))) {
-        lastIndex = j;
-        return 1;
-      }
-    }
-  }
+  // NaN/Inf first (the reference validates everything before any range): min/max passes track it,
+  // a fixed range has no min/max pass
+  if (fixed || total == 0) {
+    if (!finiteRun(x, total)) return firstNonFinite(x, total);
+  } else if (gran == 0) {
+    minMax(x, 0, total);
+    if (gBad) return firstNonFinite(x, total);
+  } else if (!finiteRun(x, total)) return firstNonFinite(x, total);
   let qmin: i32, qmax: i32;
   if (symmetric) {
     qmax = (1 << (bits - 1)) - 1;
@@ -519,9 +510,8 @@ export function quantize(
   const gpr = gran == 0 ? 1 : (cols + gs - 1) / gs;
   if (gran == 0) {
     let lo: f32 = 0, hi: f32 = 0;
-    if (total > 0) {
-      minMax(x, 0, total);
-      lo = gLo;
+    if (total > 0 && !fixed) {
+      lo = gLo; // from the check above
       hi = gHi;
     }
     if (fixed) {
@@ -556,26 +546,149 @@ export function quantize(
 
 let gLo: f32 = 0;
 let gHi: f32 = 0;
+let gBad = false;
 // min and max of x[i0..i1) (finite data: lane min/max equal the reference's scan up to the sign of 0,
 // which no scale or zero point depends on)
 @inline function minMax(x: usize, i0: i32, i1: i32): void {
   let lov = f32x4.splat(Infinity);
   let hiv = f32x4.splat(-Infinity);
+  let chk = f32x4.splat(0);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const v = v128.load(x + (<usize>i << 2));
     lov = f32x4.min(lov, v);
     hiv = f32x4.max(hiv, v);
+    chk = f32x4.add(chk, f32x4.sub(v, v));
   }
+  let bad = v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
   let lo = Mathf.min(Mathf.min(f32x4.extract_lane(lov, 0), f32x4.extract_lane(lov, 1)), Mathf.min(f32x4.extract_lane(lov, 2), f32x4.extract_lane(lov, 3)));
   let hi = Mathf.max(Mathf.max(f32x4.extract_lane(hiv, 0), f32x4.extract_lane(hiv, 1)), Mathf.max(f32x4.extract_lane(hiv, 2), f32x4.extract_lane(hiv, 3)));
   for (; i < i1; i++) {
     const v = load<f32>(x + (<usize>i << 2));
+    if (!isFinite<f32>(v)) bad = true;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   gLo = lo;
   gHi = hi;
+  gBad = bad;
+}
+
+const MAGIC: f32 = 12582912.0; // 1.5·2^23: adding it leaves an integer-valued |v| < 2^22 in the low mantissa bits
+/** Integer-valued float32 lanes (|v| < 2^22) to int32, cheaper than trunc_sat (several instructions on x64). */
+@inline function toInt4(v: v128): v128 {
+  return i32x4.sub(f32x4.add(v, f32x4.splat(MAGIC)), i32x4.splat(0x4b400000));
+}
+
+/**
+ * Activation operand of the integer GEMMs in one pass: quantizes x [rows × k] and writes the int16
+ * group layout of pack_i16 directly (q − off, zero padded to gp per group and to rowsP rows), the
+ * per-row-group sums of q − off, and per-row scale sx and storage zero point zx (z − off).
+ * mode 0: one range per `perImage` rows (a per-tensor range covers one image), 1: one per row,
+ * 2: fixed (fixScale, fixZero). Returns 0, 1 (NaN/Inf: index in quantErrorIndex) or 2 (overflow);
+ * NaN/Inf wins over overflow, as in the reference (which validates all input first).
+ */
+export function quantize_i16(
+  x: usize, rows: i32, k: i32, perImage: i32, mode: i32, bits: i32, symmetric: bool, fixScale: f32, fixZero: i32,
+  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize,
+): i32 {
+  let qmin: i32, qmax: i32;
+  if (symmetric) {
+    qmax = (1 << (bits - 1)) - 1;
+    qmin = -qmax;
+  } else {
+    qmin = 0;
+    qmax = (1 << bits) - 1;
+  }
+  const kp = groups * gp;
+  const span = mode == 0 ? perImage : 1;
+  let overflow = false;
+  if (mode == 2) {
+    gScale = fixScale;
+    gZero = fixZero;
+  }
+  for (let r0 = 0; r0 < rows; r0 += span) {
+    const r1 = minI(rows, r0 + span);
+    const xs = x + (<usize>(r0 * k) << 2);
+    const n = (r1 - r0) * k;
+    if (mode == 2) {
+      if (!finiteRun(xs, n)) return firstNonFinite(x, rows * k);
+    } else {
+      minMax(xs, 0, n);
+      if (gBad) return firstNonFinite(x, rows * k);
+      if (n == 0) {
+        gLo = 0;
+        gHi = 0;
+      }
+      if (scaleZero(gLo, gHi, qmin, qmax, symmetric)) {
+        overflow = true;
+        continue;
+      }
+    }
+    const s = gScale;
+    const z = gZero;
+    const sv = f32x4.splat(s);
+    const zfv = f32x4.splat(<f32>z);
+    const lov = f32x4.splat(<f32>qmin);
+    const hiv = f32x4.splat(<f32>qmax);
+    const offv = i32x4.splat(off);
+    for (let r = r0; r < r1; r++) {
+      store<f32>(sx + (<usize>r << 2), s);
+      store<i32>(zx + (<usize>r << 2), z - off);
+      const xr = x + (<usize>(r * k) << 2);
+      const dr = dst + (<usize>(r * kp) << 1);
+      for (let g = 0; g < groups; g++) {
+        const c0 = g * gs;
+        const len = minI(gs, k - c0);
+        const dg = dr + (<usize>(g * gp) << 1);
+        let acc = i32x4.splat(0);
+        let c = 0;
+        for (; c + 4 <= len; c += 4) {
+          let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xr + (<usize>(c0 + c) << 2)), sv)), zfv);
+          v = f32x4.max(lov, f32x4.min(hiv, v));
+          const qs = i32x4.sub(toInt4(v), offv);
+          acc = i32x4.add(acc, qs);
+          v128.store64_lane(dg + (<usize>c << 1), i16x8.narrow_i32x4_s(qs, qs), 0);
+        }
+        let sum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+        for (; c < len; c++) {
+          let v = nearest<f32>(load<f32>(xr + (<usize>(c0 + c) << 2)) / s) + <f32>z;
+          v = v < <f32>qmin ? <f32>qmin : v > <f32>qmax ? <f32>qmax : v;
+          const q = <i32>v - off;
+          sum += q;
+          store<i16>(dg + (<usize>c << 1), <i16>q);
+        }
+        for (; c < gp; c++) store<i16>(dg + (<usize>c << 1), 0);
+        store<i32>(sums + (<usize>(r * groups + g) << 2), sum);
+      }
+    }
+  }
+  if (overflow) return 2;
+  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << 1), 0, <usize>kp << 1);
+  return 0;
+}
+
+function firstNonFinite(x: usize, n: i32): i32 {
+  for (let j = 0; j < n; j++) {
+    if (!isFinite<f32>(load<f32>(x + (<usize>j << 2)))) {
+      lastIndex = j;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/** true when all n values are finite (x − x is NaN exactly for NaN and ±∞). */
+function finiteRun(x: usize, n: i32): bool {
+  let chk = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    chk = f32x4.add(chk, f32x4.sub(v, v));
+  }
+  let ok = !v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
+  for (; i < n; i++) if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) ok = false;
+  return ok;
 }
 
 // q = clamp(round_half_even(r/s) + z); the float32 quotient of two float32 is what Math.fround(r/s) gives.
@@ -593,7 +706,7 @@ let gHi: f32 = 0;
     const o = <usize>i << 2;
     let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + o), sv)), zfv);
     v = f32x4.max(lov, f32x4.min(hiv, v));
-    const qi = i32x4.trunc_sat_f32x4_s(v);
+    const qi = toInt4(v);
     v128.store(q + o, qi);
     if (deq) v128.store(deq + o, f32x4.mul(sv, f32x4.convert_i32x4_s(i32x4.sub(qi, zv))));
   }

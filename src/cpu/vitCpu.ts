@@ -149,39 +149,25 @@ export class VitCpu {
    */
   private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number): QuantOperand {
     const ar = this.ar;
-    const ex = this.ex;
     const off = storageOffset(spec.bits, spec.symmetric);
-    const q = ar.alloc(rows * k * 4);
-    const sx = ar.alloc(rows * 4);
-    const zx = ar.alloc(rows * 4);
-    const sym = spec.symmetric ? 1 : 0;
-    if (spec.granularity === 'row') {
-      this.quantError(ex.quantize(a, rows, k, GRAN.row, k, spec.bits, sym, 0, 1, 0, q, sx, zx, 0), 'quantize');
-    } else if (spec.clip) {
-      const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
-      this.quantError(ex.quantize(a, rows, k, GRAN.row, k, spec.bits, sym, 1, sz.scale, sz.zero, q, sx, zx, 0), 'quantize');
-    } else {
-      const images = rows / perImage;
-      const s1 = ar.alloc(8);
-      for (let img = 0; img < images; img++) {
-        const o = img * perImage * k * 4;
-        this.quantError(ex.quantize(a + o, perImage, k, GRAN.tensor, k, spec.bits, sym, 0, 1, 0, q + o, s1, s1 + 4, 0), 'quantize');
-        const s = ar.f32(s1, 1)[0];
-        const z = ar.i32(s1 + 4, 1)[0];
-        ar.f32(sx + img * perImage * 4, perImage).fill(s);
-        ar.i32(zx + img * perImage * 4, perImage).fill(z);
-      }
-    }
-    if (off) {
-      const z = ar.i32(zx, rows);
-      for (let i = 0; i < rows; i++) z[i] -= off;
-    }
     const groups = Math.ceil(k / gs);
     const gp = roundUp(gs, 8);
     const rowsP = roundUp(rows, 4);
     const xp = ar.alloc(rowsP * groups * gp * 2);
     const sums = ar.alloc(rows * groups * 4);
-    ex.pack_i16(q, rows, k, gs, gp, groups, rowsP, off, xp, sums);
+    const sx = ar.alloc(rows * 4);
+    const zx = ar.alloc(rows * 4);
+    let mode = spec.granularity === 'row' ? 1 : 0;
+    let fs = 1;
+    let fz = 0;
+    if (spec.clip) {
+      const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
+      mode = 2;
+      fs = sz.scale;
+      fz = sz.zero;
+    }
+    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx);
+    this.quantError(rc, 'quantize');
     return { xp, sums, zx, sx };
   }
 

@@ -29,6 +29,8 @@ export interface Backend {
   readonly lastFallback?: string;
   /** logits, count × classes, for `count` images of 3072 bytes each */
   run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts?: RunOptions): Promise<Float32Array>;
+  /** sites whose activation quantization ran fused into the previous op (LayerNorm) */
+  fusedSites?(plan: PreparedPlan): Set<number>;
   dispose(): void;
 }
 
@@ -197,7 +199,10 @@ export class Engine {
       labels: req.keepPredictions ? Array.from(labels) : undefined,
       confusion,
       perClassAccuracy,
-      sites: prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason })),
+      sites: (() => {
+        const fused = this.backend.lastFallback ? new Set<number>() : (this.backend.fusedSites?.(prepared) ?? new Set<number>());
+        return prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index) }));
+      })(),
       backend: this.backend.lastFallback
         ? { ...this.backend.info, label: `${this.backend.info.label} → CPU for this plan`, reason: this.backend.lastFallback }
         : this.backend.info,
