@@ -35,7 +35,7 @@ const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
  * x clamped to [−87.34, 88.72] so that the result saturates to +∞ / 2^−126 instead of wrapping.
  */
 @inline function exp4(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.33654)), f32x4.splat(88.72283));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.33654)), f32x4.splat(88.72283));
   const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
   let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
   r = f32x4.add(r, f32x4.mul(fx, f32x4.splat(2.12194440e-4)));
@@ -47,7 +47,7 @@ const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(y, r2), r), f32x4.splat(1));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(toInt4(fx), i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2);
 }
 
@@ -304,8 +304,12 @@ export function unpack_int4_i32(words: usize, rows: i32, k: i32, dst: usize): vo
   v128.store(SCRATCH, hsum4(a10, a11, a12, a13), 16);
 }
 
-/** f32(f64(a)·f64(b)) lane-wise for int32 a and float32 b (the reference's JS-double product). */
+/**
+ * f32(f64(a)·f64(b)) lane-wise for int32 a and float32 b (the reference's JS-double product).
+ * When every |a| < 2^24, f32(a) is exact and one float32 multiply rounds the same product once.
+ */
 @inline function mulI32F32(a: v128, b: v128): v128 {
+  if (i32x4.all_true(i32x4.lt_u(i32x4.add(a, i32x4.splat(0x1000000)), i32x4.splat(0x2000000)))) return f32x4.mul(f32x4.convert_i32x4_s(a), b);
   const lo = f64x2.mul(f64x2.convert_low_i32x4_s(a), f64x2.promote_low_f32x4(b));
   const hi = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1)));
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
@@ -348,8 +352,9 @@ export function gemm_w8a8(
       const w0 = wp + <usize>j0 * rb;
       const jo = <usize>j0 << 2;
       const cols = minI(4, n - j0);
-      const csv = v128.load(csw + jo);
       const zwv = zw ? (zwStride ? v128.load(zw + jo) : v128.load32_splat(zw)) : i32x4.splat(0);
+      // csw − k·zw once per channel: acc' = ΣXW − zw·rsx − zx·(csw − k·zw) (same value mod 2^32)
+      const czv = i32x4.sub(v128.load(csw + jo), i32x4.mul(zwv, i32x4.splat(k)));
       const swv = swStride ? v128.load(sw + jo) : v128.load32_splat(sw);
       const bv = bias ? v128.load(bias + jo) : f32x4.splat(0);
       for (let i0 = mb; i0 < me; i0 += 2) {
@@ -361,8 +366,7 @@ export function gemm_w8a8(
           const zxi = zx ? load<i32>(zx + (<usize>(i * zxStride) << 2)) : 0;
           let acc = v128.load(SCRATCH + (<usize>r << 4));
           acc = i32x4.sub(acc, i32x4.mul(zwv, i32x4.splat(load<i32>(rsx + (<usize>i << 2)))));
-          acc = i32x4.sub(acc, i32x4.mul(csv, i32x4.splat(zxi)));
-          acc = i32x4.add(acc, i32x4.mul(zwv, i32x4.splat(k * zxi)));
+          acc = i32x4.sub(acc, i32x4.mul(czv, i32x4.splat(zxi)));
           const o = <usize>(i * n + j0) << 2;
           if (flags & FLAG_RAW) {
             v128.store(SCRATCH, acc, 64);
@@ -547,8 +551,8 @@ export function quantize(
 let gLo: f32 = 0;
 let gHi: f32 = 0;
 let gBad = false;
-// min and max of x[i0..i1) (finite data: lane min/max equal the reference's scan up to the sign of 0,
-// which no scale or zero point depends on)
+// min and max of x[i0..i1): pmin/pmax (one minps/maxps each) keep the first of equal values, as the
+// reference scan does
 @inline function minMax(x: usize, i0: i32, i1: i32): void {
   let lov = f32x4.splat(Infinity);
   let hiv = f32x4.splat(-Infinity);
@@ -556,8 +560,8 @@ let gBad = false;
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const v = v128.load(x + (<usize>i << 2));
-    lov = f32x4.min(lov, v);
-    hiv = f32x4.max(hiv, v);
+    lov = f32x4.pmin(lov, v);
+    hiv = f32x4.pmax(hiv, v);
     chk = f32x4.add(chk, f32x4.sub(v, v));
   }
   let bad = v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
@@ -645,7 +649,7 @@ export function quantize_i16(
         let c = 0;
         for (; c + 4 <= len; c += 4) {
           let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xr + (<usize>(c0 + c) << 2)), sv)), zfv);
-          v = f32x4.max(lov, f32x4.min(hiv, v));
+          v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
           const qs = i32x4.sub(toInt4(v), offv);
           acc = i32x4.add(acc, qs);
           v128.store64_lane(dg + (<usize>c << 1), i16x8.narrow_i32x4_s(qs, qs), 0);
@@ -705,7 +709,7 @@ function finiteRun(x: usize, n: i32): bool {
   for (; i + 4 <= i1; i += 4) {
     const o = <usize>i << 2;
     let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + o), sv)), zfv);
-    v = f32x4.max(lov, f32x4.min(hiv, v));
+    v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
     const qi = toInt4(v);
     v128.store(q + o, qi);
     if (deq) v128.store(deq + o, f32x4.mul(sv, f32x4.convert_i32x4_s(i32x4.sub(qi, zv))));
@@ -805,7 +809,7 @@ export function softmax_rows(x: usize, rows: i32, n: i32, scale: f64): void {
         v = f32x4.mul(v, scv);
         v128.store(p, v);
       }
-      mv = f32x4.max(mv, v);
+      mv = f32x4.pmax(mv, v);
     }
     let mx = Mathf.max(Mathf.max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), Mathf.max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     for (let j = nv; j < n; j++) {

@@ -98,6 +98,25 @@ describe.each([
     }
   });
 
+  it('W8A8 with |acc| ≥ 2^24 (float64 epilogue product) is bit-exact', () => {
+    const r = rng(11);
+    const m = 3, n = 6, k = 700;
+    // (x − zx) = −255, (w − zw) = ±255: |acc'| up to 255²·700 ≈ 4.6e7 > 2^24
+    const xq = new Int32Array(m * k).fill(-128);
+    const wq = Int32Array.from({ length: n * k }, (_, i) => (i % 7 === 0 ? -128 : 127));
+    const o: W8A8Operands = {
+      m, n, k, xq, wq,
+      zx: Int32Array.from({ length: m }, () => 127),
+      zw: Int32Array.from({ length: n }, () => -128),
+      sx: Float32Array.from({ length: m }, () => r() * 1e-3 + 1e-5),
+      sw: Float32Array.from({ length: n }, () => r() * 1e-3 + 1e-5),
+      bias: Float32Array.from({ length: n }, () => r()),
+    };
+    expect(Math.max(...Array.from(gemmW8A8AccRef(o), Math.abs))).toBeGreaterThan(2 ** 24);
+    expect(get().gemmW8A8Acc(o)).toEqual(gemmW8A8AccRef(o));
+    expect(get().gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
+  });
+
   it('W4A8 per-group accumulators and outputs are bit-exact', () => {
     const r = rng(2);
     for (const [m, n, k] of SHAPES) {
@@ -253,5 +272,76 @@ describe('wasm memory', () => {
     wasm.quantize(floatMatrix(r, 65, 128), 65, 128, { bits: 8, symmetric: false, granularity: 'row' });
     expect(() => wasm.quantize(new Float32Array([NaN]), 1, 1, { bits: 8, symmetric: false, granularity: 'row' })).toThrow();
     expect(wasm.arena.top).toBe(top);
+  });
+});
+
+describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () => {
+  it('matches quantizeMatrix + storage offset + int16 group layout, per row / per image / static clip', () => {
+    const wk = wasm;
+    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
+    const ar = wk.arena;
+    const r = rng(9);
+    for (const [rows, k, perImage, gsIn] of [[7, 13, 7, 13], [12, 33, 4, 8], [65, 128, 65, 32], [6, 5, 3, 5], [4, 1, 2, 1]]) {
+      const x = floatMatrix(r, rows, k, 3);
+      for (const bits of [8, 4, 2] as Bits[])
+        for (const symmetric of [true, false])
+          for (const mode of [0, 1, 2]) {
+            ar.scoped(() => {
+              const clip = { min: -1.25, max: 2.5 };
+              const spec: MatrixQuantSpec = { bits, symmetric, granularity: mode === 1 ? 'row' : 'tensor', clip: mode === 2 ? clip : undefined };
+              const off = symmetric ? 0 : 1 << (bits - 1);
+              const gs = gsIn;
+              const groups = Math.ceil(k / gs);
+              const gp = Math.ceil(gs / 8) * 8;
+              const rowsP = Math.ceil(rows / 4) * 4;
+              const px = ar.putF32(x);
+              const dst = ar.alloc(rowsP * groups * gp * 2);
+              const sums = ar.alloc(rows * groups * 4);
+              const sx = ar.alloc(rows * 4);
+              const zx = ar.alloc(rows * 4);
+              const sz = mode === 2 ? quantizeMatrix(new Float32Array([0]), 1, 1, spec) : null;
+              const rc = wk.ex.quantize_i16(px, rows, k, perImage, mode, bits, symmetric ? 1 : 0, sz?.scales[0] ?? 1, sz?.zeros[0] ?? 0, gs, gp, groups, rowsP, off, dst, sums, sx, zx);
+              expect(rc).toBe(0);
+              const d16 = new Int16Array(ar.memory.buffer, dst, rowsP * groups * gp);
+              const what = `${rows}×${k} img ${perImage} g ${gs} ${bits}b sym ${symmetric} mode ${mode}`;
+              for (let i0 = 0; i0 < rows; i0 += mode === 0 ? perImage : rows) {
+                const n = mode === 0 ? perImage : rows;
+                const ref = quantizeMatrix(x.subarray(i0 * k, (i0 + n) * k), n, k, spec);
+                for (let i = 0; i < n; i++) {
+                  const row = i0 + i;
+                  const g = ref.spec.granularity === 'tensor' ? 0 : i;
+                  expect(ar.f32(sx + row * 4, 1)[0], what).toBe(ref.scales[g]);
+                  expect(ar.i32(zx + row * 4, 1)[0], what).toBe(ref.zeros[g] - off);
+                  for (let gi = 0; gi < groups; gi++) {
+                    let s = 0;
+                    for (let c = 0; c < gp; c++) {
+                      const col = gi * gs + c;
+                      const want = c < gs && col < k ? ref.q[i * k + col] - off : 0;
+                      s += want;
+                      expect(d16[row * groups * gp + gi * gp + c], what).toBe(want);
+                    }
+                    expect(ar.i32(sums + (row * groups + gi) * 4, 1)[0], what).toBe(s);
+                  }
+                }
+              }
+              for (let i = rows * groups * gp; i < rowsP * groups * gp; i++) expect(d16[i]).toBe(0);
+            });
+          }
+    }
+  });
+  it('reports NaN/Inf (first index) before a float32 overflow', () => {
+    const wk = wasm;
+    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
+    const ar = wk.arena;
+    ar.scoped(() => {
+      const x = new Float32Array([3e38, -3e38, 1, 2, 5, NaN, 1, 1]);
+      const px = ar.putF32(x);
+      const big = ar.alloc(4096);
+      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072)).toBe(1);
+      expect(wk.ex.quantErrorIndex()).toBe(5);
+      x[5] = 0;
+      ar.f32(px, 8).set(x);
+      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072)).toBe(2);
+    });
   });
 });

@@ -97,8 +97,9 @@ export async function runStudy(engine: Engine, o: StudyOptions): Promise<StudyRe
     res.wall_s[part] = (res.wall_s[part] ?? 0) + (performance.now() - t0) / 1000;
     return v;
   };
-  const row = async (key: string, plan: Plan, fp: number) => {
+  const row = async (key: string, plan: Plan, fpAcc: number | null) => {
     const r = await timed(key, () => acc(plan));
+    const fp = fpAcc ?? r.accuracy;
     const out: StudyRow = { key, label: plan.name ?? key, set: o.set, images: count, accuracy: r.accuracy, delta_pp: r.accuracy - fp, backend, wall_s: r.wall, paths: r.paths };
     if (CHAOTIC.has(key) && (o.bandSeeds ?? 0) > 0) {
       const vals: number[] = [];
@@ -111,8 +112,7 @@ export async function runStudy(engine: Engine, o: StudyOptions): Promise<StudyRe
   };
 
   log(`study on ${count} ${o.set} images, backend ${backend}`);
-  const fp = (await row('fp32', P.fp32(), 0)).accuracy;
-  res.rows.fp32.delta_pp = 0;
+  const fp = (await row('fp32', P.fp32(), null)).accuracy;
   if (want('int4_all')) await row('int4_all', P.allNote004(4), fp);
 
   const sites = engine.sites;

@@ -29,6 +29,8 @@ export interface KernelBenchOptions {
   large?: number;
   runs?: number;
   warmup?: number;
+  /** also time the other FP32 variant (tiled vs direct) on the square GEMM (default false) */
+  compareF32Variants?: boolean;
   onProgress?: (done: number, total: number, label: string) => void;
   signal?: AbortSignal;
 }
@@ -50,7 +52,7 @@ export interface KernelBenchResult {
   timing: 'timestamp' | 'wallclock';
   int8Variant: string;
   date: string;
-  options: Required<Omit<KernelBenchOptions, 'onProgress' | 'signal'>>;
+  options: Required<Omit<KernelBenchOptions, 'onProgress' | 'signal' | 'compareF32Variants'>>;
   rows: BenchRow[];
   /**
    * Throughput ratios measured in this run: the top-level numbers are on the large square GEMM
@@ -153,8 +155,8 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
     });
   }
   const L = o.large;
-  // both FP32 variants on the square: the ratios compare with the faster one
-  linear('square', L, L, L, defaultF32 === 'direct' ? ['direct', 'tiled'] : ['tiled', 'direct']);
+  // optionally both FP32 variants on the square: the ratios compare with the faster one
+  linear('square', L, L, L, opts.compareF32Variants ? (defaultF32 === 'direct' ? ['direct', 'tiled'] : ['tiled', 'direct']) : [defaultF32]);
 
   const timer = new GpuTimer(ctx);
   const rows: BenchRow[] = [];

@@ -49,6 +49,8 @@ const cases: [string, number, number, number, number, boolean, boolean, boolean?
   ['g=32, K=100 (ragged last group)', 9, 11, 100, 32, true, true],
   ['g=64, ViT-like 65×128×256, symmetric', 65, 128, 256, 64, true, false],
   ['g=128, K=256, int range ends', 7, 9, 256, 128, false, true, true],
+  ['g=32, K=96 (vec4), asym per-token', 33, 35, 96, 32, true, true],
+  ['per-channel K=64 (vec4), symmetric', 10, 40, 64, 1 << 30, true, false],
 ];
 
 describe('gemm_w4a8', () => {
@@ -58,7 +60,9 @@ describe('gemm_w4a8', () => {
         const o = operands(m, n, k, g, perRow, asym, 10 + ci, ends);
         const acc = await runGemmW4A8(ctx, o, { output: 'acc', variant });
         const accRef = gemmW4A8AccRef(o);
+        expect(acc.vec4).toBe(k % 32 === 0 && o.groupSize % 32 === 0);
         expect(firstMismatch(acc.y, accRef)).toBe(-1);
+        if (acc.vec4) expect(firstMismatch((await runGemmW4A8(ctx, o, { output: 'acc', variant, vec4: false })).y, accRef)).toBe(-1);
         const y = await runGemmW4A8(ctx, o, { variant });
         expect(firstOutOfTol(y.y, gemmW4A8Ref(o), tol(o, accRef))).toBe(-1);
       });

@@ -7,15 +7,18 @@
  *   op.encode(encoderOrPass, { x, w, sx, sw, zx?, bias?, residual?, y }, timestampWrites?)
  *   op.groups, op.variant, op.destroy()
  *   runGemmW4A8(ctx, operands: W4A8Operands, opts?) → { y: Float32Array | Int32Array, variant }
+ *   prepareW4Weights(w, n, k, groupSize, bits?) → { packed, scales, groupSize }   (CPU, constant weights)
  *
  * sx index m/sxGroup (1 = per token), zx index m/zxGroup (undefined = symmetric); sw is N × groups.
  * output 'acc' writes the per-group corrected accumulators [M × N × groups] (i32).
  */
 import src from '../../shaders/gemm_w4a8.wgsl?raw';
+import srcVec4 from '../../shaders/gemm_w4a8_vec4.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int4WordsPerRow, int8WordsPerRow, packInt4Rows, packInt8Rows } from '../quant/pack';
+import { quantizeMatrix } from '../quant/quantizeMatrix';
 import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, submitAndWait, uniform, withPass } from './common';
 import type { ResidualMode } from './gemmF32';
 import type { W4A8Operands } from './gemmW4A8.ref';
@@ -34,6 +37,8 @@ export interface GemmW4A8Config {
   gelu?: boolean;
   residual?: ResidualMode;
   variant?: Int8Variant;
+  /** vec4 loads when K % 32 == 0 and the group size is a multiple of 32 (or per channel); default true */
+  vec4?: boolean;
 }
 
 export interface GemmW4A8Buffers {
@@ -49,6 +54,7 @@ export interface GemmW4A8Buffers {
 
 export interface GemmW4A8Op {
   readonly variant: Int8Variant;
+  readonly vec4: boolean;
   readonly groups: number;
   readonly ops: number;
   encode(target: PassTarget, b: GemmW4A8Buffers, timestampWrites?: GPUComputePassTimestampWrites): void;
@@ -86,10 +92,14 @@ export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op
     ],
     'gemm_w4a8.params',
   );
-  const pipeline = getPipeline(ctx, `gemm_w4a8:${variant}`, () => withDot4(variant, src));
+  const vec4 = (cfg.vec4 ?? true) && k % 32 === 0 && groupSize % 32 === 0;
+  const pipeline = vec4
+    ? getPipeline(ctx, `gemm_w4a8_vec4:${variant}`, () => withDot4(variant, srcVec4))
+    : getPipeline(ctx, `gemm_w4a8:${variant}`, () => withDot4(variant, src));
   let destroyed = false;
   return {
     variant,
+    vec4,
     groups,
     ops: 2 * m * n * k,
     encode(target, b, tsw) {
@@ -122,8 +132,8 @@ export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op
 export async function runGemmW4A8(
   ctx: GpuContext,
   o: W4A8Operands,
-  opts: { output?: 'f32' | 'acc'; variant?: Int8Variant } = {},
-): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant }> {
+  opts: { output?: 'f32' | 'acc'; variant?: Int8Variant; vec4?: boolean } = {},
+): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
   const { m, n, k } = o;
   const op = createGemmW4A8(ctx, {
     m, n, k, groupSize: o.groupSize,
@@ -132,6 +142,7 @@ export async function runGemmW4A8(
     bias: !!o.bias && opts.output !== 'acc',
     output: opts.output,
     variant: opts.variant,
+    vec4: opts.vec4,
   });
   const bufs: GpuBuffer[] = [];
   const keep = <T extends GpuBuffer>(b: T) => (bufs.push(b), b);
@@ -149,9 +160,21 @@ export async function runGemmW4A8(
       }),
     );
     const raw = await y.read();
-    return { y: opts.output === 'acc' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer), variant: op.variant };
+    return { y: opts.output === 'acc' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer), variant: op.variant, vec4: op.vec4 };
   } finally {
     bufs.forEach((b) => b.destroy());
     op.destroy();
   }
+}
+
+/**
+ * CPU preparation of constant weights for gemm_w4a8: symmetric INT4 (or INT2, stored in int4 lanes)
+ * per output channel (groupSize ≥ K) or per group along K; returns packed int4 words and the
+ * N × groups scales. (The kernel has no weight zero point: weights are symmetric.)
+ */
+export function prepareW4Weights(w: ArrayLike<number>, n: number, k: number, groupSize: number, bits: 4 | 2 = 4): { packed: Uint32Array; scales: Float32Array; groupSize: number } {
+  const g = groupSize >= k ? k : groupSize;
+  if (g < k && g % 8 !== 0) throw new KernelError(`prepareW4Weights: groupSize ${groupSize} must be a multiple of 8 or ≥ K`);
+  const m = quantizeMatrix(w, n, k, g >= k ? { bits, symmetric: true, granularity: 'row' } : { bits, symmetric: true, granularity: 'group', groupSize: g });
+  return { packed: packInt4Rows(m.q, n, k), scales: m.scales, groupSize: g };
 }

@@ -9,11 +9,12 @@
  *   op.variant  'dot4I8Packed' | 'unpacked' (chosen from the adapter unless forced)
  *   op.encode(encoderOrPass, { x, w, sx, sw, zx?, zw?, bias?, residual?, y }, timestampWrites?)
  *   op.destroy()
- *   runGemmW8A8(ctx, operands: W8A8Operands, opts?) → Promise<Float32Array | Int32Array>  (tests)
+ *   runGemmW8A8(ctx, operands: W8A8Operands, opts?) → { y, variant, vec4 }   (typed arrays, tests)
+ *   prepareW8Weights(w, n, k, spec) → { packed, scales, zeros?, swGroup }   (CPU, constant weights)
  *
  * Scales/zeros: row m of batch z uses sx[(z·M+m)/sxGroup] (sxGroup 1 = per token; T = per image
  * tensor; M·batch = one for all); column n uses sw[(z·N+n)/swGroup]. zxGroup/zwGroup undefined =
- * symmetric (no zero point). Storage zero points (asymmetric values minus 128), see gemmW8A8.ref.ts.
+ * symmetric (no zero point). Storage zero points (asymmetric values minus 2^(bits−1)), see gemmW8A8.ref.ts.
  * Views (x, w in u32 words; y in elements) as in gemmF32: offsets, row strides, batch strides.
  */
 import src from '../../shaders/gemm_w8a8.wgsl?raw';
@@ -22,6 +23,8 @@ import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int8WordsPerRow, packInt8Rows } from '../quant/pack';
+import { quantizeMatrix } from '../quant/quantizeMatrix';
+import { storageOffset } from '../quant/scaleZero';
 import { type MatView, type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, fullView, submitAndWait, uniform, viewExtent, withPass } from './common';
 import type { W8A8Operands } from './gemmW8A8.ref';
 import { type Int8Variant, chooseVariant, withDot4 } from './int8Variant';
@@ -216,4 +219,26 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
     bufs.forEach((b) => b.destroy());
     op.destroy();
   }
+}
+
+/**
+ * CPU preparation of constant weights for gemm_w8a8: quantize W [N×K] per output channel ('row')
+ * or per tensor, bits 8/4/2 in int8 lanes; returns packed words, scales and storage zero points
+ * (undefined when symmetric) — upload them once and pass swGroup = 1 ('row') or N ('tensor').
+ */
+export function prepareW8Weights(
+  w: ArrayLike<number>,
+  n: number,
+  k: number,
+  spec: { bits: 8 | 4 | 2; symmetric: boolean; granularity: 'row' | 'tensor' },
+): { packed: Uint32Array; scales: Float32Array; zeros?: Int32Array; swGroup: number } {
+  const m = quantizeMatrix(w, n, k, spec);
+  const off = storageOffset(spec.bits, spec.symmetric);
+  const q = off ? m.q.map((v) => v - off) : m.q;
+  return {
+    packed: packInt8Rows(q, n, k),
+    scales: m.scales,
+    zeros: spec.symmetric ? undefined : m.zeros.map((z) => z - off),
+    swGroup: spec.granularity === 'row' ? 1 : n,
+  };
 }

@@ -60,7 +60,9 @@ describe('Cholesky helpers', () => {
     const h = hessianOf(x, 40, k);
     for (let i = 0; i < k; i++) h[i * k + i] += 0.01;
     const u = upperCholeskyOfInverse(h, k)!;
+    // upper triangular with a positive diagonal + UᵀU = H⁻¹ ⇒ the unique upper Cholesky factor
     for (let i = 0; i < k; i++) for (let j = 0; j < i; j++) expect(u[i * k + j]).toBe(0);
+    for (let i = 0; i < k; i++) expect(u[i * k + i]).toBeGreaterThan(0);
     for (let i = 0; i < k; i++)
       for (let j = 0; j < k; j++) {
         let s = 0;

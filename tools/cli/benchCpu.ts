@@ -4,7 +4,10 @@
  * tools/train/export_onnx.py from the same model.safetensors), same images, same process, 1 thread.
  * A benchmark, not a test: prints images/s and ratios, writes results/cpu.json.
  *
- *   npm run bench:cpu -- [--images 256] [--batch 32] [--reps 2] [--no-ort] [--out results/cpu.json]
+ *   npm run bench:cpu -- [--images 256] [--batch 32] [--reps 2] [--no-ort] [--plans W8A8,W4A8] [--browser] [--out results/cpu.json]
+ *
+ * --browser also runs the comparison in headless Chromium (/usr/bin/chromium through Playwright,
+ * page tools/cli/benchCpu.page.html served by Vite on 127.0.0.1).
  *
  * Throughput is given two ways: wall clock, and per CPU-second of this process
  * (process.cpuUsage) — the second is steadier when other processes share the cores.
@@ -34,6 +37,7 @@ const BATCH = opt('batch', 32);
 const REPS = opt('reps', 2);
 const noOrt = args.includes('--no-ort');
 const noExport = args.includes('--no-export');
+const browser = args.includes('--browser');
 const outIdx = args.indexOf('--out');
 const OUT = outIdx >= 0 ? args[outIdx + 1] : 'results/cpu.json';
 
@@ -229,6 +233,8 @@ async function main() {
     if (p === 0 && ort) console.log(`   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${((100 * agreeOrt) / n).toFixed(1)}%`);
   });
 
+  const chromium = browser ? await runBrowser(n) : null;
+
   const result = {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart: loadavg(), node: process.version },
@@ -242,13 +248,34 @@ async function main() {
       ? { version: ort.version, backend: 'wasm (SIMD), 1 thread', imagesPerSecond: +ort.ips.toFixed(1), imagesPerCpuSecond: +ort.ipsCpu.toFixed(1), maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2), sameWeightsAsSafetensors: ort.sameWeights, sessionCreateMs: Math.round(ort.sessionMs) }
       : null,
     ours: rows,
+    chromium,
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwrote ${OUT}`);
 }
 
-await main().catch((e) => {
+/** The same comparison in headless Chromium (Vite dev server + Playwright). */
+async function runBrowser(n: number): Promise<unknown> {
+  const { createServer } = await import('vite');
+  const { chromium } = await import('@playwright/test');
+  const server = await createServer({ server: { port: 5199, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5199/';
+  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await b.newPage();
+    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
+    await page.goto(`${url}tools/cli/benchCpu.page.html?images=${n}&batch=${BATCH}&reps=${REPS}`);
+    await page.waitForFunction(() => (globalThis as { __benchCpu?: unknown }).__benchCpu, undefined, { timeout: 540_000, polling: 1000 });
+    return await page.evaluate(() => (globalThis as { __benchCpu?: unknown }).__benchCpu);
+  } finally {
+    await b.close();
+    await server.close();
+  }
+}
+
+main().catch((e) => {
   console.error(e);
   process.exit(1);
 });

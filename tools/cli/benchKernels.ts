@@ -1,5 +1,5 @@
 /**
- * `npm run bench:kernels [-- --images 16 --large 512 --runs 5 --warmup 1 --out results/kernels.json]`
+ * `npm run bench:kernels [-- --images 16 --large 512 --runs 3 --warmup 1 --f32-variants --out results/kernels.json]`
  * Benchmarks every GEMM kernel on the ViT's shapes and one large square GEMM (src/kernels/bench.ts),
  * prints a table and writes the JSON (adapter, rows, ratios.int8_over_fp32 / int4_over_fp32).
  * Runs on whatever WebGPU adapter Dawn finds: SwiftShader here, a real GPU where a Vulkan driver
@@ -11,7 +11,7 @@ import { nodeGpuContext } from '../../src/gpu/nodeGpu';
 import { formatBenchTable, runKernelBench } from '../../src/kernels/bench';
 import { parseArgs } from './args';
 
-const args = parseArgs(process.argv.slice(2), { images: 'number', large: 'number', runs: 'number', warmup: 'number', out: 'string', quiet: 'boolean' });
+const args = parseArgs(process.argv.slice(2), { images: 'number', large: 'number', runs: 'number', warmup: 'number', out: 'string', quiet: 'boolean', 'f32-variants': 'boolean' });
 const out = (args.out as string | undefined) ?? 'results/kernels.json';
 const ctx = await nodeGpuContext();
 try {
@@ -21,6 +21,7 @@ try {
     large: args.large as number | undefined,
     runs: args.runs as number | undefined,
     warmup: args.warmup as number | undefined,
+    compareF32Variants: args['f32-variants'] === true,
     onProgress: args.quiet ? undefined : (done, total, label) => process.stderr.write(`[${done}/${total}] ${label}\n`),
   });
   console.log(formatBenchTable(res));

@@ -673,6 +673,8 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default=None, help="results JSON (default: print only)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--calib-images", type=int, default=CALIB_IMAGES,
+                    help="calibration images: the first N training records (default 256)")
     ap.add_argument("--predictions", action="store_true", help="store per-image predictions in the JSON")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -684,7 +686,7 @@ def main():
         xs, ys = xs[:args.limit], ys[:args.limit]
     x = torch.from_numpy(xs).float().div_(255.0)
     calib_x, _ = read_records(os.path.join(d, "data_batch_1.bin"))
-    calib_x = calib_x[:CALIB_IMAGES]
+    calib_x = calib_x[:args.calib_images]
 
     plans = []
     for path in args.plan:
@@ -697,7 +699,18 @@ def main():
         fp["b"] = dict(fp["a"])
         plans.append(("(FP32)", {"version": 1, "name": "FP32", "sites": [fp] * SITE_COUNT}))
 
-    _, fp_preds = evaluate(model, {"sites": [{"a": {"bits": 32}, "b": {"bits": 32}}] * SITE_COUNT}, None, x, ys, args.batch, args.scope)
+    fp_acc, fp_preds = evaluate(model, {"sites": [{"a": {"bits": 32}, "b": {"bits": 32}}] * SITE_COUNT}, None, x, ys, args.batch, args.scope)
+    # sanity: the FP32 forward through the hook must reproduce the exporter's own predictions
+    export_agree = None
+    pred_path = os.path.join(args.model, "predictions.json")
+    if os.path.exists(pred_path):
+        with open(pred_path) as f:
+            exported = json.load(f).get(args.set)
+        if exported:
+            n = min(len(exported), len(fp_preds))
+            export_agree = float((np.array(exported[:n]) == fp_preds[:n]).mean())
+    print(f"model {digest}: FP32 {args.set} accuracy {100 * fp_acc:.2f}% on {len(ys)} images"
+          + (f", agrees with the exported predictions.json on {100 * export_agree:.2f}%" if export_agree is not None else ""), flush=True)
     results = []
     for path, plan in plans:
         t0 = time.time()
@@ -706,7 +719,7 @@ def main():
         acc, preds = evaluate(model, plan, stats, x, ys, args.batch, args.scope)
         r = {"plan": path, "name": plan.get("name"), "set": args.set, "count": int(len(ys)), "accuracy": acc,
              "agree_fp32": float((preds == fp_preds).mean()), "scope": args.scope, "model_sha256_16": digest,
-             "calibration": f"first {CALIB_IMAGES} training images (data_batch_1), FP32 model" if need else None}
+             "calibration": f"first {len(calib_x)} training images (data_batch_1), FP32 model" if need else None}
         if args.predictions:
             r["predictions"] = preds.tolist()
         if args.jitter:
@@ -726,7 +739,8 @@ def main():
               f"agrees with FP32 on {100 * r['agree_fp32']:.2f}%{band}  [{r['wall_s']}s]", flush=True)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"model": args.model, "model_sha256_16": digest, "results": results}, f, indent=1)
+            json.dump({"model": args.model, "model_sha256_16": digest, "fp32_accuracy": fp_acc,
+                   "fp32_agree_exported_predictions": export_agree, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

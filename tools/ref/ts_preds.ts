@@ -1,19 +1,31 @@
 /**
  * Per-image predictions of the TS engine (CPU backend by default) for plan files, to compare with
  * tools/ref/quant_ref.py --predictions:
- *   node tools/cli/gpu-env.mjs npx vite-node tools/ref/ts_preds.ts -- --out /tmp/ts.json --limit 200 --plans a.json,b.json
+ *   node tools/cli/gpu-env.mjs npx vite-node tools/ref/ts_preds.ts -- --out /tmp/ts.json --limit 200 --plans a.json,b.json [--model DIR]
  *   /usr/bin/python3 tools/ref/compare_preds.py /tmp/ts.json /tmp/py.json
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from '../cli/args';
 import { createNodeEngine } from '../../src/engine/nodeEngine';
+import { Engine } from '../../src/engine/engine';
+import { loadDataNode } from '../../src/engine/nodeLoad';
+import { createCpuBackend } from '../../src/engine/cpuBackendFactory';
+import { nodeReader } from '../../src/data/nodeReader';
+import { loadVit } from '../../src/model/vitWeights';
 import { validatePlan } from '../../src/engine/plan';
 import type { BackendChoice } from '../../src/engine/types';
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', set: 'string', backend: 'string' });
+  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', set: 'string', backend: 'string', model: 'string' });
   const set = (args.set as 'test' | 'val' | undefined) ?? 'test';
-  const { engine, dispose } = await createNodeEngine(((args.backend as string) ?? 'cpu') as BackendChoice, [set]);
+  // --model DIR: a snapshot of public/models/vit-cifar10 (training re-exports it every epoch), CPU backend
+  const { engine, dispose } = args.model
+    ? await (async () => {
+        const weights = await loadVit(nodeReader(String(args.model)));
+        const backend = await createCpuBackend(weights, 'ts_preds --model');
+        return { engine: new Engine(weights, await loadDataNode([set, 'calib']), backend), dispose: () => backend.dispose() };
+      })()
+    : await createNodeEngine(((args.backend as string) ?? 'cpu') as BackendChoice, [set]);
   const results = [];
   try {
     for (const path of String(args.plans).split(',')) {

@@ -1,0 +1,47 @@
+import { expect, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { encodeConfig } from '../src/state/urlCodec';
+import { defaultConfig } from '../src/state/config';
+
+// The heavier views: the kernel benchmark (WebGPU in a worker) and a small live study.
+test.use({ viewport: { width: 1440, height: 900 } });
+const ART = 'e2e-artifacts';
+mkdirSync(ART, { recursive: true });
+const hash = (view: 'kernels' | 'study' | 'explorer') => '#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view });
+
+test('kernels view runs the browser benchmark and shows the ratios', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto('/' + hash('kernels'));
+  await expect(page.getByTestId('backend-label')).not.toHaveText(/starting/, { timeout: 120_000 });
+  await page.getByTestId('run-bench').click();
+  await expect(page.locator('.ratio').first()).toBeVisible({ timeout: 240_000 });
+  await expect(page.locator('.ratio-k').first()).toContainText('INT8 / FP32');
+  await expect(page.getByText(/adapter/).first()).toBeVisible();
+  await page.screenshot({ path: `${ART}/app-kernels.png`, fullPage: true });
+  expect(errors, errors.join('\n')).toEqual([]);
+});
+
+test('study view scores the presets live on 8 images', async ({ page }) => {
+  test.setTimeout(400_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto('/' + hash('study'));
+  await expect(page.getByTestId('live-accuracy')).toHaveText(/%/, { timeout: 150_000 });
+  await page.getByLabel('Study images per row').selectOption('8');
+  await page.getByRole('checkbox', { name: 'sensitivity' }).uncheck();
+  await page.getByRole('checkbox', { name: 'greedy' }).uncheck();
+  await page.getByTestId('run-study').click();
+  await expect(page.getByTestId('run-study')).toBeEnabled({ timeout: 300_000 });
+  await expect(page.locator('.recharts-scatter-symbol')).toHaveCount(7);
+  await page.screenshot({ path: `${ART}/app-study.png`, fullPage: true });
+
+  await page.getByRole('tab', { name: 'Scale / zero' }).click();
+  await expect(page.locator('.katex').first()).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByText('zero point')).toBeVisible();
+  await page.screenshot({ path: `${ART}/app-explorer.png`, fullPage: true });
+  expect(errors, errors.join('\n')).toEqual([]);
+});

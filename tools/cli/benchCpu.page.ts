@@ -1,0 +1,111 @@
+/**
+ * Browser half of `npm run bench:cpu -- --browser`: the same comparison as benchCpu.ts (our WASM
+ * CPU backend vs ONNX Runtime Web's WASM path, 1 thread each, same weights and images) inside a
+ * headless Chromium page served by Vite. Parameters in the query string; the result is left in
+ * window.__benchCpu for the driver (benchCpu.ts).
+ */
+import * as ort from 'onnxruntime-web';
+import { fetchReader, IMAGE_BYTES, loadEvalSet, loadManifest } from '../../src/data/cifar';
+import { fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../../src/engine/plan';
+import { preparePlan } from '../../src/engine/siteQuant';
+import { buildSites } from '../../src/model/sites';
+import { siteLinears } from '../../src/model/vitRef';
+import { loadVit } from '../../src/model/vitWeights';
+import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
+import { VitCpu } from '../../src/cpu/vitCpu';
+
+const q = new URLSearchParams(location.search);
+const N = Number(q.get('images') ?? 256);
+const BATCH = Number(q.get('batch') ?? 32);
+const REPS = Number(q.get('reps') ?? 3);
+const logEl = document.getElementById('log')!;
+const log = (s: string) => {
+  logEl.textContent += '\n' + s;
+  console.log(s);
+};
+
+const op = (bits: 32 | 8 | 4, granularity: 'tensor' | 'token' | 'channel' | 'group', symmetric: boolean, groupSize?: number) => ({
+  bits,
+  granularity,
+  symmetric,
+  range: 'dynamic' as const,
+  ...(groupSize ? { groupSize } : {}),
+});
+const PLANS: [string, Plan][] = [
+  ['FP32', fp32Plan()],
+  ['W8A8 per-token × per-channel', uniformPlan({ a: op(8, 'token', false), b: op(8, 'channel', true) } as SiteScheme)],
+  ['W4A8 per-group (g=32), A8 per-token', uniformPlan({ a: op(8, 'token', false), b: op(4, 'group', true, 32) } as SiteScheme)],
+  ['all-INT4 per-tensor asymmetric (note 004)', uniformPlan({ a: op(4, 'tensor', false), b: op(4, 'tensor', false) } as SiteScheme)],
+  ['INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)', uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme)],
+];
+
+async function main() {
+  const w = await loadVit(fetchReader('/models/vit-cifar10/'));
+  const read = fetchReader('/data/cifar10/');
+  const test = await loadEvalSet(read, 'test', await loadManifest(read));
+  const n = Math.min(N, test.count);
+  const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
+  const classes = w.config.classes;
+  const kernels = await loadCpuKernels();
+  log(`kernels ${kernels.impl} ${kernels.fallbackReason ?? ''}; crossOriginIsolated ${globalThis.crossOriginIsolated}; ${navigator.userAgent}`);
+  if (!isWasmKernels(kernels)) throw new Error(kernels.fallbackReason);
+  const vit = new VitCpu(w, kernels);
+  const sites = buildSites(w.config);
+
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+  const sess = await ort.InferenceSession.create('/models/vit-cifar10/model.onnx', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const ortLogits = new Float32Array(n * classes);
+  const ortPass = async () => {
+    for (let i = 0; i < n; i += BATCH) {
+      const b = Math.min(BATCH, n - i);
+      const x = new Float32Array(b * IMAGE_BYTES);
+      const px = pixels.subarray(i * IMAGE_BYTES, (i + b) * IMAGE_BYTES);
+      for (let j = 0; j < x.length; j++) x[j] = px[j] / 255;
+      const r = await sess.run({ pixels: new ort.Tensor('float32', x, [b, 3, 32, 32]) });
+      ortLogits.set(r.logits.data as Float32Array, i * classes);
+    }
+  };
+  await ortPass(); // warm-up
+  const prepared = PLANS.map(([, p]) => preparePlan(p, sites, siteLinears(w)));
+  prepared.forEach((p) => vit.forward(p, pixels.subarray(0, BATCH * IMAGE_BYTES), Math.min(BATCH, n), BATCH));
+  let ortBest = Infinity;
+  const best = PLANS.map(() => Infinity);
+  const logits: Float32Array[] = [];
+  for (let r = 0; r < REPS; r++) {
+    let t = performance.now();
+    await ortPass();
+    ortBest = Math.min(ortBest, performance.now() - t);
+    for (let p = 0; p < PLANS.length; p++) {
+      t = performance.now();
+      logits[p] = vit.forward(prepared[p], pixels, n, BATCH);
+      best[p] = Math.min(best[p], performance.now() - t);
+    }
+    log(`pass ${r + 1}/${REPS}`);
+  }
+  const ortIps = (n / ortBest) * 1000;
+  let maxDiff = 0;
+  for (let i = 0; i < logits[0].length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[0][i] - ortLogits[i]));
+  const rows = PLANS.map(([name], p) => {
+    const ips = (n / best[p]) * 1000;
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let b = 0;
+      for (let c = 1; c < classes; c++) if (logits[p][i * classes + c] > logits[p][i * classes + b]) b = c;
+      if (b === test.labels[i]) correct++;
+    }
+    log(`${name.padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s  ×${(ips / ortIps).toFixed(2)} ORT  acc ${((100 * correct) / n).toFixed(1)}%`);
+    return { plan: name, imagesPerSecond: +ips.toFixed(1), vsOrt: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4) };
+  });
+  log(`ONNX Runtime Web (wasm, 1 thread) ${ortIps.toFixed(1)} img/s; FP32 max |Δlogit| vs ORT ${maxDiff.toExponential(2)}`);
+  return { userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2) }, ours: rows };
+}
+
+const g = globalThis as { __benchCpu?: unknown };
+main().then(
+  (r) => (g.__benchCpu = r),
+  (e) => {
+    log(`ERROR ${(e as Error).stack ?? e}`);
+    g.__benchCpu = { error: String((e as Error).message ?? e) };
+  },
+);
