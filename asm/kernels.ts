@@ -51,12 +51,11 @@ const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
   return f32x4.mul(y, pow2);
 }
 
-/** tanh-GELU, 4 lanes: tanh(u) = 1 − 2/(e^{2u}+1) saturates cleanly at ±∞. */
+/** tanh-GELU, 4 lanes: 0.5·x·(1 + tanh(u)) = x·σ(2u) = x / (1 + e^{−2u}); saturates cleanly at ±∞. */
 @inline function gelu4(x: v128): v128 {
   const x3 = f32x4.mul(f32x4.mul(x, x), x);
   const u = f32x4.mul(f32x4.splat(GELU_C), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)));
-  const t = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(u, u)), f32x4.splat(1))));
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
+  return f32x4.div(x, f32x4.add(f32x4.splat(1), exp4(f32x4.mul(u, f32x4.splat(-2)))));
 }
 
 /** Scalar GELU through the vector code, so a value's GELU never depends on its tile position. */
@@ -104,6 +103,12 @@ export function pack_b_f32(w: usize, n: i32, k: i32, dst: usize): void {
 
 const M_BLOCK: i32 = 64;
 
+/** c + a·b: one fused multiply-add in the relaxed-SIMD build (kernels-relaxed.wasm), else mul then add. */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /**
  * flags: 1 = tanh-GELU after the bias, 2 = add residual res[m×n] last (y = res + (acc + b)).
  * bias and res may be 0 (absent).
@@ -133,17 +138,17 @@ export function gemm_f32(x: usize, wp: usize, bias: usize, y: usize, m: i32, n: 
           const b1 = v128.load(bp, 16);
           bp += 32;
           let a = v128.load32_splat(x0 + off);
-          c00 = f32x4.add(c00, f32x4.mul(a, b0));
-          c01 = f32x4.add(c01, f32x4.mul(a, b1));
+          c00 = madd(a, b0, c00);
+          c01 = madd(a, b1, c01);
           a = v128.load32_splat(x1 + off);
-          c10 = f32x4.add(c10, f32x4.mul(a, b0));
-          c11 = f32x4.add(c11, f32x4.mul(a, b1));
+          c10 = madd(a, b0, c10);
+          c11 = madd(a, b1, c11);
           a = v128.load32_splat(x2 + off);
-          c20 = f32x4.add(c20, f32x4.mul(a, b0));
-          c21 = f32x4.add(c21, f32x4.mul(a, b1));
+          c20 = madd(a, b0, c20);
+          c21 = madd(a, b1, c21);
           a = v128.load32_splat(x3 + off);
-          c30 = f32x4.add(c30, f32x4.mul(a, b0));
-          c31 = f32x4.add(c31, f32x4.mul(a, b1));
+          c30 = madd(a, b0, c30);
+          c31 = madd(a, b1, c31);
         }
         const rows = minI(4, m - i0);
         const cols = minI(8, n - j0);

@@ -19,7 +19,8 @@ test('kernels view runs the browser benchmark and shows the ratios', async ({ pa
   await page.getByTestId('run-bench').click();
   await expect(page.locator('.ratio').first()).toBeVisible({ timeout: 240_000 });
   await expect(page.locator('.ratio-k').first()).toContainText('INT8 / FP32');
-  await expect(page.getByText(/adapter/).first()).toBeVisible();
+  await expect(page.locator('.bench-head')).toContainText('adapter');
+  await expect(page.locator('.table tbody tr').first()).toBeVisible();
   await page.screenshot({ path: `${ART}/app-kernels.png`, fullPage: true });
   expect(errors, errors.join('\n')).toEqual([]);
 });
@@ -35,8 +36,8 @@ test('study view scores the presets live on 8 images', async ({ page }) => {
   await page.getByRole('checkbox', { name: 'sensitivity' }).uncheck();
   await page.getByRole('checkbox', { name: 'greedy' }).uncheck();
   await page.getByTestId('run-study').click();
-  await expect(page.getByTestId('run-study')).toBeEnabled({ timeout: 300_000 });
-  await expect(page.locator('.recharts-scatter-symbol')).toHaveCount(7);
+  await expect(page.locator('.recharts-scatter-symbol')).toHaveCount(7, { timeout: 300_000 });
+  await expect(page.getByTestId('run-study')).toBeEnabled();
   await page.screenshot({ path: `${ART}/app-study.png`, fullPage: true });
 
   await page.getByRole('tab', { name: 'Scale / zero' }).click();

@@ -57,6 +57,27 @@ describe('loading', () => {
     expect(wasm.fallbackReason).toBeUndefined();
     expect(wasm.impl).toBe('wasm-simd');
   });
+  it('relaxed-SIMD build (FMA GEMM) agrees with the SIMD128 build where the engine has relaxed SIMD', async () => {
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync(new URL('./generated/kernels-relaxed.wasm', import.meta.url));
+    let mod: WebAssembly.Module;
+    try {
+      mod = new WebAssembly.Module(bytes);
+    } catch {
+      return; // Node 20 without --experimental-wasm-relaxed-simd: the loader uses kernels.wasm (tested everywhere else)
+    }
+    const { kernelsFromModule } = await import('./cpuKernels');
+    const rk = kernelsFromModule({ module: mod, features: 'simd128+relaxed' });
+    const r = rng(12);
+    const [m, n, k] = [33, 70, 128];
+    const x = floatMatrix(r, m, k, 3);
+    const w = floatMatrix(r, n, k);
+    const a = rk.gemmF32(x, w, null, m, n, k);
+    const ref = gemmF32Ref(x, w, null, m, n, k);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4);
+    const o: W8A8Operands = { m, n, k, xq: intMatrix(r, m, k, -128, 127), wq: intMatrix(r, n, k, -128, 127), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
+    expect(rk.gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
+  });
   it('missing wasm → TypeScript kernels with the reason', async () => {
     const k = await loadCpuKernels({ source: () => Promise.reject(new Error('ENOENT: no such file')) });
     expect(k.impl).toBe('typescript');

@@ -21,6 +21,7 @@ import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeM
 import { intRange, scaleZero, storageOffset } from '../quant/scaleZero';
 
 export type CpuImpl = 'wasm-simd' | 'typescript';
+export type WasmFeatures = 'simd128' | 'simd128+relaxed';
 
 /** Fused GEMM epilogue: y = residual + gelu(acc + b) (each part optional). */
 export interface GemmEpilogue {
@@ -43,6 +44,8 @@ export interface StatsResult {
 
 export interface CpuKernels extends MatOps {
   readonly impl: CpuImpl;
+  /** wasm only: 'simd128', or 'simd128+relaxed' (fused multiply-add in the FP32 GEMM) */
+  readonly wasmFeatures?: WasmFeatures;
   /** why the TypeScript kernels run instead of WebAssembly (undefined when wasm runs) */
   readonly fallbackReason?: string;
   gemmF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number, epi?: GemmEpilogue): Float32Array;
@@ -293,6 +296,8 @@ export const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 export class WasmArena {
   top: number;
   readonly base: number;
+  /** the VitCpu whose packed weights live at the bottom of this memory (one per instance) */
+  owner?: object;
   constructor(readonly ex: KernelExports) {
     this.base = ex.heapBase();
     this.top = this.base;
@@ -371,7 +376,10 @@ class WasmCpuKernels implements CpuKernels {
   readonly impl = 'wasm-simd' as const;
   readonly fallbackReason = undefined;
   readonly arena: WasmArena;
-  constructor(readonly ex: KernelExports) {
+  constructor(
+    readonly ex: KernelExports,
+    readonly wasmFeatures: WasmFeatures = 'simd128',
+  ) {
     this.arena = new WasmArena(ex);
   }
 
@@ -591,16 +599,25 @@ export function isWasmKernels(k: CpuKernels): k is WasmCpuKernels {
   return k.impl === 'wasm-simd';
 }
 
-/** Instantiates the kernels from a compiled module (a worker receives the Module by postMessage). */
-export function kernelsFromModule(mod: WebAssembly.Module): CpuKernels {
-  const inst = new WebAssembly.Instance(mod, {});
-  return new WasmCpuKernels(inst.exports as unknown as KernelExports);
+/** A compiled kernels module and the wasm features it uses. */
+export interface KernelModule {
+  module: WebAssembly.Module;
+  features: WasmFeatures;
 }
 
-let cachedModule: Promise<WebAssembly.Module> | undefined;
+/** Instantiates the kernels from a compiled module (a worker receives the Module by postMessage). */
+export function kernelsFromModule(mod: WebAssembly.Module | KernelModule): CpuKernels {
+  const m = mod instanceof WebAssembly.Module ? { module: mod, features: 'simd128' as const } : mod;
+  const inst = new WebAssembly.Instance(m.module, {});
+  return new WasmCpuKernels(inst.exports as unknown as KernelExports, m.features);
+}
 
-async function readWasmBytes(): Promise<ArrayBuffer | Uint8Array> {
-  const url = new URL('./generated/kernels.wasm', import.meta.url);
+type Bytes = ArrayBuffer | Uint8Array;
+let cachedModule: Promise<KernelModule> | undefined;
+
+async function readWasmBytes(name: 'kernels.wasm' | 'kernels-relaxed.wasm'): Promise<Bytes> {
+  // literal URLs, so that Vite emits both files as assets
+  const url = name === 'kernels.wasm' ? new URL('./generated/kernels.wasm', import.meta.url) : new URL('./generated/kernels-relaxed.wasm', import.meta.url);
   const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
   if (isNode && url.protocol === 'file:') {
     const fsName = 'node:fs/promises';
@@ -612,18 +629,29 @@ async function readWasmBytes(): Promise<ArrayBuffer | Uint8Array> {
   return r.arrayBuffer();
 }
 
-/** The compiled module (cached), for workers. Rejects with the reason the wasm is unusable. */
-export function loadKernelModule(source?: () => Promise<ArrayBuffer | Uint8Array>): Promise<WebAssembly.Module> {
+/**
+ * The compiled module (cached), for workers: the relaxed-SIMD build where the engine compiles it,
+ * else the SIMD128 build. Rejects with the reason the wasm is unusable. `source` replaces the
+ * SIMD128 bytes (tests) and skips the relaxed build.
+ */
+export function loadKernelModule(source?: () => Promise<Bytes>): Promise<KernelModule> {
   if (!source && cachedModule) return cachedModule;
-  const p = (async () => {
-    let bytes: ArrayBuffer | Uint8Array;
+  const p = (async (): Promise<KernelModule> => {
+    if (!source) {
+      try {
+        return { module: await WebAssembly.compile((await readWasmBytes('kernels-relaxed.wasm')) as BufferSource), features: 'simd128+relaxed' };
+      } catch {
+        // no relaxed SIMD here (or no file): the plain SIMD128 build below
+      }
+    }
+    let bytes: Bytes;
     try {
-      bytes = await (source ?? readWasmBytes)();
+      bytes = await (source ?? (() => readWasmBytes('kernels.wasm')))();
     } catch (e) {
       throw new Error(`kernels.wasm not available (${(e as Error).message}); run npm run build:wasm`);
     }
     try {
-      return await WebAssembly.compile(bytes as BufferSource);
+      return { module: await WebAssembly.compile(bytes as BufferSource), features: 'simd128' };
     } catch (e) {
       throw new Error(`kernels.wasm does not compile here (${(e as Error).message}); WebAssembly SIMD128 may be unsupported`);
     }
@@ -640,7 +668,7 @@ export function loadKernelModule(source?: () => Promise<ArrayBuffer | Uint8Array
  * the TypeScript kernels with `fallbackReason` set. `source` overrides where the bytes come from
  * (tests use it to simulate a missing or broken file).
  */
-export async function loadCpuKernels(opts: { source?: () => Promise<ArrayBuffer | Uint8Array>; forceTypescript?: boolean } = {}): Promise<CpuKernels> {
+export async function loadCpuKernels(opts: { source?: () => Promise<Bytes>; forceTypescript?: boolean } = {}): Promise<CpuKernels> {
   if (opts.forceTypescript) return makeTs('TypeScript kernels requested');
   try {
     const mod = await loadKernelModule(opts.source);

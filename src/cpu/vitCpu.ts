@@ -80,6 +80,8 @@ export class VitCpu {
     this.ref = new VitReference(weights, kernels);
     // model constants (LayerNorm parameters, positions) live at the bottom of the arena for good
     const ar = this.ar;
+    if (ar.owner) throw new Error('VitCpu: these kernels already serve another VitCpu (one per wasm instance: loadCpuKernels() again)');
+    ar.owner = this;
     ar.top = ar.base;
     this.lnPtrs = weights.blocks.map((b) => ({ g1: ar.putF32(b.ln1.g), b1: ar.putF32(b.ln1.b), g2: ar.putF32(b.ln2.g), b2: ar.putF32(b.ln2.b) }));
     this.normPtr = { g: ar.putF32(weights.norm.g), b: ar.putF32(weights.norm.b) };
@@ -400,7 +402,7 @@ export class VitCpuBackend implements Backend {
     else this.ref = new VitReference(weights, kernels);
     this.info = {
       kind: 'cpu',
-      label: isWasmKernels(kernels) ? 'CPU · WASM SIMD, 1 thread' : 'CPU · TypeScript kernels',
+      label: isWasmKernels(kernels) ? `CPU · WASM SIMD${kernels.wasmFeatures === 'simd128+relaxed' ? ' (relaxed, FMA)' : ''}, 1 thread` : 'CPU · TypeScript kernels',
       reason: kernels.fallbackReason ? `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}` : reason,
     };
   }

@@ -81,9 +81,10 @@ export class VitCpuPool implements Backend {
     readonly weights: VitWeights,
     reason: string,
     readonly chunk: number,
+    relaxed: boolean,
   ) {
     this.sentPlan = ports.map(() => 0);
-    this.info = { kind: 'cpu', label: `CPU · WASM SIMD, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
+    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${relaxed ? ' (relaxed, FMA)' : ''}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
     for (const p of ports) {
       p.onMessage((m) => {
         if (m.type === 'ready') return;
@@ -115,7 +116,7 @@ export class VitCpuPool implements Backend {
           }),
       ),
     );
-    return new VitCpuPool(ports, weights, opts.reason ?? 'CPU backend', opts.chunk ?? 16);
+    return new VitCpuPool(ports, weights, opts.reason ?? 'CPU backend', opts.chunk ?? 16, module.features === 'simd128+relaxed');
   }
 
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {

@@ -7,11 +7,11 @@ import type { PreparedPlan } from '../engine/siteQuant';
 import { jitterHooks } from '../engine/engine';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
-import { isWasmKernels, kernelsFromModule } from './cpuKernels';
+import { isWasmKernels, type KernelModule, kernelsFromModule } from './cpuKernels';
 import { VitCpu } from './vitCpu';
 
 export type ToWorker =
-  | { type: 'init'; module: WebAssembly.Module; weights: VitWeights }
+  | { type: 'init'; module: KernelModule; weights: VitWeights }
   | { type: 'plan'; id: number; plan: PreparedPlan }
   | { type: 'run'; job: number; planId: number; pixels: Uint8Array; count: number; chunk: number; jitter?: { scale: number; seed: number; offset: number } };
 export type FromWorker = { type: 'ready' } | { type: 'result'; job: number; logits: Float32Array } | { type: 'error'; job: number; message: string };

@@ -10,10 +10,10 @@ import { type ForwardHooks, siteLinears, VitReference, refOps } from '../model/v
 import { type Calibration, calibrate } from './calibration';
 import { errorStats, operandStats } from './operandStats';
 import { type Plan, fp32Plan, validatePlan } from './plan';
-import { type MatOps, type PreparedPlan, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, toStorage, matrixSpec } from './siteQuant';
-import type { BackendInfo, EvalSetName, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+import { type MatOps, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec } from './siteQuant';
+import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
 import { intRange } from '../quant/scaleZero';
-import { dequantizeMatrix } from '../quant/quantizeMatrix';
+import type { QuantizedMatrix } from '../quant/quantizeMatrix';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -29,9 +29,28 @@ export interface Backend {
   readonly lastFallback?: string;
   /** logits, count × classes, for `count` images of 3072 bytes each */
   run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts?: RunOptions): Promise<Float32Array>;
+  /**
+   * The operands of `site` for one image under `plan`, in siteQuant's stacked layout; A as the
+   * site quantizes it (after SmoothQuant's division). Absent: the engine captures on the CPU.
+   */
+  captureOperands?(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands>;
+  /** operand statistics on this backend's device (absent: CPU) */
+  operandStats?(role: 'a' | 'b', x: Float32Array, rows: number, cols: number): Promise<OperandStats>;
   /** sites whose activation quantization ran fused into the previous op (LayerNorm) */
   fusedSites?(plan: PreparedPlan): Set<number>;
   dispose(): void;
+}
+
+export interface CapturedOperands {
+  /** A as quantized (SmoothQuant-scaled when the site uses it) */
+  a: Float32Array;
+  aRows: number;
+  /** B for attention sites (k or vᵀ, stacked per head); null for weight sites */
+  b: Float32Array | null;
+  bRows: number;
+  k: number;
+  /** where the capture ran, e.g. 'WebGPU' */
+  device: string;
 }
 
 export class AbortError extends Error {
@@ -211,59 +230,91 @@ export class Engine {
     };
   }
 
-  /** Statistics of one site's operands on one image under a plan (CPU reference forward). */
-  siteStats(plan: Plan, site: number, set: EvalSetName, image: number): SiteStats {
-    const prepared = this.prepare(plan);
-    const ps = prepared.sites[site];
-    const s = this.evalSet(set);
-    if (image < 0 || image >= s.count) throw new RangeError(`image ${image} out of range (0..${s.count - 1})`);
-    let captured: { a: Float32Array; aRows: number; b: Float32Array | null; bRows: number; k: number } | undefined;
-    this.reference.forward(s.pixels.subarray(image * IMAGE_BYTES, (image + 1) * IMAGE_BYTES), prepared, {
+  /** The operands of a site on one image, captured by the CPU reference forward. */
+  private captureOnCpu(prepared: PreparedPlan, site: number, pixels: Uint8Array): CapturedOperands {
+    let captured: CapturedOperands | undefined;
+    this.reference.forward(pixels, prepared, {
       operands(i, a, aRows, b, bRows, k) {
-        if (i === site) captured = { a: a.slice(), aRows, b: b ? b.slice() : null, bRows, k };
+        if (i === site) captured = { a: a.slice(), aRows, b: b ? b.slice() : null, bRows, k, device: 'CPU' };
       },
     });
     if (!captured) throw new Error(`site ${site} did not run`);
+    const smooth = prepared.sites[site].weight?.smooth;
+    if (smooth) for (let i = 0; i < captured.a.length; i++) captured.a[i] /= smooth[i % captured.k];
+    return captured;
+  }
+
+  /**
+   * Statistics of one site's operands on one image under a plan: captured and measured on the
+   * backend's device when it can (WebGPU: the forward's own buffers, shaders/stats.wgsl), else on
+   * the CPU; the site's output error under the plan is computed from those operands.
+   */
+  async siteStats(plan: Plan, site: number, set: EvalSetName, image: number): Promise<SiteStats & { device: string }> {
+    const prepared = this.prepare(plan);
+    const ps = prepared.sites[site];
+    if (!ps) throw new RangeError(`site ${site} out of range (0..${prepared.sites.length - 1})`);
+    const s = this.evalSet(set);
+    if (!(image >= 0 && image < s.count)) throw new RangeError(`image ${image} out of range (0..${s.count - 1})`);
+    const pixels = s.pixels.subarray(image * IMAGE_BYTES, (image + 1) * IMAGE_BYTES);
+    let cap: CapturedOperands;
+    try {
+      cap = this.backend.captureOperands ? await this.backend.captureOperands(prepared, site, pixels) : this.captureOnCpu(prepared, site, pixels);
+    } catch {
+      cap = this.captureOnCpu(prepared, site, pixels);
+    }
     const info = this.sites[site];
     const lin = siteLinears(this.weights)[site];
-    const k = captured.k;
-    // the operands as the site quantizes them (SmoothQuant-scaled when enabled)
-    let aOp = captured.a;
-    if (ps.weight?.smooth) {
-      aOp = aOp.slice();
-      for (let i = 0; i < aOp.length; i++) aOp[i] /= ps.weight.smooth[i % k];
-    }
-    const bOp = captured.b ?? ps.weight?.w ?? lin!.w;
-    const bRows = captured.b ? captured.bRows : lin!.out;
-    const a = operandStats('a', aOp, captured.aRows, k);
-    const b = operandStats('b', bOp, bRows, k);
+    const k = cap.k;
+    const bOp = cap.b ?? ps.weight?.w ?? lin!.w;
+    const bRows = cap.b ? cap.bRows : lin!.out;
+    const measure = async (role: 'a' | 'b', x: Float32Array, rows: number) => {
+      if (this.backend.operandStats && cap.device !== 'CPU') {
+        try {
+          return { stats: await this.backend.operandStats(role, x, rows, k), device: cap.device };
+        } catch {
+          /* fall through to the CPU */
+        }
+      }
+      return { stats: operandStats(role, x, rows, k), device: 'CPU' };
+    };
+    const [ma, mb] = [await measure('a', cap.a, cap.aRows), await measure('b', bOp, bRows)];
     const quant: SiteStats['quant'] = {};
-    const qinfo = (o: typeof ps.scheme.a, x: Float32Array, rows: number, clip?: { min: number; max: number }, pre?: import('../quant/quantizeMatrix').QuantizedMatrix) => {
+    const qinfo = (o: typeof ps.scheme.a, x: Float32Array, rows: number, clip?: { min: number; max: number }, pre?: QuantizedMatrix) => {
       if (o.bits === 32) return undefined;
       const q = pre ?? refOps.quantize(x, rows, k, matrixSpec(o, clip));
       const r = intRange(q.spec.bits, q.spec.symmetric);
       return { scales: Array.from(q.scales.subarray(0, 256)), zeros: Array.from(q.zeros.subarray(0, 256)), qmin: r.qmin, qmax: r.qmax };
     };
-    quant.a = qinfo(ps.scheme.a, aOp, captured.aRows, ps.clipA);
+    quant.a = qinfo(ps.scheme.a, cap.a, cap.aRows, ps.clipA);
     quant.b = qinfo(ps.scheme.b, bOp, bRows, ps.clipB, ps.weight?.q);
-    // site output under the plan vs the FP32 product of the same (unquantized) operands
-    const fpSite = { ...ps, path: { path: 'fp32' as const, reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 as const }, b: { ...ps.scheme.b, bits: 32 as const } }, weight: undefined };
+    // the site's output under the plan vs the FP32 product of the same (unquantized) operands
+    const fpSite: PreparedSite = { ...ps, path: { path: 'fp32', reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 }, b: { ...ps.scheme.b, bits: 32 } }, weight: undefined };
     let yq: Float32Array;
     let yf: Float32Array;
     if (info.hasWeight) {
-      yq = runLinearSite(ps, lin!, captured.a, captured.aRows, refOps);
-      yf = runLinearSite(fpSite, lin!, captured.a, captured.aRows, refOps);
+      const smooth = ps.weight?.smooth;
+      const aRaw = smooth ? cap.a.map((v, i) => v * smooth[i % k]) : cap.a;
+      yq = runLinearSite(ps, lin!, aRaw, cap.aRows, refOps);
+      yf = runLinearSite(fpSite, lin!, aRaw, cap.aRows, refOps);
     } else {
       const heads = this.weights.config.heads;
-      const m = captured.aRows / heads;
-      const n = captured.bRows / heads;
-      yq = runAttentionSite(ps, captured.a, captured.b!, heads, m, n, k, refOps);
-      yf = runAttentionSite(fpSite, captured.a, captured.b!, heads, m, n, k, refOps);
+      const m = cap.aRows / heads;
+      const n = cap.bRows / heads;
+      yq = runAttentionSite(ps, cap.a, cap.b!, heads, m, n, k, refOps);
+      yf = runAttentionSite(fpSite, cap.a, cap.b!, heads, m, n, k, refOps);
     }
     const err = errorStats(yf, yq);
-    void toStorage;
-    void dequantizeMatrix;
-    return { site, image, a, b, quant, outputMse: err.mse, outputSqnrDb: err.sqnrDb, path: { site, path: ps.path.path, reason: ps.path.reason } };
+    return {
+      site,
+      image,
+      a: ma.stats,
+      b: mb.stats,
+      quant,
+      outputMse: err.mse,
+      outputSqnrDb: err.sqnrDb,
+      path: { site, path: ps.path.path, reason: ps.path.reason },
+      device: ma.device === mb.device ? ma.device : `${ma.device} (A), ${mb.device} (B)`,
+    };
   }
 }
 

@@ -100,6 +100,8 @@ export interface SiteStats {
   /** signal-to-quantization-noise ratio of the output, dB */
   outputSqnrDb: number;
   path: SiteRunInfo;
+  /** where the statistics were computed: 'WebGPU', 'CPU', … */
+  device?: string;
 }
 
 export interface Progress {

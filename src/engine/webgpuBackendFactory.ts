@@ -8,7 +8,9 @@ import { createGpuContext } from '../gpu/device';
 import { UnsupportedOnWebGpu, VitGpu } from '../model/vitGpu';
 import type { VitWeights } from '../model/vitWeights';
 import { IMAGE_BYTES } from '../data/cifar';
-import { type Backend, type RunOptions, throwIfAborted } from './engine';
+import { type Backend, type CapturedOperands, type RunOptions, throwIfAborted } from './engine';
+import { gpuOperandStats } from './gpuOperandStats';
+import type { OperandStats } from './types';
 import type { PreparedPlan } from './siteQuant';
 import type { BackendInfo } from './types';
 
@@ -59,6 +61,30 @@ export class WebGpuBackend implements Backend {
   private async onCpu(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions, why: string) {
     this.lastFallback = why;
     return (await this.cpu()).run(plan, pixels, count, opts);
+  }
+
+  async captureOperands(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands> {
+    const { dim: D, heads: H } = this.vit.weights.config;
+    const hd = D / H;
+    const ps = plan.sites[site];
+    const got = await this.vit.compiled(plan, Math.min(this.vit.maxBatch, 4)).capture(pixels, site);
+    if (ps.info.hasWeight) return { a: got[0], aRows: got[0].length / ps.info.k, b: null, bRows: 0, k: ps.info.k, device: 'WebGPU' };
+    // restack qkv rows [T × 3D] into siteQuant's per-head layout
+    const qkv = ps.info.kind === 'qk' ? got[0] : got[1];
+    const T = qkv.length / (3 * D);
+    const heads = (colOff: number) => {
+      const out = new Float32Array(H * T * hd);
+      for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < hd; j++) out[(h * T + t) * hd + j] = qkv[t * 3 * D + colOff + h * hd + j];
+      return out;
+    };
+    if (ps.info.kind === 'qk') return { a: heads(0), aRows: H * T, b: heads(D), bRows: H * T, k: hd, device: 'WebGPU' };
+    const vT = new Float32Array(H * hd * T);
+    for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < hd; j++) vT[(h * hd + j) * T + t] = qkv[t * 3 * D + 2 * D + h * hd + j];
+    return { a: got[0], aRows: H * T, b: vT, bRows: H * hd, k: T, device: 'WebGPU' };
+  }
+
+  operandStats(role: 'a' | 'b', x: Float32Array, rows: number, cols: number): Promise<OperandStats> {
+    return gpuOperandStats(this.ctx, role, x, rows, cols);
   }
 
   fusedSites(plan: PreparedPlan): Set<number> {

@@ -2,7 +2,7 @@
  * Statistics of activations / weights on the GPU (shaders/stats.wgsl).
  *
  * API:
- *   const st = createStats(ctx, { rows, cols, view?: { off?, row?, col? }, bins?, range?: { lo, hi }, k? })
+ *   const st = createStats(ctx, { rows, cols, view?: { off?, row?, col? }, bins?, range?: { lo, hi }, k?, rowMode? })
  *     rows of the view: per-row stats; per-column stats = a transposed view { row: 1, col: ld };
  *     per-tensor stats = one row over all elements ({ rows: 1, cols: n } on dense data)
  *   st.encode(encoderOrPass, { input, stats, histogram?, beyond? })
@@ -16,6 +16,7 @@ import src from '../../shaders/stats.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
+import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
 import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface StatsConfig {
@@ -26,6 +27,9 @@ export interface StatsConfig {
   range?: { lo: number; hi: number };
   /** k of the k·σ count */
   k?: number;
+  /** rows → threads of the row statistics (default: by adapter, see rowMode.ts; 'thread' suits
+   * many short rows, 'workgroup' few long ones such as a whole tensor) */
+  rowMode?: RowMode;
 }
 
 export interface StatsBuffers {
@@ -67,7 +71,8 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
     ],
     'stats.params',
   );
-  const pRow = getPipeline(ctx, 'stats', () => src, 'row_stats');
+  const mode = chooseRowMode(ctx, cfg.rowMode ?? (rows < 64 ? 'workgroup' : undefined));
+  const pRow = getPipeline(ctx, 'stats', () => src, mode === 'workgroup' ? 'row_stats' : 'row_stats_serial');
   const pHist = getPipeline(ctx, 'stats', () => src, 'histogram');
   const pBeyond = getPipeline(ctx, 'stats', () => src, 'count_beyond');
   const extent = off + (rows - 1) * sRow + (cols - 1) * sCol + 1;
@@ -82,7 +87,7 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
       withPass(
         target,
         (p) => {
-          dispatch(p, pRow, bindGroupAt(ctx, pRow, [[0, u], [1, input], [2, stats]]), ...grid(rows));
+          dispatch(p, pRow, bindGroupAt(ctx, pRow, [[0, u], [1, input], [2, stats]]), ...grid(rowGroups(mode, rows)));
           if (b.histogram) {
             const h = checkFits(b.histogram, bins + 3, 'stats histogram');
             dispatch(p, pHist, bindGroupAt(ctx, pHist, [[0, u], [1, input], [3, h]]), ...elemGroups);

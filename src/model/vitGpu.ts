@@ -65,6 +65,10 @@ export class CompiledForward {
   private logits: GpuBuffer<'f32'>;
   private smoothPatches?: Float32Array;
   readonly fusedSites = new Set<number>();
+  /** where each site's operands can be read, and after how many steps (statistics) */
+  private taps = new Map<number, { step: number; read: () => { buffer: GPUBuffer; offset: number; floats: number }[] }>();
+  private checkedFlags = false;
+  private flagOps: { checkFlags(): Promise<void> }[] = [];
 
   constructor(
     private ctx: GpuContext,
@@ -156,6 +160,7 @@ export class CompiledForward {
       const wb = weightBufs(ps, L);
       const smooth = ps.weight?.smooth;
       let src = inp;
+      let tapBuf: (() => GPUBuffer) | undefined;
       // LayerNorm-fed: SmoothQuant folds into γ and β
       let lnOp: Encodable | undefined;
       let lnBufs: Record<string, unknown> | undefined;
@@ -170,7 +175,10 @@ export class CompiledForward {
         const beta = upload(bt, `ln β ${i}`);
         const fusedQuant = ps.path.path === 'int8-gemm' || ps.path.path === 'int4-gemm';
         if (fusedQuant) {
-          lnOp = own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+          const lq = own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+          this.flagOps.push(lq);
+          lnOp = lq;
+          tapBuf = () => lq.lnOutput.buffer;
           lnBufs = { input: lnIn.input, gamma, beta, q: qA, scales: sA, zeros: zA };
           this.fusedSites.add(i);
         } else {
@@ -192,9 +200,16 @@ export class CompiledForward {
       const quantizeA = () => {
         if (this.fusedSites.has(i)) return;
         const q = own(createQuantizeRows(ctx, { rows: m, cols: k, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+        this.flagOps.push(q);
         const from = src!;
         this.steps.push((enc) => q.encode(enc, { input: from, q: qA, scales: sA, zeros: zA }));
       };
+      // image 0's A operand is complete here (after LayerNorm / smoothing, before quantization)
+      {
+        const tb = tapBuf ?? (() => src!.buffer);
+        const firstRow = i === 0 ? 1 : 0; // the patch embedding's zero class-token slot
+        this.taps.set(i, { step: this.steps.length, read: () => [{ buffer: tb(), offset: firstRow * k * 4, floats: (rowsPerImage - firstRow) * k }] });
+      }
       const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
       const residual = epi.residual;
       const resBuf = epi.residual === 'buffer' ? epi.residualBuf : undefined;
@@ -243,7 +258,13 @@ export class CompiledForward {
           v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
         }),
       );
-      this.steps.push((enc) => att.encode(enc, { qkv, out: ctxOut }));
+      // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
+      this.taps.set(base + 1, { step: this.steps.length, read: () => [{ buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+      this.steps.push((enc) => att.encodeScores(enc, { qkv }));
+      this.steps.push((enc) => att.encodeSoftmax(enc));
+      this.taps.set(base + 2, { step: this.steps.length, read: () => [{ buffer: att.scores.buffer, offset: 0, floats: H * T * T }, { buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+      this.steps.push((enc) => att.encodeContext(enc, { qkv, out: ctxOut }));
+      this.flagOps.push(att);
       linearSite(base + 3, rows, T, ctxOut, x, { residual: 'accumulate' });
       linearSite(base + 4, rows, T, null, h, { gelu: true }, { input: x, gamma: blk.ln2.g, beta: blk.ln2.b });
       linearSite(base + 5, rows, T, h, x, { residual: 'accumulate' });
@@ -251,12 +272,9 @@ export class CompiledForward {
     linearSite(37, B, 1, null, this.logits, {}, { input: x, gamma: w.norm.g, beta: w.norm.b, inRow: T * D });
   }
 
-  /** Logits [count × classes] for `count` ≤ batch images (3072 bytes each). */
-  async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
-    const { classes } = this.w.config;
+  private uploadPatches(pixels: Uint8Array, count: number) {
     const P = this.w.patchEmbed.in;
-    const np = (this.w.config.image / this.w.config.patch) ** 2;
-    const T = np + 1;
+    const T = (this.w.config.image / this.w.config.patch) ** 2 + 1;
     const patches = new Float32Array(this.batch * T * P);
     for (let b = 0; b < count; b++) {
       const p = patchify(pixels.subarray(b * IMAGE_BYTES, (b + 1) * IMAGE_BYTES), this.w);
@@ -264,10 +282,37 @@ export class CompiledForward {
       patches.set(p, (b * T + 1) * P); // row 0 of each image: the zero class-token slot
     }
     this.patches.write(patches);
+  }
+
+  /**
+   * Runs the forward on one image up to `site` and reads back what its operands are computed from:
+   * the A operand for weight sites, qkv rows (q·kᵀ) or attention probabilities (attn·v).
+   */
+  async capture(pixels: Uint8Array, site: number): Promise<Float32Array[]> {
+    const tap = this.taps.get(site);
+    if (!tap) throw new Error(`site ${site} has no tap`);
+    this.uploadPatches(pixels, 1);
+    const enc = this.ctx.device.createCommandEncoder({ label: `vit forward to site ${site}` });
+    for (const s of this.steps.slice(0, tap.step)) s(enc);
+    this.ctx.device.queue.submit([enc.finish()]);
+    const out: Float32Array[] = [];
+    for (const r of tap.read()) out.push(new Float32Array(await readBuffer(this.ctx, r.buffer, r.offset, r.floats * 4)));
+    return out;
+  }
+
+  /** Logits [count × classes] for `count` ≤ batch images (3072 bytes each). */
+  async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
+    const { classes } = this.w.config;
+    this.uploadPatches(pixels, count);
     const enc = this.ctx.device.createCommandEncoder({ label: 'vit forward' });
     for (const s of this.steps) s(enc);
     this.ctx.device.queue.submit([enc.finish()]);
     const ab = await readBuffer(this.ctx, this.logits.buffer, 0, count * classes * 4);
+    if (!this.checkedFlags) {
+      // NaN/Inf inside the network is reported, never silently propagated (checked on the first batch)
+      this.checkedFlags = true;
+      for (const op of this.flagOps) await op.checkFlags();
+    }
     return new Float32Array(ab);
   }
 

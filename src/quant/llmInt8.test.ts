@@ -71,6 +71,17 @@ describe('LLM.int8', () => {
     expect(eMixed4).toBeLessThan(ePlain4 / 20);
   });
 
+  it('uses the integer GEMM it is given for the regular part', () => {
+    let calls = 0;
+    const gemm = (o: Parameters<typeof gemmW8A8Ref>[0]) => {
+      calls++;
+      return gemmW8A8Ref(o);
+    };
+    const y = llmInt8Matmul(x, w, b, m, n, k, 1.5, { aBits: 8, bBits: 8, gemm });
+    expect(calls).toBe(1);
+    expect(Array.from(y)).toEqual(Array.from(llmInt8Matmul(x, w, b, m, n, k, 1.5, { aBits: 8, bBits: 8 })));
+  });
+
   it('validates shapes and NaN/Inf', () => {
     expect(() => llmInt8Matmul(x, w, b, m, n, k + 1, 6, { aBits: 8, bBits: 8 })).toThrow(/X has/);
     expect(() => llmInt8Matmul(x, w, b.subarray(1), m, n, k, 6, { aBits: 8, bBits: 8 })).toThrow(/bias/);

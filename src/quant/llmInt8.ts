@@ -5,7 +5,7 @@
  * per-output-channel symmetric W (ranges taken over the non-outlier columns only); the two partial
  * products are summed, then the bias is added.
  */
-import { gemmW8A8Ref } from '../kernels/gemmW8A8.ref';
+import { gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
 import { quantizeMatrix, validateFinite } from './quantizeMatrix';
 
 /** 1 where any |x[:, c]| > threshold (strict), X [rows×k]. */
@@ -28,6 +28,8 @@ function gatherColumns(x: ArrayLike<number>, rows: number, k: number, idx: Int32
 export interface LlmInt8Options {
   aBits: 8 | 4 | 2;
   bBits: 8 | 4 | 2;
+  /** integer GEMM for the regular part (e.g. a faster MatOps.gemmW8A8); default gemmW8A8Ref */
+  gemm?: (o: W8A8Operands) => Float32Array;
 }
 
 /** Y[m×n] = X[m×k]·W[n×k]ᵀ + b with the LLM.int8 decomposition. */
@@ -61,7 +63,7 @@ export function llmInt8Matmul(
     const wr = gatherColumns(w, n, k, idx);
     const qx = quantizeMatrix(xr, m, kr, { bits: opts.aBits, symmetric: true, granularity: 'row' });
     const qw = quantizeMatrix(wr, n, kr, { bits: opts.bBits, symmetric: true, granularity: 'row' });
-    yInt = gemmW8A8Ref({ m, n, k: kr, xq: qx.q, wq: qw.q, sx: qx.scales, sw: qw.scales, bias: null });
+    yInt = (opts.gemm ?? gemmW8A8Ref)({ m, n, k: kr, xq: qx.q, wq: qw.q, sx: qx.scales, sw: qw.scales, bias: null });
   }
 
   // FP32 part over the outlier columns (float64 accumulation, rounded once)

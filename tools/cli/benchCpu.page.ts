@@ -47,7 +47,7 @@ async function main() {
   const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
   const classes = w.config.classes;
   const kernels = await loadCpuKernels();
-  log(`kernels ${kernels.impl} ${kernels.fallbackReason ?? ''}; crossOriginIsolated ${globalThis.crossOriginIsolated}; ${navigator.userAgent}`);
+  log(`kernels ${kernels.impl} ${kernels.wasmFeatures ?? ''} ${kernels.fallbackReason ?? ''}; crossOriginIsolated ${globalThis.crossOriginIsolated}; ${navigator.userAgent}`);
   if (!isWasmKernels(kernels)) throw new Error(kernels.fallbackReason);
   const vit = new VitCpu(w, kernels);
   const sites = buildSites(w.config);
@@ -98,7 +98,7 @@ async function main() {
     return { plan: name, imagesPerSecond: +ips.toFixed(1), vsOrt: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4) };
   });
   log(`ONNX Runtime Web (wasm, 1 thread) ${ortIps.toFixed(1)} img/s; FP32 max |Δlogit| vs ORT ${maxDiff.toExponential(2)}`);
-  return { userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2) }, ours: rows };
+  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2) }, ours: rows };
 }
 
 const g = globalThis as { __benchCpu?: unknown };

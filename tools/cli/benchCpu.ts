@@ -4,7 +4,9 @@
  * tools/train/export_onnx.py from the same model.safetensors), same images, same process, 1 thread.
  * A benchmark, not a test: prints images/s and ratios, writes results/cpu.json.
  *
- *   npm run bench:cpu -- [--images 256] [--batch 32] [--reps 2] [--no-ort] [--plans W8A8,W4A8] [--browser] [--out results/cpu.json]
+ *   npm run bench:cpu -- [--images 256] [--batch 32] [--reps 2] [--no-ort] [--plans W8A8,W4A8] [--threads 2] [--browser] [--out results/cpu.json]
+ *
+ * --threads N also times every plan on VitCpuPool (N worker_threads, one wasm instance each).
  *
  * --browser also runs the comparison in headless Chromium (/usr/bin/chromium through Playwright,
  * page tools/cli/benchCpu.page.html served by Vite on 127.0.0.1).
@@ -38,6 +40,7 @@ const REPS = opt('reps', 2);
 const noOrt = args.includes('--no-ort');
 const noExport = args.includes('--no-export');
 const browser = args.includes('--browser');
+const THREADS = opt('threads', 0);
 const outIdx = args.indexOf('--out');
 const OUT = outIdx >= 0 ? args[outIdx + 1] : 'results/cpu.json';
 
@@ -87,7 +90,7 @@ async function main() {
   const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
   const classes = w.config.classes;
   const kernels = await loadCpuKernels();
-  console.log(`kernels: ${kernels.impl}${kernels.fallbackReason ? ` (fallback: ${kernels.fallbackReason})` : ''}`);
+  console.log(`kernels: ${kernels.impl}${kernels.wasmFeatures ? ` (${kernels.wasmFeatures})` : ''}${kernels.fallbackReason ? ` (fallback: ${kernels.fallbackReason})` : ''}`);
   console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}, node ${process.version}`);
   console.log(`${n} test images, batch ${BATCH}, ${REPS} timed passes, 1 thread\n`);
   if (!isWasmKernels(kernels)) throw new Error(`the benchmark needs the wasm kernels: ${kernels.fallbackReason}`);
@@ -233,6 +236,29 @@ async function main() {
     if (p === 0 && ort) console.log(`   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${((100 * agreeOrt) / n).toFixed(1)}%`);
   });
 
+  let pool: Record<string, unknown>[] | null = null;
+  if (THREADS > 0) {
+    const { VitCpuPool } = await import('../../src/cpu/vitCpuPool');
+    const p = await VitCpuPool.create(w, { threads: THREADS, chunk: BATCH });
+    pool = [];
+    try {
+      for (let i = 0; i < PLANS.length; i++) {
+        await p.run(prepared[i], pixels.subarray(0, Math.min(n, BATCH * THREADS) * IMAGE_BYTES), Math.min(n, BATCH * THREADS)); // warm-up
+        let bestWall = Infinity;
+        for (let r = 0; r < REPS; r++) {
+          const t = performance.now();
+          await p.run(prepared[i], pixels, n);
+          bestWall = Math.min(bestWall, (performance.now() - t) / 1000);
+        }
+        const ips = n / bestWall;
+        pool.push({ plan: PLANS[i][0], threads: THREADS, imagesPerSecond: +ips.toFixed(1), vsOneThread: +(ips / (n / best[i].wall)).toFixed(2) });
+        console.log(`${PLANS[i][0].padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall with ${THREADS} worker threads (${cpus().length} cores)`);
+      }
+    } finally {
+      p.dispose();
+    }
+  }
+
   const chromium = browser ? await runBrowser(n) : null;
 
   const result = {
@@ -242,12 +268,13 @@ async function main() {
     images: n,
     batch: BATCH,
     reps: REPS,
-    kernels: { impl: kernels.impl, fallbackReason: kernels.fallbackReason ?? null },
+    kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures ?? null, fallbackReason: kernels.fallbackReason ?? null },
     typescriptReference: { imagesPerSecond: +refIps.toFixed(2), images: nRef },
     onnxRuntimeWeb: ort
       ? { version: ort.version, backend: 'wasm (SIMD), 1 thread', imagesPerSecond: +ort.ips.toFixed(1), imagesPerCpuSecond: +ort.ipsCpu.toFixed(1), maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2), sameWeightsAsSafetensors: ort.sameWeights, sessionCreateMs: Math.round(ort.sessionMs) }
       : null,
     ours: rows,
+    workerPool: pool,
     chromium,
   };
   mkdirSync(dirname(OUT), { recursive: true });

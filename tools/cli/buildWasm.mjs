@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Compiles asm/kernels.ts (AssemblyScript) into src/cpu/generated/kernels.wasm with SIMD128, -O3.
+// Compiles asm/kernels.ts (AssemblyScript) into src/cpu/generated/kernels.wasm with SIMD128, -O3, and
+// src/cpu/generated/kernels-relaxed.wasm with relaxed SIMD too (fused multiply-add in the FP32 GEMM;
+// the loader tries it first and falls back where the engine lacks relaxed SIMD, e.g. Node 20).
 // Skips the compile when the .wasm is newer than its sources (runs before dev and unit tests).
 // A failure is reported but does not stop the caller: src/cpu/cpuKernels.ts then falls back to its
 // TypeScript kernels and says why (kernels.fallbackReason).
@@ -12,11 +14,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const src = join(root, 'asm/kernels.ts');
 const outDir = join(root, 'src/cpu/generated');
 const out = join(outDir, 'kernels.wasm');
+const outRelaxed = join(outDir, 'kernels-relaxed.wasm');
 const force = process.argv.includes('--force');
 const strict = process.argv.includes('--strict');
 
 const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-if (!force && existsSync(out) && statSync(out).mtimeMs >= newest) {
+if (!force && existsSync(out) && existsSync(outRelaxed) && Math.min(statSync(out).mtimeMs, statSync(outRelaxed).mtimeMs) >= newest) {
   console.log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
   process.exit(0);
 }
@@ -26,19 +29,17 @@ if (!existsSync(asc)) {
   console.warn('build:wasm: assemblyscript is not installed (npm install); the CPU backend will use its TypeScript kernels');
   process.exit(strict ? 1 : 0);
 }
-const args = [
-  asc, src,
-  '-O3', '--noAssert',
-  '--enable', 'simd',
-  '--runtime', 'stub',
-  '--use', 'abort=', // no imports: the module instantiates with {}
-  '--initialMemory', '16',
-  '--outFile', out,
-];
+const common = [asc, src, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--initialMemory', '16'];
 const t0 = Date.now();
-const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
-if (r.status !== 0) {
-  console.warn(`build:wasm: asc failed (exit ${r.status}); the CPU backend will use its TypeScript kernels`);
-  process.exit(strict ? 1 : 0);
+for (const [file, features] of [
+  [out, ['--enable', 'simd']],
+  [outRelaxed, ['--enable', 'simd', '--enable', 'relaxed-simd']],
+]) {
+  // no imports (abort= removes the only one): the module instantiates with {}
+  const r = spawnSync(process.execPath, [...common, ...features, '--outFile', file], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) {
+    console.warn(`build:wasm: asc failed (exit ${r.status}) for ${file}; the CPU backend will use its TypeScript kernels`);
+    process.exit(strict ? 1 : 0);
+  }
 }
-console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes, ${Date.now() - t0} ms)`);
+console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes) and kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) in ${Date.now() - t0} ms`);

@@ -1,6 +1,6 @@
 /** Kernels view: runs the browser kernel benchmark in a worker; adapter, rows and INT8/INT4 vs FP32 ratios. */
 import { useRef, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Cell, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useResults } from '../engine/results';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum } from '../common/format';
@@ -120,21 +120,25 @@ export function KernelsView() {
         )}
       </section>
       {ratios.length > 0 && (
-        <ChartCard title="Speed-up vs FP32" subtitle="> 1 is faster than the FP32 GEMM" csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
-          <ResponsiveContainer width="100%" height={220}>
-            <BarChart data={ratios.map(([k, v]) => ({ k, v }))} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
-              <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-              <XAxis dataKey="k" tick={{ fontSize: 11 }} />
-              <YAxis tick={{ fontSize: 11 }} width={40} />
+        <ChartCard className="span-2" title="Throughput vs FP32" subtitle="> 1 is faster than the FP32 GEMM on this adapter" csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
+          <ResponsiveContainer width="100%" height={170}>
+            <BarChart layout="vertical" data={ratios.map(([k, v]) => ({ k, v: +v.toFixed(3) }))} margin={{ top: 4, right: 24, bottom: 4, left: 8 }}>
+              <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="#e2e8f0" />
+              <YAxis type="category" dataKey="k" tick={{ fontSize: 12 }} width={180} />
+              <XAxis type="number" tick={{ fontSize: 11 }} domain={[0, (m: number) => Math.max(1.2, Math.ceil(m * 10) / 10)]} tickFormatter={(v) => `${v}×`} />
               <Tooltip formatter={(v) => `${Number(v).toFixed(2)}×`} />
-              <ReferenceLine y={1} stroke="#334155" />
-              <Bar dataKey="v" fill="#4f46e5" isAnimationActive={false} />
+              <ReferenceLine x={1} stroke="#334155" />
+              <Bar dataKey="v" isAnimationActive={false} label={{ position: 'right', fontSize: 11, formatter: (v: unknown) => `${Number(v).toFixed(2)}×` }}>
+                {ratios.map(([k, v]) => (
+                  <Cell key={k} fill={v >= 1 ? '#22a06b' : '#4f46e5'} />
+                ))}
+              </Bar>
             </BarChart>
           </ResponsiveContainer>
         </ChartCard>
       )}
       {rows.length > 0 && (
-        <ChartCard title="Benchmark rows" csv={() => rows} file="kernel-bench" className={ratios.length ? '' : 'span-2'}>
+        <ChartCard title="Benchmark rows" csv={() => rows} file="kernel-bench" className="span-2">
           <div className="table-wrap">
             <table className="table">
               <thead>
