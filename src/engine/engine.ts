@@ -139,9 +139,11 @@ export class Engine {
     readonly weights: VitWeights,
     readonly data: EngineData,
     public backend: Backend,
+    /** arithmetic of the engine's own reference passes (calibration, CPU captures): fast kernels when available */
+    ops: MatOps = refOps,
   ) {
     this.sites = buildSites(weights.config);
-    this.reference = new VitReference(weights);
+    this.reference = new VitReference(weights, ops);
   }
 
   evalSet(name: EvalSetName): ImageSet {
@@ -151,15 +153,16 @@ export class Engine {
   }
 
   /** FP32 statistics over the calibration images (computed once, on the CPU reference). */
-  getCalibration(images = 64): Calibration {
-    if (this.calibration) return this.calibration;
+  getCalibration(images = 64, withHessian = false): Calibration {
+    // Hessians (GPTQ only) cost O(K²) per token: gathered only when a plan asks for them
+    if (this.calibration && (!withHessian || this.calibration.sites.some((c) => c?.hessian))) return this.calibration;
     const calib = this.data.calib;
     if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
     const n = Math.min(images, calib.count);
     const fp = preparePlan(fp32Plan(), this.sites, siteLinears(this.weights));
     this.calibration = calibrate(this.sites, n, `first ${n} training images (data_batch_1)`, (hooks) => {
       for (let i = 0; i < n; i++) this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fp, hooks);
-    });
+    }, withHessian);
     return this.calibration;
   }
 
@@ -168,7 +171,7 @@ export class Engine {
     let p = this.prepared.get(key);
     if (!p) {
       const valid = validatePlan(plan, (i) => this.sites[i].hasWeight);
-      const cal = planNeedsCalibration(valid).length ? this.getCalibration() : undefined;
+      const cal = planNeedsCalibration(valid).length ? this.getCalibration(64, valid.sites.some((x) => x.gptq)) : undefined;
       p = preparePlan(valid, this.sites, siteLinears(this.weights), cal);
       if (this.prepared.size > 32) this.prepared.clear();
       this.prepared.set(key, p);

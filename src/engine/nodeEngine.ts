@@ -18,6 +18,8 @@ export async function createNodeEngine(choice: BackendChoice, sets: EvalSetName[
     cpu: async (w, reason) => (await import('./cpuBackendFactory')).createCpuBackend(w, reason),
     webgpu: async (w, reason) => (await import('./webgpuBackendFactory')).createWebGpuBackend(w, reason, () => undefined, gpu),
   });
-  const engine = new Engine(weights, data, backend);
+  // the engine's own reference passes (calibration, CPU statistics) on the WASM kernels when they load
+  const kernels = await (await import('../cpu/cpuKernels')).loadCpuKernels().catch(() => undefined);
+  const engine = new Engine(weights, data, backend, kernels?.impl === 'wasm-simd' ? kernels : undefined);
   return { engine, dispose: () => backend.dispose() };
 }

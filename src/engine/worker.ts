@@ -56,7 +56,8 @@ async function init(base: string, choice: BackendChoice) {
   const [test, calib] = await Promise.all([loadEvalSet(dataRead, 'test', manifest), loadEvalSet(dataRead, 'calib', manifest).catch(() => undefined)]);
   setStatus({ state: 'loading', message: 'starting the backend…' });
   const backend = await createBackend(choice, weights, navigator.gpu, factories);
-  engine = new Engine(weights, { test, calib }, backend);
+  const kernels = await (await import('../cpu/cpuKernels')).loadCpuKernels().catch(() => undefined);
+  engine = new Engine(weights, { test, calib }, backend, kernels?.impl === 'wasm-simd' ? kernels : undefined);
   // the validation set (30 MB) loads in the background; requests for it wait on this promise
   valPromise = loadEvalSet(dataRead, 'val', manifest).then((val) => {
     engine!.data.val = val;

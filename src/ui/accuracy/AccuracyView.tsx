@@ -83,6 +83,10 @@ function Confusion({ res }: { res: ScoreResult }) {
 function Flips({ res, base }: { res: ScoreResult; base?: ScoreResult }) {
   const names = useClassNames();
   const evalSet = useStore((s) => s.evalSet);
+  const inspect = (i: number) => {
+    useStore.getState().setImage(i);
+    useStore.getState().setView('outliers');
+  };
   const flips = useMemo(() => {
     if (!base?.predictions || !res.predictions) return [];
     const out: { index: number; fp: number; q: number; label: number }[] = [];
@@ -124,7 +128,15 @@ function Flips({ res, base }: { res: ScoreResult; base?: ScoreResult }) {
       ) : (
         <div className="flip-grid" data-testid="flip-grid">
           {shown.map((f) => (
-            <figure key={f.index} className={`flip ${f.q === f.label ? 'fixed' : f.fp === f.label ? 'broken' : ''}`}>
+            <figure
+              key={f.index}
+              className={`flip ${f.q === f.label ? 'fixed' : f.fp === f.label ? 'broken' : ''}`}
+              role="button"
+              tabIndex={0}
+              title="Show this image's statistics for the selected site (Outliers)"
+              onClick={() => inspect(f.index)}
+              onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && inspect(f.index)}
+            >
               <Thumb pixels={pix[f.index]} label={`image ${f.index}`} />
               <figcaption>
                 <span className="flip-idx">#{f.index} · {names[f.label] ?? '?'}</span>
