@@ -677,6 +677,30 @@ export function quantize_i16(
   return 0;
 }
 
+/**
+ * LayerNorm fused with per-token quantization (the activation operand of the next integer GEMM):
+ * each row is normalized into `y` (float32, kept for statistics) and quantized while it is in
+ * cache, into the layout of quantize_i16 (mode 1). Same results as layernorm then quantize_i16.
+ */
+export function layernorm_quant_i16(
+  x: usize, rows: i32, d: i32, g: usize, b: usize, eps: f64, y: usize, bits: i32, symmetric: bool,
+  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize,
+): i32 {
+  const kp = groups * gp;
+  let overflow = false;
+  for (let r = 0; r < rows; r++) {
+    const ro = <usize>(r * d) << 2;
+    layernorm(x + ro, 1, d, g, b, eps, y + ro);
+    const rc = quantize_i16(y + ro, 1, d, 1, 1, bits, symmetric, 1, 0, gs, gp, groups, 1, off,
+      dst + (<usize>(r * kp) << 1), sums + (<usize>(r * groups) << 2), sx + (<usize>r << 2), zx + (<usize>r << 2));
+    if (rc == 1) return firstNonFinite(y, rows * d);
+    if (rc == 2) overflow = true;
+  }
+  if (overflow) return 2;
+  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << 1), 0, <usize>kp << 1);
+  return 0;
+}
+
 function firstNonFinite(x: usize, n: i32): i32 {
   for (let j = 0; j < n; j++) {
     if (!isFinite<f32>(load<f32>(x + (<usize>j << 2)))) {

@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'react';
 import { useStore } from './state/store';
 import { VIEWS } from './state/config';
 import { Header } from './ui/header/Header';
@@ -6,10 +7,11 @@ import { ModelMap } from './ui/modelmap/ModelMap';
 import { SiteInspector } from './ui/inspector/SiteInspector';
 import { AccuracyStrip } from './ui/accuracy/AccuracyStrip';
 import { AccuracyView } from './ui/accuracy/AccuracyView';
-import { OutliersView } from './ui/outliers/OutliersView';
-import { ExplorerView } from './ui/explorer/ExplorerView';
-import { StudyView } from './ui/study/StudyView';
-import { KernelsView } from './ui/kernels/KernelsView';
+// the heavier views (KaTeX, the study, the benchmark) load on first use
+const OutliersView = lazy(() => import('./ui/outliers/OutliersView').then((m) => ({ default: m.OutliersView })));
+const ExplorerView = lazy(() => import('./ui/explorer/ExplorerView').then((m) => ({ default: m.ExplorerView })));
+const StudyView = lazy(() => import('./ui/study/StudyView').then((m) => ({ default: m.StudyView })));
+const KernelsView = lazy(() => import('./ui/kernels/KernelsView').then((m) => ({ default: m.KernelsView })));
 import { StageView } from './ui/stage/StageView';
 
 export function App() {
@@ -26,7 +28,21 @@ export function App() {
         </aside>
         <main className="pane pane-main">
           <AccuracyStrip />
-          <nav className="tabs" role="tablist" aria-label="Views">
+          <nav
+            className="tabs"
+            role="tablist"
+            aria-label="Views"
+            onKeyDown={(e) => {
+              // arrow keys move between tabs (WAI-ARIA tabs pattern)
+              const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+              if (!d) return;
+              const tabs = VIEWS.filter((v) => v.id !== 'stage');
+              const i = tabs.findIndex((v) => v.id === view);
+              const next = tabs[(i + d + tabs.length) % tabs.length].id;
+              setView(next);
+              requestAnimationFrame(() => document.getElementById(`tab-${next}`)?.focus());
+            }}
+          >
             {VIEWS.map((v) => (
               <button
                 key={v.id}
@@ -34,6 +50,7 @@ export function App() {
                 type="button"
                 id={`tab-${v.id}`}
                 aria-selected={view === v.id}
+                tabIndex={view === v.id ? 0 : -1}
                 aria-controls="view-panel"
                 className={`tab ${view === v.id ? 'active' : ''}`}
                 onClick={() => setView(v.id)}
@@ -43,11 +60,13 @@ export function App() {
             ))}
           </nav>
           <div id="view-panel" role="tabpanel" aria-labelledby={`tab-${view}`} className="view-panel">
-            {view === 'accuracy' && <AccuracyView />}
-            {view === 'outliers' && <OutliersView />}
-            {view === 'explorer' && <ExplorerView />}
-            {view === 'study' && <StudyView />}
-            {view === 'kernels' && <KernelsView />}
+            <Suspense fallback={<div className="empty big">Loading the view…</div>}>
+              {view === 'accuracy' && <AccuracyView />}
+              {view === 'outliers' && <OutliersView />}
+              {view === 'explorer' && <ExplorerView />}
+              {view === 'study' && <StudyView />}
+              {view === 'kernels' && <KernelsView />}
+            </Suspense>
           </div>
         </main>
         <aside className="pane pane-inspector" aria-label="Site controls">

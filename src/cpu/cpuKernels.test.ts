@@ -350,6 +350,35 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
           }
     }
   });
+  it('LayerNorm fused with per-token quantization = layernorm then quantize_i16', () => {
+    const wk = wasm;
+    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
+    const ar = wk.arena;
+    const r = rng(13);
+    for (const [rows, d, gs, bits, sym] of [[5, 37, 37, 8, 0], [65, 128, 128, 8, 0], [9, 64, 32, 4, 1], [3, 13, 5, 2, 0]] as const) {
+      ar.scoped(() => {
+        const x = ar.putF32(floatMatrix(r, rows, d, 4));
+        const g = ar.putF32(Float32Array.from({ length: d }, () => r() + 0.5));
+        const b = ar.putF32(Float32Array.from({ length: d }, () => r() - 0.5));
+        const groups = Math.ceil(d / gs);
+        const gp = Math.ceil(gs / 8) * 8;
+        const rowsP = Math.ceil(rows / 4) * 4;
+        const off = sym ? 0 : 1 << (bits - 1);
+        const bufs = () => ({ y: ar.alloc(rows * d * 4), dst: ar.alloc(rowsP * groups * gp * 2), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) });
+        const A = bufs();
+        const B = bufs();
+        expect(wk.ex.layernorm_quant_i16(x, rows, d, g, b, 1e-5, A.y, bits, sym, gs, gp, groups, rowsP, off, A.dst, A.sums, A.sx, A.zx)).toBe(0);
+        wk.ex.layernorm(x, rows, d, g, b, 1e-5, B.y);
+        expect(wk.ex.quantize_i16(B.y, rows, d, 1, 1, bits, sym, 1, 0, gs, gp, groups, rowsP, off, B.dst, B.sums, B.sx, B.zx)).toBe(0);
+        const bytes = (p: number, n: number) => Array.from(new Uint8Array(ar.memory.buffer, p, n));
+        expect(bytes(A.y, rows * d * 4)).toEqual(bytes(B.y, rows * d * 4));
+        expect(bytes(A.dst, rowsP * groups * gp * 2)).toEqual(bytes(B.dst, rowsP * groups * gp * 2));
+        expect(bytes(A.sums, rows * groups * 4)).toEqual(bytes(B.sums, rows * groups * 4));
+        expect(bytes(A.sx, rows * 4)).toEqual(bytes(B.sx, rows * 4));
+        expect(bytes(A.zx, rows * 4)).toEqual(bytes(B.zx, rows * 4));
+      });
+    }
+  });
   it('reports NaN/Inf (first index) before a float32 overflow', () => {
     const wk = wasm;
     if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);

@@ -279,6 +279,10 @@ export interface KernelExports {
     x: number, rows: number, k: number, perImage: number, mode: number, bits: number, symmetric: number, fixScale: number, fixZero: number,
     gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number,
   ): number;
+  layernorm_quant_i16(
+    x: number, rows: number, d: number, g: number, b: number, eps: number, y: number, bits: number, symmetric: number,
+    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number,
+  ): number;
   dequantize(q: number, rows: number, cols: number, gran: number, groupSize: number, groupsPerRow: number, scales: number, zeros: number, out: number): void;
   layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
   softmax_rows(x: number, rows: number, n: number, scale: number): void;

@@ -5,7 +5,8 @@
  *  - weight sites run one GEMM over all images' tokens; a per-tensor dynamic range is still one
  *    range per image (science.md §7), so activations are quantized image by image and the scales
  *    and zero points are expanded to per-row vectors for the GEMM epilogue;
- *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue;
+ *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue, and a
+ *    per-token INT activation after a LayerNorm is quantized inside the LayerNorm kernel;
  *  - weights are packed (f32 panels, int16 group layout) once per prepared plan.
  * Sites the fast path does not cover (SmoothQuant, LLM.int8) run runLinearSite image by image on
  * the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
@@ -89,6 +90,8 @@ export class VitCpu {
     this.persistentTop = ar.top;
   }
   private lnPtrs: { g1: number; b1: number; g2: number; b2: number }[];
+  /** quantize per-token INT activations inside the LayerNorm kernel (same numbers either way) */
+  fuseLayerNormQuant = true;
   private normPtr: { g: number; b: number };
 
   /** Packs every site's weights for `plan` (once per prepared plan; replaces the previous plan's). */
@@ -221,16 +224,10 @@ export class VitCpu {
           ex.gemm_f32(x, sw.panels!, sw.bias, y, rows, n, k, flags, res);
           return;
         }
-        case 'int8': {
-          const A = this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), k);
-          ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+        case 'int8':
+        case 'int4':
+          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!), rows, y, flags, res);
           return;
-        }
-        case 'int4': {
-          const A = this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!);
-          ex.gemm_w4a8(A.xp, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.sw!, sw.bias, y, flags, res);
-          return;
-        }
         case 'slow': {
           // SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
           const images = rows / perImage;
@@ -248,6 +245,44 @@ export class VitCpu {
           return;
         }
       }
+    });
+  }
+
+  /** The integer GEMM of a weight site on an already quantized activation operand. */
+  private gemmInt(site: number, A: QuantOperand, rows: number, y: number, flags: number, res: number): void {
+    const sw = this.siteW[site]!;
+    const { in: k, out: n } = this.linears[site]!;
+    if (sw.kind === 'int8')
+      this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+    else this.ex.gemm_w4a8(A.xp, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.sw!, sw.bias, y, flags, res);
+  }
+
+  /**
+   * LayerNorm then a weight site. A per-token dynamic INT operand is quantized inside the LayerNorm
+   * kernel (layernorm_quant_i16: the row is quantized while in cache); otherwise LayerNorm, then the site.
+   */
+  private lnLinear(site: number, x: number, rows: number, perImage: number, g: number, b: number, yBuf: number, out: number, flags: number, res: number): void {
+    const ps = this.plan!.sites[site];
+    const sw = this.siteW[site]!;
+    const { dim } = this.weights.config;
+    const eps = this.weights.config.layer_norm_eps;
+    const fusable = this.fuseLayerNormQuant && (sw.kind === 'int8' || sw.kind === 'int4') && ps.scheme.a.granularity === 'token' && ps.scheme.a.range === 'dynamic';
+    if (!fusable) {
+      this.ex.layernorm(x, rows, dim, g, b, eps, yBuf);
+      this.linear(site, yBuf, rows, perImage, out, flags, res);
+      return;
+    }
+    const ar = this.ar;
+    ar.scoped(() => {
+      const spec = matrixSpec(ps.scheme.a);
+      const gs = sw.gs!;
+      const groups = Math.ceil(dim / gs);
+      const gp = roundUp(gs, 8);
+      const rowsP = roundUp(rows, 4);
+      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp * 2), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
+      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx);
+      this.quantError(rc, 'LayerNorm + quantize');
+      this.gemmInt(site, A, rows, out, flags, res);
     });
   }
 
@@ -350,8 +385,7 @@ export class VitCpu {
     for (let bl = 0; bl < W.blocks.length; bl++) {
       const base = 1 + 6 * bl;
       const ln = this.lnPtrs[bl];
-      ex.layernorm(x, BT, dim, ln.g1, ln.b1, eps, y);
-      this.linear(base, y, BT, T, qkv, 0, 0);
+      this.lnLinear(base, x, BT, T, ln.g1, ln.b1, y, qkv, 0, 0);
       for (let img = 0; img < B; img++) {
         ex.split_heads(qkv + img * T * 3 * dim * 4, T, dim, heads, q, k, vT);
         this.attention(base + 1, q, k, heads, T, T, hd, s);
@@ -360,8 +394,7 @@ export class VitCpu {
         ex.merge_heads(o, T, dim, heads, cat + img * T * dim * 4);
       }
       this.linear(base + 3, cat, BT, T, x, FLAG_RESIDUAL, x);
-      ex.layernorm(x, BT, dim, ln.g2, ln.b2, eps, y);
-      this.linear(base + 4, y, BT, T, h1, FLAG_GELU, 0);
+      this.lnLinear(base + 4, x, BT, T, ln.g2, ln.b2, y, h1, FLAG_GELU, 0);
       this.linear(base + 5, h1, BT, T, x, FLAG_RESIDUAL, x);
     }
     const cls = ar.alloc(B * dim * 4);

@@ -10,11 +10,34 @@ import type { Bits } from '../../quant/scaleZero';
 import { intRange, scaleZero } from '../../quant/scaleZero';
 import type { OperandStats } from '../../engine/types';
 import { useResults } from '../engine/results';
-import { useSites } from '../engine/useSites';
+import { useClassNames, useSites } from '../engine/useSites';
+import { getImages } from '../engine/controller';
+import { Thumb } from '../accuracy/Thumb';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum, PATH_LABEL, pct } from '../common/format';
 import { Histogram } from './Histogram';
 import { clipError, clipSweep } from './clip';
+
+function ImageThumb({ index }: { index: number }) {
+  const evalSet = useStore((s) => s.evalSet);
+  const ready = useResults((r) => r.status.state === 'ready');
+  const names = useClassNames();
+  const [img, setImg] = useState<{ pixels: Uint8Array; label: number } | null>(null);
+  useEffect(() => {
+    let live = true;
+    if (ready) getImages(evalSet, [index]).then((r) => live && setImg(r[0]), () => live && setImg(null));
+    return () => {
+      live = false;
+    };
+  }, [evalSet, index, ready]);
+  if (!img) return null;
+  return (
+    <span className="picker-thumb">
+      <Thumb pixels={img.pixels} size={32} label={`image ${index}`} />
+      {names[img.label]}
+    </span>
+  );
+}
 
 export function OperandPicker() {
   const operand = useStore((s) => s.operand);
@@ -39,6 +62,7 @@ export function OperandPicker() {
         <span>image #</span>
         <input type="number" min={0} value={image} onChange={(e) => setImage(Number(e.target.value) || 0)} aria-label="Image index" style={{ width: 80 }} />
       </label>
+      <ImageThumb index={image} />
       <span className="muted">
         site {site.index} · {site.name}
       </span>

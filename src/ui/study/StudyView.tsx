@@ -1,6 +1,6 @@
 /** Study view: sensitivity bars, greedy curve, accuracy vs bit-ops — live or from study.json. */
 import { useEffect, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Cell, LabelList, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { EvalSetName } from '../../engine/types';
 import { useResults } from '../engine/results';
@@ -20,7 +20,7 @@ function Charts({ d }: { d: StudyData }) {
   const groups = ['greedy', 'preset'] as const;
   return (
     <>
-      <ChartCard
+      {sens.length > 0 && <ChartCard
         className="span-2"
         title="Single-site INT4 sensitivity"
         subtitle={`one site INT4 (note 004 scheme), the rest FP32 · Δ vs FP32 ${fmtNum(d.fp32, 4)}% · click a bar to select the site`}
@@ -53,8 +53,8 @@ function Charts({ d }: { d: StudyData }) {
             </span>
           ))}
         </div>
-      </ChartCard>
-      <ChartCard title="Greedy curve" subtitle={greedy.length ? `sites enabled in order of single-site accuracy · peak ${peak.accuracy}% with ${peak.k}` : 'run the greedy part'} csv={() => d.greedy} file="greedy">
+      </ChartCard>}
+      {greedy.length > 0 && <ChartCard title="Greedy curve" subtitle={greedy.length ? `sites enabled in order of single-site accuracy · peak ${peak.accuracy}% with ${peak.k}` : 'run the greedy part'} csv={() => d.greedy} file="greedy">
         <ResponsiveContainer width="100%" height={240}>
           <LineChart data={greedy} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
@@ -65,8 +65,8 @@ function Charts({ d }: { d: StudyData }) {
             <Line dataKey="accuracy" stroke="#e8a317" strokeWidth={2} dot={{ r: 2 }} isAnimationActive={false} />
           </LineChart>
         </ResponsiveContainer>
-      </ChartCard>
-      <ChartCard title="Accuracy vs bit-ops" subtitle="bit-ops = Σ MACs·bitsA·bitsB, relative to FP32 (log scale)" csv={() => d.pareto as unknown as Record<string, unknown>[]} file="pareto">
+      </ChartCard>}
+      <ChartCard className={greedy.length ? '' : 'span-2'} title="Accuracy vs bit-ops" subtitle="bit-ops = Σ MACs·bitsA·bitsB, relative to FP32 (log scale)" csv={() => d.pareto as unknown as Record<string, unknown>[]} file="pareto">
         <ResponsiveContainer width="100%" height={240}>
           <ScatterChart margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
@@ -84,7 +84,9 @@ function Charts({ d }: { d: StudyData }) {
             }} />
             <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
             {groups.map((g) => (
-              <Scatter key={g} name={g} data={d.pareto.filter((p) => p.kind === g)} fill={g === 'greedy' ? '#e8a317' : '#4f46e5'} isAnimationActive={false} />
+              <Scatter key={g} name={g} data={d.pareto.filter((p) => p.kind === g)} fill={g === 'greedy' ? '#e8a317' : '#4f46e5'} isAnimationActive={false}>
+                {g === 'preset' && <LabelList dataKey="label" position="right" style={{ fontSize: 10, fill: '#334155' }} />}
+              </Scatter>
             ))}
           </ScatterChart>
         </ResponsiveContainer>
