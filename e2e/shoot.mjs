@@ -1,11 +1,10 @@
 // Dev helper: screenshot the running dev server with the system Chromium.
-// usage: node e2e/shoot.mjs <out.png> [hash-or-path] [--fake] [--click=selector ...] [--wait=ms] [--size=WxH]
+// usage: node e2e/shoot.mjs <out.png> [hash-or-path] [--click=selector ...] [--wait=ms] [--size=WxH]
 import { chromium } from '@playwright/test';
 
 const args = process.argv.slice(2);
 const out = args[0] ?? 'e2e-artifacts/shot.png';
 const target = args.find((a, i) => i > 0 && !a.startsWith('--')) ?? '';
-const fake = args.includes('--fake');
 const clicks = args.filter((a) => a.startsWith('--click=')).map((a) => a.slice(8));
 const keys = args.filter((a) => a.startsWith('--key=')).map((a) => a.slice(6));
 const wait = Number(args.find((a) => a.startsWith('--wait='))?.slice(7) ?? 2500);
@@ -16,7 +15,6 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', arg
 const page = await browser.newPage({ viewport: { width: w, height: h } });
 page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && console.log(`[${m.type()}]`, m.text()));
 page.on('pageerror', (e) => console.log('[pageerror]', e.message));
-if (fake) await page.addInitScript(() => { window.__QP_ENGINE__ = import('/e2e/fakeEngine.ts').then((m) => m.createFakeEngine()); });
 await page.goto(`http://127.0.0.1:5173/${target}`);
 await page.waitForTimeout(wait);
 for (const c of clicks) {

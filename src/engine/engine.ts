@@ -13,7 +13,7 @@ import { type Plan, fp32Plan, validatePlan } from './plan';
 import { type MatOps, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec } from './siteQuant';
 import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
 import { intRange } from '../quant/scaleZero';
-import type { QuantizedMatrix } from '../quant/quantizeMatrix';
+import { dequantizeMatrix, type QuantizedMatrix } from '../quant/quantizeMatrix';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -281,6 +281,8 @@ export class Engine {
       return { stats: operandStats(role, x, rows, k), device: 'CPU' };
     };
     const [ma, mb] = [await measure('a', cap.a, cap.aRows), await measure('b', bOp, bRows)];
+    ma.stats.granularityError = granularityError(cap.a, cap.aRows, k, ps.scheme.a);
+    mb.stats.granularityError = granularityError(bOp, bRows, k, ps.scheme.b);
     const quant: SiteStats['quant'] = {};
     const qinfo = (o: typeof ps.scheme.a, x: Float32Array, rows: number, clip?: { min: number; max: number }, pre?: QuantizedMatrix) => {
       if (o.bits === 32) return undefined;
@@ -319,6 +321,31 @@ export class Engine {
       device: ma.device === mb.device ? ma.device : `${ma.device} (A), ${mb.device} (B)`,
     };
   }
+}
+
+/** Quantization error of one operand per tensor and per row, measured (not modelled). */
+export function granularityError(x: Float32Array, rows: number, cols: number, o: { bits: number; symmetric: boolean }): OperandStats['granularityError'] {
+  const bits = (o.bits === 32 ? 8 : o.bits) as 8 | 4 | 2;
+  const spec = { bits, symmetric: o.symmetric };
+  const t = dequantizeMatrix(refOps.quantize(x, rows, cols, { ...spec, granularity: 'tensor' }));
+  const r = dequantizeMatrix(refOps.quantize(x, rows, cols, { ...spec, granularity: 'row' }));
+  const perRowMse = new Array<number>(rows).fill(0);
+  let seT = 0;
+  let seR = 0;
+  let sig = 0;
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const v = x[i * cols + j];
+      const eT = (t[i * cols + j] - v) ** 2;
+      const eR = (r[i * cols + j] - v) ** 2;
+      seT += eT;
+      seR += eR;
+      perRowMse[i] += eR / cols;
+      sig += v * v;
+    }
+  const n = rows * cols || 1;
+  const db = (se: number) => (se === 0 ? 999 : 10 * Math.log10(sig / se));
+  return { bits, symmetric: o.symmetric, perTensorMse: seT / n, perRowMse, perTensorSqnrDb: db(seT), perRowSqnrDb: db(seR) };
 }
 
 export { CLASS_NAMES };

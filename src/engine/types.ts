@@ -83,6 +83,12 @@ export interface OperandStats {
   rowMax: number[];
   /** a deterministic sample of raw values (for the x → q → x̂ explorer), ≤ 4096 */
   sample: number[];
+  /**
+   * Measured quantization error of this same operand at two granularities (dynamic min/max):
+   * one range for the tensor vs one per row (token / output channel). Bits and symmetry are the
+   * plan's for this operand (INT8 when it is FP32).
+   */
+  granularityError?: { bits: 8 | 4 | 2; symmetric: boolean; perTensorMse: number; perRowMse: number[]; perTensorSqnrDb: number; perRowSqnrDb: number };
 }
 
 export interface SiteStats {

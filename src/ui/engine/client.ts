@@ -2,19 +2,10 @@
  * The UI's one boundary to the engine: obtains the EngineClient (src/engine/client.ts, a Web
  * Worker) and serializes score requests so that live scoring, the full-set button and the
  * study never abort each other inside the client ("newest request of a kind wins").
- *
- * Test seam: an e2e or screenshot script may set `window.__QP_ENGINE__` (a client or a promise
- * of one) before the app starts; the app itself ships no fake engine.
  */
 import { createEngineClient, type EngineClient } from '../../engine/client';
 import type { BackendChoice } from '../../engine/types';
 import type { Progress, ScoreRequest, ScoreResult } from '../../engine/types';
-
-declare global {
-  interface Window {
-    __QP_ENGINE__?: EngineClient | Promise<EngineClient>;
-  }
-}
 
 let clientPromise: Promise<EngineClient> | null = null;
 
@@ -30,8 +21,6 @@ export class EngineUnavailableError extends Error {
 export function getClient(backend: BackendChoice = 'auto'): Promise<EngineClient> {
   if (!clientPromise) {
     clientPromise = (async () => {
-      const injected = typeof window !== 'undefined' ? window.__QP_ENGINE__ : undefined;
-      if (injected) return await injected;
       try {
         return createEngineClient({ backend });
       } catch (e) {

@@ -185,15 +185,18 @@ function PerChannel({ o, siteKey }: { o: OperandStats; siteKey: string }) {
 function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
   const rowName = o.role === 'a' ? 'token' : 'row';
   const { qmin, qmax } = intRange(bits, symmetric);
-  // Error of the same tensor at two granularities, by the uniform-noise model (MSE ≈ s²/12)
+  // Error of the same tensor at two granularities: measured by the engine on this very operand
+  // (granularityError) when it used these bits; else the uniform-noise model MSE ≈ s²/12
+  const ge = o.granularityError && o.granularityError.bits === bits && o.granularityError.symmetric === symmetric ? o.granularityError : undefined;
+  const measured = ge !== undefined;
   const tensorScale = scaleZero(o.min, o.max, bits, symmetric).scale;
+  const perTensor = ge ? ge.perTensorMse : (tensorScale * tensorScale) / 12;
   const data = o.rowMin.map((lo, r) => {
     const hi = o.rowMax[r];
     const s = scaleZero(lo, hi, bits, symmetric).scale;
-    return { [rowName]: r, range: [lo, hi] as [number, number], min: lo, max: hi, perTensor: (tensorScale * tensorScale) / 12, perToken: (s * s) / 12 };
+    return { [rowName]: r, range: [lo, hi] as [number, number], min: lo, max: hi, perTensor, perToken: ge ? ge.perRowMse[r] : (s * s) / 12 };
   });
   const meanTok = data.reduce((a, d) => a + d.perToken, 0) / Math.max(1, data.length);
-  const perTensor = (tensorScale * tensorScale) / 12;
   const tokMse = data.map((d) => d.perToken).filter((x) => x > 0);
   const yDomain: [number, number] = [Math.max(1e-30, Math.min(perTensor, ...tokMse) * 0.7), Math.max(perTensor, ...tokMse) * 1.5];
   const spans = data.map((d) => d.max - d.min);
@@ -216,7 +219,7 @@ function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits
         title={`Per-tensor vs per-${rowName} error`}
         subtitle={
           <>
-            INT{bits} {symmetric ? 'sym' : 'asym'} [{qmin}, {qmax}] · model MSE ≈ s²/12: per-tensor <strong>{fmtNum(perTensor, 3)}</strong> vs per-{rowName} mean{' '}
+            INT{bits} {symmetric ? 'sym' : 'asym'} [{qmin}, {qmax}] · {measured ? `measured MSE (SQNR ${ge!.perTensorSqnrDb.toFixed(1)} vs ${ge!.perRowSqnrDb.toFixed(1)} dB)` : 'model MSE ≈ s²/12'}: per-tensor <strong>{fmtNum(perTensor, 3)}</strong> vs per-{rowName} mean{' '}
             <strong>{fmtNum(meanTok, 3)}</strong> ({(perTensor / Math.max(1e-30, meanTok)).toFixed(1)}× lower)
           </>
         }
