@@ -109,10 +109,9 @@ function checkW4A8(o: W4A8Operands): void {
   checkLen('gemmW4A8 bias', o.bias, o.n);
 }
 
-function applyEpilogue(y: Float32Array, n: number, epi?: GemmEpilogue): Float32Array {
+function applyEpilogue(y: Float32Array, epi?: GemmEpilogue): Float32Array {
   if (!epi) return y;
   if (epi.residual) check(epi.residual.length === y.length, `epilogue residual: length ${epi.residual.length}, expected ${y.length}`);
-  void n;
   for (let i = 0; i < y.length; i++) {
     let v = y[i];
     if (epi.gelu) v = geluTanh(v);
@@ -139,11 +138,11 @@ function makeTs(fallbackReason?: string): CpuKernels {
       checkLen('gemmF32 x', x, m * k);
       checkLen('gemmF32 w', w, n * k);
       checkLen('gemmF32 bias', bias, n);
-      return applyEpilogue(gemmF32Ref(x, w, bias, m, n, k), n, epi);
+      return applyEpilogue(gemmF32Ref(x, w, bias, m, n, k), epi);
     },
     gemmW8A8(o, epi) {
       checkW8A8(o);
-      return applyEpilogue(gemmW8A8Ref(o), o.n, epi);
+      return applyEpilogue(gemmW8A8Ref(o), epi);
     },
     gemmW8A8Acc(o) {
       checkW8A8(o);
@@ -151,7 +150,7 @@ function makeTs(fallbackReason?: string): CpuKernels {
     },
     gemmW4A8(o, epi) {
       checkW4A8(o);
-      return applyEpilogue(gemmW4A8Ref(o), o.n, epi);
+      return applyEpilogue(gemmW4A8Ref(o), epi);
     },
     gemmW4A8Acc(o) {
       checkW4A8(o);
@@ -367,12 +366,8 @@ export function packIntOperand(ar: WasmArena, values: ArrayLike<number>, rows: n
   const rowsP = Math.max(roundUp(rows, rowAlign), rowAlign);
   const ptr = ar.alloc(rowsP * groups * gp * 2);
   const sums = ar.alloc(Math.max(1, rows * groups) * 4);
-  const src = ar.scoped(() => {
-    const s = ar.putI32(values);
-    ar.ex.pack_i16(s, rows, k, gs, gp, groups, rowsP, offset, ptr, sums);
-    return s;
-  });
-  void src;
+  // the int32 copy is temporary; the packed operand stays in the caller's scope
+  ar.scoped(() => ar.ex.pack_i16(ar.putI32(values), rows, k, gs, gp, groups, rowsP, offset, ptr, sums));
   return { ptr, sums, rows, rowsP, k, groups, groupSize: gs, gp };
 }
 
@@ -431,7 +426,7 @@ class WasmCpuKernels implements CpuKernels {
     });
   }
   gemmW8A8(o: W8A8Operands, epi?: GemmEpilogue): Float32Array {
-    if (o.k === 0) return applyEpilogue(gemmW8A8Ref(o), o.n, epi);
+    if (o.k === 0) return applyEpilogue(gemmW8A8Ref(o), epi);
     return this.w8a8(o, 0, epi) as Float32Array;
   }
   gemmW8A8Acc(o: W8A8Operands): Int32Array {
@@ -467,7 +462,7 @@ class WasmCpuKernels implements CpuKernels {
     });
   }
   gemmW4A8(o: W4A8Operands, epi?: GemmEpilogue): Float32Array {
-    if (o.k === 0) return applyEpilogue(gemmW4A8Ref(o), o.n, epi);
+    if (o.k === 0) return applyEpilogue(gemmW4A8Ref(o), epi);
     return this.w4a8(o, 0, epi) as Float32Array;
   }
   gemmW4A8Acc(o: W4A8Operands): Int32Array {

@@ -13,6 +13,7 @@ import { siteLinears } from '../../src/model/vitRef';
 import { loadVit } from '../../src/model/vitWeights';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { VitCpu } from '../../src/cpu/vitCpu';
+import { VitCpuPool } from '../../src/cpu/vitCpuPool';
 
 const q = new URLSearchParams(location.search);
 const N = Number(q.get('images') ?? 256);
@@ -40,7 +41,19 @@ const PLANS: [string, Plan][] = [
 ];
 
 async function main() {
-  const w = await loadVit(fetchReader('/models/vit-cifar10/'));
+  // keep the weight bytes: the ONNX model must come from the same model.safetensors (training re-exports it)
+  const modelRead = fetchReader('/models/vit-cifar10/');
+  let stBytes: Uint8Array | undefined;
+  const w = await loadVit(async (name) => {
+    const b = await modelRead(name);
+    if (name === 'model.safetensors') stBytes = b;
+    return b;
+  });
+  const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (v) => v.toString(16).padStart(2, '0')).join('');
+  const stSha = hex(await crypto.subtle.digest('SHA-256', stBytes! as BufferSource));
+  const onnxSha = ((await (await fetch('/models/vit-cifar10/model.onnx.json', { cache: 'no-store' })).json()) as { safetensors_sha256: string }).safetensors_sha256;
+  const sameWeights = stSha === onnxSha;
+  if (!sameWeights) log('WARNING: model.onnx was exported from other weights than model.safetensors (training re-exported them)');
   const read = fetchReader('/data/cifar10/');
   const test = await loadEvalSet(read, 'test', await loadManifest(read));
   const n = Math.min(N, test.count);
@@ -98,7 +111,26 @@ async function main() {
     return { plan: name, imagesPerSecond: +ips.toFixed(1), vsOrt: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4) };
   });
   log(`ONNX Runtime Web (wasm, 1 thread) ${ortIps.toFixed(1)} img/s; FP32 max |Δlogit| vs ORT ${maxDiff.toExponential(2)}`);
-  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2) }, ours: rows };
+  // the Web Worker pool (what the app uses when crossOriginIsolated on a machine with more cores)
+  let pool: unknown = null;
+  try {
+    const p = await VitCpuPool.create(w, { threads: 2, chunk: BATCH });
+    try {
+      await p.run(prepared[1], pixels, Math.min(n, 2 * BATCH));
+      const t = performance.now();
+      const y = await p.run(prepared[1], pixels, n);
+      const ips = (n / (performance.now() - t)) * 1000;
+      const same = y.every((v, i) => v === logits[1][i]);
+      pool = { label: p.info.label, plan: PLANS[1][0], imagesPerSecond: +ips.toFixed(1), identicalToOneThread: same };
+      log(`worker pool (${p.info.label}): ${PLANS[1][0]} ${ips.toFixed(1)} img/s, logits identical to one thread: ${same}`);
+    } finally {
+      p.dispose();
+    }
+  } catch (e) {
+    pool = { error: (e as Error).message };
+    log(`worker pool failed: ${(e as Error).message}`);
+  }
+  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2), sameWeights }, ours: rows, workerPool: pool };
 }
 
 const g = globalThis as { __benchCpu?: unknown };

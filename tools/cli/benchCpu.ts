@@ -113,14 +113,7 @@ async function main() {
       return '';
     }
   };
-  if (!noOrt && !noExport && (!existsSync(onnxPath) || onnxSha() !== stSha)) {
-    console.log('exporting model.onnx from the current model.safetensors (tools/train/export_onnx.py)…');
-    const r = spawnSync('/usr/bin/python3', ['tools/train/export_onnx.py'], {
-      env: { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', OMP_NUM_THREADS: '1' },
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) console.warn(`export failed (${r.status}): ${r.stderr?.slice(-500)}`);
-  }
+  if (!noOrt && !noExport && (!existsSync(onnxPath) || onnxSha() !== stSha)) ensureOnnx();
   if (!noOrt) {
     if (!existsSync(onnxPath)) console.warn(`no ${onnxPath}: run ${EXPORT} (skipping ONNX Runtime)`);
     else {
@@ -259,6 +252,7 @@ async function main() {
     }
   }
 
+  if (browser && !noExport) ensureOnnx(); // the weights may have been re-exported by training meanwhile
   const chromium = browser ? await runBrowser(n) : null;
 
   const result = {
@@ -280,6 +274,23 @@ async function main() {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwrote ${OUT}`);
+}
+
+/** Re-exports model.onnx when it was not exported from the current model.safetensors. */
+function ensureOnnx(): void {
+  const dir = modelDir('vit-cifar10');
+  const sha = createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex');
+  try {
+    if (JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8')).safetensors_sha256 === sha && existsSync(join(dir, 'model.onnx'))) return;
+  } catch {
+    /* no sidecar: export */
+  }
+  console.log('exporting model.onnx from the current model.safetensors (tools/train/export_onnx.py)…');
+  const r = spawnSync('/usr/bin/python3', ['tools/train/export_onnx.py'], {
+    env: { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', OMP_NUM_THREADS: '1' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) console.warn(`export failed (${r.status}): ${r.stderr?.slice(-500)}`);
 }
 
 /** The same comparison in headless Chromium (Vite dev server + Playwright). */

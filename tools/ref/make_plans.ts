@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import * as P from '../../src/engine/presets';
 import { validatePlan, type Plan } from '../../src/engine/plan';
 
-const out = process.argv.slice(2).filter((a) => a !== '--')[0] ?? 'tools/ref/plans';
+const out = process.argv.slice(2).filter((a) => a !== '--')[0];
+if (!out) throw new Error('usage: npx vite-node tools/ref/make_plans.ts -- OUT_DIR');
 mkdirSync(out, { recursive: true });
 const plans: Record<string, Plan> = {
   fp32: P.fp32(),
