@@ -153,7 +153,7 @@ export class Engine {
   }
 
   /** FP32 statistics over the calibration images (computed once, on the CPU reference). */
-  getCalibration(images = 64, withHessian = false): Calibration {
+  getCalibration(images = 256, withHessian = false): Calibration {
     // Hessians (GPTQ only) cost O(K²) per token: gathered only when a plan asks for them
     if (this.calibration && (!withHessian || this.calibration.sites.some((c) => c?.hessian))) return this.calibration;
     const calib = this.data.calib;
@@ -171,7 +171,7 @@ export class Engine {
     let p = this.prepared.get(key);
     if (!p) {
       const valid = validatePlan(plan, (i) => this.sites[i].hasWeight);
-      const cal = planNeedsCalibration(valid).length ? this.getCalibration(64, valid.sites.some((x) => x.gptq)) : undefined;
+      const cal = planNeedsCalibration(valid).length ? this.getCalibration(256, valid.sites.some((x) => x.gptq)) : undefined;
       p = preparePlan(valid, this.sites, siteLinears(this.weights), cal);
       if (this.prepared.size > 32) this.prepared.clear();
       this.prepared.set(key, p);

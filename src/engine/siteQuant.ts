@@ -185,7 +185,7 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       if (scheme.llmInt8) {
         const aBits = (scheme.a.bits === 32 ? 8 : scheme.a.bits) as 8 | 4 | 2;
         const bBits = (scheme.b.bits === 32 ? 8 : scheme.b.bits) as 8 | 4 | 2;
-        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits });
+        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o) });
       }
       const aq = scheme.a.bits === 32 ? a : dequantizeMatrix(ops.quantize(a, m, k, matrixSpec(scheme.a, ps.clipA)));
       return ops.gemmF32(aq, wt.deq ?? wt.w, lin.b, m, n, k);
