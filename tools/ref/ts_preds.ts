@@ -40,7 +40,7 @@ async function main() {
   }
   writeFileSync(String(args.out), JSON.stringify({ backend: engine.backend.info.label, results }));
 }
-main().catch((e) => {
+await main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
