@@ -57,6 +57,8 @@ async function main() {
   const full = Object.values(results).find((r) => r.sensitivity_scan?.length === 38);
   if (full?.best_sites) {
     writeFileSync(join(modelDir(), 'study-summary.json'), JSON.stringify({ set: full.set, images: full.images, best_sites: full.best_sites, date }, null, 2));
+    // the playground's Study view shows the full table when it finds it beside the model
+    writeFileSync(join(modelDir(), 'study.json'), JSON.stringify(json, null, 2));
   }
   console.log(`wrote ${join(out, 'study.json')} and ${join(out, 'study.md')} in ${wall.toFixed(1)} s`);
 }

@@ -171,7 +171,7 @@ export function StudyView() {
           reproduces the same rows on the full sets.
         </div>
       </section>
-      {d ? <Charts d={d} /> : <div className="empty big span-2">Run the live study, or run `npm run study` and copy study.json to public/models/vit-cifar10/.</div>}
+      {d ? <Charts d={d} /> : <div className="empty big span-2">Run the live study, or run `npm run study` (a full scan writes public/models/vit-cifar10/study.json).</div>}
     </div>
   );
 }
