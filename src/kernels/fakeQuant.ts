@@ -10,7 +10,7 @@
 import src from '../../shaders/fake_quant.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
-import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
+import { getPipeline } from '../gpu/pipelineCache';
 import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface FakeQuantOp<B> {
@@ -57,7 +57,6 @@ export function createScaleColumns(ctx: GpuContext, c: { rows: number; cols: num
   const { u, groups } = params(ctx, c.rows, c.cols, 0, 1);
   const pipeline = getPipeline(ctx, 'fake_quant', () => src, 'scale_columns');
   let destroyed = false;
-  void dummyBuffer;
   return {
     encode(target, b) {
       if (destroyed) throw new KernelError('scaleColumns: op used after destroy()');

@@ -107,7 +107,7 @@ export class VitReference {
   /** Logits [classes] for one image (3072 bytes). */
   forward(pixels: Uint8Array, plan: PreparedPlan, hooks?: ForwardHooks): Float32Array {
     const W = this.weights;
-    const { dim, heads, mlp, layer_norm_eps: eps } = W.config;
+    const { dim, heads, layer_norm_eps: eps } = W.config;
     const hd = dim / heads;
     const ops = this.ops;
     const site = (i: number, a: Float32Array, m: number): Float32Array => {
@@ -157,7 +157,6 @@ export class VitReference {
       const y2 = layerNormRows(x, t, dim, blk.ln2.g, blk.ln2.b, eps);
       const h1 = site(base + 4, y2, t);
       for (let i = 0; i < h1.length; i++) h1[i] = geluTanh(h1[i]);
-      void mlp;
       const h2 = site(base + 5, h1, t);
       for (let i = 0; i < x.length; i++) x[i] += h2[i];
     });
