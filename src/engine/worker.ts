@@ -21,6 +21,7 @@ let engine: Engine | undefined;
 let weights: VitWeights | undefined;
 let modelInfo: ModelInfo | undefined;
 const controllers = new Map<number, AbortController>();
+let backendChoice: BackendChoice = 'auto';
 
 const factories: BackendFactories = {
   cpu: async (w, reason) => (await import('./cpuBackendFactory')).createCpuBackend(w, reason),
@@ -32,7 +33,7 @@ async function onDeviceLost() {
   if (!engine || !weights) return;
   setStatus({ state: 'loading', message: 'GPU device lost — recreating it…' });
   try {
-    engine.backend = await createBackend('auto', weights, navigator.gpu, factories);
+    engine.backend = await createBackend(backendChoice, weights, navigator.gpu, factories);
     setStatus({ state: 'ready', backend: engine.backend.info });
   } catch (e) {
     setStatus({ state: 'error', message: `could not recover from device loss: ${(e as Error).message}`, fix: 'Reload the page.' });
@@ -55,6 +56,7 @@ async function init(base: string, choice: BackendChoice) {
   const manifest = await loadManifest(dataRead);
   const [test, calib] = await Promise.all([loadEvalSet(dataRead, 'test', manifest), loadEvalSet(dataRead, 'calib', manifest).catch(() => undefined)]);
   setStatus({ state: 'loading', message: 'starting the backend…' });
+  backendChoice = choice;
   const backend = await createBackend(choice, weights, navigator.gpu, factories);
   const kernels = await (await import('../cpu/cpuKernels')).loadCpuKernels().catch(() => undefined);
   engine = new Engine(weights, { test, calib }, backend, kernels?.impl === 'wasm-simd' ? kernels : undefined);
@@ -83,6 +85,7 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     case 'setBackend': {
       setStatus({ state: 'loading', message: `switching backend (${m.backend})…` });
       const old = engine.backend;
+      backendChoice = m.backend;
       engine.backend = await createBackend(m.backend, weights!, navigator.gpu, factories);
       if (old !== engine.backend) old.dispose();
       setStatus({ state: 'ready', backend: engine.backend.info });
