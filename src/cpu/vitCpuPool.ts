@@ -63,7 +63,8 @@ async function spawn(): Promise<Port> {
 }
 
 export function defaultThreads(): number {
-  if (isNode) return 1;
+  // Node: one thread unless asked (--threads N of eval/study sets QP_CPU_THREADS)
+  if (isNode) return Math.max(1, Math.min(16, Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.QP_CPU_THREADS) || 1));
   const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
   return g.crossOriginIsolated ? Math.max(1, Math.min(8, (g.navigator?.hardwareConcurrency ?? 2) - 1)) : 1;
 }

@@ -1,5 +1,5 @@
 /**
- * npm run eval -- [--backend auto|webgpu|cpu] [--set test|val|all] [--limit N] [--plan plan.json] [--cpu]
+ * npm run eval -- [--backend auto|webgpu|cpu] [--set test|val|all] [--limit N] [--plan plan.json] [--cpu] [--threads N]
  * Accuracy per eval set and images per second, with agreement against PyTorch's predictions
  * (predictions.json) for the FP32 plan.
  */
@@ -11,7 +11,8 @@ import { loadReferenceNode } from '../../src/engine/nodeLoad';
 import type { BackendChoice, EvalSetName } from '../../src/engine/types';
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', plan: 'string', cpu: 'boolean' });
+  const args = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', plan: 'string', cpu: 'boolean', threads: 'number' });
+  if (args.threads) process.env.QP_CPU_THREADS = String(args.threads);
   const backend = (args.cpu ? 'cpu' : (args.backend ?? 'auto')) as BackendChoice;
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--backend must be auto, webgpu or cpu`);
   const sets: EvalSetName[] = args.set === 'test' ? ['test'] : args.set === 'val' ? ['val'] : ['test', 'val'];

@@ -1,7 +1,7 @@
 /**
  * npm run study -- [--backend auto|webgpu|cpu] [--set test|val|both] [--limit N]
  *                  [--rows fp32,int4_all,sensitivity_scan,greedy,int4_share,int2_best6,int2_all,beyond,…]
- *                  [--sites 0,1,2] [--bands 3] [--out results]
+ *                  [--sites 0,1,2] [--bands 3] [--out results] [--threads N]
  * Writes <out>/study.json and <out>/study.md; a full scan also updates
  * public/models/vit-cifar10/study-summary.json (best sites for the UI's INT2-best-6 preset).
  */
@@ -14,7 +14,8 @@ import { modelDir } from '../../src/data/nodeReader';
 import type { BackendChoice, EvalSetName } from '../../src/engine/types';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', rows: 'string', sites: 'string', bands: 'number', out: 'string' });
+  const a = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', rows: 'string', sites: 'string', bands: 'number', out: 'string', threads: 'number' });
+  if (a.threads) process.env.QP_CPU_THREADS = String(a.threads); // CPU backend: a pool of N workers
   const backend = (a.backend ?? 'auto') as BackendChoice;
   const sets: EvalSetName[] = a.set === 'val' ? ['val'] : a.set === 'both' ? ['test', 'val'] : ['test'];
   const rows = a.rows ? String(a.rows).split(',') : undefined;
