@@ -176,7 +176,7 @@ export function studyMarkdown(r: StudyResult, meta: { engine: string; adapter?: 
     L.push(`Order: [${r.greedy.order.join(', ')}]`, '');
     L.push(`Accuracy: [${r.greedy.accuracy.map(f).join(', ')}]`, '');
     const peak = Math.max(...r.greedy.accuracy);
-    L.push(`Peak ${f(peak)}% with ${r.greedy.accuracy.indexOf(peak) + 1} sites (note 004: 80.37% with 6).`);
+    L.push(`Peak ${f(peak)}% with ${r.greedy.accuracy.indexOf(peak) + 1} site(s) (note 004: 80.37% with 6).`);
   }
   if (r.int4_share) {
     L.push('', '## Share of INT4 within a loss budget', '', '| budget | sites | share by sites | share by multiplications | accuracy |', '|---|---|---|---|---|');
