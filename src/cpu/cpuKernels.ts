@@ -17,6 +17,7 @@ import { gemmF32Ref } from '../kernels/gemmF32.ref';
 import { gemmW8A8AccRef, gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
 import { gemmW4A8AccRef, gemmW4A8Ref, type W4A8Operands } from '../kernels/gemmW4A8.ref';
 import { unpackInt4Rows } from '../quant/pack';
+import { geluTanh, layerNormRows, softmaxRows } from '../model/rowOps.ref';
 import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix } from '../quant/quantizeMatrix';
 import { intRange, scaleZero, storageOffset } from '../quant/scaleZero';
 
@@ -121,10 +122,7 @@ function applyEpilogue(y: Float32Array, epi?: GemmEpilogue): Float32Array {
   return y;
 }
 
-const GELU_C = Math.sqrt(2 / Math.PI);
-export function geluTanh(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
-}
+export { geluTanh };
 
 // ---------------------------------------------------------------------------------------------
 // TypeScript implementation (the references)
@@ -162,21 +160,7 @@ function makeTs(fallbackReason?: string): CpuKernels {
     dequantize: dequantizeMatrix,
     layerNorm(x, rows, d, g, b, eps) {
       checkLen('layerNorm x', x, rows * d);
-      const y = new Float32Array(rows * d);
-      for (let r = 0; r < rows; r++) {
-        const o = r * d;
-        let mean = 0;
-        for (let j = 0; j < d; j++) mean += x[o + j];
-        mean /= d;
-        let v = 0;
-        for (let j = 0; j < d; j++) {
-          const t = x[o + j] - mean;
-          v += t * t;
-        }
-        const inv = 1 / Math.sqrt(v / d + eps);
-        for (let j = 0; j < d; j++) y[o + j] = (x[o + j] - mean) * inv * g[j] + b[j];
-      }
-      return y;
+      return layerNormRows(x, rows, d, g, b, eps);
     },
     gelu(x) {
       const y = new Float32Array(x.length);
@@ -186,18 +170,7 @@ function makeTs(fallbackReason?: string): CpuKernels {
     softmaxRows(x, rows, n, scale = 1) {
       checkLen('softmaxRows x', x, rows * n);
       if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] *= scale;
-      for (let r = 0; r < rows; r++) {
-        const o = r * n;
-        let mx = -Infinity;
-        for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]);
-        let s = 0;
-        for (let j = 0; j < n; j++) {
-          const e = Math.exp(x[o + j] - mx);
-          x[o + j] = e;
-          s += e;
-        }
-        for (let j = 0; j < n; j++) x[o + j] /= s;
-      }
+      softmaxRows(x, rows, n);
     },
     stats(x, kSigma = 6) {
       const n = x.length;

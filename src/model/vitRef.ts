@@ -13,6 +13,9 @@ import { gemmW4A8Ref } from '../kernels/gemmW4A8.ref';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
 import { buildSites, type SiteInfo } from './sites';
 import type { Linear, VitWeights } from './vitWeights';
+import { geluTanh, layerNormRows, softmaxRows } from './rowOps.ref';
+
+export { geluTanh, layerNormRows, softmaxRows };
 
 export const refOps: MatOps = {
   gemmF32: gemmF32Ref,
@@ -34,44 +37,6 @@ export function siteLinears(w: VitWeights): (Linear | null)[] {
   for (const b of w.blocks) out.push(b.toQkv, null, null, b.toOut, b.fc1, b.fc2);
   out.push(w.head);
   return out;
-}
-
-export function layerNormRows(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number): Float32Array {
-  const y = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[o + j];
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) {
-      const t = x[o + j] - mean;
-      v += t * t;
-    }
-    const inv = 1 / Math.sqrt(v / d + eps);
-    for (let j = 0; j < d; j++) y[o + j] = (x[o + j] - mean) * inv * g[j] + b[j];
-  }
-  return y;
-}
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-export function geluTanh(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
-}
-
-export function softmaxRows(x: Float32Array, rows: number, n: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let mx = -Infinity;
-    for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]);
-    let s = 0;
-    for (let j = 0; j < n; j++) {
-      const e = Math.exp(x[o + j] - mx);
-      x[o + j] = e;
-      s += e;
-    }
-    for (let j = 0; j < n; j++) x[o + j] /= s;
-  }
 }
 
 /** Image bytes (CHW planes) → normalized patches [P × 3·p·p], order (c, py, px). */
