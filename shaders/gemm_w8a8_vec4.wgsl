@@ -1,4 +1,5 @@
 // W8A8 integer GEMM, vec4 variant: the same kernel as gemm_w8a8.wgsl (read its header) with X and W
+//   (the epilogue, store_tile and gelu, is shaders/gemm_w8a8_epilogue.wgsl, appended by gemmW8A8.ts)
 // loaded as vec4<u32> (16 int8 lanes a load). Requires Kw % 4 == 0 (K % 16 == 0) and every X/W
 // offset and stride (in words) a multiple of 4; the wrapper picks it when that holds.
 // W8A8 integer GEMM with fused zero-point correction and dequant epilogue.
@@ -31,12 +32,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read> B: array<f32>;
 @group(0) @binding(8) var<storage, read> R: array<f32>;
 @group(0) @binding(9) var<storage, read_write> Y: array<u32>;
-
-fn gelu(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  let e = exp(2.0 * u);
-  return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
-}
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -79,29 +74,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
     }
   }
-  let K = i32(P.K);
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + i;
-    if (m >= P.M) { break; }
-    let rowIdx = z * P.M + m;
-    var zx = 0;
-    if (P.zxDiv != 0u) { zx = ZX[rowIdx / P.zxDiv]; }
-    let sx = SX[rowIdx / P.sxDiv];
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + j;
-      if (n >= P.N) { break; }
-      let colIdx = z * P.N + n;
-      var zw = 0;
-      if (P.zwDiv != 0u) { zw = ZW[colIdx / P.zwDiv]; }
-      let a = acc[i][j] - zw * rs[i] - zx * cs[j] + K * zx * zw;
-      let yi = yb + m * P.yRow + n;
-      if (P.mode == 1u) { Y[yi] = bitcast<u32>(a); continue; }
-      var y = (f32(a) * sx) * SW[colIdx / P.swDiv];
-      if (P.alpha != 1.0) { y = y * P.alpha; }
-      if (P.hasBias != 0u) { y = y + B[n]; }
-      if (P.act == 1u) { y = gelu(y); }
-      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + bitcast<f32>(Y[yi]); }
-      Y[yi] = bitcast<u32>(y);
-    }
-  }
+  store_tile(z, m0, n0, yb, acc, rs, cs);
 }

@@ -19,6 +19,7 @@
  */
 import src from '../../shaders/gemm_w8a8.wgsl?raw';
 import srcVec4 from '../../shaders/gemm_w8a8_vec4.wgsl?raw';
+import epilogue from '../../shaders/gemm_w8a8_epilogue.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -128,8 +129,8 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   );
   const vec4 = (cfg.vec4 ?? true) && [kw, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
   const pipeline = vec4
-    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4))
-    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src));
+    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4 + '\n' + epilogue))
+    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src + '\n' + epilogue));
   const need = {
     x: viewExtent(xv, m, kw, batch, batchInner),
     w: viewExtent(wv, n, kw, batch, batchInner),
