@@ -172,76 +172,88 @@ export function histogramMse(h: RangeHistogram, lo: number, hi: number, bits: Bi
   return h.total ? err / h.total : 0;
 }
 
-/** MXNet/TensorRT smoothing: zero bins get eps, taken evenly from the non-zero ones. */
-function smooth(p: Float64Array, eps = 1e-4): boolean {
-  let zeros = 0;
-  for (let i = 0; i < p.length; i++) if (p[i] === 0) zeros++;
-  const nonZeros = p.length - zeros;
-  if (nonZeros === 0) return false;
-  const eps1 = (eps * zeros) / nonZeros;
-  for (let i = 0; i < p.length; i++) p[i] = p[i] === 0 ? eps : p[i] - eps1;
-  for (let i = 0; i < p.length; i++) if (p[i] <= 0) return false;
-  return true;
+/** Number of |x| bins the entropy search starts from (pytorch-quantization `start_bin`). */
+export const KL_START_BIN = 128;
+
+export interface EntropyResult {
+  /** the chosen threshold (an upper bin edge) */
+  amax: number;
+  /** cut index (bins kept) */
+  bin: number;
+  /** KL at the chosen cut (Infinity when no cut had a defined KL) */
+  kl: number;
+  /** cuts whose KL was finite */
+  defined: number;
+  /** no cut had a finite KL: amax is the whole range, and the caller must say so */
+  fallback: boolean;
 }
 
 /**
- * TensorRT entropy calibration on the |x| histogram: for each candidate cut i (in bins), the
- * reference P is the first i bins with the clipped tail folded into bin i−1; Q merges those i bins
- * into `levels` quantization bins and spreads each merged count back evenly over its non-empty
- * source bins. The threshold is the upper edge of the best cut (min KL(P‖Q)).
+ * Entropy (KL) calibration as TensorRT defines it and NVIDIA pytorch-quantization implements it
+ * (`calib/histogram.py`, `_compute_amax_entropy`, method 'entropy'), on the histogram of |x|
+ * (2048 bins over [0, absmax]):
+ *  - bins[0] is set to bins[1] (the source's treatment of the spike of exact zeros);
+ *  - nbins = 2^(bits−1) quantization bins for a signed grid: 128 at 8 bits, 8 at 4 bits, 2 at 2 bits;
+ *  - candidate cuts i = start_bin (128) … 2048: P = bins[0..i) with the clipped mass bins[i..] added
+ *    to its last bin; Q merges bins[0..i) into nbins groups (group of bin t = ⌊t·nbins/i⌋, as the
+ *    source's np.digitize over linspace(0, i, nbins+1)) and spreads each group's mass evenly over
+ *    its non-empty bins (empty bins of P stay 0 in Q); both normalised;
+ *  - KL(P‖Q) = Σ P log(P/Q), +∞ where Q = 0 < P (scipy.stats.entropy); the threshold is the upper
+ *    edge of the LAST cut with the smallest KL (the source's reversed argmin).
+ * At 4 and 2 bits the search is the same (from bin 128) with 8 and 2 groups: the source defines it
+ * for any bit width, and the result there is a coarse choice, not a validated one.
+ * When no cut has a finite KL (e.g. a discrete input whose histogram has gaps at every cut) the
+ * source silently returns absmax; here `fallback` says so.
  */
-export function klThreshold(absCounts: Float64Array, absmax: number, levels: number): number {
-  const bins = absCounts.length;
-  if (absmax <= 0) return 0;
-  if (levels >= bins) return absmax;
-  const width = absmax / bins;
-  // Suffix sums give the clipped tail of every cut in O(1).
-  const tail = new Float64Array(bins + 1);
-  for (let i = bins - 1; i >= 0; i--) tail[i] = tail[i + 1] + absCounts[i];
-  let best = bins;
+export function entropyCalibration(absCounts: Float64Array, absmax: number, bits: number, startBin = KL_START_BIN): EntropyResult {
+  const n = absCounts.length;
+  if (!(absmax > 0) || n < 2) return { amax: Math.max(0, absmax), bin: n, kl: 0, defined: 0, fallback: false };
+  const nbins = 2 ** (bits - 1);
+  const width = absmax / n;
+  const bins = Float64Array.from(absCounts);
+  bins[0] = bins[1];
+  const tail = new Float64Array(n + 1);
+  for (let i = n - 1; i >= 0; i--) tail[i] = tail[i + 1] + bins[i];
+  const groupSum = new Float64Array(nbins);
+  const groupNonEmpty = new Float64Array(nbins);
+  let best = n;
   let bestKl = Infinity;
-  const p = new Float64Array(bins);
-  const q = new Float64Array(bins);
-  for (let i = levels; i <= bins; i++) {
-    const P = p.subarray(0, i);
-    const Q = q.subarray(0, i);
-    P.set(absCounts.subarray(0, i));
-    P[i - 1] += tail[i];
-    Q.fill(0);
-    const merged = Math.floor(i / levels);
-    for (let j = 0; j < levels; j++) {
-      const start = j * merged;
-      const stop = j === levels - 1 ? i : start + merged;
-      let sum = 0;
-      let nonEmpty = 0;
-      for (let t = start; t < stop; t++) {
-        sum += absCounts[t];
-        if (absCounts[t] !== 0) nonEmpty++;
-      }
-      if (nonEmpty === 0) continue;
-      const v = sum / nonEmpty;
-      for (let t = start; t < stop; t++) if (absCounts[t] !== 0) Q[t] = v;
-    }
-    let ps = 0;
-    let qs = 0;
+  let defined = 0;
+  for (let i = Math.min(startBin, n); i <= n; i++) {
+    groupSum.fill(0);
+    groupNonEmpty.fill(0);
     for (let t = 0; t < i; t++) {
-      ps += P[t];
-      qs += Q[t];
+      if (bins[t] === 0) continue;
+      const g = Math.floor((t * nbins) / i);
+      groupSum[g] += bins[t];
+      groupNonEmpty[g]++;
     }
-    if (ps === 0 || qs === 0) continue;
-    for (let t = 0; t < i; t++) {
-      P[t] /= ps;
-      Q[t] /= qs;
-    }
-    if (!smooth(P) || !smooth(Q)) continue;
+    // normalisers: Q sums to the kept mass; P to the kept mass plus the clipped tail
+    let qTotal = 0;
+    for (let g = 0; g < nbins; g++) qTotal += groupSum[g];
+    const pTotal = tail[0];
+    if (qTotal === 0 || pTotal === 0) continue;
     let kl = 0;
-    for (let t = 0; t < i; t++) kl += P[t] * Math.log(P[t] / Q[t]);
-    if (kl < bestKl) {
+    for (let t = 0; t < i && kl !== Infinity; t++) {
+      const pv = (t === i - 1 ? bins[t] + tail[i] : bins[t]) / pTotal;
+      if (pv === 0) continue;
+      if (bins[t] === 0) {
+        kl = Infinity; // Q = 0 where P > 0 (the tail folded into an empty last bin)
+        break;
+      }
+      const g = Math.floor((t * nbins) / i);
+      const qv = groupSum[g] / groupNonEmpty[g] / qTotal;
+      kl += pv * Math.log(pv / qv);
+    }
+    if (kl !== Infinity) defined++;
+    // <= : the last cut among equal minima, as the source's reversed argmin
+    if (kl <= bestKl && kl !== Infinity) {
       bestKl = kl;
       best = i;
     }
   }
-  return best * width;
+  if (defined === 0) return { amax: absmax, bin: n, kl: Infinity, defined: 0, fallback: true };
+  return { amax: best * width, bin: best, kl: bestKl, defined, fallback: false };
 }
 
 /**
@@ -254,12 +266,13 @@ export function klThreshold(absCounts: Float64Array, absmax: number, levels: num
  *    widened to hold 0) shrunk toward 0 by f = i/200, i = 1..200; pick the one minimising the
  *    expected squared fake-quant error over the signed histogram's bin centres with the exact grid
  *    of scaleZero/quantizeValue (clipping error included).
- *  - kl: TensorRT entropy calibration on |x| with 2^(bits−1)−1 (symmetric) or 2^bits−1 levels;
- *    symmetric → [−t, t], asymmetric → [max(min, −t), min(max, t)].
+ *  - kl: entropy calibration of pytorch-quantization (see entropyCalibration) on |x| at the plan's
+ *    bits; symmetric → [−t, t]; asymmetric (the source is symmetric only) → [max(min, −t), min(max, t)].
+ *    When no cut has a defined KL the result is absmax and carries `note`.
  * Results are finite; an empty or all-zero operand gives [0, 0] (scaleZero turns s = 0 into 1).
  * Ranges need not contain 0: scaleZero widens an asymmetric range to hold it.
  */
-export function calibrateRange(h: RangeHistogram, calibrator: Calibrator, opts: CalibrateOptions): { min: number; max: number } {
+export function calibrateRange(h: RangeHistogram, calibrator: Calibrator, opts: CalibrateOptions): { min: number; max: number; note?: string } {
   if (h.count === 0 || !Number.isFinite(h.min) || !Number.isFinite(h.max)) return { min: 0, max: 0 };
   if (calibrator === 'minmax') return { min: h.min, max: h.max };
   if (!h.frozen || h.total === 0) throw new Error(`calibrateRange(${calibrator}): histogram is empty (run freeze() and observe() first)`);
@@ -297,10 +310,11 @@ export function calibrateRange(h: RangeHistogram, calibrator: Calibrator, opts: 
       return best;
     }
     case 'kl': {
-      const levels = symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
-      const t = klThreshold(h.absCounts, h.absmax, levels);
-      if (symmetric) return { min: -t, max: t };
-      return { min: Math.max(h.min, -t), max: Math.min(h.max, t) };
+      const e = entropyCalibration(h.absCounts, h.absmax, bits);
+      const t = e.amax;
+      const note = e.fallback ? 'KL: no cut has a defined divergence (gaps in the histogram): the full range (absmax) is used' : undefined;
+      const r = symmetric ? { min: -t, max: t } : { min: Math.max(h.min, -t), max: Math.min(h.max, t) };
+      return note ? { ...r, note } : r;
     }
   }
   throw new RangeError(`calibrateRange: unknown calibrator ${calibrator as string}`);
