@@ -29,6 +29,8 @@ export interface Config {
   operand: 'a' | 'b';
   stageStep: number;
   backend: BackendChoice;
+  /** plan A of the A/B compare (the live plan is B); null when nothing is pinned */
+  pinned: Plan | null;
 }
 
 export const LIVE_SIZES = [8, 32, 100, 250, 500, 1000];
@@ -44,5 +46,6 @@ export function defaultConfig(): Config {
     operand: 'a',
     stageStep: 0,
     backend: 'auto',
+    pinned: null,
   };
 }

@@ -18,6 +18,10 @@ export interface PlanSlice {
   applyPreset: (id: string) => void;
   presetContext: PresetContext;
   setPresetContext: (ctx: PresetContext) => void;
+  /** plan A of the A/B compare (a full Plan, validated); the live `plan` is B */
+  pinned: Plan | null;
+  pin: (plan: Plan) => void;
+  unpin: () => void;
 }
 
 export interface NavSlice {
@@ -68,6 +72,9 @@ const planSlice: StateCreator<Store, [], [], PlanSlice> = (set, get) => ({
   },
   presetContext: {},
   setPresetContext: (presetContext) => set({ presetContext }),
+  pinned: null,
+  pin: (plan) => set({ pinned: structuredClone(plan) }),
+  unpin: () => set({ pinned: null }),
 });
 
 const clampSite = (i: number) => Math.max(0, Math.min(SITE_COUNT - 1, i));
@@ -114,5 +121,6 @@ export function selectConfig(s: Store): Config {
     operand: s.operand,
     stageStep: s.stageStep,
     backend: s.backend,
+    pinned: s.pinned,
   };
 }

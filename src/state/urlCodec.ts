@@ -4,7 +4,7 @@
  * everything (validatePlan) and reports a readable error instead of throwing into the UI.
  */
 import { SITE_COUNT } from '../model/sites';
-import { validatePlan, type SiteScheme } from '../engine/plan';
+import { validatePlan, type Plan, type SiteScheme } from '../engine/plan';
 import { defaultConfig, LIVE_SIZES, VIEWS, type Config } from './config';
 
 export const HASH_VERSION = 'v1';
@@ -24,6 +24,8 @@ interface Wire {
   r?: 'a' | 'b';
   t: number;
   b: string;
+  /** pinned plan A of the A/B compare */
+  A?: WirePlan;
 }
 
 function b64urlEncode(s: string): string {
@@ -40,24 +42,56 @@ function b64urlDecode(s: string): string {
   return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 }
 
-export function encodeConfig(c: Config): string {
-  const keys = c.plan.sites.map((s) => JSON.stringify(s));
+/**
+ * A plan on the wire: its most common site scheme `d`, per-site overrides `o`, and every other
+ * plan-level field as is (so a pinned plan round-trips as the full Plan JSON).
+ */
+interface WirePlan {
+  d: SiteScheme;
+  o?: Record<string, SiteScheme>;
+  [planField: string]: unknown;
+}
+
+function packPlan(plan: Plan): WirePlan {
+  const keys = plan.sites.map((s) => JSON.stringify(s));
   const counts = new Map<string, number>();
   for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
   let best = keys[0];
   for (const [k, n] of counts) if (n > (counts.get(best) ?? 0)) best = k;
   const o: Record<string, SiteScheme> = {};
   keys.forEach((k, i) => {
-    if (k !== best) o[i] = c.plan.sites[i];
+    if (k !== best) o[i] = plan.sites[i];
   });
-  const w: Wire = { d: JSON.parse(best) as SiteScheme, s: c.selectedSite, v: c.view, e: c.evalSet, n: c.liveSize, i: c.image, t: c.stageStep, b: c.backend };
-  if (c.plan.name) w.p = c.plan.name;
+  const { sites: _sites, ...rest } = plan;
+  const w: WirePlan = { ...rest, d: JSON.parse(best) as SiteScheme };
   if (Object.keys(o).length) w.o = o;
+  return w;
+}
+
+function unpackSites(w: { d?: unknown; o?: unknown }): unknown[] {
+  const sites: unknown[] = Array.from({ length: SITE_COUNT }, () => structuredClone(w.d));
+  if (w.o !== undefined) {
+    if (typeof w.o !== 'object' || w.o === null) throw new Error('overrides must be an object');
+    for (const [k, v] of Object.entries(w.o)) sites[int(Number(k), 0, SITE_COUNT - 1, `override site '${k}'`)] = v;
+  }
+  return sites;
+}
+
+export function encodeConfig(c: Config): string {
+  const { d, o, name } = packPlan(c.plan);
+  const w: Wire = { d, s: c.selectedSite, v: c.view, e: c.evalSet, n: c.liveSize, i: c.image, t: c.stageStep, b: c.backend };
+  if (name) w.p = name as string;
+  if (o) w.o = o;
   if (c.operand !== 'a') w.r = c.operand;
+  if (c.pinned) w.A = packPlan(c.pinned);
   return `${HASH_VERSION}.${b64urlEncode(JSON.stringify(w))}`;
 }
 
-export type DecodeResult = { ok: true; config: Config } | { ok: false; error: string };
+/**
+ * A link whose plan A cannot be read still opens plan B: `pinnedError` says why A was dropped
+ * (the rest of the link is intact, so nothing the user set for B is lost).
+ */
+export type DecodeResult = { ok: true; config: Config; pinnedError?: string } | { ok: false; error: string };
 
 function int(x: unknown, lo: number, hi: number, what: string): number {
   if (!Number.isInteger(x) || (x as number) < lo || (x as number) > hi) throw new Error(`${what} must be an integer in [${lo}, ${hi}]`);
@@ -80,12 +114,7 @@ export function decodeConfig(hash: string): DecodeResult {
     }
     if (typeof json !== 'object' || json === null) throw new Error('link payload must be an object');
     const w = json as Partial<Wire>;
-    const sites: unknown[] = Array.from({ length: SITE_COUNT }, () => structuredClone(w.d));
-    if (w.o !== undefined) {
-      if (typeof w.o !== 'object' || w.o === null) throw new Error('overrides must be an object');
-      for (const [k, v] of Object.entries(w.o)) sites[int(Number(k), 0, SITE_COUNT - 1, `override site '${k}'`)] = v;
-    }
-    const plan = validatePlan({ version: 1, name: w.p, sites });
+    const plan = validatePlan({ version: 1, name: w.p, sites: unpackSites(w) });
     const d = defaultConfig();
     const view = VIEWS.find((x) => x.id === w.v)?.id;
     if (w.v !== undefined && !view) throw new Error(`unknown view '${String(w.v)}'`);
@@ -102,7 +131,17 @@ export function decodeConfig(hash: string): DecodeResult {
       operand: w.r ?? 'a',
       stageStep: w.t === undefined ? 0 : int(w.t, 0, 99, 'stage step'),
       backend: (w.b as Config['backend']) ?? d.backend,
+      pinned: null,
     };
+    if (w.A !== undefined) {
+      try {
+        if (typeof w.A !== 'object' || w.A === null || Array.isArray(w.A)) throw new Error('it must be an object');
+        const { d: _d, o: _o, ...rest } = w.A;
+        config.pinned = validatePlan({ ...rest, sites: unpackSites(w.A) });
+      } catch (e) {
+        return { ok: true, config, pinnedError: e instanceof Error ? e.message : String(e) };
+      }
+    }
     return { ok: true, config };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
