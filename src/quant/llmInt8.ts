@@ -6,7 +6,7 @@
  * products are summed, then the bias is added.
  */
 import { gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
-import { quantizeMatrix, validateFinite } from './quantizeMatrix';
+import { type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix, validateFinite } from './quantizeMatrix';
 
 /** 1 where any |x[:, c]| > threshold (strict), X [rows×k]. */
 export function outlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number): Uint8Array {
@@ -30,6 +30,8 @@ export interface LlmInt8Options {
   bBits: 8 | 4 | 2;
   /** integer GEMM for the regular part (e.g. a faster MatOps.gemmW8A8); default gemmW8A8Ref */
   gemm?: (o: W8A8Operands) => Float32Array;
+  /** quantizer for X's regular columns (e.g. MatOps.quantize on the WASM kernels); default quantizeMatrix */
+  quantize?: (x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec) => QuantizedMatrix;
 }
 
 /** Y[m×n] = X[m×k]·W[n×k]ᵀ + b with the LLM.int8 decomposition. */
@@ -60,20 +62,43 @@ export function llmInt8Matmul(
     const idx = Int32Array.from(regIdx);
     const kr = idx.length;
     const xr = gatherColumns(x, m, k, idx);
-    const wr = gatherColumns(w, n, k, idx);
-    const qx = quantizeMatrix(xr, m, kr, { bits: opts.aBits, symmetric: true, granularity: 'row' });
-    const qw = quantizeMatrix(wr, n, kr, { bits: opts.bBits, symmetric: true, granularity: 'row' });
+    const qx = (opts.quantize ?? quantizeMatrix)(xr, m, kr, { bits: opts.aBits, symmetric: true, granularity: 'row' });
+    const qw = quantizedWeightColumns(w, n, k, idx, mask, opts.bBits);
     yInt = (opts.gemm ?? gemmW8A8Ref)({ m, n, k: kr, xq: qx.q, wq: qw.q, sx: qx.scales, sw: qw.scales, bias: null });
   }
 
-  // FP32 part over the outlier columns (float64 accumulation, rounded once)
+  // FP32 part over the outlier columns (float64 accumulation in column order, rounded once)
   const y = new Float32Array(m * n);
+  const oi = Int32Array.from(outIdx);
+  const no = oi.length;
+  const xo = gatherColumns(x, m, k, oi);
+  const wo = gatherColumns(w, n, k, oi);
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (const c of outIdx) s += x[i * k + c] * w[j * k + c];
+      for (let c = 0; c < no; c++) s += xo[i * no + c] * wo[j * no + c];
       const part = yInt ? f(yInt[i * n + j] + f(s)) : f(s);
       y[i * n + j] = bias ? f(part + bias[j]) : part;
     }
   return y;
+}
+
+/**
+ * W's regular columns quantized per output channel. They depend only on W and on which columns
+ * are outliers, and the same few outlier channels recur image after image, so the quantized
+ * weights are kept per (W, mask): re-scoring a plan no longer re-quantizes n×k weights per image
+ * and site (the bulk of LLM.int8's time on the CPU backend). Same numbers as quantizing afresh.
+ */
+const weightCache = new WeakMap<object, Map<string, QuantizedMatrix>>();
+function quantizedWeightColumns(w: ArrayLike<number>, n: number, k: number, idx: Int32Array, mask: Uint8Array, bits: 8 | 4 | 2): QuantizedMatrix {
+  let perMask = weightCache.get(w as object);
+  if (!perMask) weightCache.set(w as object, (perMask = new Map()));
+  const key = `${bits}:${n}:${k}:${mask.join('')}`;
+  let q = perMask.get(key);
+  if (!q) {
+    q = quantizeMatrix(gatherColumns(w, n, k, idx), n, idx.length, { bits, symmetric: true, granularity: 'row' });
+    if (perMask.size >= 64) perMask.clear(); // a bounded cache: masks seen recently
+    perMask.set(key, q);
+  }
+  return q;
 }
