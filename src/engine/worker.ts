@@ -85,10 +85,14 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     case 'setBackend': {
       setStatus({ state: 'loading', message: `switching backend (${m.backend})…` });
       const old = engine.backend;
+      try {
+        engine.backend = await createBackend(m.backend, weights!, navigator.gpu, factories);
+      } finally {
+        // a failed switch keeps the old backend, and the UI returns to scoring on it
+        setStatus({ state: 'ready', backend: engine.backend.info });
+      }
       backendChoice = m.backend;
-      engine.backend = await createBackend(m.backend, weights!, navigator.gpu, factories);
       if (old !== engine.backend) old.dispose();
-      setStatus({ state: 'ready', backend: engine.backend.info });
       return engine.backend.info;
     }
     case 'score': {

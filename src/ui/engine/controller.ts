@@ -4,7 +4,7 @@
  * scores FP32 once per subset as the baseline, and fetches the selected site's statistics.
  */
 import { fp32Plan, type Plan } from '../../engine/plan';
-import type { EngineClient } from '../../engine/client';
+import type { EngineClient, EngineStatus } from '../../engine/client';
 import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
 import { useStore, type Store } from '../../state/store';
 import { getClient, EngineUnavailableError, queuedScore } from './client';
@@ -125,13 +125,39 @@ async function fetchStats() {
 
 async function applyBackend(choice: Store['backend']) {
   if (!client) return;
+  const before = useResults.getState().backend;
   try {
     const backend = await client.setBackend(choice);
-    useResults.setState({ backend, live: { ...useResults.getState().live, result: null } });
+    useResults.setState({ backend, status: { state: 'ready', backend }, live: { ...useResults.getState().live, result: null } });
+  } catch (e) {
+    // the worker keeps the backend it had: say why the switch failed and keep scoring on it
+    const kept = before ? { ...before, reason: `could not switch to ${choice} (${errorText(e)}); still on ${before.label}` } : null;
+    if (kept) useResults.setState({ backend: kept, status: { state: 'ready', backend: kept } });
+    else useResults.setState({ status: { state: 'error', message: `Could not switch backend: ${errorText(e)}`, fix: 'Choose "auto" to let the engine pick a working backend.' } });
+  }
+  scheduleLive(0);
+  scheduleStats(0);
+}
+
+/**
+ * Engine status → results store. Before the first ready() the init sequence owns 'ready' (model
+ * and dataset info must be in first); after it, a 'ready' (backend switched, device recovered)
+ * returns the UI to a scoring state and re-scores what the lost or replaced backend left.
+ */
+export function onEngineStatus(status: EngineStatus): void {
+  if (status.state !== 'ready') {
+    useResults.setState({ status });
+    return;
+  }
+  if (!useResults.getState().model) {
+    useResults.setState({ backend: status.backend });
+    return;
+  }
+  const wasReady = useResults.getState().status.state === 'ready';
+  useResults.setState({ backend: status.backend, status });
+  if (!wasReady) {
     scheduleLive(0);
     scheduleStats(0);
-  } catch (e) {
-    useResults.setState({ status: { state: 'error', message: `Could not switch backend: ${errorText(e)}`, fix: 'Choose "auto" to let the engine pick a working backend.' } });
   }
 }
 
@@ -158,7 +184,8 @@ async function detectWebGpu(): Promise<boolean> {
 
 let started = false;
 
-export function startEngine(): void {
+/** makeClient: the engine client to start (the Web Worker one; tests pass a fake). */
+export function startEngine(makeClient: (choice: Store['backend']) => Promise<EngineClient> = getClient): void {
   if (started) return;
   started = true;
   void detectWebGpu().then((ok) => useResults.setState({ webgpuAvailable: ok }));
@@ -169,12 +196,8 @@ export function startEngine(): void {
   });
   void (async () => {
     try {
-      client = await getClient(useStore.getState().backend);
-      client.onStatus((status) => {
-        // ready is set below once model/dataset info is in; errors and loading pass through
-        if (status.state !== 'ready') useResults.setState({ status });
-        else useResults.setState({ backend: status.backend });
-      });
+      client = await makeClient(useStore.getState().backend);
+      client.onStatus(onEngineStatus);
       const info = await client.ready();
       useResults.setState({ backend: info.backend, model: info.model, dataset: info.dataset, status: { state: 'ready', backend: info.backend } });
       const choice = useStore.getState().backend;
