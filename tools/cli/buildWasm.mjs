@@ -2,44 +2,63 @@
 // Compiles asm/kernels.ts (AssemblyScript) into src/cpu/generated/kernels.wasm with SIMD128, -O3, and
 // src/cpu/generated/kernels-relaxed.wasm with relaxed SIMD too (fused multiply-add in the FP32 GEMM;
 // the loader tries it first and falls back where the engine lacks relaxed SIMD, e.g. Node 20).
-// Skips the compile when the .wasm is newer than its sources (runs before dev and unit tests).
-// A failure is reported but does not stop the caller: src/cpu/cpuKernels.ts then falls back to its
-// TypeScript kernels and says why (kernels.fallbackReason).
+// Skips the compile when both .wasm files are newer than their sources. Every entry point (dev,
+// tests, eval, study, benchmarks) runs it through tools/cli/prepare.mjs, strict: a fresh clone
+// builds what it needs, and a failed build stops the command instead of leaving the CPU backend on
+// its ~10× slower TypeScript kernels (QP_ALLOW_TS_KERNELS=1 runs on them anyway, with a warning).
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const src = join(root, 'asm/kernels.ts');
-const outDir = join(root, 'src/cpu/generated');
-const out = join(outDir, 'kernels.wasm');
-const outRelaxed = join(outDir, 'kernels-relaxed.wasm');
-const force = process.argv.includes('--force');
-const strict = process.argv.includes('--strict');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-if (!force && existsSync(out) && existsSync(outRelaxed) && Math.min(statSync(out).mtimeMs, statSync(outRelaxed).mtimeMs) >= newest) {
-  console.log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
-  process.exit(0);
+export class WasmBuildError extends Error {}
+
+/**
+ * Build the kernels when missing or older than asm/ (or this script). Returns 'up-to-date' or
+ * 'built'. strict: throw WasmBuildError when it cannot build; else warn and return 'failed'.
+ * root: the checkout (tests build into a scratch copy). log: for the up-to-date line only.
+ */
+export function buildWasm({ force = false, strict = true, root = repoRoot, log = console.log } = {}) {
+  const src = join(root, 'asm/kernels.ts');
+  const outDir = join(root, 'src/cpu/generated');
+  const out = join(outDir, 'kernels.wasm');
+  const outRelaxed = join(outDir, 'kernels-relaxed.wasm');
+  const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  if (!force && existsSync(out) && existsSync(outRelaxed) && Math.min(statSync(out).mtimeMs, statSync(outRelaxed).mtimeMs) >= newest) {
+    log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
+    return 'up-to-date';
+  }
+  const fail = (why) => {
+    const msg = `build:wasm: ${why}. Without it the CPU backend runs its TypeScript kernels, ~10× slower.`;
+    if (strict) throw new WasmBuildError(`${msg}\nfix: run npm install (AssemblyScript is a dev dependency), then npm run build:wasm; or set QP_ALLOW_TS_KERNELS=1 to run on the slow kernels anyway.`);
+    console.warn(`\n*** ${msg} ***\n`);
+    return 'failed';
+  };
+  mkdirSync(outDir, { recursive: true });
+  const asc = join(root, 'node_modules/assemblyscript/bin/asc.js');
+  if (!existsSync(asc)) return fail('AssemblyScript is not installed (node_modules/assemblyscript is missing)');
+  console.log(`build:wasm: compiling asm/kernels.ts (${existsSync(out) ? 'sources changed' : 'not built yet'})…`);
+  const common = [asc, src, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--initialMemory', '16'];
+  const t0 = Date.now();
+  for (const [file, features] of [
+    [out, ['--enable', 'simd']],
+    [outRelaxed, ['--enable', 'simd', '--enable', 'relaxed-simd']],
+  ]) {
+    // no imports (abort= removes the only one): the module instantiates with {}
+    const r = spawnSync(process.execPath, [...common, ...features, '--outFile', file], { stdio: 'inherit', cwd: root });
+    if (r.status !== 0) return fail(`asc failed (exit ${r.status}) for ${file}`);
+  }
+  console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes) and kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) in ${Date.now() - t0} ms`);
+  return 'built';
 }
-mkdirSync(outDir, { recursive: true });
-const asc = join(root, 'node_modules/assemblyscript/bin/asc.js');
-if (!existsSync(asc)) {
-  console.warn('build:wasm: assemblyscript is not installed (npm install); the CPU backend will use its TypeScript kernels');
-  process.exit(strict ? 1 : 0);
-}
-const common = [asc, src, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--initialMemory', '16'];
-const t0 = Date.now();
-for (const [file, features] of [
-  [out, ['--enable', 'simd']],
-  [outRelaxed, ['--enable', 'simd', '--enable', 'relaxed-simd']],
-]) {
-  // no imports (abort= removes the only one): the module instantiates with {}
-  const r = spawnSync(process.execPath, [...common, ...features, '--outFile', file], { stdio: 'inherit', cwd: root });
-  if (r.status !== 0) {
-    console.warn(`build:wasm: asc failed (exit ${r.status}) for ${file}; the CPU backend will use its TypeScript kernels`);
-    process.exit(strict ? 1 : 0);
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    buildWasm({ force: process.argv.includes('--force'), strict: !process.env.QP_ALLOW_TS_KERNELS });
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
   }
 }
-console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes) and kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) in ${Date.now() - t0} ms`);

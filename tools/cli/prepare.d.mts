@@ -1,0 +1,1 @@
+export function prepare(opts?: { log?: (line: string) => void }): Promise<void>;
