@@ -10,6 +10,7 @@ import { ModelError } from '../model/safetensors';
 import { AbortError, Engine } from './engine';
 import { createBackend, type BackendFactories } from './backends';
 import type { WorkerRequest, WorkerResponse } from './protocol';
+import { checkWorkerRequest, messageId } from './protocolCheck';
 import type { EngineStatus, ModelInfo } from './client';
 import type { BackendChoice, EvalSetName } from './types';
 
@@ -111,6 +112,8 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     case 'images': {
       await needSet(m.set);
       const s = engine.evalSet(m.set);
+      const outside = m.indices.find((i) => i >= s.count);
+      if (outside !== undefined) throw new RangeError(`image ${outside} is outside the ${m.set} set (0..${s.count - 1})`);
       return {
         pixels: m.indices.map((i) => s.pixels.slice(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES)),
         labels: m.indices.map((i) => s.labels[i]),
@@ -120,8 +123,17 @@ async function handle(m: WorkerRequest): Promise<unknown> {
   throw new Error(`unknown request ${(m as { type: string }).type}`);
 }
 
-scope.onmessage = (ev: MessageEvent<WorkerRequest>) => {
-  const m = ev.data;
+scope.onmessage = (ev: MessageEvent<unknown>) => {
+  let m: WorkerRequest;
+  try {
+    m = checkWorkerRequest(ev.data);
+  } catch (e) {
+    // a malformed message: answered with the reason when it names a request, else logged
+    const id = messageId(ev.data);
+    if (id !== undefined) post({ id, type: 'error', message: (e as Error).message, name: 'MessageError' });
+    else console.error((e as Error).message);
+    return;
+  }
   if (m.type === 'cancel') {
     controllers.get(m.target)?.abort();
     return;

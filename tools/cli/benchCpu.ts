@@ -28,21 +28,27 @@ import { IMAGE_BYTES } from '../../src/data/cifar';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { VitCpu } from '../../src/cpu/vitCpu';
 import { modelDir } from '../../src/data/nodeReader';
+import { cliArgs, THREADS_ARG } from './args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const N = opt('images', 256);
-const BATCH = opt('batch', 32);
-const REPS = opt('reps', 2);
-const noOrt = args.includes('--no-ort');
-const noExport = args.includes('--no-export');
-const browser = args.includes('--browser');
-const THREADS = opt('threads', 0);
-const outIdx = args.indexOf('--out');
-const OUT = outIdx >= 0 ? args[outIdx + 1] : 'results/cpu.json';
+const args = cliArgs('bench:cpu', {
+  images: { int: [1, 100_000] },
+  batch: { int: [1, 1024] },
+  reps: { int: [1, 100] },
+  threads: THREADS_ARG,
+  plans: 'string',
+  out: 'string',
+  'no-ort': 'boolean',
+  'no-export': 'boolean',
+  browser: 'boolean',
+});
+const N = (args.images as number | undefined) ?? 256;
+const BATCH = (args.batch as number | undefined) ?? 32;
+const REPS = (args.reps as number | undefined) ?? 2;
+const noOrt = Boolean(args['no-ort']);
+const noExport = Boolean(args['no-export']);
+const browser = Boolean(args.browser);
+const THREADS = (args.threads as number | undefined) ?? 0;
+const OUT = (args.out as string | undefined) ?? 'results/cpu.json';
 
 const op = (bits: 32 | 8 | 4, granularity: 'tensor' | 'token' | 'channel' | 'group', symmetric: boolean, groupSize?: number) => ({
   bits,
@@ -60,7 +66,7 @@ const ALL_PLANS: [string, Plan][] = [
 ];
 
 // --plans a,b: keep the plans whose name contains one of the strings (FP32 always runs: the baseline)
-const planFilter = args.indexOf('--plans') >= 0 ? args[args.indexOf('--plans') + 1].split(',') : null;
+const planFilter = args.plans ? String(args.plans).split(',') : null;
 const PLANS = ALL_PLANS.filter(([name], i) => i === 0 || !planFilter || planFilter.some((f) => name.includes(f)));
 
 function cpuSeconds(f: () => void): { wall: number; cpu: number } {

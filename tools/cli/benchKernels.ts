@@ -9,9 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { nodeGpuContext } from '../../src/gpu/nodeGpu';
 import { formatBenchTable, runKernelBench } from '../../src/kernels/bench';
-import { parseArgs } from './args';
+import { cliArgs } from './args';
 
-const args = parseArgs(process.argv.slice(2), { images: 'number', large: 'number', runs: 'number', warmup: 'number', out: 'string', quiet: 'boolean', 'f32-variants': 'boolean' });
+const args = cliArgs('bench:kernels', { images: { int: [1, 100_000] }, large: { int: [1, 100_000] }, runs: { int: [1, 1000] }, warmup: { int: [0, 1000] }, out: 'string', quiet: 'boolean', 'f32-variants': 'boolean' });
 const out = (args.out as string | undefined) ?? 'results/kernels.json';
 const ctx = await nodeGpuContext();
 try {

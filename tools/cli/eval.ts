@@ -3,20 +3,21 @@
  * Accuracy per eval set and images per second, with agreement against PyTorch's predictions
  * (predictions.json) for the FP32 plan.
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs } from './args';
+import { ArgError, BACKEND_ARG, LIMIT_ARG, parseArgs, readPlanArg, THREADS_ARG } from './args';
 import { createNodeEngine } from '../../src/engine/nodeEngine';
-import { fp32Plan, validatePlan } from '../../src/engine/plan';
+import { fp32Plan } from '../../src/engine/plan';
 import { loadReferenceNode } from '../../src/engine/nodeLoad';
 import type { BackendChoice, EvalSetName } from '../../src/engine/types';
 
+const EVAL_ARGS = { backend: BACKEND_ARG, set: { oneOf: ['test', 'val', 'all'] }, limit: LIMIT_ARG, plan: 'string', cpu: 'boolean', threads: THREADS_ARG } as const;
+
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', plan: 'string', cpu: 'boolean', threads: 'number' });
+  const args = parseArgs(process.argv.slice(2), EVAL_ARGS);
+  if (args.cpu && args.backend !== undefined && args.backend !== 'cpu') throw new ArgError(`--cpu and --backend ${args.backend} contradict each other; give one`);
   if (args.threads) process.env.QP_CPU_THREADS = String(args.threads);
   const backend = (args.cpu ? 'cpu' : (args.backend ?? 'auto')) as BackendChoice;
-  if (!['auto', 'webgpu', 'cpu'].includes(backend)) throw new Error(`--backend must be auto, webgpu or cpu`);
   const sets: EvalSetName[] = args.set === 'test' ? ['test'] : args.set === 'val' ? ['val'] : ['test', 'val'];
-  const plan = args.plan ? validatePlan(JSON.parse(readFileSync(String(args.plan), 'utf8'))) : fp32Plan();
+  const plan = args.plan ? readPlanArg('plan', String(args.plan)) : fp32Plan();
   const { engine, dispose } = await createNodeEngine(backend, sets);
   console.log(`backend: ${engine.backend.info.label} — ${engine.backend.info.reason}`);
   const { predictions, metrics } = loadReferenceNode();

@@ -20,8 +20,9 @@ export const REF_PLANS: Record<string, () => Plan> = {
   smoothquant_05_w4a4: () => P.smoothQuant(0.5, 4),
   w4a4_tensor: () => P.smoothQuant(null, 4),
   llmint8_6: () => P.llmInt8(6),
-  wonly_w4_g32_gptq: () => P.weightOnly(4, 'group', true),
-  wonly_w4_g32_rtn: () => P.weightOnly(4, 'group', false),
-  wonly_w2_ch_gptq: () => P.weightOnly(2, 'channel', true),
-  wonly_w2_ch_rtn: () => P.weightOnly(2, 'channel', false),
+  // the parity fixture's weight-only plans: restricted symmetric grid (ternary at 2 bits), GPTQ on FP32 Hessians
+  wonly_w4_g32_gptq: () => P.weightOnly(4, 'group', 'fp32-hessians', 32, 'sym'),
+  wonly_w4_g32_rtn: () => P.weightOnly(4, 'group', false, 32, 'sym'),
+  wonly_w2_ch_gptq: () => P.weightOnly(2, 'channel', 'fp32-hessians', 32, 'sym'),
+  wonly_w2_ch_rtn: () => P.weightOnly(2, 'channel', false, 32, 'sym'),
 };
