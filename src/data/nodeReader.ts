@@ -11,4 +11,5 @@ export function nodeReader(dir: string): FileReader {
 }
 
 export const dataDir = () => process.env.QP_DATA_DIR ?? join(REPO_ROOT, 'public', 'data', 'cifar10');
-export const modelDir = (name = 'vit-cifar10') => join(REPO_ROOT, 'public', 'models', name);
+/** QP_MODEL_DIR: another model folder (tests run the CLI on a corrupted copy) */
+export const modelDir = (name = 'vit-cifar10') => process.env.QP_MODEL_DIR ?? join(REPO_ROOT, 'public', 'models', name);

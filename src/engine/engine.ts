@@ -111,10 +111,19 @@ export class ReferenceBackend implements Backend {
   dispose() {}
 }
 
+export class NonFiniteLogitsError extends Error {
+  constructor(readonly image: number) {
+    super(`image ${image}: the forward pass produced non-finite logits (NaN or ±Inf), so there is no prediction to score; no accuracy is reported`);
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+/** Predicted class per row; a row holding NaN/±Inf is an error, never class 0 (issue 11 item 10). */
 export function argmaxRows(logits: Float32Array, classes: number): number[] {
   const n = logits.length / classes;
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
+    for (let c = 0; c < classes; c++) if (!Number.isFinite(logits[i * classes + c])) throw new NonFiniteLogitsError(i);
     let best = 0;
     for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
     out[i] = best;

@@ -1,6 +1,6 @@
 /** The ViT's configuration and weights, loaded from public/models/<name>/ and checked against each other. */
 import type { FileReader } from '../data/cifar';
-import { ModelError, parseSafetensors, type Tensor } from './safetensors';
+import { ModelError, parseSafetensors, verifySha256, type Tensor } from './safetensors';
 import type { VitShape } from './sites';
 
 export interface VitConfig extends VitShape {
@@ -92,5 +92,7 @@ export async function loadVit(read: FileReader): Promise<VitWeights> {
   } catch {
     throw new ModelError('config.json is not valid JSON');
   }
-  return buildWeights(validateConfig(cfg), parseSafetensors(wBytes));
+  const weights = buildWeights(validateConfig(cfg), parseSafetensors(wBytes));
+  await verifySha256(wBytes, (cfg as { model_safetensors_sha256?: unknown }).model_safetensors_sha256);
+  return weights;
 }

@@ -1,6 +1,7 @@
 """Export a trained ViT to public/models/<name>/: model.safetensors, config.json, metrics.json,
 reference.json (PyTorch logits of 64 fixed test images) and predictions.json (PyTorch's
 prediction for every image of each eval set, for the WebGPU/CPU parity checks)."""
+import hashlib
 import json
 import os
 import struct
@@ -53,6 +54,9 @@ def export(model, out, data, history=None, wall_s=0.0, train_args=None):
     os.makedirs(out, exist_ok=True)
     write_safetensors(os.path.join(out, "model.safetensors"), tensor_dict(model))
     cfg = dict(model.cfg)
+    # the loaders (src/model/vitWeights.ts) refuse a model.safetensors whose hash differs
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        cfg["model_safetensors_sha256"] = hashlib.sha256(f.read()).hexdigest()
     cfg.update(layer_norm_eps=1e-5, gelu="tanh", mean=list(CIFAR_MEAN), std=list(CIFAR_STD),
                input="uint8 CHW / 255, then (x - mean) / std per channel",
                patch_order="(c, py, px) within a patch; patches row-major; class token first",
