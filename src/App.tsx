@@ -13,6 +13,7 @@ const ExplorerView = lazy(() => import('./ui/explorer/ExplorerView').then((m) =>
 const StudyView = lazy(() => import('./ui/study/StudyView').then((m) => ({ default: m.StudyView })));
 const KernelsView = lazy(() => import('./ui/kernels/KernelsView').then((m) => ({ default: m.KernelsView })));
 import { StageView } from './ui/stage/StageView';
+import { Intro } from './ui/help/Intro';
 
 export function App() {
   const view = useStore((s) => s.view);
@@ -21,6 +22,7 @@ export function App() {
   return (
     <div className="app">
       <Header />
+      <Intro />
       <Banners />
       <div className="layout">
         <aside className="pane pane-map" aria-label="Model map">

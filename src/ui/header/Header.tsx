@@ -4,6 +4,7 @@ import { useStore } from '../../state/store';
 import { PRESETS } from '../../state/presets';
 import type { BackendChoice } from '../../engine/types';
 import { useResults } from '../engine/results';
+import { IntroButton } from '../help/Intro';
 
 export function Header() {
   const plan = useStore((s) => s.plan);
@@ -74,6 +75,7 @@ export function Header() {
         <button type="button" className="btn ghost" onClick={() => void share()} title="Copy a link that reproduces this view">
           {copied ? 'Copied ✓' : 'Share link'}
         </button>
+        <IntroButton />
         <button type="button" className="btn" onClick={() => setView('stage')} title="Stage mode: ← → step through presets, F fullscreen">
           Stage ▶
         </button>

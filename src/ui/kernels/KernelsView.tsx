@@ -1,5 +1,10 @@
-/** Kernels view: runs the browser kernel benchmark in a worker; adapter, rows and INT8/INT4 vs FP32 ratios. */
+/**
+ * Kernels view: the committed benchmark (results/kernels.json, `npm run bench:kernels`) at once,
+ * labelled with its adapter and date; the browser benchmark in a worker replaces it when run.
+ */
 import { useRef, useState } from 'react';
+import committedRun from '../../../results/kernels.json';
+import { Term } from '../help/Term';
 import { Bar, BarChart, CartesianGrid, Cell, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useResults } from '../engine/results';
 import { ChartCard } from '../common/ChartCard';
@@ -8,6 +13,10 @@ import { fmtNum } from '../common/format';
 import type { KernelBenchResult } from '../../kernels/bench';
 
 type BenchResult = Partial<KernelBenchResult>;
+const COMMITTED = committedRun as unknown as BenchResult & { date?: string };
+
+/** the table's columns in a fixed order with units (other keys follow) */
+const COLUMN_LABEL: Record<string, string> = { kernel: 'kernel', group: 'shape of', shape: 'M×N×K', ops: 'ops', ms: 'ms', gops: 'GOP/s', variant: 'variant' };
 
 const SIZES = {
   quick: { images: 1, large: 128, runs: 3, warmup: 1 },
@@ -60,9 +69,13 @@ export function KernelsView() {
     worker.current?.terminate();
     setState({ running: false, error: 'cancelled' });
   };
-  const ratios = flatRatios(state.result?.ratios);
-  const rows = (state.result?.rows ?? []) as unknown as Record<string, unknown>[];
-  const cols = Array.from(new Set(rows.flatMap((r) => Object.keys(r))));
+  // before (or without) a run here, the committed run stands in, labelled as such
+  const shown: (BenchResult & { date?: string }) | undefined = state.result ?? COMMITTED;
+  const isCommitted = !state.result;
+  const ratios = flatRatios(shown?.ratios);
+  const rows = (shown?.rows ?? []) as unknown as Record<string, unknown>[];
+  const keys = new Set(rows.flatMap((r) => Object.keys(r)));
+  const cols = [...Object.keys(COLUMN_LABEL).filter((c) => keys.has(c)), ...[...keys].filter((c) => !(c in COLUMN_LABEL))];
   return (
     <div className="view-grid">
       <section className="card span-2">
@@ -83,7 +96,8 @@ export function KernelsView() {
             </button>
           )}
           <span className="muted">
-            FP32 vs W8A8 (dot4I8Packed) vs W4A8 GEMMs at the ViT's shapes, timed on this browser's WebGPU adapter.
+            Matrix products (GEMMs) at the ViT's shapes: FP32 vs <Term id="w8a8">W8A8</Term> (<Term id="dot4">dot4I8Packed</Term>: four <Term id="int8-lanes">int8 lanes</Term> per instruction) vs{' '}
+            <Term id="w4a8">W4A8</Term>, timed on this browser's WebGPU adapter. A ratio above 1× means faster than FP32; a software adapter (SwiftShader) has no int8 hardware, so INT8 can be slower there.
             {backend?.adapter && ` Engine adapter: ${describe(backend.adapter)}.`}
           </span>
         </div>
@@ -99,13 +113,18 @@ export function KernelsView() {
           </div>
         )}
         {state.error && <div className={state.missing ? 'banner info' : 'inline-error'}>{state.error}</div>}
-        {state.result && (
+        {shown && (
           <div className="bench-head">
+            {isCommitted && (
+              <div className="banner info" data-testid="kernels-committed">
+                committed run: {describe(shown.adapter)}, {shown.date ? new Date(shown.date).toISOString().slice(0, 10) : 'undated'} (results/kernels.json, npm run bench:kernels) — run the benchmark to time this browser’s adapter
+              </div>
+            )}
             <div>
-              <span className="k">adapter</span> <strong>{describe(state.result.adapter)}</strong>
+              <span className="k">adapter</span> <strong>{describe(shown.adapter)}</strong>
               <span className="muted">
                 {' '}
-                · timing {state.result.timing} · INT8 kernel {state.result.int8Variant}
+                · timing {shown.timing} · INT8 kernel {shown.int8Variant}
               </span>
             </div>
             <div className="ratio-row">
@@ -120,9 +139,9 @@ export function KernelsView() {
         )}
       </section>
       {ratios.length > 0 && (
-        <ChartCard className="span-2" title="Throughput vs FP32" subtitle="> 1 is faster than the FP32 GEMM on this adapter" csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
+        <ChartCard className="span-2" title="Throughput vs FP32" subtitle={`> 1 is faster than the FP32 GEMM on ${isCommitted ? 'the committed run’s' : 'this'} adapter`} csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
           <ResponsiveContainer width="100%" height={170}>
-            <BarChart layout="vertical" data={ratios.map(([k, v]) => ({ k, v: +v.toFixed(3) }))} margin={{ top: 4, right: 24, bottom: 4, left: 8 }}>
+            <BarChart layout="vertical" data={ratios.map(([k, v]) => ({ k, v: +v.toFixed(3) }))} margin={{ top: 4, right: 56, bottom: 4, left: 8 }}>
               <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="#e2e8f0" />
               <YAxis type="category" dataKey="k" tick={{ fontSize: 12 }} width={180} />
               <XAxis type="number" tick={{ fontSize: 11 }} domain={[0, (m: number) => Math.max(1.2, Math.ceil(m * 10) / 10)]} tickFormatter={(v) => `${v}×`} />
@@ -138,13 +157,13 @@ export function KernelsView() {
         </ChartCard>
       )}
       {rows.length > 0 && (
-        <ChartCard title="Benchmark rows" csv={() => rows} file="kernel-bench" className="span-2">
+        <ChartCard title="Benchmark rows" subtitle="ops = 2·M·N·K per product; GOP/s = ops / time; variant = the kernel's code path" csv={() => rows} file="kernel-bench" className="span-2">
           <div className="table-wrap">
             <table className="table">
               <thead>
                 <tr>
                   {cols.map((c) => (
-                    <th key={c}>{c}</th>
+                    <th key={c}>{COLUMN_LABEL[c] ?? c}</th>
                   ))}
                 </tr>
               </thead>

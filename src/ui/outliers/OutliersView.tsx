@@ -95,7 +95,7 @@ function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bit
         }
         csv={() => o.histogram.counts.map((c, i) => ({ lo: o.histogram.lo + ((o.histogram.hi - o.histogram.lo) * i) / o.histogram.counts.length, count: c }))}
         file={`histogram-${siteKey}`}
-        className="span-2"
+        className="span-2 hist-card"
       >
         <Histogram hist={o.histogram} mean={o.mean} std={o.std} grid={grid} clip={clip} onClip={setClip} title="activation histogram" />
         <div className="clip-controls">
@@ -253,7 +253,7 @@ export function OutliersView() {
   const bits: Bits = op.bits === 32 ? 8 : op.bits;
   const siteKey = `site${siteIdx}-${operand}`;
   return (
-    <div className="view-grid">
+    <div className="view-grid outliers-view">
       <div className="span-2">
         <OperandPicker />
       </div>

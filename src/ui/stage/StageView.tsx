@@ -1,67 +1,192 @@
 /**
- * Stage mode: ← / → step through the narrated presets, F toggles fullscreen, Esc leaves.
- * Large type, high contrast; the model map and live accuracy stay on screen.
+ * Stage mode: ← / → (PageUp/PageDown, Space) step through the narrated presets, Home / End jump
+ * to the first / last step, F toggles fullscreen, Esc leaves. Large type, high contrast.
+ *
+ * Every number on screen belongs to the step on screen: the headline is that step's plan scored
+ * on the validation set (study.json, or computed in the background when stage mode opens —
+ * stageFigures.ts); the live subset is secondary, labelled with its n, and shown only once it has
+ * been scored under this step's plan ("scoring…" until then, never the previous step's figure).
  */
-import { useEffect } from 'react';
+import { useEffect, useMemo } from 'react';
 import { useStore } from '../../state/store';
 import { STAGE_STEPS } from '../../state/stage';
 import { presetById } from '../../state/presets';
+import { fp32Plan, type Plan } from '../../engine/plan';
+import { correctness, pairedDelta, wilson, type PairedDelta, type Proportion } from '../../quant/intervals';
 import { useResults } from '../engine/results';
 import { ModelMap } from '../modelmap/ModelMap';
-import { pct, pp } from '../common/format';
+import { Term } from '../help/Term';
+import { planKey, startStageFigures, useStageFigures, type StageFigure } from './stageFigures';
+
+const f1 = (x: number) => (100 * x).toFixed(1);
+const signed = (x: number) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${Math.abs(100 * x).toFixed(1)}`;
+const ci = (lo: number, hi: number) => `[${f1(lo).replace('-', '−')}, ${f1(hi).replace('-', '−')}]`;
+
+/** neutral when the interval holds 0 (within noise), else the sign's colour */
+export function deltaClass(d: PairedDelta): string {
+  return d.withinNoise ? 'noise' : d.delta < 0 ? 'neg' : 'pos';
+}
+
+function stepPlans(ctx: ReturnType<typeof useStore.getState>['presetContext']): Plan[] {
+  return STAGE_STEPS.map((s) => presetById(s.preset)!.build(ctx));
+}
+
+function Headline({ fig, progress, error, isFp32 }: { fig: StageFigure | null; progress: { done: number; total: number } | null; error: string | null; isFp32: boolean }) {
+  if (!fig)
+    return (
+      <div className="stage-metrics" data-testid="stage-figure" data-ready="false">
+        <div>
+          <div className="stage-k">validation accuracy</div>
+          <div className="stage-v pending">{error ? 'could not score' : 'scoring…'}</div>
+          {error ? (
+            <div className="stage-sub">{error}</div>
+          ) : progress ? (
+            <>
+              <div className="stage-progress" role="progressbar" aria-valuemin={0} aria-valuemax={progress.total} aria-valuenow={progress.done} aria-label="validation images scored">
+                <div style={{ width: `${((100 * progress.done) / Math.max(1, progress.total)).toFixed(0)}%` }} />
+              </div>
+              <div className="stage-sub">
+                {progress.done} / {progress.total} validation images
+              </div>
+            </>
+          ) : (
+            <div className="stage-sub">queued behind the steps before it</div>
+          )}
+        </div>
+      </div>
+    );
+  const d = fig.delta;
+  return (
+    <div className="stage-metrics" data-testid="stage-figure" data-ready="true">
+      <div>
+        <div className="stage-k">validation accuracy</div>
+        <div className="stage-v" data-testid="stage-accuracy">
+          {f1(fig.acc.p)}%
+        </div>
+        <div className="stage-sub" data-testid="stage-accuracy-ci">
+          {ci(fig.acc.lo, fig.acc.hi)} <Term id="wilson">95% interval</Term> · n = {fig.acc.n}
+        </div>
+      </div>
+      <div>
+        <div className="stage-k">vs FP32</div>
+        {isFp32 || !d ? (
+          <div className="stage-v small" data-testid="stage-delta">
+            reference
+          </div>
+        ) : (
+          <>
+            <div className={`stage-v small ${deltaClass(d)}`} data-testid="stage-delta" data-tone={deltaClass(d)}>
+              {signed(d.delta)} pp
+            </div>
+            <div className="stage-sub" data-testid="stage-delta-ci">
+              {ci(d.lo, d.hi)} <Term id="paired">paired</Term>
+              {d.withinNoise ? (
+                <>
+                  {' · '}
+                  <Term id="within-noise">within noise</Term>
+                </>
+              ) : null}
+            </div>
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The live subset under this step's plan, or "scoring…" — never another plan's number. */
+function LiveLine({ plan, isFp32 }: { plan: Plan; isFp32: boolean }) {
+  const live = useResults((r) => r.live);
+  const baselines = useResults((r) => r.baselines);
+  const backend = useResults((r) => r.backend);
+  // live.key = JSON.stringify([plan.sites, set, limit, backend]) of the newest request
+  const mine = live.key.startsWith(`[${JSON.stringify(plan.sites)},`);
+  const res = mine && !live.running ? live.result : null;
+  if (!res)
+    return (
+      <div className="stage-live" data-testid="stage-live" data-ready="false">
+        live subset: scoring…{mine && live.progress ? ` ${live.progress.done} / ${live.progress.total}` : ''}
+      </div>
+    );
+  const base = baselines[`${res.set}:${res.count}:${backend?.kind}`];
+  const acc: Proportion = wilson(res.correct, res.count);
+  let delta: PairedDelta | null = null;
+  if (!isFp32 && base?.predictions && res.predictions && res.labels && base.predictions.length === res.predictions.length)
+    delta = pairedDelta(correctness(base.predictions, res.labels), correctness(res.predictions, res.labels));
+  return (
+    <div className="stage-live" data-testid="stage-live" data-ready="true">
+      live subset, first {res.count} {res.set} images: {f1(acc.p)}% {ci(acc.lo, acc.hi)}
+      {delta ? (
+        <span className={`stage-live-d ${deltaClass(delta)}`}>
+          {' '}
+          · Δ {signed(delta.delta)} pp {ci(delta.lo, delta.hi)}
+          {delta.withinNoise ? ' within noise' : ''}
+        </span>
+      ) : null}
+    </div>
+  );
+}
 
 export function StageView() {
   const step = useStore((s) => Math.min(s.stageStep, STAGE_STEPS.length - 1));
   const setStep = useStore((s) => s.setStageStep);
   const applyPreset = useStore((s) => s.applyPreset);
   const setView = useStore((s) => s.setView);
-  const planName = useStore((s) => s.plan.name);
-  const live = useResults((r) => r.live);
+  const presetContext = useStore((s) => s.presetContext);
   const backend = useResults((r) => r.backend);
-  const evalSet = useStore((s) => s.evalSet);
-  const base = useResults((r) => (live.result ? r.baselines[`${evalSet}:${live.result.count}:${r.backend?.kind}`] : undefined));
+  const plans = useMemo(() => stepPlans(presetContext), [presetContext]);
+  const keys = useMemo(() => plans.map(planKey), [plans]);
   const cur = STAGE_STEPS[step];
+  const plan = plans[step];
+  const fig = useStageFigures((s) => s.byKey[keys[step]]);
+  const isFp32 = plan.sites.every((s) => s.a.bits === 32 && s.b.bits === 32);
 
   // entering stage mode (or a link to a step) shows that step's plan
   useEffect(() => {
-    const p = presetById(cur.preset);
-    const st = useStore.getState();
-    if (p && p.build(st.presetContext).name !== planName) applyPreset(cur.preset);
+    if (planKey(useStore.getState().plan) !== keys[step]) applyPreset(cur.preset);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [step]);
 
+  // every step's validation figure: from study.json or scored in the background while on stage
+  useEffect(() => startStageFigures(plans, fp32Plan(), useStore.getState().stageStep), [plans]);
+
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+      // one action per key: a key the focused control already handled (a site chip's arrows)
+      // does not also change the step
+      if (e.defaultPrevented) return;
+      const t = e.target as HTMLElement | null;
+      if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+      if (t?.closest?.('.site-chip')) return;
       const s = useStore.getState().stageStep;
-      if (e.key === 'ArrowRight' || e.key === 'PageDown' || e.key === ' ') {
-        e.preventDefault();
-        setStep(Math.min(STAGE_STEPS.length - 1, s + 1));
-      } else if (e.key === 'ArrowLeft' || e.key === 'PageUp') {
-        e.preventDefault();
-        setStep(Math.max(0, s - 1));
-      } else if (e.key === 'f' || e.key === 'F') {
+      const last = STAGE_STEPS.length - 1;
+      let next: number | null = null;
+      if (e.key === 'ArrowRight' || e.key === 'PageDown' || (e.key === ' ' && !(t instanceof HTMLButtonElement))) next = Math.min(last, s + 1);
+      else if (e.key === 'ArrowLeft' || e.key === 'PageUp') next = Math.max(0, s - 1);
+      else if (e.key === 'Home') next = 0;
+      else if (e.key === 'End') next = last;
+      else if (e.key === 'f' || e.key === 'F') {
         if (document.fullscreenElement) void document.exitFullscreen();
         else void document.documentElement.requestFullscreen?.().catch(() => undefined);
-      } else if (e.key === 'Escape' && !document.fullscreenElement) {
-        setView('accuracy');
+      } else if (e.key === 'Escape' && !document.fullscreenElement) setView('accuracy');
+      if (next !== null) {
+        e.preventDefault();
+        setStep(next);
       }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [setStep, setView]);
 
-  const res = live.result;
-  const delta = res && base ? res.accuracy - base.accuracy : null;
   return (
-    <div className="stage" data-testid="stage">
+    <div className="stage" data-testid="stage" data-step={step}>
       <header className="stage-top">
         <div className="stage-step" data-testid="stage-step">
           {step + 1} / {STAGE_STEPS.length}
         </div>
-        <div className="stage-dots" aria-hidden="true">
+        <div className="stage-dots">
           {STAGE_STEPS.map((s, i) => (
-            <span key={s.title} className={i === step ? 'on' : ''} />
+            <button key={s.title} type="button" className={i === step ? 'on' : ''} aria-label={`step ${i + 1}: ${s.title}`} aria-current={i === step ? 'step' : undefined} onClick={() => setStep(i)} />
           ))}
         </div>
         <button type="button" className="btn stage-exit" onClick={() => setView('accuracy')}>
@@ -72,26 +197,16 @@ export function StageView() {
         <div className="stage-text">
           <h1 data-testid="stage-title">{cur.title}</h1>
           <p className="stage-caption">{cur.caption}</p>
-          <div className="stage-metrics">
-            <div>
-              <div className="stage-k">accuracy</div>
-              <div className={`stage-v ${live.running ? 'stale' : ''}`} data-testid="stage-accuracy">
-                {res ? pct(res.accuracy, 1) : '…'}
-              </div>
-            </div>
-            <div>
-              <div className="stage-k">vs FP32</div>
-              <div className={`stage-v ${delta !== null && delta < -0.005 ? 'neg' : delta !== null && delta > 0.005 ? 'pos' : ''}`}>{live.isFp32 ? '—' : pp(delta, 1)}</div>
-            </div>
-          </div>
-          {live.running && live.progress && (
-            <div className="stage-progress">
-              <div style={{ width: `${((100 * live.progress.done) / Math.max(1, live.progress.total)).toFixed(0)}%` }} />
+          <Headline fig={fig?.figure ?? null} progress={fig?.progress ?? null} error={fig?.error ?? null} isFp32={isFp32} />
+          {fig?.figure && (
+            <div className="stage-source" data-testid="stage-source">
+              {fig.figure.images} · {fig.figure.source === 'study.json' ? 'from the study (npm run study)' : 'scored on this page'}
             </div>
           )}
+          <LiveLine plan={plan} isFp32={isFp32} />
           <div className="stage-foot">
-            {res ? `${res.count} ${res.set} images · ${backend?.label ?? ''}` : backend?.label}
-            <span className="stage-keys">← → step · F fullscreen · Esc exit</span>
+            <span>{backend?.label}</span>
+            <span className="stage-keys">← → step · Home / End · F fullscreen · Esc exit</span>
           </div>
         </div>
         <div className="stage-map">
