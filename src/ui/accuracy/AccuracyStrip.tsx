@@ -1,12 +1,20 @@
-/** Always-visible score strip: live accuracy, Δ vs FP32, progress with cancel, full-set scoring. */
+/**
+ * Always-visible score strip: live accuracy with its 95% interval and n, the paired Δ vs FP32 on
+ * the same images, progress with cancel, full-set scoring, and the A/B compare row (pin the
+ * current plan as A; the live plan is B; Δ(B − A) paired on the same images).
+ */
 import { useStore } from '../../state/store';
 import { LIVE_SIZES } from '../../state/config';
-import type { EvalSetName } from '../../engine/types';
+import type { EvalSetName, ScoreResult } from '../../engine/types';
 import { useResults, type LiveScore } from '../engine/results';
 import { cancelFull, cancelLive, scoreFullSet } from '../engine/controller';
-import { pct, pp } from '../common/format';
+import { accuracyOf, deltaTone, pairResults, planLabel, type Pairing } from '../compare/compareModel';
+import { useCompare } from '../compare/compareController';
+import { AccuracyFigure, DeltaFigure } from '../compare/Figures';
+import { useBaselineFor, useLiveTrio } from '../compare/usePairs';
+import { formatDelta } from '../../quant/intervals';
 
-function ProgressBar({ live, onCancel, testid }: { live: LiveScore; onCancel: () => void; testid: string }) {
+function ProgressBar({ live, onCancel, testid }: { live: Pick<LiveScore, 'running' | 'progress'>; onCancel?: () => void; testid: string }) {
   if (!live.running || !live.progress) return null;
   const { done, total, phase } = live.progress;
   const f = total > 0 ? done / total : 0;
@@ -18,50 +26,104 @@ function ProgressBar({ live, onCancel, testid }: { live: LiveScore; onCancel: ()
       <span className="progress-text">
         {phase} {done}/{total}
       </span>
-      <button type="button" className="btn ghost small" onClick={onCancel}>
-        Cancel
-      </button>
+      {onCancel && (
+        <button type="button" className="btn ghost small" onClick={onCancel}>
+          Cancel
+        </button>
+      )}
     </div>
   );
 }
 
-function useBaseline(set: EvalSetName, count: number | undefined) {
-  const backend = useResults((r) => r.backend?.kind);
-  return useResults((r) => (count ? r.baselines[`${set}:${count}:${backend}`] : undefined));
+const f1 = (x: number) => (100 * x).toFixed(1).replace('-', '−');
+
+/** Δ vs FP32 as a strip metric: the value large, its interval and "within noise" underneath. */
+function DeltaMetric({ pairing, isFp32 }: { pairing: Pairing; isFp32: boolean }) {
+  if (isFp32) return <div className="metric-value small" data-testid="live-delta">baseline</div>;
+  if (!pairing.ok)
+    return (
+      <div className="metric-value small" data-testid="live-delta" title={pairing.reason}>
+        …
+      </div>
+    );
+  const d = pairing.delta;
+  const tone = deltaTone(d);
+  return (
+    <div className={`metric-value small delta-${tone}`} data-testid="live-delta" data-tone={tone} title={`${formatDelta(d)} — exact McNemar, ${d.aOnly} images only FP32 gets right, ${d.bOnly} only this plan`}>
+      {d.delta > 0 ? '+' : d.delta < 0 ? '−' : '±'}
+      {Math.abs(100 * d.delta).toFixed(1)} pp
+      <span className="metric-ci">
+        [{f1(d.lo)}, {f1(d.hi)}]{d.withinNoise ? ' within noise' : ''}
+      </span>
+    </div>
+  );
+}
+
+function AbRow({ b, a, n, set, testid, running }: { b: ScoreResult | null; a: ScoreResult | null; n: string; set: string; testid: string; running?: boolean }) {
+  const pinned = useStore((s) => s.pinned);
+  const plan = useStore((s) => s.plan);
+  if (!pinned) return null;
+  return (
+    <div className="ab-row" data-testid={testid}>
+      <span className="ab-tag ab-a">A</span>
+      <span className="ab-name" title={planLabel(pinned)}>{planLabel(pinned)}</span>
+      {a ? <AccuracyFigure p={accuracyOf(a)} showN={false} testid={`${testid}-a`} /> : <span className="muted">{running ? 'scoring…' : '…'}</span>}
+      <span className="ab-tag ab-b">B</span>
+      <span className="ab-name" title={planLabel(plan)}>{planLabel(plan)}</span>
+      {b ? <AccuracyFigure p={accuracyOf(b)} showN={false} testid={`${testid}-b`} /> : <span className="muted">…</span>}
+      <span className="ab-dlabel">Δ(B − A)</span>
+      <DeltaFigure pairing={pairResults(a, b)} testid={`${testid}-delta`} />
+      <span className="muted ab-n">
+        paired · {n} · {set}
+      </span>
+    </div>
+  );
 }
 
 export function AccuracyStrip() {
   const live = useResults((r) => r.live);
   const plan = useStore((s) => s.plan);
+  const pinned = useStore((s) => s.pinned);
+  const pin = useStore((s) => s.pin);
+  const unpin = useStore((s) => s.unpin);
   const full = useResults((r) => r.full);
+  const fullA = useCompare((c) => c.full);
   const dataset = useResults((r) => r.dataset);
   const status = useResults((r) => r.status);
   const evalSet = useStore((s) => s.evalSet);
   const liveSize = useStore((s) => s.liveSize);
   const setEvalSet = useStore((s) => s.setEvalSet);
   const setLiveSize = useStore((s) => s.setLiveSize);
-  const res = live.result;
-  const base = useBaseline(evalSet, res?.count);
-  const fullBase = useBaseline(evalSet, full?.result?.count);
-  const delta = res && base ? res.accuracy - base.accuracy : null;
-  const sizes = Array.from(new Set([...LIVE_SIZES, liveSize])).sort((a, b) => a - b);
+  const { b: res, fp32: base, a, aRunning, aError } = useLiveTrio();
+  const fullBase = useBaselineFor(full?.result);
+  const sizes = Array.from(new Set([...LIVE_SIZES, liveSize])).sort((x, y) => x - y);
+  const n = res?.count ?? Math.min(liveSize, dataset?.sets[evalSet] ?? liveSize);
+  const total = dataset?.sets[evalSet];
+  const acc = res ? accuracyOf(res) : null;
   return (
     <section className="strip" aria-label="Live accuracy">
       <div className="strip-main">
         <div className="metric">
-          <div className="metric-label">accuracy · first {res?.count ?? Math.min(liveSize, dataset?.sets[evalSet] ?? liveSize)} {evalSet} images</div>
+          <div className="metric-label">
+            accuracy · <strong>live subset, n = {n}</strong> <span className="muted">(first {n} {evalSet} images)</span>
+          </div>
           <div className={`metric-value ${live.running ? 'stale' : ''}`} data-testid="live-accuracy" aria-live="polite">
-            {res ? pct(res.accuracy, 1) : status.state === 'error' ? 'n/a' : '…'}
+            {acc ? `${(100 * acc.p).toFixed(1)}%` : status.state === 'error' ? 'n/a' : '…'}
+            {acc && (
+              <span className="metric-ci" data-testid="live-accuracy-ci" title="95% Wilson interval">
+                [{f1(acc.lo)}, {f1(acc.hi)}] 95% CI
+              </span>
+            )}
           </div>
         </div>
         <div className="metric">
-          <div className="metric-label">Δ vs FP32</div>
-          <div className={`metric-value small ${delta === null ? '' : delta < -0.005 ? 'neg' : delta > 0.005 ? 'pos' : ''}`} data-testid="live-delta">
-            {live.isFp32 && res ? 'baseline' : pp(delta, 1)}
+          <div className="metric-label">Δ vs FP32 · paired, same {n} images</div>
+          <div className={live.running ? 'stale-wrap' : ''}>
+            <DeltaMetric pairing={pairResults(base, res)} isFp32={live.isFp32 && !!res} />
           </div>
-          <div className="metric-foot">FP32 {pct(base?.accuracy, 1)}</div>
+          <div className="metric-foot">FP32 {base ? <AccuracyFigure p={accuracyOf(base)} showN={false} /> : '—'}</div>
         </div>
-        <div className="metric">
+        <div className="metric metric-speed">
           <div className="metric-label">speed</div>
           <div className="metric-value small">{res ? `${res.imagesPerSecond.toFixed(res.imagesPerSecond < 10 ? 1 : 0)} img/s` : '—'}</div>
           <div className="metric-foot">{res ? `${(res.wallMs / 1000).toFixed(2)} s · ${res.backend.kind}` : ''}</div>
@@ -77,16 +139,24 @@ export function AccuracyStrip() {
           <label className="inline-field">
             <span>live subset</span>
             <select value={liveSize} onChange={(e) => setLiveSize(Number(e.target.value))} aria-label="Live subset size">
-              {sizes.map((n) => (
-                <option key={n} value={n}>
-                  {n}
+              {sizes.map((k) => (
+                <option key={k} value={k}>
+                  {k}
                 </option>
               ))}
             </select>
           </label>
           <button type="button" className="btn" disabled={status.state !== 'ready' || !!full?.running} onClick={() => void scoreFullSet()} data-testid="score-full">
-            Score the full set
+            Score the full set{total ? ` (${total})` : ''}
           </button>
+          <button type="button" className="btn ghost" onClick={() => pin(plan)} data-testid="pin-a" title="Pin the current plan as A; keep editing: the live plan is B, and every view shows A beside B">
+            {pinned ? 'Re-pin as A' : 'Pin as A'}
+          </button>
+          {pinned && (
+            <button type="button" className="btn ghost" onClick={unpin} data-testid="unpin-a">
+              Unpin
+            </button>
+          )}
         </div>
       </div>
       <ProgressBar live={live} onCancel={cancelLive} testid="live-progress" />
@@ -95,17 +165,34 @@ export function AccuracyStrip() {
           Scoring failed: {live.error}
         </div>
       )}
+      {pinned && <AbRow b={res} a={a} n={`live subset, n = ${n}`} set={evalSet} testid="ab-live" running={aRunning} />}
+      {aError && (
+        <div className="inline-error" role="alert">
+          Scoring plan A failed: {aError}
+        </div>
+      )}
       {full && (
         <div className="strip-full">
           <ProgressBar live={full} onCancel={cancelFull} testid="full-progress" />
           {full.result && (
             <span data-testid="full-accuracy">
-              Full {full.result.set} set ({full.result.count} images): <strong>{pct(full.result.accuracy, 2)}</strong>
-              {fullBase && !full.isFp32 && <> · Δ {pp(full.result.accuracy - fullBase.accuracy, 2)} vs FP32 {pct(fullBase.accuracy, 2)}</>}
+              <strong>Full {full.result.set} set, n = {full.result.count}:</strong> <AccuracyFigure p={accuracyOf(full.result)} digits={2} showN={false} />
+              {!full.isFp32 && (
+                <>
+                  {' '}
+                  · Δ vs FP32 <DeltaFigure pairing={pairResults(fullBase, full.result)} digits={2} />
+                </>
+              )}
               {full.key !== JSON.stringify([plan.sites, evalSet, full.result.count]) && <span className="muted"> (an earlier plan)</span>}
             </span>
           )}
           {full.error && <span className="muted">Full set: {full.error}</span>}
+          {pinned && full.result && (
+            <>
+              <ProgressBar live={fullA ?? { running: false, progress: null }} testid="full-progress-a" />
+              <AbRow b={full.result} a={fullA?.result ?? null} n={`full set, n = ${full.result.count}`} set={full.result.set} testid="ab-full" running={fullA?.running} />
+            </>
+          )}
         </div>
       )}
     </section>

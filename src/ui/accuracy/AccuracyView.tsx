@@ -1,6 +1,9 @@
-/** Per-class accuracy, confusion matrix and the images whose prediction the plan flipped. */
+/**
+ * Per-class accuracy (with intervals), confusion matrix, the images whose prediction the plan
+ * flipped vs FP32 and — with a plan A pinned — the images on which A and B disagree.
+ */
 import { useEffect, useMemo, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { ScoreResult } from '../../engine/types';
 import { useResults } from '../engine/results';
@@ -9,31 +12,65 @@ import { useClassNames } from '../engine/useSites';
 import { ChartCard } from '../common/ChartCard';
 import { PATH_LABEL, pct } from '../common/format';
 import { Thumb } from './Thumb';
+import { disagreements, pairResults, perClassIntervals } from '../compare/compareModel';
+import { DeltaFigure } from '../compare/Figures';
+import { useLiveTrio } from '../compare/usePairs';
 
-function useLivePair(): { res: ScoreResult | null; base: ScoreResult | undefined } {
-  const res = useResults((r) => r.live.result);
-  const backend = useResults((r) => r.backend?.kind);
-  const evalSet = useStore((s) => s.evalSet);
-  const base = useResults((r) => (res ? r.baselines[`${evalSet}:${res.count}:${backend}`] : undefined));
-  return { res, base };
-}
+type Series = { key: string; name: string; color: string; res: ScoreResult };
 
-function PerClass({ res, base }: { res: ScoreResult; base?: ScoreResult }) {
+/** Per-class accuracy of FP32, A (when pinned) and B, each bar with its 95% Wilson interval. */
+function PerClass({ series }: { series: Series[] }) {
   const names = useClassNames();
-  const data = names.map((n, i) => ({ class: n, fp32: base ? +(base.perClassAccuracy[i] * 100).toFixed(2) : null, plan: +(res.perClassAccuracy[i] * 100).toFixed(2) }));
+  const ivs = series.map((s) => perClassIntervals(s.res));
+  const data = names.map((n, i) => {
+    const row: Record<string, unknown> = { class: n };
+    series.forEach((s, k) => {
+      const p = ivs[k][i];
+      row[s.key] = +(100 * p.p).toFixed(2);
+      row[`${s.key}Err`] = [+(100 * (p.p - p.lo)).toFixed(2), +(100 * (p.hi - p.p)).toFixed(2)];
+      row[`${s.key}Ci`] = `${(100 * p.p).toFixed(0)}% [${(100 * p.lo).toFixed(0)}, ${(100 * p.hi).toFixed(0)}] · n = ${p.n}`;
+    });
+    return row;
+  });
+  const nPerClass = ivs[ivs.length - 1].map((p) => p.n);
+  const csv = () =>
+    names.map((n, i) => Object.fromEntries([['class', n], ...series.flatMap((s, k) => [[`${s.name} %`, (100 * ivs[k][i].p).toFixed(2)], [`${s.name} lo`, (100 * ivs[k][i].lo).toFixed(2)], [`${s.name} hi`, (100 * ivs[k][i].hi).toFixed(2)], [`${s.name} n`, ivs[k][i].n]])]));
   return (
-    <ChartCard title="Per-class accuracy" subtitle="FP32 vs this plan, live subset" csv={() => data} file="per-class-accuracy">
-      <ResponsiveContainer width="100%" height={240}>
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 28, left: 0 }}>
-          <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey="class" angle={-30} textAnchor="end" interval={0} tick={{ fontSize: 11 }} />
-          <YAxis domain={[0, 100]} tick={{ fontSize: 11 }} unit="%" width={44} />
-          <Tooltip formatter={(v) => `${v}%`} />
-          <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
-          <Bar dataKey="fp32" name="FP32" fill="#94a3b8" radius={[3, 3, 0, 0]} isAnimationActive={false} />
-          <Bar dataKey="plan" name="plan" fill="#4f46e5" radius={[3, 3, 0, 0]} isAnimationActive={false} />
-        </BarChart>
-      </ResponsiveContainer>
+    <ChartCard
+      title="Per-class accuracy"
+      subtitle={`${series.map((s) => s.name).join(' · ')} on the live subset, n = ${series[series.length - 1].res.count} (${Math.min(...nPerClass)}–${Math.max(...nPerClass)} per class) · bars: 95% Wilson intervals`}
+      csv={csv}
+      file="per-class-accuracy"
+    >
+      <div data-testid="per-class">
+        <ResponsiveContainer width="100%" height={240}>
+          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 28, left: 0 }} barCategoryGap="18%">
+            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+            <XAxis dataKey="class" angle={-30} textAnchor="end" interval={0} tick={{ fontSize: 11 }} />
+            <YAxis domain={[0, 100]} tick={{ fontSize: 11 }} unit="%" width={44} />
+            <Tooltip
+              content={({ payload, label }) =>
+                payload?.length ? (
+                  <div className="tooltip">
+                    <strong>{String(label)}</strong>
+                    {series.map((s) => (
+                      <div key={s.key}>
+                        {s.name}: {String((payload[0].payload as Record<string, unknown>)[`${s.key}Ci`])}
+                      </div>
+                    ))}
+                  </div>
+                ) : null
+              }
+            />
+            <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
+            {series.map((s) => (
+              <Bar key={s.key} dataKey={s.key} name={s.name} fill={s.color} radius={[3, 3, 0, 0]} isAnimationActive={false}>
+                <ErrorBar dataKey={`${s.key}Err`} width={3} strokeWidth={1} stroke="#0f172a" direction="y" />
+              </Bar>
+            ))}
+          </BarChart>
+        </ResponsiveContainer>
+      </div>
     </ChartCard>
   );
 }
@@ -80,57 +117,60 @@ function Confusion({ res }: { res: ScoreResult }) {
   );
 }
 
-function Flips({ res, base }: { res: ScoreResult; base?: ScoreResult }) {
+/**
+ * The images on which two plans predict different classes (FP32 vs the plan, or A vs B), with
+ * both predictions. The counts add up: Δ = (images only `after` gets right − images only
+ * `before` gets right) / n, the paired estimate shown with its interval.
+ */
+function PredictionDiffs({ before, after, beforeName, afterName, title, testid, file }: { before?: ScoreResult | null; after: ScoreResult; beforeName: string; afterName: string; title: string; testid: string; file: string }) {
   const names = useClassNames();
   const evalSet = useStore((s) => s.evalSet);
   const inspect = (i: number) => {
     useStore.getState().setImage(i);
     useStore.getState().setView('outliers');
   };
-  const flips = useMemo(() => {
-    if (!base?.predictions || !res.predictions) return [];
-    const out: { index: number; fp: number; q: number; label: number }[] = [];
-    for (let i = 0; i < res.predictions.length; i++) if (res.predictions[i] !== base.predictions[i]) out.push({ index: i, fp: base.predictions[i], q: res.predictions[i], label: (res.labels ?? base.labels ?? [])[i] ?? -1 });
-    return out;
-  }, [res, base]);
-  const shown = flips.slice(0, 48);
+  const pairing = useMemo(() => pairResults(before, after), [before, after]);
+  const diffs = useMemo(() => (pairing.ok && before ? disagreements(before, after) : []), [pairing, before, after]);
+  const shown = diffs.slice(0, 48);
   const [pix, setPix] = useState<Record<number, Uint8Array>>({});
   useEffect(() => {
     let live = true;
     if (!shown.length) return;
     getImages(evalSet, shown.map((f) => f.index))
       .then((imgs) => live && setPix(Object.fromEntries(shown.map((f, k) => [f.index, imgs[k].pixels]))))
-      .catch(() => undefined);
+      .catch(() => undefined); // thumbnails are decoration: the list stands without them
     return () => {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [flips, evalSet]);
-  const fixed = flips.filter((f) => f.q === f.label).length;
-  const broken = flips.filter((f) => f.fp === f.label).length;
+  }, [diffs, evalSet]);
+  const afterRight = diffs.filter((f) => f.b === f.label).length;
+  const beforeRight = diffs.filter((f) => f.a === f.label).length;
   return (
     <ChartCard
-      title="Flipped predictions"
+      title={title}
       subtitle={
-        base ? (
+        pairing.ok ? (
           <>
-            {flips.length} of {res.count} images change class · <span className="pos">{fixed} fixed</span> · <span className="neg">{broken} broken</span>
+            {diffs.length} of {after.count} images change class (live subset, n = {after.count}) · <span className="pos">{afterRight} right only with {afterName}</span> ·{' '}
+            <span className="neg">{beforeRight} right only with {beforeName}</span> · {diffs.length - afterRight - beforeRight} wrong with both · Δ({afterName} − {beforeName}) ={' '}
+            <DeltaFigure pairing={pairing} testid={`${testid}-delta`} />
           </>
         ) : (
-          'waiting for the FP32 baseline'
+          `waiting for ${beforeName} on the same images (${pairing.reason})`
         )
       }
-      csv={() => flips.map((f) => ({ image: f.index, label: names[f.label], fp32: names[f.fp], quantized: names[f.q] }))}
-      file="flipped-predictions"
+      csv={() => diffs.map((f) => ({ image: f.index, label: names[f.label], [beforeName]: names[f.a], [afterName]: names[f.b] }))}
+      file={file}
     >
-      {flips.length === 0 ? (
-        <div className="empty">No prediction changed on this subset{res.count < 100 ? ' — try a larger live subset' : ''}.</div>
+      {!pairing.ok ? null : diffs.length === 0 ? (
+        <div className="empty">No prediction differs on this subset{after.count < 100 ? ' — try a larger live subset' : ''}.</div>
       ) : (
-        <div className="flip-grid" data-testid="flip-grid">
+        <div className="flip-grid" data-testid={testid}>
           {shown.map((f) => (
             <figure
               key={f.index}
-              className={`flip ${f.q === f.label ? 'fixed' : f.fp === f.label ? 'broken' : ''}`}
+              className={`flip ${f.b === f.label ? 'fixed' : f.a === f.label ? 'broken' : ''}`}
               role="button"
               tabIndex={0}
               title="Show this image's statistics for the selected site (Outliers)"
@@ -139,13 +179,19 @@ function Flips({ res, base }: { res: ScoreResult; base?: ScoreResult }) {
             >
               <Thumb pixels={pix[f.index]} label={`image ${f.index}`} />
               <figcaption>
-                <span className="flip-idx">#{f.index} · {names[f.label] ?? '?'}</span>
-                <span className="flip-fp">FP32: {names[f.fp]}</span>
-                <span className="flip-q">quant: {names[f.q]}</span>
+                <span className="flip-idx">
+                  #{f.index} · {names[f.label] ?? '?'}
+                </span>
+                <span className="flip-fp">
+                  {beforeName}: {names[f.a]}
+                </span>
+                <span className="flip-q">
+                  {afterName}: {names[f.b]}
+                </span>
               </figcaption>
             </figure>
           ))}
-          {flips.length > shown.length && <div className="empty">+{flips.length - shown.length} more (CSV has all)</div>}
+          {diffs.length > shown.length && <div className="empty">+{diffs.length - shown.length} more (CSV has all)</div>}
         </div>
       )}
     </ChartCard>
@@ -168,7 +214,8 @@ function RunPaths({ res }: { res: ScoreResult }) {
 }
 
 export function AccuracyView() {
-  const { res, base } = useLivePair();
+  const { b: res, fp32: base, a } = useLiveTrio();
+  const pinned = useStore((s) => s.pinned);
   const status = useResults((r) => r.status);
   const modelMetrics = useResults((r) => r.model?.metrics);
   if (!res)
@@ -177,6 +224,10 @@ export function AccuracyView() {
         {status.state === 'error' ? 'No results: the engine is not running (see above).' : status.state === 'loading' ? status.message : 'Scoring the live subset…'}
       </div>
     );
+  const series: Series[] = [];
+  if (base) series.push({ key: 'fp32', name: 'FP32', color: '#94a3b8', res: base });
+  if (pinned && a && pairResults(a, res).ok) series.push({ key: 'a', name: 'A', color: '#0e7490', res: a });
+  series.push({ key: 'b', name: pinned ? 'B' : 'plan', color: '#4f46e5', res });
   return (
     <div className="view-grid">
       <div className="span-2">
@@ -187,10 +238,15 @@ export function AccuracyView() {
           </div>
         )}
       </div>
-      <PerClass res={res} base={base} />
+      <PerClass series={series} />
       <Confusion res={res} />
+      {pinned && (
+        <div className="span-2">
+          <PredictionDiffs before={a} after={res} beforeName="A" afterName="B" title="Images on which A and B disagree" testid="ab-disagree" file="a-vs-b-disagreements" />
+        </div>
+      )}
       <div className="span-2">
-        <Flips res={res} base={base} />
+        <PredictionDiffs before={base} after={res} beforeName="FP32" afterName="plan" title="Flipped predictions vs FP32" testid="flip-grid" file="flipped-predictions" />
       </div>
     </div>
   );

@@ -1,13 +1,15 @@
 /** Study view: sensitivity bars, greedy curve, accuracy vs bit-ops — live or from study.json. */
 import { useEffect, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Cell, LabelList, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { EvalSetName } from '../../engine/types';
 import { useResults } from '../engine/results';
 import { useSites } from '../engine/useSites';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum } from '../common/format';
-import { cancelStudy, loadStudyFile, runLiveStudy, useStudy, type StudyData } from './studyRunner';
+import { cancelStudy, runLiveStudy, useStudy, type StudyData } from './studyRunner';
+import { fetchStudy, type StudyModel } from './studyFile';
+import { StudyFileView } from './StudyFileView';
 
 const KIND_COLORS: Record<string, string> = { patch_embed: '#0ea5e9', to_qkv: '#6366f1', qk: '#a855f7', av: '#d946ef', to_out: '#f43f5e', fc1: '#f59e0b', fc2: '#10b981', head: '#0f172a' };
 
@@ -84,9 +86,8 @@ function Charts({ d }: { d: StudyData }) {
             }} />
             <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
             {groups.map((g) => (
-              <Scatter key={g} name={g} data={d.pareto.filter((p) => p.kind === g)} fill={g === 'greedy' ? '#e8a317' : '#4f46e5'} isAnimationActive={false}>
-                {g === 'preset' && <LabelList dataKey="label" position="right" style={{ fontSize: 10, fill: '#334155' }} />}
-              </Scatter>
+              // no point labels: with the greedy points they pile up; the tooltip names each point
+              <Scatter key={g} name={g} data={d.pareto.filter((p) => p.kind === g)} fill={g === 'greedy' ? '#e8a317' : '#4f46e5'} isAnimationActive={false} />
             ))}
           </ScatterChart>
         </ResponsiveContainer>
@@ -104,13 +105,21 @@ export function StudyView() {
   const [images, setImages] = useState(50);
   const [set, setSet] = useState<EvalSetName>(evalSet);
   const [parts, setParts] = useState({ sens: true, greedy: true, presets: true });
+  const [file, setFile] = useState<{ model: StudyModel } | { error: string } | null>(null);
   useEffect(() => {
-    if (st.file) return;
-    void loadStudyFile(undefined, sites).then((file) => file && useStudy.setState((s) => ({ file, show: s.live ? s.show : 'file' })));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    let live = true;
+    void fetchStudy().then((f) => {
+      if (!live) return;
+      setFile(f);
+      if (f && 'model' in f && !useStudy.getState().live) useStudy.setState({ show: 'file' });
+    });
+    return () => {
+      live = false;
+    };
   }, []);
+  const fileModel = file && 'model' in file ? file.model : null;
   const rows = 1 + (parts.sens || parts.greedy ? 38 : 0) + (parts.greedy ? 38 : 0) + (parts.presets ? 7 : 0);
-  const d = st.show === 'file' ? st.file : st.live;
+  const d = st.show === 'file' ? null : st.live;
   return (
     <div className="view-grid">
       <section className="card span-2">
@@ -150,7 +159,7 @@ export function StudyView() {
             <button type="button" role="radio" aria-checked={st.show === 'live'} className={`seg-btn ${st.show === 'live' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'live' })}>
               live
             </button>
-            <button type="button" role="radio" aria-checked={st.show === 'file'} disabled={!st.file} className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'file' })} title={st.file ? st.file.source : 'no /models/vit-cifar10/study.json (run npm run study)'}>
+            <button type="button" role="radio" aria-checked={st.show === 'file'} disabled={!fileModel} className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'file' })} title={fileModel ? fileModel.source : 'no /models/vit-cifar10/study.json (run npm run study)'}>
               study.json
             </button>
           </div>
@@ -166,12 +175,13 @@ export function StudyView() {
           </div>
         )}
         {st.error && <div className="inline-error">{st.error}</div>}
+        {file && 'error' in file && <div className="inline-error">{file.error}</div>}
         <div className="muted small-note">
-          {d ? `Showing ${d.source}.` : 'Nothing yet.'} Live rows use the first N images of the set; dynamic ranges cover one image (science.md §7). The CLI (`npm run study`)
+          {st.show === 'file' && fileModel ? `Showing ${fileModel.source} (${fileModel.format === 'v2' ? 'held-out selection' : 'old format'}).` : d ? `Showing ${d.source} — live rows carry no intervals: at n = ${d.images} one image is ${(100 / Math.max(1, d.images)).toFixed(1)} pp.` : 'Nothing yet.'} Live rows use the first N images of the set; dynamic ranges cover one image (science.md §7). The CLI (`npm run study`)
           reproduces the same rows on the full sets.
         </div>
       </section>
-      {d ? <Charts d={d} /> : <div className="empty big span-2">Run the live study, or run `npm run study` (a full scan writes public/models/vit-cifar10/study.json).</div>}
+      {st.show === 'file' && fileModel ? <StudyFileView model={fileModel} /> : d ? <Charts d={d} /> : <div className="empty big span-2">Run the live study, or run `npm run study` (a full scan writes public/models/vit-cifar10/study.json).</div>}
     </div>
   );
 }

@@ -1,0 +1,108 @@
+import { expect, test, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { decodeConfig, encodeConfig } from '../src/state/urlCodec';
+import { defaultConfig } from '../src/state/config';
+
+// A/B compare journey: pin FP32 as A, make B all-INT2, read both accuracies with intervals, the
+// paired Δ(B − A) drawn as a loss, the images A and B disagree on, and the link carrying A and B.
+// Live subset: 100 images (1 image = 1 pp), the size the intervals are written for.
+test.use({ viewport: { width: 1440, height: 900 } });
+const SHOTS = process.env.SHOTS_DIR ?? 'e2e-artifacts';
+mkdirSync(SHOTS, { recursive: true });
+
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+async function settled(page: Page) {
+  await expect(page.getByTestId('live-accuracy')).toHaveText(/\d+(\.\d)?%/, { timeout: 150_000 });
+  await expect(page.getByTestId('live-progress')).toHaveCount(0, { timeout: 150_000 });
+}
+
+const ACC_WITH_CI = /\d+\.\d% \[\d+\.\d, \d+\.\d\]/;
+const LOSS = /^−\d+\.\d pp \[−\d+\.\d, −\d+\.\d\]$/;
+
+test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paired loss, disagreements, A and B in the link', async ({ page }) => {
+  test.setTimeout(600_000);
+  const errors = watchConsole(page);
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 100 }));
+  await settled(page);
+  // every live figure states its n (mutation: "n dropped from the accuracy card")
+  await expect(page.locator('.strip')).toContainText('live subset, n = 100');
+  await expect(page.getByTestId('live-accuracy-ci')).toHaveText(/\[\d+\.\d, \d+\.\d\]/);
+
+  // pin FP32 as A (mutation: "Pin as A does nothing" → no A/B row)
+  await page.getByTestId('pin-a').click();
+  await expect(page.getByTestId('ab-live')).toBeVisible();
+  // B: every site INT2 on both operands
+  await page.getByRole('radiogroup', { name: 'Set A bits of all sites' }).getByRole('radio', { name: 'INT2' }).click();
+  await page.getByRole('radiogroup', { name: 'Set B bits of all sites' }).getByRole('radio', { name: 'INT2' }).click();
+  await expect(page.locator('.site-chip[aria-label*="A2·"]')).toHaveCount(38);
+  await settled(page);
+
+  // both accuracies with their intervals (mutation: "interval dropped")
+  await expect(page.getByTestId('ab-live-a')).toHaveText(ACC_WITH_CI, { timeout: 150_000 });
+  await expect(page.getByTestId('ab-live-b')).toHaveText(ACC_WITH_CI);
+  // the paired Δ(B − A): a loss whose interval excludes 0, drawn as a loss
+  // (mutations: "Δ drawn neutral/green for a sure loss", "interval dropped", "no pairing → no Δ")
+  const delta = page.getByTestId('ab-live-delta');
+  await expect(delta).toHaveText(LOSS);
+  await expect(delta).toHaveAttribute('data-tone', 'neg');
+  await expect(delta).toHaveClass(/delta-neg/);
+  // Δ vs FP32 in the strip: the same pairing (A is FP32), same sign and tone
+  await expect(page.getByTestId('live-delta')).toHaveAttribute('data-tone', 'neg');
+  // Δ(B − A) equals B − A on the same images (mutation: "Δ against another subset / unpaired")
+  const aPct = Number((await page.getByTestId('ab-live-a').textContent())!.match(/(\d+\.\d)%/)![1]);
+  const bPct = Number((await page.getByTestId('ab-live-b').textContent())!.match(/(\d+\.\d)%/)![1]);
+  const dPP = Number((await delta.textContent())!.match(/^−(\d+\.\d)/)![1]);
+  expect(Math.abs(aPct - bPct - dPP)).toBeLessThan(0.051);
+
+  // the images on which A and B disagree, with both predictions (mutation: "disagreements not listed")
+  await expect(page.getByRole('tab', { name: 'Accuracy' })).toHaveAttribute('aria-selected', 'true');
+  const grid = page.getByTestId('ab-disagree');
+  await expect(grid).toBeVisible();
+  expect(await grid.locator('figure').count()).toBeGreaterThan(10);
+  await expect(grid.locator('figure').first()).toContainText(/A: \w+/);
+  await expect(grid.locator('figure').first()).toContainText(/B: \w+/);
+  // per-class: FP32, A and B side by side with error bars
+  await expect(page.getByTestId('per-class').locator('.recharts-errorBar').first()).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/compare-accuracy-1440.png`, fullPage: true });
+
+  // the URL carries A and B (mutation: "A not in URL")
+  const url = page.url();
+  const r = decodeConfig(new URL(url).hash);
+  expect(r.ok).toBe(true);
+  if (!r.ok) return;
+  expect(r.config.pinned?.sites.every((s) => s.a.bits === 32 && s.b.bits === 32)).toBe(true);
+  expect(r.config.plan.sites.every((s) => s.a.bits === 2 && s.b.bits === 2)).toBe(true);
+
+  // reload restores A and B (mutation: "A not decoded from the URL")
+  await page.reload();
+  await settled(page);
+  await expect(page.locator('.site-chip[aria-label*="A2·"]')).toHaveCount(38);
+  await expect(page.getByTestId('ab-live')).toContainText('FP32');
+  await expect(page.getByTestId('ab-live-delta')).toHaveText(LOSS, { timeout: 150_000 });
+
+  // unpin: A leaves the screen and the link
+  await page.getByTestId('unpin-a').click();
+  await expect(page.getByTestId('ab-live')).toHaveCount(0);
+  await expect.poll(() => { const d = decodeConfig(new URL(page.url()).hash); return d.ok && d.config.pinned; }).toBeNull();
+  expect(errors, errors.join('\n')).toEqual([]);
+});
+
+test('a bad plan A in a link: a clear message, plan B still loads and scores', async ({ page }) => {
+  test.setTimeout(300_000);
+  const good = encodeConfig({ ...defaultConfig(), liveSize: 8, pinned: defaultConfig().plan });
+  const json = JSON.parse(atob(good.slice(3).replace(/-/g, '+').replace(/_/g, '/')));
+  json.A.d.a.bits = 7;
+  const bad = 'v1.' + btoa(JSON.stringify(json)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  await page.goto('/#' + bad);
+  // mutation caught: "a bad A rejects the whole link" (B and the subset size lost) or "silently ignored"
+  await expect(page.getByTestId('hash-error')).toContainText(/Plan A.*bits/);
+  await settled(page);
+  await expect(page.locator('.strip')).toContainText('live subset, n = 8');
+  await expect(page.getByTestId('ab-live')).toHaveCount(0);
+});
