@@ -8,8 +8,9 @@
  *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue, and a
  *    per-token INT activation after a LayerNorm is quantized inside the LayerNorm kernel;
  *  - weights are packed (f32 panels, int16 group layout) once per prepared plan.
- * Sites the fast path does not cover (SmoothQuant, LLM.int8) run runLinearSite image by image on
- * the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
+ * SmoothQuant folded into a LayerNorm runs that LayerNorm with the plan's γ/s, β/s (an ordinary
+ * quantized GEMM). Sites the fast path does not cover (run-time SmoothQuant scaling, LLM.int8) run
+ * runLinearSite image by image on the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
  */
 import type { Backend, RunOptions } from '../engine/engine';
 import { jitterHooks, throwIfAborted } from '../engine/engine';
@@ -68,6 +69,8 @@ export class VitCpu {
   private readonly ref: VitReference;
   private plan?: PreparedPlan;
   private siteW: (SiteWeights | null)[] = [];
+  /** per site: the LayerNorm γ, β pointers when the plan folded SmoothQuant into them */
+  private siteLn: ({ g: number; b: number } | null)[] = [];
   private constBase = 0;
   private persistentTop = 0;
 
@@ -100,6 +103,7 @@ export class VitCpu {
     const ar = this.ar;
     ar.top = this.constBase;
     this.siteW = plan.sites.map((ps, i) => this.packSite(ps, this.linears[i]));
+    this.siteLn = plan.sites.map((ps) => (ps.lnFold ? { g: ar.putF32(ps.lnFold.g), b: ar.putF32(ps.lnFold.b) } : null));
     this.persistentTop = ar.top;
     this.plan = plan;
   }
@@ -111,7 +115,7 @@ export class VitCpu {
     const { path } = ps.path;
     const bias = ar.putF32(lin.b);
     const wt = ps.weight;
-    if (wt?.smooth || ps.scheme.llmInt8) return { kind: 'slow', bias };
+    if ((wt?.smooth && wt.smoothPlacement === 'runtime') || ps.scheme.llmInt8) return { kind: 'slow', bias };
     const panels = (w: Float32Array) => {
       const p = ar.alloc(roundUp(lin.out, 8) * lin.in * 4);
       ar.scoped(() => ex.pack_b_f32(ar.putF32(w), lin.out, lin.in, p));
@@ -229,7 +233,7 @@ export class VitCpu {
           this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!), rows, y, flags, res);
           return;
         case 'slow': {
-          // SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
+          // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
           const images = rows / perImage;
           for (let img = 0; img < images; img++) {
             const ai = ar.f32(a + img * perImage * k * 4, perImage * k).slice();
@@ -266,6 +270,11 @@ export class VitCpu {
     const sw = this.siteW[site]!;
     const { dim } = this.weights.config;
     const eps = this.weights.config.layer_norm_eps;
+    const folded = this.siteLn[site];
+    if (folded) {
+      g = folded.g;
+      b = folded.b;
+    }
     const fusable = this.fuseLayerNormQuant && (sw.kind === 'int8' || sw.kind === 'int4') && ps.scheme.a.granularity === 'token' && ps.scheme.a.range === 'dynamic';
     if (!fusable) {
       this.ex.layernorm(x, rows, dim, g, b, eps, yBuf);

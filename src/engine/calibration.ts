@@ -50,6 +50,18 @@ function observeColumns(o: OperandCalibration, x: Float32Array, rows: number, k:
     }
 }
 
+/** h += Σ_rows x xᵀ for x = rows of a [rows × k] (GPTQ's Hessian, up to 2/N). */
+export function accumulateOuter(h: Float64Array, a: Float32Array, rows: number, k: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * k;
+    for (let i = 0; i < k; i++) {
+      const xi = a[o + i];
+      if (xi === 0) continue;
+      for (let j = 0; j < k; j++) h[i * k + j] += xi * a[o + j];
+    }
+  }
+}
+
 /**
  * Hooks for the two calibration passes over the same images. `run(hooks)` must run the FP32
  * forward over every calibration image with the given hooks.
@@ -76,15 +88,7 @@ export function calibrate(sites: SiteInfo[], images: number, source: string, run
         observeColumns(c.b, b, bRows, k);
       }
       if (c.hessian) {
-        const h = c.hessian;
-        for (let r = 0; r < aRows; r++) {
-          const o = r * k;
-          for (let i = 0; i < k; i++) {
-            const xi = a[o + i];
-            if (xi === 0) continue;
-            for (let j = 0; j < k; j++) h[i * k + j] += xi * a[o + j];
-          }
-        }
+        accumulateOuter(c.hessian, a, aRows, k);
         c.hessianRows += aRows;
       }
     },

@@ -10,7 +10,9 @@ import { type ForwardHooks, siteLinears, VitReference, refOps } from '../model/v
 import { type Calibration, calibrate } from './calibration';
 import { errorStats, operandStats } from './operandStats';
 import { type Plan, fp32Plan, validatePlan } from './plan';
-import { type MatOps, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec } from './siteQuant';
+import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec } from './siteQuant';
+import { RangeHistogram } from '../quant/calibrate';
+import { accumulateOuter } from './calibration';
 import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
 import { intRange } from '../quant/scaleZero';
 import { dequantizeMatrix, type QuantizedMatrix } from '../quant/quantizeMatrix';
@@ -143,6 +145,8 @@ export class Engine {
   private reference: VitReference;
   private calibration?: Calibration;
   private prepared = new Map<string, PreparedPlan>();
+  private alphaInputs?: Map<number, { x: Float32Array; rows: number; perImage: number }>;
+  private readonly ops: MatOps;
 
   constructor(
     readonly weights: VitWeights,
@@ -153,6 +157,104 @@ export class Engine {
   ) {
     this.sites = buildSites(weights.config);
     this.reference = new VitReference(weights, ops);
+    this.ops = ops;
+  }
+
+  /** Images the α search and the smoothed histograms use (the first of the calibration images). */
+  static readonly ALPHA_SEARCH_IMAGES = 32;
+
+  /**
+   * Runs the reference forward of `plan` over the first `images` calibration images and hands
+   * `site`'s A operand (as the forward computes it, before the site's own quantization) to `see`;
+   * each image's forward stops right after that site.
+   */
+  private observeSite(plan: PreparedPlan, site: number, images: number, see: (a: Float32Array, rows: number, k: number) => void): number {
+    const calib = this.data.calib;
+    if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
+    const n = Math.min(images, calib.count);
+    const stop = new Error('observed');
+    for (let i = 0; i < n; i++) {
+      try {
+        this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), plan, {
+          operands(j, a, aRows, _b, _bRows, k) {
+            if (j !== site) return;
+            see(a, aRows, k);
+            throw stop;
+          },
+        });
+      } catch (e) {
+        if (e !== stop) throw e;
+      }
+    }
+    return n;
+  }
+
+  /** What preparing SmoothQuant (folding, α search, smoothed ranges) and GPTQ sequential needs. */
+  private prepareContext(): PrepareContext {
+    const fp = () => preparePlan(fp32Plan(), this.sites, siteLinears(this.weights));
+    return {
+      ops: this.ops,
+      layerNorm: (site) => {
+        const info = this.sites[site];
+        const blk = this.weights.blocks[info.block];
+        if (!blk || (info.kind !== 'to_qkv' && info.kind !== 'fc1')) throw new Error(`site ${site} (${info.name}) has no LayerNorm to fold into`);
+        return info.kind === 'to_qkv' ? blk.ln1 : blk.ln2;
+      },
+      siteInputs: (site) => {
+        // FP32 inputs of every weight site on the α-search images, gathered in one pass
+        if (!this.alphaInputs) {
+          const got = new Map<number, Float32Array[]>();
+          const calib = this.data.calib;
+          if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
+          const plan = fp();
+          const n = Math.min(Engine.ALPHA_SEARCH_IMAGES, calib.count);
+          for (let i = 0; i < n; i++)
+            this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), plan, {
+              operands: (j, a, _r, b) => {
+                if (b === null) (got.get(j) ?? got.set(j, []).get(j)!).push(a.slice());
+              },
+            });
+          this.alphaInputs = new Map();
+          for (const [j, parts] of got) {
+            const x = new Float32Array(parts.reduce((t, p) => t + p.length, 0));
+            let o = 0;
+            for (const p of parts) {
+              x.set(p, o);
+              o += p.length;
+            }
+            const k = this.sites[j].k;
+            this.alphaInputs.set(j, { x, rows: x.length / k, perImage: parts[0].length / k });
+          }
+        }
+        const r = this.alphaInputs.get(site);
+        if (!r) throw new Error(`site ${site} has no inputs on the calibration images`);
+        return r;
+      },
+      smoothedHistogram: (site, s) => {
+        // the site's FP32 input over the calibration images, divided by s: range pass, then histogram pass
+        const parts: Float32Array[] = [];
+        const h = new RangeHistogram();
+        this.observeSite(fp(), site, 256, (a, rows, k) => {
+          const d = new Float32Array(rows * k);
+          for (let i = 0; i < d.length; i++) d[i] = a[i] / s[i % k];
+          h.observeRange(d);
+          parts.push(d);
+        });
+        h.freeze();
+        for (const d of parts) h.observe(d);
+        return h;
+      },
+      sequentialHessian: (site, partial) => {
+        const k = this.sites[site].k;
+        const sum = new Float64Array(k * k);
+        let rows = 0;
+        this.observeSite(partial, site, 256, (a, r) => {
+          accumulateOuter(sum, a, r, k);
+          rows += r;
+        });
+        return { sum, rows };
+      },
+    };
   }
 
   evalSet(name: EvalSetName): ImageSet {
@@ -180,8 +282,9 @@ export class Engine {
     let p = this.prepared.get(key);
     if (!p) {
       const valid = validatePlan(plan, (i) => this.sites[i].hasWeight);
-      const cal = planNeedsCalibration(valid).length ? this.getCalibration(256, valid.sites.some((x) => x.gptq)) : undefined;
-      p = preparePlan(valid, this.sites, siteLinears(this.weights), cal);
+      // FP32 Hessians only for GPTQ without the sequential order (sequential gathers its own)
+      const cal = planNeedsCalibration(valid).length ? this.getCalibration(256, valid.sites.some((x) => x.gptq && x.gptq.sequential === false)) : undefined;
+      p = preparePlan(valid, this.sites, siteLinears(this.weights), cal, this.prepareContext());
       if (this.prepared.size > 32) this.prepared.clear();
       this.prepared.set(key, p);
     }
@@ -232,7 +335,7 @@ export class Engine {
       perClassAccuracy,
       sites: (() => {
         const fused = this.backend.lastFallback ? new Set<number>() : (this.backend.fusedSites?.(prepared) ?? new Set<number>());
-        return prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index) }));
+        return prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index), ...(p.notes ? { notes: p.notes } : {}) }));
       })(),
       backend: this.backend.lastFallback
         ? { ...this.backend.info, label: `${this.backend.info.label} → CPU for this plan`, reason: this.backend.lastFallback }
@@ -251,7 +354,9 @@ export class Engine {
       },
     });
     if (!captured) throw new Error(`site ${site} did not run`);
-    const smooth = prepared.sites[site].weight?.smooth;
+    // A as the site quantizes it: a folded smoothing already divided it (in the LayerNorm)
+    const wt = prepared.sites[site].weight;
+    const smooth = wt?.smoothPlacement === 'runtime' ? wt.smooth : undefined;
     if (smooth) for (let i = 0; i < captured.a.length; i++) captured.a[i] /= smooth[i % captured.k];
     return captured;
   }
@@ -306,9 +411,10 @@ export class Engine {
     let yq: Float32Array;
     let yf: Float32Array;
     if (info.hasWeight) {
+      // cap.a is the smoothed operand; FP32 multiplies the unsmoothed one by the original W
       const smooth = ps.weight?.smooth;
       const aRaw = smooth ? cap.a.map((v, i) => v * smooth[i % k]) : cap.a;
-      yq = runLinearSite(ps, lin!, aRaw, cap.aRows, refOps);
+      yq = runLinearSite(ps, lin!, ps.weight?.smoothPlacement === 'runtime' ? aRaw : cap.a, cap.aRows, refOps);
       yf = runLinearSite(fpSite, lin!, aRaw, cap.aRows, refOps);
     } else {
       const heads = this.weights.config.heads;

@@ -2,9 +2,10 @@
  * Quantization plans: the serializable configuration of all 38 sites (what the UI puts in the
  * URL, what `npm run study` and tools/ref/quant_ref.py read). Validation throws explicit errors.
  */
-import { SITE_COUNT } from '../model/sites';
+import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
 
-export type OperandBits = 32 | 8 | 4 | 2;
+/** 3: weight operands only (weight-only W3, GPTQ rows) */
+export type OperandBits = 32 | 8 | 4 | 3 | 2;
 /** activations: tensor | token; weights (and the B operand of attention products): tensor | channel | group */
 export type Granularity = 'tensor' | 'token' | 'channel' | 'group';
 export type RangeMode = 'dynamic' | 'static';
@@ -28,12 +29,21 @@ export interface SiteScheme {
   a: OperandScheme;
   /** right operand B (weights; k for q·kᵀ; v for attn·v) */
   b: OperandScheme;
-  /** SmoothQuant migration strength α (weight sites whose input is a LayerNorm output or any linear input) */
-  smoothquant?: { alpha: number };
+  /**
+   * SmoothQuant (science.md §3): α fixed, or 'search' = per site over {0, 0.05, …, 1} by output
+   * MSE on calibration images. 'fold' (to_qkv, fc1): 1/s folds into the preceding LayerNorm and s
+   * into W — an ordinary quantized GEMM at run time. 'runtime' (any other weight site, on request):
+   * A is divided by s at run time, because nothing before it can absorb s.
+   */
+  smoothquant?: { alpha: number | 'search'; placement?: 'fold' | 'runtime' };
   /** LLM.int8(): input columns with any |x| > threshold stay FP32 */
   llmInt8?: { threshold: number };
-  /** GPTQ weight rounding (weight sites) */
-  gptq?: { actOrder: boolean; damp: number };
+  /**
+   * GPTQ weight rounding (weight sites). sequential (default, the published opt_sequential): each
+   * site's Hessian comes from its inputs in the model whose earlier sites are already quantized as
+   * the plan says; false: every Hessian from the FP32 model.
+   */
+  gptq?: { actOrder: boolean; damp: number; sequential?: boolean };
 }
 
 export interface Plan {
@@ -63,14 +73,16 @@ export class PlanError extends Error {
   }
 }
 
-const BITS = [32, 8, 4, 2];
+const BITS = [32, 8, 4, 3, 2];
 const GRANS = ['tensor', 'token', 'channel', 'group'];
 const CALS = ['minmax', 'percentile', 'mse', 'kl'];
 
 function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: boolean): OperandScheme {
   if (typeof o !== 'object' || o === null) throw new PlanError(`${where}: operand must be an object`);
   const r = o as Record<string, unknown>;
-  if (!BITS.includes(r.bits as number)) throw new PlanError(`${where}.bits: ${String(r.bits)} is not one of 32, 8, 4, 2`);
+  if (typeof r.bits !== 'number') throw new PlanError(`${where}.bits: ${JSON.stringify(r.bits)} is a ${r.bits === null ? 'null' : typeof r.bits}; expected a number (32, 8, 4 or 2)`);
+  if (!BITS.includes(r.bits)) throw new PlanError(`${where}.bits: ${String(r.bits)} is not one of 32, 8, 4, 3, 2`);
+  if (r.bits === 3 && !(role === 'b' && hasWeight)) throw new PlanError(`${where}.bits: 3 bits are offered for weights only (the activation kernels take 8, 4 or 2)`);
   if (!GRANS.includes(r.granularity as string)) throw new PlanError(`${where}.granularity: ${String(r.granularity)} is not one of ${GRANS.join(', ')}`);
   if (typeof r.symmetric !== 'boolean') throw new PlanError(`${where}.symmetric must be true or false`);
   if (r.range !== 'dynamic' && r.range !== 'static') throw new PlanError(`${where}.range: ${String(r.range)} is not dynamic or static`);
@@ -113,10 +125,17 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
     const w = hasWeight(i);
     const site: SiteScheme = { a: validateOperand(r.a, `${where}.a`, 'a', w), b: validateOperand(r.b, `${where}.b`, 'b', w) };
     if (r.smoothquant !== undefined) {
-      const a = (r.smoothquant as { alpha?: unknown })?.alpha;
+      const sq = (r.smoothquant ?? {}) as { alpha?: unknown; placement?: unknown };
+      const a = sq.alpha;
       if (!w) throw new PlanError(`${where}.smoothquant applies to weight sites only`);
-      if (typeof a !== 'number' || !(a >= 0 && a <= 1)) throw new PlanError(`${where}.smoothquant.alpha must be in [0, 1]`);
-      site.smoothquant = { alpha: a };
+      if (a !== 'search' && (typeof a !== 'number' || !(a >= 0 && a <= 1))) throw new PlanError(`${where}.smoothquant.alpha must be a number in [0, 1] or "search"`);
+      const foldable = smoothFoldable(siteKindAt(i));
+      const placement = sq.placement ?? (foldable ? 'fold' : undefined);
+      if (placement === undefined)
+        throw new PlanError(`${where}.smoothquant: site ${i}'s input is not a LayerNorm output, so s cannot be folded; set "placement": "runtime" to divide the activations by s at run time`);
+      if (placement !== 'fold' && placement !== 'runtime') throw new PlanError(`${where}.smoothquant.placement: ${String(placement)} is not fold or runtime`);
+      if (placement === 'fold' && !foldable) throw new PlanError(`${where}.smoothquant.placement: only to_qkv and fc1 follow a LayerNorm that can absorb s; use "runtime" here`);
+      site.smoothquant = { alpha: a as number | 'search', placement };
     }
     if (r.llmInt8 !== undefined) {
       const t = (r.llmInt8 as { threshold?: unknown })?.threshold;
@@ -130,7 +149,9 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
       if (site.b.bits === 32) throw new PlanError(`${where}.gptq needs quantized weights (b.bits < 32)`);
       const damp = g.damp ?? 0.01;
       if (typeof damp !== 'number' || !(damp > 0 && damp < 1)) throw new PlanError(`${where}.gptq.damp must be in (0, 1)`);
-      site.gptq = { actOrder: g.actOrder === true, damp };
+      const g2 = r.gptq as { sequential?: unknown };
+      if (g2.sequential !== undefined && typeof g2.sequential !== 'boolean') throw new PlanError(`${where}.gptq.sequential must be true or false`);
+      site.gptq = { actOrder: g.actOrder === true, damp, sequential: g2.sequential !== false };
     }
     return site;
   });

@@ -1,7 +1,7 @@
 /**
  * Plans used by the study (and offered by the UI as presets). Builders only: plain data out.
  */
-import { SITE_COUNT } from '../model/sites';
+import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
 import { defaultHasWeight, type OperandScheme, type Plan, type SiteScheme, fp32Site, uniformPlan } from './plan';
 
 export const op = (bits: OperandScheme['bits'], granularity: OperandScheme['granularity'] = 'tensor', symmetric = false, extra: Partial<OperandScheme> = {}): OperandScheme => ({
@@ -51,13 +51,22 @@ export const staticInt8 = (calibrator: 'minmax' | 'percentile' | 'mse' | 'kl', b
     b: w ? op(8, 'channel', true) : op(bits, 'tensor', false, { range: 'static', calibrator, ...(calibrator === 'percentile' ? { percentile: 99.99 } : {}) }),
   }));
 
-/** Per-tensor INT8 (A dynamic per-tensor, W per-tensor symmetric) with optional SmoothQuant on weight sites. */
-export const smoothQuant = (alpha: number | null, bits: 8 | 4 = 8): Plan =>
-  plan(alpha === null ? `W${bits}A${bits} per-tensor` : `SmoothQuant α=${alpha} W${bits}A${bits} per-tensor`, (_i, w) => {
-    const s: SiteScheme = { a: op(bits, 'tensor', false), b: op(bits, 'tensor', true) };
-    if (w && alpha !== null) s.smoothquant = { alpha };
+/**
+ * Per-tensor W·A (A dynamic per-tensor asymmetric, W per-tensor symmetric) with optional SmoothQuant:
+ * 'fold' smooths to_qkv and fc1 only, folded into their LayerNorms (the paper); 'runtime-all' also
+ * smooths every other weight site by run-time scaling (not foldable — a division at run time).
+ */
+export const smoothQuant = (alpha: number | 'search' | null, bits: 8 | 4 = 8, placement: 'fold' | 'runtime-all' = 'fold', a: Partial<OperandScheme> = {}): Plan => {
+  const sq = alpha === null ? '' : `SmoothQuant α=${alpha === 'search' ? 'searched' : alpha}${placement === 'runtime-all' ? ' (+ run-time scaling at every other weight site)' : ' (folded)'} `;
+  return plan(`${sq}W${bits}A${bits} per-tensor${a.range === 'static' ? ` static ${a.calibrator}` : ''}`, (i, w) => {
+    const s: SiteScheme = { a: op(bits, 'tensor', false, a), b: op(bits, 'tensor', true) };
+    if (!w || alpha === null) return s;
+    const foldable = smoothFoldable(siteKindAt(i));
+    if (foldable) s.smoothquant = { alpha, placement: 'fold' };
+    else if (placement === 'runtime-all') s.smoothquant = { alpha, placement: 'runtime' };
     return s;
   });
+};
 
 export const llmInt8 = (threshold: number): Plan =>
   plan(`LLM.int8() threshold ${threshold}`, (_i, w) => {
@@ -66,11 +75,22 @@ export const llmInt8 = (threshold: number): Plan =>
     return s;
   });
 
-/** Weight-only quantization (activations FP32), RTN or GPTQ. */
-export const weightOnly = (bits: 4 | 2, granularity: 'channel' | 'group', gptq: boolean, groupSize = 32): Plan =>
-  plan(`W${bits} ${granularity === 'group' ? `group ${groupSize}` : 'per-channel'} weight-only ${gptq ? 'GPTQ' : 'RTN'}`, (_i, w) => {
+/** true = 'sequential' (the published default) */
+export type GptqVariant = boolean | 'fp32-hessians' | 'sequential';
+
+/**
+ * Weight-only quantization (activations FP32), RTN or GPTQ (Hessians from the FP32 model, or the
+ * published sequential order). grid: 'asym' = min/max (at 2 bits the 4-level INT2), 'sym' =
+ * restricted symmetric (at 2 bits the ternary grid {−s, 0, s}, named so).
+ */
+export const weightOnly = (bits: 4 | 3 | 2, granularity: 'channel' | 'group', gptq: GptqVariant, groupSize = 32, grid: 'asym' | 'sym' = 'asym'): Plan => {
+  const name = bits === 2 && grid === 'sym' ? 'ternary' : `W${bits}${grid === 'sym' ? ' symmetric' : ''}`;
+  const sequential = gptq === true || gptq === 'sequential';
+  const how = gptq === false ? 'RTN' : sequential ? 'GPTQ (sequential)' : 'GPTQ (FP32 Hessians)';
+  return plan(`${name} ${granularity === 'group' ? `group ${groupSize}` : 'per-channel'} weight-only ${how}`, (_i, w) => {
     if (!w) return fp32Site();
-    const s: SiteScheme = { a: op(32), b: op(bits, granularity, true, granularity === 'group' ? { groupSize } : {}) };
-    if (gptq) s.gptq = { actOrder: true, damp: 0.01 };
+    const s: SiteScheme = { a: op(32), b: op(bits, granularity, grid === 'sym', granularity === 'group' ? { groupSize } : {}) };
+    if (gptq) s.gptq = { actOrder: true, damp: 0.01, sequential };
     return s;
   });
+};

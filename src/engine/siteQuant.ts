@@ -8,19 +8,20 @@
  *  - attn·v: A = attn stacked [H·T × T], B = vᵀ stacked [H·hd × T]; product per head.
  * Granularities on those stacked matrices: 'tensor' = one range per image (all heads),
  * 'token'/'channel' = one per row, 'group' = per row and run of groupSize columns.
- * SmoothQuant divides A by s per input channel and multiplies W's columns by s (the division is
- * what folding s into the preceding LayerNorm computes). LLM.int8 keeps outlier columns of A in FP32.
+ * SmoothQuant multiplies W's columns by s and divides A by s per input channel: folded into the
+ * preceding LayerNorm's γ and β for to_qkv and fc1 (`lnFold`: the forward runs that LayerNorm with
+ * them), at run time elsewhere when asked. LLM.int8 keeps outlier columns of A in FP32.
  */
 import type { Linear } from '../model/vitWeights';
 import type { SiteInfo } from '../model/sites';
 import { type Bits, storageOffset } from '../quant/scaleZero';
 import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix } from '../quant/quantizeMatrix';
 import { gptqQuantize } from '../quant/gptq';
-import { applySmoothing, smoothScales, smoothWeights } from '../quant/smoothquant';
+import { applySmoothing, SMOOTH_ALPHAS, smoothScales, smoothWeights } from '../quant/smoothquant';
 import { llmInt8Matmul } from '../quant/llmInt8';
-import { calibrateRange } from '../quant/calibrate';
+import { calibrateRange, type RangeHistogram } from '../quant/calibrate';
 import type { OperandScheme, Plan, SitePathInfo, SiteScheme } from './plan';
-import { sitePath } from './plan';
+import { fp32Site, sitePath } from './plan';
 import type { Calibration } from './calibration';
 import type { W8A8Operands } from '../kernels/gemmW8A8.ref';
 import type { W4A8Operands } from '../kernels/gemmW4A8.ref';
@@ -66,6 +67,10 @@ export interface PreparedWeight {
   storage?: { values: Int32Array; zeros: Int32Array };
   /** SmoothQuant per-input-channel scales; A is divided by them */
   smooth?: Float32Array;
+  /** 'fold': the division happens in the preceding LayerNorm (lnFold); 'runtime': in runLinearSite */
+  smoothPlacement?: 'fold' | 'runtime';
+  /** the α used (fixed, or the one the search chose) */
+  alpha?: number;
 }
 
 export interface PreparedSite {
@@ -76,6 +81,10 @@ export interface PreparedSite {
   /** static clip ranges for A and (attention sites) B */
   clipA?: Clip;
   clipB?: Clip;
+  /** γ/s and β/s of the LayerNorm feeding this site (SmoothQuant folded) */
+  lnFold?: { g: Float32Array; b: Float32Array };
+  /** what the preparation decided that the user should see (searched α, a calibrator's fallback) */
+  notes?: string[];
 }
 
 export interface PreparedPlan {
@@ -98,66 +107,159 @@ export function planNeedsCalibration(plan: Plan): number[] {
   return out;
 }
 
-function clipFor(o: OperandScheme, cal: Calibration | undefined, site: number, role: 'a' | 'b', divide?: Float32Array): Clip | undefined {
+function clipFor(o: OperandScheme, cal: Calibration | undefined, site: number, role: 'a' | 'b', notes: string[], smoothed?: RangeHistogram): Clip | undefined {
   if (o.range !== 'static' || o.bits === 32) return undefined;
   const c = cal?.sites[site]?.[role];
   if (!c) throw new CalibrationNeeded([site]);
-  if (divide) {
-    // A smoothed operand's range: per-column min/max divided by s (only min/max is exact here).
-    let lo = 0;
-    let hi = 0;
-    for (let j = 0; j < divide.length; j++) {
-      lo = Math.min(lo, c.colMin[j] / divide[j]);
-      hi = Math.max(hi, c.colMax[j] / divide[j]);
-    }
-    return { min: lo, max: hi };
-  }
-  return calibrateRange(c.hist, o.calibrator ?? 'minmax', { bits: o.bits as Bits, symmetric: o.symmetric, percentile: o.percentile });
+  // a smoothed operand is calibrated on its own histogram (of A/s), with the plan's calibrator
+  const r = calibrateRange(smoothed ?? c.hist, o.calibrator ?? 'minmax', { bits: o.bits as Bits, symmetric: o.symmetric, percentile: o.percentile });
+  if (r.note) notes.push(r.note);
+  return { min: r.min, max: r.max };
 }
 
-/** Weight-side work done once per plan: SmoothQuant scaling, RTN or GPTQ quantization, clips. */
-export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | null)[], cal?: Calibration): PreparedPlan {
+/**
+ * What preparing a plan may need beyond the FP32 calibration statistics; the engine provides it
+ * (each costs forward passes over calibration images, so only plans that ask pay for it).
+ */
+export interface PrepareContext {
+  /** γ and β of the LayerNorm feeding a foldable site */
+  layerNorm(site: number): { g: Float32Array; b: Float32Array };
+  /** FP32 inputs of a site on the α-search images: rows × k, `perImage` rows per image */
+  siteInputs(site: number): { x: Float32Array; rows: number; perImage: number };
+  /** histogram (two passes) of the site's FP32 input divided by s, over the calibration images */
+  smoothedHistogram(site: number, s: Float32Array): RangeHistogram;
+  /** Σ x xᵀ (k×k) and row count of a site's inputs when the model runs `partial` (GPTQ sequential) */
+  sequentialHessian(site: number, partial: PreparedPlan): { sum: Float64Array; rows: number };
+  /** arithmetic for the α search */
+  ops: MatOps;
+}
+
+function needContext(ctx: PrepareContext | undefined, site: number, what: string): PrepareContext {
+  if (!ctx) throw new Error(`site ${site}: ${what} needs the engine's calibration context (preparePlan(..., ctx))`);
+  return ctx;
+}
+
+/** Fake-quantized A (dynamic ranges: per image for 'tensor', per row for 'token'). */
+function fakeQuantRows(ops: MatOps, x: Float32Array, rows: number, perImage: number, k: number, o: OperandScheme): Float32Array {
+  if (o.bits === 32) return x;
+  const spec = matrixSpec({ ...o, range: 'dynamic' });
+  if (spec.granularity !== 'tensor') return dequantizeMatrix(ops.quantize(x, rows, k, spec));
+  const out = new Float32Array(x.length);
+  for (let r0 = 0; r0 < rows; r0 += perImage) {
+    const n = Math.min(perImage, rows - r0);
+    out.set(dequantizeMatrix(ops.quantize(x.subarray(r0 * k, (r0 + n) * k), n, k, spec)), r0 * k);
+  }
+  return out;
+}
+
+/**
+ * SmoothQuant α by search (science.md §3): for α ∈ {0, 0.05, …, 1} the site's output MSE
+ * ‖Q(X/s)·Q(W·s)ᵀ − X·Wᵀ‖² / (rows·n) on FP32 calibration inputs, A with dynamic min/max ranges
+ * of the plan's granularity, W by RTN on the plan's grid; ties keep the smaller α.
+ */
+export function searchSmoothAlpha(scheme: SiteScheme, lin: Linear, actAbsMax: Float32Array, inputs: { x: Float32Array; rows: number; perImage: number }, ops: MatOps): { alpha: number; mse: number[] } {
+  const { x, rows, perImage } = inputs;
+  const n = lin.out;
+  const k = lin.in;
+  const yRef = ops.gemmF32(x, lin.w, null, rows, n, k);
+  const mse: number[] = [];
+  let best = 0;
+  for (const alpha of SMOOTH_ALPHAS) {
+    const sc = smoothScales(actAbsMax, lin.w, n, k, alpha);
+    const ws = smoothWeights(lin.w, n, k, sc);
+    const wq = scheme.b.bits === 32 ? ws : dequantizeMatrix(quantizeMatrix(ws, n, k, matrixSpec(scheme.b)));
+    const xq = fakeQuantRows(ops, applySmoothing(x, rows, k, sc), rows, perImage, k, scheme.a);
+    const y = ops.gemmF32(xq, wq, null, rows, n, k);
+    let e = 0;
+    for (let i = 0; i < y.length; i++) e += (y[i] - yRef[i]) ** 2;
+    mse.push(e / y.length);
+    if (mse[mse.length - 1] < mse[best]) best = mse.length - 1;
+  }
+  return { alpha: SMOOTH_ALPHAS[best], mse };
+}
+
+/** A site that computes in FP32 (placeholders for not-yet-prepared sites). */
+export function fp32PreparedSite(info: SiteInfo): PreparedSite {
+  const scheme = fp32Site();
+  return { info, scheme, path: sitePath(scheme, info.hasWeight) };
+}
+
+/**
+ * Weight-side work done once per plan, site by site in forward order: SmoothQuant scales (fixed or
+ * searched α) folded into W and the preceding LayerNorm or applied at run time, RTN or GPTQ
+ * (sequential: Hessians from the model whose earlier sites are already prepared), static clips.
+ */
+export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | null)[], cal?: Calibration, ctx?: PrepareContext): PreparedPlan {
   const missing = planNeedsCalibration(plan).filter((i) => !cal?.sites[i]);
   if (missing.length) throw new CalibrationNeeded(missing);
-  const prepared = plan.sites.map((scheme, i): PreparedSite => {
+  const prepared: PreparedSite[] = [];
+  plan.sites.forEach((scheme, i) => {
     const info = sites[i];
     const path = sitePath(scheme, info.hasWeight);
     const lin = linears[i];
+    const notes: string[] = [];
     let weight: PreparedWeight | undefined;
+    let lnFold: PreparedSite['lnFold'];
+    let smoothedHist: RangeHistogram | undefined;
     if (info.hasWeight && lin) {
       let w = lin.w;
-      let smooth: Float32Array | undefined;
+      weight = { w };
       if (scheme.smoothquant && path.path !== 'fp32') {
-        smooth = smoothScales(cal!.sites[i]!.a.colAbsMax, lin.w, lin.out, lin.in, scheme.smoothquant.alpha);
+        const sq = scheme.smoothquant;
+        const actMax = cal!.sites[i]!.a.colAbsMax;
+        let alpha: number;
+        if (sq.alpha === 'search') {
+          const c = needContext(ctx, i, 'the SmoothQuant α search');
+          alpha = searchSmoothAlpha(scheme, lin, actMax, c.siteInputs(i), c.ops).alpha;
+          notes.push(`SmoothQuant α = ${alpha.toFixed(2)} (searched on calibration images)`);
+        } else alpha = sq.alpha;
+        const smooth = smoothScales(actMax, lin.w, lin.out, lin.in, alpha);
         w = smoothWeights(lin.w, lin.out, lin.in, smooth);
+        const placement = sq.placement ?? 'fold';
+        weight = { w, smooth, smoothPlacement: placement, alpha };
+        if (placement === 'fold') {
+          const ln = needContext(ctx, i, 'folding SmoothQuant into the LayerNorm').layerNorm(i);
+          lnFold = { g: ln.g.map((v, j) => v / smooth[j]), b: ln.b.map((v, j) => v / smooth[j]) };
+        } else notes.push('SmoothQuant: run-time scaling (not foldable): A is divided by s before quantization');
+        if (scheme.a.range === 'static' && scheme.a.bits !== 32) smoothedHist = needContext(ctx, i, 'static ranges after smoothing').smoothedHistogram(i, smooth);
       }
-      weight = { w, smooth };
       if (scheme.b.bits !== 32) {
         const spec = matrixSpec(scheme.b);
-        const q = scheme.gptq
-          ? ({ rows: lin.out, cols: lin.in, spec, ...gptqQuantize(w, lin.out, lin.in, hessianFor(cal!, i, smooth), spec, scheme.gptq) } as QuantizedMatrix)
-          : quantizeMatrix(w, lin.out, lin.in, spec);
+        let q: QuantizedMatrix;
+        if (scheme.gptq) {
+          let h: Float64Array;
+          if (scheme.gptq.sequential !== false) {
+            const partial: PreparedPlan = { plan, sites: [...prepared, ...sites.slice(i).map(fp32PreparedSite)] };
+            const hs = needContext(ctx, i, 'GPTQ sequential').sequentialHessian(i, partial);
+            h = scaledHessian(hs.sum, hs.rows, weight.smooth);
+          } else h = hessianFor(cal!, i, weight.smooth);
+          q = { rows: lin.out, cols: lin.in, spec, ...gptqQuantize(w, lin.out, lin.in, h, spec, scheme.gptq) } as QuantizedMatrix;
+        } else q = quantizeMatrix(w, lin.out, lin.in, spec);
         weight.q = q;
         weight.deq = dequantizeMatrix(q);
         weight.storage = toStorage(q);
       }
     }
-    const clipA = clipFor(scheme.a, cal, i, 'a', weight?.smooth);
-    const clipB = info.hasWeight ? undefined : clipFor(scheme.b, cal, i, 'b');
-    return { info, scheme, path, weight, clipA, clipB };
+    const clipA = clipFor(scheme.a, cal, i, 'a', notes, smoothedHist);
+    const clipB = info.hasWeight ? undefined : clipFor(scheme.b, cal, i, 'b', notes);
+    prepared.push({ info, scheme, path, weight, clipA, clipB, lnFold, notes: notes.length ? notes : undefined });
   });
   return { plan, sites: prepared };
 }
 
-/** H = 2/N Σ x xᵀ of the site's input; with SmoothQuant the input is x/s, so H_ij / (s_i s_j). */
+/** H = 2/N Σ x xᵀ from a sum of outer products; with SmoothQuant the input is x/s, so H_ij / (s_i s_j). */
+function scaledHessian(sum: Float64Array, rows: number, smooth?: Float32Array): Float64Array {
+  const k = Math.round(Math.sqrt(sum.length));
+  const h = new Float64Array(sum.length);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) h[i * k + j] = (2 * sum[i * k + j]) / Math.max(1, rows) / (smooth ? smooth[i] * smooth[j] : 1);
+  return h;
+}
+
+/** H of the site's FP32 input (calibration statistics). */
 function hessianFor(cal: Calibration, site: number, smooth?: Float32Array): Float64Array {
   const c = cal.sites[site];
   if (!c?.hessian) throw new CalibrationNeeded([site]);
-  const k = Math.round(Math.sqrt(c.hessian.length));
-  const h = new Float64Array(c.hessian.length);
-  for (let i = 0; i < k; i++)
-    for (let j = 0; j < k; j++) h[i * k + j] = (2 * c.hessian[i * k + j]) / Math.max(1, c.hessianRows) / (smooth ? smooth[i] * smooth[j] : 1);
-  return h;
+  return scaledHessian(c.hessian, c.hessianRows, smooth);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +279,8 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
   const k = lin.in;
   if (path.path === 'fp32') return ops.gemmF32(aIn, lin.w, lin.b, m, n, k);
   const wt = ps.weight!;
-  const a = wt.smooth ? applySmoothing(aIn, m, k, wt.smooth) : aIn;
+  // folded smoothing already happened in the LayerNorm that produced aIn
+  const a = wt.smooth && wt.smoothPlacement === 'runtime' ? applySmoothing(aIn, m, k, wt.smooth) : aIn;
   switch (path.path) {
     case 'weight-only':
       return ops.gemmF32(a, wt.deq!, lin.b, m, n, k);
@@ -185,7 +288,7 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       if (scheme.llmInt8) {
         const aBits = (scheme.a.bits === 32 ? 8 : scheme.a.bits) as 8 | 4 | 2;
         const bBits = (scheme.b.bits === 32 ? 8 : scheme.b.bits) as 8 | 4 | 2;
-        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o) });
+        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o), quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec) });
       }
       const aq = scheme.a.bits === 32 ? a : dequantizeMatrix(ops.quantize(a, m, k, matrixSpec(scheme.a, ps.clipA)));
       return ops.gemmF32(aq, wt.deq ?? wt.w, lin.b, m, n, k);

@@ -25,6 +25,8 @@ export interface SiteRunInfo {
   reason: string;
   /** 'fused' when activation quantization ran inside the previous op */
   fusedQuant?: boolean;
+  /** what preparing the plan decided for this site (searched α, a calibrator's fallback, run-time scaling) */
+  notes?: string[];
 }
 
 export interface ScoreRequest {

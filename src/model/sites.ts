@@ -41,6 +41,22 @@ export const SITE_COUNT = 38;
 
 const BLOCK_KINDS: SiteKind[] = ['to_qkv', 'qk', 'av', 'to_out', 'fc1', 'fc2'];
 
+/** The kind of site `index` in the standard numbering (science.md §6), for plans without a model. */
+export function siteKindAt(index: number): SiteKind {
+  if (index === 0) return 'patch_embed';
+  if (index === SITE_COUNT - 1) return 'head';
+  return BLOCK_KINDS[(index - 1) % 6];
+}
+
+/**
+ * Sites whose input is a LayerNorm output with nothing in between: SmoothQuant's 1/s folds into
+ * that LayerNorm's γ and β (the paper's QKV and FC1 projections). Every other weight site would
+ * need a run-time division.
+ */
+export function smoothFoldable(kind: SiteKind): boolean {
+  return kind === 'to_qkv' || kind === 'fc1';
+}
+
 export function siteKindLabel(kind: SiteKind): string {
   return { patch_embed: 'patch embedding', to_qkv: 'to_qkv', qk: 'q·kᵀ', av: 'attn·v', to_out: 'to_out', fc1: 'fc1', fc2: 'fc2', head: 'head' }[kind];
 }

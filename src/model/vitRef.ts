@@ -95,7 +95,8 @@ export class VitReference {
     const scale = 1 / Math.sqrt(hd);
     W.blocks.forEach((blk, b) => {
       const base = 1 + 6 * b;
-      const y1 = layerNormRows(x, t, dim, blk.ln1.g, blk.ln1.b, eps);
+      const ln1 = plan.sites[base].lnFold ?? blk.ln1; // SmoothQuant folded into γ, β
+      const y1 = layerNormRows(x, t, dim, ln1.g, ln1.b, eps);
       const qkv = site(base, y1, t);
       for (let h = 0; h < heads; h++)
         for (let r = 0; r < t; r++)
@@ -119,7 +120,8 @@ export class VitReference {
       const x2 = new Float32Array(t * dim);
       for (let i = 0; i < x2.length; i++) x2[i] = x[i] + att[i];
       x = x2;
-      const y2 = layerNormRows(x, t, dim, blk.ln2.g, blk.ln2.b, eps);
+      const ln2 = plan.sites[base + 4].lnFold ?? blk.ln2;
+      const y2 = layerNormRows(x, t, dim, ln2.g, ln2.b, eps);
       const h1 = site(base + 4, y2, t);
       for (let i = 0; i < h1.length; i++) h1[i] = geluTanh(h1[i]);
       const h2 = site(base + 5, h1, t);

@@ -186,3 +186,21 @@ describe('gptqQuantize', () => {
     expect(() => gptqQuantize(w, n, k, h, { ...spec, granularity: 'group' }, { actOrder: false, damp: 0.01 })).toThrow(/groupSize/);
   });
 });
+
+describe('GPTQ worked by hand (4 columns)', () => {
+  it('compensates the error of a column on its correlated neighbour only', () => {
+    // H = blockdiag([[2, 1], [1, 2]], I): H⁻¹'s upper Cholesky has U₁₁ = √(2/3), U₁₂ = −1/√6, so
+    // quantizing column 1 moves column 2 by −U₁₂/U₁₁·(w₁ − q₁) = +½(w₁ − q₁); columns 3, 4 are RTN.
+    // Per-tensor symmetric INT4 from absmax 0.7: s = 0.1.
+    //   row 1: w₁ = 0.46 → 0.5 (error −0.04), so w₂ = 0.36 − 0.02 = 0.34 → 0.3 (RTN would give 0.4);
+    //          0.26 → 0.3, −0.44 → −0.4.   row 2: 0.7 → 0.7 exactly, nothing to carry.
+    const w = Float32Array.from([0.46, 0.36, 0.26, -0.44, 0.7, 0, 0, 0]);
+    const h = Float64Array.from([2, 1, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    const spec: MatrixQuantSpec = { bits: 4, symmetric: true, granularity: 'tensor' };
+    const res = gptqQuantize(w, 2, 4, h, spec, { actOrder: false, damp: 0 });
+    expect(res.scales[0]).toBeCloseTo(0.1, 7);
+    expect(Array.from(res.q)).toEqual([5, 3, 3, -4, 7, 0, 0, 0]);
+    const rtn = quantizeMatrix(w, 2, 4, spec);
+    expect(Array.from(rtn.q)).toEqual([5, 4, 3, -4, 7, 0, 0, 0]);
+  });
+});

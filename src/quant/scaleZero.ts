@@ -7,7 +7,8 @@
  */
 const f = Math.fround;
 
-export type Bits = 2 | 4 | 8;
+/** 3 bits: weights only (the study's W3 rows); activations and kernels take 8, 4, 2 */
+export type Bits = 2 | 3 | 4 | 8;
 export const BIT_WIDTHS: readonly Bits[] = [8, 4, 2];
 
 /** Round half to even (WGSL round(), torch.round). Math.round rounds half up: never use it here. */

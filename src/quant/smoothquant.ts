@@ -6,6 +6,9 @@
  * division folds into the preceding LayerNorm; here it is applied explicitly (same numbers).
  */
 
+/** The α grid of the per-site search (science.md §3). */
+export const SMOOTH_ALPHAS: readonly number[] = Array.from({ length: 21 }, (_, i) => i / 20);
+
 /** Smoothing factors; channels where either maximum is 0 (or not finite) keep s = 1. Clamped to [1e-5, 1e5]. */
 export function smoothScales(actAbsMax: Float32Array, w: Float32Array, n: number, k: number, alpha: number): Float32Array {
   if (actAbsMax.length !== k) throw new RangeError(`smoothScales: ${actAbsMax.length} activation maxima for k = ${k}`);

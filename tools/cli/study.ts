@@ -1,70 +1,58 @@
 /**
- * npm run study -- [--backend auto|webgpu|cpu] [--set test|val|both] [--limit N]
- *                  [--rows fp32,int4_all,sensitivity_scan,greedy,int4_share,int2_best6,int2_all,beyond,…]
- *                  [--sites 0,1,2] [--bands 3] [--out results] [--threads N]
- * Writes <out>/study.json and <out>/study.md; a full scan also updates
- * public/models/vit-cifar10/study-summary.json (best sites for the UI's INT2-best-6 preset).
+ * npm run study -- [--backend auto|webgpu|cpu] [--threads N] [--report val-report,test] [--limit N]
+ *                  [--rows all|note004|granularity|calibration|smoothquant|outliers|gptq|<row keys>|scan,greedy,int4_share,int2_best6]
+ *                  [--bands 3] [--out results]
+ * Held-out selection (science.md §8): ranking, greedy order, best-6 and INT4-share k are chosen on
+ * val [0, 2500) and reported on val [2500, 5000) and the test images. Writes <out>/study.json and
+ * <out>/study.md; a full run (all 38 sites scanned, no --limit) also publishes study.json and
+ * study-summary.json beside the model for the playground.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from './args';
+import { ArgError, BACKEND_ARG, cliArgs, LIMIT_ARG, THREADS_ARG } from './args';
 import { createNodeEngine } from '../../src/engine/nodeEngine';
-import { runStudy, studyMarkdown, type StudyResult } from '../../src/engine/study';
+import { BEYOND_ROWS, CELL_NAMES, type CellName, runStudy, studyMarkdown } from '../../src/engine/study';
 import { modelDir } from '../../src/data/nodeReader';
 import type { BackendChoice, EvalSetName } from '../../src/engine/types';
 
+const ROW_WORDS = new Set(['all', 'beyond', 'note004', 'fp32', 'int4_all', 'int2_all', 'int8_all', 'scan', 'greedy', 'int4_share', 'int2_best6', ...BEYOND_ROWS.flatMap((r) => [r.key, r.group])]);
+
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { backend: 'string', set: 'string', limit: 'number', rows: 'string', sites: 'string', bands: 'number', out: 'string', threads: 'number' });
+  const a = cliArgs('study', { backend: BACKEND_ARG, threads: THREADS_ARG, report: 'string', limit: LIMIT_ARG, rows: 'string', bands: { int: [0, 20] }, out: 'string' });
   if (a.threads) process.env.QP_CPU_THREADS = String(a.threads); // CPU backend: a pool of N workers
-  const backend = (a.backend ?? 'auto') as BackendChoice;
-  const sets: EvalSetName[] = a.set === 'val' ? ['val'] : a.set === 'both' ? ['test', 'val'] : ['test'];
+  const report = (a.report ? String(a.report).split(',') : ['val-report', 'test']) as CellName[];
+  for (const c of report) if (!CELL_NAMES.includes(c) || c === 'val-sel') throw new ArgError(`--report: '${c}' is not one of val-report, test (val-sel is where choices are made, never reported)`);
   const rows = a.rows ? String(a.rows).split(',') : undefined;
-  const sites = a.sites ? String(a.sites).split(',').map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0 || n > 37) throw new Error(`--sites: '${s}' is not a site number 0..37`);
-    return n;
-  }) : undefined;
+  for (const r of rows ?? []) if (!ROW_WORDS.has(r)) throw new ArgError(`--rows: '${r}' is not a row, a group or a part (known: ${[...ROW_WORDS].join(', ')})`);
   const out = String(a.out ?? 'results');
   const t0 = performance.now();
-  const { engine, dispose } = await createNodeEngine(backend, sets);
+  const sets: EvalSetName[] = ['val', 'test'];
+  const { engine, dispose } = await createNodeEngine((a.backend ?? 'auto') as BackendChoice, sets);
   const info = engine.backend.info;
   console.log(`backend: ${info.label} — ${info.reason}`);
-  const results: Record<string, StudyResult> = {};
+  let result;
   try {
-    for (const set of sets) {
-      const r = await runStudy(engine, {
-        set,
-        limit: (a.limit as number | undefined) ?? Infinity,
-        rows,
-        sites,
-        bandSeeds: (a.bands as number | undefined) ?? 0,
-        log: (s) => console.log(s),
-      });
-      r.adapter = info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() : undefined;
-      results[set] = r;
-    }
+    result = await runStudy(engine, { report, limit: a.limit as number | undefined, rows, bandSeeds: (a.bands as number | undefined) ?? 0, log: (s) => console.log(s) });
+    result.adapter = info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() : undefined;
   } finally {
     dispose();
   }
   const wall = (performance.now() - t0) / 1000;
   mkdirSync(out, { recursive: true });
   const date = new Date().toISOString();
-  const json = { engine: info, date, wall_s: wall, command: `npm run study -- ${process.argv.slice(2).join(' ')}`.trim(), ...results };
-  writeFileSync(join(out, 'study.json'), JSON.stringify(json, null, 2));
-  const md = Object.values(results)
-    .map((r) => studyMarkdown(r, { engine: `${info.label} (${info.reason})`, adapter: r.adapter, date }))
-    .join('\n');
-  writeFileSync(join(out, 'study.md'), md + `\nTotal wall time: ${wall.toFixed(1)} s. Command: \`${json.command}\`\n`);
-  const full = Object.values(results).find((r) => r.sensitivity_scan?.length === 38);
-  if (full?.best_sites) {
-    writeFileSync(join(modelDir(), 'study-summary.json'), JSON.stringify({ set: full.set, images: full.images, best_sites: full.best_sites, date }, null, 2));
-    // the playground's Study view shows the full table when it finds it beside the model
-    writeFileSync(join(modelDir(), 'study.json'), JSON.stringify(json, null, 2));
+  const command = `npm run study -- ${process.argv.slice(2).join(' ')}`.trim();
+  const json = { engine: info, date, command, ...result, wall_s: { ...result.wall_s, total: wall } };
+  writeFileSync(join(out, 'study.json'), JSON.stringify(json));
+  writeFileSync(join(out, 'study.md'), studyMarkdown(result, { engine: `${info.label} (${info.reason})`, date, command, wall }));
+  if (result.scan?.sites.length === 38 && result.best_sites && a.limit === undefined) {
+    writeFileSync(join(modelDir(), 'study-summary.json'), JSON.stringify({ chosen_on: 'val-sel', split: result.split, best_sites: result.best_sites, date }, null, 2));
+    // the playground's Study view and stage read the full table beside the model
+    writeFileSync(join(modelDir(), 'study.json'), JSON.stringify(json));
   }
   console.log(`wrote ${join(out, 'study.json')} and ${join(out, 'study.md')} in ${wall.toFixed(1)} s`);
 }
 
 await main().catch((e) => {
   console.error(`study: ${e.message}${e.fix ? `\nfix: ${e.fix}` : ''}`);
-  process.exit(1);
+  process.exit(e instanceof ArgError ? 2 : 1);
 });

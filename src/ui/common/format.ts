@@ -1,8 +1,8 @@
 /** Small shared formatting and colour helpers for the views. */
 import type { OperandBits, SitePath, SiteScheme } from '../../engine/plan';
 
-export const BIT_COLORS: Record<OperandBits, string> = { 32: '#94a3b8', 8: '#22a06b', 4: '#e8a317', 2: '#d9453b' };
-export const BIT_LABEL: Record<OperandBits, string> = { 32: 'FP32', 8: 'INT8', 4: 'INT4', 2: 'INT2' };
+export const BIT_COLORS: Record<OperandBits, string> = { 32: '#94a3b8', 8: '#22a06b', 4: '#e8a317', 3: '#e26a2c', 2: '#d9453b' };
+export const BIT_LABEL: Record<OperandBits, string> = { 32: 'FP32', 8: 'INT8', 4: 'INT4', 3: 'INT3', 2: 'INT2' };
 
 export const PATH_LABEL: Record<SitePath, string> = {
   fp32: 'FP32',
@@ -12,6 +12,11 @@ export const PATH_LABEL: Record<SitePath, string> = {
   'fake-quant': 'simulated (fake-quant)',
 };
 export const PATH_SHORT: Record<SitePath, string> = { fp32: 'fp', 'int8-gemm': 'int', 'int4-gemm': 'int', 'weight-only': 'wo', 'fake-quant': 'sim' };
+
+/** "INT2" is 4 levels; the restricted symmetric 2-bit grid {−s, 0, s} is ternary (science.md §1). */
+export function operandLabel(o: { bits: OperandBits; symmetric: boolean }): string {
+  return o.bits === 2 && o.symmetric ? 'ternary' : BIT_LABEL[o.bits];
+}
 
 export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
   if (s.a.bits === 32 && s.b.bits === 32) return 'FP32';

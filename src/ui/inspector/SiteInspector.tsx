@@ -8,6 +8,7 @@ import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, t
 import { useStore } from '../../state/store';
 import { fitSite } from '../../state/schemes';
 import { useSites } from '../engine/useSites';
+import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
 import type { SiteInfo } from '../../model/sites';
 
@@ -166,6 +167,7 @@ export function SiteInspector() {
         </div>
         <div className="path-reason">{path.reason}</div>
       </div>
+      <SiteErrorAB />
       <OperandControls role="a" op={scheme.a} site={site} onChange={(a) => commit({ ...scheme, a })} />
       <OperandControls role="b" op={scheme.b} site={site} onChange={(b) => commit({ ...scheme, b })} />
       {site.hasWeight && (

@@ -17,6 +17,7 @@ import { ChartCard } from '../common/ChartCard';
 import { fmtNum, PATH_LABEL, pct } from '../common/format';
 import { Histogram } from './Histogram';
 import { clipError, clipSweep } from './clip';
+import { usePinnedGrid } from '../compare/pinnedGrid';
 
 function ImageThumb({ index }: { index: number }) {
   const evalSet = useStore((s) => s.evalSet);
@@ -77,6 +78,7 @@ function defaultClip(o: OperandStats, symmetric: boolean): [number, number] {
 
 function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
   const [clip, setClip] = useState<[number, number]>(() => defaultClip(o, symmetric));
+  const gridA = usePinnedGrid(o);
   useEffect(() => setClip(defaultClip(o, symmetric)), [siteKey, symmetric, o]);
   const res = useMemo(() => clipError(o.sample, clip[0], clip[1], bits, symmetric), [o.sample, clip, bits, symmetric]);
   const full = useMemo(() => clipError(o.sample, ...defaultClip(o, symmetric), bits, symmetric), [o, bits, symmetric]);
@@ -97,7 +99,12 @@ function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bit
         file={`histogram-${siteKey}`}
         className="span-2 hist-card"
       >
-        <Histogram hist={o.histogram} mean={o.mean} std={o.std} grid={grid} clip={clip} onClip={setClip} title="activation histogram" />
+        <Histogram hist={o.histogram} mean={o.mean} std={o.std} grid={grid} clip={clip} onClip={setClip} title="activation histogram" gridA={gridA} />
+        {gridA && (
+          <div className="muted small-note" data-testid="grid-a-legend">
+            <span className="ab-tag ab-a">A</span> teal lines: {gridA.label} · <span className="ab-tag ab-b">B</span> dashed: this plan's grid (with the clip range)
+          </div>
+        )}
         <div className="clip-controls">
           <label className="field">
             <span className="field-label">clip min {fmtNum(clip[0], 3)}</span>
