@@ -17,7 +17,7 @@ const W = 760;
 const H = 280;
 const PAD = { l: 44, r: 14, t: 18, b: 34 };
 
-export function Histogram(props: { hist: Hist; mean: number; std: number; grid: Grid | null; clip: [number, number]; onClip: (c: [number, number]) => void; title: string }) {
+export function Histogram(props: { hist: Hist; mean: number; std: number; grid: Grid | null; clip: [number, number]; onClip: (c: [number, number]) => void; title: string; /** pinned plan A's grid, drawn over B's (A/B compare) */ gridA?: Grid | null }) {
   const { hist, mean, std, grid, clip, onClip } = props;
   const svg = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<0 | 1 | null>(null);
@@ -73,6 +73,17 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
       {gridPts.length <= 64
         ? gridPts.map((g, i) => <line key={i} x1={X(g)} x2={X(g)} y1={PAD.t} y2={H - PAD.b} stroke="#818cf8" strokeWidth={1} strokeDasharray="2 3" />)
         : gridPts.map((g, i) => <line key={i} x1={X(g)} x2={X(g)} y1={H - PAD.b} y2={H - PAD.b + 5} stroke="#6366f1" strokeWidth={0.6} />)}
+      {props.gridA &&
+        (() => {
+          const g = props.gridA;
+          const pts: number[] = [];
+          for (let q = g.qmin; q <= g.qmax; q++) pts.push(g.scale * (q - g.zero));
+          return (
+            <g data-testid="grid-a">
+              {pts.map((v, i) => (pts.length <= 64 ? <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t} y2={H - PAD.b} stroke="#0e7490" strokeWidth={1.2} opacity={0.75} /> : <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t - 6} y2={PAD.t} stroke="#0e7490" strokeWidth={0.6} />))}
+            </g>
+          );
+        })()}
       {hist.counts.map((c, i) =>
         c > 0 ? (
           <rect
