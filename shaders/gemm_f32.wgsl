@@ -18,6 +18,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read> R: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> FLAGS: array<atomic<u32>>; // see nonfinite_flag.wgsl
 
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -92,6 +93,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       if (P.act == 1u) { y = gelu(y); }
       let yi = yb + gm * P.yRow + gn;
       if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+      flag_nonfinite(y);
       Y[yi] = y;
     }
   }
@@ -141,6 +143,7 @@ fn main_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       if (P.act == 1u) { y = gelu(y); }
       let yi = yb + gm * P.yRow + gn;
       if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+      flag_nonfinite(y);
       Y[yi] = y;
     }
   }

@@ -15,6 +15,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read> R: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> FLAGS: array<atomic<u32>>; // see nonfinite_flag.wgsl
 
 fn gelu(x: f32) -> f32 {
   let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
@@ -63,6 +64,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       if (P.act == 1u) { y = gelu(y); }
       let yi = yb + gm * P.yRow + gn;
       if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+      flag_nonfinite(y);
       Y[yi] = y;
     }
   }

@@ -3,7 +3,8 @@
 // column sums of W, becomes
 //   acc' = acc − zw·rowsum − zx·colsum + K·zx·zw                           (science.md §2)
 //   Y    = f32(acc')·sx[m]·sw[n]·alpha + bias → GELU → + residual           (or acc' itself, mode 1)
-// It reads the including shader's bindings (P, SX, SW, ZX, ZW, B, R, Y).
+// It reads the including shader's bindings (P, SX, SW, ZX, ZW, B, R, Y, FLAGS); a non-finite Y (a NaN
+// or Inf scale, bias or residual) raises the sticky flag of nonfinite_flag.wgsl.
 fn gelu(x: f32) -> f32 {
   let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
   let e = exp(2.0 * u);
@@ -33,6 +34,7 @@ fn store_tile(z: u32, m0: u32, n0: u32, yb: u32, acc: array<array<i32, 4>, 4>, r
       if (P.hasBias != 0u) { y = y + B[n]; }
       if (P.act == 1u) { y = gelu(y); }
       if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + bitcast<f32>(Y[yi]); }
+      flag_nonfinite(y);
       Y[yi] = bitcast<u32>(y);
     }
   }

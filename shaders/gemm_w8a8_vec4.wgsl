@@ -32,6 +32,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read> B: array<f32>;
 @group(0) @binding(8) var<storage, read> R: array<f32>;
 @group(0) @binding(9) var<storage, read_write> Y: array<u32>;
+@group(0) @binding(10) var<storage, read_write> FLAGS: array<atomic<u32>>; // see nonfinite_flag.wgsl
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

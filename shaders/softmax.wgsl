@@ -1,7 +1,9 @@
 // Row softmax, in place or out of place: y = exp(x − max)/Σ exp(x − max). One workgroup of 64 a row.
+// A row without a finite result (all −∞, or NaN/+Inf in it) raises the flag of nonfinite_flag.wgsl.
 struct Params { rows: u32, cols: u32, nx: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
 
 var<workgroup> red: array<f32, 64>;
 
@@ -29,7 +31,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
   let inv = 1.0 / red[0];
-  if (live) { for (var c = li; c < P.cols; c += 64u) { X[base + c] = exp(X[base + c] - mx) * inv; } }
+  if (live) {
+    for (var c = li; c < P.cols; c += 64u) {
+      let y = exp(X[base + c] - mx) * inv;
+      flag_nonfinite(y);
+      X[base + c] = y;
+    }
+  }
 }
 
 // One thread a row (no barriers): faster on CPU-emulated adapters and for short rows.
@@ -43,5 +51,9 @@ fn main_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
   var sum = 0.0;
   for (var c = 0u; c < P.cols; c++) { sum = sum + exp(X[base + c] - m); }
   let inv = 1.0 / sum;
-  for (var c = 0u; c < P.cols; c++) { X[base + c] = exp(X[base + c] - m) * inv; }
+  for (var c = 0u; c < P.cols; c++) {
+    let y = exp(X[base + c] - m) * inv;
+    flag_nonfinite(y);
+    X[base + c] = y;
+  }
 }

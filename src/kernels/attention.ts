@@ -22,7 +22,7 @@ import { GpuBuffer } from '../gpu/buffers';
 import type { BufArg } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import type { Bits } from '../quant/scaleZero';
-import { type PassTarget, KernelError, checkDim, withPass } from './common';
+import { type PassTarget, KernelError, checkDim, checkFits, withPass } from './common';
 import { type GemmF32Op, createGemmF32 } from './gemmF32';
 import { type GemmW8A8Op, createGemmW8A8 } from './gemmW8A8';
 import type { Int8Variant } from './int8Variant';
@@ -147,6 +147,11 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
   const alive = () => {
     if (destroyed) throw new KernelError('attention: op used after destroy()');
   };
+  // the whole [images × tokens × 3·dim] qkv and [images × tokens × dim] out, not just what the views touch
+  const checkIo = (qkv: BufArg, out?: BufArg) => {
+    checkFits(qkv, images * T * 3 * dim, `attention qkv [${images} images × ${T} tokens × ${3 * dim}]`);
+    if (out) checkFits(out, images * T * dim, `attention out [${images} images × ${T} tokens × ${dim}]`);
+  };
   const encodeScores = (p: GPUComputePassEncoder, qkv: BufArg) => {
     if (qkI8 && qs && ks) {
       qs.op.encode(p, { input: qkv, q: qs.packed, scales: qs.scales, zeros: qs.zeros });
@@ -167,6 +172,7 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     ops: 2 * 2 * Z * T * T * hd,
     encode(target, b, tsw) {
       alive();
+      checkIo(b.qkv, b.out);
       withPass(
         target,
         (p) => {
@@ -179,6 +185,7 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     },
     encodeScores(target, b) {
       alive();
+      checkIo(b.qkv);
       withPass(target, (p) => encodeScores(p, b.qkv));
     },
     encodeSoftmax(target) {
@@ -187,10 +194,12 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     },
     encodeContext(target, b) {
       alive();
+      checkIo(b.qkv, b.out);
       withPass(target, (p) => encodeContext(p, b.qkv, b.out));
     },
     async checkFlags() {
       for (const q of quantOps) await q.op.checkFlags();
+      for (const op of [qkF32, qkI8, softmax, pvF32, pvI8]) await op?.checkFlags();
     },
     destroy() {
       if (destroyed) return;

@@ -6,7 +6,7 @@
  * already open GPUComputePassEncoder, with GPU buffers as inputs/outputs. `op.destroy()` frees
  * what the op created (its uniforms), never the caller's buffers.
  */
-import { type BufArg, createUniform, gpuBufferOf, readBuffer } from '../gpu/buffers';
+import { type BufArg, GpuBuffer, createUniform, gpuBufferOf, readBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 
 export type PassTarget = GPUCommandEncoder | GPUComputePassEncoder;
@@ -49,11 +49,32 @@ export function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeli
   pass.dispatchWorkgroups(x, y, z);
 }
 
-/** Checks that `needElems` 32-bit elements fit the buffer. */
+/**
+ * Checks that `needElems` 32-bit elements fit the buffer: a GpuBuffer's own length (not its GPU
+ * allocation, which is rounded up to 16 bytes), a raw GPUBuffer's size.
+ */
 export function checkFits(b: BufArg, needElems: number, what: string): GPUBuffer {
   const g = gpuBufferOf(b);
-  if (needElems * 4 > g.size) throw new KernelError(`${what}: needs ${needElems} 32-bit elements (${needElems * 4} B) but the buffer has ${g.size} B`);
+  if (b instanceof GpuBuffer) {
+    if (needElems > b.length) throw new KernelError(`${what}: needs ${needElems} 32-bit elements but the buffer holds ${b.length}`);
+  } else if (needElems * 4 > g.size) throw new KernelError(`${what}: needs ${needElems} 32-bit elements (${needElems * 4} B) but the buffer has ${g.size} B`);
   return g;
+}
+
+/**
+ * Length check of a run* helper's typed-array input against its shape: exactly `expected`
+ * (or one of several allowed lengths). A shorter array would otherwise be read as zeros past its end.
+ */
+export function checkLength(what: string, arr: ArrayLike<number> | null | undefined, expected: number | number[], shape: string): void {
+  if (!arr) return;
+  const allowed = Array.isArray(expected) ? expected : [expected];
+  if (!allowed.includes(arr.length))
+    throw new RangeError(`${what}: ${arr.length} values given; ${shape} needs ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}` : `exactly ${allowed[0]}`}`);
+}
+
+/** As checkLength, for an input read through a view: at least the view's extent. */
+export function checkLengthAtLeast(what: string, arr: ArrayLike<number>, extent: number, shape: string): void {
+  if (arr.length < extent) throw new RangeError(`${what}: ${arr.length} values given; ${shape} reads ${extent}`);
 }
 
 export function checkDim(v: number, what: string, min = 1): void {
@@ -156,5 +177,23 @@ export class NonFiniteInputError extends KernelError {
   constructor(message: string) {
     super(message);
     this.name = 'NonFiniteInputError';
+  }
+}
+
+/** The sticky flag of shaders/nonfinite_flag.wgsl (appended to a kernel's source), read by checkFlags(). */
+export class NonFiniteFlag {
+  readonly flags: FlagBuffer;
+  constructor(ctx: GpuContext, private readonly what: string) {
+    this.flags = new FlagBuffer(ctx, `${what}.flags`);
+  }
+  get buffer(): GPUBuffer {
+    return this.flags.buffer;
+  }
+  /** Throws NonFiniteInputError if a non-finite value was written since the last check. */
+  async check(): Promise<void> {
+    if ((await this.flags.readAndReset()) & 1) throw new NonFiniteInputError(`${this.what}: a NaN or Inf was produced (non-finite input, scale or overflow)`);
+  }
+  destroy(): void {
+    this.flags.destroy();
   }
 }

@@ -16,6 +16,7 @@
  */
 import src from '../../shaders/gemm_f32.wgsl?raw';
 import srcVec4 from '../../shaders/gemm_f32_vec4.wgsl?raw';
+import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
 import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -23,9 +24,12 @@ import {
   type MatView,
   type PassTarget,
   KernelError,
+  NonFiniteFlag,
   bindGroup,
   checkDim,
   checkFits,
+  checkLength,
+  checkLengthAtLeast,
   dispatch,
   fullView,
   submitAndWait,
@@ -79,6 +83,10 @@ export interface GemmF32Op {
   /** multiply-adds × 2 per encode */
   readonly flops: number;
   encode(target: PassTarget, b: GemmF32Buffers, timestampWrites?: GPUComputePassTimestampWrites): void;
+  /** X, W and Y extents (elements) the op reads and writes */
+  readonly extents: { x: number; w: number; y: number };
+  /** NonFiniteInputError if an output was NaN/Inf since the last check */
+  checkFlags(): Promise<void>;
   destroy(): void;
 }
 
@@ -129,7 +137,10 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
     'gemm_f32.params',
   );
   const pipeline =
-    variant === 'direct4' ? getPipeline(ctx, 'gemm_f32_vec4', () => srcVec4) : getPipeline(ctx, 'gemm_f32', () => src, variant === 'tiled' ? 'main' : 'main_direct');
+    variant === 'direct4'
+      ? getPipeline(ctx, 'gemm_f32_vec4', () => srcVec4 + '\n' + flagSrc)
+      : getPipeline(ctx, 'gemm_f32', () => src + '\n' + flagSrc, variant === 'tiled' ? 'main' : 'main_direct');
+  const flag = new NonFiniteFlag(ctx, 'gemmF32');
   const need = {
     x: viewExtent(xv, m, k, batch, batchInner),
     w: trans ? viewExtent(wv, k, n, batch, batchInner) : viewExtent(wv, n, k, batch, batchInner),
@@ -140,6 +151,8 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
     config: { ...cfg },
     variant,
     flops: 2 * m * n * k * batch,
+    extents: need,
+    checkFlags: () => flag.check(),
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('gemmF32: op used after destroy()');
       const x = checkFits(b.x, need.x, 'gemmF32 X');
@@ -150,11 +163,14 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
       const bias = cfg.bias ? checkFits(b.bias!, n, 'gemmF32 bias') : dummyBuffer(ctx);
       const r = residual === 'buffer' ? checkFits(b.residual!, need.y, 'gemmF32 residual') : dummyBuffer(ctx);
       if (residual === 'buffer' && gpuBufferOf(b.residual!) === y) throw new KernelError("gemmF32: residual buffer is Y itself; use residual: 'accumulate'");
-      const bg = bindGroup(ctx, pipeline, [u, x, w, bias, r, y]);
+      const bg = bindGroup(ctx, pipeline, [u, x, w, bias, r, y, flag.buffer]);
       withPass(target, (p) => dispatch(p, pipeline, bg, gx, gy, batch), tsw);
     },
     destroy() {
-      if (!destroyed) u.destroy();
+      if (!destroyed) {
+        u.destroy();
+        flag.destroy();
+      }
       destroyed = true;
     },
   };
@@ -173,6 +189,19 @@ export async function runGemmF32(
 ): Promise<Float32Array> {
   const batch = opts.batch ?? 1;
   const op = createGemmF32(ctx, { ...opts, m, n, k, bias: !!bias });
+  try {
+    const shape = `gemmF32 ${m}×${n}×${k}${batch > 1 ? ` ×${batch}` : ''}`;
+    // dense operands must match the shape exactly; an operand read through a view, at least its extent
+    if (opts.x) checkLengthAtLeast('runGemmF32 x', x, op.extents.x, shape);
+    else checkLength('runGemmF32 x', x, m * k * batch, `${shape} (X is M×K)`);
+    if (opts.w) checkLengthAtLeast('runGemmF32 w', w, op.extents.w, shape);
+    else checkLength('runGemmF32 w', w, n * k * batch, `${shape} (W is ${opts.transB ? 'K×N' : 'N×K'})`);
+    checkLength('runGemmF32 bias', bias, n, `${shape} (bias is N)`);
+    if (opts.residualData) checkLengthAtLeast('runGemmF32 residualData', opts.residualData, op.extents.y, shape);
+  } catch (e) {
+    op.destroy();
+    throw e;
+  }
   const bx = GpuBuffer.f32(ctx, x);
   const bw = GpuBuffer.f32(ctx, w);
   const yLen = opts.y ? viewExtent(fullView(opts.y, n, m * n), m, n, batch, opts.batchInner ?? batch) : m * n * batch;
@@ -181,6 +210,7 @@ export async function runGemmF32(
   const br = opts.residual === 'buffer' && opts.residualData ? GpuBuffer.f32(ctx, opts.residualData) : undefined;
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { x: bx, w: bw, y: by, bias: bb, residual: br }));
+    await op.checkFlags();
     return await by.read();
   } finally {
     for (const b of [bx, bw, by, bb, br]) b?.destroy();

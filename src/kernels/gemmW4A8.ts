@@ -19,7 +19,7 @@ import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int4WordsPerRow, int8WordsPerRow, packInt4Rows, packInt8Rows } from '../quant/pack';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
-import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, checkLength, dispatch, submitAndWait, uniform, withPass } from './common';
 import type { ResidualMode } from './gemmF32';
 import type { W4A8Operands } from './gemmW4A8.ref';
 import { type Int8Variant, chooseVariant, withDot4 } from './int8Variant';
@@ -147,6 +147,13 @@ export async function runGemmW4A8(
   const bufs: GpuBuffer[] = [];
   const keep = <T extends GpuBuffer>(b: T) => (bufs.push(b), b);
   try {
+    const shape = `gemmW4A8 ${m}×${n}×${k}, ${op.groups} group${op.groups > 1 ? 's' : ''} a row of W`;
+    checkLength('runGemmW4A8 xq', o.xq, m * k, `${shape} (X is M×K)`);
+    checkLength('runGemmW4A8 wq', o.wq, n * k, `${shape} (W is N×K)`);
+    checkLength('runGemmW4A8 sx', o.sx, [1, m], `${shape} (per tensor or per row of X)`);
+    checkLength('runGemmW4A8 sw', o.sw, n * op.groups, `${shape} (N × groups)`);
+    checkLength('runGemmW4A8 zx', o.zx, [1, m], `${shape} (per tensor or per row of X)`);
+    checkLength('runGemmW4A8 bias', o.bias, n, `${shape} (bias is N)`);
     const y = keep(GpuBuffer.u32(ctx, opts.output === 'acc' ? m * n * op.groups : m * n));
     await submitAndWait(ctx, (enc) =>
       op.encode(enc, {

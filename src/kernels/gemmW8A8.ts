@@ -20,13 +20,14 @@
 import src from '../../shaders/gemm_w8a8.wgsl?raw';
 import srcVec4 from '../../shaders/gemm_w8a8_vec4.wgsl?raw';
 import epilogue from '../../shaders/gemm_w8a8_epilogue.wgsl?raw';
+import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int8WordsPerRow, packInt8Rows } from '../quant/pack';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
 import { storageOffset } from '../quant/scaleZero';
-import { type MatView, type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, fullView, submitAndWait, uniform, viewExtent, withPass } from './common';
+import { type MatView, type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, fullView, submitAndWait, uniform, viewExtent, withPass } from './common';
 import type { W8A8Operands } from './gemmW8A8.ref';
 import { type Int8Variant, chooseVariant, withDot4 } from './int8Variant';
 import type { ResidualMode } from './gemmF32';
@@ -75,6 +76,8 @@ export interface GemmW8A8Op {
   /** 2·M·N·K·batch integer ops per encode */
   readonly ops: number;
   encode(target: PassTarget, b: GemmW8A8Buffers, timestampWrites?: GPUComputePassTimestampWrites): void;
+  /** NonFiniteInputError if an f32 output was NaN/Inf (e.g. a NaN scale) since the last check */
+  checkFlags(): Promise<void>;
   destroy(): void;
 }
 
@@ -129,8 +132,9 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   );
   const vec4 = (cfg.vec4 ?? true) && [kw, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
   const pipeline = vec4
-    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4 + '\n' + epilogue))
-    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src + '\n' + epilogue));
+    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4 + '\n' + epilogue + '\n' + flagSrc))
+    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src + '\n' + epilogue + '\n' + flagSrc));
+  const flag = new NonFiniteFlag(ctx, 'gemmW8A8');
   const need = {
     x: viewExtent(xv, m, kw, batch, batchInner),
     w: viewExtent(wv, n, kw, batch, batchInner),
@@ -164,12 +168,17 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
         cfg.bias ? checkFits(b.bias!, n, 'gemmW8A8 bias') : d,
         residual === 'buffer' ? checkFits(b.residual!, need.y, 'gemmW8A8 residual') : d,
         checkFits(b.y, need.y, 'gemmW8A8 Y'),
+        flag.buffer,
       ];
       const bg = bindGroup(ctx, pipeline, entries);
       withPass(target, (p) => dispatch(p, pipeline, bg, gx, gy, batch), tsw);
     },
+    checkFlags: () => flag.check(),
     destroy() {
-      if (!destroyed) u.destroy();
+      if (!destroyed) {
+        u.destroy();
+        flag.destroy();
+      }
       destroyed = true;
     },
   };
@@ -185,6 +194,14 @@ export interface RunW8A8Options {
 /** Convenience for tests: pack, upload, run, read back. Scale/zero arrays of length 1 = per tensor. */
 export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A8Options = {}): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
   const { m, n, k } = o;
+  const shape = `gemmW8A8 ${m}×${n}×${k}`;
+  checkLength('runGemmW8A8 xq', o.xq, m * k, `${shape} (X is M×K)`);
+  checkLength('runGemmW8A8 wq', o.wq, n * k, `${shape} (W is N×K)`);
+  checkLength('runGemmW8A8 sx', o.sx, [1, m], `${shape} (per tensor or per row of X)`);
+  checkLength('runGemmW8A8 sw', o.sw, [1, n], `${shape} (per tensor or per row of W)`);
+  checkLength('runGemmW8A8 zx', o.zx, [1, m], `${shape} (per tensor or per row of X)`);
+  checkLength('runGemmW8A8 zw', o.zw, [1, n], `${shape} (per tensor or per row of W)`);
+  checkLength('runGemmW8A8 bias', o.bias, n, `${shape} (bias is N)`);
   const grp = (len: number, total: number) => (len === 1 ? total : 1);
   const op = createGemmW8A8(ctx, {
     m, n, k,
@@ -214,6 +231,7 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
         bias: o.bias && opts.output !== 'acc' ? keep(GpuBuffer.f32(ctx, o.bias)) : undefined,
       }),
     );
+    await op.checkFlags();
     const raw = await y.read();
     return { y: opts.output === 'acc' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer), variant: op.variant, vec4: op.vec4 };
   } finally {

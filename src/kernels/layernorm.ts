@@ -22,7 +22,7 @@ import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, checkLength, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 import { QUANT_SOURCE } from './quantizeRows';
 
 export interface LayerNormConfig {
@@ -183,7 +183,16 @@ export function createLayerNormQuantize(ctx: GpuContext, cfg: LayerNormQuantizeC
   };
 }
 
+/** Exact lengths of a layernorm run's inputs: x rows×C, gamma and beta C. */
+function checkLnInputs(what: string, x: Float32Array, rows: number, c: number, gamma: Float32Array, beta: Float32Array) {
+  const shape = `layernorm ${rows}×${c}`;
+  checkLength(`${what} x`, x, rows * c, shape);
+  checkLength(`${what} gamma`, gamma, c, `${shape} (gamma is C)`);
+  checkLength(`${what} beta`, beta, c, `${shape} (beta is C)`);
+}
+
 export async function runLayerNorm(ctx: GpuContext, x: Float32Array, rows: number, c: number, gamma: Float32Array, beta: Float32Array, eps = 1e-5, rowMode?: RowMode): Promise<Float32Array> {
+  checkLnInputs('runLayerNorm', x, rows, c, gamma, beta);
   const op = createLayerNorm(ctx, { rows, c, eps, rowMode });
   const bufs = [GpuBuffer.f32(ctx, x), GpuBuffer.f32(ctx, gamma), GpuBuffer.f32(ctx, beta), GpuBuffer.f32(ctx, rows * c)];
   try {
@@ -205,6 +214,7 @@ export async function runLayerNormQuantize(
   beta: Float32Array,
   spec: Omit<LayerNormQuantizeConfig, 'rows' | 'c'>,
 ): Promise<{ ln: Float32Array; q: Int32Array; scales: Float32Array; zeros: Int32Array }> {
+  checkLnInputs('runLayerNormQuantize', x, rows, c, gamma, beta);
   const op = createLayerNormQuantize(ctx, { ...spec, rows, c });
   const bufs = [GpuBuffer.f32(ctx, x), GpuBuffer.f32(ctx, gamma), GpuBuffer.f32(ctx, beta)];
   const q = GpuBuffer.u32(ctx, rows * op.wordsPerRow), sc = GpuBuffer.f32(ctx, op.groups), zp = GpuBuffer.i32(ctx, op.groups);

@@ -25,7 +25,7 @@ import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, checkLength, checkLengthAtLeast, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface RowView {
   off?: number;
@@ -61,6 +61,8 @@ export interface QuantizeRowsOp {
   readonly wordsPerRow: number;
   readonly totalRows: number;
   readonly groups: number;
+  /** elements of the input the op reads (highest index + 1) */
+  readonly inputExtent: number;
   encode(target: PassTarget, b: QuantizeRowsBuffers, timestampWrites?: GPUComputePassTimestampWrites): void;
   checkFlags(): Promise<void>;
   destroy(): void;
@@ -114,6 +116,7 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
     wordsPerRow: wpr,
     totalRows,
     groups,
+    inputExtent: inExtent,
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('quantizeRows: op used after destroy()');
       const input = checkFits(b.input, inExtent, 'quantizeRows input');
@@ -157,6 +160,14 @@ export async function runQuantizeRows(
   spec: Omit<QuantizeRowsConfig, 'rows' | 'cols'>,
 ): Promise<{ q: Int32Array; packed: Uint32Array; scales: Float32Array; zeros: Int32Array }> {
   const op = createQuantizeRows(ctx, { ...spec, rows, cols });
+  try {
+    const shape = `quantizeRows ${rows}×${cols}${op.totalRows > rows ? ` ×${op.totalRows / rows}` : ''}`;
+    if (spec.view) checkLengthAtLeast('runQuantizeRows x', x, op.inputExtent, shape);
+    else checkLength('runQuantizeRows x', x, op.inputExtent, shape);
+  } catch (e) {
+    op.destroy();
+    throw e;
+  }
   const input = GpuBuffer.f32(ctx, x);
   const q = GpuBuffer.u32(ctx, op.totalRows * op.wordsPerRow);
   const scales = GpuBuffer.f32(ctx, op.groups);

@@ -3,14 +3,17 @@
  * API: createSoftmax(ctx, { rows, cols, rowMode? }) → { encode(target, { x }), destroy() };  runSoftmax(ctx, x, rows, cols)
  */
 import src from '../../shaders/softmax.wgsl?raw';
+import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface SoftmaxOp {
   encode(target: PassTarget, b: { x: BufArg }, timestampWrites?: GPUComputePassTimestampWrites): void;
+  /** NonFiniteInputError if a row had no finite result (all −∞, NaN, +Inf) since the last check */
+  checkFlags(): Promise<void>;
   destroy(): void;
 }
 
@@ -19,16 +22,21 @@ export function createSoftmax(ctx: GpuContext, cfg: { rows: number; cols: number
   checkDim(cfg.rows, 'softmax: rows');
   checkDim(cfg.cols, 'softmax: cols');
   const u = uniform(ctx, [[cfg.rows, 'u'], [cfg.cols, 'u'], [65535, 'u'], [0, 'u']], 'softmax.params');
-  const pipeline = getPipeline(ctx, 'softmax', () => src, mode === 'workgroup' ? 'main' : 'main_serial');
+  const pipeline = getPipeline(ctx, 'softmax', () => src + '\n' + flagSrc, mode === 'workgroup' ? 'main' : 'main_serial');
+  const flag = new NonFiniteFlag(ctx, 'softmax');
   let destroyed = false;
   return {
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('softmax: op used after destroy()');
-      const bg = bindGroup(ctx, pipeline, [u, checkFits(b.x, cfg.rows * cfg.cols, 'softmax x')]);
+      const bg = bindGroup(ctx, pipeline, [u, checkFits(b.x, cfg.rows * cfg.cols, 'softmax x'), flag.buffer]);
       withPass(target, (p) => dispatch(p, pipeline, bg, ...grid(rowGroups(mode, cfg.rows))), tsw);
     },
+    checkFlags: () => flag.check(),
     destroy() {
-      if (!destroyed) u.destroy();
+      if (!destroyed) {
+        u.destroy();
+        flag.destroy();
+      }
       destroyed = true;
     },
   };
@@ -47,10 +55,12 @@ export function softmaxRef(x: ArrayLike<number>, rows: number, cols: number): Fl
 }
 
 export async function runSoftmax(ctx: GpuContext, x: Float32Array, rows: number, cols: number, rowMode?: RowMode): Promise<Float32Array> {
+  checkLength('runSoftmax x', x, rows * cols, `softmax ${rows}×${cols}`);
   const op = createSoftmax(ctx, { rows, cols, rowMode });
   const b = GpuBuffer.f32(ctx, x);
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { x: b }));
+    await op.checkFlags();
     return await b.read();
   } finally {
     b.destroy();

@@ -17,7 +17,7 @@ import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, checkLength, checkLengthAtLeast, dispatch, grid, submitAndWait, uniform, withPass } from './common';
 
 export interface StatsConfig {
   rows: number;
@@ -40,6 +40,8 @@ export interface StatsBuffers {
 }
 
 export interface StatsOp {
+  /** elements of the input the op reads (highest index + 1) */
+  readonly inputExtent: number;
   encode(target: PassTarget, b: StatsBuffers, timestampWrites?: GPUComputePassTimestampWrites): void;
   destroy(): void;
 }
@@ -79,6 +81,7 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
   const elemGroups = grid(Math.ceil((rows * cols) / 64));
   let destroyed = false;
   return {
+    inputExtent: extent,
     encode(target, b, tsw) {
       if (destroyed) throw new KernelError('stats: op used after destroy()');
       const input = checkFits(b.input, extent, 'stats input');
@@ -116,6 +119,13 @@ export async function runStats(
   opts: Omit<StatsConfig, 'rows' | 'cols'> = {},
 ): Promise<{ stats: Float32Array; histogram?: Uint32Array; beyond?: Uint32Array }> {
   const op = createStats(ctx, { ...opts, rows, cols });
+  try {
+    if (opts.view) checkLengthAtLeast('runStats x', x, op.inputExtent, `stats ${rows}×${cols} through a view`);
+    else checkLength('runStats x', x, rows * cols, `stats ${rows}×${cols}`);
+  } catch (e) {
+    op.destroy();
+    throw e;
+  }
   const input = GpuBuffer.f32(ctx, x);
   const stats = GpuBuffer.f32(ctx, rows * STATS_STRIDE);
   const histogram = opts.bins ? GpuBuffer.u32(ctx, opts.bins + 3) : undefined;
