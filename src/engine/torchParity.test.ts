@@ -52,7 +52,7 @@ describe('TS engine vs PyTorch reference (tools/ref/quant_ref.py)', () => {
       const classes = 10;
       const tsPlan = argmaxRows(q.logits, classes);
       const tsFp32 = argmaxRows(fp.logits, classes);
-      const movedByTorch = r.predictions.map((p, i) => i).filter((i) => r.predictions[i] !== refFp32.predictions[i]);
+      const movedByTorch = r.predictions.map((_, i) => i).filter((i) => r.predictions[i] !== refFp32.predictions[i]);
       const movedByTsToo = movedByTorch.filter((i) => tsPlan[i] !== tsFp32[i]);
       // the same 1% budget as the agreement test (2 of 200 images may sit on a near-tie)
       expect(movedByTsToo.length, `images PyTorch moves: ${movedByTorch}; TS moves ${movedByTsToo}`).toBeGreaterThanOrEqual(movedByTorch.length - Math.floor(0.01 * r.count));
