@@ -1,6 +1,9 @@
 /**
- * Scale/zero explorer: science.md §1 formulas in KaTeX with the selected site's numbers, and one
- * value followed through x → x/s → round → +z → clamp → q → x̂ with its error.
+ * Scale/zero explorer: the quantization formulas in KaTeX with the selected site's numbers, and one
+ * value followed through x → x/s → round → +z → clamp → q → x̂ with its error. The formulas are
+ * those of the granularity the engine runs for the operand: per-tensor (one s, z for the image),
+ * per-token / per-channel (one s, z per row: the chosen row's numbers), per-group, or a static
+ * (calibrated) range — the numbers shown are the engine's own when it reports them.
  */
 import { useMemo, useState } from 'react';
 import { useStore } from '../../state/store';
@@ -9,6 +12,7 @@ import { useResults } from '../engine/results';
 import { Tex } from '../common/Katex';
 import { fmtNum } from '../common/format';
 import { OperandPicker } from '../outliers/OutliersView';
+import { Term } from '../help/Term';
 
 const f = Math.fround;
 const n = (x: number, d = 5) => {
@@ -64,13 +68,23 @@ export function ExplorerView() {
   const bits: Bits = op.bits === 32 ? 8 : op.bits;
   const sym = op.symmetric;
   const o = stats && stats.site === siteIdx ? (operand === 'a' ? stats.a : stats.b) : null;
-  const rmin = o ? o.min : -1;
-  const rmax = o ? o.max : 1;
-  const { qmin, qmax } = intRange(bits, sym);
-  const sz = scaleZero(rmin, rmax, bits, sym);
   const engineQ = stats?.quant[operand];
+  // which (s, z) the engine uses for this operand: one per image, one per row, one per group, or static
+  const perRow = (op.granularity === 'token' || op.granularity === 'channel') && op.range === 'dynamic' && op.bits !== 32;
+  const fromEngine = op.bits !== 32 && (op.range === 'static' || op.granularity === 'group') && !!engineQ;
+  const rows = o?.rowMin.length ?? 0;
+  const [rowPick, setRow] = useState(0);
+  const row = Math.max(0, Math.min(rows - 1, rowPick));
+  const rowName = operand === 'a' && siteIdx !== 0 ? 'token' : op.granularity === 'channel' ? 'output channel' : 'row';
+  const rmin = o ? (perRow && rows ? o.rowMin[row] : o.min) : -1;
+  const rmax = o ? (perRow && rows ? o.rowMax[row] : o.max) : 1;
+  const { qmin, qmax } = intRange(bits, sym);
+  const groupIdx = op.granularity === 'group' ? row * Math.max(1, Math.round((engineQ?.scales.length ?? 1) / Math.max(1, rows))) : 0;
+  const sz = fromEngine && engineQ && engineQ.scales[groupIdx] !== undefined ? { scale: engineQ.scales[groupIdx], zero: engineQ.zeros[groupIdx] } : scaleZero(rmin, rmax, bits, sym);
+  const sub = perRow ? `_{${row}}` : '';
   const [x, setX] = useState<number | null>(null);
-  const xv = x ?? (o ? o.sample[Math.floor(o.sample.length / 3)] ?? rmax / 3 : 0.3);
+  // a value inside the range shown (the chosen row's, for per-row granularities)
+  const xv = x ?? (o ? (perRow ? rmin + 0.63 * (rmax - rmin) : (o.sample[Math.floor(o.sample.length / 3)] ?? rmax / 3)) : 0.3);
   const s = sz.scale;
   const z = sz.zero;
   const t = useMemo(() => {
@@ -105,9 +119,32 @@ export function ExplorerView() {
               Affine quantization · INT{bits} {sym ? 'symmetric' : 'asymmetric'}
               {op.bits === 32 && <span className="muted"> (operand is FP32 in this plan: showing INT8)</span>}
             </h3>
-            <div className="card-sub">
-              {o ? `site ${siteIdx}, operand ${operand.toUpperCase()}, image ${stats!.image}: per-tensor range of this image` : 'waiting for statistics — showing the range [−1, 1]'}
+            <div className="card-sub" data-testid="explorer-granularity">
+              {!o ? (
+                'waiting for statistics — showing the range [−1, 1]'
+              ) : perRow ? (
+                <>
+                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}: <Term id={op.granularity === 'token' ? 'per-token' : 'per-channel'}>{op.granularity === 'token' ? 'per-token' : 'per-channel'}</Term>{' '}
+                  <Term id="dynamic">dynamic</Term> — one s and z per {rowName}; the numbers of {rowName} {row} of {rows}
+                </>
+              ) : fromEngine ? (
+                <>
+                  site {siteIdx}, operand {operand.toUpperCase()}: {op.range === 'static' ? <Term id="static">static (calibrated) range</Term> : <Term id="per-group">per-group</Term>} — s and z as the engine computed them
+                  {op.granularity === 'group' ? ` (row ${row}, first group)` : ''}
+                </>
+              ) : (
+                <>
+                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}: <Term id="per-tensor">per-tensor</Term> — one s and z for the whole operand of this image
+                </>
+              )}
             </div>
+            {o && (perRow || op.granularity === 'group') && rows > 1 && (
+              <label className="inline-field">
+                <span>{rowName}</span>
+                <input type="number" min={0} max={rows - 1} value={row} onChange={(e) => setRow(Math.round(Number(e.target.value)) || 0)} aria-label={`Explorer ${rowName}`} style={{ width: 72 }} />
+                <span className="muted">of {rows}</span>
+              </label>
+            )}
           </div>
         </header>
         <div className="formula-grid">
@@ -117,24 +154,24 @@ export function ExplorerView() {
           </div>
           <div className="formula">
             <div className="formula-title">range {sym ? '(absmax)' : '(widened to hold 0)'}</div>
-            <Tex block tex={`r_{\\min} = ${n(lo)},\\quad r_{\\max} = ${n(hi)}`} />
+            <Tex block tex={`r_{\\min${sub}} = ${n(lo)},\\quad r_{\\max${sub}} = ${n(hi)}`} />
           </div>
           <div className="formula">
             <div className="formula-title">scale</div>
             <Tex
               block
-              tex={sym ? `s = \\frac{\\max|r|}{q_{\\max}} = \\frac{${n(hi)}}{${qmax}} = ${n(s, 6)}` : `s = \\frac{r_{\\max}-r_{\\min}}{q_{\\max}-q_{\\min}} = \\frac{${n(hi)} - (${n(lo)})}{${qmax - qmin}} = ${n(s, 6)}`}
+              tex={sym ? `s${sub} = \\frac{\\max|r${sub}|}{q_{\\max}} = \\frac{${n(hi)}}{${qmax}} = ${n(s, 6)}` : `s${sub} = \\frac{r_{\\max${sub}}-r_{\\min${sub}}}{q_{\\max}-q_{\\min}} = \\frac{${n(hi)} - (${n(lo)})}{${qmax - qmin}} = ${n(s, 6)}`}
             />
           </div>
           <div className="formula">
             <div className="formula-title">zero point</div>
-            <Tex block tex={sym ? `z = 0` : `z = \\operatorname{round}\\!\\left(q_{\\min} - \\frac{r_{\\min}}{s}\\right) = \\operatorname{round}(${n(f(qmin - f(lo / s)), 6)}) = ${z}`} />
+            <Tex block tex={sym ? `z${sub} = 0` : `z${sub} = \\operatorname{round}\\!\\left(q_{\\min} - \\frac{r_{\\min${sub}}}{s${sub}}\\right) = \\operatorname{round}(${n(f(qmin - f(lo / s)), 6)}) = ${z}`} />
           </div>
         </div>
         {engineQ && (
           <div className="muted small-note" data-testid="engine-scale">
-            The engine used s = {fmtNum(engineQ.scales[0], 6)}, z = {engineQ.zeros[0]}
-            {engineQ.scales.length > 1 ? ` (first of ${engineQ.scales.length} scales: per-token/channel/group)` : ''}
+            The engine used s = {fmtNum(engineQ.scales[perRow ? row : groupIdx] ?? engineQ.scales[0], 6)}, z = {engineQ.zeros[perRow ? row : groupIdx] ?? engineQ.zeros[0]}
+            {engineQ.scales.length > 1 ? ` (${perRow ? `${rowName} ${row}` : 'entry ' + groupIdx} of ${engineQ.scales.length}${engineQ.scales.length >= 256 ? '+' : ''} scales)` : ''}
             {engineQ.scales.length === 1 && Math.abs(engineQ.scales[0] - s) > 1e-6 * Math.abs(s) ? ' — differs from the per-tensor min/max value above (static or calibrated range)' : ''}.
           </div>
         )}

@@ -70,9 +70,13 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
       <rect x={X(mean + 6 * std)} y={PAD.t} width={Math.max(0, W - PAD.r - X(mean + 6 * std))} height={H - PAD.t - PAD.b} fill="#fde8e6" />
       {/* clip range */}
       <rect x={X(clip[0])} y={PAD.t} width={Math.max(0, X(clip[1]) - X(clip[0]))} height={H - PAD.t - PAD.b} fill="#eef2ff" opacity={0.8} />
-      {gridPts.length <= 64
-        ? gridPts.map((g, i) => <line key={i} x1={X(g)} x2={X(g)} y1={PAD.t} y2={H - PAD.b} stroke="#818cf8" strokeWidth={1} strokeDasharray="2 3" />)
-        : gridPts.map((g, i) => <line key={i} x1={X(g)} x2={X(g)} y1={H - PAD.b} y2={H - PAD.b + 5} stroke="#6366f1" strokeWidth={0.6} />)}
+      {/* one path per layer, not one element per grid point or bin: 256 INT8 grid points and
+          hundreds of bins re-drawn per update were a main-thread stall (issue 11) */}
+      {gridPts.length <= 64 ? (
+        <path d={gridPts.map((g) => `M${X(g).toFixed(2)} ${PAD.t}V${H - PAD.b}`).join('')} stroke="#818cf8" strokeWidth={1} strokeDasharray="2 3" fill="none" />
+      ) : (
+        <path d={gridPts.map((g) => `M${X(g).toFixed(2)} ${H - PAD.b}v5`).join('')} stroke="#6366f1" strokeWidth={0.6} fill="none" />
+      )}
       {props.gridA &&
         (() => {
           const g = props.gridA;
@@ -84,18 +88,23 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
             </g>
           );
         })()}
-      {hist.counts.map((c, i) =>
-        c > 0 ? (
-          <rect
-            key={i}
-            x={X(hist.lo + i * bw)}
-            y={Y(c)}
-            width={Math.max(0.8, X(hist.lo + (i + 1) * bw) - X(hist.lo + i * bw) - 0.3)}
-            height={H - PAD.b - Y(c)}
-            fill={Math.abs(hist.lo + (i + 0.5) * bw - mean) > 6 * std ? '#d9453b' : '#475569'}
-          />
-        ) : null,
-      )}
+      {(() => {
+        const bins = { in: '', out: '' };
+        hist.counts.forEach((c, i) => {
+          if (c <= 0) return;
+          const x = X(hist.lo + i * bw);
+          const w = Math.max(0.8, X(hist.lo + (i + 1) * bw) - x - 0.3);
+          const r = `M${x.toFixed(2)} ${Y(c).toFixed(2)}h${w.toFixed(2)}V${H - PAD.b}h${(-w).toFixed(2)}Z`;
+          if (Math.abs(hist.lo + (i + 0.5) * bw - mean) > 6 * std) bins.out += r;
+          else bins.in += r;
+        });
+        return (
+          <g data-testid="hist-bins">
+            <path d={bins.in} fill="#475569" />
+            <path d={bins.out} fill="#d9453b" />
+          </g>
+        );
+      })()}
       {sigmas.map((k) => {
         const x = X(mean + k * std);
         if (x < PAD.l || x > W - PAD.r) return null;

@@ -3,8 +3,8 @@
  * 6σ band, the plan's grid and a draggable clip range (MSE / SQNR computed here on the stats
  * sample), per-channel absmax, per-token ranges, and per-tensor vs per-token error.
  */
-import { useEffect, useMemo, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { memo, useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { Bits } from '../../quant/scaleZero';
 import { intRange, scaleZero } from '../../quant/scaleZero';
@@ -16,6 +16,7 @@ import { Thumb } from '../accuracy/Thumb';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum, PATH_LABEL, pct } from '../common/format';
 import { Histogram } from './Histogram';
+import { BarsSvg } from './BarsSvg';
 import { clipError, clipSweep } from './clip';
 import { usePinnedGrid } from '../compare/pinnedGrid';
 
@@ -76,7 +77,26 @@ function defaultClip(o: OperandStats, symmetric: boolean): [number, number] {
   return [Math.min(0, o.min), Math.max(0, o.max)];
 }
 
-function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+/** The clip sweep's line chart, memoized: dragging the clip range does not re-draw it. */
+const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: ReturnType<typeof clipSweep>; bestFraction: number }) {
+  return (
+    <ResponsiveContainer width="100%" height={220}>
+      <LineChart data={sweep} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
+        <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+        <XAxis dataKey="fraction" type="number" domain={[0, 1]} tickFormatter={(v) => `${Math.round(v * 100)}%`} tick={{ fontSize: 11 }} label={{ value: 'clip / full range', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+        <YAxis tick={{ fontSize: 11 }} unit=" dB" width={52} />
+        <Tooltip formatter={(v) => `${v} dB`} labelFormatter={(v) => `clip ${Math.round(Number(v) * 100)}%`} />
+        <Line dataKey="sqnrDb" stroke="#4f46e5" dot={false} strokeWidth={2} isAnimationActive={false} name="SQNR" />
+        <ReferenceLine x={bestFraction} stroke="#22a06b" strokeDasharray="4 3" label={{ value: 'best MSE', fontSize: 10, fill: '#15803d' }} />
+      </LineChart>
+    </ResponsiveContainer>
+  );
+});
+
+// The charts are memoized and fed deferred props (OutliersView): a progress tick or the
+// 'loading' flag does not re-render them, and new statistics render in an interruptible
+// transition, so the page never stalls for the seconds hundreds of SVG bars take to build.
+const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
   const [clip, setClip] = useState<[number, number]>(() => defaultClip(o, symmetric));
   const gridA = usePinnedGrid(o);
   useEffect(() => setClip(defaultClip(o, symmetric)), [siteKey, symmetric, o]);
@@ -138,22 +158,13 @@ function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bit
         </div>
       </ChartCard>
       <ChartCard title="SQNR vs clip range" subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`} csv={() => sweep} file={`clip-sweep-${siteKey}`}>
-        <ResponsiveContainer width="100%" height={220}>
-          <LineChart data={sweep} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
-            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-            <XAxis dataKey="fraction" type="number" domain={[0, 1]} tickFormatter={(v) => `${Math.round(v * 100)}%`} tick={{ fontSize: 11 }} label={{ value: 'clip / full range', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-            <YAxis tick={{ fontSize: 11 }} unit=" dB" width={52} />
-            <Tooltip formatter={(v) => `${v} dB`} labelFormatter={(v) => `clip ${Math.round(Number(v) * 100)}%`} />
-            <Line dataKey="sqnrDb" stroke="#4f46e5" dot={false} strokeWidth={2} isAnimationActive={false} name="SQNR" />
-            <ReferenceLine x={best.fraction} stroke="#22a06b" strokeDasharray="4 3" label={{ value: 'best MSE', fontSize: 10, fill: '#15803d' }} />
-          </LineChart>
-        </ResponsiveContainer>
+        <SweepChart sweep={sweep} bestFraction={best.fraction} />
       </ChartCard>
     </>
   );
-}
+});
 
-function PerChannel({ o, siteKey }: { o: OperandStats; siteKey: string }) {
+const PerChannel = memo(function PerChannel({ o, siteKey }: { o: OperandStats; siteKey: string }) {
   const [sorted, setSorted] = useState(false);
   const data = useMemo(() => {
     const d = o.colAbsMax.map((v, c) => ({ channel: c, absmax: v }));
@@ -172,24 +183,18 @@ function PerChannel({ o, siteKey }: { o: OperandStats; siteKey: string }) {
         </label>
       }
     >
-      <ResponsiveContainer width="100%" height={220}>
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={0}>
-          <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey={sorted ? 'rank' : 'channel'} tick={{ fontSize: 10 }} interval="preserveStartEnd" label={{ value: sorted ? 'rank' : 'channel', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-          <YAxis tick={{ fontSize: 11 }} width={48} tickFormatter={(v) => fmtNum(v, 3)} />
-          <Tooltip formatter={(v) => fmtNum(Number(v), 4)} labelFormatter={(l, p) => `channel ${p?.[0]?.payload?.channel ?? l}`} />
-          <ReferenceLine y={thr} stroke="#d9453b" strokeDasharray="4 3" />
-          <Bar dataKey="absmax" fill="#475569" isAnimationActive={false} shape={(props: unknown) => {
-            const p = props as { x: number; y: number; width: number; height: number; payload: { absmax: number } };
-            return <rect x={p.x} y={p.y} width={Math.max(0.5, p.width)} height={p.height} fill={p.payload.absmax > thr ? '#d9453b' : '#64748b'} />;
-          }} />
-        </BarChart>
-      </ResponsiveContainer>
+      <BarsSvg
+        title={`absmax per ${sorted ? 'rank' : 'channel'}`}
+        data={data.map((d) => ({ lo: 0, hi: d.absmax, color: d.absmax > thr ? '#d9453b' : '#64748b' }))}
+        domain={[0, Math.max(thr * 1.05, ...o.colAbsMax, 1e-12)]}
+        lines={[{ y: thr, color: '#d9453b', label: 'μ+6σ' }]}
+        xLabel={sorted ? 'rank' : 'channel'}
+      />
     </ChartCard>
   );
-}
+});
 
-function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
   const rowName = o.role === 'a' ? 'token' : 'row';
   const { qmin, qmax } = intRange(bits, symmetric);
   // Error of the same tensor at two granularities: measured by the engine on this very operand
@@ -211,16 +216,13 @@ function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits
   return (
     <>
       <ChartCard title={`Per-${rowName} range`} subtitle={`min..max of each of ${o.rows} ${rowName}s · widest/narrowest span ${Number.isFinite(spread) ? spread.toFixed(1) : '—'}×`} csv={() => data.map(({ range: _r, ...d }) => d)} file={`per-${rowName}-range-${siteKey}`}>
-        <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={1}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey={rowName} tick={{ fontSize: 10 }} interval="preserveStartEnd" label={{ value: rowName, position: 'insideBottom', offset: -8, fontSize: 11 }} />
-            <YAxis tick={{ fontSize: 11 }} width={48} tickFormatter={(v) => fmtNum(v, 3)} />
-            <Tooltip formatter={(v) => (Array.isArray(v) ? `${fmtNum(v[0], 3)} … ${fmtNum(v[1], 3)}` : fmtNum(Number(v), 3))} />
-            <ReferenceLine y={0} stroke="#334155" />
-            <Bar dataKey="range" fill="#0ea5e9" isAnimationActive={false} name="range" />
-          </BarChart>
-        </ResponsiveContainer>
+        <BarsSvg
+          title={`min..max per ${rowName}`}
+          data={data.map((d) => ({ lo: d.min, hi: d.max, color: '#0ea5e9' }))}
+          domain={[Math.min(0, ...data.map((d) => d.min)), Math.max(0, ...data.map((d) => d.max))]}
+          lines={[{ y: 0, color: '#334155' }]}
+          xLabel={rowName}
+        />
       </ChartCard>
       <ChartCard
         title={`Per-tensor vs per-${rowName} error`}
@@ -233,20 +235,18 @@ function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits
         csv={() => data.map(({ range: _r, ...d }) => d)}
         file={`granularity-error-${siteKey}`}
       >
-        <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap={1}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey={rowName} tick={{ fontSize: 10 }} interval="preserveStartEnd" />
-            <YAxis tick={{ fontSize: 11 }} width={52} scale="log" domain={yDomain} allowDataOverflow tickFormatter={(v) => fmtNum(v, 2)} />
-            <Tooltip formatter={(v) => fmtNum(Number(v), 3)} />
-            <Bar dataKey="perToken" name={`per-${rowName}`} fill="#22a06b" isAnimationActive={false} />
-            <ReferenceLine y={perTensor} stroke="#d9453b" strokeWidth={2} label={{ value: 'per-tensor', fontSize: 10, fill: '#b42318', position: 'insideTopRight' }} />
-          </BarChart>
-        </ResponsiveContainer>
+        <BarsSvg
+          title={`per-${rowName} MSE (log) vs the per-tensor MSE`}
+          data={data.map((d) => ({ lo: yDomain[0], hi: Math.max(yDomain[0], d.perToken), color: '#22a06b' }))}
+          domain={yDomain}
+          log
+          lines={[{ y: perTensor, color: '#b42318', label: 'per-tensor' }]}
+          xLabel={rowName}
+        />
       </ChartCard>
     </>
   );
-}
+});
 
 export function OutliersView() {
   const stats = useResults((r) => r.stats);
@@ -259,6 +259,11 @@ export function OutliersView() {
   const op = scheme[operand];
   const bits: Bits = op.bits === 32 ? 8 : op.bits;
   const siteKey = `site${siteIdx}-${operand}`;
+  // charts follow the statistics in a transition (see ClipPanel): deferred, memoized props
+  const od = useDeferredValue(o);
+  const bitsD = useDeferredValue(bits);
+  const symD = useDeferredValue(op.symmetric);
+  const keyD = useDeferredValue(siteKey);
   return (
     <div className="view-grid outliers-view">
       <div className="span-2">
@@ -292,9 +297,13 @@ export function OutliersView() {
             {op.bits === 32 && <div className="muted">operand is FP32 in this plan — the grid shows INT8 for comparison</div>}
             {stats.loading && <div className="muted">updating…</div>}
           </div>
-          <ClipPanel o={o} bits={bits} symmetric={op.symmetric} siteKey={siteKey} />
-          <PerChannel o={o} siteKey={siteKey} />
-          <PerToken o={o} bits={bits} symmetric={op.symmetric} siteKey={siteKey} />
+          {od && (
+            <>
+              <ClipPanel o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
+              <PerChannel o={od} siteKey={keyD} />
+              <PerToken o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
+            </>
+          )}
         </>
       )}
     </div>
