@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import * as P from '../src/engine/presets';
 import { decodeConfig, encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
 
@@ -106,3 +107,72 @@ test('a bad plan A in a link: a clear message, plan B still loads and scores', a
   await expect(page.locator('.strip')).toContainText('live subset, n = 8');
   await expect(page.getByTestId('ab-live')).toHaveCount(0);
 });
+
+const FIXTURE = readFileSync(new URL('../src/ui/study/fixtures/study-v2.json', import.meta.url), 'utf8');
+
+/** no element of `sel` overflows its own box horizontally (text clipped) unless it ellipsizes with a title */
+async function clipped(page: Page, sel: string): Promise<string[]> {
+  return page.locator(sel).evaluateAll((els) =>
+    els.filter((e) => e.scrollWidth > e.clientWidth + 1 && !(getComputedStyle(e).textOverflow === 'ellipsis' && (e.getAttribute('title') || e.closest('[title]')))).map((e) => `${e.className}: ${e.textContent?.slice(0, 40)}`),
+  );
+}
+
+test('Study view: every study.json row with intervals, paired Δ (neutral within noise), scan ρ; a row pinned as A', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors = watchConsole(page);
+  // the new study.json shape (fixture) in place of the committed file
+  await page.route('**/models/vit-cifar10/study.json', (r) => r.fulfill({ body: FIXTURE, contentType: 'application/json' }));
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'study' }));
+  const forest = page.getByTestId('study-forest');
+  // mutation caught: "Study view plots only FP32"
+  await expect(forest.locator('.forest-row')).toHaveCount(4);
+  await expect(page.getByTestId('study-row-w8a8_per_token')).toContainText(/74\.4% \[\d+\.\d, \d+\.\d\]/);
+  // within noise → neutral; a sure loss → red (mutation: "tone ignores the interval")
+  await expect(page.getByTestId('study-row-w8a8_per_token').locator('[data-tone]')).toHaveAttribute('data-tone', 'neutral');
+  await expect(page.getByTestId('study-row-int2_all').locator('[data-tone]')).toHaveAttribute('data-tone', 'neg');
+  await expect(page.getByTestId('scan-rho')).toContainText('Spearman ρ(val-sel, val-report) = 0.83 [0.10, 0.98], n = 6 sites');
+  await expect(page.getByTestId('int4-share')).toContainText('2pp');
+  await expect(page.getByText(/INT4 within a loss budget: chosen on val-sel, reported on val-report/)).toBeVisible();
+  await expect(page.getByText(/greedy|order chosen on val-sel, reported on val-report/).first()).toBeVisible();
+  // switch the cell to test: n changes to 1000
+  await page.getByRole('radiogroup', { name: 'Study cell' }).getByRole('radio', { name: 'test' }).click();
+  await expect(page.getByText(/paired on the same 1000 images/)).toBeVisible();
+  expect(await clipped(page, '.forest-row > *')).toEqual([]);
+  await page.screenshot({ path: `${SHOTS}/study-v2-fixture-1440.png`, fullPage: true });
+  // any row can be pinned as A (mutation: "row pin does nothing")
+  await page.getByTestId('pin-row-int2_all').click();
+  await expect(page.getByTestId('ab-live')).toContainText('all 38 sites INT2');
+  await expect(page.getByTestId('ab-live-a')).toHaveText(ACC_WITH_CI, { timeout: 150_000 });
+  expect(errors, errors.join('\n')).toEqual([]);
+});
+
+for (const [w, h] of [
+  [1024, 768],
+  [1920, 1080],
+] as const) {
+  test(`A/B compare fits at ${w}×${h}: strip, accuracy, study and outliers without clipped figures`, async ({ page }) => {
+    test.setTimeout(300_000);
+    await page.setViewportSize({ width: w, height: h });
+    await page.route('**/models/vit-cifar10/study.json', (r) => r.fulfill({ body: FIXTURE, contentType: 'application/json' }));
+    const c = { ...defaultConfig(), liveSize: 32, plan: P.allNote004(4), pinned: P.w8a8PerToken() };
+    await page.goto('/#' + encodeConfig(c));
+    await settled(page);
+    await expect(page.getByTestId('ab-live-a')).toHaveText(ACC_WITH_CI, { timeout: 150_000 });
+    await expect(page.getByTestId('ab-live-delta')).toHaveText(/pp \[/);
+    // the A/B row stays inside the strip, its figures unclipped
+    expect(await clipped(page, '.ab-row > *')).toEqual([]);
+    const strip = await page.locator('.strip').boundingBox();
+    const row = await page.getByTestId('ab-live').boundingBox();
+    expect(row!.x + row!.width).toBeLessThanOrEqual(strip!.x + strip!.width + 1);
+    await page.screenshot({ path: `${SHOTS}/compare-accuracy-${w}x${h}.png` });
+    await page.getByRole('tab', { name: 'Study' }).click();
+    await expect(page.getByTestId('study-forest').locator('.forest-row')).toHaveCount(4);
+    expect(await clipped(page, '.forest-row > *')).toEqual([]);
+    await page.screenshot({ path: `${SHOTS}/compare-study-${w}x${h}.png` });
+    await page.getByRole('tab', { name: 'Outliers' }).click();
+    await expect(page.getByTestId('grid-a')).toBeAttached({ timeout: 150_000 });
+    await expect(page.getByTestId('site-error-a')).toContainText('dB', { timeout: 150_000 });
+    await expect(page.getByTestId('site-error-b')).toContainText('dB');
+    await page.screenshot({ path: `${SHOTS}/compare-outliers-${w}x${h}.png` });
+  });
+}

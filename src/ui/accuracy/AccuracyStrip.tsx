@@ -105,7 +105,7 @@ export function AccuracyStrip() {
       <div className="strip-main">
         <div className="metric">
           <div className="metric-label">
-            accuracy · <strong>live subset, n = {n}</strong> <span className="muted">(first {n} {evalSet} images)</span>
+            accuracy · <strong title={`the first ${n} images of the ${evalSet} set, re-scored after every change`}>live subset, n = {n}</strong> · first {n} {evalSet} images
           </div>
           <div className={`metric-value ${live.running ? 'stale' : ''}`} data-testid="live-accuracy" aria-live="polite">
             {acc ? `${(100 * acc.p).toFixed(1)}%` : status.state === 'error' ? 'n/a' : '…'}
@@ -117,7 +117,9 @@ export function AccuracyStrip() {
           </div>
         </div>
         <div className="metric">
-          <div className="metric-label">Δ vs FP32 · paired, same {n} images</div>
+          <div className="metric-label" title={`paired on the same ${n} images: exact McNemar 95% interval`}>
+            Δ vs FP32 · paired, n = {n}
+          </div>
           <div className={live.running ? 'stale-wrap' : ''}>
             <DeltaMetric pairing={pairResults(base, res)} isFp32={live.isFp32 && !!res} />
           </div>
@@ -149,11 +151,11 @@ export function AccuracyStrip() {
           <button type="button" className="btn" disabled={status.state !== 'ready' || !!full?.running} onClick={() => void scoreFullSet()} data-testid="score-full">
             Score the full set{total ? ` (${total})` : ''}
           </button>
-          <button type="button" className="btn ghost" onClick={() => pin(plan)} data-testid="pin-a" title="Pin the current plan as A; keep editing: the live plan is B, and every view shows A beside B">
+          <button type="button" className="btn ghost small" onClick={() => pin(plan)} data-testid="pin-a" title="Pin the current plan as A; keep editing: the live plan is B, and every view shows A beside B">
             {pinned ? 'Re-pin as A' : 'Pin as A'}
           </button>
           {pinned && (
-            <button type="button" className="btn ghost" onClick={unpin} data-testid="unpin-a">
+            <button type="button" className="btn ghost small" onClick={unpin} data-testid="unpin-a">
               Unpin
             </button>
           )}

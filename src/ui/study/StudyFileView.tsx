@@ -121,9 +121,9 @@ function Forest({ model, cell }: { model: StudyModel; cell: string }) {
               <span className="forest-acc-track">
                 <Track lo={c.acc.lo} hi={c.acc.hi} v={c.acc.p} min={amin} max={amax} band={c.band ? [c.band.min_pct / 100, c.band.max_pct / 100] : undefined} />
               </span>
-              <span className={`delta-fig ${tone ? `delta-${tone}` : 'delta-none'}`} data-tone={tone} title={c.delta ? `${c.delta.aOnly} images only FP32 gets right, ${c.delta.bOnly} only this row; p = ${c.delta.p.toPrecision(2)}` : 'no paired Δ in this file'}>
-                {r.key === 'fp32' ? 'baseline' : c.delta ? deltaText(c.delta).replace(', within noise', '') : '—'}
-                {c.delta?.withinNoise && r.key !== 'fp32' && <span className="muted"> noise</span>}
+              <span className={`forest-d delta-fig ${tone ? `delta-${tone}` : 'delta-none'}`} data-tone={tone} title={c.delta ? `${c.delta.aOnly} images only FP32 gets right, ${c.delta.bOnly} only this row; p = ${c.delta.p.toPrecision(2)}` : 'no paired Δ in this file'}>
+                <span className="nowrap">{r.key === 'fp32' ? 'baseline' : c.delta ? deltaText(c.delta).replace(', within noise', '') : '—'}</span>
+                {c.delta?.withinNoise && r.key !== 'fp32' && <span className="noise-tag"> within noise</span>}
               </span>
               {c.delta && r.key !== 'fp32' ? <Track lo={c.delta.lo} hi={c.delta.hi} v={c.delta.delta} min={dmin} max={dmax} tone={tone} zero /> : <span />}
               <PinButton row={r} />
@@ -131,7 +131,7 @@ function Forest({ model, cell }: { model: StudyModel; cell: string }) {
           );
         })}
       </div>
-      {rows.some((r) => r.cells[cell].delta?.withinNoise && r.key !== 'fp32') && <div className="muted small-note">“noise”: the Δ's 95% interval holds 0 — within noise, not a gain or a loss.</div>}
+      {rows.some((r) => r.cells[cell].delta?.withinNoise && r.key !== 'fp32') && <div className="muted small-note">“within noise”: the Δ's 95% interval holds 0 — drawn grey, neither a gain nor a loss.</div>}
     </ChartCard>
   );
 }
@@ -221,6 +221,7 @@ function Greedy({ model }: { model: StudyModel }) {
   const data = g.curve[cell].map((c, i) => ({ k: i + 1, site: g.order[i], acc: +(100 * c.acc.p).toFixed(2), ci: [+(100 * c.acc.lo).toFixed(2), +(100 * c.acc.hi).toFixed(2)] as [number, number], n: c.n }));
   return (
     <ChartCard
+      className="span-2"
       title="Greedy curve"
       subtitle={model.format === 'v2' ? `order chosen on val-sel, reported on ${cell} (n = ${data[0]?.n}) · band: 95% Wilson interval` : `order and accuracy on the same ${cell} images (old study.json)`}
       csv={() => data.map(({ ci, ...d }) => ({ ...d, lo: ci[0], hi: ci[1] }))}
@@ -243,7 +244,7 @@ function Greedy({ model }: { model: StudyModel }) {
 
 function Int4Share({ model, cell }: { model: StudyModel; cell: string }) {
   return (
-    <ChartCard title="INT4 share" subtitle={`how many sites can be INT4 within a loss budget: chosen on val-sel, reported on ${cell}`}>
+    <ChartCard className="span-2" title="INT4 share" subtitle={`how many sites can be INT4 within a loss budget: chosen on val-sel, reported on ${cell}`}>
       <table className="table" data-testid="int4-share">
         <thead>
           <tr>
