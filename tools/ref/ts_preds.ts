@@ -1,7 +1,7 @@
 /**
  * Per-image predictions of the TS engine (CPU backend by default) for plan files, to compare with
  * tools/ref/quant_ref.py --predictions:
- *   node tools/cli/gpu-env.mjs npx vite-node tools/ref/ts_preds.ts -- --out /tmp/ts.json --limit 200 --plans a.json,b.json [--model DIR]
+ *   node tools/cli/gpu-env.mjs npx vite-node tools/ref/ts_preds.ts -- --out /tmp/ts.json --limit 200 [--set val --offset 2500] --plans a.json,b.json [--model DIR]
  *   /usr/bin/python3 tools/ref/compare_preds.py /tmp/ts.json /tmp/py.json
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { validatePlan } from '../../src/engine/plan';
 import type { BackendChoice } from '../../src/engine/types';
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', set: 'string', backend: 'string', model: 'string' });
+  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', offset: 'number', set: 'string', backend: 'string', model: 'string' });
   const set = (args.set as 'test' | 'val' | undefined) ?? 'test';
   // --model DIR: a snapshot of public/models/vit-cifar10 (training re-exports it every epoch), CPU backend
   const { engine, dispose } = args.model
@@ -31,8 +31,9 @@ async function main() {
     for (const path of String(args.plans).split(',')) {
       const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
       const t0 = Date.now();
-      const r = await engine.score({ plan, set, limit: (args.limit as number) ?? 1000, keepPredictions: true });
-      results.push({ plan: path, name: plan.name, set, count: r.count, accuracy: r.accuracy, predictions: r.predictions });
+      const offset = (args.offset as number | undefined) ?? 0;
+      const r = await engine.score({ plan, set, offset, limit: (args.limit as number) ?? 1000, keepPredictions: true });
+      results.push({ plan: path, name: plan.name, set, offset, count: r.count, accuracy: r.accuracy, predictions: r.predictions });
       console.log(`${plan.name}: ${(100 * r.accuracy).toFixed(2)}% on ${r.count} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
   } finally {
