@@ -173,6 +173,7 @@ for (const [w, h] of [
     await expect(page.getByTestId('grid-a')).toBeAttached({ timeout: 150_000 });
     await expect(page.getByTestId('site-error-a')).toContainText('dB', { timeout: 150_000 });
     await expect(page.getByTestId('site-error-b')).toContainText('dB');
+    expect(await clipped(page, '.site-ab .ab-name, .site-ab .k')).toEqual([]);
     await page.screenshot({ path: `${SHOTS}/compare-outliers-${w}x${h}.png` });
   });
 }

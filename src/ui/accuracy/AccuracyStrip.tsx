@@ -125,12 +125,10 @@ export function AccuracyStrip() {
           </div>
           <div className="metric-foot">FP32 {base ? <AccuracyFigure p={accuracyOf(base)} showN={false} /> : '—'}</div>
         </div>
-        <div className="metric metric-speed">
-          <div className="metric-label">speed</div>
-          <div className="metric-value small">{res ? `${res.imagesPerSecond.toFixed(res.imagesPerSecond < 10 ? 1 : 0)} img/s` : '—'}</div>
-          <div className="metric-foot">{res ? `${(res.wallMs / 1000).toFixed(2)} s · ${res.backend.kind}` : ''}</div>
-        </div>
         <div className="strip-controls">
+          <span className="metric-foot strip-speed" title="speed of the last live score">
+            {res ? `${res.imagesPerSecond.toFixed(res.imagesPerSecond < 10 ? 1 : 0)} img/s · ${(res.wallMs / 1000).toFixed(2)} s · ${res.backend.kind}` : ''}
+          </span>
           <label className="inline-field">
             <span>set</span>
             <select value={evalSet} onChange={(e) => setEvalSet(e.target.value as EvalSetName)} aria-label="Eval set">
