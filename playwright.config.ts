@@ -1,10 +1,18 @@
 import { defineConfig, devices } from '@playwright/test';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The dev server is reused only if it serves this checkout (vite.config.ts answers the probe URL
+// with 200 for its own root only); a server from another checkout makes the run stop instead.
+const root = dirname(fileURLToPath(import.meta.url));
 
 // One config for every e2e spec (kernels in the browser, UI journeys). Chromium from Debian with
 // WebGPU over SwiftShader; served by the Vite dev server on 127.0.0.1 (a secure context).
 export default defineConfig({
   testDir: 'e2e',
-  outputDir: 'test-results',
+  // one folder per run: several runs from this checkout at once must not delete each other's traces
+  // (the runner sets the variable; its workers inherit it)
+  outputDir: `test-results/run-${(process.env.QP_PW_RUN ??= String(process.pid))}`,
   // SwiftShader uses both cores: one worker.
   workers: 1,
   fullyParallel: false,
@@ -39,8 +47,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: 'npx vite --host 127.0.0.1 --port 5173 --strictPort',
-    url: 'http://127.0.0.1:5173',
+    command: 'node tools/cli/prepare.mjs && npx vite --host 127.0.0.1 --port 5173 --strictPort',
+    url: `http://127.0.0.1:5173/__checkout.json?root=${encodeURIComponent(root)}`,
     reuseExistingServer: true,
     timeout: 120_000,
   },

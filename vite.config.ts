@@ -1,5 +1,25 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import type { Plugin } from 'vite';
+
+/**
+ * GET /__checkout.json?root=<dir> answers 200 only when this server serves <dir>: Playwright
+ * polls it before the e2e run, so a dev server left running from another checkout on the same
+ * port is not mistaken for this one (its answer is 404 or 409, and the run stops on the busy port).
+ */
+function checkoutProbe(): Plugin {
+  return {
+    name: 'checkout-probe',
+    configureServer(server) {
+      server.middlewares.use('/__checkout.json', (req, res) => {
+        const asked = new URL(req.url ?? '', 'http://x').searchParams.get('root');
+        res.statusCode = asked === server.config.root ? 200 : 409;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ root: server.config.root }));
+      });
+    },
+  };
+}
 
 // COOP/COEP make the page cross-origin isolated, so the CPU backend may use shared memory
 // across several workers (issue 7); everything the app loads is same-origin.
@@ -9,7 +29,7 @@ const isolation = {
 };
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), checkoutProbe()],
   server: { host: '127.0.0.1', port: 5173, headers: isolation },
   preview: { host: '127.0.0.1', port: 4173, headers: isolation },
   worker: { format: 'es' },
