@@ -86,6 +86,9 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   checkDim(m, 'gemmW8A8: M');
   checkDim(n, 'gemmW8A8: N');
   checkDim(k, 'gemmW8A8: K');
+  // X, W, sx, sw, zx, zw, bias, residual, Y and the NaN/Inf flag: say so rather than fail validation
+  const storage = ctx.limits.maxStorageBuffersPerShaderStage;
+  if (storage < 10) throw new KernelError(`gemmW8A8: needs 10 storage buffers per shader stage; this device offers ${storage}`);
   const batch = cfg.batch ?? 1;
   const batchInner = cfg.batchInner ?? batch;
   checkDim(batch, 'gemmW8A8: batch');
