@@ -9,6 +9,9 @@ export interface GlossaryEntry {
 
 export const GLOSSARY = {
   site: { term: 'site', text: 'One of the 38 matrix products of the model (a linear layer, or q·kᵀ / attn·v inside attention). Each site gets its own quantization scheme.' },
+  granularity: { term: 'granularity', text: 'How many values share one scale: per-tensor (the whole matrix), per-token (each row of the activations), per-channel (each output row of the weights) or per-group (runs of G values along the inner dimension). Finer = more accurate, a little more bookkeeping.' },
+  grid: { term: 'grid', text: 'The set of values an integer code can stand for: symmetric (centred on 0, zero point 0) or asymmetric (covers [min, max], with an integer zero point).' },
+  range: { term: 'range', text: 'Where min and max come from: dynamic (measured on each image or token at run time) or static (fixed from calibration images by a calibrator; values outside are clipped).' },
   'per-tensor': { term: 'per-tensor', text: 'One scale (and zero point) for a whole matrix. Cheapest, but a single outlier stretches the range for every value.' },
   'per-token': { term: 'per-token', text: 'One scale (and zero point) per row of the activation matrix, i.e. per token (patch). Outliers in one token do not coarsen the grid of the others.' },
   'per-channel': { term: 'per-channel', text: 'One scale per output channel (row) of the weight matrix. The integer GEMM can still apply it after the integer sum, in the epilogue.' },

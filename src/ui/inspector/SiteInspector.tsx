@@ -10,11 +10,12 @@ import { fitSite } from '../../state/schemes';
 import { useSites } from '../engine/useSites';
 import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
+import { Term } from '../help/Term';
 import type { SiteInfo } from '../../model/sites';
 
 const BITS: OperandBits[] = [32, 8, 4, 2];
 
-function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: string }) {
+function Field({ label, children, hint }: { label: ReactNode; children: ReactNode; hint?: string }) {
   return (
     <label className="field" title={hint}>
       <span className="field-label">{label}</span>
@@ -55,7 +56,7 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
       <legend>{title}</legend>
       <BitsPicker value={op.bits} onChange={(bits) => set({ bits })} label={`${title} bits`} />
       <div className={`operand-grid ${q ? '' : 'disabled'}`}>
-        <Field label="granularity">
+        <Field label={<Term id="granularity">granularity</Term>}>
           <select disabled={!q} value={op.granularity} onChange={(e) => set({ granularity: e.target.value as Granularity, range: e.target.value === 'tensor' ? op.range : 'dynamic' })} aria-label={`${title} granularity`}>
             {grans.map((g) => (
               <option key={g} value={g}>
@@ -75,20 +76,20 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
             </select>
           </Field>
         )}
-        <Field label="grid">
+        <Field label={<Term id="grid">grid</Term>}>
           <select disabled={!q} value={op.symmetric ? 'sym' : 'asym'} onChange={(e) => set({ symmetric: e.target.value === 'sym' })} aria-label={`${title} symmetric`}>
             <option value="sym">symmetric</option>
             <option value="asym">asymmetric</option>
           </select>
         </Field>
-        <Field label="range" hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
+        <Field label={<Term id="range">range</Term>} hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
           <select disabled={!q || !staticAllowed} value={op.range} onChange={(e) => set({ range: e.target.value as OperandScheme['range'], granularity: e.target.value === 'static' ? 'tensor' : op.granularity })} aria-label={`${title} range`}>
             <option value="dynamic">dynamic</option>
             <option value="static">static (calibrated)</option>
           </select>
         </Field>
         {op.range === 'static' && (
-          <Field label="calibrator">
+          <Field label={<Term id="calibrator">calibrator</Term>}>
             <select disabled={!q} value={op.calibrator ?? 'minmax'} onChange={(e) => set({ calibrator: e.target.value as Calibrator })} aria-label={`${title} calibrator`}>
               <option value="minmax">min/max</option>
               <option value="percentile">percentile</option>
@@ -162,7 +163,7 @@ export function SiteInspector() {
         <div>
           <span className="k">runs as</span>
           <span className={`v path-badge p-${path.path}`} data-testid="site-path">
-            {PATH_LABEL[path.path]}
+            {path.path === 'fp32' ? PATH_LABEL.fp32 : <Term id={path.path === 'fake-quant' ? 'fake-quant' : path.path === 'weight-only' ? 'weight-only' : path.path === 'int8-gemm' ? 'int8-lanes' : 'w4a8'}>{PATH_LABEL[path.path]}</Term>}
           </span>
         </div>
         <div className="path-reason">{path.reason}</div>
@@ -184,7 +185,7 @@ export function SiteInspector() {
           )}
           <label className="check">
             <input type="checkbox" checked={!!scheme.llmInt8} onChange={(e) => commit({ ...scheme, llmInt8: e.target.checked ? { threshold: 6 } : undefined })} />
-            LLM.int8() outlier split
+            <Term id="llmint8">LLM.int8()</Term> outlier split
           </label>
           {scheme.llmInt8 && (
             <Field label="threshold |x| >" hint="input columns with any |x| above stay FP32">
@@ -193,7 +194,7 @@ export function SiteInspector() {
           )}
           <label className={`check ${scheme.b.bits === 32 ? 'disabled' : ''}`} title={scheme.b.bits === 32 ? 'GPTQ needs quantized weights' : 'GPTQ weight rounding with calibration inputs'}>
             <input type="checkbox" disabled={scheme.b.bits === 32} checked={!!scheme.gptq} onChange={(e) => commit({ ...scheme, gptq: e.target.checked ? { actOrder: true, damp: 0.01 } : undefined })} />
-            GPTQ weight rounding
+            <Term id="gptq">GPTQ</Term> weight rounding
           </label>
           {scheme.gptq && (
             <div className="operand-grid">

@@ -4,7 +4,7 @@
  * says which path runs it (solid: integer GEMM, dashed: simulated, dotted: weight-only).
  * Arrow keys move the selection.
  */
-import { useMemo, type KeyboardEvent } from 'react';
+import { memo, useMemo, type KeyboardEvent } from 'react';
 import { sitePath, type SitePath } from '../../engine/plan';
 import { siteKindLabel, type SiteInfo } from '../../model/sites';
 import { useStore } from '../../state/store';
@@ -13,11 +13,14 @@ import { BIT_COLORS, BIT_LABEL, bitsTag, PATH_LABEL, PATH_SHORT } from '../commo
 
 const SHORT: Record<string, string> = { to_qkv: 'qkv', qk: 'q·kᵀ', av: 'attn·v', to_out: 'out', fc1: 'fc1', fc2: 'fc2' };
 
-function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
+const INT = new Intl.NumberFormat();
+
+/** memoized: a chip re-renders only when its own scheme or selection changes (stage steps switch 38 at once) */
+const SiteChip = memo(function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
   const scheme = useStore((s) => s.plan.sites[site.index]);
   const selected = useStore((s) => s.selectedSite === site.index);
   const select = useStore((s) => s.selectSite);
-  const path = sitePath(scheme, site.hasWeight);
+  const path = useMemo(() => sitePath(scheme, site.hasWeight), [scheme, site.hasWeight]);
   const ca = BIT_COLORS[scheme.a.bits];
   const cb = BIT_COLORS[scheme.b.bits];
   const label = wide ? siteKindLabel(site.kind) : SHORT[site.kind];
@@ -29,7 +32,7 @@ function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
       onClick={() => select(site.index)}
       aria-pressed={selected}
       aria-label={`Site ${site.index}: ${site.name}, ${bitsTag(scheme, site.hasWeight)}, ${PATH_LABEL[path.path]}`}
-      title={`#${site.index} ${site.name}\nA ${BIT_LABEL[scheme.a.bits]} · ${site.hasWeight ? 'W' : 'B'} ${BIT_LABEL[scheme.b.bits]}\n${PATH_LABEL[path.path]}: ${path.reason}\n${site.m}×${site.k} · ${site.n}×${site.k}${site.batch > 1 ? ` ×${site.batch} heads` : ''} = ${site.macs.toLocaleString()} MACs`}
+      title={`#${site.index} ${site.name}\nA ${BIT_LABEL[scheme.a.bits]} · ${site.hasWeight ? 'W' : 'B'} ${BIT_LABEL[scheme.b.bits]}\n${PATH_LABEL[path.path]}: ${path.reason}\n${site.m}×${site.k} · ${site.n}×${site.k}${site.batch > 1 ? ` ×${site.batch} heads` : ''} = ${INT.format(site.macs)} MACs`}
       data-site={site.index}
     >
       <span className="chip-inner">
@@ -40,7 +43,7 @@ function SiteChip({ site, wide = false }: { site: SiteInfo; wide?: boolean }) {
       {path.path !== 'fp32' && <span className={`chip-path p-${path.path}`}>{PATH_SHORT[path.path]}</span>}
     </button>
   );
-}
+});
 
 function Summary({ sites }: { sites: SiteInfo[] }) {
   const plan = useStore((s) => s.plan);

@@ -17,7 +17,7 @@ import { ChartCard } from '../common/ChartCard';
 import { fmtNum, PATH_LABEL, pct } from '../common/format';
 import { Histogram } from './Histogram';
 import { BarsSvg } from './BarsSvg';
-import { clipError, clipSweep } from './clip';
+import { clipError, clipSweepChunked, type SweepPoint } from './clip';
 import { usePinnedGrid } from '../compare/pinnedGrid';
 
 function ImageThumb({ index }: { index: number }) {
@@ -78,7 +78,7 @@ function defaultClip(o: OperandStats, symmetric: boolean): [number, number] {
 }
 
 /** The clip sweep's line chart, memoized: dragging the clip range does not re-draw it. */
-const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: ReturnType<typeof clipSweep>; bestFraction: number }) {
+const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: SweepPoint[]; bestFraction: number }) {
   return (
     <ResponsiveContainer width="100%" height={220}>
       <LineChart data={sweep} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
@@ -102,8 +102,13 @@ const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: 
   useEffect(() => setClip(defaultClip(o, symmetric)), [siteKey, symmetric, o]);
   const res = useMemo(() => clipError(o.sample, clip[0], clip[1], bits, symmetric), [o.sample, clip, bits, symmetric]);
   const full = useMemo(() => clipError(o.sample, ...defaultClip(o, symmetric), bits, symmetric), [o, bits, symmetric]);
-  const sweep = useMemo(() => clipSweep(o.sample, o.min, o.max, bits, symmetric), [o, bits, symmetric]);
-  const best = sweep.reduce((a, b) => (b.mse < a.mse ? b : a), sweep[sweep.length - 1]);
+  // the sweep is computed a slice at a time (clipSweepChunked): no main-thread stall per update
+  const [sweepState, setSweep] = useState<{ data: SweepPoint[] } | null>(null);
+  useEffect(() => clipSweepChunked(o.sample, o.min, o.max, bits, symmetric, (data) => setSweep({ data })), [o, bits, symmetric]);
+  // the previous sweep stays drawn for the few milliseconds the new one takes (re-mounting the
+  // chart would cost more than it saves)
+  const sweep = sweepState?.data ?? null;
+  const best = sweep ? sweep.reduce((a, b) => (b.mse < a.mse ? b : a), sweep[sweep.length - 1]) : null;
   const grid = { scale: res.scale, zero: res.zero, qmin: res.qmin, qmax: res.qmax };
   return (
     <>
@@ -148,8 +153,8 @@ const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: 
             <div>
               <span className="k">clipped</span> {pct(res.clipped, 2)} of {o.sample.length} sampled values
             </div>
-            <button type="button" className="btn small" onClick={() => setClip([best.lo, best.hi])}>
-              best clip by MSE ({(best.fraction * 100).toFixed(0)}%)
+            <button type="button" className="btn small" disabled={!best} onClick={() => best && setClip([best.lo, best.hi])}>
+              {best ? `best clip by MSE (${(best.fraction * 100).toFixed(0)}%)` : 'best clip by MSE (computing…)'}
             </button>
             <button type="button" className="btn ghost small" onClick={() => setClip(defaultClip(o, symmetric))}>
               reset to min/max
@@ -157,8 +162,8 @@ const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: 
           </div>
         </div>
       </ChartCard>
-      <ChartCard title="SQNR vs clip range" subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`} csv={() => sweep} file={`clip-sweep-${siteKey}`}>
-        <SweepChart sweep={sweep} bestFraction={best.fraction} />
+      <ChartCard title="SQNR vs clip range" subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`} csv={() => (sweep ?? []).map((p) => ({ ...p }))} file={`clip-sweep-${siteKey}`}>
+        {sweep && best ? <SweepChart sweep={sweep} bestFraction={best.fraction} /> : <div className="empty">computing the sweep…</div>}
       </ChartCard>
     </>
   );

@@ -34,13 +34,46 @@ export function clipError(sample: number[], lo: number, hi: number, bits: Bits, 
 
 /** SQNR vs clip fraction of the full range (for the sweep chart); fractions of max|x| (sym) or of [min,max]. */
 export function clipSweep(sample: number[], min: number, max: number, bits: Bits, symmetric: boolean, steps = 40) {
-  const out: { fraction: number; lo: number; hi: number; sqnrDb: number; mse: number }[] = [];
-  for (let i = 1; i <= steps; i++) {
-    const f = 0.02 + (0.98 * i) / steps;
-    const lo = Math.min(0, min) * f;
-    const hi = Math.max(0, max) * f;
-    const r = clipError(sample, lo, hi, bits, symmetric);
-    out.push({ fraction: +f.toFixed(3), lo, hi, sqnrDb: Number.isFinite(r.sqnrDb) ? +r.sqnrDb.toFixed(2) : 99, mse: r.mse });
-  }
+  const out: SweepPoint[] = [];
+  for (let i = 1; i <= steps; i++) out.push(clipSweepPoint(sample, min, max, bits, symmetric, i, steps));
   return out;
+}
+
+export type SweepPoint = {
+  fraction: number;
+  lo: number;
+  hi: number;
+  sqnrDb: number;
+  mse: number;
+};
+
+/** Point i (1..steps) of clipSweep: the sweep can be computed a few points at a time. */
+export function clipSweepPoint(sample: number[], min: number, max: number, bits: Bits, symmetric: boolean, i: number, steps = 40): SweepPoint {
+  const f = 0.02 + (0.98 * i) / steps;
+  const lo = Math.min(0, min) * f;
+  const hi = Math.max(0, max) * f;
+  const r = clipError(sample, lo, hi, bits, symmetric);
+  return { fraction: +f.toFixed(3), lo, hi, sqnrDb: Number.isFinite(r.sqnrDb) ? +r.sqnrDb.toFixed(2) : 99, mse: r.mse };
+}
+
+/**
+ * clipSweep in slices of `per` points between macrotasks (a 40-point sweep over a 4096-value
+ * sample is ~70 ms of main thread): `done` receives the whole sweep; the returned function cancels.
+ */
+export function clipSweepChunked(sample: number[], min: number, max: number, bits: Bits, symmetric: boolean, done: (s: SweepPoint[]) => void, steps = 40, per = 8): () => void {
+  const out: SweepPoint[] = [];
+  let cancelled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const slice = () => {
+    if (cancelled) return;
+    const end = Math.min(steps, out.length + per);
+    for (let i = out.length + 1; i <= end; i++) out.push(clipSweepPoint(sample, min, max, bits, symmetric, i, steps));
+    if (out.length < steps) timer = setTimeout(slice, 0);
+    else done(out);
+  };
+  timer = setTimeout(slice, 0);
+  return () => {
+    cancelled = true;
+    clearTimeout(timer);
+  };
 }
