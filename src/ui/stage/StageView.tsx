@@ -171,7 +171,9 @@ export function StageView() {
       } else if (e.key === 'Escape' && !document.fullscreenElement) setView('accuracy');
       if (next !== null) {
         e.preventDefault();
+        // step and plan in one task: one render, not one for the step and one for its plan
         setStep(next);
+        useStore.getState().applyPreset(STAGE_STEPS[next].preset);
       }
     };
     window.addEventListener('keydown', onKey);

@@ -194,7 +194,9 @@ export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () 
         }
       } catch (e) {
         if (ac.signal.aborted || isAbort(e)) {
+          // a partial run is dropped (it resumes from the start next time): no progress left on screen
           patch(key, { progress: null });
+          if (!figureState(fpKey).figure) patch(fpKey, { progress: null });
           if (ac.signal.aborted) return;
           continue;
         }
