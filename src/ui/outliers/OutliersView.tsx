@@ -4,7 +4,6 @@
  * sample), per-channel absmax, per-token ranges, and per-tensor vs per-token error.
  */
 import { memo, useDeferredValue, useEffect, useMemo, useState } from 'react';
-import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { Bits } from '../../quant/scaleZero';
 import { intRange, scaleZero } from '../../quant/scaleZero';
@@ -77,19 +76,44 @@ function defaultClip(o: OperandStats, symmetric: boolean): [number, number] {
   return [Math.min(0, o.min), Math.max(0, o.max)];
 }
 
-/** The clip sweep's line chart, memoized: dragging the clip range does not re-draw it. */
+/**
+ * The clip sweep's line (SQNR vs clip fraction) as one SVG polyline, memoized: dragging the clip
+ * range does not re-draw it, and a chart-library line chart re-drawn per update was a long task.
+ */
 const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: SweepPoint[]; bestFraction: number }) {
+  const W = 520;
+  const H = 170;
+  const pad = { l: 46, r: 10, t: 10, b: 30 };
+  const ys = sweep.map((p) => p.sqnrDb);
+  const y0 = Math.floor(Math.min(...ys) / 10) * 10;
+  const y1 = Math.ceil(Math.max(...ys) / 10) * 10 || 10;
+  const X = (f: number) => pad.l + f * (W - pad.l - pad.r);
+  const Y = (v: number) => pad.t + (1 - (v - y0) / (y1 - y0 || 1)) * (H - pad.t - pad.b);
+  const yTicks = Array.from({ length: 5 }, (_, i) => y0 + ((y1 - y0) * i) / 4);
   return (
-    <ResponsiveContainer width="100%" height={220}>
-      <LineChart data={sweep} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
-        <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-        <XAxis dataKey="fraction" type="number" domain={[0, 1]} tickFormatter={(v) => `${Math.round(v * 100)}%`} tick={{ fontSize: 11 }} label={{ value: 'clip / full range', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-        <YAxis tick={{ fontSize: 11 }} unit=" dB" width={52} />
-        <Tooltip formatter={(v) => `${v} dB`} labelFormatter={(v) => `clip ${Math.round(Number(v) * 100)}%`} />
-        <Line dataKey="sqnrDb" stroke="#4f46e5" dot={false} strokeWidth={2} isAnimationActive={false} name="SQNR" />
-        <ReferenceLine x={bestFraction} stroke="#22a06b" strokeDasharray="4 3" label={{ value: 'best MSE', fontSize: 10, fill: '#15803d' }} />
-      </LineChart>
-    </ResponsiveContainer>
+    <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="SQNR vs clip range" data-testid="sweep-chart">
+      {yTicks.map((v) => (
+        <g key={v}>
+          <line x1={pad.l} x2={W - pad.r} y1={Y(v)} y2={Y(v)} stroke="#e2e8f0" strokeDasharray="3 3" />
+          <text x={pad.l - 4} y={Y(v) + 3} fontSize={10} textAnchor="end" fill="#64748b">
+            {Math.round(v)} dB
+          </text>
+        </g>
+      ))}
+      {[0, 0.25, 0.5, 0.75, 1].map((f) => (
+        <text key={f} x={X(f)} y={H - pad.b + 14} fontSize={10} textAnchor="middle" fill="#64748b">
+          {Math.round(f * 100)}%
+        </text>
+      ))}
+      <text x={(W + pad.l) / 2} y={H - 3} fontSize={10} textAnchor="middle" fill="#64748b">
+        clip / full range
+      </text>
+      <line x1={X(bestFraction)} x2={X(bestFraction)} y1={pad.t} y2={H - pad.b} stroke="#22a06b" strokeDasharray="4 3" />
+      <text x={X(bestFraction) - 3} y={pad.t + 10} fontSize={10} textAnchor="end" fill="#15803d">
+        best MSE
+      </text>
+      <polyline points={sweep.map((p) => `${X(p.fraction).toFixed(1)},${Y(p.sqnrDb).toFixed(1)}`).join(' ')} fill="none" stroke="#4f46e5" strokeWidth={2} />
+    </svg>
   );
 });
 
