@@ -126,3 +126,28 @@ describe('VitCpuPool (worker threads)', () => {
     }
   }, 60_000);
 });
+
+describe('SmoothQuant on the CPU backend', () => {
+  it('folded into the LayerNorm (fast integer path) and at run time: same logits as the reference', async () => {
+    const { Engine, ReferenceBackend } = await import('../engine/engine');
+    const P = await import('../engine/presets');
+    const data = await loadDataNode(['test', 'calib']);
+    const eng = new Engine(w, data, new ReferenceBackend(w), vit.kernels);
+    const classes = w.config.classes;
+    for (const [name, plan] of [
+      ['folded α=0.5', P.smoothQuant(0.5, 8)],
+      ['folded + run-time at every other weight site', P.smoothQuant(0.5, 8, 'runtime-all')],
+    ] as const) {
+      const prepared = eng.prepare(plan);
+      expect(prepared.sites[1].lnFold, name).toBeDefined();
+      const got = vit.forward(prepared, pixels, N_IMAGES, 4);
+      let maxDiff = 0;
+      for (let i = 0; i < N_IMAGES; i++) {
+        const want = ref.forward(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), prepared);
+        for (let c = 0; c < classes; c++) maxDiff = Math.max(maxDiff, Math.abs(got[i * classes + c] - want[c]));
+      }
+      console.log(`SmoothQuant ${name}: max |Δlogit| = ${maxDiff.toExponential(2)}`);
+      expect(maxDiff).toBeLessThan(6e-2);
+    }
+  }, 120_000);
+});

@@ -164,11 +164,11 @@ export class Engine {
   static readonly ALPHA_SEARCH_IMAGES = 32;
 
   /**
-   * Runs the reference forward of `plan` over the first `images` calibration images and hands
-   * `site`'s A operand (as the forward computes it, before the site's own quantization) to `see`;
-   * each image's forward stops right after that site.
+   * Runs the reference forward of `plan` over the first `images` calibration images and hands the
+   * A operand of each site in `sites` (as the forward computes it, before the site's own
+   * quantization) to `see`; each image's forward stops right after site `last`.
    */
-  private observeSite(plan: PreparedPlan, site: number, images: number, see: (a: Float32Array, rows: number, k: number) => void): number {
+  private observeSites(plan: PreparedPlan, sites: Set<number>, last: number, images: number, see: (site: number, a: Float32Array, rows: number, k: number) => void): number {
     const calib = this.data.calib;
     if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
     const n = Math.min(images, calib.count);
@@ -177,9 +177,8 @@ export class Engine {
       try {
         this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), plan, {
           operands(j, a, aRows, _b, _bRows, k) {
-            if (j !== site) return;
-            see(a, aRows, k);
-            throw stop;
+            if (sites.has(j)) see(j, a, aRows, k);
+            if (j === last) throw stop;
           },
         });
       } catch (e) {
@@ -230,25 +229,28 @@ export class Engine {
         if (!r) throw new Error(`site ${site} has no inputs on the calibration images`);
         return r;
       },
-      smoothedHistogram: (site, s) => {
-        // the site's FP32 input over the calibration images, divided by s: range pass, then histogram pass
-        const parts: Float32Array[] = [];
-        const h = new RangeHistogram();
-        this.observeSite(fp(), site, 256, (a, rows, k) => {
-          const d = new Float32Array(rows * k);
-          for (let i = 0; i < d.length; i++) d[i] = a[i] / s[i % k];
-          h.observeRange(d);
-          parts.push(d);
-        });
-        h.freeze();
-        for (const d of parts) h.observe(d);
-        return h;
+      smoothedHistograms: (scales) => {
+        // each listed site's FP32 input over the calibration images, divided by its s: one pass for
+        // the ranges, one for the histograms
+        const hists = new Map([...scales.keys()].map((i) => [i, new RangeHistogram()]));
+        const last = Math.max(...scales.keys());
+        const pass = (see: (h: RangeHistogram, d: Float32Array) => void) =>
+          this.observeSites(fp(), new Set(scales.keys()), last, 256, (site, a, rows, k) => {
+            const s = scales.get(site)!;
+            const d = new Float32Array(rows * k);
+            for (let i = 0; i < d.length; i++) d[i] = a[i] / s[i % k];
+            see(hists.get(site)!, d);
+          });
+        pass((h, d) => h.observeRange(d));
+        for (const h of hists.values()) h.freeze();
+        pass((h, d) => h.observe(d));
+        return hists;
       },
       sequentialHessian: (site, partial) => {
         const k = this.sites[site].k;
         const sum = new Float64Array(k * k);
         let rows = 0;
-        this.observeSite(partial, site, 256, (a, r) => {
+        this.observeSites(partial, new Set([site]), site, 256, (_j, a, r) => {
           accumulateOuter(sum, a, r, k);
           rows += r;
         });

@@ -44,14 +44,18 @@ function context(log: { site: number; partial: PreparedPlan }[] = [], hists: Flo
     ops: refOps,
     layerNorm: () => ({ g: gamma, b: beta }),
     siteInputs: () => ({ x, rows, perImage: 20 }),
-    smoothedHistogram: (_site, s) => {
-      hists.push(s);
-      const h = new RangeHistogram();
-      const d = applySmoothing(x, rows, D, s);
-      h.observeRange(d);
-      h.freeze();
-      h.observe(d);
-      return h;
+    smoothedHistograms: (scales) => {
+      const out = new Map<number, RangeHistogram>();
+      for (const [site, s] of scales) {
+        hists.push(s);
+        const h = new RangeHistogram();
+        const d = applySmoothing(x, rows, D, s);
+        h.observeRange(d);
+        h.freeze();
+        h.observe(d);
+        out.set(site, h);
+      }
+      return out;
     },
     sequentialHessian: (site, partial) => {
       log.push({ site, partial });

@@ -126,8 +126,8 @@ export interface PrepareContext {
   layerNorm(site: number): { g: Float32Array; b: Float32Array };
   /** FP32 inputs of a site on the α-search images: rows × k, `perImage` rows per image */
   siteInputs(site: number): { x: Float32Array; rows: number; perImage: number };
-  /** histogram (two passes) of the site's FP32 input divided by s, over the calibration images */
-  smoothedHistogram(site: number, s: Float32Array): RangeHistogram;
+  /** histograms (two passes) of each listed site's FP32 input divided by its s, over the calibration images */
+  smoothedHistograms(scales: Map<number, Float32Array>): Map<number, RangeHistogram>;
   /** Σ x xᵀ (k×k) and row count of a site's inputs when the model runs `partial` (GPTQ sequential) */
   sequentialHessian(site: number, partial: PreparedPlan): { sum: Float64Array; rows: number };
   /** arithmetic for the α search */
@@ -192,37 +192,49 @@ export function fp32PreparedSite(info: SiteInfo): PreparedSite {
 export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | null)[], cal?: Calibration, ctx?: PrepareContext): PreparedPlan {
   const missing = planNeedsCalibration(plan).filter((i) => !cal?.sites[i]);
   if (missing.length) throw new CalibrationNeeded(missing);
+  // SmoothQuant first (it depends on no other site), so that the smoothed static ranges of all
+  // sites come from one pass over the calibration images
+  const smoothing = plan.sites.map((scheme, i) => {
+    const lin = linears[i];
+    const sq = scheme.smoothquant;
+    if (!sq || !lin || sitePath(scheme, sites[i].hasWeight).path === 'fp32') return undefined;
+    const notes: string[] = [];
+    const actMax = cal!.sites[i]!.a.colAbsMax;
+    let alpha: number;
+    if (sq.alpha === 'search') {
+      const c = needContext(ctx, i, 'the SmoothQuant α search');
+      alpha = searchSmoothAlpha(scheme, lin, actMax, c.siteInputs(i), c.ops).alpha;
+      notes.push(`SmoothQuant α = ${alpha.toFixed(2)} (searched on calibration images)`);
+    } else alpha = sq.alpha;
+    const smooth = smoothScales(actMax, lin.w, lin.out, lin.in, alpha);
+    const placement = sq.placement ?? 'fold';
+    let lnFold: PreparedSite['lnFold'];
+    if (placement === 'fold') {
+      const ln = needContext(ctx, i, 'folding SmoothQuant into the LayerNorm').layerNorm(i);
+      lnFold = { g: ln.g.map((v, j) => v / smooth[j]), b: ln.b.map((v, j) => v / smooth[j]) };
+    } else notes.push('SmoothQuant: run-time scaling (not foldable): A is divided by s before quantization');
+    return { weight: { w: smoothWeights(lin.w, lin.out, lin.in, smooth), smooth, smoothPlacement: placement, alpha } as PreparedWeight, lnFold, notes };
+  });
+  const wantHist = new Map<number, Float32Array>();
+  smoothing.forEach((sm, i) => {
+    const a = plan.sites[i].a;
+    if (sm && a.range === 'static' && a.bits !== 32) wantHist.set(i, sm.weight.smooth!);
+  });
+  const smoothedHists = wantHist.size ? needContext(ctx, [...wantHist.keys()][0], 'static ranges after smoothing').smoothedHistograms(wantHist) : new Map<number, RangeHistogram>();
+
   const prepared: PreparedSite[] = [];
   plan.sites.forEach((scheme, i) => {
     const info = sites[i];
     const path = sitePath(scheme, info.hasWeight);
     const lin = linears[i];
-    const notes: string[] = [];
+    const sm = smoothing[i];
+    const notes: string[] = [...(sm?.notes ?? [])];
     let weight: PreparedWeight | undefined;
-    let lnFold: PreparedSite['lnFold'];
-    let smoothedHist: RangeHistogram | undefined;
+    const lnFold = sm?.lnFold;
+    const smoothedHist = smoothedHists.get(i);
     if (info.hasWeight && lin) {
-      let w = lin.w;
-      weight = { w };
-      if (scheme.smoothquant && path.path !== 'fp32') {
-        const sq = scheme.smoothquant;
-        const actMax = cal!.sites[i]!.a.colAbsMax;
-        let alpha: number;
-        if (sq.alpha === 'search') {
-          const c = needContext(ctx, i, 'the SmoothQuant α search');
-          alpha = searchSmoothAlpha(scheme, lin, actMax, c.siteInputs(i), c.ops).alpha;
-          notes.push(`SmoothQuant α = ${alpha.toFixed(2)} (searched on calibration images)`);
-        } else alpha = sq.alpha;
-        const smooth = smoothScales(actMax, lin.w, lin.out, lin.in, alpha);
-        w = smoothWeights(lin.w, lin.out, lin.in, smooth);
-        const placement = sq.placement ?? 'fold';
-        weight = { w, smooth, smoothPlacement: placement, alpha };
-        if (placement === 'fold') {
-          const ln = needContext(ctx, i, 'folding SmoothQuant into the LayerNorm').layerNorm(i);
-          lnFold = { g: ln.g.map((v, j) => v / smooth[j]), b: ln.b.map((v, j) => v / smooth[j]) };
-        } else notes.push('SmoothQuant: run-time scaling (not foldable): A is divided by s before quantization');
-        if (scheme.a.range === 'static' && scheme.a.bits !== 32) smoothedHist = needContext(ctx, i, 'static ranges after smoothing').smoothedHistogram(i, smooth);
-      }
+      weight = sm ? { ...sm.weight } : { w: lin.w };
+      const w = weight.w;
       if (scheme.b.bits !== 32) {
         const spec = matrixSpec(scheme.b);
         let q: QuantizedMatrix;

@@ -94,6 +94,8 @@ export interface StudyOptions {
   /** seeds for the chaotic-row bands (0 = none) */
   bandSeeds?: number;
   log?: (s: string) => void;
+  /** called with the result so far after each row and part (checkpoints of long runs) */
+  onPartial?: (r: StudyResult) => void;
   signal?: AbortSignal;
 }
 
@@ -238,6 +240,7 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
       }
     });
     res.rows.push(out);
+    o.onPartial?.(res);
     log(`  ${key.padEnd(30)} ${on.map((c) => `${c}: ${fmt(out.cells[c])}`).join('  ')}`);
     return out;
   };
@@ -274,27 +277,31 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
     const order = [...scan].sort((a, b) => b.cells['val-sel']!.accuracy_pct - a.cells['val-sel']!.accuracy_pct || a.site - b.site).map((r) => r.site);
     res.best_sites = order.slice(0, 6);
     log(`    ranking chosen on val-sel: [${order.join(', ')}]; Spearman ρ sel vs report ${res.scan.spearman_sel_vs_report?.rho.toFixed(2) ?? '—'} [${res.scan.spearman_sel_vs_report?.lo.toFixed(2) ?? ''}, ${res.scan.spearman_sel_vs_report?.hi.toFixed(2) ?? ''}]`);
+    o.onPartial?.(res);
     if (want('greedy', 'note004') || want('int4_share', 'note004')) {
-      log('  greedy cumulative curve (order chosen on val-sel):');
+      // the whole curve on the validation halves; on test only where a budget's k lands (below)
+      const curveCells = scanCells.filter((c) => c !== 'test');
+      log(`  greedy cumulative curve (order chosen on val-sel) on ${curveCells.join(', ')}:`);
       const curve: Partial<Record<CellName, StudyCell[]>> = {};
+      const greedyPlan = (k: number) => P.sitesPlan(`greedy ${k}`, order.slice(0, k), P.note004Site(4));
       await timed('greedy', async () => {
         for (let k = 1; k <= order.length; k++) {
-          const plan = P.sitesPlan(`greedy ${k}`, order.slice(0, k), P.note004Site(4));
-          for (const c of scanCells) (curve[c] ??= []).push((await score(plan, c)).cell);
-          log(`    ${String(k).padStart(2)} sites (+${order[k - 1]}) ${scanCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
+          for (const c of curveCells) (curve[c] ??= []).push((await score(greedyPlan(k), c)).cell);
+          log(`    ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
         }
       });
       res.greedy = { order, chosen_on: 'val-sel', curve };
       const totalMacs = sites.reduce((a, s) => a + s.macs, 0);
       const fpSel = fpRow.cells['val-sel']!.accuracy_pct;
-      const share = (pp: number) => {
+      const share = async (pp: number) => {
         const k = shareK(curve['val-sel']!, fpSel, pp);
         const macs = order.slice(0, k).reduce((a, s) => a + sites[s].macs, 0);
         const at: Partial<Record<CellName, StudyCell>> = {};
-        for (const c of report) at[c] = k ? curve[c]![k - 1] : fpRow.cells[c];
+        for (const c of report) at[c] = !k ? fpRow.cells[c] : (curve[c]?.[k - 1] ?? (await timed('greedy', () => score(greedyPlan(k), c))).cell);
         return { k, chosen_on: 'val-sel' as const, share_sites: k / sites.length, share_macs: macs / totalMacs, cells: at };
       };
-      res.int4_share = { '2pp': share(2), '5pp': share(5), '10pp': share(10) };
+      res.int4_share = { '2pp': await share(2), '5pp': await share(5), '10pp': await share(10) };
+      o.onPartial?.(res);
     }
     if (want('int2_best6', 'note004')) await row('int2_best6', 'note004', P.sitesPlan('INT2 on the best 6 sites (chosen on val-sel)', res.best_sites, P.note004Site(2)));
   }

@@ -46,15 +46,15 @@ describe('ViT forward on WebGPU', () => {
   ])('%s ≈ CPU reference', async (_name, build) => {
     const ref = new VitReference(w);
     const plan = validatePlan(build());
-    const needsCal = plan.sites.some((s) => s.smoothquant);
-    let cal;
-    if (needsCal) {
-      const { Engine } = await import('../engine/engine');
-      const { ReferenceBackend } = await import('../engine/engine');
+    let prepared;
+    if (plan.sites.some((s) => s.smoothquant)) {
+      // SmoothQuant folds into the LayerNorms: the engine prepares it (calibration on 4 images, cached)
+      const { Engine, ReferenceBackend } = await import('../engine/engine');
       const eng = new Engine(w, { test: data.test, calib: (await loadDataNode(['calib'])).calib }, new ReferenceBackend(w));
-      cal = eng.getCalibration(4);
-    }
-    const prepared = preparePlan(plan, ref.sites, siteLinears(w), cal);
+      eng.getCalibration(4);
+      prepared = eng.prepare(plan);
+      expect(prepared.sites[1].lnFold).toBeDefined();
+    } else prepared = preparePlan(plan, ref.sites, siteLinears(w));
     const vit = new VitGpu(ctx, w, IMAGES);
     const y = await vit.compiled(prepared, IMAGES).run(data.test.pixels.subarray(0, IMAGES * IMAGE_BYTES), IMAGES);
     let maxDiff = 0;

@@ -216,6 +216,7 @@ export class CompiledForward {
       if (wb.kind === 'int8') {
         quantizeA();
         const g = own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
+        this.flagOps.push(g); // NaN/Inf in the epilogue (e.g. a NaN scale) is reported, not passed on
         this.steps.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
       } else if (wb.kind === 'int4') {
         quantizeA();
@@ -230,6 +231,7 @@ export class CompiledForward {
           from = fq;
         }
         const g: GemmF32Op = own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
+        this.flagOps.push(g);
         const x0 = from;
         this.steps.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
       }

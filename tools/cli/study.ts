@@ -32,7 +32,10 @@ async function main() {
   console.log(`backend: ${info.label} — ${info.reason}`);
   let result;
   try {
-    result = await runStudy(engine, { report, limit: a.limit as number | undefined, rows, bandSeeds: (a.bands as number | undefined) ?? 0, log: (s) => console.log(s) });
+    mkdirSync(out, { recursive: true });
+    // a checkpoint after every row: a long run that is stopped keeps what it measured
+    const partial = (r: object) => writeFileSync(join(out, 'study.partial.json'), JSON.stringify({ engine: info, partial: true, ...r }));
+    result = await runStudy(engine, { report, limit: a.limit as number | undefined, rows, bandSeeds: (a.bands as number | undefined) ?? 0, log: (s) => console.log(s), onPartial: partial });
     result.adapter = info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() : undefined;
   } finally {
     dispose();
