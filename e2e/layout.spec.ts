@@ -94,6 +94,7 @@ for (const size of SIZES) {
       await ready(page);
       await expect(page.getByTestId('histogram')).toBeVisible({ timeout: 150_000 });
       const panel = await box(page, '#view-panel');
+      console.log(`outliers view at ${tag}: ${Math.round(panel.height)} px tall`);
       // the Outliers view fits one screen from 1440×900 up (it was 1566 px tall there); smaller
       // screens scroll, but by less than half a screen more
       expect(panel.height, 'outliers view height').toBeLessThanOrEqual(size.width >= 1440 ? size.height : 1.5 * size.height);
@@ -124,3 +125,28 @@ for (const size of SIZES) {
     });
   });
 }
+
+test('first visit: the introduction shows once, is remembered, reopens from "? Intro"; terms explain themselves', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto('/');
+  await expect(page.getByTestId('intro')).toBeVisible();
+  await expect(page.getByTestId('intro')).toContainText('95% interval');
+  await page.getByRole('button', { name: 'Show the glossary' }).click();
+  await expect(page.getByTestId('glossary')).toContainText('dot4I8Packed');
+  await expect(page.getByTestId('glossary')).toContainText('within noise');
+  await page.getByTestId('intro-close').click();
+  await expect(page.getByTestId('intro')).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Quantization Playground' })).toBeVisible();
+  await expect(page.getByTestId('intro')).toHaveCount(0);
+  await page.getByTestId('intro-open').click();
+  await expect(page.getByTestId('intro')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('intro')).toHaveCount(0);
+  // a glossary term in the site controls: its explanation appears on keyboard focus
+  const term = page.locator('.pane-inspector [data-term="granularity"]').first();
+  await term.focus();
+  await expect(term.getByRole('tooltip')).toBeVisible();
+  await expect(term.getByRole('tooltip')).toContainText('per-token');
+});
