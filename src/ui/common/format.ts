@@ -20,8 +20,9 @@ export function operandLabel(o: { bits: OperandBits; symmetric: boolean }): stri
 
 export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
   if (s.a.bits === 32 && s.b.bits === 32) return 'FP32';
-  const b = (n: OperandBits) => (n === 32 ? 'F' : String(n));
-  return `A${b(s.a.bits)}·${hasWeight ? 'W' : 'B'}${b(s.b.bits)}`;
+  // 't': the ternary grid, never called "2" (science.md §1)
+  const b = (o: { bits: OperandBits; symmetric: boolean }) => (o.bits === 32 ? 'F' : o.bits === 2 && o.symmetric ? 't' : String(o.bits));
+  return `A${b(s.a)}·${hasWeight ? 'W' : 'B'}${b(s.b)}`;
 }
 
 export const pct = (x: number | undefined | null, digits = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`);

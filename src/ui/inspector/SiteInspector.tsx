@@ -6,12 +6,13 @@
 import { useState, type ReactNode } from 'react';
 import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, type OperandBits, type OperandScheme, type SiteScheme } from '../../engine/plan';
 import { useStore } from '../../state/store';
+import { useResults } from '../engine/results';
 import { fitSite } from '../../state/schemes';
 import { useSites } from '../engine/useSites';
 import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
 import { Term } from '../help/Term';
-import type { SiteInfo } from '../../model/sites';
+import { smoothFoldable, type SiteInfo } from '../../model/sites';
 
 const BITS: OperandBits[] = [32, 8, 4, 2];
 
@@ -54,7 +55,7 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
   return (
     <fieldset className="operand">
       <legend>{title}</legend>
-      <BitsPicker value={op.bits} onChange={(bits) => set({ bits })} label={`${title} bits`} />
+      <BitsPicker value={op.bits} onChange={(bits) => set(bits === 2 && op.bits !== 2 ? { bits, symmetric: false } : { bits })} label={`${title} bits`} />
       <div className={`operand-grid ${q ? '' : 'disabled'}`}>
         <Field label={<Term id="granularity">granularity</Term>}>
           <select disabled={!q} value={op.granularity} onChange={(e) => set({ granularity: e.target.value as Granularity, range: e.target.value === 'tensor' ? op.range : 'dynamic' })} aria-label={`${title} granularity`}>
@@ -78,8 +79,8 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
         )}
         <Field label={<Term id="grid">grid</Term>}>
           <select disabled={!q} value={op.symmetric ? 'sym' : 'asym'} onChange={(e) => set({ symmetric: e.target.value === 'sym' })} aria-label={`${title} symmetric`}>
-            <option value="sym">symmetric</option>
-            <option value="asym">asymmetric</option>
+            <option value="sym">{op.bits === 2 ? 'ternary {−s, 0, s} (symmetric)' : 'symmetric'}</option>
+            <option value="asym">{op.bits === 2 ? '4 levels (asymmetric min/max)' : 'asymmetric'}</option>
           </select>
         </Field>
         <Field label={<Term id="range">range</Term>} hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
@@ -118,6 +119,8 @@ export function SiteInspector() {
   const [error, setError] = useState<string | null>(null);
   const site = sites[idx];
   const path = sitePath(scheme, site.hasWeight);
+  // what the engine decided for this site in the last score of this plan (searched α, run-time scaling, a calibrator's fallback)
+  const runNotes = useResults((r) => (r.live.key.startsWith(`[${JSON.stringify(plan.sites)},`) ? r.live.result?.sites[idx]?.notes : undefined));
 
   const commit = (next: SiteScheme) => {
     const fitted = fitSite(next, site.hasWeight);
@@ -167,6 +170,11 @@ export function SiteInspector() {
           </span>
         </div>
         <div className="path-reason">{path.reason}</div>
+        {runNotes?.map((n) => (
+          <div key={n} className="path-reason" data-testid="site-note">
+            {n}
+          </div>
+        ))}
       </div>
       <SiteErrorAB />
       <OperandControls role="a" op={scheme.a} site={site} onChange={(a) => commit({ ...scheme, a })} />
@@ -174,14 +182,31 @@ export function SiteInspector() {
       {site.hasWeight && (
         <fieldset className="operand">
           <legend>Outlier handling &amp; rounding</legend>
-          <label className="check">
-            <input type="checkbox" checked={!!scheme.smoothquant} onChange={(e) => commit({ ...scheme, smoothquant: e.target.checked ? { alpha: 0.5 } : undefined })} />
-            SmoothQuant
+          <label className="check" title={smoothFoldable(site.kind) ? '1/s folds into the preceding LayerNorm, s into W: an ordinary quantized GEMM' : 'this input does not come from a LayerNorm: s must divide the activations at run time'}>
+            <input
+              type="checkbox"
+              checked={!!scheme.smoothquant}
+              onChange={(e) => commit({ ...scheme, smoothquant: e.target.checked ? { alpha: 0.5, placement: smoothFoldable(site.kind) ? 'fold' : 'runtime' } : undefined })}
+            />
+            <Term id="smoothquant">SmoothQuant</Term> {smoothFoldable(site.kind) ? '(folded into the LayerNorm)' : '— run-time scaling (not foldable)'}
           </label>
           {scheme.smoothquant && (
-            <Field label={`α = ${scheme.smoothquant.alpha.toFixed(2)}`} hint="migration strength: s_c = max|X_c|^α / max|W_c|^(1−α)">
-              <input type="range" min={0} max={1} step={0.05} value={scheme.smoothquant.alpha} onChange={(e) => commit({ ...scheme, smoothquant: { alpha: Number(e.target.value) } })} aria-label="SmoothQuant alpha" />
-            </Field>
+            <div className="operand-grid">
+              <label className="check" title="per site over α ∈ {0, 0.05, …, 1}, by the site's output MSE on 32 calibration images">
+                <input
+                  type="checkbox"
+                  checked={scheme.smoothquant.alpha === 'search'}
+                  onChange={(e) => commit({ ...scheme, smoothquant: { ...scheme.smoothquant!, alpha: e.target.checked ? 'search' : 0.5 } })}
+                  aria-label="search alpha"
+                />
+                search α
+              </label>
+              {scheme.smoothquant.alpha !== 'search' && (
+                <Field label={`α = ${scheme.smoothquant.alpha.toFixed(2)}`} hint="migration strength: s_c = max|X_c|^α / max|W_c|^(1−α)">
+                  <input type="range" min={0} max={1} step={0.05} value={scheme.smoothquant.alpha} onChange={(e) => commit({ ...scheme, smoothquant: { ...scheme.smoothquant!, alpha: Number(e.target.value) } })} aria-label="SmoothQuant alpha" />
+                </Field>
+              )}
+            </div>
           )}
           <label className="check">
             <input type="checkbox" checked={!!scheme.llmInt8} onChange={(e) => commit({ ...scheme, llmInt8: e.target.checked ? { threshold: 6 } : undefined })} />
@@ -193,7 +218,7 @@ export function SiteInspector() {
             </Field>
           )}
           <label className={`check ${scheme.b.bits === 32 ? 'disabled' : ''}`} title={scheme.b.bits === 32 ? 'GPTQ needs quantized weights' : 'GPTQ weight rounding with calibration inputs'}>
-            <input type="checkbox" disabled={scheme.b.bits === 32} checked={!!scheme.gptq} onChange={(e) => commit({ ...scheme, gptq: e.target.checked ? { actOrder: true, damp: 0.01 } : undefined })} />
+            <input type="checkbox" disabled={scheme.b.bits === 32} checked={!!scheme.gptq} onChange={(e) => commit({ ...scheme, gptq: e.target.checked ? { actOrder: true, damp: 0.01, sequential: true } : undefined })} />
             <Term id="gptq">GPTQ</Term> weight rounding
           </label>
           {scheme.gptq && (
@@ -201,6 +226,10 @@ export function SiteInspector() {
               <label className="check">
                 <input type="checkbox" checked={scheme.gptq.actOrder} onChange={(e) => commit({ ...scheme, gptq: { ...scheme.gptq!, actOrder: e.target.checked } })} />
                 act-order
+              </label>
+              <label className="check" title="the published opt_sequential: each site's Hessian from the inputs of the model whose earlier sites are already quantized (off: from the FP32 model)">
+                <input type="checkbox" checked={scheme.gptq.sequential !== false} onChange={(e) => commit({ ...scheme, gptq: { ...scheme.gptq!, sequential: e.target.checked } })} />
+                sequential
               </label>
               <Field label="damp">
                 <input type="number" min={0.001} max={0.5} step={0.001} value={scheme.gptq.damp} onChange={(e) => commit({ ...scheme, gptq: { ...scheme.gptq!, damp: Number(e.target.value) } })} aria-label="GPTQ damp" />

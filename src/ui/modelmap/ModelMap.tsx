@@ -9,7 +9,7 @@ import { sitePath, type SitePath } from '../../engine/plan';
 import { siteKindLabel, type SiteInfo } from '../../model/sites';
 import { useStore } from '../../state/store';
 import { useSites } from '../engine/useSites';
-import { BIT_COLORS, BIT_LABEL, bitsTag, PATH_LABEL, PATH_SHORT } from '../common/format';
+import { BIT_COLORS, BIT_LABEL, bitsTag, operandLabel, PATH_LABEL, PATH_SHORT } from '../common/format';
 
 const SHORT: Record<string, string> = { to_qkv: 'qkv', qk: 'q·kᵀ', av: 'attn·v', to_out: 'out', fc1: 'fc1', fc2: 'fc2' };
 
@@ -32,7 +32,7 @@ const SiteChip = memo(function SiteChip({ site, wide = false }: { site: SiteInfo
       onClick={() => select(site.index)}
       aria-pressed={selected}
       aria-label={`Site ${site.index}: ${site.name}, ${bitsTag(scheme, site.hasWeight)}, ${PATH_LABEL[path.path]}`}
-      title={`#${site.index} ${site.name}\nA ${BIT_LABEL[scheme.a.bits]} · ${site.hasWeight ? 'W' : 'B'} ${BIT_LABEL[scheme.b.bits]}\n${PATH_LABEL[path.path]}: ${path.reason}\n${site.m}×${site.k} · ${site.n}×${site.k}${site.batch > 1 ? ` ×${site.batch} heads` : ''} = ${INT.format(site.macs)} MACs`}
+      title={`#${site.index} ${site.name}\nA ${operandLabel(scheme.a)} · ${site.hasWeight ? 'W' : 'B'} ${operandLabel(scheme.b)}\n${PATH_LABEL[path.path]}: ${path.reason}\n${site.m}×${site.k} · ${site.n}×${site.k}${site.batch > 1 ? ` ×${site.batch} heads` : ''} = ${INT.format(site.macs)} MACs`}
       data-site={site.index}
     >
       <span className="chip-inner">
