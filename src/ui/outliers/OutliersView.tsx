@@ -121,11 +121,15 @@ const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: Sw
 // 'loading' flag does not re-render them, and new statistics render in an interruptible
 // transition, so the page never stalls for the seconds hundreds of SVG bars take to build.
 const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
-  const [clip, setClip] = useState<[number, number]>(() => defaultClip(o, symmetric));
+  // the user's clip belongs to these statistics; new statistics start from min/max in the same
+  // render (an effect resetting it would draw everything twice per update)
+  const initial = useMemo(() => defaultClip(o, symmetric), [o, symmetric]);
+  const [userClip, setUserClip] = useState<{ o: OperandStats; symmetric: boolean; siteKey: string; clip: [number, number] } | null>(null);
+  const clip = userClip && userClip.o === o && userClip.symmetric === symmetric && userClip.siteKey === siteKey ? userClip.clip : initial;
+  const setClip = (c: [number, number]) => setUserClip({ o, symmetric, siteKey, clip: c });
   const gridA = usePinnedGrid(o);
-  useEffect(() => setClip(defaultClip(o, symmetric)), [siteKey, symmetric, o]);
   const res = useMemo(() => clipError(o.sample, clip[0], clip[1], bits, symmetric), [o.sample, clip, bits, symmetric]);
-  const full = useMemo(() => clipError(o.sample, ...defaultClip(o, symmetric), bits, symmetric), [o, bits, symmetric]);
+  const full = useMemo(() => clipError(o.sample, initial[0], initial[1], bits, symmetric), [o, initial, bits, symmetric]);
   // the sweep is computed a slice at a time (clipSweepChunked): no main-thread stall per update
   const [sweepState, setSweep] = useState<{ data: SweepPoint[] } | null>(null);
   useEffect(() => clipSweepChunked(o.sample, o.min, o.max, bits, symmetric, (data) => setSweep({ data })), [o, bits, symmetric]);
