@@ -38,9 +38,13 @@ test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paire
   // pin FP32 as A (mutation: "Pin as A does nothing" → no A/B row)
   await page.getByTestId('pin-a').click();
   await expect(page.getByTestId('ab-live')).toBeVisible();
-  // B: every site INT2 on both operands
-  await page.getByRole('radiogroup', { name: 'Set A bits of all sites' }).getByRole('radio', { name: 'INT2' }).click();
-  await page.getByRole('radiogroup', { name: 'Set B bits of all sites' }).getByRole('radio', { name: 'INT2' }).click();
+  // B: every site INT2 (4 levels, asymmetric min/max) on both operands: site 1's scheme → all 38
+  await page.locator('[data-site="1"]').click();
+  await page.getByRole('radiogroup', { name: /A · activations bits/ }).getByRole('radio', { name: 'INT2' }).click();
+  await page.getByRole('radiogroup', { name: /B · weights bits/ }).getByRole('radio', { name: 'INT2' }).click();
+  await page.getByLabel('A · activations symmetric').selectOption('asym');
+  await page.getByLabel('B · weights symmetric').selectOption('asym');
+  await page.getByRole('button', { name: /this scheme → all 38/ }).click();
   await expect(page.locator('.site-chip[aria-label*="A2·"]')).toHaveCount(38);
   await settled(page);
 
@@ -130,6 +134,8 @@ test('Study view: every study.json row with intervals, paired Δ (neutral within
   // within noise → neutral; a sure loss → red (mutation: "tone ignores the interval")
   await expect(page.getByTestId('study-row-w8a8_per_token').locator('[data-tone]')).toHaveAttribute('data-tone', 'neutral');
   await expect(page.getByTestId('study-row-int2_all').locator('[data-tone]')).toHaveAttribute('data-tone', 'neg');
+  // chaotic rows carry their jitter band (mutation: "band dropped")
+  await expect(page.getByTestId('study-row-int4_all')).toContainText('jitter 68.9–70.3%');
   await expect(page.getByTestId('scan-rho')).toContainText('Spearman ρ(val-sel, val-report) = 0.83 [0.10, 0.98], n = 6 sites');
   await expect(page.getByTestId('int4-share')).toContainText('2pp');
   await expect(page.getByText(/INT4 within a loss budget: chosen on val-sel, reported on val-report/)).toBeVisible();

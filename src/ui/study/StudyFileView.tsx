@@ -111,12 +111,17 @@ function Forest({ model, cell }: { model: StudyModel; cell: string }) {
           const tone = c.delta ? deltaTone(c.delta) : undefined;
           return (
             <div className="forest-row" key={r.key} data-testid={`study-row-${r.key}`}>
-              <span className="forest-label" title={`${r.label}${r.group ? ` · ${r.group}` : ''}${r.chaotic ? ' · chaotic: all sites INT4 or below per-tensor, see the jitter band' : ''}`}>
+              <span className="forest-label" title={`${r.label}${r.group ? ` · ${r.group}` : ''}${r.chaotic ? ' · chaotic: all sites INT4 or below per-tensor, see the jitter band' : ''}${r.notes.length ? `\n${r.notes.join('\n')}` : ''}`}>
                 {shortLabel(r.label, 34)}
                 {r.chaotic && <span className="muted"> ⚡</span>}
               </span>
               <span className="acc-fig">
                 {pc(c.acc.p)}% <span className="acc-ci">[{pc(c.acc.lo)}, {pc(c.acc.hi)}]</span>
+                {c.band && (
+                  <span className="band-note" title={`accuracy over the unjittered run and ${c.band.seeds} runs with inputs jittered by ${c.band.jitter}: a chaotic plan's figure moves this much on float rounding alone`}>
+                    jitter {c.band.min_pct.toFixed(1)}–{c.band.max_pct.toFixed(1)}%
+                  </span>
+                )}
               </span>
               <span className="forest-acc-track">
                 <Track lo={c.acc.lo} hi={c.acc.hi} v={c.acc.p} min={amin} max={amax} band={c.band ? [c.band.min_pct / 100, c.band.max_pct / 100] : undefined} />

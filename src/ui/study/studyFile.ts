@@ -24,6 +24,8 @@ export interface StudyRowModel {
   plan: unknown | null;
   chaotic: boolean;
   cells: Record<string, StudyCell>;
+  /** what preparing the plan decided (searched α, calibrator fallbacks) */
+  notes: string[];
 }
 
 export interface ScanSite {
@@ -102,7 +104,8 @@ function parseV2(j: Record<string, unknown>, source: string): StudyModel {
   const rows: StudyRowModel[] = j.rows.map((r, i) => {
     if (!isObj(r)) throw new StudyFormatError(`rows[${i}] must be an object`);
     const key = typeof r.key === 'string' ? r.key : `row${i}`;
-    return { key, label: typeof r.label === 'string' ? r.label : key, group: typeof r.group === 'string' ? r.group : '', plan: r.plan ?? null, chaotic: r.chaotic === true, cells: readCells(r.cells, `rows[${i}].cells`) };
+    const notes = Array.isArray(r.notes) ? r.notes.filter((x): x is string => typeof x === 'string') : [];
+    return { key, label: typeof r.label === 'string' ? r.label : key, group: typeof r.group === 'string' ? r.group : '', plan: r.plan ?? null, chaotic: r.chaotic === true, cells: readCells(r.cells, `rows[${i}].cells`), notes };
   });
   const present = new Set(rows.flatMap((r) => Object.keys(r.cells)));
   const cellNames = [...CELL_ORDER.filter((c) => present.has(c)), ...[...present].filter((c) => !CELL_ORDER.includes(c))];
@@ -160,7 +163,7 @@ function parseV1(j: Record<string, unknown>, source: string): StudyModel {
   };
   const rows: StudyRowModel[] = Object.entries(res.rows as Record<string, unknown>).map(([key, r]) => {
     if (!isObj(r)) throw new StudyFormatError(`${setName}.rows.${key} must be an object`);
-    return { key, label: typeof r.label === 'string' ? r.label : key, group: '', plan: null, chaotic: false, cells: { [setName]: cellFromPct(num(r.accuracy, `${setName}.rows.${key}.accuracy`)) } };
+    return { key, label: typeof r.label === 'string' ? r.label : key, group: '', plan: null, chaotic: false, cells: { [setName]: cellFromPct(num(r.accuracy, `${setName}.rows.${key}.accuracy`)) }, notes: [] };
   });
   const scanRows = Array.isArray(res.sensitivity_scan) ? (res.sensitivity_scan as Record<string, unknown>[]) : [];
   const greedyRaw = isObj(res.greedy) ? res.greedy : null;
