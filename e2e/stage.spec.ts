@@ -174,7 +174,8 @@ test('no main-thread task over 100 ms while scoring: Outliers tab and main view'
       await page.waitForTimeout(800);
     }
     const long = await longTasks(page);
-    figures.push(`${view}: n = ${long.length}, max ${Math.max(0, ...long).toFixed(0)} ms`);
+    figures.push(`${view}: n = ${long.length}, max ${Math.max(0, ...long).toFixed(0)} ms [${long.map((d) => d.toFixed(0)).join(", ")}]`);
+    console.log(figures[figures.length - 1]);
     expect(Math.max(0, ...long), `longest main-thread task while scoring (${view})`).toBeLessThan(100);
   }
   console.log(`long tasks while scoring — ${figures.join('; ')}`);
