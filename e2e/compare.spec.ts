@@ -183,3 +183,18 @@ for (const [w, h] of [
     await page.screenshot({ path: `${SHOTS}/compare-outliers-${w}x${h}.png` });
   });
 }
+
+test('full set: B and A scored on the same 1000 images, labelled "full set, n = 1000", Δ(B − A) paired', async ({ page }) => {
+  test.setTimeout(480_000);
+  const errors = watchConsole(page);
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, plan: P.allNote004(2), pinned: P.w8a8PerToken() }));
+  await settled(page);
+  await page.getByTestId('score-full').click();
+  // mutation caught: "A not scored on the full set" / "full-set Δ against the live subset's A"
+  await expect(page.getByTestId('ab-full')).toContainText('full set, n = 1000', { timeout: 400_000 });
+  await expect(page.getByTestId('ab-full-a')).toHaveText(ACC_WITH_CI, { timeout: 400_000 });
+  await expect(page.getByTestId('ab-full-b')).toHaveText(ACC_WITH_CI);
+  await expect(page.getByTestId('ab-full-delta')).toHaveText(LOSS);
+  await expect(page.getByTestId('full-accuracy')).toContainText(/Full test set, n = 1000: \d+\.\d\d% \[/);
+  expect(errors, errors.join('\n')).toEqual([]);
+});
