@@ -49,7 +49,11 @@ export function llmInt8Matmul(
   if (w.length !== n * k) throw new RangeError(`llmInt8Matmul: W has ${w.length} values for ${n}×${k}`);
   if (bias && bias.length !== n) throw new RangeError(`llmInt8Matmul: bias has ${bias.length} values for n = ${n}`);
   validateFinite(x, 'llmInt8Matmul X');
-  validateFinite(w, 'llmInt8Matmul W');
+  // W is the same array image after image: checked once (it is never written after preparation)
+  if (!checkedWeights.has(w as object)) {
+    validateFinite(w, 'llmInt8Matmul W');
+    checkedWeights.add(w as object);
+  }
   const mask = outlierColumns(x, m, k, threshold);
   const outIdx: number[] = [];
   const regIdx: number[] = [];
@@ -90,6 +94,7 @@ export function llmInt8Matmul(
  * and site (the bulk of LLM.int8's time on the CPU backend). Same numbers as quantizing afresh.
  */
 const weightCache = new WeakMap<object, Map<string, QuantizedMatrix>>();
+const checkedWeights = new WeakSet<object>();
 function quantizedWeightColumns(w: ArrayLike<number>, n: number, k: number, idx: Int32Array, mask: Uint8Array, bits: 8 | 4 | 2): QuantizedMatrix {
   let perMask = weightCache.get(w as object);
   if (!perMask) weightCache.set(w as object, (perMask = new Map()));
