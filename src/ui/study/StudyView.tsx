@@ -1,12 +1,13 @@
 /** Study view: sensitivity bars, greedy curve, accuracy vs bit-ops — live or from study.json. */
 import { useEffect, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { Area, Bar, BarChart, CartesianGrid, Cell, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { EvalSetName } from '../../engine/types';
 import { useResults } from '../engine/results';
 import { useSites } from '../engine/useSites';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum } from '../common/format';
+import { wilson } from '../../quant/intervals';
 import { cancelStudy, runLiveStudy, useStudy, type StudyData } from './studyRunner';
 import { fetchStudy, type StudyModel } from './studyFile';
 import { StudyFileView } from './StudyFileView';
@@ -17,15 +18,20 @@ function Charts({ d }: { d: StudyData }) {
   const sites = useSites();
   const select = useStore((s) => s.selectSite);
   const sens = d.sensitivity.map((r) => ({ ...r, label: String(r.site), kind: sites[r.site]?.kind ?? 'fc1', delta: +r.delta_pp.toFixed(2) }));
-  const greedy = d.greedy.map((g) => ({ ...g, accuracy: +g.accuracy.toFixed(2) }));
-  const peak = greedy.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), greedy[0] ?? { k: 0, accuracy: NaN, site: -1 });
+  // live rows keep accuracies only: Wilson intervals from the counts; no paired Δ interval
+  // (that needs per-image predictions — study.json has them), so the noise floor is stated
+  const ci = (acc: number): [number, number] => {
+    const w = wilson(Math.round((acc / 100) * d.images), d.images);
+    return [+(100 * w.lo).toFixed(2), +(100 * w.hi).toFixed(2)];
+  };
+  const greedy = d.greedy.map((g) => ({ ...g, accuracy: +g.accuracy.toFixed(2), ci: ci(g.accuracy) }));
   const groups = ['greedy', 'preset'] as const;
   return (
     <>
       {sens.length > 0 && <ChartCard
         className="span-2"
         title="Single-site INT4 sensitivity"
-        subtitle={`one site INT4 (note 004 scheme), the rest FP32 · Δ vs FP32 ${fmtNum(d.fp32, 4)}% · click a bar to select the site`}
+        subtitle={`one site INT4, the rest FP32 · Δ vs FP32 ${fmtNum(d.fp32, 4)}% on the same n = ${d.images} images · no interval (live rows keep no per-image predictions): 1 image = ${(100 / Math.max(1, d.images)).toFixed(1)} pp, so bars this small are noise · click a bar to select the site`}
         csv={() => d.sensitivity as unknown as Record<string, unknown>[]}
         file="sensitivity"
       >
@@ -56,16 +62,17 @@ function Charts({ d }: { d: StudyData }) {
           ))}
         </div>
       </ChartCard>}
-      {greedy.length > 0 && <ChartCard title="Greedy curve" subtitle={greedy.length ? `sites enabled in order of single-site accuracy · peak ${peak.accuracy}% with ${peak.k}` : 'run the greedy part'} csv={() => d.greedy} file="greedy">
+      {greedy.length > 0 && <ChartCard title="Greedy curve" subtitle={`sites enabled in order of single-site accuracy, chosen and scored on the same n = ${d.images} images (use study.json for held-out selection) · band: 95% Wilson interval`} csv={() => d.greedy} file="greedy">
         <ResponsiveContainer width="100%" height={240}>
-          <LineChart data={greedy} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
+          <ComposedChart data={greedy} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
             <XAxis dataKey="k" tick={{ fontSize: 11 }} label={{ value: 'INT4 sites', position: 'insideBottom', offset: -8, fontSize: 11 }} />
             <YAxis tick={{ fontSize: 11 }} unit="%" width={48} domain={['auto', 'auto']} />
-            <Tooltip formatter={(v) => `${v}%`} labelFormatter={(k) => `${k} sites (+ site ${greedy[Number(k) - 1]?.site})`} />
+            <Tooltip formatter={(v) => (Array.isArray(v) ? `[${v[0]}, ${v[1]}]%` : `${v}%`)} labelFormatter={(k) => `${k} sites (+ site ${greedy[Number(k) - 1]?.site}) · n = ${d.images}`} />
             {Number.isFinite(d.fp32) && <ReferenceLine y={+d.fp32.toFixed(2)} stroke="#94a3b8" strokeDasharray="4 3" label={{ value: 'FP32', fontSize: 10, position: 'insideTopRight' }} />}
+            <Area dataKey="ci" stroke="none" fill="#fde68a" fillOpacity={0.7} isAnimationActive={false} name="95% CI" />
             <Line dataKey="accuracy" stroke="#e8a317" strokeWidth={2} dot={{ r: 2 }} isAnimationActive={false} />
-          </LineChart>
+          </ComposedChart>
         </ResponsiveContainer>
       </ChartCard>}
       <ChartCard className={greedy.length ? '' : 'span-2'} title="Accuracy vs bit-ops" subtitle="bit-ops = Σ MACs·bitsA·bitsB, relative to FP32 (log scale)" csv={() => d.pareto as unknown as Record<string, unknown>[]} file="pareto">
@@ -80,7 +87,7 @@ function Charts({ d }: { d: StudyData }) {
               return p ? (
                 <div className="tooltip">
                   <strong>{p.label}</strong>
-                  <div>{p.accuracy.toFixed(2)}% · bit-ops {(p.bitops * 100).toFixed(1)}% · mean {p.avgBits.toFixed(1)} bits</div>
+                  <div>{p.accuracy.toFixed(2)}% [{ci(p.accuracy).join(', ')}] · n = {d.images} · bit-ops {(p.bitops * 100).toFixed(1)}% · mean {p.avgBits.toFixed(1)} bits</div>
                 </div>
               ) : null;
             }} />
