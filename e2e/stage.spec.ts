@@ -160,6 +160,7 @@ test('no main-thread task over 100 ms while scoring: Outliers tab and main view'
     if (withHistogram) await expect(page.getByTestId('histogram')).toBeVisible({ timeout: 150_000 });
   };
   const figures: string[] = [];
+  const maxima: Record<string, number> = {};
   for (const view of ['outliers', 'accuracy'] as const) {
     if (view === 'accuracy') await page.getByRole('tab', { name: 'Accuracy' }).click();
     await settle(view === 'outliers');
@@ -176,7 +177,8 @@ test('no main-thread task over 100 ms while scoring: Outliers tab and main view'
     const long = await longTasks(page);
     figures.push(`${view}: n = ${long.length}, max ${Math.max(0, ...long).toFixed(0)} ms [${long.map((d) => d.toFixed(0)).join(", ")}]`);
     console.log(figures[figures.length - 1]);
-    expect(Math.max(0, ...long), `longest main-thread task while scoring (${view})`).toBeLessThan(100);
+    maxima[view] = Math.max(0, ...long);
   }
-  console.log(`long tasks while scoring — ${figures.join('; ')}`);
+  // both views measured before either is judged, so one run gives every figure
+  for (const [view, max] of Object.entries(maxima)) expect(max, `longest main-thread task while scoring (${view})`).toBeLessThan(100);
 });
