@@ -3,6 +3,7 @@
  * the engine would reject. Used by the per-site controls and the "apply to all" actions.
  */
 import type { OperandScheme, SiteScheme } from '../engine/plan';
+import { type SiteKind, smoothFoldable } from '../model/sites';
 
 /** Make an operand valid for its role (A: tensor|token; B: tensor|channel|group). */
 export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean): OperandScheme {
@@ -24,10 +25,19 @@ export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean
   return r;
 }
 
-export function fitSite(s: SiteScheme, hasWeight: boolean): SiteScheme {
+/**
+ * SmoothQuant copied to a site keeps its meaning: folded where a LayerNorm can absorb s; run-time
+ * scaling only where it was asked for explicitly — a folded setting is never turned into a
+ * run-time division behind the user's back.
+ */
+export function fitSite(s: SiteScheme, hasWeight: boolean, kind?: SiteKind): SiteScheme {
   const out: SiteScheme = { a: fitOperand(s.a, 'a', hasWeight), b: fitOperand(s.b, 'b', hasWeight) };
   if (hasWeight) {
-    if (s.smoothquant) out.smoothquant = { ...s.smoothquant };
+    if (s.smoothquant) {
+      const foldable = kind !== undefined && smoothFoldable(kind);
+      if (foldable) out.smoothquant = { alpha: s.smoothquant.alpha, placement: 'fold' };
+      else if (s.smoothquant.placement === 'runtime') out.smoothquant = { ...s.smoothquant };
+    }
     if (s.llmInt8) out.llmInt8 = { ...s.llmInt8 };
     if (s.gptq && out.b.bits !== 32) out.gptq = { ...s.gptq };
   }

@@ -123,7 +123,7 @@ export function SiteInspector() {
   const runNotes = useResults((r) => (r.live.key.startsWith(`[${JSON.stringify(plan.sites)},`) ? r.live.result?.sites[idx]?.notes : undefined));
 
   const commit = (next: SiteScheme) => {
-    const fitted = fitSite(next, site.hasWeight);
+    const fitted = fitSite(next, site.hasWeight, site.kind);
     const trial = { ...plan, sites: plan.sites.map((s, i) => (i === idx ? fitted : s)) };
     try {
       validatePlan(trial);
@@ -139,11 +139,11 @@ export function SiteInspector() {
       const target = sites[i];
       if (which === 'weights' && !target.hasWeight) return null;
       if (which === 'kind' && target.kind !== site.kind) return null;
-      return fitSite(structuredClone(scheme), target.hasWeight);
+      return fitSite(structuredClone(scheme), target.hasWeight, target.kind);
     });
   };
   const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
-    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits } }, sites[i].hasWeight));
+    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits } }, sites[i].hasWeight, sites[i].kind));
 
   return (
     <div className="inspector">
