@@ -94,6 +94,12 @@ export interface StudyOptions {
   /** seeds for the chaotic-row bands (0 = none) */
   bandSeeds?: number;
   log?: (s: string) => void;
+  /** an earlier (partial) result of the same split: rows, scan sites and greedy steps it holds are reused */
+  resume?: StudyResult;
+  /** greedy curve: every k on the selection half; on the report cells only at each budget's k (default) or at every k */
+  greedyReport?: 'budgets' | 'all';
+  /** cells of the single-site scan besides val-sel (default: the report cells) */
+  scanCells?: CellName[];
   /** called with the result so far after each row and part (checkpoints of long runs) */
   onPartial?: (r: StudyResult) => void;
   signal?: AbortSignal;
@@ -199,7 +205,6 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
   const cells = Object.fromEntries(CELL_NAMES.map((c) => [c, cellOf(SPLIT[c], o.limit, engine)])) as Record<CellName, CellSpec>;
   const backend = engine.backend.info.label;
   const res: StudyResult = { version: 2, split: SPLIT, report, backend, rows: [], wall_s: {} };
-  const labelsOf: Partial<Record<CellName, Uint8Array>> = {};
   const fpOk: Partial<Record<CellName, Uint8Array>> = {};
 
   const timed = async <T>(part: string, f: () => Promise<T>): Promise<T> => {
@@ -212,7 +217,6 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
     const c = cells[cell];
     const t0 = performance.now();
     const r = await engine.score({ plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true }, undefined, o.signal, opts.jitter);
-    labelsOf[cell] ??= Uint8Array.from(r.labels!);
     return { r, cell: cellFromPredictions(r.predictions!, r.labels!, (performance.now() - t0) / 1000, fpOk[cell]) };
   };
   const fmt = (c?: StudyCell) =>
@@ -222,7 +226,14 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
         (c.band ? ` band ${c.band.min_pct.toFixed(2)}–${c.band.max_pct.toFixed(2)}` : '')
       : '—';
 
+  const samePlan = (a: Plan, b: Plan) => JSON.stringify(a.sites) === JSON.stringify(b.sites);
   const row = async (key: string, group: string, plan: Plan, on: CellName[] = report): Promise<StudyRow> => {
+    const old = o.resume?.rows.find((r) => r.key === key && samePlan(r.plan, plan) && on.every((c) => r.cells[c] && (!r.chaotic || !(o.bandSeeds ?? 0) || r.cells[c]!.band)));
+    if (old) {
+      res.rows.push(old);
+      log(`  ${key.padEnd(30)} (resumed)`);
+      return old;
+    }
     const chaotic = isChaotic(plan);
     const out: StudyRow = { key, label: plan.name ?? key, group, plan, chaotic, cells: {}, paths: {} };
     await timed(key, async () => {
@@ -251,28 +262,32 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
   const fpRow = await row('fp32', 'note004', P.fp32(), needSel ? [...new Set<CellName>(['val-sel', ...report])] : report);
   for (const c of CELL_NAMES) {
     const cell = fpRow.cells[c];
-    if (cell) fpOk[c] = correctness(Array.from(cell.predictions, Number), labelsOf[c]!);
+    const spec = cells[c];
+    if (cell) fpOk[c] = correctness(Array.from(cell.predictions, Number), engine.evalSet(spec.set).labels.subarray(spec.offset, spec.offset + spec.limit));
   }
   if (want('int4_all', 'note004')) await row('int4_all', 'note004', P.allNote004(4));
 
   const sites = engine.sites;
   if (needSel) {
-    const scanCells = [...new Set<CellName>(['val-sel', ...report])];
+    const scanCells = [...new Set<CellName>(['val-sel', ...(o.scanCells ?? report)])];
     log('  single-site INT4 scan (note 004 scheme):');
     const scan: ScanSite[] = [];
     await timed('scan', async () => {
       for (const s of sites) {
         const plan = P.sitesPlan(`site ${s.index} INT4`, [s.index], P.note004Site(4));
         const entry: ScanSite = { site: s.index, name: s.name, macs: s.macs, cells: {} };
-        for (const c of scanCells) entry.cells[c] = (await score(plan, c)).cell;
+        const prev = o.resume?.scan?.sites.find((x) => x.site === s.index);
+        for (const c of scanCells) entry.cells[c] = prev?.cells[c] ?? (await score(plan, c)).cell;
         scan.push(entry);
+        res.scan = { sites: scan };
+        o.onPartial?.(res);
         log(`    site ${String(s.index).padStart(2)} ${s.name.padEnd(22)} ${scanCells.map((c) => `${c}: ${fmt(entry.cells[c])}`).join('  ')}`);
       }
     });
     res.scan = { sites: scan };
     const dSel = scan.map((s) => s.cells['val-sel']!.accuracy_pct);
-    if (report.includes('val-report')) res.scan.spearman_sel_vs_report = spearman(dSel, scan.map((s) => s.cells['val-report']!.accuracy_pct));
-    if (report.includes('test')) res.scan.spearman_sel_vs_test = spearman(dSel, scan.map((s) => s.cells.test!.accuracy_pct));
+    if (scanCells.includes('val-report')) res.scan.spearman_sel_vs_report = spearman(dSel, scan.map((s) => s.cells['val-report']!.accuracy_pct));
+    if (scanCells.includes('test')) res.scan.spearman_sel_vs_test = spearman(dSel, scan.map((s) => s.cells.test!.accuracy_pct));
     // the ranking is made on the selection half only (ties: lower site first)
     const order = [...scan].sort((a, b) => b.cells['val-sel']!.accuracy_pct - a.cells['val-sel']!.accuracy_pct || a.site - b.site).map((r) => r.site);
     res.best_sites = order.slice(0, 6);
@@ -280,13 +295,16 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
     o.onPartial?.(res);
     if (want('greedy', 'note004') || want('int4_share', 'note004')) {
       // the whole curve on the validation halves; on test only where a budget's k lands (below)
-      const curveCells = scanCells.filter((c) => c !== 'test');
+      const curveCells = o.greedyReport === 'all' ? scanCells.filter((c) => c !== 'test') : (['val-sel'] as CellName[]);
       log(`  greedy cumulative curve (order chosen on val-sel) on ${curveCells.join(', ')}:`);
       const curve: Partial<Record<CellName, StudyCell[]>> = {};
       const greedyPlan = (k: number) => P.sitesPlan(`greedy ${k}`, order.slice(0, k), P.note004Site(4));
       await timed('greedy', async () => {
         for (let k = 1; k <= order.length; k++) {
-          for (const c of curveCells) (curve[c] ??= []).push((await score(greedyPlan(k), c)).cell);
+          const prev = o.resume?.greedy && o.resume.greedy.order.slice(0, k).join() === order.slice(0, k).join() ? o.resume.greedy.curve : undefined;
+          for (const c of curveCells) (curve[c] ??= []).push(prev?.[c]?.[k - 1] ?? (await score(greedyPlan(k), c)).cell);
+          res.greedy = { order, chosen_on: 'val-sel', curve };
+          o.onPartial?.(res);
           log(`    ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
         }
       });
