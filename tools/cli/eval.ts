@@ -1,11 +1,13 @@
 /**
  * npm run eval -- [--backend auto|webgpu|cpu] [--set test|val|all] [--limit N] [--plan plan.json] [--cpu] [--threads N]
- * Accuracy per eval set and images per second, with agreement against PyTorch's predictions
- * (predictions.json) for the FP32 plan.
+ * Accuracy per eval set (95% Wilson interval, n) and images per second, with agreement against
+ * PyTorch's predictions (predictions.json); a quantized plan also gets its paired Δ vs FP32 on the
+ * same images (exact McNemar interval, science.md §8).
  */
 import { ArgError, BACKEND_ARG, LIMIT_ARG, parseArgs, readPlanArg, THREADS_ARG } from './args';
 import { createNodeEngine } from '../../src/engine/nodeEngine';
 import { fp32Plan } from '../../src/engine/plan';
+import { correctness, formatAccuracy, formatDelta, pairedDelta, wilson } from '../../src/quant/intervals';
 import { loadReferenceNode } from '../../src/engine/nodeLoad';
 import type { BackendChoice, EvalSetName } from '../../src/engine/types';
 
@@ -36,10 +38,16 @@ async function main() {
       const ref = predictions[set] as number[];
       const agree = r.predictions!.filter((p, i) => p === ref[i]).length;
       const torchAcc = (metrics[set]?.accuracy ?? NaN) * 100;
+      const isFp32 = plan.sites.every((x) => x.a.bits === 32 && x.b.bits === 32);
+      let delta = '';
+      if (!isFp32) {
+        const fp = await engine.score({ plan: fp32Plan(), set, limit, keepPredictions: true });
+        delta = ` · Δ vs FP32 ${formatDelta(pairedDelta(correctness(fp.predictions!, fp.labels!), correctness(r.predictions!, r.labels!)), 2)} (paired, exact McNemar)`;
+      }
       console.log(
-        `${set}: accuracy ${(r.accuracy * 100).toFixed(2)}% on ${r.count} images · ${r.imagesPerSecond.toFixed(1)} images/s · ` +
-          `agrees with PyTorch on ${((100 * agree) / r.count).toFixed(2)}% of predictions` +
-          (plan.name === 'FP32' && r.count === count ? ` · PyTorch accuracy ${torchAcc.toFixed(2)}%` : ''),
+        `${set}: accuracy ${formatAccuracy(wilson(r.correct, r.count), 2)}${delta} · ${r.imagesPerSecond.toFixed(1)} images/s · ` +
+          (isFp32 ? `agrees with PyTorch's FP32 on ${((100 * agree) / r.count).toFixed(2)}% of predictions` : `differs from PyTorch's FP32 on ${((100 * (r.count - agree)) / r.count).toFixed(2)}% of predictions`) +
+          (isFp32 && r.count === count ? ` · PyTorch accuracy ${torchAcc.toFixed(2)}%` : ''),
       );
     }
   } finally {
