@@ -73,7 +73,7 @@ test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paire
   await expect(grid.locator('figure').first()).toContainText(/A: \w+/);
   await expect(grid.locator('figure').first()).toContainText(/B: \w+/);
   // per-class: FP32, A and B side by side with error bars
-  await expect(page.getByTestId('per-class').locator('.recharts-errorBar').first()).toBeVisible();
+  await expect(page.getByTestId('per-class').locator('svg path[stroke]').first()).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/compare-accuracy-1440.png`, fullPage: true });
 
   // the URL carries A and B (mutation: "A not in URL")

@@ -42,7 +42,7 @@ test('study view scores the presets live on 8 images', async ({ page }) => {
 
   await page.getByRole('tab', { name: 'Scale / zero' }).click();
   await expect(page.locator('.katex').first()).toBeVisible({ timeout: 60_000 });
-  await expect(page.getByText('zero point')).toBeVisible();
+  await expect(page.getByText('zero point', { exact: true }).first()).toBeVisible();
   await page.screenshot({ path: `${ART}/app-explorer.png`, fullPage: true });
   expect(errors, errors.join('\n')).toEqual([]);
 });

@@ -2,8 +2,7 @@
  * Per-class accuracy (with intervals), confusion matrix, the images whose prediction the plan
  * flipped vs FP32 and — with a plan A pinned — the images on which A and B disagree.
  */
-import { useEffect, useMemo, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { memo, useEffect, useMemo, useState } from 'react';
 import { useStore } from '../../state/store';
 import type { ScoreResult } from '../../engine/types';
 import { useResults } from '../engine/results';
@@ -18,20 +17,63 @@ import { useLiveTrio } from '../compare/usePairs';
 
 type Series = { key: string; name: string; color: string; res: ScoreResult };
 
+/**
+ * Grouped bars with 95% error bars as a few SVG paths (one per series): the chart re-draws on every
+ * score, and as chart-library elements it cost the main thread ~300 ms a time (issue 11, long tasks).
+ */
+const PerClassSvg = memo(function PerClassSvg({ names, series }: { names: string[]; series: Series[] }) {
+  const ivs = series.map((s) => perClassIntervals(s.res));
+  const W = 640;
+  const H = 240;
+  const pad = { l: 40, r: 8, t: 26, b: 44 };
+  const y = (v: number) => pad.t + (1 - v) * (H - pad.t - pad.b);
+  const gw = (W - pad.l - pad.r) / Math.max(1, names.length);
+  const bw = (gw * 0.8) / Math.max(1, series.length);
+  return (
+    <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Per-class accuracy with 95% intervals">
+      {[0, 0.25, 0.5, 0.75, 1].map((v) => (
+        <g key={v}>
+          <line x1={pad.l} x2={W - pad.r} y1={y(v)} y2={y(v)} stroke="#e2e8f0" strokeDasharray="3 3" />
+          <text x={pad.l - 4} y={y(v) + 3} fontSize={10} textAnchor="end" fill="#64748b">
+            {100 * v}%
+          </text>
+        </g>
+      ))}
+      {series.map((s, k) => {
+        let bars = '';
+        let errs = '';
+        ivs[k].forEach((p, i) => {
+          const x = pad.l + i * gw + gw * 0.1 + k * bw;
+          bars += `M${x.toFixed(1)} ${y(p.p).toFixed(1)}h${(bw - 1).toFixed(1)}V${y(0).toFixed(1)}h${(1 - bw).toFixed(1)}Z`;
+          const cx = (x + (bw - 1) / 2).toFixed(1);
+          errs += `M${cx} ${y(p.lo).toFixed(1)}V${y(p.hi).toFixed(1)}M${(+cx - 2).toFixed(1)} ${y(p.lo).toFixed(1)}h4M${(+cx - 2).toFixed(1)} ${y(p.hi).toFixed(1)}h4`;
+        });
+        return (
+          <g key={s.key}>
+            <path d={bars} fill={s.color}>
+              <title>{names.map((n, i) => `${s.name} · ${n}: ${(100 * ivs[k][i].p).toFixed(0)}% [${(100 * ivs[k][i].lo).toFixed(0)}, ${(100 * ivs[k][i].hi).toFixed(0)}] · n = ${ivs[k][i].n}`).join('\n')}</title>
+            </path>
+            <path d={errs} stroke="#0f172a" strokeWidth={1} fill="none" />
+            <rect x={pad.l + k * 120} y={4} width={10} height={10} fill={s.color} />
+            <text x={pad.l + k * 120 + 14} y={13} fontSize={11} fill="#334155">
+              {s.name}
+            </text>
+          </g>
+        );
+      })}
+      {names.map((n, i) => (
+        <text key={n} x={pad.l + (i + 0.5) * gw} y={H - pad.b + 14} fontSize={11} textAnchor="end" fill="#334155" transform={`rotate(-30 ${pad.l + (i + 0.5) * gw} ${H - pad.b + 14})`}>
+          {n}
+        </text>
+      ))}
+    </svg>
+  );
+}, (a, b) => a.names === b.names && a.series.length === b.series.length && a.series.every((s, i) => s.res === b.series[i].res && s.name === b.series[i].name && s.color === b.series[i].color));
+
 /** Per-class accuracy of FP32, A (when pinned) and B, each bar with its 95% Wilson interval. */
 function PerClass({ series }: { series: Series[] }) {
   const names = useClassNames();
-  const ivs = series.map((s) => perClassIntervals(s.res));
-  const data = names.map((n, i) => {
-    const row: Record<string, unknown> = { class: n };
-    series.forEach((s, k) => {
-      const p = ivs[k][i];
-      row[s.key] = +(100 * p.p).toFixed(2);
-      row[`${s.key}Err`] = [+(100 * (p.p - p.lo)).toFixed(2), +(100 * (p.hi - p.p)).toFixed(2)];
-      row[`${s.key}Ci`] = `${(100 * p.p).toFixed(0)}% [${(100 * p.lo).toFixed(0)}, ${(100 * p.hi).toFixed(0)}] · n = ${p.n}`;
-    });
-    return row;
-  });
+  const ivs = useMemo(() => series.map((s) => perClassIntervals(s.res)), [series]);
   const nPerClass = ivs[ivs.length - 1].map((p) => p.n);
   const csv = () =>
     names.map((n, i) => Object.fromEntries([['class', n], ...series.flatMap((s, k) => [[`${s.name} %`, (100 * ivs[k][i].p).toFixed(2)], [`${s.name} lo`, (100 * ivs[k][i].lo).toFixed(2)], [`${s.name} hi`, (100 * ivs[k][i].hi).toFixed(2)], [`${s.name} n`, ivs[k][i].n]])]));
@@ -43,33 +85,7 @@ function PerClass({ series }: { series: Series[] }) {
       file="per-class-accuracy"
     >
       <div data-testid="per-class">
-        <ResponsiveContainer width="100%" height={240}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 28, left: 0 }} barCategoryGap="18%">
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey="class" angle={-30} textAnchor="end" interval={0} tick={{ fontSize: 11 }} />
-            <YAxis domain={[0, 100]} tick={{ fontSize: 11 }} unit="%" width={44} />
-            <Tooltip
-              content={({ payload, label }) =>
-                payload?.length ? (
-                  <div className="tooltip">
-                    <strong>{String(label)}</strong>
-                    {series.map((s) => (
-                      <div key={s.key}>
-                        {s.name}: {String((payload[0].payload as Record<string, unknown>)[`${s.key}Ci`])}
-                      </div>
-                    ))}
-                  </div>
-                ) : null
-              }
-            />
-            <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
-            {series.map((s) => (
-              <Bar key={s.key} dataKey={s.key} name={s.name} fill={s.color} radius={[3, 3, 0, 0]} isAnimationActive={false}>
-                <ErrorBar dataKey={`${s.key}Err`} width={3} strokeWidth={1} stroke="#0f172a" direction="y" />
-              </Bar>
-            ))}
-          </BarChart>
-        </ResponsiveContainer>
+        <PerClassSvg names={names} series={series} />
       </div>
     </ChartCard>
   );

@@ -1,7 +1,8 @@
 /** A CIFAR image (3072 bytes, CHW planes) drawn on a canvas, scaled up without smoothing. */
-import { useEffect, useRef } from 'react';
+import { memo, useEffect, useRef } from 'react';
 
-export function Thumb({ pixels, size = 64, label }: { pixels: Uint8Array | undefined; size?: number; label: string }) {
+// memo: a list of 48 thumbnails must not re-render on every progress tick of a score
+export const Thumb = memo(function Thumb({ pixels, size = 64, label }: { pixels: Uint8Array | undefined; size?: number; label: string }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = ref.current;
@@ -18,4 +19,4 @@ export function Thumb({ pixels, size = 64, label }: { pixels: Uint8Array | undef
     ctx.putImageData(img, 0, 0);
   }, [pixels]);
   return <canvas ref={ref} width={32} height={32} className="thumb" style={{ width: size, height: size }} role="img" aria-label={label} />;
-}
+});

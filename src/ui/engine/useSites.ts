@@ -18,7 +18,10 @@ export function useSites(): SiteInfo[] {
   }, [config]);
 }
 
+const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+/** The dataset's class names (one stable array, so memoized charts do not redraw for nothing). */
 export function useClassNames(): string[] {
   const names = useResults((r) => r.dataset?.classNames);
-  return names && names.length === 10 ? names : ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+  return names && names.length === 10 ? names : CIFAR10_CLASSES;
 }
