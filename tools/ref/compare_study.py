@@ -114,10 +114,14 @@ def write_md(path, report):
             inside = ("yes" if c["ts_inside_torch_band"] else "**no**") if band else ""
             lines.append(f"| {r['key']} | {cell} | {c['n']} | {fmt_acc(c['ts'])} | {fmt_acc(c['torch'])} | "
                          f"{c['agree_pct']:.1f}% | {bs} | {inside} |")
-    notes = [(r["key"], r) for r in report["rows"] if r.get("notes") or r.get("smoothquant_alpha")]
+    notes = [(r["key"], r) for r in report["rows"] if r.get("notes") or r.get("smoothquant_alpha")
+             or any("warning" in c for c in r.get("cells", {}).values())]
     if notes:
         lines += ["", "## Reference notes", ""]
         for key, r in notes:
+            for cell, c in r.get("cells", {}).items():
+                if "warning" in c:
+                    lines.append(f"- {key} {cell}: {c['warning']}")
             if r.get("smoothquant_alpha"):
                 lines.append(f"- {key}: SmoothQuant α per site {r['smoothquant_alpha']}")
             for n_ in r.get("notes", []):

@@ -662,7 +662,7 @@ def main():
         band = ""
         if "jitter" in r:
             band = f"  band [{100 * r['jitter']['band'][0]:.2f}, {100 * r['jitter']['band'][1]:.2f}]% (jitter {args.jitter:g}, {args.seeds} seeds)"
-        print(f"{plan.get('name') or path}: {args.set} accuracy {100 * acc:.2f}% on {len(ys)} images, "
+        print(f"{plan.get('name') or path} ({', '.join(r['grids']) or 'FP32'}): {args.set} accuracy {100 * acc:.2f}% on {len(ys)} images, "
               f"agrees with FP32 on {100 * r['agree_fp32']:.2f}%{band}  [{r['wall_s']}s]", flush=True)
     if args.out:
         with open(args.out, "w") as f:
