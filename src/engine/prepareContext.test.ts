@@ -155,3 +155,16 @@ describe('GPTQ sequential', () => {
     expect(log2).toHaveLength(0);
   });
 });
+
+describe('study rows', () => {
+  it('lists each plan once, and every chaotic row is detected by its plan', async () => {
+    const { BEYOND_ROWS, isChaotic } = await import('./study');
+    const P = await import('./presets');
+    const plans = [P.fp32(), P.allNote004(4), P.allNote004(2), P.allNote004(8), ...BEYOND_ROWS.map((r) => r.build())];
+    const keys = plans.map((p) => JSON.stringify(validatePlan(p).sites));
+    expect(new Set(keys).size).toBe(keys.length);
+    const chaotic = BEYOND_ROWS.filter((r) => isChaotic(r.build())).map((r) => r.key);
+    expect(chaotic).toEqual(['int4_per_tensor_sym', 'w4a4_per_tensor', 'smoothquant_w4a4', 'smoothquant_w4a4_search', 'smoothquant_w4a4_runtime_all']);
+    expect(isChaotic(P.allNote004(4)) && isChaotic(P.allNote004(2)) && !isChaotic(P.perTokenAsym(4))).toBe(true);
+  });
+});

@@ -122,7 +122,6 @@ export interface RowDef {
 /** The rows beyond note 004's (each plan once, under one name). */
 export const BEYOND_ROWS: RowDef[] = [
   { key: 'int8_per_tensor_sym', group: 'granularity', build: () => P.perTensorSym(8) },
-  { key: 'int8_per_token', group: 'granularity', build: () => P.perTokenAsym(8) },
   { key: 'int4_per_tensor_sym', group: 'granularity', build: () => P.perTensorSym(4) },
   { key: 'int4_per_token', group: 'granularity', build: () => P.perTokenAsym(4) },
   { key: 'w8a8_per_token', group: 'granularity', build: () => P.w8a8PerToken() },
@@ -228,6 +227,12 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
 
   const samePlan = (a: Plan, b: Plan) => JSON.stringify(a.sites) === JSON.stringify(b.sites);
   const row = async (key: string, group: string, plan: Plan, on: CellName[] = report): Promise<StudyRow> => {
+    // one plan, one row (the same plan under two names would be counted twice)
+    const twin = res.rows.find((r) => samePlan(r.plan, plan));
+    if (twin) {
+      log(`  ${key.padEnd(30)} = ${twin.key} (the same plan; not listed twice)`);
+      return twin;
+    }
     const old = o.resume?.rows.find((r) => r.key === key && samePlan(r.plan, plan) && on.every((c) => r.cells[c] && (!r.chaotic || !(o.bandSeeds ?? 0) || r.cells[c]!.band)));
     if (old) {
       res.rows.push(old);

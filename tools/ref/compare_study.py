@@ -148,6 +148,9 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--calib-images", type=int, default=qr.CALIB_IMAGES)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of an existing <out>.json that this run does not recompute (runs in parts)")
+    ap.add_argument("--skip-done", action="store_true", help="with --merge: skip rows <out>.json already holds")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t_start = time.time()
@@ -186,6 +189,16 @@ def main():
               "scope": "image" if args.scope == "image" else "batch", "jitter": args.jitter, "seeds": args.seeds,
               "limit": args.limit, "cells": {c: dict(split[c], images=len(images[c][1])) for c in cells},
               "command": "tools/ref/compare_study.py " + " ".join(sys.argv[1:]), "rows": [], "wall_s": 0.0}
+
+    if args.merge and os.path.exists(args.out + ".json"):
+        with open(args.out + ".json") as f:
+            old = json.load(f)
+        done = {r["key"] for r in old.get("rows", []) if "error" not in r}
+        if args.skip_done:
+            rows = [r for r in rows if r.get("key") not in done]
+        redo = {r.get("key") for r in rows}
+        report["rows"] = [r for r in old.get("rows", []) if r["key"] not in redo]
+        report["command"] += " (merged with an earlier part)"
 
     def flush():
         report["wall_s"] = round(time.time() - t_start, 1)
