@@ -235,17 +235,20 @@ export class VitCpu {
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
           const images = rows / perImage;
+          if (flags & FLAG_GELU && res) throw new Error('vitCpu: GELU then residual is not an op of this ViT');
           for (let img = 0; img < images; img++) {
             const ai = ar.f32(a + img * perImage * k * 4, perImage * k).slice();
             const yi = runLinearSite(ps, lin, ai, perImage, this.kernels);
             const yv = ar.f32(y + img * perImage * n * 4, perImage * n);
-            const rv = res ? ar.f32(res + img * perImage * n * 4, perImage * n) : null;
-            for (let i = 0; i < yi.length; i++) {
-              let v = yi[i];
-              if (flags & FLAG_GELU) v = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
-              yv[i] = rv ? rv[i] + v : v;
+            if (!res) yv.set(yi);
+            else {
+              // y may be the residual buffer itself: element by element is safe
+              const rv = ar.f32(res + img * perImage * n * 4, perImage * n);
+              for (let i = 0; i < yi.length; i++) yv[i] = rv[i] + yi[i];
             }
           }
+          // the same GELU as the fused epilogue of the fast path (fc1 has no residual)
+          if (flags & FLAG_GELU) ex.gelu(y, rows * n);
           return;
         }
       }
