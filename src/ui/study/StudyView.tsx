@@ -1,6 +1,6 @@
 /** Study view: sensitivity bars, greedy curve, accuracy vs bit-ops — live or from study.json. */
 import { useEffect, useState } from 'react';
-import { Area, Bar, BarChart, CartesianGrid, Cell, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { Area, Bar, BarChart, CartesianGrid, Cell, ComposedChart, ErrorBar, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import type { EvalSetName } from '../../engine/types';
 import { useResults } from '../engine/results';
@@ -17,7 +17,14 @@ const KIND_COLORS: Record<string, string> = { patch_embed: '#0ea5e9', to_qkv: '#
 function Charts({ d }: { d: StudyData }) {
   const sites = useSites();
   const select = useStore((s) => s.selectSite);
-  const sens = d.sensitivity.map((r) => ({ ...r, label: String(r.site), kind: sites[r.site]?.kind ?? 'fc1', delta: +r.delta_pp.toFixed(2) }));
+  const sens = d.sensitivity.map((r) => ({
+    ...r,
+    label: String(r.site),
+    kind: sites[r.site]?.kind ?? 'fc1',
+    delta: +r.delta_pp.toFixed(2),
+    err: r.delta_lo_pp !== undefined ? [+(r.delta_pp - r.delta_lo_pp).toFixed(2), +(r.delta_hi_pp! - r.delta_pp).toFixed(2)] : undefined,
+  }));
+  const paired = sens.some((r) => r.err);
   // live rows keep accuracies only: Wilson intervals from the counts; no paired Δ interval
   // (that needs per-image predictions — study.json has them), so the noise floor is stated
   const ci = (acc: number): [number, number] => {
@@ -31,7 +38,11 @@ function Charts({ d }: { d: StudyData }) {
       {sens.length > 0 && <ChartCard
         className="span-2"
         title="Single-site INT4 sensitivity"
-        subtitle={`one site INT4, the rest FP32 · Δ vs FP32 ${fmtNum(d.fp32, 4)}% on the same n = ${d.images} images · no interval (live rows keep no per-image predictions): 1 image = ${(100 / Math.max(1, d.images)).toFixed(1)} pp, so bars this small are noise · click a bar to select the site`}
+        subtitle={
+          paired
+            ? `one site INT4, the rest FP32 · paired Δ vs FP32 ${fmtNum(d.fp32, 4)}% on the same n = ${d.images} images, 95% exact McNemar intervals; grey = within noise · click a bar to select the site`
+            : `one site INT4, the rest FP32 · Δ vs FP32 ${fmtNum(d.fp32, 4)}% on the same n = ${d.images} images · no interval (this run kept no per-image predictions): 1 image = ${(100 / Math.max(1, d.images)).toFixed(1)} pp · click a bar to select the site`
+        }
         csv={() => d.sensitivity as unknown as Record<string, unknown>[]}
         file="sensitivity"
       >
@@ -45,8 +56,9 @@ function Charts({ d }: { d: StudyData }) {
               <ReferenceLine y={0} stroke="#334155" />
               <Bar dataKey="delta" isAnimationActive={false} name="Δ accuracy">
                 {sens.map((r) => (
-                  <Cell key={r.site} fill={KIND_COLORS[r.kind]} cursor="pointer" />
+                  <Cell key={r.site} fill={r.within_noise ? '#cbd5e1' : KIND_COLORS[r.kind]} cursor="pointer" />
                 ))}
+                {paired && <ErrorBar dataKey="err" width={3} strokeWidth={1} stroke="#0f172a" direction="y" />}
               </Bar>
             </BarChart>
           </ResponsiveContainer>
@@ -62,7 +74,11 @@ function Charts({ d }: { d: StudyData }) {
           ))}
         </div>
       </ChartCard>}
-      {greedy.length > 0 && <ChartCard title="Greedy curve" subtitle={`sites enabled in order of single-site accuracy, chosen and scored on the same n = ${d.images} images (use study.json for held-out selection) · band: 95% Wilson interval`} csv={() => d.greedy} file="greedy">
+      {greedy.length > 0 && <ChartCard title="Greedy curve" subtitle={
+            d.greedyOffset
+              ? `sites enabled in order of single-site accuracy — order chosen on images 0–${d.greedyOffset - 1}, curve scored on the next n = ${d.images} images (held out from the choice; the FP32 line is of the scan's images) · band: 95% Wilson interval`
+              : `sites enabled in order of single-site accuracy, chosen and scored on the same n = ${d.images} images (use study.json for held-out selection) · band: 95% Wilson interval`
+          } csv={() => d.greedy} file="greedy">
         <ResponsiveContainer width="100%" height={240}>
           <ComposedChart data={greedy} margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />

@@ -51,12 +51,13 @@ describe('study.json reader', () => {
   });
 
   // mutation caught: "an old-format Δ shown as if paired"
-  it('reads the committed old study.json: all rows with Wilson intervals, and no Δ', () => {
+  it('reads the committed study.json (held-out study): every row with Wilson intervals and a paired Δ', () => {
     const m = parseStudy(committed);
-    expect(m.format).toBe('v1');
-    expect(m.rows.length).toBeGreaterThanOrEqual(20);
-    expect(m.rows.every((r) => Object.values(r.cells).every((c) => c.delta === null && c.acc.n > 0 && c.acc.lo <= c.acc.p && c.acc.p <= c.acc.hi))).toBe(true);
-    expect(m.notes.join(' ')).toMatch(/no Δ/);
+    expect(m.format).toBe('v2');
+    expect(m.rows.length).toBeGreaterThanOrEqual(40);
+    const cells = m.rows.filter((r) => r.key !== 'fp32').flatMap((r) => Object.values(r.cells));
+    expect(cells.length).toBeGreaterThanOrEqual(80);
+    expect(cells.every((c) => c.acc.n > 0 && c.acc.lo <= c.acc.p && c.acc.p <= c.acc.hi && c.delta !== null && c.delta.lo <= c.delta.delta && c.delta.delta <= c.delta.hi)).toBe(true);
   });
 
   it.each([

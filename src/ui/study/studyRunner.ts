@@ -12,12 +12,17 @@ import { PRESETS, type PresetContext } from '../../state/presets';
 import { queuedScore } from '../engine/client';
 import { currentClient } from '../engine/controller';
 import { errorText, isAbort } from '../engine/results';
+import { correctness, pairedDelta } from '../../quant/intervals';
 
 export interface SensRow {
   site: number;
   name: string;
   accuracy: number;
   delta_pp: number;
+  /** paired vs FP32 on the same images (exact McNemar), when the run kept predictions */
+  delta_lo_pp?: number;
+  delta_hi_pp?: number;
+  within_noise?: boolean;
   macs: number;
 }
 export interface ParetoPoint {
@@ -34,6 +39,8 @@ export interface StudyData {
   fp32: number;
   sensitivity: SensRow[];
   greedy: { k: number; site: number; accuracy: number }[];
+  /** live runs: the greedy order is chosen on images [0, n) and the curve scored on [n, 2n) */
+  greedyOffset?: number;
   pareto: ParetoPoint[];
 }
 
@@ -84,27 +91,32 @@ export async function runLiveStudy(opts: { set: EvalSetName; images: number; sit
   const data: StudyData = { source: `live · ${images} ${set} images`, set, images, fp32: NaN, sensitivity: [], greedy: [], pareto: [] };
   const publish = (phase: string) => useStudy.setState({ progress: { done, total, phase }, live: { ...data, sensitivity: data.sensitivity.slice(), greedy: data.greedy.slice(), pareto: data.pareto.slice() } });
   useStudy.setState({ running: true, error: null, show: 'live' });
-  const acc = async (plan: Plan, phase: string) => {
+  const scoreOn = async (plan: Plan, phase: string, offset: number) => {
     publish(phase);
-    const r = await queuedScore(client, { plan, set, offset: 0, limit: images }, undefined, ac.signal);
+    const r = await queuedScore(client, { plan, set, offset, limit: images, keepPredictions: true }, undefined, ac.signal);
     done++;
-    return r.accuracy * 100;
+    return { acc: r.accuracy * 100, ok: correctness(r.predictions ?? [], r.labels ?? []) };
   };
+  const acc = async (plan: Plan, phase: string) => (await scoreOn(plan, phase, 0)).acc;
   try {
-    data.fp32 = await acc(P.fp32(), 'FP32');
+    const fp = await scoreOn(P.fp32(), 'FP32', 0);
+    data.fp32 = fp.acc;
     data.pareto.push({ label: 'FP32', kind: 'preset', ...planCost(P.fp32(), sites), accuracy: data.fp32 });
     if (opts.parts.sens || opts.parts.greedy) {
       for (const s of sites) {
         const plan = P.sitesPlan(`site ${s.index} INT4`, [s.index], P.note004Site(4));
-        const a = await acc(plan, `site ${s.index} alone INT4`);
-        data.sensitivity.push({ site: s.index, name: s.name, accuracy: a, delta_pp: a - data.fp32, macs: s.macs });
+        const r = await scoreOn(plan, `site ${s.index} alone INT4`, 0);
+        const d = pairedDelta(fp.ok, r.ok);
+        data.sensitivity.push({ site: s.index, name: s.name, accuracy: r.acc, delta_pp: r.acc - data.fp32, delta_lo_pp: 100 * d.lo, delta_hi_pp: 100 * d.hi, within_noise: d.withinNoise, macs: s.macs });
       }
     }
     if (opts.parts.greedy) {
+      // chosen on the images of the scan, reported on the next `images` ones (never on the same)
       const order = [...data.sensitivity].sort((a, b) => b.accuracy - a.accuracy || a.site - b.site).map((r) => r.site);
+      data.greedyOffset = images;
       for (let k = 1; k <= order.length; k++) {
         const plan = P.sitesPlan(`greedy ${k}`, order.slice(0, k), P.note004Site(4));
-        const a = await acc(plan, `greedy: ${k} sites INT4`);
+        const a = (await scoreOn(plan, `greedy: ${k} sites INT4 (held-out images)`, images)).acc;
         data.greedy.push({ k, site: order[k - 1], accuracy: a });
         data.pareto.push({ label: `greedy ${k}`, kind: 'greedy', ...planCost(plan, sites), accuracy: a });
       }
