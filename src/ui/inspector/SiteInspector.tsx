@@ -143,7 +143,8 @@ export function SiteInspector() {
     });
   };
   const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
-    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits } }, sites[i].hasWeight, sites[i].kind));
+    // INT2 means the 4-level grid (science.md §1); ternary is chosen explicitly in a site's grid picker
+    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits, ...(bits === 2 && s[role].bits !== 2 ? { symmetric: false } : {}) } }, sites[i].hasWeight, sites[i].kind));
 
   return (
     <div className="inspector">
