@@ -72,7 +72,7 @@ describe('URL hash codec: pinned plan A', () => {
     w.A = (spoil as (a: Record<string, unknown>) => unknown)(w.A as Record<string, unknown>);
     const r = decodeConfig(unwire(w));
     expect(r.ok).toBe(true);
-    if (!r.ok) return;
+    if (!r.ok) throw new Error('expected ok (asserted above)'); // narrows the type
     expect(r.pinnedError).toMatch(re);
     expect(r.config.pinned).toBeNull();
     expect(r.config.plan).toEqual(c.plan);

@@ -22,7 +22,7 @@ describe('compare model', () => {
     const b = labels100.slice(); // B right everywhere → B gains 1 image
     const r = pairResults(result(a, labels100), result(b, labels100));
     expect(r.ok).toBe(true);
-    if (!r.ok) return;
+    if (!r.ok) throw new Error('expected ok (asserted above)'); // narrows the type
     expect(r.delta.delta).toBeCloseTo(0.01);
     expect(r.delta.lo).toBeLessThan(0);
     expect(r.delta.hi).toBeGreaterThan(0);
@@ -48,7 +48,7 @@ describe('compare model', () => {
     const b = a.map((p, i) => (i < 40 && i % 4 === 1 ? (L[i] + 1) % 10 : p)); // B loses 10 more
     const r = pairResults(result(a, L), result(b, L));
     expect(r.ok).toBe(true);
-    if (!r.ok) return;
+    if (!r.ok) throw new Error('expected ok (asserted above)'); // narrows the type
     expect(r.delta.aOnly).toBe(10);
     expect(r.delta.bOnly).toBe(0);
     expect(r.delta.hi - r.delta.lo).toBeLessThan(0.015);
