@@ -228,7 +228,13 @@ function Greedy({ model }: { model: StudyModel }) {
     <ChartCard
       className="span-2"
       title="Greedy curve"
-      subtitle={model.format === 'v2' ? `order chosen on val-sel, reported on ${cell} (n = ${data[0]?.n}) · band: 95% Wilson interval` : `order and accuracy on the same ${cell} images (old study.json)`}
+      subtitle={
+        model.format !== 'v2'
+          ? `order and accuracy on the same ${cell} images (old study.json)`
+          : cell === 'val-sel'
+            ? `on val-sel (n = ${data[0]?.n}), the images the order was chosen on: a selection curve, not a result — the budgets chosen from it are reported on held-out images in the INT4 share table · band: 95% Wilson interval`
+            : `order chosen on val-sel, reported on ${cell} (n = ${data[0]?.n}) · band: 95% Wilson interval`
+      }
       csv={() => data.map(({ ci, ...d }) => ({ ...d, lo: ci[0], hi: ci[1] }))}
       file="greedy-curve"
     >
