@@ -99,6 +99,18 @@ describe('VitCpu (WASM, batched) vs VitReference', () => {
     }
   });
 
+  it('LLM.int8(): images with the same outlier columns run as one matrix, same numbers as one by one', () => {
+    const prepared = preparePlan(llmInt8Plan(), ref.sites, siteLinears(w));
+    const before = { ...vit.slowMatrices };
+    const stacked = vit.forward(prepared, pixels, N_IMAGES, N_IMAGES);
+    const images = vit.slowMatrices.images - before.images;
+    const matrices = vit.slowMatrices.matrices - before.matrices;
+    console.log(`LLM.int8(): ${images} image operands ran as ${matrices} matrices`);
+    expect(matrices).toBeLessThan(images); // grouping happened
+    expect(matrices).toBeGreaterThan(images / N_IMAGES); // and not all images in one group regardless of mask
+    expect(stacked).toEqual(vit.forward(prepared, pixels, N_IMAGES, 1));
+  });
+
   it('backend: batched run equals image-by-image run', async () => {
     const k = await loadCpuKernels();
     const be = new VitCpuBackend(w, k, 'test');

@@ -20,6 +20,8 @@ import type { BackendInfo } from '../engine/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
 import { scaleZero, storageOffset } from '../quant/scaleZero';
+import { outlierColumns } from '../quant/llmInt8';
+import { applySmoothing } from '../quant/smoothquant';
 import { patchify, siteLinears, VitReference } from '../model/vitRef';
 import type { Linear, VitWeights } from '../model/vitWeights';
 import {
@@ -234,18 +236,21 @@ export class VitCpu {
           return;
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
-          const images = rows / perImage;
           if (flags & FLAG_GELU && res) throw new Error('vitCpu: GELU then residual is not an op of this ViT');
-          for (let img = 0; img < images; img++) {
-            const ai = ar.f32(a + img * perImage * k * 4, perImage * k).slice();
-            const yi = runLinearSite(ps, lin, ai, perImage, this.kernels);
-            const yv = ar.f32(y + img * perImage * n * 4, perImage * n);
-            if (!res) yv.set(yi);
-            else {
-              // y may be the residual buffer itself: element by element is safe
-              const rv = ar.f32(res + img * perImage * n * 4, perImage * n);
-              for (let i = 0; i < yi.length; i++) yv[i] = rv[i] + yi[i];
-            }
+          for (const group of this.slowGroups(ps, a, rows, perImage, k)) {
+            const ai = new Float32Array(group.length * perImage * k);
+            group.forEach((img, j) => ai.set(ar.f32(a + img * perImage * k * 4, perImage * k), j * perImage * k));
+            const yg = runLinearSite(ps, lin, ai, group.length * perImage, this.kernels);
+            group.forEach((img, j) => {
+              const yi = yg.subarray(j * perImage * n, (j + 1) * perImage * n);
+              const yv = ar.f32(y + img * perImage * n * 4, perImage * n);
+              if (!res) yv.set(yi);
+              else {
+                // y may be the residual buffer itself: element by element is safe
+                const rv = ar.f32(res + img * perImage * n * 4, perImage * n);
+                for (let i = 0; i < yi.length; i++) yv[i] = rv[i] + yi[i];
+              }
+            });
           }
           // the same GELU as the fused epilogue of the fast path (fc1 has no residual)
           if (flags & FLAG_GELU) ex.gelu(y, rows * n);
@@ -254,6 +259,33 @@ export class VitCpu {
       }
     });
   }
+
+  /**
+   * The images of a batch that a 'slow' site may run as one matrix. LLM.int8() decides its outlier
+   * columns per image (per matrix in the paper) and otherwise works row by row (per-token X,
+   * per-channel W), so images with the same outlier columns give the same numbers stacked as one
+   * matrix — one integer GEMM and one W pack per group instead of per image. Run-time SmoothQuant
+   * with a per-tensor range is one range per image: one image per group.
+   */
+  private slowGroups(ps: PreparedSite, a: number, rows: number, perImage: number, k: number): number[][] {
+    const images = rows / perImage;
+    const llm = ps.scheme.llmInt8;
+    if (!llm) return Array.from({ length: images }, (_, i) => [i]);
+    const groups = new Map<string, number[]>();
+    const smooth = ps.weight?.smoothPlacement === 'runtime' ? ps.weight.smooth : undefined;
+    for (let img = 0; img < images; img++) {
+      let x: Float32Array = this.ar.f32(a + img * perImage * k * 4, perImage * k);
+      // the mask is taken on the operand LLM.int8() sees (after run-time smoothing, as runLinearSite does)
+      if (smooth) x = applySmoothing(x, perImage, k, smooth);
+      const key = outlierColumns(x, perImage, k, llm.threshold).join('');
+      (groups.get(key) ?? groups.set(key, []).get(key)!).push(img);
+    }
+    this.slowMatrices.images += images;
+    this.slowMatrices.matrices += groups.size;
+    return [...groups.values()];
+  }
+  /** LLM.int8() sites run so far: image operands and the stacked matrices they ran as (diagnostics, tests) */
+  readonly slowMatrices = { images: 0, matrices: 0 };
 
   /** The integer GEMM of a weight site on an already quantized activation operand. */
   private gemmInt(site: number, A: QuantOperand, rows: number, y: number, flags: number, res: number): void {

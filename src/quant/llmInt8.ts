@@ -65,7 +65,8 @@ export function llmInt8Matmul(
   if (regIdx.length > 0) {
     const idx = Int32Array.from(regIdx);
     const kr = idx.length;
-    const xr = gatherColumns(x, m, k, idx);
+    // no outlier column: X itself (a copy only when it is not already a Float32Array)
+    const xr = kr === k && x instanceof Float32Array ? x : gatherColumns(x, m, k, idx);
     const qx = (opts.quantize ?? quantizeMatrix)(xr, m, kr, { bits: opts.aBits, symmetric: true, granularity: 'row' });
     const qw = quantizedWeightColumns(w, n, k, idx, mask, opts.bBits);
     yInt = (opts.gemm ?? gemmW8A8Ref)({ m, n, k: kr, xq: qx.q, wq: qw.q, sx: qx.scales, sw: qw.scales, bias: null });
@@ -76,14 +77,29 @@ export function llmInt8Matmul(
   const oi = Int32Array.from(outIdx);
   const no = oi.length;
   const xo = gatherColumns(x, m, k, oi);
-  const wo = gatherColumns(w, n, k, oi);
-  for (let i = 0; i < m; i++)
+  // W's outlier columns transposed [no × n]: the sum below runs over j innermost (fast in JS) and
+  // still adds the terms of each y[i, j] in column order, in float64, as the definition says
+  const woT = new Float64Array(no * n);
+  for (let j = 0; j < n; j++) for (let c = 0; c < no; c++) woT[c * n + j] = w[j * k + oi[c]];
+  if (no === 0 && yInt) {
+    // no outlier column (most images at most sites): y = (yInt + 0) + b, rounded once by the store,
+    // the same numbers as the general loop below with a zero sum
+    if (!bias) for (let i = 0; i < m * n; i++) y[i] = yInt[i] + 0;
+    else for (let i = 0, j = 0; i < m * n; i++, j = j + 1 === n ? 0 : j + 1) y[i] = yInt[i] + 0 + bias[j];
+    return y;
+  }
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    for (let c = 0; c < no; c++) {
+      const xv = xo[i * no + c];
+      for (let j = 0, o = c * n; j < n; j++) acc[j] += xv * woT[o + j];
+    }
     for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let c = 0; c < no; c++) s += xo[i * no + c] * wo[j * no + c];
-      const part = yInt ? f(yInt[i * n + j] + f(s)) : f(s);
+      const part = yInt ? f(yInt[i * n + j] + f(acc[j])) : f(acc[j]);
       y[i * n + j] = bias ? f(part + bias[j]) : part;
     }
+  }
   return y;
 }
 
