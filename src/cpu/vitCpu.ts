@@ -15,7 +15,7 @@
 import type { Backend, RunOptions } from '../engine/engine';
 import { jitterHooks, throwIfAborted } from '../engine/engine';
 import type { PreparedPlan, PreparedSite } from '../engine/siteQuant';
-import { matrixSpec, runLinearSite } from '../engine/siteQuant';
+import { matrixSpec, needsSiteDefinition, runAttentionSite, runLinearSite } from '../engine/siteQuant';
 import type { BackendInfo } from '../engine/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
@@ -117,7 +117,7 @@ export class VitCpu {
     const { path } = ps.path;
     const bias = ar.putF32(lin.b);
     const wt = ps.weight;
-    if ((wt?.smooth && wt.smoothPlacement === 'runtime') || ps.scheme.llmInt8) return { kind: 'slow', bias };
+    if ((wt?.smooth && wt.smoothPlacement === 'runtime') || ps.scheme.llmInt8 || needsSiteDefinition(ps)) return { kind: 'slow', bias };
     const panels = (w: Float32Array) => {
       const p = ar.alloc(roundUp(lin.out, 8) * lin.in * 4);
       ar.scoped(() => ex.pack_b_f32(ar.putF32(w), lin.out, lin.in, p));
@@ -339,6 +339,12 @@ export class VitCpu {
     const { scheme, path } = ps;
     const ex = this.ex;
     const ar = this.ar;
+    if (needsSiteDefinition(ps)) {
+      // FP8 / MX / NVFP4 operands: the shared definition (siteQuant.ts) on these kernels
+      const yv = runAttentionSite(ps, ar.f32(a, heads * m * k).slice(), ar.f32(b, heads * n * k).slice(), heads, m, n, k, this.kernels);
+      ar.f32(y, heads * m * n).set(yv);
+      return;
+    }
     ar.scoped(() => {
       if (path.path === 'int8-gemm') {
         const sa = matrixSpec(scheme.a, ps.clipA);

@@ -10,7 +10,7 @@ import { type ForwardHooks, siteLinears, VitReference, refOps } from '../model/v
 import { type Calibration, calibrate } from './calibration';
 import { errorStats, operandStats } from './operandStats';
 import { type Plan, fp32Plan, validatePlan } from './plan';
-import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec } from './siteQuant';
+import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec, operandFormat } from './siteQuant';
 import { RangeHistogram } from '../quant/calibrate';
 import { accumulateOuter } from './calibration';
 import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
@@ -401,7 +401,7 @@ export class Engine {
     mb.stats.granularityError = granularityError(bOp, bRows, k, ps.scheme.b);
     const quant: SiteStats['quant'] = {};
     const qinfo = (o: typeof ps.scheme.a, x: Float32Array, rows: number, clip?: { min: number; max: number }, pre?: QuantizedMatrix) => {
-      if (o.bits === 32) return undefined;
+      if (o.bits === 32 || operandFormat(o)) return undefined; // a format's scales: see the format views
       const q = pre ?? refOps.quantize(x, rows, k, matrixSpec(o, clip));
       const r = intRange(q.spec.bits, q.spec.symmetric);
       return { scales: Array.from(q.scales.subarray(0, 256)), zeros: Array.from(q.zeros.subarray(0, 256)), qmin: r.qmin, qmax: r.qmax };
@@ -409,7 +409,8 @@ export class Engine {
     quant.a = qinfo(ps.scheme.a, cap.a, cap.aRows, ps.clipA);
     quant.b = qinfo(ps.scheme.b, bOp, bRows, ps.clipB, ps.weight?.q);
     // the site's output under the plan vs the FP32 product of the same (unquantized) operands
-    const fpSite: PreparedSite = { ...ps, path: { path: 'fp32', reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 }, b: { ...ps.scheme.b, bits: 32 } }, weight: undefined };
+    // (a rotated site keeps its folded weights and rotation: cap.a is the γ-free LayerNorm output it multiplies)
+    const fpSite: PreparedSite = { ...ps, path: { path: 'fp32', reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 }, b: { ...ps.scheme.b, bits: 32 } }, weight: ps.rotation ? ps.weight : undefined };
     let yq: Float32Array;
     let yf: Float32Array;
     if (info.hasWeight) {

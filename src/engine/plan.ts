@@ -3,6 +3,7 @@
  * URL, what `npm run study` and tools/ref/quant_ref.py read). Validation throws explicit errors.
  */
 import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
+import { FORMAT_INFO, NUMBER_FORMATS, type NumberFormat } from '../quant/formats';
 
 /** 3: weight operands only (weight-only W3, GPTQ rows) */
 export type OperandBits = 32 | 8 | 4 | 3 | 2;
@@ -22,6 +23,13 @@ export interface OperandScheme {
   calibrator?: Calibrator;
   /** percentile calibrator: the kept share in percent, e.g. 99.99 */
   percentile?: number;
+  /**
+   * Number format (science.md §9); absent or 'int' = the integer grid above. FP8 (E4M3, E5M2):
+   * per-tensor scale, granularity 'tensor'. MXFP8/MXFP4 (blocks of 32 along K), NVFP4 (16),
+   * NF4 (64, weights only): granularity 'group' with the format's block as groupSize. `bits` says
+   * the element width (8 or 4), `symmetric` is true, ranges are dynamic.
+   */
+  format?: NumberFormat;
 }
 
 export interface SiteScheme {
@@ -44,6 +52,13 @@ export interface SiteScheme {
    * the plan says; false: every Hessian from the FP32 model.
    */
   gptq?: { actOrder: boolean; damp: number; sequential?: boolean };
+  /**
+   * Randomized Hadamard rotation R (QuaRot; science.md §9), to_qkv / fc1 / fc2 only: W·R folded
+   * into the weights once; A·R computed online before A is quantized (for to_qkv and fc1 the
+   * LayerNorm's γ is folded into W and β into the bias first, so A is the normalized x̂).
+   * The FP32 function is unchanged: (A·R)(W·R)ᵀ = A·Wᵀ.
+   */
+  rotation?: { seed: number };
 }
 
 export interface Plan {
@@ -87,7 +102,8 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
   if (typeof r.symmetric !== 'boolean') throw new PlanError(`${where}.symmetric must be true or false`);
   if (r.range !== 'dynamic' && r.range !== 'static') throw new PlanError(`${where}.range: ${String(r.range)} is not dynamic or static`);
   const g = r.granularity as Granularity;
-  if (role === 'a' && (g === 'channel' || g === 'group'))
+  const blockFormat = r.format !== undefined && r.format !== 'int' && (FORMAT_INFO as Record<string, { block: number }>)[r.format as string]?.block > 0;
+  if (role === 'a' && (g === 'channel' || (g === 'group' && !blockFormat)))
     throw new PlanError(`${where}.granularity: '${g}' varies along the reduction dimension for activations — use 'tensor' or 'token'`);
   if (role === 'b' && g === 'token') throw new PlanError(`${where}.granularity: 'token' applies to the A operand; use 'channel' for B`);
   if (g === 'group') {
@@ -105,6 +121,19 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
   }
   const out: OperandScheme = { bits: r.bits as OperandBits, granularity: g, symmetric: r.symmetric as boolean, range: r.range as RangeMode };
   if (g === 'group') out.groupSize = r.groupSize as number;
+  if (r.format !== undefined && r.format !== 'int') {
+    const fmt = r.format as NumberFormat;
+    if (!NUMBER_FORMATS.includes(fmt)) throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
+    const info = FORMAT_INFO[fmt as Exclude<NumberFormat, 'int'>];
+    if (r.bits !== info.bits) throw new PlanError(`${where}.bits: ${info.label} has ${info.bits}-bit elements; set bits to ${info.bits}`);
+    if (info.weightOnly && !(role === 'b' && hasWeight)) throw new PlanError(`${where}.format: ${info.label} is a weight format (QLoRA); use it on the B operand of a weight site`);
+    if (r.symmetric !== true) throw new PlanError(`${where}.symmetric: ${info.label} is sign-magnitude; set symmetric to true`);
+    if (r.range !== 'dynamic') throw new PlanError(`${where}.range: ${info.label} scales are computed from the data ('dynamic'); static ranges are offered for INT`);
+    if (info.block === 0 && g !== 'tensor') throw new PlanError(`${where}.granularity: ${info.label} has one per-tensor scale; use 'tensor'`);
+    if (info.block > 0 && (g !== 'group' || r.groupSize !== info.block))
+      throw new PlanError(`${where}.granularity: ${info.label} shares one scale per ${info.block} elements along K; use granularity 'group' with groupSize ${info.block}`);
+    out.format = fmt;
+  }
   if (r.range === 'static') {
     out.calibrator = (r.calibrator as Calibrator) ?? 'minmax';
     if (out.calibrator === 'percentile') out.percentile = r.percentile as number;
@@ -153,6 +182,17 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
       if (g2.sequential !== undefined && typeof g2.sequential !== 'boolean') throw new PlanError(`${where}.gptq.sequential must be true or false`);
       site.gptq = { actOrder: g.actOrder === true, damp, sequential: g2.sequential !== false };
     }
+    const fmtSite = (site.a.format ?? 'int') !== 'int' || (site.b.format ?? 'int') !== 'int';
+    if (fmtSite && (site.gptq || site.llmInt8 || site.smoothquant)) throw new PlanError(`${where}: GPTQ, LLM.int8() and SmoothQuant run on the INT grid here; remove them or use format 'int'`);
+    if (r.rotation !== undefined) {
+      const rot = r.rotation as { seed?: unknown } | null;
+      const kind = siteKindAt(i);
+      if (kind !== 'to_qkv' && kind !== 'fc1' && kind !== 'fc2') throw new PlanError(`${where}.rotation: the Hadamard rotation is offered at to_qkv, fc1 (after a LayerNorm) and fc2 (online), not at ${kind}`);
+      if (typeof rot !== 'object' || rot === null || !Number.isInteger(rot.seed) || (rot.seed as number) < 0 || (rot.seed as number) > 0xffffffff)
+        throw new PlanError(`${where}.rotation.seed must be an integer in [0, 2^32)`);
+      if (site.smoothquant || site.llmInt8 || site.gptq) throw new PlanError(`${where}.rotation: combining the rotation with SmoothQuant, LLM.int8() or GPTQ is not offered`);
+      site.rotation = { seed: rot.seed as number };
+    }
     return site;
   });
   return { version: 1, name: typeof p.name === 'string' ? p.name : undefined, sites };
@@ -184,7 +224,15 @@ export interface SitePathInfo {
 export function sitePath(s: SiteScheme, hasWeight: boolean): SitePathInfo {
   const qa = s.a.bits !== 32;
   const qb = s.b.bits !== 32;
-  if (!qa && !qb) return { path: 'fp32', reason: 'both operands FP32' };
+  const rot = s.rotation ? ' (Hadamard-rotated operands)' : '';
+  if (!qa && !qb) return { path: 'fp32', reason: `both operands FP32${rot}` };
+  const fa = qa && (s.a.format ?? 'int') !== 'int';
+  const fb = qb && (s.b.format ?? 'int') !== 'int';
+  if (fa || fb) {
+    const name = (o: OperandScheme) => (o.bits === 32 ? 'FP32' : (o.format ?? 'int') === 'int' ? `INT${o.bits}` : FORMAT_INFO[o.format as Exclude<NumberFormat, 'int'>].label);
+    if (!qa && hasWeight) return { path: 'weight-only', reason: `${name(s.b)} weights decoded once (by lookup table) into FP32 weights; FP32 GEMM${rot}` };
+    return { path: 'fake-quant', reason: `${name(s.a)} × ${name(s.b)}: no GEMM of ours takes these formats — both operands decoded to FP32 and multiplied in FP32 (simulated)${rot}` };
+  }
   if (s.llmInt8) return { path: 'fake-quant', reason: 'LLM.int8() mixes an FP32 outlier part with the INT8 part: simulated' };
   if (!qa) return { path: 'weight-only', reason: 'weights quantized, activations FP32: dequantized weights, FP32 GEMM' };
   if (!qb) return { path: 'fake-quant', reason: 'activations quantized but B in FP32: no integer GEMM, simulated' };

@@ -3,6 +3,7 @@
  */
 import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
 import { defaultHasWeight, type OperandScheme, type Plan, type SiteScheme, fp32Site, uniformPlan } from './plan';
+import { FORMAT_INFO, type NumberFormat } from '../quant/formats';
 
 export const op = (bits: OperandScheme['bits'], granularity: OperandScheme['granularity'] = 'tensor', symmetric = false, extra: Partial<OperandScheme> = {}): OperandScheme => ({
   bits,
@@ -94,3 +95,48 @@ export const weightOnly = (bits: 4 | 3 | 2, granularity: 'channel' | 'group', gp
     return s;
   });
 };
+
+// ---------------------------------------------------------------------------------------------
+// Number formats beside INT and the Hadamard rotation (science.md §9)
+
+/** An operand in a non-INT format (bits, granularity and block set as the format requires). */
+export const fmtOp = (format: Exclude<NumberFormat, 'int'>): OperandScheme => {
+  const info = FORMAT_INFO[format];
+  return info.block === 0
+    ? { bits: info.bits, granularity: 'tensor', symmetric: true, range: 'dynamic', format }
+    : { bits: info.bits, granularity: 'group', groupSize: info.block, symmetric: true, range: 'dynamic', format };
+};
+
+/**
+ * All 38 sites in `format`, both operands (q·kᵀ and attn·v too); NF4 is a weight format: W-NF4 at
+ * the weight sites, activations and attention products FP32.
+ */
+export const formatPlan = (format: Exclude<NumberFormat, 'int'>): Plan =>
+  format === 'nf4'
+    ? plan('W-NF4 (weights NF4 blocks of 64, activations FP32)', (_i, w) => (w ? { a: op(32, 'tensor', true), b: fmtOp('nf4') } : fp32Site()))
+    : plan(`all sites ${FORMAT_INFO[format].label}`, () => ({ a: fmtOp(format), b: fmtOp(format) }));
+
+/** The sites the rotation is offered at: every block's to_qkv, fc1 and fc2 (18 sites). */
+export const ROTATABLE_SITES: number[] = Array.from({ length: SITE_COUNT }, (_, i) => i).filter((i) => ['to_qkv', 'fc1', 'fc2'].includes(siteKindAt(i)));
+
+/** `p` with the Hadamard rotation (seed) at the listed sites (default: all rotatable ones). */
+export function withRotation(p: Plan, seed = 1, sites: number[] = ROTATABLE_SITES): Plan {
+  const out = structuredClone(p);
+  for (const i of sites) out.sites[i].rotation = { seed };
+  out.name = `${p.name ?? 'plan'} + Hadamard rotation`;
+  return out;
+}
+
+/**
+ * The rotation study's plans, on the 18 rotatable sites only (the rest FP32, so the rotation's
+ * effect is not hidden by sites it cannot reach): 'int4-tensor' = INT4 per-tensor symmetric on A
+ * and W; 'w4a4' = A INT4 per-token asymmetric, W INT4 per-channel symmetric (QuaRot's W4A4);
+ * 'w4a8' = A INT8 per-token, W INT4 per-channel.
+ */
+export function rotationStudyPlan(kind: 'int4-tensor' | 'w4a4' | 'w4a8', rotate: boolean, seed = 1): Plan {
+  const scheme: SiteScheme =
+    kind === 'int4-tensor' ? { a: op(4, 'tensor', true), b: op(4, 'tensor', true) } : kind === 'w4a4' ? { a: op(4, 'token', false), b: op(4, 'channel', true) } : { a: op(8, 'token', false), b: op(4, 'channel', true) };
+  const label = { 'int4-tensor': 'INT4 per-tensor', w4a4: 'W4A4 (per-token / per-channel)', w4a8: 'W4A8 (per-token / per-channel)' }[kind];
+  const p = sitesPlan(`${label} at to_qkv, fc1, fc2`, ROTATABLE_SITES, scheme);
+  return rotate ? withRotation(p, seed) : p;
+}

@@ -25,6 +25,8 @@ import { fp32Site, sitePath } from './plan';
 import type { Calibration } from './calibration';
 import type { W8A8Operands } from '../kernels/gemmW8A8.ref';
 import type { W4A8Operands } from '../kernels/gemmW4A8.ref';
+import { fakeQuantFormat, type NumberFormat } from '../quant/formats';
+import { hadamardSigns, rotateRows } from '../quant/hadamard';
 
 /** The arithmetic a forward pass needs; the TS reference and the WASM CPU kernels both provide it. */
 export interface MatOps {
@@ -42,6 +44,7 @@ export interface Clip {
 
 export function matrixSpec(o: OperandScheme, clip?: Clip): MatrixQuantSpec {
   if (o.bits === 32) throw new Error('matrixSpec: FP32 operand has no quantization spec');
+  if (o.format && o.format !== 'int') throw new Error(`matrixSpec: ${o.format} is not an INT grid (use fakeQuantOperand)`);
   const granularity = o.granularity === 'tensor' ? 'tensor' : o.granularity === 'group' ? 'group' : 'row';
   return { bits: o.bits as Bits, symmetric: o.symmetric, granularity, groupSize: o.groupSize, clip: o.range === 'static' ? clip : undefined };
 }
@@ -71,6 +74,8 @@ export interface PreparedWeight {
   smoothPlacement?: 'fold' | 'runtime';
   /** the α used (fixed, or the one the search chose) */
   alpha?: number;
+  /** the bias when preparation changed it (rotation: LayerNorm β folded in, b + W·β) */
+  bias?: Float32Array;
 }
 
 export interface PreparedSite {
@@ -85,6 +90,29 @@ export interface PreparedSite {
   lnFold?: { g: Float32Array; b: Float32Array };
   /** what the preparation decided that the user should see (searched α, a calibrator's fallback) */
   notes?: string[];
+  /** Hadamard rotation: A is multiplied by R = D·H/√k (these signs D) before quantization; W·R is in weight.w */
+  rotation?: { signs: Float32Array };
+}
+
+/** The operand's non-INT format, if any. */
+export function operandFormat(o: OperandScheme): Exclude<NumberFormat, 'int'> | undefined {
+  return o.bits !== 32 && o.format && o.format !== 'int' ? o.format : undefined;
+}
+
+/**
+ * Fake quantization of an operand [rows × k] (one image, or the stacked heads of one image):
+ * a non-INT format by its codec (blocks along k), INT on the plan's grid via `ops.quantize`.
+ */
+export function fakeQuantOperand(ops: MatOps, x: Float32Array, rows: number, k: number, o: OperandScheme, clip?: Clip): Float32Array {
+  if (o.bits === 32) return x;
+  const fmt = operandFormat(o);
+  if (fmt) return fakeQuantFormat(x, rows, k, fmt);
+  return dequantizeMatrix(ops.quantize(x, rows, k, matrixSpec(o, clip)));
+}
+
+/** A site whose CPU execution must follow this file's per-image definition (no packed fast path). */
+export function needsSiteDefinition(ps: PreparedSite): boolean {
+  return ps.rotation !== undefined || operandFormat(ps.scheme.a) !== undefined || operandFormat(ps.scheme.b) !== undefined;
 }
 
 export interface PreparedPlan {
@@ -232,10 +260,38 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
     let weight: PreparedWeight | undefined;
     const lnFold = sm?.lnFold;
     const smoothedHist = smoothedHists.get(i);
+    let lnFoldSite = lnFold;
+    let rotation: PreparedSite['rotation'];
     if (info.hasWeight && lin) {
       weight = sm ? { ...sm.weight } : { w: lin.w };
+      if (scheme.rotation) {
+        // QuaRot-style: LayerNorm γ into W's columns and β into the bias first (to_qkv, fc1), then W·R
+        let w0 = lin.w;
+        if (info.kind === 'to_qkv' || info.kind === 'fc1') {
+          const ln = needContext(ctx, i, 'folding the LayerNorm before the rotation').layerNorm(i);
+          const k = lin.in;
+          w0 = new Float32Array(lin.w.length);
+          const b = new Float32Array(lin.b);
+          for (let r = 0; r < lin.out; r++) {
+            let acc = 0;
+            for (let c = 0; c < k; c++) {
+              w0[r * k + c] = lin.w[r * k + c] * ln.g[c];
+              acc += lin.w[r * k + c] * ln.b[c];
+            }
+            b[r] = Math.fround(b[r] + acc);
+          }
+          weight.bias = b;
+          lnFoldSite = { g: new Float32Array(k).fill(1), b: new Float32Array(k) };
+        }
+        const signs = hadamardSigns(lin.in, scheme.rotation.seed, i);
+        weight.w = rotateRows(w0, lin.out, lin.in, signs);
+        rotation = { signs };
+        notes.push(`Hadamard rotation (seed ${scheme.rotation.seed}): W·R folded into the weights${lnFoldSite !== lnFold ? ' after LayerNorm γ, β' : ''}; A·R online (fast Walsh–Hadamard)`);
+      }
       const w = weight.w;
-      if (scheme.b.bits !== 32) {
+      const bFmt = operandFormat(scheme.b);
+      if (bFmt) weight.deq = fakeQuantFormat(w, lin.out, lin.in, bFmt);
+      else if (scheme.b.bits !== 32) {
         const spec = matrixSpec(scheme.b);
         let q: QuantizedMatrix;
         if (scheme.gptq) {
@@ -254,7 +310,7 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
     }
     const clipA = clipFor(scheme.a, cal, i, 'a', notes, smoothedHist);
     const clipB = info.hasWeight ? undefined : clipFor(scheme.b, cal, i, 'b', notes);
-    prepared.push({ info, scheme, path, weight, clipA, clipB, lnFold, notes: notes.length ? notes : undefined });
+    prepared.push({ info, scheme, path, weight, clipA, clipB, lnFold: lnFoldSite, notes: notes.length ? notes : undefined, ...(rotation ? { rotation } : {}) });
   });
   return { plan, sites: prepared };
 }
@@ -289,21 +345,24 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
   const { scheme, path } = ps;
   const n = lin.out;
   const k = lin.in;
-  if (path.path === 'fp32') return ops.gemmF32(aIn, lin.w, lin.b, m, n, k);
+  const bias = ps.weight?.bias ?? lin.b;
+  if (path.path === 'fp32' && !ps.rotation) return ops.gemmF32(aIn, lin.w, lin.b, m, n, k);
   const wt = ps.weight!;
-  // folded smoothing already happened in the LayerNorm that produced aIn
-  const a = wt.smooth && wt.smoothPlacement === 'runtime' ? applySmoothing(aIn, m, k, wt.smooth) : aIn;
+  // folded smoothing already happened in the LayerNorm that produced aIn; the rotation runs here
+  const a = ps.rotation ? rotateRows(aIn, m, k, ps.rotation.signs) : wt.smooth && wt.smoothPlacement === 'runtime' ? applySmoothing(aIn, m, k, wt.smooth) : aIn;
   switch (path.path) {
+    case 'fp32':
+      return ops.gemmF32(a, wt.w, bias, m, n, k);
     case 'weight-only':
-      return ops.gemmF32(a, wt.deq!, lin.b, m, n, k);
+      return ops.gemmF32(a, wt.deq!, bias, m, n, k);
     case 'fake-quant': {
       if (scheme.llmInt8) {
         const aBits = (scheme.a.bits === 32 ? 8 : scheme.a.bits) as 8 | 4 | 2;
         const bBits = (scheme.b.bits === 32 ? 8 : scheme.b.bits) as 8 | 4 | 2;
         return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o), quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec) });
       }
-      const aq = scheme.a.bits === 32 ? a : dequantizeMatrix(ops.quantize(a, m, k, matrixSpec(scheme.a, ps.clipA)));
-      return ops.gemmF32(aq, wt.deq ?? wt.w, lin.b, m, n, k);
+      const aq = fakeQuantOperand(ops, a, m, k, scheme.a, ps.clipA);
+      return ops.gemmF32(aq, wt.deq ?? wt.w, bias, m, n, k);
     }
     case 'int8-gemm':
     case 'int4-gemm': {
@@ -311,9 +370,9 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       const sa = toStorage(qa);
       const wq = wt.q!;
       if (path.path === 'int8-gemm') {
-        return ops.gemmW8A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, zw: wt.storage!.zeros, sw: wq.scales, bias: lin.b });
+        return ops.gemmW8A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, zw: wt.storage!.zeros, sw: wq.scales, bias });
       }
-      return ops.gemmW4A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, sw: wq.scales, groupSize: wq.groupSize, bias: lin.b });
+      return ops.gemmW4A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, sw: wq.scales, groupSize: wq.groupSize, bias });
     }
   }
   throw new Error(`unknown path ${path.path}`);
@@ -345,8 +404,8 @@ export function runAttentionSite(ps: PreparedSite, a: Float32Array, b: Float32Ar
     return y;
   }
   // fp32, fake-quant and "weight-only" (B quantized, A FP32) all multiply dequantized floats.
-  const aq = scheme.a.bits === 32 ? a : dequantizeMatrix(ops.quantize(a, heads * m, k, matrixSpec(scheme.a, ps.clipA)));
-  const bq = scheme.b.bits === 32 ? b : dequantizeMatrix(ops.quantize(b, heads * n, k, matrixSpec(scheme.b, ps.clipB)));
+  const aq = fakeQuantOperand(ops, a, heads * m, k, scheme.a, ps.clipA);
+  const bq = fakeQuantOperand(ops, b, heads * n, k, scheme.b, ps.clipB);
   for (let h = 0; h < heads; h++) {
     y.set(ops.gemmF32(aq.subarray(h * m * k, (h + 1) * m * k), bq.subarray(h * n * k, (h + 1) * n * k), null, m, n, k), h * m * n);
   }

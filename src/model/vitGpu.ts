@@ -27,7 +27,7 @@ import { createLayerNorm, createLayerNormQuantize } from '../kernels/layernorm';
 import { createQuantizeRows } from '../kernels/quantizeRows';
 import { packInt4Rows, packInt8Rows } from '../quant/pack';
 import type { OperandScheme } from '../engine/plan';
-import type { Clip, PreparedPlan, PreparedSite } from '../engine/siteQuant';
+import { type Clip, needsSiteDefinition, type PreparedPlan, type PreparedSite } from '../engine/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import { patchify, siteLinears } from './vitRef';
 import type { Linear, VitWeights } from './vitWeights';
@@ -93,6 +93,8 @@ export class CompiledForward {
 
     for (const ps of plan.sites) {
       if (ps.scheme.llmInt8 && ps.path.path !== 'fp32') throw new UnsupportedOnWebGpu(`site ${ps.info.index}: LLM.int8() runs on the CPU backend only`);
+      if (needsSiteDefinition(ps))
+        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: FP8 / MX / NVFP4 / NF4 formats and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them)`);
       const g = ps.weight?.q?.groupSize;
       if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0)
         throw new UnsupportedOnWebGpu(`site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`);
