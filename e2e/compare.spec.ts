@@ -181,8 +181,32 @@ for (const [w, h] of [
     await expect(page.getByTestId('site-error-b')).toContainText('dB');
     expect(await clipped(page, '.site-ab .ab-name, .site-ab .k')).toEqual([]);
     await page.screenshot({ path: `${SHOTS}/compare-outliers-${w}x${h}.png` });
+    // Scale/zero: the same x through A's and B's quantizer (mutation: "explorer ignores A")
+    await page.getByRole('tab', { name: 'Scale / zero' }).click();
+    await expect(page.getByTestId('explorer-A')).toContainText('INT8', { timeout: 150_000 });
+    await expect(page.getByTestId('explorer-B')).toContainText('INT4');
+    await expect(page.getByTestId('explorer-A')).toContainText(/s = /);
+    await expect(page.getByTestId('explorer-A')).toContainText("A's engine run", { timeout: 150_000 });
+    expect(await clipped(page, '.ab-col .formula-title')).toEqual([]);
+    await page.screenshot({ path: `${SHOTS}/compare-explorer-${w}x${h}.png` });
+    // Kernels: which kernel each plan runs (W8A8 per-token: integer GEMM at the weight sites)
+    await page.getByRole('tab', { name: 'Kernels' }).click();
+    const kab = page.getByTestId('kernels-ab');
+    await expect(kab.locator('tr[data-path="int8-gemm"] td').nth(1)).not.toHaveText('0');
+    await expect(kab).toContainText('images/s');
+    await page.screenshot({ path: `${SHOTS}/compare-kernels-${w}x${h}.png` });
   });
 }
+
+test('stage: a pinned A is shown beside each step, Δ(step − A) paired on the live subset', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 32, pinned: P.allNote004(2), view: 'stage' }));
+  const line = page.getByTestId('stage-pinned');
+  await expect(line).toContainText('all 38');
+  // step 1 is FP32: far above all-INT2 on the same images (mutation: "stage ignores A")
+  await expect(page.getByTestId('stage-pinned-delta')).toHaveText(/this step − A on the live subset: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\] paired/, { timeout: 200_000 });
+  await page.screenshot({ path: `${SHOTS}/compare-stage-1440.png` });
+});
 
 test('full set: B and A scored on the same 1000 images, labelled "full set, n = 1000", Δ(B − A) paired', async ({ page }) => {
   test.setTimeout(480_000);

@@ -13,6 +13,7 @@ import { Tex } from '../common/Katex';
 import { fmtNum } from '../common/format';
 import { OperandPicker } from '../outliers/OutliersView';
 import { Term } from '../help/Term';
+import { ExplorerAB, schemeLabel } from '../compare/ExplorerAB';
 
 const f = Math.fround;
 const n = (x: number, d = 5) => {
@@ -200,6 +201,7 @@ export function ExplorerView() {
         </div>
         <NumberLine x={xv} xh={t.xh} s={s} z={z} qmin={qmin} qmax={qmax} />
       </section>
+      <ExplorerAB x={xv} row={row} b={op.bits === 32 ? null : { label: schemeLabel(op), s, z, qmin, qmax, source: fromEngine || (engineQ && perRow) ? 'the engine run (formulas above)' : 'the formulas above' }} />
     </div>
   );
 }

@@ -2,6 +2,7 @@
  * Kernels view: the committed benchmark (results/kernels.json, `npm run bench:kernels`) at once,
  * labelled with its adapter and date; the browser benchmark in a worker replaces it when run.
  */
+import { KernelsAB } from '../compare/KernelsAB';
 import { useRef, useState } from 'react';
 import committedRun from '../../../results/kernels.json';
 import { Term } from '../help/Term';
@@ -78,6 +79,7 @@ export function KernelsView() {
   const cols = [...Object.keys(COLUMN_LABEL).filter((c) => keys.has(c)), ...[...keys].filter((c) => !(c in COLUMN_LABEL))];
   return (
     <div className="view-grid">
+      <KernelsAB />
       <section className="card span-2">
         <div className="toolbar">
           <label className="inline-field">

@@ -17,6 +17,8 @@ import { useResults } from '../engine/results';
 import { ModelMap } from '../modelmap/ModelMap';
 import { Term } from '../help/Term';
 import { planKey, startStageFigures, useStageFigures, type StageFigure } from './stageFigures';
+import { useCompare } from '../compare/compareController';
+import { pairResults, planLabel } from '../compare/compareModel';
 
 const f1 = (x: number) => (100 * x).toFixed(1);
 const signed = (x: number) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${Math.abs(100 * x).toFixed(1)}`;
@@ -127,6 +129,36 @@ function LiveLine({ plan, isFp32 }: { plan: Plan; isFp32: boolean }) {
   );
 }
 
+/**
+ * A pinned plan A beside the step: A's validation figure when the study scored it (unpaired: shown,
+ * not subtracted), and Δ(step − A) paired on the live subset once both are scored on it.
+ */
+function PinnedLine({ plan }: { plan: Plan }) {
+  const pinned = useStore((s) => s.pinned);
+  const aLive = useCompare((c) => c.live);
+  const live = useResults((r) => r.live);
+  const aKey = useMemo(() => (pinned ? planKey(pinned) : ''), [pinned]);
+  const aFig = useStageFigures((s) => (aKey ? s.byKey[aKey]?.figure : undefined));
+  if (!pinned) return null;
+  const mine = live.key.startsWith(`[${JSON.stringify(plan.sites)},`) && !live.running ? live.result : null;
+  const pairing = pairResults(aLive.result, mine);
+  return (
+    <div className="stage-live stage-pinned" data-testid="stage-pinned">
+      <span className="ab-tag ab-a">A</span> {planLabel(pinned)}
+      {aFig ? ` · validation ${f1(aFig.acc.p)}% ${ci(aFig.acc.lo, aFig.acc.hi)}` : ''}
+      {pairing.ok ? (
+        <span className={`stage-live-d ${deltaClass(pairing.delta)}`} data-testid="stage-pinned-delta">
+          {' '}
+          · this step − A on the live subset: {signed(pairing.delta.delta)} pp {ci(pairing.delta.lo, pairing.delta.hi)} paired
+          {pairing.delta.withinNoise ? ', within noise' : ''}
+        </span>
+      ) : (
+        <span className="muted"> · Δ vs A: {aLive.running || !mine ? 'scoring…' : pairing.reason}</span>
+      )}
+    </div>
+  );
+}
+
 export function StageView() {
   const step = useStore((s) => Math.min(s.stageStep, STAGE_STEPS.length - 1));
   const setStep = useStore((s) => s.setStageStep);
@@ -206,6 +238,7 @@ export function StageView() {
             </div>
           )}
           <LiveLine plan={plan} isFp32={isFp32} />
+          <PinnedLine plan={plan} />
           <div className="stage-foot">
             <span>{backend?.label}</span>
             <span className="stage-keys">← → step · Home / End · F fullscreen · Esc exit</span>

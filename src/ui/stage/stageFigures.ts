@@ -162,6 +162,24 @@ async function scoreInChunks(key: string, plan: Plan, total: number, signal: Abo
 }
 
 /**
+ * Prepares each step's plan in the engine (calibration, smoothing, weight packing: 10 s or more for
+ * the first SmoothQuant plan of a session) by scoring one image of it, in step order, so a step's
+ * live re-score on stage costs only the scoring. Prepared plans stay cached in the engine.
+ */
+async function warmPlans(order: Plan[], signal: AbortSignal): Promise<void> {
+  const client = currentClient();
+  for (const plan of order) {
+    if (signal.aborted || !client) return;
+    try {
+      await queuedScore(client, { plan, set: 'test', offset: 0, limit: 1 }, undefined, signal);
+    } catch (e) {
+      if (signal.aborted || isAbort(e)) return;
+      // the step's own re-score reports the error where it is seen; warming is best effort
+    }
+  }
+}
+
+/**
  * Stage mode opened: make sure every step has its figure. `plans` in step order; `first` is the
  * step on screen (computed first, after FP32). Returns a stop function (leaving stage mode).
  */
@@ -174,6 +192,7 @@ export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () 
     // wait for the engine (stage mode may be the page's first view)
     while (!ac.signal.aborted && useResults.getState().status.state !== 'ready') await new Promise((r) => setTimeout(r, 200));
     const order = [...plans.slice(first), ...plans.slice(0, first)];
+    await warmPlans(order, ac.signal);
     const todo = order.filter((p) => !figureState(planKey(p)).figure);
     if (!todo.length || ac.signal.aborted) return;
     const total = backgroundImages();
