@@ -102,6 +102,7 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
   if (typeof r.symmetric !== 'boolean') throw new PlanError(`${where}.symmetric must be true or false`);
   if (r.range !== 'dynamic' && r.range !== 'static') throw new PlanError(`${where}.range: ${String(r.range)} is not dynamic or static`);
   const g = r.granularity as Granularity;
+  if (r.format !== undefined && !NUMBER_FORMATS.includes(r.format as NumberFormat)) throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
   const blockFormat = r.format !== undefined && r.format !== 'int' && (FORMAT_INFO as Record<string, { block: number }>)[r.format as string]?.block > 0;
   if (role === 'a' && (g === 'channel' || (g === 'group' && !blockFormat)))
     throw new PlanError(`${where}.granularity: '${g}' varies along the reduction dimension for activations — use 'tensor' or 'token'`);

@@ -1,4 +1,5 @@
 /** Small shared formatting and colour helpers for the views. */
+import { FORMAT_INFO, type NumberFormat } from '../../quant/formats';
 import type { OperandBits, SitePath, SiteScheme } from '../../engine/plan';
 
 export const BIT_COLORS: Record<OperandBits, string> = { 32: '#94a3b8', 8: '#22a06b', 4: '#e8a317', 3: '#e26a2c', 2: '#d9453b' };
@@ -14,15 +15,19 @@ export const PATH_LABEL: Record<SitePath, string> = {
 export const PATH_SHORT: Record<SitePath, string> = { fp32: 'fp', 'int8-gemm': 'int', 'int4-gemm': 'int', 'weight-only': 'wo', 'fake-quant': 'sim' };
 
 /** "INT2" is 4 levels; the restricted symmetric 2-bit grid {−s, 0, s} is ternary (science.md §1). */
-export function operandLabel(o: { bits: OperandBits; symmetric: boolean }): string {
+export function operandLabel(o: { bits: OperandBits; symmetric: boolean; format?: NumberFormat }): string {
+  if (o.bits !== 32 && o.format && o.format !== 'int') return FORMAT_INFO[o.format].label;
   return o.bits === 2 && o.symmetric ? 'ternary' : BIT_LABEL[o.bits];
 }
 
+const FORMAT_TAG: Record<Exclude<NumberFormat, 'int'>, string> = { fp8_e4m3: 'E4M3', fp8_e5m2: 'E5M2', mxfp8: 'MX8', mxfp4: 'MX4', nvfp4: 'NV4', nf4: 'NF4' };
+
 export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
-  if (s.a.bits === 32 && s.b.bits === 32) return 'FP32';
+  if (s.a.bits === 32 && s.b.bits === 32) return s.rotation ? 'FP32·R' : 'FP32';
   // 't': the ternary grid, never called "2" (science.md §1)
-  const b = (o: { bits: OperandBits; symmetric: boolean }) => (o.bits === 32 ? 'F' : o.bits === 2 && o.symmetric ? 't' : String(o.bits));
-  return `A${b(s.a)}·${hasWeight ? 'W' : 'B'}${b(s.b)}`;
+  const b = (o: { bits: OperandBits; symmetric: boolean; format?: NumberFormat }) =>
+    o.bits === 32 ? 'F' : o.format && o.format !== 'int' ? FORMAT_TAG[o.format] : o.bits === 2 && o.symmetric ? 't' : String(o.bits);
+  return `A${b(s.a)}·${hasWeight ? 'W' : 'B'}${b(s.b)}${s.rotation ? '·R' : ''}`;
 }
 
 export const pct = (x: number | undefined | null, digits = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`);

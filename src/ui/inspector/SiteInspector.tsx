@@ -13,6 +13,9 @@ import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
 import { Term } from '../help/Term';
 import { smoothFoldable, type SiteInfo } from '../../model/sites';
+import { FORMAT_INFO, NUMBER_FORMATS, type NumberFormat } from '../../quant/formats';
+
+const ROTATABLE = new Set(['to_qkv', 'fc1', 'fc2']);
 
 const BITS: OperandBits[] = [32, 8, 4, 2];
 
@@ -49,14 +52,29 @@ function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: Op
   const title = role === 'a' ? (site.kind === 'av' ? 'A · attention probabilities' : site.kind === 'qk' ? 'A · q' : 'A · activations') : site.hasWeight ? 'B · weights' : site.kind === 'qk' ? 'B · k' : 'B · v';
   const grans: Granularity[] = role === 'a' ? ['tensor', 'token'] : ['tensor', 'channel', 'group'];
   const gLabel: Record<Granularity, string> = { tensor: 'per-tensor', token: 'per-token', channel: site.hasWeight ? 'per-channel' : 'per-row', group: 'per-group' };
-  const q = op.bits !== 32;
+  const fmt: NumberFormat = op.bits !== 32 && op.format ? op.format : 'int';
+  const q = op.bits !== 32 && fmt === 'int';
   const set = (patch: Partial<OperandScheme>) => onChange({ ...op, ...patch });
   const staticAllowed = role === 'a' || !site.hasWeight;
   return (
     <fieldset className="operand">
       <legend>{title}</legend>
-      <BitsPicker value={op.bits} onChange={(bits) => set(bits === 2 && op.bits !== 2 ? { bits, symmetric: false } : { bits })} label={`${title} bits`} />
-      <div className={`operand-grid ${q ? '' : 'disabled'}`}>
+      <BitsPicker value={fmt === 'int' ? op.bits : (0 as OperandBits)} onChange={(bits) => set(bits === 2 && op.bits !== 2 ? { bits, symmetric: false, format: undefined } : { bits, format: undefined })} label={`${title} bits`} />
+      <Field label="format" hint="INT: the integer grid below. FP8 / MX / NVFP4 / NF4: floating-point and block-scaled formats (science.md §9)">
+        <select value={fmt} onChange={(e) => set(e.target.value === 'int' ? { format: undefined, bits: op.bits === 32 ? 32 : op.bits } : { format: e.target.value as NumberFormat, bits: FORMAT_INFO[e.target.value as Exclude<NumberFormat, 'int'>].bits })} aria-label={`${title} format`}>
+          {NUMBER_FORMATS.filter((f) => f === 'int' || !FORMAT_INFO[f].weightOnly || (role === 'b' && site.hasWeight)).map((f) => (
+            <option key={f} value={f}>
+              {f === 'int' ? (op.bits === 32 ? 'FP32 / INT grid' : `INT${op.bits}`) : `${FORMAT_INFO[f].label} · ${FORMAT_INFO[f].scale}`}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {fmt !== 'int' && (
+        <div className="path-reason" data-testid={`format-note-${role}`}>
+          {FORMAT_INFO[fmt].label}: {FORMAT_INFO[fmt].bits}-bit elements, {FORMAT_INFO[fmt].scale}; round to nearest even, saturating. Scale layout and sign handling are fixed by the format.
+        </div>
+      )}
+      <div className={`operand-grid ${q && fmt === 'int' ? '' : 'disabled'}`}>
         <Field label={<Term id="granularity">granularity</Term>}>
           <select disabled={!q} value={op.granularity} onChange={(e) => set({ granularity: e.target.value as Granularity, range: e.target.value === 'tensor' ? op.range : 'dynamic' })} aria-label={`${title} granularity`}>
             {grans.map((g) => (
@@ -144,7 +162,16 @@ export function SiteInspector() {
   };
   const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
     // INT2 means the 4-level grid (science.md §1); ternary is chosen explicitly in a site's grid picker
-    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits, ...(bits === 2 && s[role].bits !== 2 ? { symmetric: false } : {}) } }, sites[i].hasWeight, sites[i].kind));
+    editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits, format: undefined, ...(bits === 2 && s[role].bits !== 2 ? { symmetric: false } : {}) } }, sites[i].hasWeight, sites[i].kind));
+  const setAllFormat = (format: Exclude<NumberFormat, 'int'>) =>
+    // NF4 is a weight format: W-NF4 at weight sites with FP32 activations, attention products FP32
+    editAll((s, i) => {
+      const info = FORMAT_INFO[format];
+      const fop: OperandScheme = { bits: info.bits, granularity: 'tensor', symmetric: true, range: 'dynamic', format };
+      const fp: OperandScheme = { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' };
+      const next: SiteScheme = format === 'nf4' ? (sites[i].hasWeight ? { a: fp, b: fop } : { a: fp, b: fp }) : { a: fop, b: fop };
+      return fitSite({ ...next, rotation: s.rotation }, sites[i].hasWeight, sites[i].kind);
+    });
 
   return (
     <div className="inspector">
@@ -183,6 +210,12 @@ export function SiteInspector() {
       {site.hasWeight && (
         <fieldset className="operand">
           <legend>Outlier handling &amp; rounding</legend>
+          {ROTATABLE.has(site.kind) && (
+            <label className="check" title={site.kind === 'fc2' ? 'R·W folded into the weights; the GELU output is rotated online (fast Walsh–Hadamard) before quantization' : 'LayerNorm γ and β folded into W and the bias first, then W·R; the normalized LayerNorm output is rotated online before quantization'}>
+              <input type="checkbox" aria-label="Hadamard rotation" checked={!!scheme.rotation} onChange={(e) => commit({ ...scheme, rotation: e.target.checked ? { seed: 1 } : undefined, ...(e.target.checked ? { smoothquant: undefined, llmInt8: undefined, gptq: undefined } : {}) })} />
+              Hadamard rotation (QuaRot-style) — the FP32 function is unchanged
+            </label>
+          )}
           <label className="check" title={smoothFoldable(site.kind) ? '1/s folds into the preceding LayerNorm, s into W: an ordinary quantized GEMM' : 'this input does not come from a LayerNorm: s must divide the activations at run time'}>
             <input
               type="checkbox"
@@ -262,6 +295,17 @@ export function SiteInspector() {
           <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('a', b)} label="Set A bits of all sites" />
           <span className="field-label">all B</span>
           <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('b', b)} label="Set B bits of all sites" />
+        </div>
+        <div className="all-bits">
+          <span className="field-label">all sites</span>
+          <select value="" onChange={(e) => e.target.value && setAllFormat(e.target.value as Exclude<NumberFormat, 'int'>)} aria-label="Set the format of all sites">
+            <option value="">format…</option>
+            {NUMBER_FORMATS.filter((f) => f !== 'int').map((f) => (
+              <option key={f} value={f}>
+                {f === 'nf4' ? 'W-NF4 (weights only)' : FORMAT_INFO[f].label}
+              </option>
+            ))}
+          </select>
         </div>
       </fieldset>
     </div>
