@@ -157,6 +157,21 @@ export const BEYOND_ROWS: RowDef[] = [
   { key: 'w2_g32_gptq_seq', group: 'gptq', build: () => P.weightOnly(2, 'group', 'sequential', 32) },
   { key: 'ternary_g32_rtn', group: 'gptq', build: () => P.weightOnly(2, 'group', false, 32, 'sym') },
   { key: 'ternary_g32_gptq_seq', group: 'gptq', build: () => P.weightOnly(2, 'group', 'sequential', 32, 'sym') },
+  // number formats beside INT (science.md §9): all 38 sites, both operands (W-NF4: weights only)
+  { key: 'fmt_fp8_e4m3', group: 'formats', build: () => P.formatPlan('fp8_e4m3') },
+  { key: 'fmt_fp8_e5m2', group: 'formats', build: () => P.formatPlan('fp8_e5m2') },
+  { key: 'fmt_mxfp8', group: 'formats', build: () => P.formatPlan('mxfp8') },
+  { key: 'fmt_mxfp4', group: 'formats', build: () => P.formatPlan('mxfp4') },
+  { key: 'fmt_nvfp4', group: 'formats', build: () => P.formatPlan('nvfp4') },
+  { key: 'fmt_w_nf4', group: 'formats', build: () => P.formatPlan('nf4') },
+  // the Hadamard rotation at the 18 to_qkv/fc1/fc2 sites (the rest FP32), without and with
+  { key: 'fp32_rotated', group: 'rotation', build: () => P.withRotation(P.fp32()) },
+  { key: 'int4_tensor_rotatable', group: 'rotation', build: () => P.rotationStudyPlan('int4-tensor', false) },
+  { key: 'int4_tensor_rotatable_rot', group: 'rotation', build: () => P.rotationStudyPlan('int4-tensor', true) },
+  { key: 'w4a4_rotatable', group: 'rotation', build: () => P.rotationStudyPlan('w4a4', false) },
+  { key: 'w4a4_rotatable_rot', group: 'rotation', build: () => P.rotationStudyPlan('w4a4', true) },
+  { key: 'w4a8_rotatable', group: 'rotation', build: () => P.rotationStudyPlan('w4a8', false) },
+  { key: 'w4a8_rotatable_rot', group: 'rotation', build: () => P.rotationStudyPlan('w4a8', true) },
 ];
 
 const NOTE_PARTS = ['scan', 'greedy', 'int4_share', 'int2_best6'];
