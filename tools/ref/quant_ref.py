@@ -62,6 +62,14 @@ sys.path.insert(0, HERE)
 from cifar import data_dir, load_test, load_val, read_records  # noqa: E402
 from vit import ViT, Identity  # noqa: E402
 from grid import int_range, scale_zero, fq_matrix, grid_label  # noqa: E402
+import formats_ref as fr  # noqa: E402
+
+
+def fq_any(x, op, clip=None, scope="image"):
+    """INT grid (grid.py) or a number format (formats_ref.py, from the OCP / QLoRA specifications)."""
+    if op.get("format", "int") != "int":
+        return fr.fq_format(x, op, scope)
+    return fq_matrix(x, op, clip, scope)
 import published as pub  # noqa: E402
 
 SITE_COUNT = 38
@@ -276,6 +284,7 @@ class Prepared:
         self.notes = []
         self.alpha = {}
         self.kl_ratio = {}  # "site.role" → KL amax / absmax, for comparing with the TS calibrator
+        self.rot = {}  # site → R (float64): the operand is rotated x·R, the weight already holds W·R
 
 
 class RefHook(Identity):
@@ -308,6 +317,9 @@ class RefHook(Identity):
         a, b = sch["a"], sch["b"]
         xs = stacked_a(site, x)
         w = lin.weight
+        R = self.prep.rot.get(site)
+        if R is not None:
+            xs = (xs.double() @ R).float()
         s = self.prep.runtime_s.get(site)
         if s is not None:
             xs = xs / s
@@ -325,7 +337,7 @@ class RefHook(Identity):
             if lin.bias is not None:
                 y = y + lin.bias
         else:
-            xa = xs if is_fp32(a) else fq_matrix(xs, a, self.prep.clip.get(site, {}).get("a"), self.scope)
+            xa = xs if is_fp32(a) else fq_any(xs, a, self.prep.clip.get(site, {}).get("a"), self.scope)
             wq = w if is_fp32(b) else self.prep.weights[site]
             y = F.linear(xa, wq, lin.bias)
         return self._jit(y.reshape(*x.shape[:-1], -1))
@@ -344,9 +356,9 @@ class RefHook(Identity):
         clip = self.prep.clip.get(site, {})
         n, h = a_in.shape[0], a_in.shape[1]
         if not is_fp32(a):
-            A = fq_matrix(A, a, clip.get("a"), self.scope)
+            A = fq_any(A, a, clip.get("a"), self.scope)
         if not is_fp32(b):
-            Bt = fq_matrix(Bt, b, clip.get("b"), self.scope)
+            Bt = fq_any(Bt, b, clip.get("b"), self.scope)
         A = A.reshape(a_in.shape)
         B = Bt.reshape(n, h, b_in.shape[-1], b_in.shape[-2]).transpose(-1, -2)
         return self._jit(torch.matmul(A, B))
@@ -382,6 +394,26 @@ def prepare_plan(model, plan, calib_x, batch=100, scope="image", log=None):
     prep = Prepared(copy.deepcopy(model))
     active = [i for i, s in enumerate(sites) if not (is_fp32(s["a"]) and is_fp32(s["b"]))]
     say = log or (lambda m: None)
+
+    # 0. Hadamard rotation (QuaRot): LayerNorm γ into W's columns and β into the bias (to_qkv, fc1),
+    #    then W ← W·R in the model copy; the hook rotates the operand x ← x·R
+    for i, sch in enumerate(sites):
+        rot = sch.get("rotation")
+        if not rot:
+            continue
+        lin = site_linear(prep.model, i)
+        with torch.no_grad():
+            ln = foldable_ln(prep.model, i)
+            w = lin.weight.double()
+            if ln is not None:
+                lin.bias.copy_((lin.bias.double() + w @ ln.bias.double()).float())
+                w = w * ln.weight.double().view(1, -1)
+                ln.weight.fill_(1.0)
+                ln.bias.zero_()
+            R = fr.rotation_matrix(lin.in_features, int(rot["seed"]), i)
+            lin.weight.copy_((w @ R).float())
+        prep.rot[i] = R
+    # active: sites that quantize something (a rotated FP32 site still rotates: see RefHook.linear)
 
     # 1. SmoothQuant (smooth_ln_fcs), statistics from the FP32 model before any smoothing
     sq = {i: _smoothquant_cfg(sites[i]) for i in active if sites[i].get("smoothquant")}
@@ -479,7 +511,7 @@ def prepare_plan(model, plan, calib_x, batch=100, scope="image", log=None):
         w = prep.runtime_w.get(i, lin.weight.detach())
         g = gptq.get(i)
         if g is None:
-            prep.weights[i] = fq_matrix(w, b_op)
+            prep.weights[i] = fq_any(w, b_op)
             continue
         if g["sequential"]:
             acc = pub.HessianAccumulator(lin.in_features)
@@ -531,6 +563,8 @@ def validate_plan(plan, where):
                 raise SystemExit(f"{where}: sites[{i}].{role}.bits = {o.get('bits')} (expected 2..8 or 32)")
             if o["bits"] != 32 and o.get("granularity") not in ("tensor", "token", "channel", "group"):
                 raise SystemExit(f"{where}: sites[{i}].{role}.granularity = {o.get('granularity')}")
+            if o.get("format", "int") not in ("int",) + tuple(fr.FORMATS):
+                raise SystemExit(f"{where}: sites[{i}].{role}.format = {o.get('format')!r} (known: int, {', '.join(fr.FORMATS)})")
             if o.get("granularity") == "group" and not o.get("groupSize"):
                 raise SystemExit(f"{where}: sites[{i}].{role}: group without groupSize")
         sq = s.get("smoothquant")
@@ -555,7 +589,9 @@ def describe_plan(plan):
         for role in ("a", "b"):
             o = s[role]
             if not is_fp32(o):
-                labels.add(f"{role.upper()}:{grid_label(o['bits'], o['symmetric'])}")
+                labels.add(f"{role.upper()}:{o['format'] if o.get('format', 'int') != 'int' else grid_label(o['bits'], o['symmetric'])}")
+        if s.get("rotation"):
+            labels.add("rotation")
     return sorted(labels)
 
 
