@@ -16,6 +16,7 @@ import { accumulateOuter } from './calibration';
 import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
 import { intRange } from '../quant/scaleZero';
 import { dequantizeMatrix, type QuantizedMatrix } from '../quant/quantizeMatrix';
+import { formatSiteStats } from './formatStats';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -436,6 +437,7 @@ export class Engine {
       outputMse: err.mse,
       outputSqnrDb: err.sqnrDb,
       path: { site, path: ps.path.path, reason: ps.path.reason },
+      formats: formatSiteStats(site, info.kind, cap.a, cap.aRows, bOp, bRows, k, info.hasWeight, ps.scheme.rotation?.seed),
       device: ma.device === mb.device ? ma.device : `${ma.device} (A), ${mb.device} (B)`,
     };
   }

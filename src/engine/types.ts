@@ -110,6 +110,8 @@ export interface SiteStats {
   path: SiteRunInfo;
   /** where the statistics were computed: 'WebGPU', 'CPU', … */
   device?: string;
+  /** per-block absmax, each format's SQNR on these operands, the rotation's before/after (formatStats.ts) */
+  formats?: import('./formatStats').FormatSiteStats;
 }
 
 export interface Progress {

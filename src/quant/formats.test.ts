@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  codeCount, decodeMiniFloat, encodeMiniFloat, encodeNf4, fakeQuantFormat, floorLog2, formatGrid, MINIFLOATS, NF4_CODEBOOK, quantizeFormat, roundMiniFloat,
+  codeCount, decodeMiniFloat, encodeMiniFloat, encodeNf4, fakeQuantFormat, floorLog2, formatBlockScale, formatGrid, MINIFLOATS, NF4_CODEBOOK, quantizeFormat, roundMiniFloat,
 } from './formats';
 
 const { e4m3, e5m2, e2m1 } = MINIFLOATS;
@@ -197,5 +197,27 @@ describe('operand formats', () => {
     const x = Float32Array.from({ length: 4 * 64 }, () => rnd() * 3);
     const y = fakeQuantFormat(x, 4, 64, 'mxfp8');
     for (let i = 0; i < x.length; i++) expect(Math.abs(y[i] - x[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -4 + 2 ** -9);
+  });
+});
+
+describe('formatBlockScale (the views rebuild block scales from block absmax)', () => {
+  it('equals the scales quantizeFormat uses, for every format, on random data', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    const rows = 3;
+    const cols = 200;
+    const x = Float32Array.from({ length: rows * cols }, (_, i) => rnd() * (i % 37 === 0 ? 50 : 1));
+    let tensorAmax = 0;
+    for (const v of x) tensorAmax = Math.max(tensorAmax, Math.abs(v));
+    for (const fmt of ['fp8_e4m3', 'fp8_e5m2', 'mxfp8', 'mxfp4', 'nvfp4', 'nf4'] as const) {
+      const q = quantizeFormat(x, rows, cols, fmt);
+      for (let r = 0; r < rows; r++)
+        for (let b = 0; b < q.blocksPerRow; b++) {
+          let am = 0;
+          for (let c = b * q.block; c < Math.min(cols, (b + 1) * q.block); c++) am = Math.max(am, Math.abs(x[r * cols + c]));
+          const want = q.block === cols ? q.tensorScale : fmt === 'nvfp4' ? Math.fround(q.blockScales[r * q.blocksPerRow + b] * q.tensorScale) : q.blockScales[r * q.blocksPerRow + b];
+          expect(formatBlockScale(fmt, am, tensorAmax), `${fmt} row ${r} block ${b}`).toBe(want);
+        }
+    }
   });
 });

@@ -297,3 +297,25 @@ export function formatGrid(format: Exclude<NumberFormat, 'int'>): number[] {
   }
   return [...out].sort((a, b) => a - b);
 }
+
+/**
+ * The scale one block of a format gets from its absmax (the views rebuild per-block scales from
+ * block absmax): FP8 per tensor amax/max; MX 2^(floor(log2 amax) − emax_elem) (E8M0); NVFP4
+ * E4M3(amax/6/s_t)·s_t with s_t = tensorAmax/(448·6); NF4 the absmax. Same formulas as quantizeFormat.
+ */
+export function formatBlockScale(format: Exclude<NumberFormat, 'int'>, blockAmax: number, tensorAmax: number): number {
+  const info = FORMAT_INFO[format];
+  const a = f(blockAmax);
+  if (info.block === 0) {
+    const t = f(tensorAmax);
+    return t === 0 ? 1 : f(t / MINIFLOATS[info.element!].max);
+  }
+  if (format === 'nf4') return a === 0 ? 1 : a;
+  if (format === 'nvfp4') {
+    const t = f(tensorAmax);
+    const st = t === 0 ? 1 : f(t / (448 * 6));
+    return f(roundMiniFloat(f(f(a / 6) / st), MINIFLOATS.e4m3) * st);
+  }
+  const e = a === 0 ? E8M0_MIN_EXP : Math.min(E8M0_MAX_EXP, Math.max(E8M0_MIN_EXP, floorLog2(a) - MINIFLOATS[info.element!].emax));
+  return 2 ** e;
+}

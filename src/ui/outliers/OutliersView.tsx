@@ -18,6 +18,7 @@ import { Histogram } from './Histogram';
 import { BarsSvg } from './BarsSvg';
 import { clipError, clipSweepChunked, type SweepPoint } from './clip';
 import { usePinnedGrid } from '../compare/pinnedGrid';
+import { FormatGridPanel, RotationPanel } from './FormatPanels';
 
 function ImageThumb({ index }: { index: number }) {
   const evalSet = useStore((s) => s.evalSet);
@@ -335,6 +336,8 @@ export function OutliersView() {
               <ClipPanel o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
               <PerChannel o={od} siteKey={keyD} />
               <PerToken o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
+              {d.formats && <FormatGridPanel d={d} operand={operand} op={op} hist={od.histogram} />}
+              {d.formats?.rotation && operand === 'a' && <RotationPanel d={d} />}
             </>
           )}
         </>
