@@ -62,7 +62,7 @@ describe('UI scheme fitting and the URL', () => {
     expect(q.a.format).toBeUndefined();
     expect(q.b.format).toBeUndefined();
     expect(q.rotation).toBeUndefined();
-    expect(bitsTag(formatPlan('nvfp4').sites[1], true)).toBe('ANV4·WNV4');
+    expect(bitsTag(formatPlan('nvfp4').sites[1], true)).toBe('AN4·WN4');
     expect(bitsTag(withRotation(fp32Plan()).sites[1], true)).toBe('FP32·R');
   });
 

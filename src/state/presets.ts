@@ -9,7 +9,7 @@ import * as P from '../engine/presets';
 /** The standard ViT of science.md §6 (the site table does not depend on the trained weights). */
 export const DEFAULT_SITES: SiteInfo[] = buildSites({ dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 });
 
-export type PresetId = 'fp32' | 'w8a8' | 'w4a8g128' | 'note004-int4' | 'int2-best6' | 'smoothquant' | 'llmint8' | 'mxfp4' | 'int4-rot';
+export type PresetId = 'fp32' | 'w8a8' | 'w4a8g128' | 'note004-int4' | 'int2-best6' | 'smoothquant' | 'llmint8';
 
 export interface PresetContext {
   /** best single sites from study-summary.json (note 004 order when absent) */
@@ -63,18 +63,6 @@ export const PRESETS: Preset[] = [
     label: 'LLM.int8()',
     description: 'input columns with |x| > 6 stay FP32; the rest INT8 per-token × per-channel',
     build: () => P.llmInt8(6),
-  },
-  {
-    id: 'mxfp4',
-    label: 'MXFP4',
-    description: 'all 38 sites MXFP4 (OCP MX: E2M1 elements, an E8M0 power-of-two scale per 32 along K) — fake-quant on the CPU backend',
-    build: () => P.formatPlan('mxfp4'),
-  },
-  {
-    id: 'int4-rot',
-    label: 'INT4 + rotation',
-    description: 'INT4 per-tensor at every to_qkv, fc1 and fc2 with the Hadamard rotation (QuaRot-style); the rest FP32',
-    build: () => P.rotationStudyPlan('int4-tensor', true),
   },
 ];
 

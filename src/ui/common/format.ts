@@ -20,7 +20,8 @@ export function operandLabel(o: { bits: OperandBits; symmetric: boolean; format?
   return o.bits === 2 && o.symmetric ? 'ternary' : BIT_LABEL[o.bits];
 }
 
-const FORMAT_TAG: Record<Exclude<NumberFormat, 'int'>, string> = { fp8_e4m3: 'E4M3', fp8_e5m2: 'E5M2', mxfp8: 'MX8', mxfp4: 'MX4', nvfp4: 'NV4', nf4: 'NF4' };
+/** short chip tags: E4/E5 = FP8 E4M3/E5M2, M8/M4 = MXFP8/MXFP4, N4 = NVFP4, NF = NF4 */
+const FORMAT_TAG: Record<Exclude<NumberFormat, 'int'>, string> = { fp8_e4m3: 'E4', fp8_e5m2: 'E5', mxfp8: 'M8', mxfp4: 'M4', nvfp4: 'N4', nf4: 'NF' };
 
 export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
   if (s.a.bits === 32 && s.b.bits === 32) return s.rotation ? 'FP32·R' : 'FP32';

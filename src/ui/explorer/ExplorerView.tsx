@@ -10,10 +10,11 @@ import { useStore } from '../../state/store';
 import { intRange, quantizeValue, roundHalfEven, scaleZero, dequantizeValue, type Bits } from '../../quant/scaleZero';
 import { useResults } from '../engine/results';
 import { Tex } from '../common/Katex';
-import { fmtNum } from '../common/format';
+import { fmtNum, operandLabel } from '../common/format';
 import { OperandPicker } from '../outliers/OutliersView';
 import { Term } from '../help/Term';
 import { ExplorerAB, schemeLabel } from '../compare/ExplorerAB';
+import { FormatExplainer } from './FormatExplainer';
 
 const f = Math.fround;
 const n = (x: number, d = 5) => {
@@ -119,6 +120,7 @@ export function ExplorerView() {
             <h3>
               Affine quantization · INT{bits} {sym ? 'symmetric' : 'asymmetric'}
               {op.bits === 32 && <span className="muted"> (operand is FP32 in this plan: showing INT8)</span>}
+              {op.bits !== 32 && op.format && op.format !== 'int' && <span className="muted"> (operand is {operandLabel(op)} in this plan — explained below; INT{op.bits} shown for comparison)</span>}
             </h3>
             <div className="card-sub" data-testid="explorer-granularity">
               {!o ? (
@@ -201,6 +203,7 @@ export function ExplorerView() {
         </div>
         <NumberLine x={xv} xh={t.xh} s={s} z={z} qmin={qmin} qmax={qmax} />
       </section>
+      <FormatExplainer stats={stats && stats.site === siteIdx ? stats : null} operand={operand} op={op} />
       <ExplorerAB x={xv} row={row} b={op.bits === 32 ? null : { label: schemeLabel(op), s, z, qmin, qmax, source: fromEngine || (engineQ && perRow) ? 'the engine run (formulas above)' : 'the formulas above' }} />
     </div>
   );

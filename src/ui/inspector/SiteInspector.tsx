@@ -163,6 +163,14 @@ export function SiteInspector() {
   const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
     // INT2 means the 4-level grid (science.md §1); ternary is chosen explicitly in a site's grid picker
     editAll((s, i) => fitSite({ ...s, [role]: { ...s[role], bits, format: undefined, ...(bits === 2 && s[role].bits !== 2 ? { symmetric: false } : {}) } }, sites[i].hasWeight, sites[i].kind));
+  const setAllRotation = (on: boolean) =>
+    editAll((s, i) => {
+      const kind = sites[i].kind;
+      if (kind !== 'to_qkv' && kind !== 'fc1' && kind !== 'fc2') return null;
+      if (!on) return { ...s, rotation: undefined };
+      // the rotation excludes SmoothQuant, LLM.int8() and GPTQ at a site (validatePlan)
+      return { ...s, rotation: { seed: 1 }, smoothquant: undefined, llmInt8: undefined, gptq: undefined };
+    });
   const setAllFormat = (format: Exclude<NumberFormat, 'int'>) =>
     // NF4 is a weight format: W-NF4 at weight sites with FP32 activations, attention products FP32
     editAll((s, i) => {
@@ -295,6 +303,14 @@ export function SiteInspector() {
           <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('a', b)} label="Set A bits of all sites" />
           <span className="field-label">all B</span>
           <BitsPicker value={0 as OperandBits} onChange={(b) => setAllBits('b', b)} label="Set B bits of all sites" />
+        </div>
+        <div className="btn-row">
+          <button type="button" className="btn small" onClick={() => setAllRotation(true)} title="QuaRot-style: every to_qkv, fc1 and fc2 (LayerNorm γ, β folded first; the FP32 function is unchanged)">
+            Hadamard rotation → every to_qkv, fc1, fc2
+          </button>
+          <button type="button" className="btn ghost small" onClick={() => setAllRotation(false)}>
+            no rotation
+          </button>
         </div>
         <div className="all-bits">
           <span className="field-label">all sites</span>

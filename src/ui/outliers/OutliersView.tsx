@@ -13,7 +13,7 @@ import { useClassNames, useSites } from '../engine/useSites';
 import { getImages } from '../engine/controller';
 import { Thumb } from '../accuracy/Thumb';
 import { ChartCard } from '../common/ChartCard';
-import { fmtNum, PATH_LABEL, pct } from '../common/format';
+import { fmtNum, operandLabel, PATH_LABEL, pct } from '../common/format';
 import { Histogram } from './Histogram';
 import { BarsSvg } from './BarsSvg';
 import { clipError, clipSweepChunked, type SweepPoint } from './clip';
@@ -329,6 +329,7 @@ export function OutliersView() {
               <span className={`v path-badge p-${d.path.path}`}>{PATH_LABEL[d.path.path]}</span>
             </div>
             {op.bits === 32 && <div className="muted">operand is FP32 in this plan — the grid shows INT8 for comparison</div>}
+            {op.bits !== 32 && op.format && op.format !== 'int' && <div className="muted">operand is {operandLabel(op)} in this plan — the histogram's INT{op.bits} grid is for comparison; the format's own grid is below</div>}
             {stats.loading && <div className="muted">updating…</div>}
           </div>
           {od && (
