@@ -599,8 +599,9 @@ const MAGIC: f32 = 12582912.0; // 1.5·2^23: adding it leaves an integer-valued 
  */
 export function quantize_i16(
   x: usize, rows: i32, k: i32, perImage: i32, mode: i32, bits: i32, symmetric: bool, fixScale: f32, fixZero: i32,
-  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize,
+  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize, i8out: bool,
 ): i32 {
+  const eb: i32 = i8out ? 0 : 1; // log2 of the element size: int8 (the i8 GEMMs) or int16
   let qmin: i32, qmax: i32;
   if (symmetric) {
     qmax = (1 << (bits - 1)) - 1;
@@ -645,11 +646,11 @@ export function quantize_i16(
       store<f32>(sx + (<usize>r << 2), s);
       store<i32>(zx + (<usize>r << 2), z - off);
       const xr = x + (<usize>(r * k) << 2);
-      const dr = dst + (<usize>(r * kp) << 1);
+      const dr = dst + (<usize>(r * kp) << eb);
       for (let g = 0; g < groups; g++) {
         const c0 = g * gs;
         const len = minI(gs, k - c0);
-        const dg = dr + (<usize>(g * gp) << 1);
+        const dg = dr + (<usize>(g * gp) << eb);
         let acc = i32x4.splat(0);
         let c = 0;
         for (; c + 4 <= len; c += 4) {
@@ -657,7 +658,9 @@ export function quantize_i16(
           v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
           const qs = i32x4.sub(toInt4(v), offv);
           acc = i32x4.add(acc, qs);
-          v128.store64_lane(dg + (<usize>c << 1), i16x8.narrow_i32x4_s(qs, qs), 0);
+          const q16 = i16x8.narrow_i32x4_s(qs, qs);
+          if (i8out) v128.store32_lane(dg + <usize>c, i8x16.narrow_i16x8_s(q16, q16), 0);
+          else v128.store64_lane(dg + (<usize>c << 1), q16, 0);
         }
         let sum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
         for (; c < len; c++) {
@@ -665,15 +668,16 @@ export function quantize_i16(
           v = v < <f32>qmin ? <f32>qmin : v > <f32>qmax ? <f32>qmax : v;
           const q = <i32>v - off;
           sum += q;
-          store<i16>(dg + (<usize>c << 1), <i16>q);
+          if (i8out) store<i8>(dg + <usize>c, <i8>q);
+          else store<i16>(dg + (<usize>c << 1), <i16>q);
         }
-        for (; c < gp; c++) store<i16>(dg + (<usize>c << 1), 0);
+        if (c < gp) memory.fill(dg + (<usize>c << eb), 0, <usize>(gp - c) << eb);
         store<i32>(sums + (<usize>(r * groups + g) << 2), sum);
       }
     }
   }
   if (overflow) return 2;
-  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << 1), 0, <usize>kp << 1);
+  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << eb), 0, <usize>kp << eb);
   return 0;
 }
 
@@ -684,20 +688,21 @@ export function quantize_i16(
  */
 export function layernorm_quant_i16(
   x: usize, rows: i32, d: i32, g: usize, b: usize, eps: f64, y: usize, bits: i32, symmetric: bool,
-  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize,
+  gs: i32, gp: i32, groups: i32, rowsP: i32, off: i32, dst: usize, sums: usize, sx: usize, zx: usize, i8out: bool,
 ): i32 {
   const kp = groups * gp;
+  const eb: i32 = i8out ? 0 : 1;
   let overflow = false;
   for (let r = 0; r < rows; r++) {
     const ro = <usize>(r * d) << 2;
     layernorm(x + ro, 1, d, g, b, eps, y + ro);
     const rc = quantize_i16(y + ro, 1, d, 1, 1, bits, symmetric, 1, 0, gs, gp, groups, 1, off,
-      dst + (<usize>(r * kp) << 1), sums + (<usize>(r * groups) << 2), sx + (<usize>r << 2), zx + (<usize>r << 2));
+      dst + (<usize>(r * kp) << eb), sums + (<usize>(r * groups) << 2), sx + (<usize>r << 2), zx + (<usize>r << 2), i8out);
     if (rc == 1) return firstNonFinite(y, rows * d);
     if (rc == 2) overflow = true;
   }
   if (overflow) return 2;
-  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << 1), 0, <usize>kp << 1);
+  for (let r = rows; r < rowsP; r++) memory.fill(dst + (<usize>(r * kp) << eb), 0, <usize>kp << eb);
   return 0;
 }
 
@@ -962,4 +967,418 @@ export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts:
     const p = counts + (<usize>(<i32>b) << 2);
     store<i32>(p, load<i32>(p) + 1);
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// int8 integer GEMMs (issue 15): i8 operands, 16 multiply-adds per instruction.
+//
+// The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s (x64: one pmaddubsw): lane i = a[2i]·b[2i] +
+// a[2i+1]·b[2i+1], a signed int8, b a 7-bit operand. Its result is deterministic only while every b
+// lane is in [0, 127]; ours are in [0, 15], so the result is exact on every engine:
+//  - W8A8: a weight w ∈ [−128, 127] is split into nibbles lo = w & 15 and hi = (w >> 4) + 8, both in
+//    [0, 15]: Σx·w = Σx·lo + 16·Σx·hi − 128·Σx (two dots per 16 products);
+//  - W4A8: a weight w ∈ [−8, 7] is stored as w + 8 ∈ [0, 15], two per byte, and unpacked in
+//    registers (and / shift): Σx·w = Σx·(w + 8) − 8·Σx (one dot per 16 products).
+// With x ∈ [−128, 127] and b ∈ [0, 15] a lane holds at most 2·128·15 = 3840 per dot, so int16 lanes
+// accumulate 8 dots exactly (30720 < 2^15) before they are widened into int32 (extadd_pairwise).
+// The SIMD128 build computes the same int16 lanes with extmul and shuffles (slower, same numbers).
+
+/**
+ * Lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] in int16 (b in [0, 15] in this file: exact on every engine).
+ * Lanes matter: the W4A8 kernel's lanes are output channels.
+ */
+@inline function dot16(a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(a, b);
+  const lo = i16x8.extmul_low_i8x16_s(a, b);
+  const hi = i16x8.extmul_high_i8x16_s(a, b);
+  return i16x8.add(v128.shuffle<i16>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14), v128.shuffle<i16>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
+}
+
+@inline function widen16(a: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(a);
+}
+
+/**
+ * W8A8 weight panels: w [rows × k] int32 storage values (already q − offset, in [−128, 127]) into
+ * panels of 2 channels: panel p, step s (16 values of k): lo(2p), hi(2p), lo(2p+1), hi(2p+1), 16
+ * bytes each (k padded to kp = roundUp(k, 16) with zeros; a channel ≥ rows is zero). sums[rows] = Σ w.
+ * srcI8: the source is int8 rows of stride kp (an activation operand from quantize_i16 with bytes = 1).
+ */
+export function pack_w8_nib(src: usize, rows: i32, k: i32, kp: i32, srcI8: bool, dst: usize, sums: usize): void {
+  const steps = kp >> 4;
+  const panels = (rows + 1) >> 1;
+  for (let p = 0; p < panels; p++) {
+    for (let c = 0; c < 2; c++) {
+      const row = p * 2 + c;
+      let s: i32 = 0;
+      for (let kk = 0; kk < kp; kk++) {
+        let w: i32 = 0;
+        if (row < rows && kk < k) w = srcI8 ? <i32>load<i8>(src + <usize>(row * kp + kk)) : load<i32>(src + (<usize>(row * k + kk) << 2));
+        s += w;
+        const o = dst + <usize>(((p * steps + (kk >> 4)) * 4 + c * 2) << 4) + <usize>(kk & 15);
+        store<u8>(o, <u8>(w & 15));
+        store<u8>(o + 16, <u8>((w >> 4) + 8));
+      }
+      if (row < rows) store<i32>(sums + (<usize>row << 2), s);
+    }
+  }
+}
+
+/** Bytes of pack_w8_nib's output. */
+export function packedW8Size(rows: i32, kp: i32): i32 {
+  return ((rows + 1) >> 1) * (kp >> 4) * 64;
+}
+
+/** [Σa, Σb, Σc, Σd] of four i16x8 accumulators, widened (exact int32 sums of their lanes). */
+@inline function hsum4w(a: v128, b: v128, c: v128, d: v128): v128 {
+  return hsum4(widen16(a), widen16(b), widen16(c), widen16(d));
+}
+
+/** Writes 2 lanes (lane 0, 1 of v) as one row segment of `cols` (1 or 2) values. */
+@inline function storeRow2(y: usize, v: v128, cols: i32, flags: i32, res: usize): void {
+  if (flags & FLAG_GELU) v = gelu4(v);
+  if (flags & FLAG_RESIDUAL) v = f32x4.add(cols == 2 ? v128.load64_zero(res) : v128.load32_zero(res), v);
+  if (cols == 2) v128.store64_lane(y, v, 0);
+  else v128.store32_lane(y, v, 0);
+}
+
+/**
+ * W8A8 on int8 operands: xp [rowsP × kp] int8 (quantize_i16 with bytes = 1; rowsP ≥ roundUp(m, 2),
+ * zero rows past m), wp = pack_w8_nib of W. rsx[m] = Σ_c X, csw[n] = Σ_c W; zero points and scales
+ * with stride 0 (per tensor) or 1 (per row / channel). acc' = ΣXW − zw·rsx − zx·csw + k·zx·zw (int32,
+ * wrapping like the reference). flags: 4 = raw (y receives acc' as int32), else
+ * y = f32(f64(acc')·sx)·sw + b, then GELU (1), residual (2). Tile: 2 rows × 2 channels.
+ */
+export function gemm_w8a8_i8(
+  xp: usize, wp: usize, m: i32, n: i32, kp: i32, k: i32, rsx: usize, csw: usize,
+  zx: usize, zxStride: i32, zw: usize, zwStride: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  const steps = kp >> 4;
+  const rb = <usize>kp;
+  const panels = (n + 1) >> 1;
+  const raw = (flags & FLAG_RAW) != 0;
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let p = 0; p < panels; p++) {
+      const j0 = p * 2;
+      const cols = minI(2, n - j0);
+      const w0 = wp + <usize>(p * steps) * 64;
+      // per-channel constants as [c0, c1, c0, c1] (lanes = row0 c0, row0 c1, row1 c0, row1 c1)
+      const j1 = minI(j0 + 1, n - 1);
+      const zw0 = zw ? load<i32>(zw + (<usize>(j0 * zwStride) << 2)) : 0;
+      const zw1 = zw ? load<i32>(zw + (<usize>(j1 * zwStride) << 2)) : 0;
+      // nibble split: Σx·w = L + 16·H − 128·Σx, so the rsx term takes zw + 128
+      const zwv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(zw0 + 128), 1, zw1 + 128), 2, zw0 + 128), 3, zw1 + 128);
+      const cz0 = load<i32>(csw + (<usize>j0 << 2)) - k * zw0;
+      const cz1 = load<i32>(csw + (<usize>j1 << 2)) - k * zw1;
+      const czv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(cz0), 1, cz1), 2, cz0), 3, cz1);
+      const sw0 = load<f32>(sw + (<usize>(j0 * swStride) << 2));
+      const sw1 = load<f32>(sw + (<usize>(j1 * swStride) << 2));
+      const swv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(sw0), 1, sw1), 2, sw0), 3, sw1);
+      let bv = f32x4.splat(0);
+      if (bias) {
+        const b0 = load<f32>(bias + (<usize>j0 << 2));
+        const b1 = load<f32>(bias + (<usize>j1 << 2));
+        bv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b0), 3, b1);
+      }
+      for (let i0 = mb; i0 < me; i0 += 2) {
+        const x0 = xp + <usize>i0 * rb;
+        const x1 = x0 + rb;
+        let lo = i32x4.splat(0); // int32 Σx·lo + 16·Σx·hi so far, per (row, channel) lane
+        let s = 0;
+        let wq = w0;
+        while (s < steps) {
+          const se = minI(steps, s + 8);
+          let l00 = i16x8.splat(0), l01 = i16x8.splat(0), l10 = i16x8.splat(0), l11 = i16x8.splat(0);
+          let h00 = i16x8.splat(0), h01 = i16x8.splat(0), h10 = i16x8.splat(0), h11 = i16x8.splat(0);
+          // two steps an iteration (loop overhead is a third of a step's instructions otherwise)
+          for (; s + 1 < se; s += 2) {
+            {
+              const o = <usize>s << 4;
+              const a0 = v128.load(x0 + o);
+              const a1 = v128.load(x1 + o);
+                let b = v128.load(wq);
+              l00 = i16x8.add(l00, dot16(a0, b));
+              l10 = i16x8.add(l10, dot16(a1, b));
+              b = v128.load(wq, 16);
+              h00 = i16x8.add(h00, dot16(a0, b));
+              h10 = i16x8.add(h10, dot16(a1, b));
+              b = v128.load(wq, 32);
+              l01 = i16x8.add(l01, dot16(a0, b));
+              l11 = i16x8.add(l11, dot16(a1, b));
+              b = v128.load(wq, 48);
+              h01 = i16x8.add(h01, dot16(a0, b));
+              h11 = i16x8.add(h11, dot16(a1, b));
+              wq += 64;
+            }
+            {
+              const o = (<usize>s << 4) + 16;
+              const a0 = v128.load(x0 + o);
+              const a1 = v128.load(x1 + o);
+              // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
+              let b = v128.load(wq);
+              l00 = i16x8.add(l00, dot16(a0, b));
+              l10 = i16x8.add(l10, dot16(a1, b));
+              b = v128.load(wq, 16);
+              h00 = i16x8.add(h00, dot16(a0, b));
+              h10 = i16x8.add(h10, dot16(a1, b));
+              b = v128.load(wq, 32);
+              l01 = i16x8.add(l01, dot16(a0, b));
+              l11 = i16x8.add(l11, dot16(a1, b));
+              b = v128.load(wq, 48);
+              h01 = i16x8.add(h01, dot16(a0, b));
+              h11 = i16x8.add(h11, dot16(a1, b));
+              wq += 64;
+            }
+          }
+          for (; s < se; s++) {
+            const o = <usize>s << 4;
+            const a0 = v128.load(x0 + o);
+            const a1 = v128.load(x1 + o);
+            // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
+            let b = v128.load(wq);
+            l00 = i16x8.add(l00, dot16(a0, b));
+            l10 = i16x8.add(l10, dot16(a1, b));
+            b = v128.load(wq, 16);
+            h00 = i16x8.add(h00, dot16(a0, b));
+            h10 = i16x8.add(h10, dot16(a1, b));
+            b = v128.load(wq, 32);
+            l01 = i16x8.add(l01, dot16(a0, b));
+            l11 = i16x8.add(l11, dot16(a1, b));
+            b = v128.load(wq, 48);
+            h01 = i16x8.add(h01, dot16(a0, b));
+            h11 = i16x8.add(h11, dot16(a1, b));
+            wq += 64;
+          }
+          lo = i32x4.add(lo, i32x4.add(hsum4w(l00, l01, l10, l11), i32x4.shl(hsum4w(h00, h01, h10, h11), 4)));
+        }
+        const rows = minI(2, m - i0);
+        const i1 = i0 + rows - 1;
+        const rs0 = load<i32>(rsx + (<usize>i0 << 2));
+        const rs1 = load<i32>(rsx + (<usize>i1 << 2));
+        const zx0 = zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0;
+        const zx1 = zx ? load<i32>(zx + (<usize>(i1 * zxStride) << 2)) : 0;
+        const rsv = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(rs0), 2, rs1), 3, rs1);
+        const zxv = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(zx0), 2, zx1), 3, zx1);
+        let acc = i32x4.sub(lo, i32x4.mul(zwv, rsv));
+        acc = i32x4.sub(acc, i32x4.mul(czv, zxv));
+        if (raw) {
+          for (let r = 0; r < rows; r++) {
+            const o = y + (<usize>((i0 + r) * n + j0) << 2);
+            if (r == 0) {
+              if (cols == 2) v128.store64_lane(o, acc, 0);
+              else v128.store32_lane(o, acc, 0);
+            } else {
+              if (cols == 2) v128.store64_lane(o, acc, 1);
+              else v128.store32_lane(o, acc, 2);
+            }
+          }
+          continue;
+        }
+        const sx0 = load<f32>(sx + (<usize>(i0 * sxStride) << 2));
+        const sx1 = load<f32>(sx + (<usize>(i1 * sxStride) << 2));
+        const sxv = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(sx0), 2, sx1), 3, sx1);
+        const v = f32x4.add(f32x4.mul(mulI32F32(acc, sxv), swv), bv);
+        const o0 = <usize>(i0 * n + j0) << 2;
+        storeRow2(y + o0, v, cols, flags, res + o0);
+        if (rows > 1) {
+          const o1 = <usize>((i0 + 1) * n + j0) << 2;
+          storeRow2(y + o1, i32x4.shuffle(v, v, 2, 3, 0, 1), cols, flags, res + o1);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * W4A8 weight panels (broadcast layout: int32 lanes are output channels, so no horizontal sums):
+ * w [rows × k] int32 values in [−8, 7], groups of gs along k, each padded to gp = roundUp(gs, 8)
+ * with zero weights. Panel p = channels 8p..8p+7 as two quads; group g, chunk u (8 values of k):
+ * 16 bytes for quad 0, then 16 for quad 1. In a quad's 16 bytes, byte 2i + t (i = 0..7, t = 0..1)
+ * holds channel ch = 4·quad + (i >> 1): low nibble w[ch][u·8 + 2·(i & 1) + t] + 8, high nibble
+ * w[ch][u·8 + 4 + 2·(i & 1) + t] + 8. With x splat 4 bytes at a
+ * time (x[k..k+3] repeated), pair lane i of relaxed_dot is channel i >> 1, k-pair i & 1.
+ * consts per (panel, group), 64 bytes: Σw of quad 0, quad 1 (int32 ×4 each), sw of quad 0, quad 1
+ * (float32 ×4 each; sw row-major [rows × groups], may be 0). wsum[rows × groups] = Σ w (row-major).
+ */
+export function pack_w4_nib(src: usize, rows: i32, k: i32, gs: i32, gp: i32, groups: i32, sw: usize, dst: usize, wsum: usize, consts: usize): void {
+  const chunks = gp >> 3;
+  const panels = (rows + 7) >> 3;
+  for (let p = 0; p < panels; p++)
+    for (let g = 0; g < groups; g++) {
+      const cst = consts + <usize>((p * groups + g) << 6);
+      for (let q = 0; q < 2; q++)
+        for (let c4 = 0; c4 < 4; c4++) {
+          const row = p * 8 + q * 4 + c4;
+          let s: i32 = 0;
+          for (let u = 0; u < chunks; u++) {
+            const o = dst + <usize>((((p * groups + g) * chunks + u) * 2 + q) << 4);
+            for (let j = 0; j < 2; j++)
+              for (let t = 0; t < 2; t++) {
+                const e0 = u * 8 + 2 * j + t;
+                const e1 = e0 + 4;
+                let lo: i32 = 0, hi: i32 = 0;
+                if (row < rows && e0 < gs && g * gs + e0 < k) lo = load<i32>(src + (<usize>(row * k + g * gs + e0) << 2));
+                if (row < rows && e1 < gs && g * gs + e1 < k) hi = load<i32>(src + (<usize>(row * k + g * gs + e1) << 2));
+                s += lo + hi;
+                store<u8>(o + <usize>(2 * (c4 * 2 + j) + t), <u8>((lo + 8) | ((hi + 8) << 4)));
+              }
+          }
+          if (row < rows) store<i32>(wsum + (<usize>(row * groups + g) << 2), s);
+          store<i32>(cst + <usize>(q * 16 + c4 * 4), s);
+          store<f32>(cst + 32 + <usize>(q * 16 + c4 * 4), sw && row < rows ? load<f32>(sw + (<usize>(row * groups + g) << 2)) : 0);
+        }
+    }
+}
+
+export function packedW4Size(rows: i32, gp: i32, groups: i32): i32 {
+  return ((rows + 7) >> 3) * groups * (gp >> 3) * 32;
+}
+
+/** Bytes of pack_w4_nib's per-(panel, group) constants. */
+export function w4ConstsSize(rows: i32, groups: i32): i32 {
+  return ((rows + 7) >> 3) * groups * 64;
+}
+
+/** Writes lanes of one output row segment of `cols` (≤ 4) values: whole vector or lane by lane. */
+@inline function storeRowN(y: usize, v: v128, cols: i32, flags: i32, res: usize): void {
+  if (cols >= 4) storeRow(y, v, 4, flags, res);
+  else if (cols > 0) storeRow(y, v, cols, flags, res);
+}
+
+/**
+ * W4A8 per group on int8 activations: xp [rowsP × groups·gp] int8 (quantize_i16 with i8out,
+ * gp = roundUp(gs, 8), rowsP even), xsum[m × groups] = Σ_{c∈g} X (storage values), wp and consts
+ * from pack_w4_nib. acc_g = Σ_{c∈g} X·W − zx·Σ_{c∈g} W;
+ * Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b, g ascending. flags: 4 = raw (acc_g as int32,
+ * [m × n × groups]). Tile: 2 rows × 8 channels; x broadcast 4 bytes at a time, weights unpacked in
+ * registers (and / shift); int16 lanes widened every 32 values of k.
+ */
+export function gemm_w4a8_i8(
+  xp: usize, xsum: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, consts: usize,
+  zx: usize, zxStride: i32, sx: usize, sxStride: i32,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  // |acc_g| ≤ gp·128·8 + 128·gp·8 < 2^24 while gp < 8192: f32(acc_g) is exact and one float32
+  // multiply rounds sw·acc_g as the reference's float64 product then fround does
+  const exactF32 = gp < 8192;
+  const chunks = gp >> 3;
+  const rb = <usize>(groups * gp);
+  const panels = (n + 7) >> 3;
+  const raw = (flags & FLAG_RAW) != 0;
+  const nib = i8x16.splat(15);
+  const SA: usize = SCRATCH + 128; // float sums of the tile: row 0 quad 0, row 0 quad 1, row 1 quad 0, row 1 quad 1
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let p = 0; p < panels; p++) {
+      const j0 = p * 8;
+      const cols = minI(8, n - j0);
+      const wpan = wp + <usize>(p * groups * chunks) * 32;
+      const cpan = consts + <usize>((p * groups) << 6);
+      for (let i0 = mb; i0 < me; i0 += 2) {
+        const rows = minI(2, m - i0);
+        const i1 = i0 + rows - 1;
+        const x0 = xp + <usize>i0 * rb;
+        const x1 = x0 + rb;
+        const zx0 = i32x4.splat(zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0);
+        const zx1 = i32x4.splat(zx ? load<i32>(zx + (<usize>(i1 * zxStride) << 2)) : 0);
+        v128.store(SA, f32x4.splat(0));
+        v128.store(SA, f32x4.splat(0), 16);
+        v128.store(SA, f32x4.splat(0), 32);
+        v128.store(SA, f32x4.splat(0), 48);
+        let wq = wpan;
+        for (let g = 0; g < groups; g++) {
+          const go = <usize>(g * gp);
+          let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+          let u = 0;
+          while (u < chunks) {
+            const ue = minI(chunks, u + 4); // 8 dots per int16 lane at most
+            let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a10 = i16x8.splat(0), a11 = i16x8.splat(0);
+            for (; u < ue; u++) {
+              const xo = go + (<usize>u << 3);
+              const p0 = v128.load(wq);
+              const p1 = v128.load(wq, 16);
+              wq += 32;
+              let w0 = v128.and(p0, nib);
+              let w1 = v128.and(p1, nib);
+              let xa = v128.load32_splat(x0 + xo);
+              a00 = i16x8.add(a00, dot16(xa, w0));
+              a01 = i16x8.add(a01, dot16(xa, w1));
+              xa = v128.load32_splat(x1 + xo);
+              a10 = i16x8.add(a10, dot16(xa, w0));
+              a11 = i16x8.add(a11, dot16(xa, w1));
+              w0 = v128.and(i16x8.shr_u(p0, 4), nib);
+              w1 = v128.and(i16x8.shr_u(p1, 4), nib);
+              xa = v128.load32_splat(x0 + xo + 4);
+              a00 = i16x8.add(a00, dot16(xa, w0));
+              a01 = i16x8.add(a01, dot16(xa, w1));
+              xa = v128.load32_splat(x1 + xo + 4);
+              a10 = i16x8.add(a10, dot16(xa, w0));
+              a11 = i16x8.add(a11, dot16(xa, w1));
+            }
+            c00 = i32x4.add(c00, widen16(a00));
+            c01 = i32x4.add(c01, widen16(a01));
+            c10 = i32x4.add(c10, widen16(a10));
+            c11 = i32x4.add(c11, widen16(a11));
+          }
+          // Σx·(w + 8) − 8·Σx − zx·Σw
+          const cst = cpan + <usize>(g << 6);
+          const ws0 = v128.load(cst);
+          const ws1 = v128.load(cst, 16);
+          const xs0 = i32x4.shl(v128.load32_splat(xsum + (<usize>(i0 * groups + g) << 2)), 3);
+          const xs1 = i32x4.shl(v128.load32_splat(xsum + (<usize>(i1 * groups + g) << 2)), 3);
+          c00 = i32x4.sub(i32x4.sub(c00, xs0), i32x4.mul(zx0, ws0));
+          c01 = i32x4.sub(i32x4.sub(c01, xs0), i32x4.mul(zx0, ws1));
+          c10 = i32x4.sub(i32x4.sub(c10, xs1), i32x4.mul(zx1, ws0));
+          c11 = i32x4.sub(i32x4.sub(c11, xs1), i32x4.mul(zx1, ws1));
+          if (raw) {
+            v128.store(SCRATCH, c00);
+            v128.store(SCRATCH, c01, 16);
+            v128.store(SCRATCH, c10, 32);
+            v128.store(SCRATCH, c11, 48);
+            for (let r = 0; r < rows; r++)
+              for (let c = 0; c < cols; c++)
+                store<i32>(y + (<usize>(((i0 + r) * n + j0 + c) * groups + g) << 2), load<i32>(SCRATCH + (<usize>(r * 8 + c) << 2)));
+            continue;
+          }
+          const sw0 = v128.load(cst, 32);
+          const sw1 = v128.load(cst, 48);
+          if (exactF32) {
+            v128.store(SA, f32x4.add(v128.load(SA), f32x4.mul(f32x4.convert_i32x4_s(c00), sw0)));
+            v128.store(SA, f32x4.add(v128.load(SA, 16), f32x4.mul(f32x4.convert_i32x4_s(c01), sw1)), 16);
+            v128.store(SA, f32x4.add(v128.load(SA, 32), f32x4.mul(f32x4.convert_i32x4_s(c10), sw0)), 32);
+            v128.store(SA, f32x4.add(v128.load(SA, 48), f32x4.mul(f32x4.convert_i32x4_s(c11), sw1)), 48);
+          } else {
+            v128.store(SA, f32x4.add(v128.load(SA), mulI32F32(c00, sw0)));
+            v128.store(SA, f32x4.add(v128.load(SA, 16), mulI32F32(c01, sw1)), 16);
+            v128.store(SA, f32x4.add(v128.load(SA, 32), mulI32F32(c10, sw0)), 32);
+            v128.store(SA, f32x4.add(v128.load(SA, 48), mulI32F32(c11, sw1)), 48);
+          }
+        }
+        if (raw) continue;
+        for (let r = 0; r < rows; r++) {
+          const i = i0 + r;
+          const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
+          const o = <usize>(i * n + j0) << 2;
+          for (let q = 0; q < 2; q++) {
+            const cq = cols - q * 4;
+            if (cq <= 0) break;
+            const bv = bias ? (cq >= 4 ? v128.load(bias + (<usize>(j0 + q * 4) << 2)) : loadPartial(bias + (<usize>(j0 + q * 4) << 2), cq)) : f32x4.splat(0);
+            const v = f32x4.add(f32x4.mul(sxv, v128.load(SA + <usize>((r * 2 + q) << 4))), bv);
+            storeRowN(y + o + <usize>(q << 4), v, cq, flags, res + o + <usize>(q << 4));
+          }
+        }
+      }
+    }
+  }
+}
+
+/** cols (< 4) floats from p into the low lanes, zeros above (no read past p + 4·cols). */
+@inline function loadPartial(p: usize, cols: i32): v128 {
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (cols > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (cols > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
 }

@@ -157,6 +157,29 @@ describe.each([
     }
   });
 
+  it('W4A8 and W8A8 at the int16 lane bound (x = −128, every nibble 15, long groups) are bit-exact', () => {
+    // the int8 kernels sum relaxed_dot's int16 lanes 8 times before widening: 8·2·128·15 = 30720 < 2^15
+    const r = rng(14);
+    for (const [m, n, k, groupSize] of [[3, 9, 256, 256], [2, 8, 96, 32], [5, 3, 200, 72]]) {
+      const groups = Math.ceil(k / groupSize);
+      const o: W4A8Operands = {
+        m, n, k, groupSize,
+        xq: new Int32Array(m * k).fill(-128),
+        wq: new Int32Array(n * k).fill(7),
+        sx: Float32Array.from({ length: m }, () => r() * 0.1),
+        zx: Int32Array.from({ length: m }, () => randInt(r, -128, 127)),
+        sw: Float32Array.from({ length: n * groups }, () => r() * 0.1),
+      };
+      expect(get().gemmW4A8Acc(o), `w4a8 ${m}×${n}×${k} g${groupSize}`).toEqual(gemmW4A8AccRef(o));
+      expect(get().gemmW4A8(o)).toEqual(gemmW4A8Ref(o));
+      // w = −1: low nibble 15, high nibble (−1 >> 4) + 8 = 7; w = 127: both 15
+      for (const wv of [-1, 127]) {
+        const o8: W8A8Operands = { m, n, k, xq: new Int32Array(m * k).fill(-128), wq: new Int32Array(n * k).fill(wv), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
+        expect(get().gemmW8A8Acc(o8), `w8a8 ${m}×${n}×${k} w ${wv}`).toEqual(gemmW8A8AccRef(o8));
+      }
+    }
+  });
+
   it('INT4 unpacking matches pack.ts', () => {
     const r = rng(3);
     for (const [rows, k] of [[1, 1], [3, 7], [5, 8], [4, 33], [16, 128]]) {
@@ -282,6 +305,15 @@ describe.each([
   });
 });
 
+describe('int8 kernels: operands outside the int8 storage range', () => {
+  it('are refused with the index and range, not wrapped', () => {
+    const o: W8A8Operands = { m: 1, n: 1, k: 2, xq: Int32Array.from([1, 200]), wq: new Int32Array(2), sx: new Float32Array([1]), sw: new Float32Array([1]) };
+    expect(() => wasm.gemmW8A8(o)).toThrow(/xq\[1\] = 200: the int8 kernels take storage values in \[-128, 127\]/);
+    const o4: W4A8Operands = { m: 1, n: 1, k: 2, groupSize: 2, xq: new Int32Array(2), wq: Int32Array.from([0, 9]), sx: new Float32Array([1]), sw: new Float32Array([1]) };
+    expect(() => wasm.gemmW4A8(o4)).toThrow(/wq\[1\] = 9: .*\[-8, 7\]/);
+  });
+});
+
 describe('wasm memory', () => {
   it('every call releases what it allocated (no leak)', () => {
     if (!isWasmKernels(wasm)) throw new Error(wasm.fallbackReason);
@@ -295,7 +327,7 @@ describe('wasm memory', () => {
 });
 
 describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () => {
-  it('matches quantizeMatrix + storage offset + int16 group layout, per row / per image / static clip', () => {
+  it.each([false, true])('matches quantizeMatrix + storage offset + group layout (int8 elements: %s), per row / per image / static clip', (i8) => {
     const wk = wasm;
     if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
     const ar = wk.arena;
@@ -314,14 +346,14 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
               const gp = Math.ceil(gs / 8) * 8;
               const rowsP = Math.ceil(rows / 4) * 4;
               const px = ar.putF32(x);
-              const dst = ar.alloc(rowsP * groups * gp * 2);
+              const dst = ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2));
               const sums = ar.alloc(rows * groups * 4);
               const sx = ar.alloc(rows * 4);
               const zx = ar.alloc(rows * 4);
               const sz = mode === 2 ? quantizeMatrix(new Float32Array([0]), 1, 1, spec) : null;
-              const rc = wk.ex.quantize_i16(px, rows, k, perImage, mode, bits, symmetric ? 1 : 0, sz?.scales[0] ?? 1, sz?.zeros[0] ?? 0, gs, gp, groups, rowsP, off, dst, sums, sx, zx);
+              const rc = wk.ex.quantize_i16(px, rows, k, perImage, mode, bits, symmetric ? 1 : 0, sz?.scales[0] ?? 1, sz?.zeros[0] ?? 0, gs, gp, groups, rowsP, off, dst, sums, sx, zx, i8 ? 1 : 0);
               expect(rc).toBe(0);
-              const d16 = new Int16Array(ar.memory.buffer, dst, rowsP * groups * gp);
+              const d16 = i8 ? new Int8Array(ar.memory.buffer, dst, rowsP * groups * gp) : new Int16Array(ar.memory.buffer, dst, rowsP * groups * gp);
               const what = `${rows}×${k} img ${perImage} g ${gs} ${bits}b sym ${symmetric} mode ${mode}`;
               for (let i0 = 0; i0 < rows; i0 += mode === 0 ? perImage : rows) {
                 const n = mode === 0 ? perImage : rows;
@@ -348,7 +380,7 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
           }
     }
   });
-  it('LayerNorm fused with per-token quantization = layernorm then quantize_i16', () => {
+  it.each([0, 1])('LayerNorm fused with per-token quantization = layernorm then quantize_i16 (int8 elements: %i)', (i8) => {
     const wk = wasm;
     if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
     const ar = wk.arena;
@@ -362,15 +394,15 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
         const gp = Math.ceil(gs / 8) * 8;
         const rowsP = Math.ceil(rows / 4) * 4;
         const off = sym ? 0 : 1 << (bits - 1);
-        const bufs = () => ({ y: ar.alloc(rows * d * 4), dst: ar.alloc(rowsP * groups * gp * 2), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) });
+        const bufs = () => ({ y: ar.alloc(rows * d * 4), dst: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) });
         const A = bufs();
         const B = bufs();
-        expect(wk.ex.layernorm_quant_i16(x, rows, d, g, b, 1e-5, A.y, bits, sym, gs, gp, groups, rowsP, off, A.dst, A.sums, A.sx, A.zx)).toBe(0);
+        expect(wk.ex.layernorm_quant_i16(x, rows, d, g, b, 1e-5, A.y, bits, sym, gs, gp, groups, rowsP, off, A.dst, A.sums, A.sx, A.zx, i8)).toBe(0);
         wk.ex.layernorm(x, rows, d, g, b, 1e-5, B.y);
-        expect(wk.ex.quantize_i16(B.y, rows, d, 1, 1, bits, sym, 1, 0, gs, gp, groups, rowsP, off, B.dst, B.sums, B.sx, B.zx)).toBe(0);
+        expect(wk.ex.quantize_i16(B.y, rows, d, 1, 1, bits, sym, 1, 0, gs, gp, groups, rowsP, off, B.dst, B.sums, B.sx, B.zx, i8)).toBe(0);
         const bytes = (p: number, n: number) => Array.from(new Uint8Array(ar.memory.buffer, p, n));
         expect(bytes(A.y, rows * d * 4)).toEqual(bytes(B.y, rows * d * 4));
-        expect(bytes(A.dst, rowsP * groups * gp * 2)).toEqual(bytes(B.dst, rowsP * groups * gp * 2));
+        expect(bytes(A.dst, rowsP * groups * gp * (i8 ? 1 : 2))).toEqual(bytes(B.dst, rowsP * groups * gp * (i8 ? 1 : 2)));
         expect(bytes(A.sums, rows * groups * 4)).toEqual(bytes(B.sums, rows * groups * 4));
         expect(bytes(A.sx, rows * 4)).toEqual(bytes(B.sx, rows * 4));
         expect(bytes(A.zx, rows * 4)).toEqual(bytes(B.zx, rows * 4));
@@ -385,11 +417,11 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
       const x = new Float32Array([3e38, -3e38, 1, 2, 5, NaN, 1, 1]);
       const px = ar.putF32(x);
       const big = ar.alloc(4096);
-      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072)).toBe(1);
+      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072, 0)).toBe(1);
       expect(wk.ex.quantErrorIndex()).toBe(5);
       x[5] = 0;
       ar.f32(px, 8).set(x);
-      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072)).toBe(2);
+      expect(wk.ex.quantize_i16(px, 4, 2, 1, 0, 8, 0, 1, 0, 2, 8, 1, 4, 128, big, big + 1024, big + 2048, big + 3072, 0)).toBe(2);
     });
   });
 });

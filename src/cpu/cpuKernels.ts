@@ -240,6 +240,20 @@ export interface KernelExports {
     zx: number, zxStride: number, sx: number, sxStride: number, swT: number, bias: number, y: number, flags: number, res: number,
   ): void;
   transpose32(src: number, rows: number, cols: number, dst: number, rowsP: number): void;
+  pack_w8_nib(src: number, rows: number, k: number, kp: number, srcI8: number, dst: number, sums: number): void;
+  packedW8Size(rows: number, kp: number): number;
+  gemm_w8a8_i8(
+    xp: number, wp: number, m: number, n: number, kp: number, k: number, rsx: number, csw: number,
+    zx: number, zxStride: number, zw: number, zwStride: number, sx: number, sxStride: number, sw: number, swStride: number,
+    bias: number, y: number, flags: number, res: number,
+  ): void;
+  pack_w4_nib(src: number, rows: number, k: number, gs: number, gp: number, groups: number, sw: number, dst: number, wsum: number, consts: number): void;
+  packedW4Size(rows: number, gp: number, groups: number): number;
+  w4ConstsSize(rows: number, groups: number): number;
+  gemm_w4a8_i8(
+    xp: number, xsum: number, wp: number, m: number, n: number, groups: number, gp: number, consts: number,
+    zx: number, zxStride: number, sx: number, sxStride: number, bias: number, y: number, flags: number, res: number,
+  ): void;
   split_heads(qkv: number, t: number, dim: number, heads: number, q: number, k: number, vT: number): void;
   merge_heads(o: number, t: number, dim: number, heads: number, cat: number): void;
   quantErrorIndex(): number;
@@ -249,11 +263,11 @@ export interface KernelExports {
   ): number;
   quantize_i16(
     x: number, rows: number, k: number, perImage: number, mode: number, bits: number, symmetric: number, fixScale: number, fixZero: number,
-    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number,
+    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number, i8out: number,
   ): number;
   layernorm_quant_i16(
     x: number, rows: number, d: number, g: number, b: number, eps: number, y: number, bits: number, symmetric: number,
-    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number,
+    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number, i8out: number,
   ): number;
   dequantize(q: number, rows: number, cols: number, gran: number, groupSize: number, groupsPerRow: number, scales: number, zeros: number, out: number): void;
   layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
@@ -344,6 +358,39 @@ export function packIntOperand(ar: WasmArena, values: ArrayLike<number>, rows: n
   return { ptr, sums, rows, rowsP, k, groups, groupSize: gs, gp };
 }
 
+function checkIntRange(what: string, a: ArrayLike<number>, lo: number, hi: number): void {
+  for (let i = 0; i < a.length; i++)
+    if (!(a[i] >= lo && a[i] <= hi)) throw new KernelShapeError(`${what}[${i}] = ${a[i]}: the int8 kernels take storage values in [${lo}, ${hi}]`);
+}
+
+/**
+ * The int8 activation layout of the i8 GEMMs (asm/kernels.ts quantize_i16 with i8out): rows of
+ * groups × gp bytes, each group's values then zeros, rows padded with zero rows to an even count;
+ * per row-group sums of the values.
+ */
+export function packI8Rows(ar: WasmArena, values: ArrayLike<number>, rows: number, k: number, gs: number, gp: number, what: string, lo: number, hi: number): { ptr: number; sums: number } {
+  checkIntRange(what, values, lo, hi);
+  const groups = k === 0 ? 0 : Math.ceil(k / gs);
+  const rowsP = Math.max(roundUp(rows, 2), 2);
+  const kp = groups * gp;
+  const ptr = ar.alloc(rowsP * kp);
+  const sums = ar.alloc(Math.max(1, rows * groups) * 4);
+  const d = new Int8Array(ar.memory.buffer, ptr, rowsP * kp).fill(0);
+  const sv = ar.i32(sums, Math.max(1, rows * groups));
+  for (let r = 0; r < rows; r++)
+    for (let g = 0; g < groups; g++) {
+      let s = 0;
+      const c1 = Math.min(k, (g + 1) * gs);
+      for (let c = g * gs; c < c1; c++) {
+        const v = values[r * k + c];
+        d[r * kp + g * gp + (c - g * gs)] = v;
+        s += v;
+      }
+      sv[r * groups + g] = s;
+    }
+  return { ptr, sums };
+}
+
 class WasmCpuKernels implements CpuKernels {
   readonly impl = 'wasm-simd' as const;
   readonly fallbackReason = undefined;
@@ -381,9 +428,12 @@ class WasmCpuKernels implements CpuKernels {
     const { m, n, k } = o;
     const ar = this.arena;
     return ar.scoped(() => {
-      const X = packIntOperand(ar, o.xq, m, k, Math.max(k, 1), 2);
-      const W = packIntOperand(ar, o.wq, n, k, Math.max(k, 1), 4);
-      const kp = X.groups * X.gp;
+      const kp = roundUp(k, 16);
+      const X = packI8Rows(ar, o.xq, m, k, k, kp, 'gemmW8A8 xq', -128, 127);
+      checkIntRange('gemmW8A8 wq', o.wq, -128, 127);
+      const wp = ar.alloc(this.ex.packedW8Size(n, kp));
+      const csw = ar.alloc(n * 4);
+      ar.scoped(() => this.ex.pack_w8_nib(ar.putI32(o.wq), n, k, kp, 0, wp, csw));
       const zx = o.zx ? ar.putI32(o.zx) : 0;
       const zw = o.zw ? ar.putI32(o.zw) : 0;
       const sx = ar.putF32(o.sx);
@@ -393,7 +443,7 @@ class WasmCpuKernels implements CpuKernels {
       const py = ar.alloc(m * n * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
       if (m * n > 0)
-        this.ex.gemm_w8a8(X.ptr, W.ptr, m, n, kp, k, X.sums, W.sums, zx, o.zx && o.zx.length > 1 ? 1 : 0, zw, o.zw && o.zw.length > 1 ? 1 : 0,
+        this.ex.gemm_w8a8_i8(X.ptr, wp, m, n, kp, k, X.sums, csw, zx, o.zx && o.zx.length > 1 ? 1 : 0, zw, o.zw && o.zw.length > 1 ? 1 : 0,
           sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
       return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
     });
@@ -413,24 +463,24 @@ class WasmCpuKernels implements CpuKernels {
     const { m, n, k } = o;
     const ar = this.arena;
     return ar.scoped(() => {
-      const X = packIntOperand(ar, o.xq, m, k, o.groupSize, 2);
-      const W = packIntOperand(ar, o.wq, n, k, o.groupSize, 4);
-      check(X.groups === Math.ceil(k / o.groupSize), 'gemmW4A8: group count');
+      const gs = Math.min(o.groupSize, k);
+      const groups = Math.ceil(k / gs);
+      const gp = roundUp(gs, 8);
+      const X = packI8Rows(ar, o.xq, m, k, gs, gp, 'gemmW4A8 xq', -128, 127);
+      checkIntRange('gemmW4A8 wq', o.wq, -8, 7);
+      const wp = ar.alloc(this.ex.packedW4Size(n, gp, groups));
+      const wsum = ar.alloc(n * groups * 4);
+      const consts = ar.alloc(this.ex.w4ConstsSize(n, groups));
+      ar.scoped(() => this.ex.pack_w4_nib(ar.putI32(o.wq), n, k, gs, gp, groups, ar.putF32(o.sw), wp, wsum, consts));
       const zx = o.zx ? ar.putI32(o.zx) : 0;
       const sx = ar.putF32(o.sx);
-      // per-group sums and scales group-major, 4 channels per vector
-      const nP = roundUp(n, 4);
-      const wsumT = ar.alloc(X.groups * nP * 4);
-      const sw = ar.alloc(X.groups * nP * 4);
-      ar.scoped(() => this.ex.transpose32(ar.putF32(o.sw), n, X.groups, sw, nP));
-      this.ex.transpose32(W.sums, n, X.groups, wsumT, nP);
       const pb = o.bias ? ar.putF32(o.bias) : 0;
       const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
-      const outLen = flags & FLAG_RAW ? m * n * X.groups : m * n;
+      const outLen = flags & FLAG_RAW ? m * n * groups : m * n;
       const py = ar.alloc(outLen * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
       if (m * n > 0)
-        this.ex.gemm_w4a8(X.ptr, W.ptr, m, n, X.groups, X.gp, wsumT, zx, o.zx && o.zx.length > 1 ? 1 : 0, sx, o.sx.length > 1 ? 1 : 0, sw, pb, py, f, pr);
+        this.ex.gemm_w4a8_i8(X.ptr, X.sums, wp, m, n, groups, gp, consts, zx, o.zx && o.zx.length > 1 ? 1 : 0, sx, o.sx.length > 1 ? 1 : 0, pb, py, f, pr);
       return flags & FLAG_RAW ? ar.i32(py, outLen).slice() : ar.f32(py, outLen).slice();
     });
   }

@@ -7,7 +7,7 @@
  *    and zero points are expanded to per-row vectors for the GEMM epilogue;
  *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue, and a
  *    per-token INT activation after a LayerNorm is quantized inside the LayerNorm kernel;
- *  - weights are packed (f32 panels, int16 group layout) once per prepared plan.
+ *  - weights are packed (f32 panels, int8/int4 nibble panels) once per prepared plan.
  * SmoothQuant folded into a LayerNorm runs that LayerNorm with the plan's γ/s, β/s (an ordinary
  * quantized GEMM). Sites the fast path does not cover (run-time SmoothQuant scaling, LLM.int8) run
  * runLinearSite image by image on the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
@@ -42,8 +42,9 @@ interface SiteWeights {
   kind: 'f32' | 'int8' | 'int4' | 'slow';
   /** f32 panels (pack_b_f32) */
   panels?: number;
-  /** int16 group layout, per row-group sums */
+  /** int8: nibble panels (pack_w8_nib); int4: nibble panels (pack_w4_nib) */
   ip?: number;
+  /** int8: Σw per channel; int4: the W4A8 kernel's per-(panel, group) Σw and scales */
   sums?: number;
   groups?: number;
   gs?: number;
@@ -129,21 +130,22 @@ export class VitCpu {
     const q = wt!.q!;
     const st = wt!.storage!;
     const k = lin.in;
-    const gs = path === 'int4-gemm' ? Math.min(q.groupSize, k) : k;
-    const groups = Math.ceil(k / gs);
-    const gp = roundUp(gs, 8);
-    const ip = ar.alloc(roundUp(lin.out, 4) * groups * gp * 2);
-    const sums = ar.alloc(lin.out * groups * 4);
-    ar.scoped(() => ex.pack_i16(ar.putI32(st.values), lin.out, k, gs, gp, groups, roundUp(lin.out, 4), 0, ip, sums));
     if (path === 'int4-gemm') {
-      // W4A8 reads per-group sums and scales group-major (4 channels per vector)
-      const nP = roundUp(lin.out, 4);
-      const wsumT = ar.alloc(groups * nP * 4);
-      const swT = ar.alloc(groups * nP * 4);
-      ex.transpose32(sums, lin.out, groups, wsumT, nP);
-      ar.scoped(() => ex.transpose32(ar.putF32(q.scales), lin.out, groups, swT, nP));
-      return { kind: 'int4', ip, sums: wsumT, groups, gs, gp, sw: swT, bias };
+      // int4 nibbles (w + 8) in the W4A8 kernel's panels; `sums` holds its per-(panel, group) Σw and scales
+      const gs = Math.min(q.groupSize, k);
+      const groups = Math.ceil(k / gs);
+      const gp = roundUp(gs, 8);
+      const ip = ar.alloc(ex.packedW4Size(lin.out, gp, groups));
+      const consts = ar.alloc(ex.w4ConstsSize(lin.out, groups));
+      ar.scoped(() => ex.pack_w4_nib(ar.putI32(st.values), lin.out, k, gs, gp, groups, ar.putF32(q.scales), ip, ar.alloc(lin.out * groups * 4), consts));
+      return { kind: 'int4', ip, sums: consts, groups, gs, gp, bias };
     }
+    // int8 weights as two nibble planes (W8A8 kernel panels), Σw per channel
+    const gs = k;
+    const gp = roundUp(k, 16);
+    const ip = ar.alloc(ex.packedW8Size(lin.out, gp));
+    const sums = ar.alloc(lin.out * 4);
+    ar.scoped(() => ex.pack_w8_nib(ar.putI32(st.values), lin.out, k, gp, 0, ip, sums));
     const sw = ar.putF32(q.scales);
     const zw = ar.putI32(st.zeros);
     return { kind: 'int8', ip, sums, groups: 1, gs, gp, zw, zwStride: st.zeros.length > 1 ? 1 : 0, sw, swStride: q.scales.length > 1 ? 1 : 0, bias };
@@ -155,16 +157,16 @@ export class VitCpu {
   }
 
   /**
-   * Quantizes A [rows × k] (rows = images × perImage) into the int16 group layout with per-row
-   * storage zero points and scales. A 'tensor' dynamic range is one range per image.
+   * Quantizes A [rows × k] (rows = images × perImage) into the int8 group layout of the integer
+   * GEMMs (gp bytes per group) with per-row storage zero points and scales. A 'tensor' dynamic range
+   * is one range per image. At least one zero row follows the last (the kernels read rows in pairs).
    */
-  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number): QuantOperand {
+  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number, gp: number): QuantOperand {
     const ar = this.ar;
     const off = storageOffset(spec.bits, spec.symmetric);
     const groups = Math.ceil(k / gs);
-    const gp = roundUp(gs, 8);
-    const rowsP = roundUp(rows, 4);
-    const xp = ar.alloc(rowsP * groups * gp * 2);
+    const rowsP = roundUp(rows + 1, 4);
+    const xp = ar.alloc(rowsP * groups * gp);
     const sums = ar.alloc(rows * groups * 4);
     const sx = ar.alloc(rows * 4);
     const zx = ar.alloc(rows * 4);
@@ -177,7 +179,7 @@ export class VitCpu {
       fs = sz.scale;
       fz = sz.zero;
     }
-    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx);
+    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx, 1);
     this.quantError(rc, 'quantize');
     return { xp, sums, zx, sx };
   }
@@ -232,7 +234,7 @@ export class VitCpu {
         }
         case 'int8':
         case 'int4':
-          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!), rows, y, flags, res);
+          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!), rows, y, flags, res);
           return;
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
@@ -292,13 +294,13 @@ export class VitCpu {
     const sw = this.siteW[site]!;
     const { in: k, out: n } = this.linears[site]!;
     if (sw.kind === 'int8')
-      this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
-    else this.ex.gemm_w4a8(A.xp, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.sw!, sw.bias, y, flags, res);
+      this.ex.gemm_w8a8_i8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+    else this.ex.gemm_w4a8_i8(A.xp, A.sums, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.bias, y, flags, res);
   }
 
   /**
    * LayerNorm then a weight site. A per-token dynamic INT operand is quantized inside the LayerNorm
-   * kernel (layernorm_quant_i16: the row is quantized while in cache); otherwise LayerNorm, then the site.
+   * kernel (layernorm_quant_i16, int8 output: the row is quantized while in cache); otherwise LayerNorm, then the site.
    */
   private lnLinear(site: number, x: number, rows: number, perImage: number, g: number, b: number, yBuf: number, out: number, flags: number, res: number): void {
     const ps = this.plan!.sites[site];
@@ -321,10 +323,10 @@ export class VitCpu {
       const spec = matrixSpec(ps.scheme.a);
       const gs = sw.gs!;
       const groups = Math.ceil(dim / gs);
-      const gp = roundUp(gs, 8);
-      const rowsP = roundUp(rows, 4);
-      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp * 2), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
-      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx);
+      const gp = sw.gp!;
+      const rowsP = roundUp(rows + 1, 4);
+      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
+      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx, 1);
       this.quantError(rc, 'LayerNorm + quantize');
       this.gemmInt(site, A, rows, out, flags, res);
     });
@@ -349,12 +351,16 @@ export class VitCpu {
       if (path.path === 'int8-gemm') {
         const sa = matrixSpec(scheme.a, ps.clipA);
         const sb = matrixSpec(scheme.b, ps.clipB);
-        const A = this.quantizeA(a, heads * m, heads * m, k, sa, k);
-        const B = this.quantizeA(b, heads * n, heads * n, k, sb, k);
-        const kp = roundUp(k, 8);
+        const kp = roundUp(k, 16);
+        const A = this.quantizeA(a, heads * m, heads * m, k, sa, k, kp);
+        const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp);
+        // B per head into the W8A8 kernel's nibble panels (Σ per row recomputed there)
+        const bp = ar.alloc(ex.packedW8Size(n, kp));
+        const csw = ar.alloc(n * 4);
         for (let h = 0; h < heads; h++) {
-          ex.gemm_w8a8(
-            A.xp + h * m * kp * 2, B.xp + h * n * kp * 2, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
+          ex.pack_w8_nib(B.xp + h * n * kp, n, k, kp, 1, bp, csw);
+          ex.gemm_w8a8_i8(
+            A.xp + h * m * kp, bp, m, n, kp, k, A.sums + h * m * 4, csw,
             A.zx + h * m * 4, 1, B.zx + h * n * 4, 1, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0,
           );
         }
