@@ -76,6 +76,18 @@ describe('loading', () => {
     const o: W8A8Operands = { m, n, k, xq: intMatrix(r, m, k, -128, 127), wq: intMatrix(r, n, k, -128, 127), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
     expect(rk.gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
   });
+  it('the loader says why the relaxed-SIMD build is not running (SIMD128 fallback with a stated reason)', async () => {
+    const { loadKernelModule } = await import('./cpuKernels');
+    const mod = await loadKernelModule();
+    if (relaxedHere) {
+      expect(mod.features).toBe('simd128+relaxed');
+      expect(mod.relaxedUnavailable).toBeUndefined();
+    } else {
+      expect(mod.features).toBe('simd128');
+      expect(mod.relaxedUnavailable).toMatch(/does not compile the relaxed-SIMD build/);
+      expect(wasm.relaxedUnavailable).toMatch(/does not compile the relaxed-SIMD build/);
+    }
+  });
   it('missing wasm → TypeScript kernels with the reason', async () => {
     const k = await loadCpuKernels({ source: () => Promise.reject(new Error('ENOENT: no such file')) });
     expect(k.impl).toBe('typescript');

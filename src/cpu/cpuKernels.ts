@@ -45,8 +45,10 @@ export interface StatsResult {
 
 export interface CpuKernels extends MatOps {
   readonly impl: CpuImpl;
-  /** wasm only: 'simd128', or 'simd128+relaxed' (fused multiply-add in the FP32 GEMM) */
+  /** wasm only: 'simd128', or 'simd128+relaxed' (fused multiply-add in the FP32 GEMM, relaxed int8 dot in the integer GEMMs) */
   readonly wasmFeatures?: WasmFeatures;
+  /** wasm on SIMD128 only: why the relaxed-SIMD build is not running */
+  readonly relaxedUnavailable?: string;
   /** why the TypeScript kernels run instead of WebAssembly (undefined when wasm runs) */
   readonly fallbackReason?: string;
   gemmF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number, epi?: GemmEpilogue): Float32Array;
@@ -398,6 +400,7 @@ class WasmCpuKernels implements CpuKernels {
   constructor(
     readonly ex: KernelExports,
     readonly wasmFeatures: WasmFeatures = 'simd128',
+    readonly relaxedUnavailable?: string,
   ) {
     this.arena = new WasmArena(ex);
   }
@@ -625,13 +628,15 @@ export function isWasmKernels(k: CpuKernels): k is WasmCpuKernels {
 export interface KernelModule {
   module: WebAssembly.Module;
   features: WasmFeatures;
+  /** why the relaxed-SIMD build is not the one loaded (SIMD128 then runs: same numbers, slower int8 and FP32 GEMMs) */
+  relaxedUnavailable?: string;
 }
 
 /** Instantiates the kernels from a compiled module (a worker receives the Module by postMessage). */
 export function kernelsFromModule(mod: WebAssembly.Module | KernelModule): CpuKernels {
   const m = mod instanceof WebAssembly.Module ? { module: mod, features: 'simd128' as const } : mod;
   const inst = new WebAssembly.Instance(m.module, {});
-  return new WasmCpuKernels(inst.exports as unknown as KernelExports, m.features);
+  return new WasmCpuKernels(inst.exports as unknown as KernelExports, m.features, 'relaxedUnavailable' in m ? m.relaxedUnavailable : undefined);
 }
 
 type Bytes = ArrayBuffer | Uint8Array;
@@ -659,11 +664,20 @@ async function readWasmBytes(name: 'kernels.wasm' | 'kernels-relaxed.wasm'): Pro
 export function loadKernelModule(source?: () => Promise<Bytes>): Promise<KernelModule> {
   if (!source && cachedModule) return cachedModule;
   const p = (async (): Promise<KernelModule> => {
+    let relaxedUnavailable = 'not tried (kernel bytes given by the caller)';
     if (!source) {
+      let bytes: Bytes | undefined;
       try {
-        return { module: await WebAssembly.compile((await readWasmBytes('kernels-relaxed.wasm')) as BufferSource), features: 'simd128+relaxed' };
-      } catch {
-        // no relaxed SIMD here (or no file): the plain SIMD128 build below
+        bytes = await readWasmBytes('kernels-relaxed.wasm');
+      } catch (e) {
+        relaxedUnavailable = `kernels-relaxed.wasm not available (${(e as Error).message}); run npm run build:wasm`;
+      }
+      if (bytes) {
+        try {
+          return { module: await WebAssembly.compile(bytes as BufferSource), features: 'simd128+relaxed' };
+        } catch (e) {
+          relaxedUnavailable = `this engine does not compile the relaxed-SIMD build (${(e as Error).message})`;
+        }
       }
     }
     let bytes: Bytes;
@@ -673,7 +687,7 @@ export function loadKernelModule(source?: () => Promise<Bytes>): Promise<KernelM
       throw new Error(`kernels.wasm not available (${(e as Error).message}); run npm run build:wasm`);
     }
     try {
-      return { module: await WebAssembly.compile(bytes as BufferSource), features: 'simd128' };
+      return { module: await WebAssembly.compile(bytes as BufferSource), features: 'simd128', relaxedUnavailable };
     } catch (e) {
       throw new Error(`kernels.wasm does not compile here (${(e as Error).message}); WebAssembly SIMD128 may be unsupported`);
     }

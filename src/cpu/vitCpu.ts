@@ -491,8 +491,12 @@ export class VitCpuBackend implements Backend {
     else this.ref = new VitReference(weights, kernels);
     this.info = {
       kind: 'cpu',
-      label: isWasmKernels(kernels) ? `CPU · WASM SIMD${kernels.wasmFeatures === 'simd128+relaxed' ? ' (relaxed, FMA)' : ''}, 1 thread` : 'CPU · TypeScript kernels',
-      reason: kernels.fallbackReason ? `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}` : reason,
+      label: isWasmKernels(kernels) ? `CPU · WASM SIMD${kernels.wasmFeatures === 'simd128+relaxed' ? ' (relaxed: FMA, int8 dot)' : ''}, 1 thread` : 'CPU · TypeScript kernels',
+      reason: kernels.fallbackReason
+        ? `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}`
+        : kernels.relaxedUnavailable
+          ? `${reason}; SIMD128 build (same numbers, slower GEMMs): ${kernels.relaxedUnavailable}`
+          : reason,
     };
   }
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {

@@ -85,7 +85,7 @@ export class VitCpuPool implements Backend {
     relaxed: boolean,
   ) {
     this.sentPlan = ports.map(() => 0);
-    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${relaxed ? ' (relaxed, FMA)' : ''}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
+    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${relaxed ? ' (relaxed: FMA, int8 dot)' : ''}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
     for (const p of ports) {
       p.onMessage((m) => {
         if (m.type === 'ready') return;

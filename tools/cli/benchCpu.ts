@@ -89,6 +89,8 @@ function argmax(a: Float32Array, o: number, n: number): number {
   return b;
 }
 
+const loadAverageAtStart = loadavg();
+
 async function main() {
   const [w, data] = await Promise.all([loadWeightsNode(), loadDataNode(['test'])]);
   const test = data.test;
@@ -218,6 +220,7 @@ async function main() {
       paths,
       imagesPerSecond: +ips.toFixed(1),
       imagesPerCpuSecond: +ipsCpu.toFixed(1),
+      vsOurFp32: +(best[0].wall / best[p].wall).toFixed(2),
       vsOrt: ort ? +(ips / ort.ips).toFixed(2) : null,
       vsOrtCpu: ort ? +(ipsCpu / ort.ipsCpu).toFixed(2) : null,
       vsTypescriptReference: +(ips / refIps).toFixed(1),
@@ -263,7 +266,7 @@ async function main() {
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart: loadavg(), node: process.version },
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart, loadAverageAtEnd: loadavg(), node: process.version },
     note: 'one thread each, same process, same images; figures are the best of the timed passes; per-CPU-second figures divide by this process\'s CPU time (steadier when other processes share the cores)',
     images: n,
     batch: BATCH,
