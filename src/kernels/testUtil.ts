@@ -1,15 +1,10 @@
 /** Test helpers shared by the kernel tests (seeded PRNG, comparisons). Not used at run time. */
+import { mulberry32 } from '../quant/hadamard';
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
+/** mulberry32 (src/quant/hadamard.ts): small seeded PRNG, uniform in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 export function randF32(r: () => number, n: number, lo = -1, hi = 1): Float32Array {
