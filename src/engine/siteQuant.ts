@@ -110,9 +110,14 @@ export function fakeQuantOperand(ops: MatOps, x: Float32Array, rows: number, k: 
   return dequantizeMatrix(ops.quantize(x, rows, k, matrixSpec(o, clip)));
 }
 
-/** A site whose CPU execution must follow this file's per-image definition (no packed fast path). */
+/**
+ * A site whose execution must follow this file's per-image definition (no packed or WebGPU path):
+ * a rotation, a format on A, or a format on an attention site's B. A format on a weight is decoded
+ * once in preparePlan (weight.deq, by its code book) and multiplies on the existing FP32 GEMM
+ * (weight-only) or the fake-quant path with an INT A.
+ */
 export function needsSiteDefinition(ps: PreparedSite): boolean {
-  return ps.rotation !== undefined || operandFormat(ps.scheme.a) !== undefined || operandFormat(ps.scheme.b) !== undefined;
+  return ps.rotation !== undefined || operandFormat(ps.scheme.a) !== undefined || (!ps.info.hasWeight && operandFormat(ps.scheme.b) !== undefined);
 }
 
 export interface PreparedPlan {

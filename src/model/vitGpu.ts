@@ -94,7 +94,7 @@ export class CompiledForward {
     for (const ps of plan.sites) {
       if (ps.scheme.llmInt8 && ps.path.path !== 'fp32') throw new UnsupportedOnWebGpu(`site ${ps.info.index}: LLM.int8() runs on the CPU backend only`);
       if (needsSiteDefinition(ps))
-        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: FP8 / MX / NVFP4 / NF4 formats and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them)`);
+        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: FP8 / MX / NVFP4 activations and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them; weight formats are decoded into the FP32 GEMM)`);
       const g = ps.weight?.q?.groupSize;
       if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0)
         throw new UnsupportedOnWebGpu(`site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`);
