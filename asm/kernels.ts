@@ -994,6 +994,15 @@ export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts:
   return i16x8.add(v128.shuffle<i16>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14), v128.shuffle<i16>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
 }
 
+/**
+ * Same int16 lane total as dot16, lanes in any order (the W8A8 kernel sums all lanes): the SIMD128
+ * build pairs lanes i and i + 8 (two extmuls, no shuffles).
+ */
+@inline function dot16sum(a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(a, b);
+  return i16x8.add(i16x8.extmul_low_i8x16_s(a, b), i16x8.extmul_high_i8x16_s(a, b));
+}
+
 @inline function widen16(a: v128): v128 {
   return i32x4.extadd_pairwise_i16x8_s(a);
 }
@@ -1099,17 +1108,17 @@ export function gemm_w8a8_i8(
               const a0 = v128.load(x0 + o);
               const a1 = v128.load(x1 + o);
                 let b = v128.load(wq);
-              l00 = i16x8.add(l00, dot16(a0, b));
-              l10 = i16x8.add(l10, dot16(a1, b));
+              l00 = i16x8.add(l00, dot16sum(a0, b));
+              l10 = i16x8.add(l10, dot16sum(a1, b));
               b = v128.load(wq, 16);
-              h00 = i16x8.add(h00, dot16(a0, b));
-              h10 = i16x8.add(h10, dot16(a1, b));
+              h00 = i16x8.add(h00, dot16sum(a0, b));
+              h10 = i16x8.add(h10, dot16sum(a1, b));
               b = v128.load(wq, 32);
-              l01 = i16x8.add(l01, dot16(a0, b));
-              l11 = i16x8.add(l11, dot16(a1, b));
+              l01 = i16x8.add(l01, dot16sum(a0, b));
+              l11 = i16x8.add(l11, dot16sum(a1, b));
               b = v128.load(wq, 48);
-              h01 = i16x8.add(h01, dot16(a0, b));
-              h11 = i16x8.add(h11, dot16(a1, b));
+              h01 = i16x8.add(h01, dot16sum(a0, b));
+              h11 = i16x8.add(h11, dot16sum(a1, b));
               wq += 64;
             }
             {
@@ -1118,17 +1127,17 @@ export function gemm_w8a8_i8(
               const a1 = v128.load(x1 + o);
               // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
               let b = v128.load(wq);
-              l00 = i16x8.add(l00, dot16(a0, b));
-              l10 = i16x8.add(l10, dot16(a1, b));
+              l00 = i16x8.add(l00, dot16sum(a0, b));
+              l10 = i16x8.add(l10, dot16sum(a1, b));
               b = v128.load(wq, 16);
-              h00 = i16x8.add(h00, dot16(a0, b));
-              h10 = i16x8.add(h10, dot16(a1, b));
+              h00 = i16x8.add(h00, dot16sum(a0, b));
+              h10 = i16x8.add(h10, dot16sum(a1, b));
               b = v128.load(wq, 32);
-              l01 = i16x8.add(l01, dot16(a0, b));
-              l11 = i16x8.add(l11, dot16(a1, b));
+              l01 = i16x8.add(l01, dot16sum(a0, b));
+              l11 = i16x8.add(l11, dot16sum(a1, b));
               b = v128.load(wq, 48);
-              h01 = i16x8.add(h01, dot16(a0, b));
-              h11 = i16x8.add(h11, dot16(a1, b));
+              h01 = i16x8.add(h01, dot16sum(a0, b));
+              h11 = i16x8.add(h11, dot16sum(a1, b));
               wq += 64;
             }
           }
@@ -1138,17 +1147,17 @@ export function gemm_w8a8_i8(
             const a1 = v128.load(x1 + o);
             // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
             let b = v128.load(wq);
-            l00 = i16x8.add(l00, dot16(a0, b));
-            l10 = i16x8.add(l10, dot16(a1, b));
+            l00 = i16x8.add(l00, dot16sum(a0, b));
+            l10 = i16x8.add(l10, dot16sum(a1, b));
             b = v128.load(wq, 16);
-            h00 = i16x8.add(h00, dot16(a0, b));
-            h10 = i16x8.add(h10, dot16(a1, b));
+            h00 = i16x8.add(h00, dot16sum(a0, b));
+            h10 = i16x8.add(h10, dot16sum(a1, b));
             b = v128.load(wq, 32);
-            l01 = i16x8.add(l01, dot16(a0, b));
-            l11 = i16x8.add(l11, dot16(a1, b));
+            l01 = i16x8.add(l01, dot16sum(a0, b));
+            l11 = i16x8.add(l11, dot16sum(a1, b));
             b = v128.load(wq, 48);
-            h01 = i16x8.add(h01, dot16(a0, b));
-            h11 = i16x8.add(h11, dot16(a1, b));
+            h01 = i16x8.add(h01, dot16sum(a0, b));
+            h11 = i16x8.add(h11, dot16sum(a1, b));
             wq += 64;
           }
           lo = i32x4.add(lo, i32x4.add(hsum4w(l00, l01, l10, l11), i32x4.shl(hsum4w(h00, h01, h10, h11), 4)));

@@ -61,6 +61,33 @@ export interface KernelBenchResult {
   ratios: { int8_over_fp32: number; int4_over_fp32: number; vit: { int8_over_fp32: number; int4_over_fp32: number } };
 }
 
+/** The sizes the Kernels view offers; `npm run bench:kernels -- --size` takes the same names (default standard). */
+export const KERNEL_BENCH_PRESETS = {
+  quick: { images: 1, large: 128, runs: 3, warmup: 1 },
+  standard: { images: 16, large: 512, runs: 7, warmup: 2 },
+} as const;
+
+/**
+ * Why the WebGPU ratios are what they are on this adapter, in plain words (the Kernels view and the
+ * command line print the same sentences).
+ */
+export function explainGpuRatios(r: KernelBenchResult): string[] {
+  const out: string[] = [];
+  const f = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
+  if (r.adapter?.isFallback)
+    out.push(
+      `This adapter is a software GPU (SwiftShader): the shaders run on the CPU cores through a compiler that has no int8 dot-product instruction to target, so ${r.int8Variant === 'dot4I8Packed' ? 'dot4I8Packed is emulated with scalar multiplies and shifts' : 'int8 values are unpacked from words with shifts'} and integer GEMMs need more instructions per product than FP32. INT8 here: ${f(r.ratios.vit.int8_over_fp32)} on the ViT's layers.`,
+    );
+  else
+    out.push(
+      `On a hardware GPU ${r.int8Variant === 'dot4I8Packed' ? 'dot4I8Packed does four int8 products in one instruction, and INT8/INT4 weights move 4×/8× fewer bytes than FP32' : 'this adapter lacks packed int8 dot products, so int8 values are unpacked with shifts'}; INT8/FP32 is ${f(r.ratios.vit.int8_over_fp32)} on the ViT's layers and ${f(r.ratios.int8_over_fp32)} on the ${r.options.large}³ square.`,
+    );
+  out.push(
+    `The ViT's products are small (M = 65·${r.options.images} tokens, K = 128 or 256): fixed costs per dispatch (launch, epilogue, scales) weigh more there than on the ${r.options.large}³ square, which is why the two ratios differ.`,
+  );
+  return out;
+}
+
 interface Case {
   kernel: string;
   group: string;

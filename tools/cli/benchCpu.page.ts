@@ -80,6 +80,30 @@ async function main() {
     }
   };
   await ortPass(); // warm-up
+  // the quantized yardsticks (tools/train/export_onnx_quant.py; bench:cpu exports them first)
+  const quant: { quant: 'int8' | 'int4'; scheme: string; pass: () => Promise<void>; logits: Float32Array; best: number }[] = [];
+  for (const qn of ['int8', 'int4'] as const) {
+    const side = await fetch(`/models/vit-cifar10/model-${qn}.onnx.json`, { cache: 'no-store' });
+    if (!side.ok) {
+      log(`no model-${qn}.onnx: skipping that yardstick`);
+      continue;
+    }
+    const scheme = ((await side.json()) as { scheme: string }).scheme;
+    const qs = await ort.InferenceSession.create(`/models/vit-cifar10/model-${qn}.onnx`, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const ql = new Float32Array(n * classes);
+    const pass = async () => {
+      for (let i = 0; i < n; i += BATCH) {
+        const b = Math.min(BATCH, n - i);
+        const x = new Float32Array(b * IMAGE_BYTES);
+        const px = pixels.subarray(i * IMAGE_BYTES, (i + b) * IMAGE_BYTES);
+        for (let j = 0; j < x.length; j++) x[j] = px[j] / 255;
+        const r = await qs.run({ pixels: new ort.Tensor('float32', x, [b, 3, 32, 32]) });
+        ql.set(r.logits.data as Float32Array, i * classes);
+      }
+    };
+    await pass(); // warm-up
+    quant.push({ quant: qn, scheme, pass, logits: ql, best: Infinity });
+  }
   const prepared = PLANS.map(([, p]) => preparePlan(p, sites, siteLinears(w)));
   prepared.forEach((p) => vit.forward(p, pixels.subarray(0, BATCH * IMAGE_BYTES), Math.min(BATCH, n), BATCH));
   let ortBest = Infinity;
@@ -89,6 +113,11 @@ async function main() {
     let t = performance.now();
     await ortPass();
     ortBest = Math.min(ortBest, performance.now() - t);
+    for (const qq of quant) {
+      t = performance.now();
+      await qq.pass();
+      qq.best = Math.min(qq.best, performance.now() - t);
+    }
     for (let p = 0; p < PLANS.length; p++) {
       t = performance.now();
       logits[p] = vit.forward(prepared[p], pixels, n, BATCH);
@@ -112,6 +141,25 @@ async function main() {
     return { plan: name, imagesPerSecond: +ips.toFixed(1), vsOurFp32: +vsFp32.toFixed(2), vsOrt: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4) };
   });
   log(`ONNX Runtime Web (wasm, 1 thread) ${ortIps.toFixed(1)} img/s; FP32 max |Δlogit| vs ORT ${maxDiff.toExponential(2)}`);
+  const argmaxAt = (a: Float32Array, i: number) => {
+    let b = 0;
+    for (let c = 1; c < classes; c++) if (a[i * classes + c] > a[i * classes + b]) b = c;
+    return b;
+  };
+  const yardsticks = quant.map((qq) => {
+    const ours = PLANS.findIndex(([name]) => name.startsWith(qq.quant === 'int8' ? 'W8A8' : 'W4A8'));
+    const ips = (n / qq.best) * 1000;
+    let correct = 0;
+    let agree = 0;
+    for (let i = 0; i < n; i++) {
+      const pr = argmaxAt(qq.logits, i);
+      if (pr === test.labels[i]) correct++;
+      if (pr === argmaxAt(logits[ours], i)) agree++;
+    }
+    const oursOverOrt = best[ours] > 0 ? qq.best / best[ours] : NaN;
+    log(`ONNX Runtime Web ${qq.quant} (${qq.scheme}): ${ips.toFixed(1)} img/s (×${(ips / ortIps).toFixed(2)} its FP32); ours ${PLANS[ours][0]} ×${oursOverOrt.toFixed(2)} of it; acc ${((100 * correct) / n).toFixed(1)}%`);
+    return { quant: qq.quant, scheme: qq.scheme, imagesPerSecond: +ips.toFixed(1), vsOrtFp32: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4), ours: PLANS[ours][0], oursOverOrt: +oursOverOrt.toFixed(2), predictionsAgreeWithOurs: +(agree / n).toFixed(4) };
+  });
   // the Web Worker pool (what the app uses when crossOriginIsolated on a machine with more cores):
   // every plan with 1 and with 2 workers, interleaved, best of REPS; logits checked against one thread
   const pool: { threads: number; label?: string; plans?: { plan: string; imagesPerSecond: number; identicalToOneThread: boolean }[]; error?: string }[] = [];
@@ -143,7 +191,7 @@ async function main() {
       log(`worker pool (${threads}) failed: ${(e as Error).message}`);
     }
   }
-  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2), sameWeights }, ours: rows, workerPool: pool };
+  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2), sameWeights }, onnxRuntimeQuantized: yardsticks, ours: rows, workerPool: pool };
 }
 
 const g = globalThis as { __benchCpu?: unknown };

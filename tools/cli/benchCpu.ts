@@ -8,6 +8,11 @@
  *
  * --threads N also times every plan on VitCpuPool (N worker_threads, one wasm instance each).
  *
+ * Yardsticks: ONNX Runtime Web's FP32 graph (model.onnx) and its quantized paths exported from the
+ * same weights by tools/train/export_onnx_quant.py — int8 (DynamicQuantizeLinear + MatMulInteger,
+ * per-tensor activations × per-channel weights) against our W8A8, 4-bit MatMulNBits (block 32)
+ * against our W4A8 — timed in the same interleaved passes; ratios under onnxRuntimeQuantized.
+ *
  * --browser also runs the comparison in headless Chromium (/usr/bin/chromium through Playwright,
  * page tools/cli/benchCpu.page.html served by Vite on 127.0.0.1).
  *
@@ -108,6 +113,7 @@ async function main() {
 
   // --- ONNX Runtime Web (WASM, 1 thread), same weights
   let ortPass: (() => Promise<void>) | undefined;
+  const ortQuant: { quant: 'int8' | 'int4'; pass: () => Promise<void>; logits: Float32Array; best: { wall: number; cpu: number }; scheme: string }[] = [];
   let ort: { ips: number; ipsCpu: number; logits: Float32Array; refMaxDiff: number; version: string; sessionMs: number; sameWeights: boolean } | undefined;
   const onnxPath = join(modelDir('vit-cifar10'), 'model.onnx');
   const EXPORT = 'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx.py';
@@ -157,6 +163,29 @@ async function main() {
       await runOrt(pixels.subarray(0, BATCH * IMAGE_BYTES), Math.min(BATCH, n)); // warm-up
       ortPass = pass;
       ort = { ips: 0, ipsCpu: 0, logits, refMaxDiff, version: ortm.env.versions?.web ?? 'unknown', sessionMs, sameWeights };
+      // the quantized yardsticks (tools/train/export_onnx_quant.py): int8 MatMulInteger, 4-bit MatMulNBits
+      for (const quant of ['int8', 'int4'] as const) {
+        const path = join(modelDir('vit-cifar10'), `model-${quant}.onnx`);
+        if (!noExport) ensureOnnxQuant(quant);
+        if (!existsSync(path)) {
+          console.warn(`no ${path}: run ${EXPORT_Q} --quant ${quant} (skipping this yardstick)`);
+          continue;
+        }
+        const qs = await ortm.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+        const ql = new Float32Array(n * classes);
+        const qpass = async () => {
+          for (let i = 0; i < n; i += BATCH) {
+            const b = Math.min(BATCH, n - i);
+            const x = new Float32Array(b * IMAGE_BYTES);
+            const px = pixels.subarray(i * IMAGE_BYTES, (i + b) * IMAGE_BYTES);
+            for (let j = 0; j < x.length; j++) x[j] = px[j] / 255;
+            const r = await qs.run({ pixels: new ortm.Tensor('float32', x, [b, 3, 32, 32]) });
+            ql.set(r.logits.data as Float32Array, i * classes);
+          }
+        };
+        await qpass(); // warm-up
+        ortQuant.push({ quant, pass: qpass, logits: ql, best: { wall: Infinity, cpu: Infinity }, scheme: JSON.parse(readFileSync(path + '.json', 'utf8')).scheme as string });
+      }
     }
   }
 
@@ -182,6 +211,7 @@ async function main() {
   };
   for (let r = 0; r < REPS; r++) {
     if (ortPass) keep(ortBest, await cpuSecondsAsync(ortPass));
+    for (const q of ortQuant) keep(q.best, await cpuSecondsAsync(q.pass));
     for (let p = 0; p < PLANS.length; p++) {
       if (r === 0) vit.forward(prepared[p], pixels.subarray(0, Math.min(BATCH, n) * IMAGE_BYTES), Math.min(BATCH, n), BATCH); // warm-up, packs weights
       keep(best[p], cpuSeconds(() => (logitsOf[p] = vit.forward(prepared[p], pixels, n, BATCH))));
@@ -238,6 +268,31 @@ async function main() {
     if (p === 0 && ort) console.log(`   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${((100 * agreeOrt) / n).toFixed(1)}%`);
   });
 
+  // ONNX Runtime's quantized paths against the plan of ours closest to each
+  const yardsticks = ortQuant.map((q) => {
+    const ours = PLANS.findIndex(([name]) => name.startsWith(q.quant === 'int8' ? 'W8A8' : 'W4A8')); // -1 when --plans left it out
+    const ips = n / q.best.wall;
+    let correct = 0;
+    let agreeOurs = 0;
+    for (let i = 0; i < n; i++) {
+      const pr = argmax(q.logits, i * classes, classes);
+      if (pr === test.labels[i]) correct++;
+      if (ours >= 0 && pr === argmax(logitsOf[ours], i * classes, classes)) agreeOurs++;
+    }
+    const oursIps = ours >= 0 ? n / best[ours].wall : NaN;
+    const row = {
+      ort: `ONNX Runtime Web ${ort?.version} ${q.quant} (${q.scheme})`,
+      imagesPerSecond: +ips.toFixed(1),
+      vsOrtFp32: ort ? +(ips / ort.ips).toFixed(2) : null,
+      accuracy: +(correct / n).toFixed(4),
+      ours: PLANS[ours]?.[0] ?? null,
+      oursOverOrt: +(oursIps / ips).toFixed(2),
+      predictionsAgreeWithOurs: ours >= 0 ? +(agreeOurs / n).toFixed(4) : null,
+    };
+    console.log(`${row.ort.slice(0, 56).padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall; ours (${row.ours}) ×${row.oursOverOrt} of it; acc ${(100 * row.accuracy).toFixed(1)}%`);
+    return row;
+  });
+
   let pool: Record<string, unknown>[] | null = null;
   if (THREADS > 0) {
     const { VitCpuPool } = await import('../../src/cpu/vitCpuPool');
@@ -261,7 +316,11 @@ async function main() {
     }
   }
 
-  if (browser && !noExport) ensureOnnx(); // the weights may have been re-exported by training meanwhile
+  if (browser && !noExport) {
+    ensureOnnx(); // the weights may have been re-exported by training meanwhile
+    ensureOnnxQuant('int8');
+    ensureOnnxQuant('int4');
+  }
   const chromium = browser ? await runBrowser(n) : null;
 
   const result = {
@@ -277,6 +336,7 @@ async function main() {
       ? { version: ort.version, backend: 'wasm (SIMD), 1 thread', imagesPerSecond: +ort.ips.toFixed(1), imagesPerCpuSecond: +ort.ipsCpu.toFixed(1), maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2), sameWeightsAsSafetensors: ort.sameWeights, sessionCreateMs: Math.round(ort.sessionMs) }
       : null,
     ours: rows,
+    onnxRuntimeQuantized: yardsticks,
     workerPool: pool,
     chromium,
   };
@@ -296,6 +356,25 @@ function ensureOnnx(): void {
   }
   console.log('exporting model.onnx from the current model.safetensors (tools/train/export_onnx.py)…');
   const r = spawnSync('/usr/bin/python3', ['tools/train/export_onnx.py'], {
+    env: { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', OMP_NUM_THREADS: '1' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) console.warn(`export failed (${r.status}): ${r.stderr?.slice(-500)}`);
+}
+
+const EXPORT_Q = 'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx_quant.py';
+
+/** Re-exports model-<quant>.onnx when it was not exported from the current model.safetensors. */
+function ensureOnnxQuant(quant: 'int8' | 'int4'): void {
+  const dir = modelDir('vit-cifar10');
+  const sha = createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex');
+  try {
+    if (JSON.parse(readFileSync(join(dir, `model-${quant}.onnx.json`), 'utf8')).safetensors_sha256 === sha && existsSync(join(dir, `model-${quant}.onnx`))) return;
+  } catch {
+    /* no sidecar: export */
+  }
+  console.log(`exporting model-${quant}.onnx (tools/train/export_onnx_quant.py)…`);
+  const r = spawnSync('/usr/bin/python3', ['tools/train/export_onnx_quant.py', '--quant', quant], {
     env: { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', OMP_NUM_THREADS: '1' },
     encoding: 'utf8',
   });

@@ -1,34 +1,98 @@
 /**
- * `npm run bench:kernels [-- --images 16 --large 512 --runs 3 --warmup 1 --f32-variants --out results/kernels.json]`
- * Benchmarks every GEMM kernel on the ViT's shapes and one large square GEMM (src/kernels/bench.ts),
- * prints a table and writes the JSON (adapter, rows, ratios.int8_over_fp32 / int4_over_fp32).
- * Runs on whatever WebGPU adapter Dawn finds: SwiftShader here, a real GPU where a Vulkan driver
- * exists (QP_NATIVE_VULKAN=1 keeps gpu-env.mjs from forcing SwiftShader).
+ * `npm run bench:kernels [-- --browser --size standard|quick --no-gpu --no-cpu --out results/kernels.json]`
+ * The kernel benchmark of the Kernels view from the command line: the same modules, presets (--size,
+ * default standard) and timing — src/kernels/bench.ts (every WGSL GEMM at the ViT's shapes and one
+ * square GEMM) and src/cpu/cpuBench.ts (the CPU backend's WASM GEMMs at the ViT's shapes) — prints
+ * both tables, the ratios and their plain-words explanation, and writes the JSON (the WebGPU result at
+ * the top level as before, the CPU result under `cpu`).
+ *
+ * --browser runs everything in headless Chromium (/usr/bin/chromium through Playwright, page
+ * tools/cli/benchKernels.page.html served by Vite): the adapter and the wasm engine a user of the app
+ * has, relaxed SIMD included. Without it: Node (Dawn's adapter — SwiftShader here, a real GPU where a
+ * Vulkan driver exists and QP_NATIVE_VULKAN=1 — and Node's wasm engine, which lacks relaxed SIMD in
+ * Node 20: the CPU rows then come from the SIMD128 build, and say so).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
-import { nodeGpuContext } from '../../src/gpu/nodeGpu';
-import { formatBenchTable, runKernelBench } from '../../src/kernels/bench';
+import { explainGpuRatios, formatBenchTable, KERNEL_BENCH_PRESETS, type KernelBenchResult, runKernelBench } from '../../src/kernels/bench';
+import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from '../../src/cpu/cpuBench';
+import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { cliArgs } from './args';
 
-const args = cliArgs('bench:kernels', { images: { int: [1, 100_000] }, large: { int: [1, 100_000] }, runs: { int: [1, 1000] }, warmup: { int: [0, 1000] }, out: 'string', quiet: 'boolean', 'f32-variants': 'boolean' });
+const args = cliArgs('bench:kernels', { size: 'string', out: 'string', quiet: 'boolean', browser: 'boolean', 'no-gpu': 'boolean', 'no-cpu': 'boolean', 'f32-variants': 'boolean' });
 const out = (args.out as string | undefined) ?? 'results/kernels.json';
-const ctx = await nodeGpuContext();
-try {
-  const t0 = performance.now();
-  const res = await runKernelBench(ctx, {
-    images: args.images as number | undefined,
-    large: args.large as number | undefined,
-    runs: args.runs as number | undefined,
-    warmup: args.warmup as number | undefined,
-    compareF32Variants: args['f32-variants'] === true,
-    onProgress: args.quiet ? undefined : (done, total, label) => process.stderr.write(`[${done}/${total}] ${label}\n`),
+const size = ((args.size as string | undefined) ?? 'standard') as keyof typeof KERNEL_BENCH_PRESETS;
+if (!(size in KERNEL_BENCH_PRESETS)) {
+  console.error(`bench:kernels: --size ${size}: expected ${Object.keys(KERNEL_BENCH_PRESETS).join(' or ')}`);
+  process.exit(2);
+}
+const wantGpu = !args['no-gpu'];
+const wantCpu = !args['no-cpu'];
+const progress = args.quiet ? undefined : (tag: string) => (done: number, total: number, label: string) => process.stderr.write(`[${tag} ${done}/${total}] ${label}\n`);
+const load0 = loadavg();
+const t0 = performance.now();
+
+let webgpu: KernelBenchResult | { error: string } | undefined;
+let cpu: CpuBenchResult | { error: string } | undefined;
+let runner: string;
+if (args.browser) {
+  const r = (await runBrowser()) as { runner: string; webgpu?: typeof webgpu; cpu?: typeof cpu; error?: string };
+  if (r.error) throw new Error(`browser benchmark failed: ${r.error}`);
+  runner = r.runner;
+  webgpu = r.webgpu;
+  cpu = r.cpu;
+} else {
+  runner = `node ${process.version}`;
+  if (wantGpu) {
+    const { nodeGpuContext } = await import('../../src/gpu/nodeGpu');
+    const ctx = await nodeGpuContext();
+    try {
+      webgpu = await runKernelBench(ctx, { ...KERNEL_BENCH_PRESETS[size], compareF32Variants: args['f32-variants'] === true, onProgress: progress?.('webgpu') });
+    } finally {
+      ctx.destroy();
+    }
+  }
+  if (wantCpu) {
+    const k = await loadCpuKernels();
+    cpu = isWasmKernels(k) ? runCpuKernelBench(k, { ...CPU_BENCH_PRESETS[size], onProgress: progress?.('cpu') }) : { error: `no wasm kernels: ${k.fallbackReason}` };
+  }
+}
+
+if (webgpu && 'rows' in webgpu) {
+  console.log(formatBenchTable(webgpu));
+  for (const s of explainGpuRatios(webgpu)) console.log(`  · ${s}`);
+} else if (webgpu) console.log(`WebGPU: ${webgpu.error}`);
+if (cpu && 'rows' in cpu) {
+  console.log('\n' + formatCpuBenchTable(cpu));
+  for (const s of explainCpuRatios(cpu)) console.log(`  · ${s}`);
+} else if (cpu) console.log(`CPU: ${cpu.error}`);
+console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${load0.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end (the machine may be shared)`);
+const result = { ...(webgpu && 'rows' in webgpu ? webgpu : { webgpuError: webgpu?.error ?? 'not run' }), runner, size, loadAverage: { start: load0, end: loadavg() }, cpu: cpu ?? null };
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+console.log(`wrote ${out}`);
+
+/** The Kernels view's benchmark in headless Chromium (Vite dev server + Playwright). */
+async function runBrowser(): Promise<unknown> {
+  const { createServer } = await import('vite');
+  const { chromium } = await import('@playwright/test');
+  const server = await createServer({ server: { port: 5198, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
+  // the flags of playwright.config.ts: WebGPU on SwiftShader where no GPU driver exists
+  const b = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', ...(process.env.QP_NATIVE_VULKAN ? [] : ['--use-vulkan=swiftshader', '--use-angle=swiftshader'])],
   });
-  console.log(formatBenchTable(res));
-  console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(res, null, 2) + '\n');
-  console.log(`wrote ${out}`);
-} finally {
-  ctx.destroy();
+  try {
+    const page = await b.newPage();
+    if (!args.quiet) page.on('console', (m) => process.stderr.write(`  [chromium] ${m.text()}\n`));
+    await page.goto(`${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}`);
+    await page.waitForFunction(() => (globalThis as { __benchKernels?: unknown }).__benchKernels, undefined, { timeout: 1_200_000, polling: 1000 });
+    return await page.evaluate(() => (globalThis as { __benchKernels?: unknown }).__benchKernels);
+  } finally {
+    await b.close();
+    await server.close();
+  }
 }

@@ -11,18 +11,19 @@ import { useResults } from '../engine/results';
 import { ChartCard } from '../common/ChartCard';
 import { fmtNum } from '../common/format';
 
-import type { KernelBenchResult } from '../../kernels/bench';
+import { explainGpuRatios, KERNEL_BENCH_PRESETS, type KernelBenchResult } from '../../kernels/bench';
+import type { CpuBenchResult } from '../../cpu/cpuBench';
+import { CpuKernelsCard } from './CpuKernelsCard';
 
 type BenchResult = Partial<KernelBenchResult>;
-const COMMITTED = committedRun as unknown as BenchResult & { date?: string };
+const COMMITTED = committedRun as unknown as BenchResult & { date?: string; cpu?: CpuBenchResult | { error: string } | null; webgpuError?: string };
+const COMMITTED_CPU = COMMITTED.cpu && 'rows' in COMMITTED.cpu ? COMMITTED.cpu : null;
 
 /** the table's columns in a fixed order with units (other keys follow) */
 const COLUMN_LABEL: Record<string, string> = { kernel: 'kernel', group: 'shape of', shape: 'M×N×K', ops: 'ops', ms: 'ms', gops: 'GOP/s', variant: 'variant' };
 
-const SIZES = {
-  quick: { images: 1, large: 128, runs: 3, warmup: 1 },
-  standard: { images: 16, large: 512, runs: 7, warmup: 2 },
-};
+// the command line's presets (npm run bench:kernels -- --size quick|standard): same cases, same timing
+const SIZES = KERNEL_BENCH_PRESETS;
 
 function flatRatios(r: BenchResult['ratios']): [string, number][] {
   if (!r) return [];
@@ -137,9 +138,17 @@ export function KernelsView() {
                 </div>
               ))}
             </div>
+            {shown.ratios && shown.adapter && shown.options && (
+              <ul className="explain" data-testid="gpu-kernels-explain">
+                {explainGpuRatios(shown as KernelBenchResult).map((s) => (
+                  <li key={s}>{s}</li>
+                ))}
+              </ul>
+            )}
           </div>
         )}
       </section>
+      <CpuKernelsCard committed={COMMITTED_CPU} size={size} />
       {ratios.length > 0 && (
         <ChartCard className="span-2" title="Throughput vs FP32" subtitle={`> 1 is faster than the FP32 GEMM on ${isCommitted ? 'the committed run’s' : 'this'} adapter`} csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
           <ResponsiveContainer width="100%" height={170}>
