@@ -5,6 +5,7 @@
  * they load. Same row (token / channel) as the B formulas above, so the two columns differ only by
  * the plans.
  */
+import { FORMAT_INFO } from '../../quant/formats';
 import { quantizeValue, dequantizeValue, intRange, scaleZero, type Bits } from '../../quant/scaleZero';
 import type { OperandScheme } from '../../engine/plan';
 import type { SiteStats } from '../../engine/types';
@@ -28,6 +29,7 @@ const perRowGranularity = (op: OperandScheme) => (op.granularity === 'token' || 
 
 export function schemeLabel(op: OperandScheme): string {
   if (op.bits === 32) return 'FP32 (not quantized)';
+  if (op.format && op.format !== 'int') return FORMAT_INFO[op.format].label;
   const g = op.granularity === 'group' ? `per-group ${op.groupSize ?? ''}` : `per-${op.granularity}`;
   return `INT${op.bits} ${op.symmetric ? 'sym' : 'asym'} · ${g} · ${op.range}${op.range === 'static' ? ` ${op.calibrator ?? 'minmax'}` : ''}`;
 }
@@ -85,12 +87,26 @@ export function ExplorerAB({ x, row, b }: { x: number; row: number; b: QuantStep
   const pinned = useStore((s) => s.pinned);
   const site = useStore((s) => s.selectedSite);
   const role = useStore((s) => s.operand);
+  const siteB = useStore((s) => s.plan.sites[s.selectedSite]);
   const statsA = useCompare((c) => c.stats.data);
   const loading = useCompare((c) => c.stats.loading);
   if (!pinned) return null;
   const opA = pinned.sites[site]?.[role];
   if (!opA) return null;
   const a = quantStepFor(opA, statsA && statsA.site === site ? statsA : null, role, row);
+  const opB = siteB?.[role];
+  const isFmt = (o?: OperandScheme) => !!o && o.bits !== 32 && !!o.format && o.format !== 'int';
+  if (isFmt(opA) || isFmt(opB))
+    return (
+      <section className="card span-2" data-testid="explorer-ab">
+        <header className="card-head">
+          <h3>A / B · site {site}, operand {role.toUpperCase()}</h3>
+        </header>
+        <div className="muted">
+          plan A: {schemeLabel(opA)} · plan B: {opB ? schemeLabel(opB) : '—'} — a number format has no single (s, z): follow x through each format in the format card above (choose the format there).
+        </div>
+      </section>
+    );
   return (
     <section className="card span-2" data-testid="explorer-ab">
       <header className="card-head">

@@ -23,7 +23,8 @@ export function usePinnedGrid(o: OperandStats): LabelledGrid | null {
   const statsA = useCompare((c) => c.stats.data);
   if (!pinned) return null;
   const op = pinned.sites[site]?.[o.role];
-  if (!op || op.bits === 32) return null;
+  // a number format is drawn by the format card (its grid is per block, not one s and z)
+  if (!op || op.bits === 32 || (op.format && op.format !== 'int')) return null;
   const name = `A: INT${op.bits} ${op.symmetric ? 'sym' : 'asym'}`;
   const q = statsA && statsA.site === site ? statsA.quant[o.role] : undefined;
   if (q && q.scales.length) return { scale: q.scales[0], zero: q.zeros[0], qmin: q.qmin, qmax: q.qmax, label: `${name}, s = ${fmtNum(q.scales[0], 3)}${q.scales.length > 1 ? ' (first row)' : ''}` };
