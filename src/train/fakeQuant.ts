@@ -1,0 +1,156 @@
+/**
+ * Fake quantization with a learnable scale s and zero z (science.md §5; LSQ — Esser et al.,
+ * "Learned Step Size Quantization", ICLR 2020, arXiv:1902.08153 — with the learnable offset of
+ * LSQ+, Bhalgat et al. 2020, arXiv:2004.09576, kept as an integer zero point by rounding):
+ *
+ *   q̂ = s · (clamp(⌊x/s⌉ + ⌊z⌉, qmin, qmax) − ⌊z⌉)
+ *
+ * ⌊·⌉ rounds half to even (the project's rule) with the straight-through estimator (its
+ * gradient is 1). Hence, per element, with v = x/s and r = ⌊v⌉ + ⌊z⌉:
+ *   inside (qmin ≤ r ≤ qmax): ∂q̂/∂x = 1, ∂q̂/∂s = ⌊v⌉ − v,        ∂q̂/∂z = 0
+ *   clamped:                  ∂q̂/∂x = 0, ∂q̂/∂s = clamp(r) − ⌊z⌉, ∂q̂/∂z = −s
+ * and the gradients of s and z are multiplied by LSQ's gradient scale g = 1/√(n·qmax), n the
+ * number of elements one (s, z) covers (weights: per tensor / channel / group; activations: the
+ * elements of one image's tensor, the paper's N_F). Symmetric operands keep z = 0 (not learned).
+ */
+import type { OperandScheme } from '../engine/plan';
+import { intRange, roundHalfEven, scaleZero, type Bits } from '../quant/scaleZero';
+
+const f32 = Math.fround;
+
+/** How the elements of a [rows × cols] operand map to (s, z) groups. */
+export interface QuantLayout {
+  rows: number;
+  cols: number;
+  /** columns per group along a row (cols for per-channel, 0 = one group for the whole tensor) */
+  groupCols: number;
+}
+
+export class LearnedQuantizer {
+  readonly qmin: number;
+  readonly qmax: number;
+  readonly groups: number;
+  /** groups along one row (per-channel: 1; per-group: ⌈cols/gs⌉); 0 for per-tensor */
+  readonly groupsPerRow: number;
+  s: Float32Array;
+  z: Float32Array;
+  gs: Float32Array;
+  gz: Float32Array;
+  /** LSQ gradient scale 1/√(n·qmax) */
+  readonly gradScale: number;
+  constructor(
+    readonly scheme: OperandScheme,
+    readonly layout: QuantLayout,
+    /** elements one (s, z) covers, for the gradient scale */
+    perGroupCount: number,
+  ) {
+    const r = intRange(scheme.bits as Bits, scheme.symmetric);
+    this.qmin = r.qmin;
+    this.qmax = r.qmax;
+    if (scheme.granularity === 'tensor') this.groupsPerRow = 0;
+    else if (scheme.granularity === 'channel') this.groupsPerRow = 1;
+    else if (scheme.granularity === 'group') this.groupsPerRow = Math.ceil(layout.cols / scheme.groupSize!);
+    else throw new Error(`LearnedQuantizer: granularity '${scheme.granularity}' has no learned (s, z)`);
+    this.groups = this.groupsPerRow === 0 ? 1 : layout.rows * this.groupsPerRow;
+    this.s = new Float32Array(this.groups).fill(1);
+    this.z = new Float32Array(this.groups);
+    this.gs = new Float32Array(this.groups);
+    this.gz = new Float32Array(this.groups);
+    this.gradScale = 1 / Math.sqrt(perGroupCount * this.qmax);
+  }
+
+  get learnsZero(): boolean {
+    return !this.scheme.symmetric;
+  }
+
+  /** group of element (row r mod rows, col c) */
+  private groupOf(r: number, c: number): number {
+    if (this.groupsPerRow === 0) return 0;
+    const rr = r % this.layout.rows;
+    return this.groupsPerRow === 1 ? rr : rr * this.groupsPerRow + Math.floor(c / this.scheme.groupSize!);
+  }
+
+  /** (s, z) from the project's min/max rule (scaleZero) over each group's [min, max] */
+  initFromRanges(lo: ArrayLike<number>, hi: ArrayLike<number>): void {
+    for (let g = 0; g < this.groups; g++) {
+      const sz = scaleZero(lo[g], hi[g], this.scheme.bits as Bits, this.scheme.symmetric);
+      this.s[g] = sz.scale;
+      this.z[g] = sz.zero;
+    }
+  }
+
+  /** per-group min and max of x (rows may be a multiple of layout.rows: a batch) */
+  ranges(x: Float32Array, lo: Float64Array = new Float64Array(this.groups).fill(Infinity), hi: Float64Array = new Float64Array(this.groups).fill(-Infinity)): { lo: Float64Array; hi: Float64Array } {
+    const cols = this.layout.cols;
+    const rows = x.length / cols;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const g = this.groupOf(r, c);
+        const v = x[r * cols + c];
+        if (v < lo[g]) lo[g] = v;
+        if (v > hi[g]) hi[g] = v;
+      }
+    return { lo, hi };
+  }
+
+  /** q̂(x) into y; `region` (if given) records 0 inside, 1 clamped, per element, for backward */
+  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length), region?: Uint8Array): Float32Array {
+    const cols = this.layout.cols;
+    const rows = x.length / cols;
+    const { qmin, qmax } = this;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const g = this.groupOf(r, c);
+        const s = this.s[g];
+        const zr = roundHalfEven(this.z[g]);
+        const rr = roundHalfEven(f32(x[i] / s)) + zr;
+        const cl = rr < qmin ? qmin : rr > qmax ? qmax : rr;
+        if (region) region[i] = cl === rr ? 0 : 1;
+        y[i] = s * (cl - zr);
+      }
+    return y;
+  }
+
+  /** accumulates ∂L/∂x into dx and ∂L/∂s, ∂L/∂z (scaled by g) into gs, gz */
+  backward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    const cols = this.layout.cols;
+    const rows = x.length / cols;
+    const { qmin, qmax } = this;
+    const gs = new Float64Array(this.groups);
+    const gz = new Float64Array(this.groups);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const g = this.groupOf(r, c);
+        const s = this.s[g];
+        const zr = roundHalfEven(this.z[g]);
+        const v = f32(x[i] / s);
+        const rv = roundHalfEven(v);
+        const rr = rv + zr;
+        const d = dy[i];
+        if (rr >= qmin && rr <= qmax) {
+          dx[i] += d;
+          gs[g] += d * (rv - v);
+        } else {
+          gs[g] += d * ((rr < qmin ? qmin : qmax) - zr);
+          gz[g] -= d * s;
+        }
+      }
+    for (let g = 0; g < this.groups; g++) {
+      this.gs[g] += gs[g] * this.gradScale;
+      if (this.learnsZero) this.gz[g] += gz[g] * this.gradScale;
+    }
+  }
+
+  zeroGrad(): void {
+    this.gs.fill(0);
+    this.gz.fill(0);
+  }
+
+  /** the real range [s·(qmin − ⌊z⌉), s·(qmax − ⌊z⌉)] of group g: a static clip for the engine */
+  clip(g = 0): [number, number] {
+    const zr = roundHalfEven(this.z[g]);
+    return [this.s[g] * (this.qmin - zr), this.s[g] * (this.qmax - zr)];
+  }
+}

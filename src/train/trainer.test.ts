@@ -1,0 +1,110 @@
+/**
+ * Trainer behaviour: a NaN/Inf stops training with a clear error and keeps the last good state;
+ * the progressive switch carries each range over; the learned quantizer's loss goes down on a
+ * fixed batch; lowering refuses what QAT cannot train, naming the site.
+ */
+import { describe, expect, it } from 'vitest';
+import fixture from './fixtures/qat_torch.json';
+import type { Plan } from '../engine/plan';
+import { buildWeights, type VitConfig } from '../model/vitWeights';
+import type { Tensor } from '../model/safetensors';
+import { lowerVit, LoweringError } from '../plan/steps';
+import { tsMatMul } from './matmul';
+import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
+
+function tinyWeights() {
+  const c = fixture.mixed;
+  const tensors = new Map<string, Tensor>();
+  // shapes are checked by buildWeights: give each tensor the shape it asks for
+  const config = c.config as unknown as VitConfig;
+  const np = (config.image / config.patch) ** 2;
+  const d = config.dim;
+  const shapes: Record<string, number[]> = { 'patch_embed.weight': [d, 3 * config.patch ** 2], cls_token: [d], pos_embed: [np + 1, d], 'head.weight': [config.classes, d] };
+  for (const [n, v] of Object.entries(c.weights as Record<string, number[]>)) {
+    let sh = shapes[n];
+    if (!sh) {
+      if (n.endsWith('to_qkv.weight')) sh = [3 * d, d];
+      else if (n.endsWith('to_out.weight')) sh = [d, d];
+      else if (n.endsWith('fc1.weight')) sh = [config.mlp, d];
+      else if (n.endsWith('fc2.weight')) sh = [d, config.mlp];
+      else sh = [v.length];
+    }
+    tensors.set(n, { shape: sh, data: Float32Array.from(v) });
+  }
+  return buildWeights(config, tensors);
+}
+const pixels = Uint8Array.from(fixture.pixels);
+const labels = fixture.labels;
+const idx = labels.map((_, i) => i);
+const int4 = (): Plan => ({
+  version: 1,
+  sites: Array.from({ length: 8 }, () => ({ a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' }, b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' } })),
+});
+
+describe('QatTrainer', () => {
+  it('loss goes down over steps on a fixed batch (INT4 everywhere, learned s and z)', () => {
+    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, { ...DEFAULT_QAT, lrWeights: 3e-3, lrQuant: 3e-3 });
+    tr.calibrate(pixels, 6);
+    const rnd = uniformStream(3);
+    const s0 = tr.quantizers.get('4a')!.s[0];
+    const first = tr.lossAndGrads(pixels, labels, idx).loss;
+    for (let i = 0; i < 30; i++) tr.trainStep(pixels, labels, idx, () => (rnd(), 0.5)); // fixed crop: a deterministic batch
+    const last = tr.lossAndGrads(pixels, labels, idx).loss;
+    expect(last).toBeLessThan(first - 0.05);
+    expect(tr.quantizers.get('4a')!.s[0]).not.toBe(s0); // the scale learned
+    expect(tr.step).toBe(30);
+  });
+
+  it('a NaN stops training with a clear error and keeps the last good state', () => {
+    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, DEFAULT_QAT);
+    tr.calibrate(pixels, 6);
+    const rnd = uniformStream(5);
+    tr.trainStep(pixels, labels, idx, rnd);
+    const good = tr.params.get('head.weight')!.slice();
+    const goodS = tr.quantizers.get('1b')!.s.slice();
+    tr.params.get('blocks.0.fc1.weight')![3] = NaN; // what an exploding step leaves behind
+    let err: unknown;
+    try {
+      tr.trainStep(pixels, labels, idx, rnd);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TrainingDiverged);
+    expect((err as Error).message).toMatch(/training diverged at step 2: the loss is not finite; the last good state \(before step 2\) is kept/);
+    expect(tr.step).toBe(1);
+    expect(Number.isFinite(tr.params.get('blocks.0.fc1.weight')![3])).toBe(true);
+    expect(Array.from(tr.params.get('head.weight')!)).toEqual(Array.from(good));
+    expect(Array.from(tr.quantizers.get('1b')!.s)).toEqual(Array.from(goodS));
+  });
+
+  it('progressive 4 → 2 bits at step k: each real range carried over, the grid shrinks', () => {
+    const plan = int4();
+    for (const s of plan.sites) (s.a.bits = 2), (s.b.bits = 2);
+    const tr = new QatTrainer(tinyWeights(), plan, tsMatMul, { ...DEFAULT_QAT, progressive: { from: 4, to: 2, at: 2 } });
+    tr.calibrate(pixels, 6);
+    const q4 = tr.quantizers.get('5b')!;
+    expect(q4.qmax).toBe(15);
+    const rnd = uniformStream(9);
+    tr.trainStep(pixels, labels, idx, rnd);
+    tr.trainStep(pixels, labels, idx, rnd);
+    const before = tr.quantizers.get('5b')!.clip();
+    const r = tr.trainStep(pixels, labels, idx, rnd);
+    expect(r.bits).toBe(2);
+    const q2 = tr.quantizers.get('5b')!;
+    expect(q2.qmax).toBe(3);
+    const after = q2.clip();
+    // the 2-bit range holds 0 and stays close to the 4-bit one (one training step later)
+    expect(Math.abs(after[0] - before[0])).toBeLessThan(0.2 * (before[1] - before[0]));
+    expect(Math.abs(after[1] - before[1])).toBeLessThan(0.2 * (before[1] - before[0]));
+  });
+
+  it('lowering refuses what QAT cannot train, naming the site', () => {
+    const plan = int4();
+    plan.sites[2].a = { ...plan.sites[2].a, granularity: 'token' };
+    expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, plan)).toThrowError(LoweringError);
+    expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, plan)).toThrowError(/plan.sites\[2\] \(block 0 · q·kᵀ\)\.a: QAT learns one static \(s, z\) per activation tensor/);
+    const p2 = int4();
+    p2.sites[1].smoothquant = { alpha: 0.5, placement: 'fold' };
+    expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, p2)).toThrowError(/post-training transforms/);
+  });
+});
