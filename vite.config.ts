@@ -28,9 +28,13 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+// The e2e server (QP_E2E=1, playwright.config.ts) neither watches files nor hot-reloads: an edit
+// saved during a run must not reload the page under test (a spec would see a fresh page midway).
+const e2e = process.env.QP_E2E === '1';
+
 export default defineConfig({
   plugins: [react(), checkoutProbe()],
-  server: { host: '127.0.0.1', port: 5173, headers: isolation },
+  server: { host: '127.0.0.1', port: 5173, headers: isolation, ...(e2e ? { hmr: false, watch: null } : {}) },
   preview: { host: '127.0.0.1', port: 4173, headers: isolation },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000 },

@@ -1,7 +1,9 @@
 /**
  * The UI's one door to the engine. Views never call kernels: they call this client, which runs
- * the engine in a Web Worker (the page stays responsive) and answers with plain data.
- * The newest request of a kind wins: a new score() aborts the one before it.
+ * the engine in a Web Worker (the page stays responsive) and answers with plain data. A typed RPC:
+ * every call may take an AbortSignal and a cancelled call rejects with AbortError (latest.ts).
+ * The worker runs score requests one at a time in order of arrival; which request is the newest
+ * is the caller's business (a Latest slot), not the client's.
  */
 import type { Plan } from './plan';
 import type { BackendChoice, BackendInfo, EvalSetName, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
@@ -41,6 +43,7 @@ export interface EngineClient {
 // The real client: a Web Worker (src/engine/worker.ts) runs the engine off the main thread.
 
 import type { WorkerRequest, WorkerResponse } from './protocol';
+import { AbortError } from './latest';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void };
 
@@ -73,7 +76,7 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
     }
     pending.delete(m.id);
     if (m.type === 'result') p.resolve(m.result);
-    else p.reject(new EngineRequestError(m.message, m.fix, m.name));
+    else p.reject(m.name === 'AbortError' ? new AbortError(m.message) : new EngineRequestError(m.message, m.fix, m.name));
   };
   worker.onerror = (ev) => {
     status = { state: 'error', message: `engine worker failed: ${ev.message}`, fix: 'Reload the page.' };
@@ -86,7 +89,7 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
   function call<T>(body: Body, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<T> {
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      if (signal?.aborted) return reject(new EngineRequestError('cancelled', undefined, 'AbortError'));
+      if (signal?.aborted) return reject(new AbortError());
       pending.set(id, { resolve, reject, onProgress });
       signal?.addEventListener(
         'abort',
@@ -94,7 +97,7 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
           if (!pending.has(id)) return;
           pending.delete(id);
           worker.postMessage({ id: nextId++, type: 'cancel', target: id } satisfies WorkerRequest);
-          reject(new EngineRequestError('cancelled', undefined, 'AbortError'));
+          reject(new AbortError());
         },
         { once: true },
       );
@@ -107,7 +110,6 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
     backend: opts.backend ?? 'auto',
     base: opts.base ?? import.meta.env?.BASE_URL ?? '/',
   });
-  let lastScore: AbortController | undefined;
 
   return {
     ready: () => readyPromise,
@@ -117,14 +119,7 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
       return () => listeners.delete(cb);
     },
     setBackend: (choice) => call<BackendInfo>({ type: 'setBackend', backend: choice }),
-    score(req, onProgress, signal) {
-      // the newest request wins: a new score() cancels the one still running
-      lastScore?.abort();
-      const ctl = new AbortController();
-      lastScore = ctl;
-      signal?.addEventListener('abort', () => ctl.abort(), { once: true });
-      return call<ScoreResult>({ type: 'score', req }, onProgress, ctl.signal);
-    },
+    score: (req, onProgress, signal) => call<ScoreResult>({ type: 'score', req }, onProgress, signal),
     siteStats: (plan, site, set, image, signal) => call<SiteStats>({ type: 'siteStats', plan, site, set, image }, undefined, signal),
     images: (set, indices) => call<{ pixels: Uint8Array[]; labels: number[] }>({ type: 'images', set, indices }),
     dispose() {

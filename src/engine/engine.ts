@@ -56,16 +56,9 @@ export interface CapturedOperands {
   device: string;
 }
 
-export class AbortError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'AbortError';
-  }
-}
-
-export function throwIfAborted(signal?: AbortSignal) {
-  if (signal?.aborted) throw new AbortError();
-}
+// cancellation lives in latest.ts; re-exported for the backends that check it between batches
+import { throwIfAborted } from './latest';
+export { AbortError, throwIfAborted } from './latest';
 
 /** mulberry32 + Box–Muller: a small seeded normal generator for the jitter bands. */
 export function seededNormal(seed: number): () => number {

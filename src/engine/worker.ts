@@ -1,13 +1,15 @@
 /// <reference lib="webworker" />
 /**
  * The engine worker: owns the model, the data, the backend and every GPU object, so the page
- * stays responsive and React never holds engine state. Requests are answered in order of
- * arrival; a 'cancel' aborts the named request at its next checkpoint.
+ * stays responsive and React never holds engine state. Score requests run one at a time in order
+ * of arrival (one backend, one set of buffers); a 'cancel' drops a waiting request or aborts a
+ * running one at its next checkpoint.
  */
 import { DataError, fetchReader, IMAGE_BYTES, loadEvalSet, loadManifest, CLASS_NAMES } from '../data/cifar';
 import { loadVit, type VitWeights } from '../model/vitWeights';
 import { ModelError } from '../model/safetensors';
-import { AbortError, Engine } from './engine';
+import { Engine } from './engine';
+import { isAbortError, SerialQueue } from './latest';
 import { createBackend, type BackendFactories } from './backends';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 import { checkWorkerRequest, messageId } from './protocolCheck';
@@ -22,6 +24,7 @@ let engine: Engine | undefined;
 let weights: VitWeights | undefined;
 let modelInfo: ModelInfo | undefined;
 const controllers = new Map<number, AbortController>();
+const scores = new SerialQueue();
 let backendChoice: BackendChoice = 'auto';
 
 const factories: BackendFactories = {
@@ -97,11 +100,13 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       return engine.backend.info;
     }
     case 'score': {
-      await needSet(m.req.set);
       const ctl = new AbortController();
       controllers.set(m.id, ctl);
       try {
-        return await engine.score(m.req, (p) => post({ id: m.id, type: 'progress', ...p }), ctl.signal);
+        return await scores.run(async () => {
+          await needSet(m.req.set);
+          return engine!.score(m.req, (p) => post({ id: m.id, type: 'progress', ...p }), ctl.signal);
+        }, ctl.signal);
       } finally {
         controllers.delete(m.id);
       }
@@ -143,7 +148,7 @@ scope.onmessage = (ev: MessageEvent<unknown>) => {
     (e: Error) => {
       const fix = e instanceof DataError || e instanceof ModelError ? e.fix : undefined;
       if (m.type === 'init') setStatus({ state: 'error', message: e.message, fix });
-      post({ id: m.id, type: 'error', message: e.message, fix, name: e instanceof AbortError ? 'AbortError' : e.name });
+      post({ id: m.id, type: 'error', message: e.message, fix, name: isAbortError(e) ? 'AbortError' : e.name });
     },
   );
 };

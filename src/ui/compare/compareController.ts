@@ -7,11 +7,12 @@
  */
 import { create } from 'zustand';
 import type { Plan } from '../../engine/plan';
-import type { EvalSetName, Progress, ScoreResult, SiteStats } from '../../engine/types';
+import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
 import { useStore } from '../../state/store';
-import { queuedScore } from '../engine/client';
+import { isAbortError, Latest } from '../../engine/latest';
 import { baseline, currentClient, isFp32Plan } from '../engine/controller';
-import { errorText, isAbort, useResults } from '../engine/results';
+import { errorText, useResults } from '../engine/results';
+import { emptyStats, requestSiteStats, type StatsSlot } from '../engine/siteStatsRequest';
 
 export interface PlanScore {
   key: string;
@@ -26,12 +27,12 @@ export interface CompareState {
   live: PlanScore;
   /** A on the full set (scored after B's full-set score) */
   full: PlanScore | null;
-  stats: { key: string; loading: boolean; data: SiteStats | null; error: string | null };
+  stats: StatsSlot;
 }
 
 const idle = (): PlanScore => ({ key: '', running: false, progress: null, result: null, error: null });
 
-export const useCompare = create<CompareState>()(() => ({ live: idle(), full: null, stats: { key: '', loading: false, data: null, error: null } }));
+export const useCompare = create<CompareState>()(() => ({ live: idle(), full: null, stats: emptyStats() }));
 
 const cache = new Map<string, ScoreResult>();
 
@@ -46,37 +47,33 @@ async function scorePlan(plan: Plan, set: EvalSetName, limit: number, onProgress
   // FP32 as A is the FP32 baseline B's Δ vs FP32 uses: one score, one cache
   const client = currentClient();
   if (!client) throw new Error('engine not ready');
-  const r = isFp32Plan(plan) ? await baseline(set, limit, onProgress, signal) : await queuedScore(client, { plan, set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
+  const r = isFp32Plan(plan) ? await baseline(set, limit, onProgress, signal) : await client.score({ plan, set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
   cache.set(key, r);
   return r;
 }
 
 function makeRunner(slot: 'live' | 'full') {
-  let ac: AbortController | null = null;
+  const latest = new Latest();
   const patch = (p: Partial<PlanScore>) => useCompare.setState((s) => ({ [slot]: { ...(s[slot] ?? idle()), ...p } }) as Partial<CompareState>);
   return {
-    cancel() {
-      ac?.abort();
-      ac = null;
-    },
+    cancel: () => latest.drop(),
     async run(limit: number) {
       const pinned = useStore.getState().pinned;
       const set = useStore.getState().evalSet;
-      ac?.abort();
       if (!pinned) {
+        latest.drop();
         useCompare.setState({ [slot]: slot === 'live' ? idle() : null } as Partial<CompareState>);
         return;
       }
-      const mine = new AbortController();
-      ac = mine;
+      const signal = latest.begin();
       patch({ key: scoreKey(pinned, set, limit), running: true, progress: { done: 0, total: limit, phase: 'plan A' }, error: null, result: null });
       try {
-        const result = await scorePlan(pinned, set, limit, (p) => mine.signal.aborted || patch({ progress: { ...p, phase: `plan A · ${p.phase}` } }), mine.signal);
-        if (ac !== mine) return;
+        const result = await scorePlan(pinned, set, limit, (p) => signal.aborted || patch({ progress: { ...p, phase: `plan A · ${p.phase}` } }), signal);
+        if (!latest.isCurrent(signal)) return;
         patch({ running: false, progress: null, result });
       } catch (e) {
-        if (ac !== mine) return;
-        patch({ running: false, progress: null, error: isAbort(e) ? null : errorText(e) });
+        if (!latest.isCurrent(signal)) return;
+        patch({ running: false, progress: null, error: isAbortError(e) ? null : errorText(e) });
       }
     },
   };
@@ -91,27 +88,16 @@ function liveLimit(): number {
   return avail ? Math.min(st.liveSize, avail) : st.liveSize;
 }
 
-let statsAbort: AbortController | null = null;
+const statsRun = new Latest();
 async function fetchStatsA() {
   const st = useStore.getState();
   const client = currentClient();
-  statsAbort?.abort();
   if (!st.pinned || !client || useResults.getState().status.state !== 'ready') {
-    useCompare.setState({ stats: { key: '', loading: false, data: null, error: null } });
+    statsRun.drop();
+    useCompare.setState({ stats: emptyStats() });
     return;
   }
-  const ac = new AbortController();
-  statsAbort = ac;
-  const key = JSON.stringify([st.pinned.sites[st.selectedSite], st.selectedSite, st.evalSet, st.image]);
-  useCompare.setState((s) => ({ stats: { ...s.stats, key, loading: true, error: null } }));
-  try {
-    const data = await client.siteStats(st.pinned, st.selectedSite, st.evalSet, st.image, ac.signal);
-    if (statsAbort !== ac) return;
-    useCompare.setState({ stats: { key, loading: false, data, error: null } });
-  } catch (e) {
-    if (statsAbort !== ac || isAbort(e)) return;
-    useCompare.setState((s) => ({ stats: { ...s.stats, key, loading: false, error: errorText(e) } }));
-  }
+  await requestSiteStats(client, statsRun, st.pinned, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) => useCompare.setState((c) => ({ stats: f(c.stats) })));
 }
 
 let liveTimer: ReturnType<typeof setTimeout> | undefined;

@@ -1,11 +1,10 @@
 /**
  * The UI's one boundary to the engine: obtains the EngineClient (src/engine/client.ts, a Web
- * Worker) and serializes score requests so that live scoring, the full-set button and the
- * study never abort each other inside the client ("newest request of a kind wins").
+ * Worker). Score requests from live scoring, the full-set button, the study and the stage queue in
+ * the worker; each caller keeps its own newest-wins slot (Latest, src/engine/latest.ts).
  */
 import { createEngineClient, type EngineClient } from '../../engine/client';
 import type { BackendChoice } from '../../engine/types';
-import type { Progress, ScoreRequest, ScoreResult } from '../../engine/types';
 
 let clientPromise: Promise<EngineClient> | null = null;
 
@@ -29,17 +28,4 @@ export function getClient(backend: BackendChoice = 'auto'): Promise<EngineClient
     })();
   }
   return clientPromise;
-}
-
-let chain: Promise<unknown> = Promise.resolve();
-
-/** Run score requests one after another (the client aborts a score when a new one starts). */
-export function queuedScore(client: EngineClient, req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<ScoreResult> {
-  const run = async () => {
-    if (signal?.aborted) throw new DOMException('aborted', 'AbortError');
-    return client.score(req, onProgress, signal);
-  };
-  const p = chain.then(run, run);
-  chain = p.catch(() => undefined);
-  return p;
 }

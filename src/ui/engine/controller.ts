@@ -1,19 +1,21 @@
 /**
  * Starts the engine and keeps results in step with the config: a subscription (not a component)
- * re-scores the live subset ~300 ms after the last change, newest request wins (AbortController),
+ * re-scores the live subset ~300 ms after the last change, newest request wins (a Latest slot),
  * scores FP32 once per subset as the baseline, and fetches the selected site's statistics.
  */
 import { fp32Plan, type Plan } from '../../engine/plan';
 import type { EngineClient, EngineStatus } from '../../engine/client';
 import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
 import { useStore, type Store } from '../../state/store';
-import { getClient, EngineUnavailableError, queuedScore } from './client';
-import { emptyLive, errorText, isAbort, useResults } from './results';
+import { isAbortError, Latest } from '../../engine/latest';
+import { getClient, EngineUnavailableError } from './client';
+import { emptyLive, errorText, useResults } from './results';
+import { requestSiteStats } from './siteStatsRequest';
 
 let client: EngineClient | null = null;
-let liveAbort: AbortController | null = null;
-let fullAbort: AbortController | null = null;
-let statsAbort: AbortController | null = null;
+const liveRun = new Latest();
+const fullRun = new Latest();
+const statsRun = new Latest();
 
 export function isFp32Plan(p: Plan): boolean {
   return p.sites.every((s) => s.a.bits === 32 && s.b.bits === 32);
@@ -42,16 +44,14 @@ export async function baseline(set: EvalSetName, limit: number, onProgress?: (p:
   const cached = useResults.getState().baselines[key];
   if (cached) return cached;
   if (!client) throw new Error('engine not ready');
-  const r = await queuedScore(client, { plan: fp32Plan(), set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
+  const r = await client.score({ plan: fp32Plan(), set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
   useResults.setState((s) => ({ baselines: { ...s.baselines, [key]: r } }));
   return r;
 }
 
 async function scoreLive() {
   if (!client || useResults.getState().status.state !== 'ready') return;
-  liveAbort?.abort();
-  const ac = new AbortController();
-  liveAbort = ac;
+  const signal = liveRun.begin();
   const st = useStore.getState();
   const limit = subsetLimit(st.evalSet, st.liveSize);
   const plan = st.plan;
@@ -59,30 +59,26 @@ async function scoreLive() {
   const key = JSON.stringify([plan.sites, st.evalSet, limit, useResults.getState().backend?.kind]);
   setLive({ key, running: true, progress: { done: 0, total: limit, phase: 'queued' }, error: null, isFp32: fp });
   try {
-    const base = await baseline(st.evalSet, limit, (p) => ac.signal.aborted || setLive({ progress: { ...p, phase: 'FP32 baseline' } }), ac.signal);
-    const result = fp
-      ? base
-      : await queuedScore(client, { plan, set: st.evalSet, offset: 0, limit, keepPredictions: true }, (p) => ac.signal.aborted || setLive({ progress: p }), ac.signal);
-    if (ac.signal.aborted) return;
+    const base = await baseline(st.evalSet, limit, (p) => signal.aborted || setLive({ progress: { ...p, phase: 'FP32 baseline' } }), signal);
+    const result = fp ? base : await client.score({ plan, set: st.evalSet, offset: 0, limit, keepPredictions: true }, (p) => signal.aborted || setLive({ progress: p }), signal);
+    if (signal.aborted) return;
     setLive({ running: false, progress: null, result, error: null });
   } catch (e) {
-    if (liveAbort !== ac) return; // a newer request owns the panel
-    if (isAbort(e)) setLive({ running: false, progress: null, error: null });
+    if (!liveRun.isCurrent(signal)) return; // a newer request owns the panel
+    if (isAbortError(e)) setLive({ running: false, progress: null, error: null });
     else setLive({ running: false, progress: null, error: errorText(e) });
   }
 }
 
 export function cancelLive() {
-  liveAbort?.abort();
+  liveRun.cancel();
   setLive({ running: false, progress: null });
 }
 
 /** Score the whole eval set under the current plan (and FP32 once, for the Δ). */
 export async function scoreFullSet() {
   if (!client) return;
-  fullAbort?.abort();
-  const ac = new AbortController();
-  fullAbort = ac;
+  const signal = fullRun.begin();
   const st = useStore.getState();
   const total = useResults.getState().dataset?.sets[st.evalSet] ?? 1000;
   const fp = isFp32Plan(st.plan);
@@ -90,37 +86,25 @@ export async function scoreFullSet() {
     useResults.setState((r) => ({ full: { ...(r.full ?? emptyLive()), ...patch } }));
   set({ key: JSON.stringify([st.plan.sites, st.evalSet, total]), running: true, result: null, error: null, isFp32: fp, progress: { done: 0, total, phase: 'queued' } });
   try {
-    await baseline(st.evalSet, total, (p) => set({ progress: { ...p, phase: 'FP32 baseline' } }), ac.signal);
+    await baseline(st.evalSet, total, (p) => set({ progress: { ...p, phase: 'FP32 baseline' } }), signal);
     const result = fp
       ? await baseline(st.evalSet, total)
-      : await queuedScore(client, { plan: st.plan, set: st.evalSet, offset: 0, limit: total, keepPredictions: true }, (p) => set({ progress: p }), ac.signal);
+      : await client.score({ plan: st.plan, set: st.evalSet, offset: 0, limit: total, keepPredictions: true }, (p) => set({ progress: p }), signal);
     set({ running: false, progress: null, result });
   } catch (e) {
-    if (fullAbort !== ac) return;
-    set({ running: false, progress: null, error: isAbort(e) ? 'cancelled' : errorText(e) });
+    if (!fullRun.isCurrent(signal)) return; // superseded by a newer full-set run
+    set({ running: false, progress: null, error: isAbortError(e) ? 'cancelled' : errorText(e) });
   }
 }
 
 export function cancelFull() {
-  fullAbort?.abort();
+  fullRun.cancel(); // the run's own catch reports "cancelled"
 }
 
 async function fetchStats() {
   if (!client || useResults.getState().status.state !== 'ready') return;
-  statsAbort?.abort();
-  const ac = new AbortController();
-  statsAbort = ac;
   const st = useStore.getState();
-  const key = JSON.stringify([st.plan.sites[st.selectedSite], st.selectedSite, st.evalSet, st.image]);
-  useResults.setState((r) => ({ stats: { ...r.stats, key, loading: true, error: null } }));
-  try {
-    const data = await client.siteStats(st.plan, st.selectedSite, st.evalSet, st.image, ac.signal);
-    if (statsAbort !== ac) return;
-    useResults.setState({ stats: { key, loading: false, data, error: null } });
-  } catch (e) {
-    if (statsAbort !== ac || isAbort(e)) return;
-    useResults.setState((r) => ({ stats: { ...r.stats, key, loading: false, error: errorText(e) } }));
-  }
+  await requestSiteStats(client, statsRun, st.plan, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) => useResults.setState((r) => ({ stats: f(r.stats) })));
 }
 
 async function applyBackend(choice: Store['backend']) {

@@ -45,10 +45,6 @@ export const useResults = create<ResultsState>()(() => ({
   stats: { key: '', loading: false, data: null, error: null },
 }));
 
-export function isAbort(e: unknown): boolean {
-  return (e instanceof DOMException && e.name === 'AbortError') || (e instanceof Error && (e.name === 'AbortError' || /abort/i.test(e.message)));
-}
-
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

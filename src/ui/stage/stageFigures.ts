@@ -8,9 +8,9 @@
 import { create } from 'zustand';
 import { validatePlan, type Plan } from '../../engine/plan';
 import { correctness, pairedDelta, pairedDeltaFromCounts, wilson, type PairedDelta, type Proportion } from '../../quant/intervals';
-import { queuedScore } from '../engine/client';
+import { AbortError, isAbortError, Latest } from '../../engine/latest';
 import { currentClient } from '../engine/controller';
-import { isAbort, errorText, useResults } from '../engine/results';
+import { errorText, useResults } from '../engine/results';
 
 /** A step's figure: accuracy with its Wilson interval, paired Δ vs FP32 on the same images. */
 export interface StageFigure {
@@ -141,7 +141,7 @@ function loadStudy(): Promise<void> {
 
 /** per-image correctness of computed plans (FP32's is the other half of every paired Δ) */
 const computed = new Map<string, Uint8Array>();
-let run: AbortController | null = null;
+const stageRun = new Latest();
 
 async function scoreInChunks(key: string, plan: Plan, total: number, signal: AbortSignal): Promise<Uint8Array> {
   const have = computed.get(key);
@@ -152,8 +152,8 @@ async function scoreInChunks(key: string, plan: Plan, total: number, signal: Abo
   patch(key, { progress: { done: 0, total }, error: null });
   for (let off = 0; off < total; off += CHUNK) {
     const limit = Math.min(CHUNK, total - off);
-    const r = await queuedScore(client, { plan, set: 'val', offset: off, limit, keepPredictions: true }, undefined, signal);
-    if (signal.aborted) throw new DOMException('aborted', 'AbortError');
+    const r = await client.score({ plan, set: 'val', offset: off, limit, keepPredictions: true }, undefined, signal);
+    if (signal.aborted) throw new AbortError();
     right.set(correctness(r.predictions!, r.labels!), off);
     patch(key, { progress: { done: off + limit, total } });
   }
@@ -171,9 +171,9 @@ async function warmPlans(order: Plan[], signal: AbortSignal): Promise<void> {
   for (const plan of order) {
     if (signal.aborted || !client) return;
     try {
-      await queuedScore(client, { plan, set: 'test', offset: 0, limit: 1 }, undefined, signal);
+      await client.score({ plan, set: 'test', offset: 0, limit: 1 }, undefined, signal);
     } catch (e) {
-      if (signal.aborted || isAbort(e)) return;
+      if (signal.aborted || isAbortError(e)) return;
       // the step's own re-score reports the error where it is seen; warming is best effort
     }
   }
@@ -184,25 +184,23 @@ async function warmPlans(order: Plan[], signal: AbortSignal): Promise<void> {
  * step on screen (computed first, after FP32). Returns a stop function (leaving stage mode).
  */
 export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () => void {
-  run?.abort();
-  const ac = new AbortController();
-  run = ac;
+  const signal = stageRun.begin();
   void (async () => {
     await loadStudy();
     // wait for the engine (stage mode may be the page's first view)
-    while (!ac.signal.aborted && useResults.getState().status.state !== 'ready') await new Promise((r) => setTimeout(r, 200));
+    while (!signal.aborted && useResults.getState().status.state !== 'ready') await new Promise((r) => setTimeout(r, 200));
     const order = [...plans.slice(first), ...plans.slice(0, first)];
-    await warmPlans(order, ac.signal);
+    await warmPlans(order, signal);
     const todo = order.filter((p) => !figureState(planKey(p)).figure);
-    if (!todo.length || ac.signal.aborted) return;
+    if (!todo.length || signal.aborted) return;
     const total = backgroundImages();
     const images = total === VAL_IMAGES ? `all ${VAL_IMAGES} validation images` : `first ${total} validation images`;
     const fpKey = planKey(fp32);
     for (const p of todo) {
       const key = planKey(p);
       try {
-        const base = await scoreInChunks(fpKey, fp32, total, ac.signal);
-        const mine = key === fpKey ? base : await scoreInChunks(key, p, total, ac.signal);
+        const base = await scoreInChunks(fpKey, fp32, total, signal);
+        const mine = key === fpKey ? base : await scoreInChunks(key, p, total, signal);
         let k = 0;
         for (const v of mine) k += v;
         patch(key, { figure: { source: 'computed', images, acc: wilson(k, total), delta: key === fpKey ? null : pairedDelta(base, mine) }, progress: null, error: null });
@@ -212,11 +210,11 @@ export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () 
           patch(fpKey, { figure: { source: 'computed', images, acc: wilson(kf, total), delta: null }, progress: null, error: null });
         }
       } catch (e) {
-        if (ac.signal.aborted || isAbort(e)) {
+        if (signal.aborted || isAbortError(e)) {
           // a partial run is dropped (it resumes from the start next time): no progress left on screen
           patch(key, { progress: null });
           if (!figureState(fpKey).figure) patch(fpKey, { progress: null });
-          if (ac.signal.aborted) return;
+          if (signal.aborted) return;
           continue;
         }
         patch(key, { progress: null, error: errorText(e) });
@@ -224,7 +222,6 @@ export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () 
     }
   })();
   return () => {
-    ac.abort();
-    if (run === ac) run = null;
+    if (stageRun.isCurrent(signal)) stageRun.drop();
   };
 }

@@ -9,9 +9,9 @@ import type { Plan } from '../../engine/plan';
 import type { EvalSetName } from '../../engine/types';
 import type { SiteInfo } from '../../model/sites';
 import { PRESETS, type PresetContext } from '../../state/presets';
-import { queuedScore } from '../engine/client';
+import { isAbortError, Latest } from '../../engine/latest';
 import { currentClient } from '../engine/controller';
-import { errorText, isAbort } from '../engine/results';
+import { errorText } from '../engine/results';
 import { correctness, pairedDelta } from '../../quant/intervals';
 
 export interface SensRow {
@@ -69,10 +69,10 @@ export function planCost(plan: Plan, sites: SiteInfo[]): { bitops: number; avgBi
   return { bitops: ops / (tot * 1024), avgBits: bits / tot };
 }
 
-let abort: AbortController | null = null;
+const studyRun = new Latest();
 
 export function cancelStudy() {
-  abort?.abort();
+  studyRun.cancel();
 }
 
 export async function runLiveStudy(opts: { set: EvalSetName; images: number; sites: SiteInfo[]; presetContext: PresetContext; parts: { sens: boolean; greedy: boolean; presets: boolean } }) {
@@ -81,9 +81,7 @@ export async function runLiveStudy(opts: { set: EvalSetName; images: number; sit
     useStudy.setState({ error: 'engine not ready' });
     return;
   }
-  abort?.abort();
-  const ac = new AbortController();
-  abort = ac;
+  const signal = studyRun.begin();
   const { set, images, sites } = opts;
   const n = sites.length;
   const total = 1 + (opts.parts.sens || opts.parts.greedy ? n : 0) + (opts.parts.greedy ? n : 0) + (opts.parts.presets ? PRESETS.length : 0);
@@ -93,7 +91,7 @@ export async function runLiveStudy(opts: { set: EvalSetName; images: number; sit
   useStudy.setState({ running: true, error: null, show: 'live' });
   const scoreOn = async (plan: Plan, phase: string, offset: number) => {
     publish(phase);
-    const r = await queuedScore(client, { plan, set, offset, limit: images, keepPredictions: true }, undefined, ac.signal);
+    const r = await client.score({ plan, set, offset, limit: images, keepPredictions: true }, undefined, signal);
     done++;
     return { acc: r.accuracy * 100, ok: correctness(r.predictions ?? [], r.labels ?? []) };
   };
@@ -135,7 +133,8 @@ export async function runLiveStudy(opts: { set: EvalSetName; images: number; sit
     publish('done');
     useStudy.setState({ running: false, progress: null });
   } catch (e) {
-    useStudy.setState({ running: false, progress: null, error: isAbort(e) ? 'cancelled — partial results shown' : errorText(e) });
+    if (!studyRun.isCurrent(signal)) return; // a newer study owns the panel
+    useStudy.setState({ running: false, progress: null, error: isAbortError(e) ? 'cancelled — partial results shown' : errorText(e) });
   }
 }
 
