@@ -77,18 +77,11 @@ function table(fmt: MiniFloat): Table {
   return t;
 }
 
-/**
- * Code of x: round to nearest, ties to even code, saturating to ±max. −0 keeps its sign bit.
- * Throws on NaN or ±Infinity.
- */
-export function encodeMiniFloat(x: number, fmt: MiniFloat): number {
-  if (!Number.isFinite(x)) throw new RangeError(`encode ${fmt.name}: input is ${x} (NaN/Inf input)`);
-  const signBit = x < 0 || Object.is(x, -0) ? 1 << (fmt.ebits + fmt.mbits) : 0;
-  const a = Math.abs(x);
-  const v = table(fmt).values;
+/** Magnitude code of a ≥ 0 (finite) in the ascending table of finite values: RNE, ties to the even code, saturating. */
+function magnitudeCode(a: number, v: Float64Array): number {
   const n = v.length;
-  if (a >= v[n - 1]) return signBit | (n - 1);
-  // largest i with v[i] <= a
+  if (a >= v[n - 1]) return n - 1;
+  // largest lo with v[lo] <= a
   let lo = 0;
   let hi = n - 1;
   while (hi - lo > 1) {
@@ -98,8 +91,41 @@ export function encodeMiniFloat(x: number, fmt: MiniFloat): number {
   }
   // v[lo] <= a < v[hi]; the midpoint of two values of ≤ 4 significant bits is exact in float64
   const midpoint = (v[lo] + v[hi]) / 2;
-  const c = a < midpoint ? lo : a > midpoint ? hi : lo % 2 === 0 ? lo : hi;
-  return signBit | c;
+  return a < midpoint ? lo : a > midpoint ? hi : lo % 2 === 0 ? lo : hi;
+}
+
+/**
+ * Code of x: round to nearest, ties to even code, saturating to ±max. −0 keeps its sign bit.
+ * Throws on NaN or ±Infinity.
+ */
+export function encodeMiniFloat(x: number, fmt: MiniFloat): number {
+  if (!Number.isFinite(x)) throw new RangeError(`encode ${fmt.name}: input is ${x} (NaN/Inf input)`);
+  const signBit = x < 0 || Object.is(x, -0) ? 1 << (fmt.ebits + fmt.mbits) : 0;
+  return signBit | magnitudeCode(Math.abs(x), table(fmt).values);
+}
+
+/** Value of every code (decodeMiniFloat's, as a lookup table for the hot loops). */
+const decodeTables = new Map<ElementFormat, Float64Array>();
+function decodeTable(fmt: MiniFloat): Float64Array {
+  let t = decodeTables.get(fmt.name);
+  if (!t) {
+    t = Float64Array.from({ length: codeCount(fmt) }, (_, c) => decodeMiniFloat(c, fmt));
+    decodeTables.set(fmt.name, t);
+  }
+  return t;
+}
+
+/** codes[i] and values[i] = decode(code)·scale for x[i0..i1) / scale (the inner loop of quantizeFormat). */
+function encodeRun(x: ArrayLike<number>, i0: number, i1: number, scale: number, el: MiniFloat, codes: Uint8Array, values: Float32Array): void {
+  const vals = table(el).values;
+  const dec = decodeTable(el);
+  const sb = 1 << (el.ebits + el.mbits);
+  for (let i = i0; i < i1; i++) {
+    const v = f(x[i] / scale);
+    const c = (v < 0 || (v === 0 && 1 / v < 0) ? sb : 0) | magnitudeCode(Math.abs(v), vals);
+    codes[i] = c;
+    values[i] = f(dec[c] * scale);
+  }
 }
 
 /** Round x to the nearest value of the format (encode then decode). */
@@ -225,11 +251,7 @@ export function quantizeFormat(x: ArrayLike<number>, rows: number, cols: number,
     const el = MINIFLOATS[info.element!];
     const amax = f(absMax(x, 0, n));
     const s = amax === 0 ? 1 : f(amax / el.max);
-    for (let i = 0; i < n; i++) {
-      const c = encodeMiniFloat(f(x[i] / s), el);
-      codes[i] = c;
-      values[i] = f(decodeMiniFloat(c, el) * s);
-    }
+    encodeRun(x, 0, n, s, el, codes, values);
     return { rows, cols, format, codes, values, blockScales: Float32Array.of(s), blocksPerRow: 1, block: cols, tensorScale: s };
   }
   const B = info.block;
@@ -267,11 +289,13 @@ export function quantizeFormat(x: ArrayLike<number>, rows: number, cols: number,
         scale = 2 ** e;
         blockScales[r * bpr + b] = scale;
       }
-      for (let i = i0; i < i1; i++) {
-        const c = scale === 0 ? (x[i] < 0 ? 1 << (el.ebits + el.mbits) : 0) : encodeMiniFloat(f(x[i] / scale), el);
-        codes[i] = c;
-        values[i] = f(decodeMiniFloat(c, el) * scale);
-      }
+      if (scale === 0) {
+        // NVFP4: a block whose E4M3 scale underflowed to 0 decodes to (signed) zeros
+        for (let i = i0; i < i1; i++) {
+          codes[i] = x[i] < 0 ? 1 << (el.ebits + el.mbits) : 0;
+          values[i] = x[i] < 0 ? -0 : 0;
+        }
+      } else encodeRun(x, i0, i1, scale, el, codes, values);
     }
   }
   return { rows, cols, format, codes, values, blockScales, blocksPerRow: bpr, block: B, tensorScale };
