@@ -4,8 +4,16 @@
  * Two passes: ranges first, then histograms over those ranges.
  */
 import { RangeHistogram } from '../quant/calibrate';
-import type { ForwardHooks } from '../model/vitRef';
 import type { SiteInfo } from '../model/sites';
+
+
+/** Observes the operands and output of every site (calibration, statistics), and may perturb outputs. */
+export interface ForwardHooks {
+  /** A and B in the stacked layout of siteQuant.ts; B is null for weight sites (the weight is known) */
+  operands?(site: number, a: Float32Array, aRows: number, b: Float32Array | null, bRows: number, k: number): void;
+  /** may return a replacement output (e.g. the seeded jitter of science.md §7) */
+  output?(site: number, y: Float32Array): Float32Array | void;
+}
 
 export interface OperandCalibration {
   hist: RangeHistogram;

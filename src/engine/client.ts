@@ -6,25 +6,9 @@
  * is the caller's business (a Latest slot), not the client's.
  */
 import type { Plan } from './plan';
-import type { BackendChoice, BackendInfo, EvalSetName, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
 
-export interface DatasetInfo {
-  /** images available per eval set */
-  sets: Record<EvalSetName, number>;
-  classNames: string[];
-}
-
-export interface ModelInfo {
-  name: string;
-  config: Record<string, unknown>;
-  /** accuracy PyTorch measured at export, per eval set */
-  metrics: { test?: { accuracy: number; count: number }; val?: { accuracy: number; count: number }; epochs?: number };
-}
-
-export type EngineStatus =
-  | { state: 'loading'; message: string }
-  | { state: 'ready'; backend: BackendInfo }
-  | { state: 'error'; message: string; fix?: string };
+export type { DatasetInfo, EngineStatus, ModelInfo } from './types';
 
 export interface EngineClient {
   /** resolves once model, data and a backend are ready; rejects with a message saying how to fix */

@@ -1,6 +1,6 @@
 /** Messages between the engine client (page) and the engine worker. Plain, structured-clone data. */
 import type { Plan } from './plan';
-import type { BackendChoice, EvalSetName, ScoreRequest } from './types';
+import type { BackendChoice, EngineStatus, EvalSetName, ScoreRequest } from './types';
 
 export type WorkerRequest =
   | { id: number; type: 'init'; backend: BackendChoice; base: string }
@@ -14,4 +14,4 @@ export type WorkerResponse =
   | { id: number; type: 'result'; result: unknown }
   | { id: number; type: 'error'; message: string; fix?: string; name?: string }
   | { id: number; type: 'progress'; done: number; total: number; phase: string }
-  | { id: -1; type: 'status'; status: import('./client').EngineStatus };
+  | { id: -1; type: 'status'; status: EngineStatus };

@@ -119,3 +119,23 @@ export interface Progress {
   total: number;
   phase: string;
 }
+
+// ---- what the engine worker tells the page (client.ts, protocol.ts) ----
+
+export interface DatasetInfo {
+  /** images available per eval set */
+  sets: Record<EvalSetName, number>;
+  classNames: string[];
+}
+
+export interface ModelInfo {
+  name: string;
+  config: Record<string, unknown>;
+  /** accuracy PyTorch measured at export, per eval set */
+  metrics: { test?: { accuracy: number; count: number }; val?: { accuracy: number; count: number }; epochs?: number };
+}
+
+export type EngineStatus =
+  | { state: 'loading'; message: string }
+  | { state: 'ready'; backend: BackendInfo }
+  | { state: 'error'; message: string; fix?: string };

@@ -13,8 +13,7 @@ import { isAbortError, SerialQueue } from './latest';
 import { createBackend, type BackendFactories } from './backends';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 import { checkWorkerRequest, messageId } from './protocolCheck';
-import type { EngineStatus, ModelInfo } from './client';
-import type { BackendChoice, EvalSetName } from './types';
+import type { BackendChoice, EngineStatus, EvalSetName, ModelInfo } from './types';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: WorkerResponse) => scope.postMessage(m);

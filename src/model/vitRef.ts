@@ -24,13 +24,9 @@ export const refOps: MatOps = {
   quantize: quantizeMatrix,
 };
 
-/** Observes the operands and output of every site (calibration, statistics), and may perturb outputs. */
-export interface ForwardHooks {
-  /** A and B in the stacked layout of siteQuant.ts; B is null for weight sites (the weight is known) */
-  operands?(site: number, a: Float32Array, aRows: number, b: Float32Array | null, bRows: number, k: number): void;
-  /** may return a replacement output (e.g. the seeded jitter of science.md §7) */
-  output?(site: number, y: Float32Array): Float32Array | void;
-}
+// the hooks a forward calls are declared beside calibration, their main user (no import circle)
+export type { ForwardHooks } from '../engine/calibration';
+import type { ForwardHooks } from '../engine/calibration';
 
 export function siteLinears(w: VitWeights): (Linear | null)[] {
   const out: (Linear | null)[] = [w.patchEmbed];

@@ -18,7 +18,7 @@ export type ArgSpec =
   | 'number'
   | 'boolean'
   /** an integer in [min, max] */
-  | { int: [min: number, max: number] }
+  | { int: readonly [min: number, max: number] }
   /** one of the listed words */
   | { oneOf: readonly string[] };
 
