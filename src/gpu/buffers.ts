@@ -121,19 +121,51 @@ export function gpuBufferOf(b: BufArg): GPUBuffer {
   return b instanceof GpuBuffer ? b.buffer : b;
 }
 
+/**
+ * Readback staging buffers, pooled per device by size class (powers of two from 256 B): a buffer
+ * is taken for one copy + map, unmapped and handed back, so reading the logits of every batch does
+ * not create and destroy a MAP_READ buffer each time. A few per class are kept; a buffer whose map
+ * failed (device lost) is destroyed, not returned.
+ */
+const stagingPools = new WeakMap<GPUDevice, Map<number, GPUBuffer[]>>();
+const STAGING_PER_CLASS = 4;
+
+function stagingClass(bytes: number): number {
+  let c = 256;
+  while (c < bytes) c *= 2;
+  return c;
+}
+
+/** How many staging buffers the pool of `device` holds now (tests). */
+export function pooledStagingCount(device: GPUDevice): number {
+  let n = 0;
+  for (const list of stagingPools.get(device)?.values() ?? []) n += list.length;
+  return n;
+}
+
 /** Copy [byteOffset, byteOffset+byteLength) of a buffer to the CPU (after queued work finishes). */
 export async function readBuffer(ctx: GpuContext, src: GPUBuffer, byteOffset = 0, byteLength = src.size - byteOffset): Promise<ArrayBuffer> {
   if (byteLength === 0) return new ArrayBuffer(0);
   const size = Math.ceil(byteLength / 4) * 4;
-  const staging = ctx.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+  const cls = stagingClass(size);
+  let pool = stagingPools.get(ctx.device);
+  if (!pool) stagingPools.set(ctx.device, (pool = new Map()));
+  const free = pool.get(cls) ?? [];
+  pool.set(cls, free);
+  const staging = free.pop() ?? ctx.device.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${cls} B` });
+  let reusable = false;
   try {
     const enc = ctx.device.createCommandEncoder();
     enc.copyBufferToBuffer(src, byteOffset, staging, 0, size);
     ctx.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return staging.getMappedRange().slice(0, byteLength);
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const out = staging.getMappedRange(0, size).slice(0, byteLength);
+    staging.unmap();
+    reusable = true;
+    return out;
   } finally {
-    staging.destroy();
+    if (reusable && free.length < STAGING_PER_CLASS) free.push(staging);
+    else staging.destroy();
   }
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuBuffer, GpuBufferError, checkBufferSize, readBuffer } from './buffers';
+import { GpuBuffer, GpuBufferError, checkBufferSize, pooledStagingCount, readBuffer } from './buffers';
+import { bindGroup } from '../kernels/common';
 import type { GpuContext } from './device';
 import { nodeGpuContext } from './nodeGpu';
 import { dummyBuffer, getPipeline } from './pipelineCache';
@@ -104,3 +105,37 @@ describe('pipeline cache and timer', () => {
     });
   }
 });
+
+describe('made once, used again', () => {
+  it('readback staging buffers are pooled: repeated reads create one, concurrent reads get their own', async () => {
+    const c = await nodeGpuContext();
+    const real = c.device.createBuffer.bind(c.device);
+    let staging = 0;
+    c.device.createBuffer = ((d: GPUBufferDescriptor) => {
+      if (d.usage & GPUBufferUsage.MAP_READ) staging++;
+      return real(d);
+    }) as typeof c.device.createBuffer;
+    const b = GpuBuffer.f32(c, [1, 2, 3, 4, 5]);
+    for (let i = 0; i < 5; i++) expect(Array.from(await b.read())).toEqual([1, 2, 3, 4, 5]);
+    expect(staging).toBe(1); // mutation caught: a new staging buffer per read (5)
+    expect(pooledStagingCount(c.device)).toBe(1);
+    const [x, y] = await Promise.all([b.read(0, 2), b.read(3, 2)]);
+    expect(Array.from(x)).toEqual([1, 2]);
+    expect(Array.from(y)).toEqual([4, 5]);
+    expect(staging).toBe(2); // the second concurrent read could not share the first's buffer
+    b.destroy();
+    c.destroy();
+  });
+
+  it('bind groups are cached per pipeline and buffers', () => {
+    const p = getPipeline(ctx, 'test:copy', () => COPY);
+    const a = GpuBuffer.f32(ctx, [0]);
+    const b = GpuBuffer.f32(ctx, [0]);
+    const g1 = bindGroup(ctx, p, [a.buffer]);
+    expect(bindGroup(ctx, p, [a.buffer])).toBe(g1); // mutation caught: createBindGroup per encode
+    expect(bindGroup(ctx, p, [b.buffer])).not.toBe(g1); // other buffers, other group
+    a.destroy();
+    b.destroy();
+  });
+});
+

@@ -33,13 +33,44 @@ export function withPass(target: PassTarget, fn: (pass: GPUComputePassEncoder) =
   pass.end();
 }
 
-/** Bind group 0 with binding i = entries[i] (uniform or storage, whole buffer). */
+/**
+ * Bind groups are made once per (pipeline, buffers): an op encoded again on the same buffers (every
+ * forward of a compiled model, every benchmark repetition) reuses its group instead of creating one
+ * per encode. Buffers are told apart by identity; a pipeline keeps its most recent groups only.
+ */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+const groupCache = new WeakMap<GPUComputePipeline, Map<string, GPUBindGroup>>();
+const GROUPS_PER_PIPELINE = 64;
+
+function bufferId(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
+  return id;
+}
+
+function cachedGroup(ctx: GpuContext, pipeline: GPUComputePipeline, entries: [number, GPUBuffer][], label?: string): GPUBindGroup {
+  let perPipeline = groupCache.get(pipeline);
+  if (!perPipeline) groupCache.set(pipeline, (perPipeline = new Map()));
+  const key = entries.map(([binding, b]) => `${binding}:${bufferId(b)}`).join(',');
+  let bg = perPipeline.get(key);
+  if (!bg) {
+    bg = ctx.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })), label });
+    // oldest first out: groups of buffers long destroyed are not kept forever
+    if (perPipeline.size >= GROUPS_PER_PIPELINE) perPipeline.delete(perPipeline.keys().next().value!);
+    perPipeline.set(key, bg);
+  }
+  return bg;
+}
+
+/** Bind group 0 with binding i = entries[i] (uniform or storage, whole buffer); cached per pipeline and buffers. */
 export function bindGroup(ctx: GpuContext, pipeline: GPUComputePipeline, entries: GPUBuffer[], label?: string): GPUBindGroup {
-  return ctx.device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  return cachedGroup(
+    ctx,
+    pipeline,
+    entries.map((b, i) => [i, b]),
     label,
-  });
+  );
 }
 
 export function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bg: GPUBindGroup, x: number, y = 1, z = 1): void {
@@ -140,11 +171,7 @@ export { gpuBufferOf };
 
 /** Bind group from explicit (binding, buffer) pairs — for entry points that use a subset. */
 export function bindGroupAt(ctx: GpuContext, pipeline: GPUComputePipeline, entries: [number, GPUBuffer][], label?: string): GPUBindGroup {
-  return ctx.device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
-    label,
-  });
+  return cachedGroup(ctx, pipeline, entries, label);
 }
 
 /** Workgroup grid for `count` workgroups: x ≤ 65535, kernels use id = wg.x + wg.y·65535. */
