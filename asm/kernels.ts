@@ -103,9 +103,13 @@ export function pack_b_f32(w: usize, n: i32, k: i32, dst: usize): void {
 
 const M_BLOCK: i32 = 64;
 
+// QP_FMA (asc --use QP_FMA=0|1, tools/cli/buildWasm.mjs): 0 in kernels-relaxed-dot.wasm, the build
+// Node's command-line tools load — relaxed int8 dot, no FMA, so their FP32 figures stay those of the
+// SIMD128 build (committed study results) while the integer GEMMs run at the relaxed build's speed.
+
 /** c + a·b: one fused multiply-add in the relaxed-SIMD build (kernels-relaxed.wasm), else mul then add. */
 @inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  if (ASC_FEATURE_RELAXED_SIMD && QP_FMA) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
 }
 

@@ -49,8 +49,11 @@ const SHAPES: [number, number, number][] = [
 ];
 
 let wasm: CpuKernels;
+/** the SIMD128 build (engines without relaxed SIMD), loaded explicitly: the loader prefers the relaxed one */
+let simd128: CpuKernels;
 beforeAll(async () => {
   wasm = await loadCpuKernels();
+  simd128 = await loadCpuKernels({ source: async () => readFileSync(new URL('./generated/kernels.wasm', import.meta.url)) });
 });
 
 describe('loading', () => {
@@ -58,11 +61,31 @@ describe('loading', () => {
     expect(wasm.fallbackReason).toBeUndefined();
     expect(wasm.impl).toBe('wasm-simd');
   });
-  // Node 20 has no relaxed SIMD (without --experimental-wasm-relaxed-simd): skipped, not passed;
-  // e2e/relaxedSimd.spec.ts tests that build in Chromium, where the app loads it.
+  // The loader enables V8's relaxed-SIMD flag on Node 20 (shipped from Node 22); where it cannot,
+  // the relaxed build's test is skipped, not passed (e2e/relaxedSimd.spec.ts tests it in Chromium).
   const relaxedBytes = readFileSync(new URL('./generated/kernels-relaxed.wasm', import.meta.url));
-  const relaxedHere = WebAssembly.validate(relaxedBytes);
-  it.skipIf(!relaxedHere)(`relaxed-SIMD build (FMA GEMM) agrees with the references${relaxedHere ? '' : ` — skipped: Node ${process.version} has no relaxed SIMD (tested in Chromium by e2e/relaxedSimd.spec.ts)`}`, async () => {
+  const relaxedHere = () => WebAssembly.validate(relaxedBytes);
+  it('the loader picks the relaxed-SIMD build, or says why not (SIMD128 fallback with a stated reason)', async () => {
+    const { loadKernelModule } = await import('./cpuKernels');
+    const mod = await loadKernelModule();
+    // Node loads the relaxed int8 dot without FMA (FP32 figures as the SIMD128 build's)
+    expect(mod.features).toBe(relaxedHere() ? 'simd128+relaxed-dot' : 'simd128');
+    if (mod.features !== 'simd128') expect(mod.relaxedUnavailable).toBeUndefined();
+    else expect(mod.relaxedUnavailable).toMatch(/does not compile the relaxed-SIMD build|not available/);
+    expect(simd128.wasmFeatures).toBe('simd128');
+    expect(simd128.relaxedUnavailable).toMatch(/not tried/);
+  });
+  it('the relaxed int8 dot runs in this Node (V8 flag set by the loader on Node 20); its FP32 GEMM equals the SIMD128 build bit for bit', () => {
+    expect(relaxedHere()).toBe(true);
+    expect(wasm.wasmFeatures).toBe('simd128+relaxed-dot');
+    const r = rng(15);
+    const [m, n, k] = [33, 70, 128];
+    const x = floatMatrix(r, m, k, 3);
+    const w = floatMatrix(r, n, k);
+    expect(wasm.gemmF32(x, w, null, m, n, k)).toEqual(simd128.gemmF32(x, w, null, m, n, k));
+  });
+  it(`relaxed-SIMD build (FMA GEMM) agrees with the references`, async (ctx) => {
+    if (!relaxedHere()) ctx.skip(`Node ${process.version} has no relaxed SIMD (tested in Chromium by e2e/relaxedSimd.spec.ts)`);
     const mod = new WebAssembly.Module(relaxedBytes);
     const { kernelsFromModule } = await import('./cpuKernels');
     const rk = kernelsFromModule({ module: mod, features: 'simd128+relaxed' });
@@ -75,18 +98,6 @@ describe('loading', () => {
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4);
     const o: W8A8Operands = { m, n, k, xq: intMatrix(r, m, k, -128, 127), wq: intMatrix(r, n, k, -128, 127), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
     expect(rk.gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
-  });
-  it('the loader says why the relaxed-SIMD build is not running (SIMD128 fallback with a stated reason)', async () => {
-    const { loadKernelModule } = await import('./cpuKernels');
-    const mod = await loadKernelModule();
-    if (relaxedHere) {
-      expect(mod.features).toBe('simd128+relaxed');
-      expect(mod.relaxedUnavailable).toBeUndefined();
-    } else {
-      expect(mod.features).toBe('simd128');
-      expect(mod.relaxedUnavailable).toMatch(/does not compile the relaxed-SIMD build/);
-      expect(wasm.relaxedUnavailable).toMatch(/does not compile the relaxed-SIMD build/);
-    }
   });
   it('missing wasm → TypeScript kernels with the reason', async () => {
     const k = await loadCpuKernels({ source: () => Promise.reject(new Error('ENOENT: no such file')) });
@@ -103,7 +114,8 @@ describe('loading', () => {
 });
 
 describe.each([
-  ['wasm', () => wasm],
+  ['wasm (relaxed int8 dot)', () => wasm],
+  ['wasm SIMD128 build', () => simd128],
   ['ts', () => tsCpuKernels],
 ])('%s kernels', (_name, get) => {
   it('W8A8 corrected int32 accumulators and float outputs are bit-exact', () => {

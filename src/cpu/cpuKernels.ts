@@ -22,7 +22,17 @@ import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeM
 import { intRange, scaleZero, storageOffset } from '../quant/scaleZero';
 
 export type CpuImpl = 'wasm-simd' | 'typescript';
-export type WasmFeatures = 'simd128' | 'simd128+relaxed';
+/**
+ * 'simd128+relaxed': FMA in the FP32 GEMM and the relaxed int8 dot (browsers);
+ * 'simd128+relaxed-dot': the relaxed int8 dot only (Node's tools: FP32 figures as SIMD128's);
+ * 'simd128': neither. Integer results are the same in all three.
+ */
+export type WasmFeatures = 'simd128' | 'simd128+relaxed' | 'simd128+relaxed-dot';
+
+/** ' (relaxed: FMA, int8 dot)', ' (relaxed int8 dot)' or '' — for backend labels. */
+export function featuresLabel(f?: WasmFeatures): string {
+  return f === 'simd128+relaxed' ? ' (relaxed: FMA, int8 dot)' : f === 'simd128+relaxed-dot' ? ' (relaxed int8 dot)' : '';
+}
 
 /** Fused GEMM epilogue: y = residual + gelu(acc + b) (each part optional). */
 export interface GemmEpilogue {
@@ -642,11 +652,33 @@ export function kernelsFromModule(mod: WebAssembly.Module | KernelModule): CpuKe
 type Bytes = ArrayBuffer | Uint8Array;
 let cachedModule: Promise<KernelModule> | undefined;
 
-async function readWasmBytes(name: 'kernels.wasm' | 'kernels-relaxed.wasm'): Promise<Bytes> {
-  // literal URLs, so that Vite emits both files as assets
-  const url = name === 'kernels.wasm' ? new URL('./generated/kernels.wasm', import.meta.url) : new URL('./generated/kernels-relaxed.wasm', import.meta.url);
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
-  if (isNode && url.protocol === 'file:') {
+const isNodeRuntime = () => typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+/**
+ * Node 20's V8 has relaxed SIMD behind a flag (shipped from Node 22): set it before compiling, so
+ * the command-line tools (eval, study, benchmarks, worker threads) run the same build as Chromium.
+ * V8 flags are process-wide; a Node that rejects the flag keeps the SIMD128 build, with the reason.
+ */
+async function enableNodeRelaxedSimd(bytes: Bytes): Promise<void> {
+  if (!isNodeRuntime() || WebAssembly.validate(bytes as BufferSource)) return;
+  try {
+    const v8Name = 'node:v8';
+    const v8 = (await import(/* @vite-ignore */ v8Name)) as typeof import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // not settable here: WebAssembly.compile below reports why the relaxed build does not load
+  }
+}
+
+async function readWasmBytes(name: 'kernels.wasm' | 'kernels-relaxed.wasm' | 'kernels-relaxed-dot.wasm'): Promise<Bytes> {
+  // literal URLs, so that Vite emits the files as assets
+  const url =
+    name === 'kernels.wasm'
+      ? new URL('./generated/kernels.wasm', import.meta.url)
+      : name === 'kernels-relaxed.wasm'
+        ? new URL('./generated/kernels-relaxed.wasm', import.meta.url)
+        : new URL('./generated/kernels-relaxed-dot.wasm', import.meta.url);
+  if (isNodeRuntime() && url.protocol === 'file:') {
     const fsName = 'node:fs/promises';
     const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
     return fs.readFile(url);
@@ -666,15 +698,19 @@ export function loadKernelModule(source?: () => Promise<Bytes>): Promise<KernelM
   const p = (async (): Promise<KernelModule> => {
     let relaxedUnavailable = 'not tried (kernel bytes given by the caller)';
     if (!source) {
+      // Node's tools: the relaxed int8 dot without FMA, so that their FP32 figures stay the SIMD128
+      // build's (committed study results); browsers: FMA too
+      const file = isNodeRuntime() ? 'kernels-relaxed-dot.wasm' : 'kernels-relaxed.wasm';
       let bytes: Bytes | undefined;
       try {
-        bytes = await readWasmBytes('kernels-relaxed.wasm');
+        bytes = await readWasmBytes(file);
       } catch (e) {
-        relaxedUnavailable = `kernels-relaxed.wasm not available (${(e as Error).message}); run npm run build:wasm`;
+        relaxedUnavailable = `${file} not available (${(e as Error).message}); run npm run build:wasm`;
       }
       if (bytes) {
+        await enableNodeRelaxedSimd(bytes);
         try {
-          return { module: await WebAssembly.compile(bytes as BufferSource), features: 'simd128+relaxed' };
+          return { module: await WebAssembly.compile(bytes as BufferSource), features: isNodeRuntime() ? 'simd128+relaxed-dot' : 'simd128+relaxed' };
         } catch (e) {
           relaxedUnavailable = `this engine does not compile the relaxed-SIMD build (${(e as Error).message})`;
         }

@@ -26,6 +26,7 @@ import { patchify, siteLinears, VitReference } from '../model/vitRef';
 import type { Linear, VitWeights } from '../model/vitWeights';
 import {
   type CpuKernels,
+  featuresLabel,
   FLAG_GELU,
   FLAG_RESIDUAL,
   isWasmKernels,
@@ -491,7 +492,7 @@ export class VitCpuBackend implements Backend {
     else this.ref = new VitReference(weights, kernels);
     this.info = {
       kind: 'cpu',
-      label: isWasmKernels(kernels) ? `CPU · WASM SIMD${kernels.wasmFeatures === 'simd128+relaxed' ? ' (relaxed: FMA, int8 dot)' : ''}, 1 thread` : 'CPU · TypeScript kernels',
+      label: isWasmKernels(kernels) ? `CPU · WASM SIMD${featuresLabel(kernels.wasmFeatures)}, 1 thread` : 'CPU · TypeScript kernels',
       reason: kernels.fallbackReason
         ? `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}`
         : kernels.relaxedUnavailable

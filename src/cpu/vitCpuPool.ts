@@ -11,7 +11,7 @@ import type { PreparedPlan } from '../engine/siteQuant';
 import type { BackendInfo } from '../engine/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
-import { loadKernelModule } from './cpuKernels';
+import { featuresLabel, loadKernelModule, type WasmFeatures } from './cpuKernels';
 import type { FromWorker, ToWorker } from './vitCpuWorker';
 
 interface Port {
@@ -82,10 +82,10 @@ export class VitCpuPool implements Backend {
     readonly weights: VitWeights,
     reason: string,
     readonly chunk: number,
-    relaxed: boolean,
+    features: WasmFeatures,
   ) {
     this.sentPlan = ports.map(() => 0);
-    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${relaxed ? ' (relaxed: FMA, int8 dot)' : ''}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
+    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${featuresLabel(features)}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
     for (const p of ports) {
       p.onMessage((m) => {
         if (m.type === 'ready') return;
@@ -117,7 +117,7 @@ export class VitCpuPool implements Backend {
           }),
       ),
     );
-    return new VitCpuPool(ports, weights, opts.reason ?? 'CPU backend', opts.chunk ?? 16, module.features === 'simd128+relaxed');
+    return new VitCpuPool(ports, weights, opts.reason ?? 'CPU backend', opts.chunk ?? 16, module.features);
   }
 
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {

@@ -385,7 +385,8 @@ function ensureOnnxQuant(quant: 'int8' | 'int4'): void {
 async function runBrowser(n: number): Promise<unknown> {
   const { createServer } = await import('vite');
   const { chromium } = await import('@playwright/test');
-  const server = await createServer({ server: { port: 5199, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
+  // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
+  const server = await createServer({ server: { port: 5199, strictPort: false, host: '127.0.0.1', hmr: false, watch: null }, logLevel: 'error' });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5199/';
   const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });

@@ -77,7 +77,8 @@ console.log(`wrote ${out}`);
 async function runBrowser(): Promise<unknown> {
   const { createServer } = await import('vite');
   const { chromium } = await import('@playwright/test');
-  const server = await createServer({ server: { port: 5198, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
+  // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
+  const server = await createServer({ server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null }, logLevel: 'error' });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
   // the flags of playwright.config.ts: WebGPU on SwiftShader where no GPU driver exists

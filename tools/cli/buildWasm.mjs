@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compiles asm/kernels.ts (AssemblyScript) into src/cpu/generated/kernels.wasm with SIMD128, -O3, and
-// src/cpu/generated/kernels-relaxed.wasm with relaxed SIMD too (fused multiply-add in the FP32 GEMM;
-// the loader tries it first and falls back where the engine lacks relaxed SIMD, e.g. Node 20).
+// src/cpu/generated/kernels-relaxed.wasm with relaxed SIMD too (fused multiply-add in the FP32 GEMM,
+// relaxed int8 dot in the integer GEMMs; browsers load it first and fall back where the engine lacks
+// relaxed SIMD), and kernels-relaxed-dot.wasm (relaxed int8 dot, no FMA: what Node loads).
 // Skips the compile when both .wasm files are newer than their sources. Every entry point (dev,
 // tests, eval, study, benchmarks) runs it through tools/cli/prepare.mjs, strict: a fresh clone
 // builds what it needs, and a failed build stops the command instead of leaving the CPU backend on
@@ -25,8 +26,10 @@ export function buildWasm({ force = false, strict = true, root = repoRoot, log =
   const outDir = join(root, 'src/cpu/generated');
   const out = join(outDir, 'kernels.wasm');
   const outRelaxed = join(outDir, 'kernels-relaxed.wasm');
+  const outRelaxedDot = join(outDir, 'kernels-relaxed-dot.wasm');
   const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-  if (!force && existsSync(out) && existsSync(outRelaxed) && Math.min(statSync(out).mtimeMs, statSync(outRelaxed).mtimeMs) >= newest) {
+  const outs = [out, outRelaxed, outRelaxedDot];
+  if (!force && outs.every((f) => existsSync(f)) && Math.min(...outs.map((f) => statSync(f).mtimeMs)) >= newest) {
     log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
     return 'up-to-date';
   }
@@ -43,14 +46,16 @@ export function buildWasm({ force = false, strict = true, root = repoRoot, log =
   const common = [asc, src, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--initialMemory', '16'];
   const t0 = Date.now();
   for (const [file, features] of [
-    [out, ['--enable', 'simd']],
-    [outRelaxed, ['--enable', 'simd', '--enable', 'relaxed-simd']],
+    [out, ['--enable', 'simd', '--use', 'QP_FMA=0']],
+    [outRelaxed, ['--enable', 'simd', '--enable', 'relaxed-simd', '--use', 'QP_FMA=1']],
+    // relaxed int8 dot without FMA: what Node's tools load (FP32 figures as the SIMD128 build's)
+    [outRelaxedDot, ['--enable', 'simd', '--enable', 'relaxed-simd', '--use', 'QP_FMA=0']],
   ]) {
     // no imports (abort= removes the only one): the module instantiates with {}
     const r = spawnSync(process.execPath, [...common, ...features, '--outFile', file], { stdio: 'inherit', cwd: root });
     if (r.status !== 0) return fail(`asc failed (exit ${r.status}) for ${file}`);
   }
-  console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes) and kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) in ${Date.now() - t0} ms`);
+  console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes), kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) and kernels-relaxed-dot.wasm (${statSync(outRelaxedDot).size} bytes) in ${Date.now() - t0} ms`);
   return 'built';
 }
 

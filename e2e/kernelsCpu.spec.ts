@@ -1,0 +1,28 @@
+import { expect, test } from '@playwright/test';
+import { encodeConfig } from '../src/state/urlCodec';
+import { defaultConfig } from '../src/state/config';
+
+// The Kernels view's CPU card (issue 15): the CPU backend's GEMMs timed in this browser (a worker
+// running src/cpu/cpuBench.ts, the module `npm run bench:kernels` runs), on the relaxed-SIMD build,
+// with the ratios and their explanation; the WebGPU ratios are explained too.
+test.use({ viewport: { width: 1440, height: 900 } });
+
+test('kernels view times the CPU backend kernels in this browser and explains the ratios', async ({ page }) => {
+  test.setTimeout(240_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'kernels' }));
+  const card = page.getByTestId('cpu-kernels');
+  await expect(card).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('gpu-kernels-explain')).toContainText('ViT');
+  await card.getByTestId('run-cpu-bench').click();
+  // this browser's run replaces the committed one: its banner goes, the relaxed build is named
+  await expect(card.getByTestId('cpu-kernels-committed')).toHaveCount(0, { timeout: 180_000 });
+  await expect(card).toContainText('simd128+relaxed');
+  await expect(card.locator('.ratio-k').first()).toContainText('INT8 / FP32 · ViT block (CPU)');
+  await expect(card.locator('.ratio-v').first()).toHaveText(/^\d+\.\d\d×$/);
+  await expect(card.getByTestId('cpu-kernels-explain')).toContainText('7 bits');
+  await expect(card.locator('tbody tr')).toHaveCount(17);
+  expect(errors, errors.join('\n')).toEqual([]);
+});

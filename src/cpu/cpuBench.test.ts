@@ -1,0 +1,37 @@
+/**
+ * The CPU kernel benchmark (src/cpu/cpuBench.ts) as a program, not a timing: the cases the Kernels
+ * view and `npm run bench:kernels` show, ratios computed from its own rows, explanation from its
+ * figures. Speeds are not asserted (a shared machine).
+ */
+import { describe, expect, it } from 'vitest';
+import { explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from './cpuBench';
+import { isWasmKernels, loadCpuKernels } from './cpuKernels';
+
+describe('runCpuKernelBench', () => {
+  it('times every kernel at the ViT shapes and derives the ratios from those rows', async () => {
+    const k = await loadCpuKernels();
+    if (!isWasmKernels(k)) throw new Error(`wasm kernels needed: ${k.fallbackReason}`);
+    const top = k.arena.top;
+    const seen: string[] = [];
+    const r = runCpuKernelBench(k, { images: 1, runs: 1, warmup: 0, minMs: 1, onProgress: (_d, _t, l) => seen.push(l) });
+    expect(k.arena.top).toBe(top); // scoped: nothing left allocated
+    expect(r.rows.length).toBe(17);
+    for (const g of ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'])
+      for (const kernel of ['gemm_f32', 'gemm_w8a8 (int8 × int8)', 'gemm_w4a8 g=32', 'gemm_w4a8 per-channel']) {
+        const row = r.rows.find((x) => x.group === g && x.kernel === kernel);
+        expect(row, `${kernel} ${g}`).toBeDefined();
+        expect(row!.ms).toBeGreaterThan(0);
+        expect(row!.gops).toBeCloseTo(row!.ops / (row!.ms * 1e6), 9);
+      }
+    const ms = (kernel: string) => ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'].reduce((s, g) => s + r.rows.find((x) => x.group === g && x.kernel === kernel)!.ms, 0);
+    expect(r.ratios.vit.int8_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w8a8 (int8 × int8)'), 9);
+    expect(r.ratios.vit.int4_g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 g=32'), 9);
+    expect(r.ratios.vit.int4_channel_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 per-channel'), 9);
+    expect(r.rows.find((x) => x.group === 'vit:qkv' && x.kernel === 'gemm_f32')!.shape).toBe('65×384×128');
+    expect(seen.at(-1)).toBe('done');
+    expect(r.features).toBe(k.wasmFeatures);
+    const text = explainCpuRatios(r).join(' ');
+    expect(text).toContain(r.ratios.vit.int8_over_fp32.toFixed(2));
+    expect(formatCpuBenchTable(r)).toContain('gemm_w4a8 g=32');
+  });
+});
