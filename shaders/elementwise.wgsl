@@ -16,11 +16,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
 
-fn gelu(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  let e = exp(2.0 * u);
-  return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
-}
+//#include gelu
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

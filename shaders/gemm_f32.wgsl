@@ -3,44 +3,52 @@
 //   Y: M×N (row stride yRow). Batched over z = outer·batchInner + inner (attention heads): each
 //   operand's base offset = off + outer·strideOuter + inner·strideInner (elements).
 //   epilogue: y = alpha·acc (+ bias[n]) → GELU (tanh form) → (+ residual[same layout as Y] | + Y itself)
-// Tile 64×64×16, workgroup 16×16. Any M, N, K (edges zero-filled).
-struct Params {
-  M: u32, N: u32, K: u32, batchInner: u32,
-  xOuter: u32, xInner: u32, xRow: u32, xOff: u32,
-  wOuter: u32, wInner: u32, wRow: u32, wOff: u32,
-  yOuter: u32, yInner: u32, yRow: u32, yOff: u32,
-  transB: u32, hasBias: u32, act: u32, resid: u32,
-  alpha: f32, _p0: u32, _p1: u32, _p2: u32,
-}
+// Entry points: `main` tiled 64×64×16 in workgroup memory (workgroup 16×16), `main_direct` the same
+// 4×4 outputs per thread straight from global memory; any M, N, K (edges zero-filled). VEC4 (a
+// parameter, not a copy): `main` loads X and W as vec4 along K — requires transB = 0, K % 4 == 0
+// and every X/W offset and stride a multiple of 4 (passed in elements; the kernel divides by 4).
+// The Params struct is declared once, in gemmF32.ts (GEMM_F32_PARAMS).
+//#uniforms
 @group(0) @binding(0) var<uniform> P: Params;
+#if VEC4
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+#else
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> W: array<f32>;
+#endif
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read> R: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(6) var<storage, read_write> FLAGS: array<atomic<u32>>; // see nonfinite_flag.wgsl
+@group(0) @binding(6) var<storage, read_write> FLAGS: array<atomic<u32>>; // see lib/nonfinite_flag.wgsl
 
+//#include gelu
+//#include nonfinite_flag
+//#include batch_bases
+
+// the epilogue of every entry point: y = alpha·acc (+ bias) → GELU → (+ residual | + Y), flagged if not finite
+fn store_y(acc: f32, gn: u32, yi: u32) {
+  var y = P.alpha * acc;
+  if (P.hasBias != 0u) { y = y + B[gn]; }
+  if (P.act == 1u) { y = gelu(y); }
+  if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+  flag_nonfinite(y);
+  Y[yi] = y;
+}
+
+#if !VEC4
 const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
 var<workgroup> As: array<f32, 1024>; // [TK][TM]
 var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
 
-fn gelu(x: f32) -> f32 {
-  // 0.5x(1+tanh(√(2/π)(x+0.044715x³))); tanh through exp with a clamped argument (no Inf/NaN).
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  let e = exp(2.0 * u);
-  return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
-}
-
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let z = wg.z;
-  let outer = z / P.batchInner;
-  let inner = z % P.batchInner;
-  let xb = P.xOff + outer * P.xOuter + inner * P.xInner;
-  let wb = P.wOff + outer * P.wOuter + inner * P.wInner;
-  let yb = P.yOff + outer * P.yOuter + inner * P.yInner;
+  let base = batch_bases(wg.z);
+  let xb = base.x;
+  let wb = base.y;
+  let yb = base.z;
   let m0 = wg.y * TM;
   let n0 = wg.x * TN;
   let t = lid.y * 16u + lid.x;
@@ -88,13 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var j = 0u; j < 4u; j++) {
       let gn = n0 + lid.x * 4u + j;
       if (gn >= P.N) { continue; }
-      var y = P.alpha * acc[i][j];
-      if (P.hasBias != 0u) { y = y + B[gn]; }
-      if (P.act == 1u) { y = gelu(y); }
-      let yi = yb + gm * P.yRow + gn;
-      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
-      flag_nonfinite(y);
-      Y[yi] = y;
+      store_y(acc[i][j], gn, yb + gm * P.yRow + gn);
     }
   }
 }
@@ -104,12 +106,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 // adapters (SwiftShader), where barriers are expensive and "global memory" is cached RAM.
 @compute @workgroup_size(8, 8, 1)
 fn main_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let z = wg.z;
-  let outer = z / P.batchInner;
-  let inner = z % P.batchInner;
-  let xb = P.xOff + outer * P.xOuter + inner * P.xInner;
-  let wb = P.wOff + outer * P.wOuter + inner * P.wInner;
-  let yb = P.yOff + outer * P.yOuter + inner * P.yInner;
+  let base = batch_bases(wg.z);
+  let xb = base.x;
+  let wb = base.y;
+  let yb = base.z;
   let m0 = wg.y * 32u + lid.y * 4u;
   let n0 = wg.x * 32u + lid.x * 4u;
   if (m0 >= P.M || n0 >= P.N) { return; }
@@ -138,13 +138,48 @@ fn main_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     for (var j = 0u; j < 4u; j++) {
       let gn = n0 + j;
       if (gn >= P.N) { break; }
-      var y = P.alpha * acc[i][j];
-      if (P.hasBias != 0u) { y = y + B[gn]; }
-      if (P.act == 1u) { y = gelu(y); }
-      let yi = yb + gm * P.yRow + gn;
-      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
-      flag_nonfinite(y);
-      Y[yi] = y;
+      store_y(acc[i][j], gn, yb + gm * P.yRow + gn);
     }
   }
 }
+#else
+// VEC4: 4×4 outputs per thread, X and W read 4 along K at a time, no barriers.
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let base = batch_bases(wg.z);
+  let xb = base.x / 4u;
+  let wb = base.y / 4u;
+  let yb = base.z;
+  let m0 = wg.y * 32u + lid.y * 4u;
+  let n0 = wg.x * 32u + lid.x * 4u;
+  if (m0 >= P.M || n0 >= P.N) { return; }
+  var xr: array<u32, 4>;
+  var wr: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    xr[i] = xb + min(m0 + i, P.M - 1u) * (P.xRow / 4u);
+    wr[i] = wb + min(n0 + i, P.N - 1u) * (P.wRow / 4u);
+  }
+  var acc: array<vec4<f32>, 4>;
+  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+  let K4 = P.K / 4u;
+  for (var k = 0u; k < K4; k++) {
+    let w0 = W[wr[0] + k];
+    let w1 = W[wr[1] + k];
+    let w2 = W[wr[2] + k];
+    let w3 = W[wr[3] + k];
+    for (var i = 0u; i < 4u; i++) {
+      let a = X[xr[i] + k];
+      acc[i] = acc[i] + vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let gm = m0 + i;
+    if (gm >= P.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let gn = n0 + j;
+      if (gn >= P.N) { break; }
+      store_y(acc[i][j], gn, yb + gm * P.yRow + gn);
+    }
+  }
+}
+#endif

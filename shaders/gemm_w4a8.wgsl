@@ -8,16 +8,20 @@
 //   mode 1: Y[(m·N+n)·groups+g] = acc_g (i32 bits, bit-exact target)
 //   mode 0: s = Σ_g sw[n,g]·f32(acc_g) (g ascending), Y = sx[m]·s (+ b[n]) → GELU → (+ residual | + Y)
 // An int4 word is widened to two int8 words (nibbles spread to bytes, sign bit extended) so the
-// products use `dot4` (dot4I8Packed or its unpacked fallback, prepended).
-struct Params {
-  M: u32, N: u32, K: u32, Kx: u32,
-  Kw: u32, groupWords: u32, groups: u32, mode: u32,
-  sxDiv: u32, zxDiv: u32, hasBias: u32, act: u32,
-  resid: u32, _p0: u32, _p1: u32, _p2: u32,
-}
+// products use `dot4` (dot4I8Packed or its unpacked fallback: PACKED_DOT4).
+// VEC4 (a parameter, not a copy): W loaded as vec4<u32> (32 int4 lanes) and X as vec4<u32> (16 int8
+// lanes); requires K % 32 == 0 and a group size that is a multiple of 32 (or per channel) — the
+// wrapper picks it when that holds.
+// Params: declared once, in gemmW4A8.ts (GEMM_W4A8_PARAMS).
+//#uniforms
 @group(0) @binding(0) var<uniform> P: Params;
+#if VEC4
+@group(0) @binding(1) var<storage, read> X: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> W: array<vec4<u32>>;
+#else
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read> W: array<u32>;
+#endif
 @group(0) @binding(3) var<storage, read> SX: array<f32>;
 @group(0) @binding(4) var<storage, read> SW: array<f32>;
 @group(0) @binding(5) var<storage, read> ZX: array<i32>;
@@ -25,11 +29,13 @@ struct Params {
 @group(0) @binding(7) var<storage, read> R: array<f32>;
 @group(0) @binding(8) var<storage, read_write> Y: array<u32>;
 
-fn gelu(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  let e = exp(2.0 * u);
-  return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
-}
+#if PACKED_DOT4
+//#include dot4_packed
+#else
+//#include dot4_unpacked
+#endif
+
+//#include gelu
 
 // Four nibbles (bits 0..15 of v) → four sign-extended int8 lanes.
 fn widen4(v: u32) -> u32 {
@@ -50,8 +56,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   var zx: array<i32, 4>;
   for (var i = 0u; i < 4u; i++) {
     let mi = min(m0 + i, P.M - 1u);
+#if VEC4
+    xr[i] = mi * (P.Kx / 4u);
+    wr[i] = min(n0 + i, P.N - 1u) * (P.Kw / 4u);
+#else
     xr[i] = mi * P.Kx;
     wr[i] = min(n0 + i, P.N - 1u) * P.Kw;
+#endif
     zx[i] = 0;
     if (P.zxDiv != 0u) { zx[i] = ZX[mi / P.zxDiv]; }
   }
@@ -62,23 +73,54 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     var acc: array<array<i32, 4>, 4>;
     var cs: array<i32, 4>;
     for (var i = 0u; i < 4u; i++) { cs[i] = 0; for (var j = 0u; j < 4u; j++) { acc[i][j] = 0; } }
+#if VEC4
+    let w0 = g * (P.groupWords / 4u);
+    let w1 = min(P.Kw / 4u, w0 + P.groupWords / 4u);
+#else
     let w0 = g * P.groupWords;
     let w1 = min(P.Kw, w0 + P.groupWords);
+#endif
     for (var ww = w0; ww < w1; ww++) {
+#if VEC4
+      // 4 int4 words → 8 int8 words per output column
+      var we: array<array<u32, 8>, 4>;
+#else
       var wl: array<u32, 4>;
       var wh: array<u32, 4>;
+#endif
       for (var j = 0u; j < 4u; j++) {
         let wv = W[wr[j] + ww];
+#if VEC4
+        we[j][0] = widen4(wv.x); we[j][1] = widen4(wv.x >> 16u);
+        we[j][2] = widen4(wv.y); we[j][3] = widen4(wv.y >> 16u);
+        we[j][4] = widen4(wv.z); we[j][5] = widen4(wv.z >> 16u);
+        we[j][6] = widen4(wv.w); we[j][7] = widen4(wv.w >> 16u);
+        var c = 0;
+        for (var l = 0u; l < 8u; l++) { c += dot4(we[j][l], ones); }
+        cs[j] += c;
+#else
         wl[j] = widen4(wv);
         wh[j] = widen4(wv >> 16u);
         cs[j] += dot4(wl[j], ones) + dot4(wh[j], ones);
+#endif
       }
+#if !VEC4
       let hiOk = 2u * ww + 1u < P.Kx;
+#endif
       for (var i = 0u; i < 4u; i++) {
+#if VEC4
+        let xa = X[xr[i] + 2u * ww];
+        let xb = X[xr[i] + 2u * ww + 1u];
+        for (var j = 0u; j < 4u; j++) {
+          acc[i][j] += dot4(xa.x, we[j][0]) + dot4(xa.y, we[j][1]) + dot4(xa.z, we[j][2]) + dot4(xa.w, we[j][3])
+                     + dot4(xb.x, we[j][4]) + dot4(xb.y, we[j][5]) + dot4(xb.z, we[j][6]) + dot4(xb.w, we[j][7]);
+        }
+#else
         let xl = X[xr[i] + 2u * ww];
         var xh = 0u;
         if (hiOk) { xh = X[xr[i] + 2u * ww + 1u]; }
         for (var j = 0u; j < 4u; j++) { acc[i][j] += dot4(xl, wl[j]) + dot4(xh, wh[j]); }
+#endif
       }
     }
     for (var i = 0u; i < 4u; i++) {

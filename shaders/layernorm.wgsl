@@ -19,7 +19,7 @@ const F32_MAX_LN: f32 = 3.40282346638528859812e+38f;
 var<workgroup> red: array<f32, 64>;
 var<workgroup> red2: array<f32, 64>;
 
-fn finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+//#include finite
 
 fn reduce_sum(li: u32) -> f32 {
   workgroupBarrier();

@@ -52,7 +52,7 @@ fn div_rn(a: f32, b: f32) -> f32 {
   return bitcast<f32>(sign | (u32(E) << 23u) | (mant & 0x7fffffu));
 }
 
-fn is_finite_f32(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+//#include finite
 
 // Scale and zero of a range (scaleZero): returns (scale, zero as f32 integer). ok = false on overflow.
 struct SZ { s: f32, z: i32, ok: bool }
@@ -71,7 +71,7 @@ fn scale_zero(rmin: f32, rmax: f32, qmin: i32, qmax: i32, symmetric: bool) -> SZ
   let hi = max(rmax, 0.0);
   let d = hi - lo;
   var s = div_rn(d, f32(qmax - qmin));
-  if (!is_finite_f32(d) || !is_finite_f32(s)) { o.ok = false; s = 1.0; }
+  if (!finite(d) || !finite(s)) { o.ok = false; s = 1.0; }
   if (s == 0.0) { s = 1.0; }
   o.s = s;
   o.z = clamp(i32(round(f32(qmin) - div_rn(lo, s))), qmin, qmax);

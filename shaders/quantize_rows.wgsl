@@ -48,7 +48,7 @@ fn row_minmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
   if (live) {
     for (var c = li; c < P.cols; c += 64u) {
       let v = IN[elem_index(R, c)];
-      if (!is_finite_f32(v)) { bad = true; } else { lo = min(lo, v); hi = max(hi, v); }
+      if (!finite(v)) { bad = true; } else { lo = min(lo, v); hi = max(hi, v); }
     }
   }
   if (bad) { atomicOr(&FLAGS[0], 1u); }
@@ -123,7 +123,7 @@ fn row_minmax_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
   var bad = false;
   for (var c = 0u; c < P.cols; c++) {
     let v = IN[elem_index(R, c)];
-    if (!is_finite_f32(v)) { bad = true; } else { lo = min(lo, v); hi = max(hi, v); }
+    if (!finite(v)) { bad = true; } else { lo = min(lo, v); hi = max(hi, v); }
   }
   if (bad) { atomicOr(&FLAGS[0], 1u); }
   MM[2u * R] = lo;

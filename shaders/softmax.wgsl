@@ -1,9 +1,10 @@
 // Row softmax, in place or out of place: y = exp(x − max)/Σ exp(x − max). One workgroup of 64 a row.
-// A row without a finite result (all −∞, or NaN/+Inf in it) raises the flag of nonfinite_flag.wgsl.
+// A row without a finite result (all −∞, or NaN/+Inf in it) raises the flag of lib/nonfinite_flag.wgsl.
 struct Params { rows: u32, cols: u32, nx: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
+//#include nonfinite_flag
 
 var<workgroup> red: array<f32, 64>;
 

@@ -20,7 +20,7 @@ var<workgroup> r2: array<f32, 64>;
 var<workgroup> r3: array<f32, 64>;
 
 const BIG: f32 = 3.40282346638528859812e+38f;
-fn finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+//#include finite
 fn at(R: u32, c: u32) -> f32 { return IN[P.off + R * P.sRow + c * P.sCol]; }
 
 @compute @workgroup_size(64)

@@ -207,7 +207,7 @@ export class NonFiniteInputError extends KernelError {
   }
 }
 
-/** The sticky flag of shaders/nonfinite_flag.wgsl (appended to a kernel's source), read by checkFlags(). */
+/** The sticky flag of shaders/lib/nonfinite_flag.wgsl (//#include'd by a kernel's source), read by checkFlags(). */
 export class NonFiniteFlag {
   readonly flags: FlagBuffer;
   constructor(ctx: GpuContext, private readonly what: string) {

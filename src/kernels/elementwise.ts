@@ -11,6 +11,7 @@
  *   gelu(x) — the CPU mirror of the kernel's formula
  */
 import src from '../../shaders/elementwise.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import type { BufArg } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -47,7 +48,7 @@ function make(ctx: GpuContext, s: Spec, name: string): ElementwiseOp {
     ],
     `${name}.params`,
   );
-  const pipeline = getPipeline(ctx, 'elementwise', () => src);
+  const pipeline = getPipeline(ctx, 'elementwise', () => composeWgsl(src));
   let destroyed = false;
   return {
     encode(target, b, tsw) {

@@ -15,8 +15,7 @@
  * from global memory, no barriers: the faster one on SwiftShader) — see GemmF32Config.variant.
  */
 import src from '../../shaders/gemm_f32.wgsl?raw';
-import srcVec4 from '../../shaders/gemm_f32_vec4.wgsl?raw';
-import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
+import { composeWgsl, UniformLayout } from './wgsl';
 import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
@@ -33,7 +32,6 @@ import {
   dispatch,
   fullView,
   submitAndWait,
-  uniform,
   viewExtent,
   withPass,
 } from './common';
@@ -90,6 +88,16 @@ export interface GemmF32Op {
   destroy(): void;
 }
 
+/** The uniform of gemm_f32.wgsl, declared once (the shader's `//#uniforms`). */
+export const GEMM_F32_PARAMS = new UniformLayout('Params', [
+  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batchInner', 'u32'],
+  ['xOuter', 'u32'], ['xInner', 'u32'], ['xRow', 'u32'], ['xOff', 'u32'],
+  ['wOuter', 'u32'], ['wInner', 'u32'], ['wRow', 'u32'], ['wOff', 'u32'],
+  ['yOuter', 'u32'], ['yInner', 'u32'], ['yRow', 'u32'], ['yOff', 'u32'],
+  ['transB', 'u32'], ['hasBias', 'u32'], ['act', 'u32'], ['resid', 'u32'],
+  ['alpha', 'f32'],
+] as const);
+
 export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const { m, n, k } = cfg;
   checkDim(m, 'gemmF32: M');
@@ -124,22 +132,20 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const gx = Math.ceil(n / tile);
   const gy = Math.ceil(m / tile);
   if (gx > 65535 || gy > 65535) throw new KernelError(`gemmF32: ${m}×${n} needs more than 65535 workgroups along one axis`);
-  const u = uniform(
+  const u = GEMM_F32_PARAMS.create(
     ctx,
-    [
-      [m, 'u'], [n, 'u'], [k, 'u'], [batchInner, 'u'],
-      [xv.outer, 'u'], [xv.inner, 'u'], [xv.row, 'u'], [xv.off, 'u'],
-      [wv.outer, 'u'], [wv.inner, 'u'], [wv.row, 'u'], [wv.off, 'u'],
-      [yv.outer, 'u'], [yv.inner, 'u'], [yv.row, 'u'], [yv.off, 'u'],
-      [trans ? 1 : 0, 'u'], [cfg.bias ? 1 : 0, 'u'], [cfg.gelu ? 1 : 0, 'u'], [residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0, 'u'],
-      [cfg.alpha ?? 1, 'f'], [0, 'u'], [0, 'u'], [0, 'u'],
-    ],
+    {
+      M: m, N: n, K: k, batchInner,
+      xOuter: xv.outer, xInner: xv.inner, xRow: xv.row, xOff: xv.off,
+      wOuter: wv.outer, wInner: wv.inner, wRow: wv.row, wOff: wv.off,
+      yOuter: yv.outer, yInner: yv.inner, yRow: yv.row, yOff: yv.off,
+      transB: trans ? 1 : 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0, resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
+      alpha: cfg.alpha ?? 1,
+    },
     'gemm_f32.params',
   );
-  const pipeline =
-    variant === 'direct4'
-      ? getPipeline(ctx, 'gemm_f32_vec4', () => srcVec4 + '\n' + flagSrc)
-      : getPipeline(ctx, 'gemm_f32', () => src + '\n' + flagSrc, variant === 'tiled' ? 'main' : 'main_direct');
+  const vec4 = variant === 'direct4';
+  const pipeline = getPipeline(ctx, `gemm_f32${vec4 ? ':vec4' : ''}`, () => composeWgsl(src, { flags: { VEC4: vec4 }, uniforms: GEMM_F32_PARAMS }), variant === 'tiled' ? 'main' : vec4 ? 'main' : 'main_direct');
   const flag = new NonFiniteFlag(ctx, 'gemmF32');
   const need = {
     x: viewExtent(xv, m, k, batch, batchInner),

@@ -13,16 +13,16 @@
  * output 'acc' writes the per-group corrected accumulators [M × N × groups] (i32).
  */
 import src from '../../shaders/gemm_w4a8.wgsl?raw';
-import srcVec4 from '../../shaders/gemm_w4a8_vec4.wgsl?raw';
+import { composeWgsl, UniformLayout } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int4WordsPerRow, int8WordsPerRow, packInt4Rows, packInt8Rows } from '../quant/pack';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
-import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, checkLength, dispatch, submitAndWait, uniform, withPass } from './common';
+import { type PassTarget, KernelError, bindGroup, checkDim, checkFits, checkLength, dispatch, submitAndWait, withPass } from './common';
 import type { ResidualMode } from './gemmF32';
 import type { W4A8Operands } from './gemmW4A8.ref';
-import { type Int8Variant, chooseVariant, withDot4 } from './int8Variant';
+import { type Int8Variant, chooseVariant } from './int8Variant';
 
 export interface GemmW4A8Config {
   m: number;
@@ -61,6 +61,14 @@ export interface GemmW4A8Op {
   destroy(): void;
 }
 
+/** The uniform of gemm_w4a8.wgsl, declared once (the shader's `//#uniforms`). */
+export const GEMM_W4A8_PARAMS = new UniformLayout('Params', [
+  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['Kx', 'u32'],
+  ['Kw', 'u32'], ['groupWords', 'u32'], ['groups', 'u32'], ['mode', 'u32'],
+  ['sxDiv', 'u32'], ['zxDiv', 'u32'], ['hasBias', 'u32'], ['act', 'u32'],
+  ['resid', 'u32'],
+] as const);
+
 export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op {
   const { m, n, k } = cfg;
   checkDim(m, 'gemmW4A8: M');
@@ -82,20 +90,20 @@ export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op
   if (cfg.zxGroup !== undefined) checkDim(cfg.zxGroup, 'gemmW4A8: zxGroup');
   const gx = Math.ceil(n / 32), gy = Math.ceil(m / 32);
   if (gx > 65535 || gy > 65535) throw new KernelError(`gemmW4A8: ${m}×${n} exceeds the dispatch limits`);
-  const u = uniform(
+  const u = GEMM_W4A8_PARAMS.create(
     ctx,
-    [
-      [m, 'u'], [n, 'u'], [k, 'u'], [kx, 'u'],
-      [kw, 'u'], [groupWords, 'u'], [groups, 'u'], [output === 'acc' ? 1 : 0, 'u'],
-      [sxG, 'u'], [cfg.zxGroup ?? 0, 'u'], [cfg.bias ? 1 : 0, 'u'], [cfg.gelu ? 1 : 0, 'u'],
-      [residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0, 'u'], [0, 'u'], [0, 'u'], [0, 'u'],
-    ],
+    {
+      M: m, N: n, K: k, Kx: kx,
+      Kw: kw, groupWords, groups, mode: output === 'acc' ? 1 : 0,
+      sxDiv: sxG, zxDiv: cfg.zxGroup ?? 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0,
+      resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
+    },
     'gemm_w4a8.params',
   );
   const vec4 = (cfg.vec4 ?? true) && k % 32 === 0 && groupSize % 32 === 0;
-  const pipeline = vec4
-    ? getPipeline(ctx, `gemm_w4a8_vec4:${variant}`, () => withDot4(variant, srcVec4))
-    : getPipeline(ctx, `gemm_w4a8:${variant}`, () => withDot4(variant, src));
+  const pipeline = getPipeline(ctx, `gemm_w4a8${vec4 ? ':vec4' : ''}:${variant}`, () =>
+    composeWgsl(src, { flags: { VEC4: vec4, PACKED_DOT4: variant === 'dot4I8Packed' }, uniforms: GEMM_W4A8_PARAMS }),
+  );
   let destroyed = false;
   return {
     variant,

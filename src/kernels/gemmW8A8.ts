@@ -18,18 +18,16 @@
  * Views (x, w in u32 words; y in elements) as in gemmF32: offsets, row strides, batch strides.
  */
 import src from '../../shaders/gemm_w8a8.wgsl?raw';
-import srcVec4 from '../../shaders/gemm_w8a8_vec4.wgsl?raw';
-import epilogue from '../../shaders/gemm_w8a8_epilogue.wgsl?raw';
-import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
+import { composeWgsl, UniformLayout } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int8WordsPerRow, packInt8Rows } from '../quant/pack';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
 import { storageOffset } from '../quant/scaleZero';
-import { type MatView, type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, fullView, submitAndWait, uniform, viewExtent, withPass } from './common';
+import { type MatView, type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, fullView, submitAndWait, viewExtent, withPass } from './common';
 import type { W8A8Operands } from './gemmW8A8.ref';
-import { type Int8Variant, chooseVariant, withDot4 } from './int8Variant';
+import { type Int8Variant, chooseVariant } from './int8Variant';
 import type { ResidualMode } from './gemmF32';
 
 export interface GemmW8A8Config {
@@ -81,6 +79,17 @@ export interface GemmW8A8Op {
   destroy(): void;
 }
 
+/** The uniform of gemm_w8a8.wgsl, declared once (the shader's `//#uniforms`). */
+export const GEMM_W8A8_PARAMS = new UniformLayout('Params', [
+  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['Kw', 'u32'],
+  ['xOuter', 'u32'], ['xInner', 'u32'], ['xRow', 'u32'], ['xOff', 'u32'],
+  ['wOuter', 'u32'], ['wInner', 'u32'], ['wRow', 'u32'], ['wOff', 'u32'],
+  ['yOuter', 'u32'], ['yInner', 'u32'], ['yRow', 'u32'], ['yOff', 'u32'],
+  ['sxDiv', 'u32'], ['swDiv', 'u32'], ['zxDiv', 'u32'], ['zwDiv', 'u32'],
+  ['mode', 'u32'], ['hasBias', 'u32'], ['act', 'u32'], ['resid', 'u32'],
+  ['alpha', 'f32'], ['batchInner', 'u32'],
+] as const);
+
 export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op {
   const { m, n, k } = cfg;
   checkDim(m, 'gemmW8A8: M');
@@ -120,23 +129,23 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   const residual = cfg.residual ?? 'none';
   const gx = Math.ceil(n / 32), gy = Math.ceil(m / 32);
   if (gx > 65535 || gy > 65535 || batch > 65535) throw new KernelError(`gemmW8A8: ${m}×${n}×${batch} exceeds the dispatch limits`);
-  const u = uniform(
+  const u = GEMM_W8A8_PARAMS.create(
     ctx,
-    [
-      [m, 'u'], [n, 'u'], [k, 'u'], [kw, 'u'],
-      [xv.outer, 'u'], [xv.inner, 'u'], [xv.row, 'u'], [xv.off, 'u'],
-      [wv.outer, 'u'], [wv.inner, 'u'], [wv.row, 'u'], [wv.off, 'u'],
-      [yv.outer, 'u'], [yv.inner, 'u'], [yv.row, 'u'], [yv.off, 'u'],
-      [sxG, 'u'], [swG, 'u'], [cfg.zxGroup ?? 0, 'u'], [cfg.zwGroup ?? 0, 'u'],
-      [output === 'acc' ? 1 : 0, 'u'], [cfg.bias ? 1 : 0, 'u'], [cfg.gelu ? 1 : 0, 'u'], [residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0, 'u'],
-      [cfg.alpha ?? 1, 'f'], [batchInner, 'u'], [0, 'u'], [0, 'u'],
-    ],
+    {
+      M: m, N: n, K: k, Kw: kw,
+      xOuter: xv.outer, xInner: xv.inner, xRow: xv.row, xOff: xv.off,
+      wOuter: wv.outer, wInner: wv.inner, wRow: wv.row, wOff: wv.off,
+      yOuter: yv.outer, yInner: yv.inner, yRow: yv.row, yOff: yv.off,
+      sxDiv: sxG, swDiv: swG, zxDiv: cfg.zxGroup ?? 0, zwDiv: cfg.zwGroup ?? 0,
+      mode: output === 'acc' ? 1 : 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0, resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
+      alpha: cfg.alpha ?? 1, batchInner,
+    },
     'gemm_w8a8.params',
   );
   const vec4 = (cfg.vec4 ?? true) && [kw, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
-  const pipeline = vec4
-    ? getPipeline(ctx, `gemm_w8a8_vec4:${variant}`, () => withDot4(variant, srcVec4 + '\n' + epilogue + '\n' + flagSrc))
-    : getPipeline(ctx, `gemm_w8a8:${variant}`, () => withDot4(variant, src + '\n' + epilogue + '\n' + flagSrc));
+  const pipeline = getPipeline(ctx, `gemm_w8a8${vec4 ? ':vec4' : ''}:${variant}`, () =>
+    composeWgsl(src, { flags: { VEC4: vec4, PACKED_DOT4: variant === 'dot4I8Packed' }, uniforms: GEMM_W8A8_PARAMS }),
+  );
   const flag = new NonFiniteFlag(ctx, 'gemmW8A8');
   const need = {
     x: viewExtent(xv, m, kw, batch, batchInner),

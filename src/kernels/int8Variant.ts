@@ -2,10 +2,9 @@
  * Which 4×int8 dot product a shader uses: the native `dot4I8Packed` (WGSL language feature
  * packed_4x8_integer_dot_product) or the unpacked fallback with identical integer results.
  *
- * API: chooseVariant(ctx, forced?) → Int8Variant;  withDot4(variant, shaderSource) → WGSL
+ * API: chooseVariant(ctx, forced?) → Int8Variant. A shader picks the matching `dot4` with the
+ * PACKED_DOT4 flag of composeWgsl (wgsl.ts; shaders/lib/dot4_packed.wgsl, dot4_unpacked.wgsl).
  */
-import packed from '../../shaders/dot4_packed.wgsl?raw';
-import unpacked from '../../shaders/dot4_unpacked.wgsl?raw';
 import type { GpuContext } from '../gpu/device';
 import { KernelError } from './common';
 
@@ -15,8 +14,4 @@ export function chooseVariant(ctx: GpuContext, forced?: Int8Variant): Int8Varian
   if (forced === 'dot4I8Packed' && !ctx.features.packedDot4)
     throw new KernelError('dot4I8Packed requested but the adapter lacks WGSL packed_4x8_integer_dot_product');
   return forced ?? (ctx.features.packedDot4 ? 'dot4I8Packed' : 'unpacked');
-}
-
-export function withDot4(variant: Int8Variant, source: string): string {
-  return (variant === 'dot4I8Packed' ? packed : unpacked) + '\n' + source;
 }

@@ -16,6 +16,7 @@
  * params and quantize passes on the result: the same integers as quantizeMatrix(lnOutput).
  */
 import src from '../../shaders/layernorm.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
@@ -55,7 +56,7 @@ function lnCore(ctx: GpuContext, cfg: LayerNormConfig, minmax: boolean): LnCore 
   const inRow = cfg.inRow ?? c, inOff = cfg.inOff ?? 0;
   const u = uniform(ctx, [[rows, 'u'], [c, 'u'], [inRow, 'u'], [inOff, 'u'], [cfg.eps ?? 1e-5, 'f'], [minmax ? 1 : 0, 'u'], [65535, 'u'], [0, 'u']], 'layernorm.params');
   const mode = chooseRowMode(ctx, cfg.rowMode);
-  const pipeline = getPipeline(ctx, 'layernorm', () => src, mode === 'workgroup' ? 'main' : 'main_serial');
+  const pipeline = getPipeline(ctx, 'layernorm', () => composeWgsl(src), mode === 'workgroup' ? 'main' : 'main_serial');
   const flags = new FlagBuffer(ctx, 'layernorm.flags');
   const mm = new GpuBuffer(ctx, { dtype: 'f32', length: minmax ? 2 * rows : 4, label: 'layernorm.minmax' });
   return {

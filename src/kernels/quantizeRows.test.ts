@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import common from '../../shaders/quant_common.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { nodeGpuContext } from '../gpu/nodeGpu';
@@ -62,7 +63,7 @@ describe('div_rn (exact float32 division in WGSL)', () => {
         bitsB[i] = ((Math.floor(r() * 2 ** 32) & 0x3fffffff) | 0x00800000) >>> 0;
       }
     }
-    const code = common + `
+    const code = composeWgsl(common) + `
       @group(0) @binding(0) var<storage, read> A: array<f32>;
       @group(0) @binding(1) var<storage, read> B: array<f32>;
       @group(0) @binding(2) var<storage, read_write> O: array<f32>;

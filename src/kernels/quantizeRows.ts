@@ -19,6 +19,7 @@
  */
 import src from '../../shaders/quantize_rows.wgsl?raw';
 import common from '../../shaders/quant_common.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
@@ -68,7 +69,7 @@ export interface QuantizeRowsOp {
   destroy(): void;
 }
 
-export const QUANT_SOURCE = () => common + '\n' + src;
+export const QUANT_SOURCE = () => composeWgsl(common + '\n' + src);
 
 export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): QuantizeRowsOp {
   const { rows, cols, bits, symmetric } = cfg;

@@ -3,7 +3,7 @@
  * API: createSoftmax(ctx, { rows, cols, rowMode? }) → { encode(target, { x }), destroy() };  runSoftmax(ctx, x, rows, cols)
  */
 import src from '../../shaders/softmax.wgsl?raw';
-import flagSrc from '../../shaders/nonfinite_flag.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
@@ -22,7 +22,7 @@ export function createSoftmax(ctx: GpuContext, cfg: { rows: number; cols: number
   checkDim(cfg.rows, 'softmax: rows');
   checkDim(cfg.cols, 'softmax: cols');
   const u = uniform(ctx, [[cfg.rows, 'u'], [cfg.cols, 'u'], [65535, 'u'], [0, 'u']], 'softmax.params');
-  const pipeline = getPipeline(ctx, 'softmax', () => src + '\n' + flagSrc, mode === 'workgroup' ? 'main' : 'main_serial');
+  const pipeline = getPipeline(ctx, 'softmax', () => composeWgsl(src), mode === 'workgroup' ? 'main' : 'main_serial');
   const flag = new NonFiniteFlag(ctx, 'softmax');
   let destroyed = false;
   return {

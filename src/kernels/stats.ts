@@ -13,6 +13,7 @@
  * Histogram bin: floor(f32(x − lo) · f32(bins / (hi − lo))) (mirrored by stats.ref.ts).
  */
 import src from '../../shaders/stats.wgsl?raw';
+import { composeWgsl } from './wgsl';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
@@ -74,9 +75,9 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
     'stats.params',
   );
   const mode = chooseRowMode(ctx, cfg.rowMode ?? (rows < 64 ? 'workgroup' : undefined));
-  const pRow = getPipeline(ctx, 'stats', () => src, mode === 'workgroup' ? 'row_stats' : 'row_stats_serial');
-  const pHist = getPipeline(ctx, 'stats', () => src, 'histogram');
-  const pBeyond = getPipeline(ctx, 'stats', () => src, 'count_beyond');
+  const pRow = getPipeline(ctx, 'stats', () => composeWgsl(src), mode === 'workgroup' ? 'row_stats' : 'row_stats_serial');
+  const pHist = getPipeline(ctx, 'stats', () => composeWgsl(src), 'histogram');
+  const pBeyond = getPipeline(ctx, 'stats', () => composeWgsl(src), 'count_beyond');
   const extent = off + (rows - 1) * sRow + (cols - 1) * sCol + 1;
   const elemGroups = grid(Math.ceil((rows * cols) / 64));
   let destroyed = false;
