@@ -1037,6 +1037,29 @@ export function pack_w8_nib(src: usize, rows: i32, k: i32, kp: i32, srcI8: bool,
   }
 }
 
+/**
+ * pack_w8_nib for an int8 source (an activation operand from quantize_i16 with i8out: rows of kp
+ * bytes, zero padded), vectorized: the attention products pack B per head and image. Σw is the
+ * quantizer's row sums; channels past `rows` get zero weights.
+ */
+export function pack_w8_nib_i8(src: usize, rows: i32, kp: i32, dst: usize): void {
+  const steps = kp >> 4;
+  const panels = (rows + 1) >> 1;
+  const nib = i8x16.splat(15);
+  const eight = i8x16.splat(8);
+  for (let p = 0; p < panels; p++)
+    for (let c = 0; c < 2; c++) {
+      const row = p * 2 + c;
+      const sr = src + <usize>(row * kp);
+      for (let s = 0; s < steps; s++) {
+        const v = row < rows ? v128.load(sr + (<usize>s << 4)) : i8x16.splat(0);
+        const o = dst + <usize>(((p * steps + s) * 4 + c * 2) << 4);
+        v128.store(o, v128.and(v, nib));
+        v128.store(o + 16, i8x16.add(i8x16.shr_s(v, 4), eight));
+      }
+    }
+}
+
 /** Bytes of pack_w8_nib's output. */
 export function packedW8Size(rows: i32, kp: i32): i32 {
   return ((rows + 1) >> 1) * (kp >> 4) * 64;

@@ -253,6 +253,7 @@ export interface KernelExports {
   ): void;
   transpose32(src: number, rows: number, cols: number, dst: number, rowsP: number): void;
   pack_w8_nib(src: number, rows: number, k: number, kp: number, srcI8: number, dst: number, sums: number): void;
+  pack_w8_nib_i8(src: number, rows: number, kp: number, dst: number): void;
   packedW8Size(rows: number, kp: number): number;
   gemm_w8a8_i8(
     xp: number, wp: number, m: number, n: number, kp: number, k: number, rsx: number, csw: number,

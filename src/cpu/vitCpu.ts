@@ -355,13 +355,12 @@ export class VitCpu {
         const kp = roundUp(k, 16);
         const A = this.quantizeA(a, heads * m, heads * m, k, sa, k, kp);
         const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp);
-        // B per head into the W8A8 kernel's nibble panels (Σ per row recomputed there)
+        // B per head into the W8A8 kernel's nibble panels (its row sums are the quantizer's)
         const bp = ar.alloc(ex.packedW8Size(n, kp));
-        const csw = ar.alloc(n * 4);
         for (let h = 0; h < heads; h++) {
-          ex.pack_w8_nib(B.xp + h * n * kp, n, k, kp, 1, bp, csw);
+          ex.pack_w8_nib_i8(B.xp + h * n * kp, n, kp, bp);
           ex.gemm_w8a8_i8(
-            A.xp + h * m * kp, bp, m, n, kp, k, A.sums + h * m * 4, csw,
+            A.xp + h * m * kp, bp, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
             A.zx + h * m * 4, 1, B.zx + h * n * 4, 1, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0,
           );
         }
