@@ -331,8 +331,9 @@ describe.each([
 
 describe('pack_w8_nib_i8 (attention B operand, vectorized)', () => {
   it('writes the same panels as pack_w8_nib from int8 rows', () => {
-    if (!isWasmKernels(wasm)) throw new Error(wasm.fallbackReason);
-    const ar = wasm.arena;
+    const wk = wasm;
+    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
+    const ar = wk.arena;
     const r = rng(16);
     for (const [rows, k] of [[65, 32], [32, 65], [1, 1], [3, 17]]) {
       ar.scoped(() => {
@@ -340,11 +341,11 @@ describe('pack_w8_nib_i8 (attention B operand, vectorized)', () => {
         const src = ar.alloc((rows + 1) * kp);
         const v = new Int8Array(ar.memory.buffer, src, (rows + 1) * kp).fill(0);
         for (let i = 0; i < rows; i++) for (let c = 0; c < k; c++) v[i * kp + c] = i === 0 ? -128 : i === 1 ? 127 : randInt(r, -128, 127);
-        const size = wasm.ex.packedW8Size(rows, kp);
+        const size = wk.ex.packedW8Size(rows, kp);
         const a = ar.alloc(size);
         const b = ar.alloc(size);
-        wasm.ex.pack_w8_nib(src, rows, k, kp, 1, a, ar.alloc(rows * 4));
-        wasm.ex.pack_w8_nib_i8(src, rows, kp, b);
+        wk.ex.pack_w8_nib(src, rows, k, kp, 1, a, ar.alloc(rows * 4));
+        wk.ex.pack_w8_nib_i8(src, rows, kp, b);
         expect(Array.from(new Uint8Array(ar.memory.buffer, b, size)), `${rows}×${k}`).toEqual(Array.from(new Uint8Array(ar.memory.buffer, a, size)));
       });
     }
