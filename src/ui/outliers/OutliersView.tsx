@@ -7,7 +7,8 @@ import { memo, useDeferredValue, useEffect, useMemo, useState } from 'react';
 import { useStore } from '../../state/store';
 import type { Bits } from '../../quant/scaleZero';
 import { intRange, scaleZero } from '../../quant/scaleZero';
-import type { OperandStats } from '../../engine/types';
+import type { Histogram as Hist, OperandStats, SiteStats } from '../../engine/types';
+import type { OperandScheme } from '../../engine/plan';
 import { useResults } from '../engine/results';
 import { useClassNames, useSites } from '../engine/useSites';
 import { getImages } from '../engine/controller';
@@ -282,6 +283,30 @@ const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: Op
   );
 });
 
+/**
+ * Number formats and the rotation at this site: open when the plan uses a format or the rotation
+ * here, else one line that opens it. Closed, nothing of it renders — an INT plan's Outliers view
+ * stays one screen tall at 1440×900 and its re-renders stay short while scoring.
+ */
+function FormatsSection({ d, operand, op, hist, planned }: { d: SiteStats; operand: "a" | "b"; op: OperandScheme; hist: Hist; planned: boolean }) {
+  const [open, setOpen] = useState(planned);
+  if (!open)
+    return (
+      <div className="span-2 formats-closed">
+        <button type="button" className="btn ghost small" onClick={() => setOpen(true)} data-testid="open-formats">
+          Show this operand in FP8 / MX / NVFP4{operand === 'b' ? ' / NF4' : ''}
+          {d.formats?.rotation && operand === 'a' ? ', and before / after the Hadamard rotation' : ''}
+        </button>
+      </div>
+    );
+  return (
+    <>
+      <FormatGridPanel d={d} operand={operand} op={op} hist={hist} />
+      {d.formats?.rotation && operand === 'a' && <RotationPanel d={d} />}
+    </>
+  );
+}
+
 export function OutliersView() {
   const stats = useResults((r) => r.stats);
   const status = useResults((r) => r.status);
@@ -337,8 +362,7 @@ export function OutliersView() {
               <ClipPanel o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
               <PerChannel o={od} siteKey={keyD} />
               <PerToken o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
-              {d.formats && <FormatGridPanel d={d} operand={operand} op={op} hist={od.histogram} />}
-              {d.formats?.rotation && operand === 'a' && <RotationPanel d={d} />}
+              {d.formats && <FormatsSection key={`${d.site}:${operand}`} d={d} operand={operand} op={op} hist={od.histogram} planned={(!!op.format && op.format !== 'int' && op.bits !== 32) || !!scheme.rotation} />}
             </>
           )}
         </>
