@@ -6,11 +6,15 @@
  *    are chosen on the selection half and reported on the report half and on the 1000 test images;
  *  - every cell carries its n, a 95% Wilson interval and the paired Δ vs FP32 on the same images
  *    (exact McNemar interval); chaotic rows also carry a jitter band (science.md §7).
+ * One study for every caller: `studyRows(scorer, options)` is an async generator of the result as
+ * it grows (a row, a scanned site, a greedy step at a time) — the CLI drives it on an Engine
+ * (`engineScorer`), the playground's Study view through the engine worker, with a smaller split.
  */
 import type { Engine, RunOptions } from './engine';
 import * as P from './presets';
 import type { Plan } from './plan';
-import type { EvalSetName } from './types';
+import type { EvalSetName, SiteRunInfo } from './types';
+import type { SiteInfo } from '../model/sites';
 import { correctness, pairedDelta, spearman, wilson, type RankCorrelation } from '../quant/intervals';
 
 export interface CellSpec {
@@ -69,9 +73,11 @@ export interface ScanSite {
   cells: Partial<Record<CellName, StudyCell>>;
 }
 
+export type StudySplit = Record<CellName, CellSpec>;
+
 export interface StudyResult {
   version: 2;
-  split: typeof SPLIT;
+  split: StudySplit;
   /** the cells rows are reported on; selection happens on 'val-sel' */
   report: CellName[];
   backend: string;
@@ -84,7 +90,35 @@ export interface StudyResult {
   wall_s: Record<string, number>;
 }
 
+/** What the study needs of an engine: images per set and the score of a plan on a cell. */
+export interface StudyScorer {
+  /** backend label, recorded in the result */
+  readonly backend: string;
+  readonly sites: SiteInfo[];
+  /** images in `set` */
+  count(set: EvalSetName): number;
+  /** labels of a cell (a resumed FP32 row has predictions but no labels) */
+  labels(spec: CellSpec): Promise<ArrayLike<number>>;
+  score(plan: Plan, spec: CellSpec, opts: { jitter?: RunOptions['jitter']; signal?: AbortSignal }): Promise<{ predictions: number[]; labels: ArrayLike<number>; sites: SiteRunInfo[] }>;
+}
+
+/** The scorer of an Engine in this thread (the CLI). */
+export function engineScorer(engine: Engine): StudyScorer {
+  return {
+    backend: engine.backend.info.label,
+    sites: engine.sites,
+    count: (set) => engine.evalSet(set).count,
+    labels: async (c) => engine.evalSet(c.set).labels.subarray(c.offset, c.offset + c.limit),
+    async score(plan, c, opts) {
+      const r = await engine.score({ plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true }, undefined, opts.signal, opts.jitter);
+      return { predictions: r.predictions!, labels: r.labels!, sites: r.sites };
+    },
+  };
+}
+
 export interface StudyOptions {
+  /** the cells (default SPLIT; the playground's live study uses smaller ones of the same kind) */
+  split?: StudySplit;
   /** cells the rows are reported on (default val-report and test) */
   report?: CellName[];
   /** cap every cell at this many images (smoke runs); the split's offsets stay */
@@ -176,10 +210,10 @@ export const BEYOND_ROWS: RowDef[] = [
 
 const NOTE_PARTS = ['scan', 'greedy', 'int4_share', 'int2_best6'];
 
-function cellOf(spec: CellSpec, limit: number | undefined, engine: Engine): CellSpec {
-  const s = engine.evalSet(spec.set);
-  const lo = Math.min(spec.offset, s.count);
-  return { set: spec.set, offset: lo, limit: Math.max(0, Math.min(spec.limit, limit ?? Infinity, s.count - lo)) };
+function cellOf(spec: CellSpec, limit: number | undefined, scorer: StudyScorer): CellSpec {
+  const count = scorer.count(spec.set);
+  const lo = Math.min(spec.offset, count);
+  return { set: spec.set, offset: lo, limit: Math.max(0, Math.min(spec.limit, limit ?? Infinity, count - lo)) };
 }
 
 export function cellFromPredictions(preds: ArrayLike<number>, labels: ArrayLike<number>, wall: number, fp?: Uint8Array): StudyCell {
@@ -212,13 +246,80 @@ function shareK(curve: StudyCell[], fpPct: number, pp: number): number {
   return best;
 }
 
+/** A snapshot of the study as it grows: after each row, scanned site and greedy step. */
+export interface StudyUpdate {
+  /** what was just measured, in words */
+  phase: string;
+  /** plan scores run so far (each on one cell) */
+  scores: number;
+  result: StudyResult;
+}
+
+/**
+ * The study as an async generator: yields the result after each part, returns the whole. Stop it
+ * with `o.signal` (the scores in flight abort) or by leaving the loop.
+ */
+export async function* studyRows(scorer: StudyScorer, o: StudyOptions = {}): AsyncGenerator<StudyUpdate, StudyResult> {
+  // runStudyOn reports through onPartial; the generator hands each snapshot on as it comes
+  const queue: StudyUpdate[] = [];
+  let wake: (() => void) | null = null;
+  let done: { result: StudyResult } | { error: unknown } | null = null;
+  let phase = 'starting';
+  let scores = 0;
+  const run = runStudyOn(scorer, {
+    ...o,
+    log: (s) => {
+      phase = s.trim();
+      o.log?.(s);
+    },
+    onScore: () => scores++,
+    onPartial: (r) => {
+      o.onPartial?.(r);
+      queue.push({ phase, scores, result: r });
+      wake?.();
+    },
+  }).then(
+    (result) => {
+      done = { result };
+      wake?.();
+    },
+    (error) => {
+      done = { error };
+      wake?.();
+    },
+  );
+  try {
+    for (;;) {
+      while (queue.length) yield queue.shift()!;
+      if (done) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+  } finally {
+    await run;
+  }
+  const end = done as { result: StudyResult } | { error: unknown };
+  if ('error' in end) throw end.error;
+  return end.result;
+}
+
+/** The whole study on an Engine (the CLI): the generator run to its end. */
 export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<StudyResult> {
+  const it = studyRows(engineScorer(engine), o);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () => void }): Promise<StudyResult> {
   const log = o.log ?? (() => undefined);
   const want = (k: string, group?: string) => !o.rows || o.rows.includes('all') || o.rows.includes(k) || (group !== undefined && o.rows.includes(group)) || (group !== undefined && group !== 'note004' && o.rows.includes('beyond'));
   const report = o.report ?? ['val-report', 'test'];
-  const cells = Object.fromEntries(CELL_NAMES.map((c) => [c, cellOf(SPLIT[c], o.limit, engine)])) as Record<CellName, CellSpec>;
-  const backend = engine.backend.info.label;
-  const res: StudyResult = { version: 2, split: SPLIT, report, backend, rows: [], wall_s: {} };
+  const split = o.split ?? SPLIT;
+  const cells = Object.fromEntries(CELL_NAMES.map((c) => [c, cellOf(split[c], o.limit, scorer)])) as Record<CellName, CellSpec>;
+  const backend = scorer.backend;
+  const res: StudyResult = { version: 2, split, report, backend, rows: [], wall_s: {} };
   const fpOk: Partial<Record<CellName, Uint8Array>> = {};
 
   const timed = async <T>(part: string, f: () => Promise<T>): Promise<T> => {
@@ -230,8 +331,9 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
   const score = async (plan: Plan, cell: CellName, opts: RunOptions = {}) => {
     const c = cells[cell];
     const t0 = performance.now();
-    const r = await engine.score({ plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true }, undefined, o.signal, opts.jitter);
-    return { r, cell: cellFromPredictions(r.predictions!, r.labels!, (performance.now() - t0) / 1000, fpOk[cell]) };
+    const r = await scorer.score(plan, c, { jitter: opts.jitter, signal: o.signal });
+    o.onScore?.();
+    return { r, cell: cellFromPredictions(r.predictions, r.labels, (performance.now() - t0) / 1000, fpOk[cell]) };
   };
   const fmt = (c?: StudyCell) =>
     c
@@ -271,8 +373,8 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
       }
     });
     res.rows.push(out);
-    o.onPartial?.(res);
     log(`  ${key.padEnd(30)} ${on.map((c) => `${c}: ${fmt(out.cells[c])}`).join('  ')}`);
+    o.onPartial?.(res);
     return out;
   };
 
@@ -283,11 +385,11 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
   for (const c of CELL_NAMES) {
     const cell = fpRow.cells[c];
     const spec = cells[c];
-    if (cell) fpOk[c] = correctness(Array.from(cell.predictions, Number), engine.evalSet(spec.set).labels.subarray(spec.offset, spec.offset + spec.limit));
+    if (cell) fpOk[c] = correctness(Array.from(cell.predictions, Number), await scorer.labels(spec));
   }
   if (want('int4_all', 'note004')) await row('int4_all', 'note004', P.allNote004(4));
 
-  const sites = engine.sites;
+  const sites = scorer.sites;
   if (needSel) {
     const scanCells = [...new Set<CellName>(['val-sel', ...(o.scanCells ?? report)])];
     log('  single-site INT4 scan (note 004 scheme):');
@@ -300,8 +402,8 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
         for (const c of scanCells) entry.cells[c] = prev?.cells[c] ?? (await score(plan, c)).cell;
         scan.push(entry);
         res.scan = { sites: scan };
-        o.onPartial?.(res);
         log(`    site ${String(s.index).padStart(2)} ${s.name.padEnd(22)} ${scanCells.map((c) => `${c}: ${fmt(entry.cells[c])}`).join('  ')}`);
+        o.onPartial?.(res);
       }
     });
     res.scan = { sites: scan };
@@ -324,8 +426,8 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
           const prev = o.resume?.greedy && o.resume.greedy.order.slice(0, k).join() === order.slice(0, k).join() ? o.resume.greedy.curve : undefined;
           for (const c of curveCells) (curve[c] ??= []).push(prev?.[c]?.[k - 1] ?? (await score(greedyPlan(k), c)).cell);
           res.greedy = { order, chosen_on: 'val-sel', curve };
+          log(`    greedy ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
           o.onPartial?.(res);
-          log(`    ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
         }
       });
       res.greedy = { order, chosen_on: 'val-sel', curve };
