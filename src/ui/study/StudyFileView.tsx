@@ -3,10 +3,13 @@
  * (val-report by default, or test), its paired Δ vs FP32 with interval (neutral when within
  * noise), jitter bands on chaotic rows, the single-site scan on both validation halves with
  * the Spearman ρ between them, the greedy curve reported on val-report with the order chosen on
- * val-sel, and the INT4 share. Any row with a plan can be pinned as A.
+ * val-sel, the INT4 share and accuracy vs bit-ops. Any row with a plan can be pinned as A. The live
+ * study of the page (studyRunner.ts, the same study on a smaller split) is shown by this view too.
  */
 import { useMemo, useState } from 'react';
-import { Area, Bar, BarChart, CartesianGrid, ComposedChart, ErrorBar, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Area, Bar, BarChart, CartesianGrid, ComposedChart, ErrorBar, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import type { Plan } from '../../engine/plan';
+import { planCost } from './studyRunner';
 import { PlanError, validatePlan } from '../../engine/plan';
 import { useStore } from '../../state/store';
 import { ChartCard } from '../common/ChartCard';
@@ -253,6 +256,57 @@ function Greedy({ model }: { model: StudyModel }) {
   );
 }
 
+/** Accuracy (shown cell) against bit-ops Σ MACs·bitsA·bitsB relative to FP32, one point per row with a plan. */
+function BitOps({ model, cell }: { model: StudyModel; cell: string }) {
+  const sites = useSites();
+  const data = useMemo(
+    () =>
+      model.rows.flatMap((r) => {
+        const c = r.cells[cell];
+        if (!c || !r.plan || !sites.length) return [];
+        let cost: { bitops: number; avgBits: number };
+        try {
+          cost = planCost(validatePlan(r.plan as Plan), sites);
+        } catch {
+          return []; // a row whose plan this build cannot read has no bit-ops
+        }
+        return [{ label: r.label, bitops: cost.bitops, avgBits: cost.avgBits, acc: +(100 * c.acc.p).toFixed(2), err: [+(100 * (c.acc.p - c.acc.lo)).toFixed(2), +(100 * (c.acc.hi - c.acc.p)).toFixed(2)], n: c.n }];
+      }),
+    [model, cell, sites],
+  );
+  if (!data.length) return null;
+  return (
+    <ChartCard className="span-2" title={`Accuracy vs bit-ops · ${cell}`} subtitle="bit-ops = Σ MACs·bitsA·bitsB relative to FP32 (log scale) · bars: 95% Wilson interval" csv={() => data.map(({ err, ...d }) => d)} file={`bitops-${cell}`}>
+      <div data-testid="study-bitops">
+        <ResponsiveContainer width="100%" height={240}>
+          <ScatterChart margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+            <XAxis dataKey="bitops" type="number" scale="log" domain={['auto', 1.2]} allowDataOverflow tick={{ fontSize: 11 }} tickFormatter={(v) => `${Number((v * 100).toPrecision(2))}%`} label={{ value: 'bit-ops vs FP32', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+            <YAxis dataKey="acc" type="number" tick={{ fontSize: 11 }} unit="%" width={48} domain={['auto', 'auto']} />
+            <ZAxis range={[36, 36]} />
+            <Tooltip
+              content={({ payload }) => {
+                const p = payload?.[0]?.payload as (typeof data)[number] | undefined;
+                return p ? (
+                  <div className="tooltip">
+                    <strong>{p.label}</strong>
+                    <div>
+                      {p.acc.toFixed(2)}% [{(p.acc - p.err[0]).toFixed(1)}, {(p.acc + p.err[1]).toFixed(1)}] · n = {p.n} · bit-ops {(p.bitops * 100).toFixed(1)}% · mean {p.avgBits.toFixed(1)} bits
+                    </div>
+                  </div>
+                ) : null;
+              }}
+            />
+            <Scatter data={data} fill="#4f46e5" isAnimationActive={false}>
+              <ErrorBar dataKey="err" width={3} strokeWidth={1} stroke="#0f172a" direction="y" />
+            </Scatter>
+          </ScatterChart>
+        </ResponsiveContainer>
+      </div>
+    </ChartCard>
+  );
+}
+
 function Int4Share({ model, cell }: { model: StudyModel; cell: string }) {
   return (
     <ChartCard className="span-2" title="INT4 share" subtitle={`how many sites can be INT4 within a loss budget: chosen on val-sel, reported on ${cell}`}>
@@ -312,6 +366,7 @@ export function StudyFileView({ model }: { model: StudyModel }) {
       {model.scan && model.scan.sites.length > 0 && <Scan model={model} />}
       {model.greedy && Object.keys(model.greedy.curve).length > 0 && <Greedy model={model} />}
       {model.int4Share.length > 0 && <Int4Share model={model} cell={shown === 'val-sel' ? 'val-report' : shown} />}
+      <BitOps model={model} cell={shown} />
     </>
   );
 }
