@@ -240,33 +240,6 @@ export function pack_i16(src: usize, rows: i32, k: i32, groupSize: i32, gp: i32,
   }
 }
 
-/**
- * INT4 unpacking (src/quant/pack.ts layout: 8 signed lanes per u32, lane j in bits 4j..4j+3) into
- * the int16 group layout of pack_i16, with per-row-group sums.
- */
-export function unpack_int4(words: usize, rows: i32, k: i32, groupSize: i32, gp: i32, groups: i32, rowsP: i32, dst: usize, sums: usize): void {
-  const wpr = (k + 7) >> 3;
-  const kp = groups * gp;
-  for (let r = 0; r < rowsP; r++) {
-    const d = dst + (<usize>(r * kp) << 1);
-    for (let g = 0; g < groups; g++) {
-      let s: i32 = 0;
-      const c0 = g * groupSize;
-      const len = r < rows ? minI(groupSize, k - c0) : 0;
-      const dg = d + (<usize>(g * gp) << 1);
-      for (let c = 0; c < len; c++) {
-        const e = c0 + c;
-        const w = load<u32>(words + (<usize>(r * wpr + (e >> 3)) << 2));
-        const v = (<i32>(w >>> (<u32>(e & 7) * 4)) << 28) >> 28;
-        s += v;
-        store<i16>(dg + (<usize>c << 1), <i16>v);
-      }
-      for (let c = len; c < gp; c++) store<i16>(dg + (<usize>c << 1), 0);
-      if (sums && r < rows) store<i32>(sums + (<usize>(r * groups + g) << 2), s);
-    }
-  }
-}
-
 /** Same as unpack_int4 to plain int32 values rows×k (the pack.ts reference's output). */
 export function unpack_int4_i32(words: usize, rows: i32, k: i32, dst: usize): void {
   const wpr = (k + 7) >> 3;
@@ -384,68 +357,6 @@ export function gemm_w8a8(
           }
           const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
           const v = f32x4.add(f32x4.mul(mulI32F32(acc, sxv), swv), bv);
-          storeRow(y + o, v, cols, flags, res + o);
-        }
-      }
-    }
-  }
-}
-
-/**
- * W4A8 per group: xp, wp in the group layout (groups × gp per row; wp rows padded to 4),
- * wsumT[groups × roundUp(n,4)] = Σ_{c∈g} W and swT[groups × roundUp(n,4)] transposed (group-major).
- * acc_g = Σ_{c∈g} X·W − zx·wsum[n,g]; Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b (g ascending).
- * flags: 4 = raw mode (y receives acc_g as int32 [m × n × groups]).
- */
-export function gemm_w4a8(
-  xp: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, wsumT: usize,
-  zx: usize, zxStride: i32, sx: usize, sxStride: i32, swT: usize,
-  bias: usize, y: usize, flags: i32, res: usize,
-): void {
-  const vecs = gp >> 3;
-  const kp = groups * gp;
-  const rb = <usize>kp << 1;
-  const gb = <usize>gp << 1;
-  const nP = (n + 3) & ~3;
-  const raw = (flags & FLAG_RAW) != 0;
-  for (let mb = 0; mb < m; mb += M_BLOCK) {
-    const me = minI(m, mb + M_BLOCK);
-    for (let j0 = 0; j0 < n; j0 += 4) {
-      const w0 = wp + <usize>j0 * rb;
-      const jo = <usize>j0 << 2;
-      const cols = minI(4, n - j0);
-      const bv = bias ? v128.load(bias + jo) : f32x4.splat(0);
-      for (let i0 = mb; i0 < me; i0 += 2) {
-        const x0 = xp + <usize>i0 * rb;
-        const rows = minI(2, m - i0);
-        const zx0 = i32x4.splat(zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0);
-        const zx1 = i32x4.splat(zx && rows > 1 ? load<i32>(zx + (<usize>((i0 + 1) * zxStride) << 2)) : 0);
-        let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-        for (let g = 0; g < groups; g++) {
-          const go = <usize>g * gb;
-          dotTile(x0 + go, x0 + rb + go, w0 + go, rb, vecs);
-          const to = (<usize>(g * nP) << 2) + jo;
-          const ws = v128.load(wsumT + to);
-          const a0 = i32x4.sub(v128.load(SCRATCH), i32x4.mul(zx0, ws));
-          const a1 = i32x4.sub(v128.load(SCRATCH, 16), i32x4.mul(zx1, ws));
-          if (raw) {
-            v128.store(SCRATCH, a0, 64);
-            v128.store(SCRATCH, a1, 80);
-            for (let r = 0; r < rows; r++)
-              for (let c = 0; c < cols; c++)
-                store<i32>(y + (<usize>(((i0 + r) * n + j0 + c) * groups + g) << 2), load<i32>(SCRATCH + 64 + (<usize>(r * 4 + c) << 2)));
-            continue;
-          }
-          const swv = v128.load(swT + to);
-          s0 = f32x4.add(s0, mulI32F32(a0, swv));
-          s1 = f32x4.add(s1, mulI32F32(a1, swv));
-        }
-        if (raw) continue;
-        for (let r = 0; r < rows; r++) {
-          const i = i0 + r;
-          const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
-          const v = f32x4.add(f32x4.mul(sxv, r ? s1 : s0), bv);
-          const o = <usize>(i * n + j0) << 2;
           storeRow(y + o, v, cols, flags, res + o);
         }
       }
@@ -974,18 +885,19 @@ export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts:
 }
 
 // ------------------------------------------------------------------------------------------------
-// int8 integer GEMMs (issue 15): i8 operands, 16 multiply-adds per instruction.
+// W4A8 on int8 operands (issue 15): 16 multiply-adds per instruction.
 //
 // The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s (x64: one pmaddubsw): lane i = a[2i]·b[2i] +
 // a[2i+1]·b[2i+1], a signed int8, b a 7-bit operand. Its result is deterministic only while every b
-// lane is in [0, 127]; ours are in [0, 15], so the result is exact on every engine:
-//  - W8A8: a weight w ∈ [−128, 127] is split into nibbles lo = w & 15 and hi = (w >> 4) + 8, both in
-//    [0, 15]: Σx·w = Σx·lo + 16·Σx·hi − 128·Σx (two dots per 16 products);
-//  - W4A8: a weight w ∈ [−8, 7] is stored as w + 8 ∈ [0, 15], two per byte, and unpacked in
-//    registers (and / shift): Σx·w = Σx·(w + 8) − 8·Σx (one dot per 16 products).
-// With x ∈ [−128, 127] and b ∈ [0, 15] a lane holds at most 2·128·15 = 3840 per dot, so int16 lanes
-// accumulate 8 dots exactly (30720 < 2^15) before they are widened into int32 (extadd_pairwise).
+// lane is in [0, 127]. A weight w ∈ [−8, 7] is stored as w + 8 ∈ [0, 15], two per byte, unpacked in
+// registers (and / shift): Σx·w = Σx·(w + 8) − 8·Σx, one dot per 16 products, exact on every engine.
+// With x ∈ [−128, 127] a lane holds at most 2·128·15 = 3840 per dot, so int16 lanes accumulate 8
+// dots exactly (30720 < 2^15) before they are widened into int32 (extadd_pairwise).
 // The SIMD128 build computes the same int16 lanes with extmul and shuffles (slower, same numbers).
+//
+// W8A8 stays on gemm_w8a8 (int16 operands, dot_i16x8): an 8-bit weight is not a 7-bit operand, and
+// splitting it into two 4-bit halves (two dots per 16 products) measured slower on x64 than the
+// int16 kernel (0.54–0.87× of the FP32 GEMM against 0.83–0.97×, Chromium 156, ViT shapes).
 
 /**
  * Lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] in int16 (b in [0, 15] in this file: exact on every engine).
@@ -998,233 +910,8 @@ export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts:
   return i16x8.add(v128.shuffle<i16>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14), v128.shuffle<i16>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
 }
 
-/**
- * Same int16 lane total as dot16, lanes in any order (the W8A8 kernel sums all lanes): the SIMD128
- * build pairs lanes i and i + 8 (two extmuls, no shuffles).
- */
-@inline function dot16sum(a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(a, b);
-  return i16x8.add(i16x8.extmul_low_i8x16_s(a, b), i16x8.extmul_high_i8x16_s(a, b));
-}
-
 @inline function widen16(a: v128): v128 {
   return i32x4.extadd_pairwise_i16x8_s(a);
-}
-
-/**
- * W8A8 weight panels: w [rows × k] int32 storage values (already q − offset, in [−128, 127]) into
- * panels of 2 channels: panel p, step s (16 values of k): lo(2p), hi(2p), lo(2p+1), hi(2p+1), 16
- * bytes each (k padded to kp = roundUp(k, 16) with zeros; a channel ≥ rows is zero). sums[rows] = Σ w.
- * srcI8: the source is int8 rows of stride kp (an activation operand from quantize_i16 with bytes = 1).
- */
-export function pack_w8_nib(src: usize, rows: i32, k: i32, kp: i32, srcI8: bool, dst: usize, sums: usize): void {
-  const steps = kp >> 4;
-  const panels = (rows + 1) >> 1;
-  for (let p = 0; p < panels; p++) {
-    for (let c = 0; c < 2; c++) {
-      const row = p * 2 + c;
-      let s: i32 = 0;
-      for (let kk = 0; kk < kp; kk++) {
-        let w: i32 = 0;
-        if (row < rows && kk < k) w = srcI8 ? <i32>load<i8>(src + <usize>(row * kp + kk)) : load<i32>(src + (<usize>(row * k + kk) << 2));
-        s += w;
-        const o = dst + <usize>(((p * steps + (kk >> 4)) * 4 + c * 2) << 4) + <usize>(kk & 15);
-        store<u8>(o, <u8>(w & 15));
-        store<u8>(o + 16, <u8>((w >> 4) + 8));
-      }
-      if (row < rows) store<i32>(sums + (<usize>row << 2), s);
-    }
-  }
-}
-
-/**
- * pack_w8_nib for an int8 source (an activation operand from quantize_i16 with i8out: rows of kp
- * bytes, zero padded), vectorized: the attention products pack B per head and image. Σw is the
- * quantizer's row sums; channels past `rows` get zero weights.
- */
-export function pack_w8_nib_i8(src: usize, rows: i32, kp: i32, dst: usize): void {
-  const steps = kp >> 4;
-  const panels = (rows + 1) >> 1;
-  const nib = i8x16.splat(15);
-  const eight = i8x16.splat(8);
-  for (let p = 0; p < panels; p++)
-    for (let c = 0; c < 2; c++) {
-      const row = p * 2 + c;
-      const sr = src + <usize>(row * kp);
-      for (let s = 0; s < steps; s++) {
-        const v = row < rows ? v128.load(sr + (<usize>s << 4)) : i8x16.splat(0);
-        const o = dst + <usize>(((p * steps + s) * 4 + c * 2) << 4);
-        v128.store(o, v128.and(v, nib));
-        v128.store(o + 16, i8x16.add(i8x16.shr_s(v, 4), eight));
-      }
-    }
-}
-
-/** Bytes of pack_w8_nib's output. */
-export function packedW8Size(rows: i32, kp: i32): i32 {
-  return ((rows + 1) >> 1) * (kp >> 4) * 64;
-}
-
-/** [Σa, Σb, Σc, Σd] of four i16x8 accumulators, widened (exact int32 sums of their lanes). */
-@inline function hsum4w(a: v128, b: v128, c: v128, d: v128): v128 {
-  return hsum4(widen16(a), widen16(b), widen16(c), widen16(d));
-}
-
-/** Writes 2 lanes (lane 0, 1 of v) as one row segment of `cols` (1 or 2) values. */
-@inline function storeRow2(y: usize, v: v128, cols: i32, flags: i32, res: usize): void {
-  if (flags & FLAG_GELU) v = gelu4(v);
-  if (flags & FLAG_RESIDUAL) v = f32x4.add(cols == 2 ? v128.load64_zero(res) : v128.load32_zero(res), v);
-  if (cols == 2) v128.store64_lane(y, v, 0);
-  else v128.store32_lane(y, v, 0);
-}
-
-/**
- * W8A8 on int8 operands: xp [rowsP × kp] int8 (quantize_i16 with bytes = 1; rowsP ≥ roundUp(m, 2),
- * zero rows past m), wp = pack_w8_nib of W. rsx[m] = Σ_c X, csw[n] = Σ_c W; zero points and scales
- * with stride 0 (per tensor) or 1 (per row / channel). acc' = ΣXW − zw·rsx − zx·csw + k·zx·zw (int32,
- * wrapping like the reference). flags: 4 = raw (y receives acc' as int32), else
- * y = f32(f64(acc')·sx)·sw + b, then GELU (1), residual (2). Tile: 2 rows × 2 channels.
- */
-export function gemm_w8a8_i8(
-  xp: usize, wp: usize, m: i32, n: i32, kp: i32, k: i32, rsx: usize, csw: usize,
-  zx: usize, zxStride: i32, zw: usize, zwStride: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
-  bias: usize, y: usize, flags: i32, res: usize,
-): void {
-  const steps = kp >> 4;
-  const rb = <usize>kp;
-  const panels = (n + 1) >> 1;
-  const raw = (flags & FLAG_RAW) != 0;
-  for (let mb = 0; mb < m; mb += M_BLOCK) {
-    const me = minI(m, mb + M_BLOCK);
-    for (let p = 0; p < panels; p++) {
-      const j0 = p * 2;
-      const cols = minI(2, n - j0);
-      const w0 = wp + <usize>(p * steps) * 64;
-      // per-channel constants as [c0, c1, c0, c1] (lanes = row0 c0, row0 c1, row1 c0, row1 c1)
-      const j1 = minI(j0 + 1, n - 1);
-      const zw0 = zw ? load<i32>(zw + (<usize>(j0 * zwStride) << 2)) : 0;
-      const zw1 = zw ? load<i32>(zw + (<usize>(j1 * zwStride) << 2)) : 0;
-      // nibble split: Σx·w = L + 16·H − 128·Σx, so the rsx term takes zw + 128
-      const zwv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(zw0 + 128), 1, zw1 + 128), 2, zw0 + 128), 3, zw1 + 128);
-      const cz0 = load<i32>(csw + (<usize>j0 << 2)) - k * zw0;
-      const cz1 = load<i32>(csw + (<usize>j1 << 2)) - k * zw1;
-      const czv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(cz0), 1, cz1), 2, cz0), 3, cz1);
-      const sw0 = load<f32>(sw + (<usize>(j0 * swStride) << 2));
-      const sw1 = load<f32>(sw + (<usize>(j1 * swStride) << 2));
-      const swv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(sw0), 1, sw1), 2, sw0), 3, sw1);
-      let bv = f32x4.splat(0);
-      if (bias) {
-        const b0 = load<f32>(bias + (<usize>j0 << 2));
-        const b1 = load<f32>(bias + (<usize>j1 << 2));
-        bv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b0), 3, b1);
-      }
-      for (let i0 = mb; i0 < me; i0 += 2) {
-        const x0 = xp + <usize>i0 * rb;
-        const x1 = x0 + rb;
-        let lo = i32x4.splat(0); // int32 Σx·lo + 16·Σx·hi so far, per (row, channel) lane
-        let s = 0;
-        let wq = w0;
-        while (s < steps) {
-          const se = minI(steps, s + 8);
-          let l00 = i16x8.splat(0), l01 = i16x8.splat(0), l10 = i16x8.splat(0), l11 = i16x8.splat(0);
-          let h00 = i16x8.splat(0), h01 = i16x8.splat(0), h10 = i16x8.splat(0), h11 = i16x8.splat(0);
-          // two steps an iteration (loop overhead is a third of a step's instructions otherwise)
-          for (; s + 1 < se; s += 2) {
-            {
-              const o = <usize>s << 4;
-              const a0 = v128.load(x0 + o);
-              const a1 = v128.load(x1 + o);
-                let b = v128.load(wq);
-              l00 = i16x8.add(l00, dot16sum(a0, b));
-              l10 = i16x8.add(l10, dot16sum(a1, b));
-              b = v128.load(wq, 16);
-              h00 = i16x8.add(h00, dot16sum(a0, b));
-              h10 = i16x8.add(h10, dot16sum(a1, b));
-              b = v128.load(wq, 32);
-              l01 = i16x8.add(l01, dot16sum(a0, b));
-              l11 = i16x8.add(l11, dot16sum(a1, b));
-              b = v128.load(wq, 48);
-              h01 = i16x8.add(h01, dot16sum(a0, b));
-              h11 = i16x8.add(h11, dot16sum(a1, b));
-              wq += 64;
-            }
-            {
-              const o = (<usize>s << 4) + 16;
-              const a0 = v128.load(x0 + o);
-              const a1 = v128.load(x1 + o);
-              // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
-              let b = v128.load(wq);
-              l00 = i16x8.add(l00, dot16sum(a0, b));
-              l10 = i16x8.add(l10, dot16sum(a1, b));
-              b = v128.load(wq, 16);
-              h00 = i16x8.add(h00, dot16sum(a0, b));
-              h10 = i16x8.add(h10, dot16sum(a1, b));
-              b = v128.load(wq, 32);
-              l01 = i16x8.add(l01, dot16sum(a0, b));
-              l11 = i16x8.add(l11, dot16sum(a1, b));
-              b = v128.load(wq, 48);
-              h01 = i16x8.add(h01, dot16sum(a0, b));
-              h11 = i16x8.add(h11, dot16sum(a1, b));
-              wq += 64;
-            }
-          }
-          for (; s < se; s++) {
-            const o = <usize>s << 4;
-            const a0 = v128.load(x0 + o);
-            const a1 = v128.load(x1 + o);
-            // one weight vector live at a time (8 accumulators + 3 operands: no spills on x64)
-            let b = v128.load(wq);
-            l00 = i16x8.add(l00, dot16sum(a0, b));
-            l10 = i16x8.add(l10, dot16sum(a1, b));
-            b = v128.load(wq, 16);
-            h00 = i16x8.add(h00, dot16sum(a0, b));
-            h10 = i16x8.add(h10, dot16sum(a1, b));
-            b = v128.load(wq, 32);
-            l01 = i16x8.add(l01, dot16sum(a0, b));
-            l11 = i16x8.add(l11, dot16sum(a1, b));
-            b = v128.load(wq, 48);
-            h01 = i16x8.add(h01, dot16sum(a0, b));
-            h11 = i16x8.add(h11, dot16sum(a1, b));
-            wq += 64;
-          }
-          lo = i32x4.add(lo, i32x4.add(hsum4w(l00, l01, l10, l11), i32x4.shl(hsum4w(h00, h01, h10, h11), 4)));
-        }
-        const rows = minI(2, m - i0);
-        const i1 = i0 + rows - 1;
-        const rs0 = load<i32>(rsx + (<usize>i0 << 2));
-        const rs1 = load<i32>(rsx + (<usize>i1 << 2));
-        const zx0 = zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0;
-        const zx1 = zx ? load<i32>(zx + (<usize>(i1 * zxStride) << 2)) : 0;
-        const rsv = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(rs0), 2, rs1), 3, rs1);
-        const zxv = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(zx0), 2, zx1), 3, zx1);
-        let acc = i32x4.sub(lo, i32x4.mul(zwv, rsv));
-        acc = i32x4.sub(acc, i32x4.mul(czv, zxv));
-        if (raw) {
-          for (let r = 0; r < rows; r++) {
-            const o = y + (<usize>((i0 + r) * n + j0) << 2);
-            if (r == 0) {
-              if (cols == 2) v128.store64_lane(o, acc, 0);
-              else v128.store32_lane(o, acc, 0);
-            } else {
-              if (cols == 2) v128.store64_lane(o, acc, 1);
-              else v128.store32_lane(o, acc, 2);
-            }
-          }
-          continue;
-        }
-        const sx0 = load<f32>(sx + (<usize>(i0 * sxStride) << 2));
-        const sx1 = load<f32>(sx + (<usize>(i1 * sxStride) << 2));
-        const sxv = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(sx0), 2, sx1), 3, sx1);
-        const v = f32x4.add(f32x4.mul(mulI32F32(acc, sxv), swv), bv);
-        const o0 = <usize>(i0 * n + j0) << 2;
-        storeRow2(y + o0, v, cols, flags, res + o0);
-        if (rows > 1) {
-          const o1 = <usize>((i0 + 1) * n + j0) << 2;
-          storeRow2(y + o1, i32x4.shuffle(v, v, 2, 3, 0, 1), cols, flags, res + o1);
-        }
-      }
-    }
-  }
 }
 
 /**
@@ -1233,8 +920,8 @@ export function gemm_w8a8_i8(
  * with zero weights. Panel p = channels 8p..8p+7 as two quads; group g, chunk u (8 values of k):
  * 16 bytes for quad 0, then 16 for quad 1. In a quad's 16 bytes, byte 2i + t (i = 0..7, t = 0..1)
  * holds channel ch = 4·quad + (i >> 1): low nibble w[ch][u·8 + 2·(i & 1) + t] + 8, high nibble
- * w[ch][u·8 + 4 + 2·(i & 1) + t] + 8. With x splat 4 bytes at a
- * time (x[k..k+3] repeated), pair lane i of relaxed_dot is channel i >> 1, k-pair i & 1.
+ * w[ch][u·8 + 4 + 2·(i & 1) + t] + 8. With x splat 4 bytes at a time (x[k..k+3] repeated), pair
+ * lane i of relaxed_dot is channel i >> 1, k-pair i & 1.
  * consts per (panel, group), 64 bytes: Σw of quad 0, quad 1 (int32 ×4 each), sw of quad 0, quad 1
  * (float32 ×4 each; sw row-major [rows × groups], may be 0). wsum[rows × groups] = Σ w (row-major).
  */

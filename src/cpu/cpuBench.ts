@@ -5,8 +5,9 @@
  * in one place.
  *
  * Cases: for each linear layer of a block (to_qkv, to_out, fc1, fc2; M = 65·images tokens):
- * gemm_f32 (FP32, FMA in the relaxed build), gemm_w8a8_i8 (INT8 weights × INT8 activations, per
- * channel × per token) and gemm_w4a8_i8 (INT4 weights in groups of 32, and per channel). Operands
+ * gemm_f32 (FP32, FMA in the relaxed build), gemm_w8a8 (INT8 weights × INT8 activations, per
+ * channel × per token, int16 operands) and gemm_w4a8_i8 (INT4 weights in groups of 32, and per
+ * channel, int8 operands and the relaxed int8 dot). Operands
  * are quantized and packed before timing (as the plan does once per plan / once per layer); only the
  * product is timed, plus one row for the activation quantizer (per token, int8) to show what the
  * integer path pays outside the GEMM. Timing: performance.now around repeated calls until a run lasts
@@ -118,26 +119,27 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
         push('gemm_f32', time(() => ex.gemm_f32(x, panels, bias, y, M, n, k, 0, 0)));
         // int8 activations, per token asymmetric (what the W8A8 / W4A8 plans feed the GEMM)
         const wq = ar.alloc(n * k * 4);
-        const xq = (gs: number, gp: number) => {
+        const xq = (gs: number, gp: number, i8: boolean) => {
           const groups = Math.ceil(k / gs);
           const rowsP = Math.ceil((M + 1) / 4) * 4;
-          const A = { xp: ar.alloc(rowsP * groups * gp), sums: ar.alloc(M * groups * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
-          const rc = ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, gs, gp, groups, rowsP, 128, A.xp, A.sums, A.sx, A.zx, 1);
+          const A = { xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(M * groups * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
+          const rc = ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, gs, gp, groups, rowsP, 128, A.xp, A.sums, A.sx, A.zx, i8 ? 1 : 0);
           if (rc !== 0) throw new Error(`cpu bench: quantize returned ${rc}`);
           return A;
         };
-        // W8A8
+        // W8A8 (int16 operands: the kernel the CPU backend runs for INT8 × INT8)
         step(`gemm_w8a8 ${group}`);
         {
           ar.i32(wq, n * k).forEach((_, i, a) => (a[i] = Math.floor(hash(i + 3) * 255) - 127));
-          const kp = Math.ceil(k / 16) * 16;
-          const A = xq(k, kp);
-          const wp = ar.alloc(ex.packedW8Size(n, kp));
+          const kp = Math.ceil(k / 8) * 8;
+          const A = xq(k, kp, false);
+          const nP = Math.ceil(n / 4) * 4;
+          const wp = ar.alloc(nP * kp * 2);
           const csw = ar.alloc(n * 4);
-          ex.pack_w8_nib(wq, n, k, kp, 0, wp, csw);
+          ex.pack_i16(wq, n, k, k, kp, 1, nP, 0, wp, csw);
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
-          push('gemm_w8a8 (int8 × int8)', time(() => ex.gemm_w8a8_i8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0)));
+          push('gemm_w8a8 (int8 × int8)', time(() => ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0)));
           if (group === 'vit:qkv') {
             const rowsP = Math.ceil((M + 1) / 4) * 4;
             const q = { xp: ar.alloc(rowsP * kp), sums: ar.alloc(M * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
@@ -152,7 +154,7 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           ar.i32(wq, n * k).forEach((_, i, a) => (a[i] = Math.floor(hash(i + 5) * 15) - 7));
           const groups = Math.ceil(k / gs);
           const gp = Math.ceil(gs / 8) * 8;
-          const A = xq(gs, gp);
+          const A = xq(gs, gp, true);
           const sw = ar.alloc(n * groups * 4);
           ar.f32(sw, n * groups).fill(0.01);
           const wp = ar.alloc(ex.packedW4Size(n, gp, groups));
@@ -212,13 +214,13 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
  */
 export function explainCpuRatios(r: CpuBenchResult): string[] {
   const v = r.ratios.vit;
+  const fp32Gops = Math.max(0, ...r.rows.filter((x) => x.kernel === 'gemm_f32').map((x) => x.gops));
   const out: string[] = [];
   if (r.features === 'simd128+relaxed') {
     out.push(
-      'FP32 here is one fused multiply-add per 4 products (f32x4), and already runs near the processor\'s peak for 128-bit vectors.',
-      'The integer kernels use the relaxed int8 dot: 16 products per instruction, summed in pairs into 16-bit lanes. Its second operand must fit in 7 bits for the result to be the same on every processor, so an INT8 weight is split into two 4-bit halves: two dots per 16 products, each followed by an add. That is why INT8 is only ' +
-        `${v.int8_over_fp32.toFixed(2)}× FP32 here, not 4×.`,
-      `INT4 weights need one dot per 16 products (weight + 8 fits in 4 bits), unpacked from bytes in registers. With one scale per 32 weights, every group of 32 ends in an exact float multiply-add per output, which costs about as much as the dots: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row) at ${v.int4_channel_over_fp32.toFixed(2)}×.`,
+      `FP32 is one fused multiply-add per 4 products (f32x4): ${fp32Gops.toFixed(1)} GFLOP/s at best here.`,
+      `INT8 × INT8 runs on 16-bit lanes (8 products per instruction, then an add into 32-bit sums): about the same work per product as FP32's fused multiply-add, so INT8 is ${v.int8_over_fp32.toFixed(2)}× FP32 here. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight would have to be split into two 4-bit halves — two dots per 16 products — which measured slower than the 16-bit kernel on this kind of processor.`,
+      `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers. With one scale per 32 weights, every group of 32 ends in an exact float multiply-add per output, which costs about as much as the dots: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row) at ${v.int4_channel_over_fp32.toFixed(2)}×.`,
     );
   } else {
     out.push(

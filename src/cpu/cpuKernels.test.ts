@@ -329,33 +329,10 @@ describe.each([
   });
 });
 
-describe('pack_w8_nib_i8 (attention B operand, vectorized)', () => {
-  it('writes the same panels as pack_w8_nib from int8 rows', () => {
-    const wk = wasm;
-    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
-    const ar = wk.arena;
-    const r = rng(16);
-    for (const [rows, k] of [[65, 32], [32, 65], [1, 1], [3, 17]]) {
-      ar.scoped(() => {
-        const kp = Math.ceil(k / 16) * 16;
-        const src = ar.alloc((rows + 1) * kp);
-        const v = new Int8Array(ar.memory.buffer, src, (rows + 1) * kp).fill(0);
-        for (let i = 0; i < rows; i++) for (let c = 0; c < k; c++) v[i * kp + c] = i === 0 ? -128 : i === 1 ? 127 : randInt(r, -128, 127);
-        const size = wk.ex.packedW8Size(rows, kp);
-        const a = ar.alloc(size);
-        const b = ar.alloc(size);
-        wk.ex.pack_w8_nib(src, rows, k, kp, 1, a, ar.alloc(rows * 4));
-        wk.ex.pack_w8_nib_i8(src, rows, kp, b);
-        expect(Array.from(new Uint8Array(ar.memory.buffer, b, size)), `${rows}×${k}`).toEqual(Array.from(new Uint8Array(ar.memory.buffer, a, size)));
-      });
-    }
-  });
-});
-
-describe('int8 kernels: operands outside the int8 storage range', () => {
-  it('are refused with the index and range, not wrapped', () => {
-    const o: W8A8Operands = { m: 1, n: 1, k: 2, xq: Int32Array.from([1, 200]), wq: new Int32Array(2), sx: new Float32Array([1]), sw: new Float32Array([1]) };
-    expect(() => wasm.gemmW8A8(o)).toThrow(/xq\[1\] = 200: the int8 kernels take storage values in \[-128, 127\]/);
+describe('W4A8 int8 kernel: operands outside the int8 storage range', () => {
+  it('are refused with the index and range, not wrapped (W4A8)', () => {
+    const o: W4A8Operands = { m: 1, n: 1, k: 2, groupSize: 2, xq: Int32Array.from([1, 200]), wq: new Int32Array(2), sx: new Float32Array([1]), sw: new Float32Array([1]) };
+    expect(() => wasm.gemmW4A8(o)).toThrow(/xq\[1\] = 200: the int8 kernels take storage values in \[-128, 127\]/);
     const o4: W4A8Operands = { m: 1, n: 1, k: 2, groupSize: 2, xq: new Int32Array(2), wq: Int32Array.from([0, 9]), sx: new Float32Array([1]), sw: new Float32Array([1]) };
     expect(() => wasm.gemmW4A8(o4)).toThrow(/wq\[1\] = 9: .*\[-8, 7\]/);
   });

@@ -7,7 +7,7 @@
  *    and zero points are expanded to per-row vectors for the GEMM epilogue;
  *  - fc1's GELU and the residual adds after to_out / fc2 are fused into the GEMM epilogue, and a
  *    per-token INT activation after a LayerNorm is quantized inside the LayerNorm kernel;
- *  - weights are packed (f32 panels, int8/int4 nibble panels) once per prepared plan.
+ *  - weights are packed (f32 panels, int16 rows for W8A8, int4 nibble panels for W4A8) once per prepared plan.
  * SmoothQuant folded into a LayerNorm runs that LayerNorm with the plan's γ/s, β/s (an ordinary
  * quantized GEMM). Sites the fast path does not cover (run-time SmoothQuant scaling, LLM.int8) run
  * runLinearSite image by image on the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
@@ -43,7 +43,7 @@ interface SiteWeights {
   kind: 'f32' | 'int8' | 'int4' | 'slow';
   /** f32 panels (pack_b_f32) */
   panels?: number;
-  /** int8: nibble panels (pack_w8_nib); int4: nibble panels (pack_w4_nib) */
+  /** int8: int16 rows (pack_i16); int4: nibble panels (pack_w4_nib) */
   ip?: number;
   /** int8: Σw per channel; int4: the W4A8 kernel's per-(panel, group) Σw and scales */
   sums?: number;
@@ -141,12 +141,12 @@ export class VitCpu {
       ar.scoped(() => ex.pack_w4_nib(ar.putI32(st.values), lin.out, k, gs, gp, groups, ar.putF32(q.scales), ip, ar.alloc(lin.out * groups * 4), consts));
       return { kind: 'int4', ip, sums: consts, groups, gs, gp, bias };
     }
-    // int8 weights as two nibble planes (W8A8 kernel panels), Σw per channel
+    // int8 weights in the int16 layout of the W8A8 kernel (dot_i16x8), Σw per channel
     const gs = k;
-    const gp = roundUp(k, 16);
-    const ip = ar.alloc(ex.packedW8Size(lin.out, gp));
+    const gp = roundUp(k, 8);
+    const ip = ar.alloc(roundUp(lin.out, 4) * gp * 2);
     const sums = ar.alloc(lin.out * 4);
-    ar.scoped(() => ex.pack_w8_nib(ar.putI32(st.values), lin.out, k, gp, 0, ip, sums));
+    ar.scoped(() => ex.pack_i16(ar.putI32(st.values), lin.out, k, gs, gp, 1, roundUp(lin.out, 4), 0, ip, sums));
     const sw = ar.putF32(q.scales);
     const zw = ar.putI32(st.zeros);
     return { kind: 'int8', ip, sums, groups: 1, gs, gp, zw, zwStride: st.zeros.length > 1 ? 1 : 0, sw, swStride: q.scales.length > 1 ? 1 : 0, bias };
@@ -158,16 +158,17 @@ export class VitCpu {
   }
 
   /**
-   * Quantizes A [rows × k] (rows = images × perImage) into the int8 group layout of the integer
-   * GEMMs (gp bytes per group) with per-row storage zero points and scales. A 'tensor' dynamic range
-   * is one range per image. At least one zero row follows the last (the kernels read rows in pairs).
+   * Quantizes A [rows × k] (rows = images × perImage) into the group layout of the integer GEMMs —
+   * int8 elements for W4A8 (i8), int16 for W8A8 — with per-row storage zero points and scales. A
+   * 'tensor' dynamic range is one range per image. At least one zero row follows the last (the
+   * kernels read rows in pairs).
    */
-  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number, gp: number): QuantOperand {
+  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number, gp: number, i8: boolean): QuantOperand {
     const ar = this.ar;
     const off = storageOffset(spec.bits, spec.symmetric);
     const groups = Math.ceil(k / gs);
     const rowsP = roundUp(rows + 1, 4);
-    const xp = ar.alloc(rowsP * groups * gp);
+    const xp = ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2));
     const sums = ar.alloc(rows * groups * 4);
     const sx = ar.alloc(rows * 4);
     const zx = ar.alloc(rows * 4);
@@ -180,7 +181,7 @@ export class VitCpu {
       fs = sz.scale;
       fz = sz.zero;
     }
-    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx, 1);
+    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx, i8 ? 1 : 0);
     this.quantError(rc, 'quantize');
     return { xp, sums, zx, sx };
   }
@@ -235,7 +236,7 @@ export class VitCpu {
         }
         case 'int8':
         case 'int4':
-          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!), rows, y, flags, res);
+          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind === 'int4'), rows, y, flags, res);
           return;
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
@@ -295,13 +296,13 @@ export class VitCpu {
     const sw = this.siteW[site]!;
     const { in: k, out: n } = this.linears[site]!;
     if (sw.kind === 'int8')
-      this.ex.gemm_w8a8_i8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+      this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
     else this.ex.gemm_w4a8_i8(A.xp, A.sums, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.bias, y, flags, res);
   }
 
   /**
    * LayerNorm then a weight site. A per-token dynamic INT operand is quantized inside the LayerNorm
-   * kernel (layernorm_quant_i16, int8 output: the row is quantized while in cache); otherwise LayerNorm, then the site.
+   * kernel (layernorm_quant_i16: the row is quantized while in cache); otherwise LayerNorm, then the site.
    */
   private lnLinear(site: number, x: number, rows: number, perImage: number, g: number, b: number, yBuf: number, out: number, flags: number, res: number): void {
     const ps = this.plan!.sites[site];
@@ -326,8 +327,9 @@ export class VitCpu {
       const groups = Math.ceil(dim / gs);
       const gp = sw.gp!;
       const rowsP = roundUp(rows + 1, 4);
-      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
-      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx, 1);
+      const i8 = sw.kind === 'int4';
+      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
+      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx, i8 ? 1 : 0);
       this.quantError(rc, 'LayerNorm + quantize');
       this.gemmInt(site, A, rows, out, flags, res);
     });
@@ -352,15 +354,12 @@ export class VitCpu {
       if (path.path === 'int8-gemm') {
         const sa = matrixSpec(scheme.a, ps.clipA);
         const sb = matrixSpec(scheme.b, ps.clipB);
-        const kp = roundUp(k, 16);
-        const A = this.quantizeA(a, heads * m, heads * m, k, sa, k, kp);
-        const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp);
-        // B per head into the W8A8 kernel's nibble panels (its row sums are the quantizer's)
-        const bp = ar.alloc(ex.packedW8Size(n, kp));
+        const kp = roundUp(k, 8);
+        const A = this.quantizeA(a, heads * m, heads * m, k, sa, k, kp, false);
+        const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp, false);
         for (let h = 0; h < heads; h++) {
-          ex.pack_w8_nib_i8(B.xp + h * n * kp, n, kp, bp);
-          ex.gemm_w8a8_i8(
-            A.xp + h * m * kp, bp, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
+          ex.gemm_w8a8(
+            A.xp + h * m * kp * 2, B.xp + h * n * kp * 2, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
             A.zx + h * m * 4, 1, B.zx + h * n * 4, 1, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0,
           );
         }
