@@ -39,21 +39,27 @@ def read_safetensors(path):
     return out
 
 
+def load_model(model_dir):
+    """The ViT of model_dir in eval mode, its config and the sha256 of the model.safetensors it read."""
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    st_path = os.path.join(model_dir, "model.safetensors")
+    with open(st_path, "rb") as f:
+        st_sha = hashlib.sha256(f.read()).hexdigest()  # training re-exports every epoch: record which weights
+    model = ViT(**{k: cfg[k] for k in ("dim", "depth", "heads", "mlp", "patch", "classes", "image")})
+    missing, unexpected = model.load_state_dict(read_safetensors(st_path), strict=False)
+    if unexpected or set(missing) - {"mean", "std"}:
+        raise SystemExit(f"weights do not match the model: missing {missing}, unexpected {unexpected}")
+    model.eval()
+    return model, cfg, st_sha
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="public/models/vit-cifar10")
     ap.add_argument("--opset", type=int, default=17)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cfg = json.load(open(os.path.join(args.model, "config.json")))
-    st_path = os.path.join(args.model, "model.safetensors")
-    with open(st_path, "rb") as f:
-        st_sha = hashlib.sha256(f.read()).hexdigest()  # training re-exports every epoch: record which weights
-    model = ViT(**{k: cfg[k] for k in ("dim", "depth", "heads", "mlp", "patch", "classes", "image")})
-    missing, unexpected = model.load_state_dict(read_safetensors(os.path.join(args.model, "model.safetensors")), strict=False)
-    if unexpected or set(missing) - {"mean", "std"}:
-        raise SystemExit(f"weights do not match the model: missing {missing}, unexpected {unexpected}")
-    model.eval()
+    model, cfg, st_sha = load_model(args.model)
     x = torch.rand(2, 3, cfg["image"], cfg["image"])
     out = os.path.join(args.model, "model.onnx")
     with torch.no_grad():

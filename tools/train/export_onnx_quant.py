@@ -15,7 +15,6 @@ Runs with Debian's torch 1.13 (no `onnx` package needed):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx_quant.py --quant int8
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -24,8 +23,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vit import ViT  # noqa: E402
-from export_onnx import read_safetensors  # noqa: E402
+from export_onnx import load_model  # noqa: E402
 
 
 class Int8Linear(torch.autograd.Function):
@@ -104,15 +102,7 @@ def main():
     ap.add_argument("--opset", type=int, default=17)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cfg = json.load(open(os.path.join(args.model, "config.json")))
-    st_path = os.path.join(args.model, "model.safetensors")
-    with open(st_path, "rb") as f:
-        st_sha = hashlib.sha256(f.read()).hexdigest()
-    model = ViT(**{k: cfg[k] for k in ("dim", "depth", "heads", "mlp", "patch", "classes", "image")})
-    missing, unexpected = model.load_state_dict(read_safetensors(st_path), strict=False)
-    if unexpected or set(missing) - {"mean", "std"}:
-        raise SystemExit(f"weights do not match the model: missing {missing}, unexpected {unexpected}")
-    model.eval()
+    model, cfg, st_sha = load_model(args.model)
     wrapped = Wrapped(model, args.quant)
     x = torch.rand(2, 3, cfg["image"], cfg["image"])
     out = os.path.join(args.model, f"model-{args.quant}.onnx")
