@@ -5,7 +5,7 @@
  * and at to_qkv / fc1 / fc2 the A operand before and after the Hadamard rotation (histogram,
  * kurtosis, max/σ), whether or not the plan rotates (so the view can show what it would do).
  */
-import type { Histogram } from './types';
+import type { BlockAbsMax, FormatSiteStats, Histogram, OperandFormatStats } from './types';
 import { histogram, HISTOGRAM_BINS } from './operandStats';
 import { hadamardSigns, isPowerOfTwo, outlierStats, rotateRows } from '../quant/hadamard';
 import { fakeQuantFormat, type NumberFormat } from '../quant/formats';
@@ -13,38 +13,7 @@ import { fakeQuantFormat, type NumberFormat } from '../quant/formats';
 /** blocks kept per operand and block size (the view draws at most this many) */
 export const MAX_BLOCKS = 2048;
 
-export interface BlockAbsMax {
-  /** block length along K */
-  block: number;
-  blocksPerRow: number;
-  /** row-major [rows × blocksPerRow], first MAX_BLOCKS */
-  absmax: number[];
-}
-
-export interface OperandFormatStats {
-  rows: number;
-  cols: number;
-  amax: number;
-  blocks: BlockAbsMax[];
-  /** SQNR (dB) of the operand fake-quantized in each format, on this operand */
-  sqnrDb: Partial<Record<Exclude<NumberFormat, 'int'>, number>>;
-}
-
-export interface RotationStats {
-  seed: number;
-  /** the plan rotates this site */
-  planned: boolean;
-  before: { kurtosis: number; maxOverSigma: number; histogram: Histogram };
-  after: { kurtosis: number; maxOverSigma: number; histogram: Histogram };
-  /** INT4 per-tensor symmetric SQNR (dB) of A before and after (what per-tensor INT4 keeps) */
-  int4TensorSqnrDb: { before: number; after: number };
-}
-
-export interface FormatSiteStats {
-  a: OperandFormatStats;
-  b: OperandFormatStats;
-  rotation?: RotationStats;
-}
+export type { BlockAbsMax, FormatSiteStats, OperandFormatStats, RotationStats } from './types';
 
 function blockAbsMax(x: Float32Array, rows: number, cols: number, block: number): BlockAbsMax {
   const bpr = Math.ceil(cols / block);

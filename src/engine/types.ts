@@ -4,6 +4,7 @@
  * Everything here is plain serializable data (structured-clone safe), never GPU objects.
  */
 import type { Plan, SitePath } from './plan';
+import type { NumberFormat } from '../quant/formats';
 
 export type BackendKind = 'webgpu' | 'cpu';
 export type BackendChoice = 'auto' | BackendKind;
@@ -111,7 +112,7 @@ export interface SiteStats {
   /** where the statistics were computed: 'WebGPU', 'CPU', … */
   device?: string;
   /** per-block absmax, each format's SQNR on these operands, the rotation's before/after (formatStats.ts) */
-  formats?: import('./formatStats').FormatSiteStats;
+  formats?: FormatSiteStats;
 }
 
 export interface Progress {
@@ -139,3 +140,38 @@ export type EngineStatus =
   | { state: 'loading'; message: string }
   | { state: 'ready'; backend: BackendInfo }
   | { state: 'error'; message: string; fix?: string };
+
+// ---- number formats and the rotation at a site (computed by formatStats.ts) ----
+
+export interface BlockAbsMax {
+  /** block length along K */
+  block: number;
+  blocksPerRow: number;
+  /** row-major [rows × blocksPerRow], first MAX_BLOCKS */
+  absmax: number[];
+}
+
+export interface OperandFormatStats {
+  rows: number;
+  cols: number;
+  amax: number;
+  blocks: BlockAbsMax[];
+  /** SQNR (dB) of the operand fake-quantized in each format, on this operand */
+  sqnrDb: Partial<Record<Exclude<NumberFormat, 'int'>, number>>;
+}
+
+export interface RotationStats {
+  seed: number;
+  /** the plan rotates this site */
+  planned: boolean;
+  before: { kurtosis: number; maxOverSigma: number; histogram: Histogram };
+  after: { kurtosis: number; maxOverSigma: number; histogram: Histogram };
+  /** INT4 per-tensor symmetric SQNR (dB) of A before and after (what per-tensor INT4 keeps) */
+  int4TensorSqnrDb: { before: number; after: number };
+}
+
+export interface FormatSiteStats {
+  a: OperandFormatStats;
+  b: OperandFormatStats;
+  rotation?: RotationStats;
+}
