@@ -12,17 +12,9 @@ import { dequantizeMatrix, type MatrixQuantSpec, quantizeMatrix } from '../quant
 import type { Bits } from '../quant/scaleZero';
 import { histogram, operandStats } from '../engine/operandStats';
 import { type CpuKernels, isWasmKernels, loadCpuKernels, tsCpuKernels } from './cpuKernels';
+import { seededUniform } from '../quant/random';
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededUniform;
 const randInt = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 /** int matrix with special rows: row 0 all zero, row 1 constant, row 2 range ends. */

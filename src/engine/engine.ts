@@ -58,18 +58,12 @@ export interface CapturedOperands {
 
 // cancellation lives in latest.ts; re-exported for the backends that check it between batches
 import { throwIfAborted } from './latest';
+import { seededUniform } from '../quant/random';
 export { AbortError, throwIfAborted } from './latest';
 
 /** mulberry32 + Box–Muller: a small seeded normal generator for the jitter bands. */
 export function seededNormal(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = seededUniform(seed);
   return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
 }
 

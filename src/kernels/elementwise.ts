@@ -98,7 +98,5 @@ export function createCopyRows(ctx: GpuContext, c: { rows: number; cols: number;
   );
 }
 
-/** CPU mirror of the kernels' GELU (tanh form). */
-export function gelu(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
-}
+/** CPU mirror of the kernels' GELU (tanh form): the reference's, not a copy. */
+export { geluTanh as gelu } from '../model/rowOps.ref';

@@ -7,17 +7,8 @@
  * as well, so both sides rotate with the same R.
  */
 
-/** mulberry32: 32-bit state, one uint32 per call. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { mulberry32 } from './random';
+export { mulberry32 } from './random';
 
 /** n signs ±1 for (seed, site): bit 0 of successive mulberry32 outputs, seeded with seed·1000003 + site. */
 export function hadamardSigns(n: number, seed: number, site: number): Float32Array {
