@@ -1,10 +1,11 @@
 /**
- * vite-node --config tools/cli/vite-node.config.ts tools/cli/formatsTable.ts -- [--dir results/formats]
+ * vite-node --config tools/cli/vite-node.config.ts tools/cli/formatsTable.ts -- [--dir results/formats,results/formats/rotation] [--out results/formats/formats.md]
  *
  * The formats / rotation table of issue 14 from what the runs wrote: <dir>/study.json (or
  * study.partial.json) of `npm run study -- --rows fp32,formats,rotation --report val-report`,
  * <dir>/torch_reference.json of tools/ref/compare_study.py and <dir>/rotation_sites.json of
- * tools/cli/rotationSites.ts → <dir>/formats.md. Accuracies with 95% Wilson intervals, Δ vs FP32
+ * tools/cli/rotationSites.ts (first dir) → --out. Several dirs (studies run in parallel parts on the same split):
+ * rows are merged by key, the first dir's row winning. Accuracies with 95% Wilson intervals, Δ vs FP32
  * and rotated vs unrotated as paired exact McNemar intervals on the same images.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,11 +34,22 @@ interface Row {
 }
 
 async function main() {
-  const a = cliArgs('formats-table', { dir: 'string' });
-  const dir = String(a.dir ?? 'results/formats');
-  const studyPath = existsSync(join(dir, 'study.json')) ? join(dir, 'study.json') : join(dir, 'study.partial.json');
-  const study = JSON.parse(readFileSync(studyPath, 'utf8'));
-  const torch = existsSync(join(dir, 'torch_reference.json')) ? JSON.parse(readFileSync(join(dir, 'torch_reference.json'), 'utf8')) : { rows: [] };
+  const a = cliArgs('formats-table', { dir: 'string', out: 'string' });
+  const dirs = String(a.dir ?? 'results/formats,results/formats/rotation').split(',');
+  const dir = dirs[0];
+  const outPath = String(a.out ?? join(dir, 'formats.md'));
+  const studies = dirs.map((d) => {
+    const path = existsSync(join(d, 'study.json')) ? join(d, 'study.json') : join(d, 'study.partial.json');
+    return { path, study: JSON.parse(readFileSync(path, 'utf8')), torch: existsSync(join(d, 'torch_reference.json')) ? JSON.parse(readFileSync(join(d, 'torch_reference.json'), 'utf8')) : { rows: [] } };
+  });
+  const study = studies[0].study;
+  for (const s of studies) if (JSON.stringify(s.study.split) !== JSON.stringify(study.split)) throw new Error(`${s.path}: another split than ${studies[0].path}`);
+  const studyPath = studies.map((s) => s.path).join(' + ');
+  const torch = { rows: studies.flatMap((s) => s.torch.rows), command: studies.map((s) => s.torch.command).filter(Boolean).join(' ; ') };
+  const merged: Row[] = [];
+  for (const s of studies) for (const r of s.study.rows as Row[]) if (!merged.some((m) => m.key === r.key)) merged.push(r);
+  study.rows = merged;
+  study.command = studies.map((s) => s.study.command ?? `${s.path} (partial)`).join(' ; ');
   const sites = existsSync(join(dir, 'rotation_sites.json')) ? JSON.parse(readFileSync(join(dir, 'rotation_sites.json'), 'utf8')) : null;
   const cell = 'val-report';
   const sp = study.split[cell];
@@ -51,7 +63,7 @@ async function main() {
   const tRow = (k: string) => torch.rows.find((r: { key: string }) => r.key === k)?.cells?.[cell];
   const out: string[] = [];
   out.push(`# Formats beside INT and the Hadamard rotation — ${cell} (val [${sp.offset}, ${sp.offset + sp.limit}), n = ${sp.limit})`, '');
-  out.push(`From \`${studyPath}\` (${study.command ?? 'partial run'}; backend ${study.backend}); PyTorch: \`${join(dir, 'torch_reference.json')}\` (${torch.command ?? '—'}).`, '');
+  out.push(`From \`${studyPath}\` (${study.command ?? 'partial run'}; backend ${study.backend}); PyTorch: ${torch.command || '—'}.`, '');
   out.push('Δ vs FP32: paired exact McNemar 95% interval on the same images (~ = within noise). TS vs PyTorch: the independent reference (tools/ref/formats_ref.py, from the specs) on the same images; agreement = share of images with the same prediction.', '');
   out.push('| row | plan | path | TS accuracy [95%] | Δ vs FP32 pp [95%] | PyTorch accuracy [95%] | same prediction |', '|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -75,7 +87,7 @@ async function main() {
     out.push('| site | kind | kurtosis without → with | max/σ without → with | INT4 per-tensor output SQNR dB without → with |', '|---|---|---|---|---|');
     for (const s of sites.rows) out.push(`| ${s.site} | block ${s.block} ${s.kind} | ${f(s.kurtosis.before)} → ${f(s.kurtosis.after)} | ${f(s.maxOverSigma.before)} → ${f(s.maxOverSigma.after)} | ${f(s.int4TensorOutputSqnrDb.before)} → ${f(s.int4TensorOutputSqnrDb.after)} |`);
   }
-  writeFileSync(join(dir, 'formats.md'), out.join('\n') + '\n');
+  writeFileSync(outPath, out.join('\n') + '\n');
   console.log(out.join('\n'));
 }
 
