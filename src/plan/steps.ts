@@ -16,6 +16,8 @@ import type { OperandScheme, Plan } from '../engine/plan';
 export interface TensorShape {
   rows: number;
   cols: number;
+  /** a parameter, or a function of parameters only (a fake-quantized weight): one copy, not one per image */
+  constant?: boolean;
 }
 
 export type Step =
@@ -96,7 +98,8 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
   };
   const param = (name: string, rows: number, cols: number) => {
     params.push({ name, shape: { rows, cols } });
-    return shape(name, rows, cols);
+    shapes.set(name, { rows, cols, constant: true });
+    return name;
   };
   for (let i = 0; i < sites.length; i++) {
     const s = plan.sites[i];
@@ -112,7 +115,7 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
     if (scheme.bits === 32) return x;
     const y = `${x}~q${site}${operand}`;
     const sh = shapes.get(x)!;
-    shape(y, sh.rows, sh.cols);
+    shapes.set(y, { rows: sh.rows, cols: sh.cols, constant: sh.constant });
     steps.push({ kind: 'fakeQuant', site, operand, x, y, scheme, isWeight });
     return y;
   };

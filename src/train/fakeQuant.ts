@@ -63,13 +63,6 @@ export class LearnedQuantizer {
     return !this.scheme.symmetric;
   }
 
-  /** group of element (row r mod rows, col c) */
-  private groupOf(r: number, c: number): number {
-    if (this.groupsPerRow === 0) return 0;
-    const rr = r % this.layout.rows;
-    return this.groupsPerRow === 1 ? rr : rr * this.groupsPerRow + Math.floor(c / this.scheme.groupSize!);
-  }
-
   /** (s, z) from the project's min/max rule (scaleZero) over each group's [min, max] */
   initFromRanges(lo: ArrayLike<number>, hi: ArrayLike<number>): void {
     for (let g = 0; g < this.groups; g++) {
@@ -79,64 +72,83 @@ export class LearnedQuantizer {
     }
   }
 
+  /**
+   * Calls f(group, start, end) for every run of consecutive elements of one group in a
+   * [rows × cols] tensor (rows may be a multiple of layout.rows: a batch) — the hot loops below
+   * then see constant (s, z).
+   */
+  private segments(len: number, f: (g: number, i0: number, i1: number) => void): void {
+    const cols = this.layout.cols;
+    if (this.groupsPerRow === 0) return f(0, 0, len);
+    const rows = len / cols;
+    const gs = this.groupsPerRow === 1 ? cols : this.scheme.groupSize!;
+    for (let r = 0; r < rows; r++) {
+      const rr = r % this.layout.rows;
+      for (let c0 = 0, k = 0; c0 < cols; c0 += gs, k++) f(rr * this.groupsPerRow + k, r * cols + c0, r * cols + Math.min(cols, c0 + gs));
+    }
+  }
+
   /** per-group min and max of x (rows may be a multiple of layout.rows: a batch) */
   ranges(x: Float32Array, lo: Float64Array = new Float64Array(this.groups).fill(Infinity), hi: Float64Array = new Float64Array(this.groups).fill(-Infinity)): { lo: Float64Array; hi: Float64Array } {
-    const cols = this.layout.cols;
-    const rows = x.length / cols;
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) {
-        const g = this.groupOf(r, c);
-        const v = x[r * cols + c];
-        if (v < lo[g]) lo[g] = v;
-        if (v > hi[g]) hi[g] = v;
+    this.segments(x.length, (g, i0, i1) => {
+      let a = lo[g];
+      let b = hi[g];
+      for (let i = i0; i < i1; i++) {
+        const v = x[i];
+        if (v < a) a = v;
+        if (v > b) b = v;
       }
+      lo[g] = a;
+      hi[g] = b;
+    });
     return { lo, hi };
   }
 
-  /** q̂(x) into y; `region` (if given) records 0 inside, 1 clamped, per element, for backward */
-  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length), region?: Uint8Array): Float32Array {
-    const cols = this.layout.cols;
-    const rows = x.length / cols;
+  /** q̂(x) into y */
+  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length)): Float32Array {
     const { qmin, qmax } = this;
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) {
-        const i = r * cols + c;
-        const g = this.groupOf(r, c);
-        const s = this.s[g];
-        const zr = roundHalfEven(this.z[g]);
-        const rr = roundHalfEven(f32(x[i] / s)) + zr;
+    this.segments(x.length, (g, i0, i1) => {
+      const s = this.s[g];
+      const zr = roundHalfEven(this.z[g]);
+      for (let i = i0; i < i1; i++) {
+        const v = f32(x[i] / s);
+        let rv = Math.round(v);
+        if (rv - v === 0.5 && rv % 2 !== 0) rv -= 1; // half to even (roundHalfEven, inlined)
+        const rr = rv + zr;
         const cl = rr < qmin ? qmin : rr > qmax ? qmax : rr;
-        if (region) region[i] = cl === rr ? 0 : 1;
         y[i] = s * (cl - zr);
       }
+    });
     return y;
   }
 
   /** accumulates ∂L/∂x into dx and ∂L/∂s, ∂L/∂z (scaled by g) into gs, gz */
   backward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    const cols = this.layout.cols;
-    const rows = x.length / cols;
     const { qmin, qmax } = this;
     const gs = new Float64Array(this.groups);
     const gz = new Float64Array(this.groups);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) {
-        const i = r * cols + c;
-        const g = this.groupOf(r, c);
-        const s = this.s[g];
-        const zr = roundHalfEven(this.z[g]);
+    this.segments(x.length, (g, i0, i1) => {
+      const s = this.s[g];
+      const zr = roundHalfEven(this.z[g]);
+      let as = 0;
+      let az = 0;
+      for (let i = i0; i < i1; i++) {
         const v = f32(x[i] / s);
-        const rv = roundHalfEven(v);
+        let rv = Math.round(v);
+        if (rv - v === 0.5 && rv % 2 !== 0) rv -= 1; // half to even (roundHalfEven, inlined)
         const rr = rv + zr;
         const d = dy[i];
         if (rr >= qmin && rr <= qmax) {
           dx[i] += d;
-          gs[g] += d * (rv - v);
+          as += d * (rv - v);
         } else {
-          gs[g] += d * ((rr < qmin ? qmin : qmax) - zr);
-          gz[g] -= d * s;
+          as += d * ((rr < qmin ? qmin : qmax) - zr);
+          az -= d * s;
         }
       }
+      gs[g] += as;
+      gz[g] += az;
+    });
     for (let g = 0; g < this.groups; g++) {
       this.gs[g] += gs[g] * this.gradScale;
       if (this.learnsZero) this.gz[g] += gz[g] * this.gradScale;

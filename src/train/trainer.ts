@@ -264,6 +264,19 @@ export class QatTrainer {
     return out;
   }
 
+  /** the input of the fakeQuant step of (site, operand) on images idx (eval forward): its histogram in the Train view */
+  operandSample(pixels: Uint8Array, idx: ArrayLike<number>, site: number, operand: 'a' | 'b'): Float32Array {
+    const st = this.model.steps.find((s) => s.kind === 'fakeQuant' && s.site === site && s.operand === operand);
+    if (!st || st.kind !== 'fakeQuant') throw new Error(`site ${site} operand ${operand} is not quantized in this plan`);
+    if (this.params.has(st.x)) return this.params.get(st.x)!;
+    const tape = this.tape(idx.length, batchPatches(pixels, idx, this.weights.config));
+    for (const s of this.model.steps) {
+      forwardStep(s, this.ctx, tape, false);
+      if (s === st) break;
+    }
+    return tape.vals.get(st.x)!;
+  }
+
   predict(pixels: Uint8Array, count: number, chunk = 100): Int32Array {
     const C = this.weights.config.classes;
     const l = this.logits(pixels, Array.from({ length: count }, (_, i) => i), chunk);

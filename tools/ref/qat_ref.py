@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `npm run qat`: the same recipe, in PyTorch autograd, with the LSQ quantizer of
+tools/ref/lsq.py (written from Esser et al. 2020 and LSQ+; not a port of src/train/).
+
+Recipe (issue 13): the committed model (public/models/vit-cifar10); learnable (s, z) at every quantized
+operand (per-tensor for activations, the plan's granularity for weights), initialised from min/max
+of the 256 calibration images (first 256 records of data_batch_1) on the FP32 model; straight-through
+rounding; LSQ gradient scale 1/sqrt(n·qmax); AdamW lr 1e-4 (weights, weight decay 0.01) and 1e-3
+(s, z, no decay); batch 128 drawn uniformly with replacement from the 45,000 training images; random
+crop (pad 4) + horizontal flip (tools/train/train.py's augment); label smoothing 0.1. Progressive
+(--progressive 4,2 --switch k): operands at 2 bits start at 4 and switch at step k, each (s, z)
+re-derived from the real range it covered. A non-finite loss or parameter stops the run and keeps
+the last good state (reported as diverged). Evaluated with the learned ranges on val5000 / test1000.
+
+  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 \\
+    tools/ref/qat_ref.py --plan all-int4 --steps 100 --row "all-int4" [--progressive 4,2 --switch 50]
+Writes the row into results/qat_torch.json; checkpoints in checkpoints/qat/torch-<row>.pt (--resume).
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import re
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tools", "train"))
+sys.path.insert(0, HERE)
+from cifar import data_dir, load_test, load_train, load_val, read_records  # noqa: E402
+from lsq import LsqQuantizer, QatHook, build_quantizers, calibrate  # noqa: E402
+from quant_ref import load_model  # noqa: E402
+from train import augment  # noqa: E402
+
+
+def builtin_plan(name):
+    if name in ("all-int4", "all-int2"):
+        bits = 4 if name == "all-int4" else 2
+        o = dict(bits=bits, granularity="tensor", symmetric=False, range="static")
+        return dict(version=1, name=name, sites=[dict(a=dict(o), b=dict(o)) for _ in range(38)])
+    with open(name) as f:
+        return json.load(f)
+
+
+@torch.no_grad()
+def predict(model, hook, x, batch=500):
+    out = []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch]).float().div_(255.0)
+        out.append(model(xb, hook).argmax(-1))
+    return torch.cat(out).numpy()
+
+
+def count(pred, y):
+    return dict(correct=int((pred == y).sum()), n=int(len(y)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--plan", required=True)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--progressive", default=None)
+    ap.add_argument("--switch", type=int, default=None)
+    ap.add_argument("--row", default=None)
+    ap.add_argument("--eval-every", type=int, default=25)
+    ap.add_argument("--eval-limit", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--skip-test", action="store_true")
+    args = ap.parse_args()
+    prog = None
+    if args.progressive:
+        m = re.fullmatch(r"(8|4|3|2),(8|4|3|2)", args.progressive)
+        if not m or int(m.group(1)) <= int(m.group(2)) or args.switch is None:
+            raise SystemExit("--progressive from,to (from > to) needs --switch k")
+        prog = (int(m.group(1)), int(m.group(2)), args.switch)
+    plan = builtin_plan(args.plan)
+    row_name = args.row or args.plan
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", row_name)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    d = data_dir()
+    model, cfg, _ = load_model(os.path.join(REPO, "public", "models", "vit-cifar10"))
+    xtr, ytr = load_train(d)
+    xv, yv = load_val(d)
+    xt, yt = load_test(d)
+    xt, yt = xt[:1000], yt[:1000]
+    calib_x, _ = read_records(os.path.join(d, "data_batch_1.bin"))
+    calib = torch.from_numpy(calib_x[:256]).float().div_(255.0)
+    t = (cfg["image"] // cfg["patch"]) ** 2 + 1
+    hd = cfg["dim"] // cfg["heads"]
+
+    def make_plan(bits_override):
+        p = copy.deepcopy(plan)
+        if bits_override is not None:
+            for s in p["sites"]:
+                for op in ("a", "b"):
+                    if s[op]["bits"] == prog[1]:
+                        s[op]["bits"] = bits_override
+        return p
+
+    cur_bits = prog[0] if prog else None
+    qs = build_quantizers(model, make_plan(cur_bits), t, cfg["heads"], hd)
+    hook = QatHook(qs, cfg["depth"])
+    calibrate(model, hook, qs, calib)
+
+    def optimizer():
+        qparams = [p for q in qs.values() for p in (q.s, q.z) if p.requires_grad]
+        return torch.optim.AdamW([dict(params=list(model.parameters()), lr=1e-4, weight_decay=0.01),
+                                  dict(params=qparams, lr=1e-3, weight_decay=0.0)])
+
+    opt = optimizer()
+    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[], progressive=prog)
+    step = 0
+    ck = os.path.join(REPO, "checkpoints", "qat", f"torch-{slug}.pt")
+    os.makedirs(os.path.dirname(ck), exist_ok=True)
+    if args.resume and os.path.exists(ck):
+        st = torch.load(ck)
+        step, row, cur_bits = st["step"], st["row"], st["bits"]
+        qs = build_quantizers(model, make_plan(cur_bits if prog and step < prog[2] else None), t, cfg["heads"], hd)
+        hook = QatHook(qs, cfg["depth"])
+        model.load_state_dict(st["model"])
+        for k, q in qs.items():
+            q.load_state_dict(st["quant"]["%d%s" % k])
+        opt = optimizer()
+        opt.load_state_dict(st["opt"])
+        gen.set_state(st["gen"])
+        rng = st["rng"]
+        print(f"resumed at step {step}")
+    else:
+        model.eval()
+        row["start_val"] = count(predict(model, hook, xv), yv)
+        row["evals"].append(dict(step=0, **count(predict(model, hook, xv[:args.eval_limit]), yv[:args.eval_limit])))
+        print(f"step 0: val {100 * row['start_val']['correct'] / row['start_val']['n']:.2f}%", flush=True)
+
+    def save():
+        torch.save(dict(step=step, row=row, bits=cur_bits, model=model.state_dict(),
+                        quant={"%d%s" % k: q.state_dict() for k, q in qs.items()}, opt=opt.state_dict(),
+                        gen=gen.get_state(), rng=rng), ck + ".tmp")
+        os.replace(ck + ".tmp", ck)
+
+    good = copy.deepcopy((model.state_dict(), {k: q.state_dict() for k, q in qs.items()}))
+    while step < args.steps:
+        if prog and step == prog[2] and cur_bits != prog[1]:
+            old = {k: q for k, q in qs.items()}
+            qs = build_quantizers(model, make_plan(None), t, cfg["heads"], hd)
+            with torch.no_grad():
+                for k, q in qs.items():
+                    o = old[k]
+                    zr = torch.round(o.z)
+                    q.init_minmax(o.s * (o.qmin - zr), o.s * (o.qmax - zr))
+            hook = QatHook(qs, cfg["depth"])
+            cur_bits = prog[1]
+            st = opt.state_dict()
+            opt = optimizer()
+            # keep the weights' Adam moments; the new quantizer parameters start fresh
+            opt.state.update({p: s for p, s in zip(model.parameters(), [st["state"].get(i) for i in range(len(list(model.parameters())))]) if s is not None})
+        t0 = time.time()
+        model.train()
+        idx = rng.integers(0, len(ytr), size=args.batch)
+        xb = augment(xtr[idx], gen)
+        yb = torch.from_numpy(ytr[idx])
+        loss = F.cross_entropy(model(xb, hook), yb, label_smoothing=0.1)
+        step += 1
+        if not torch.isfinite(loss):
+            row["diverged"] = f"training diverged at step {step}: the loss is not finite; the last good state (before step {step}) is kept"
+            model.load_state_dict(good[0])
+            for k, q in qs.items():
+                q.load_state_dict(good[1][k])
+            step -= 1
+            print("\n" + row["diverged"], flush=True)
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for q in qs.values():
+                q.s.clamp_(min=1e-8)
+        finite = all(torch.isfinite(p).all() for p in model.parameters()) and all(torch.isfinite(q.s).all() and torch.isfinite(q.z).all() for q in qs.values())
+        if not finite:
+            row["diverged"] = f"training diverged at step {step}: a parameter is not finite; the last good state (before step {step}) is kept"
+            model.load_state_dict(good[0])
+            for k, q in qs.items():
+                q.load_state_dict(good[1][k])
+            step -= 1
+            print("\n" + row["diverged"], flush=True)
+            break
+        good = copy.deepcopy((model.state_dict(), {k: q.state_dict() for k, q in qs.items()}))
+        row["step_seconds"].append(time.time() - t0)
+        row["curve"].append(dict(step=step, loss=float(loss)))
+        print(f"\r  step {step}/{args.steps} loss {float(loss):.4f} {row['step_seconds'][-1]:.2f} s/step", end="", flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            model.eval()
+            e = count(predict(model, hook, xv[:args.eval_limit]), yv[:args.eval_limit])
+            row["evals"].append(dict(step=step, **e))
+            print(f"\n  val[0, {args.eval_limit}) at step {step}: {100 * e['correct'] / e['n']:.2f}%", flush=True)
+        if step % 10 == 0:
+            save()
+    model.eval()
+    pv = predict(model, hook, xv)
+    row["final_val"] = count(pv, yv)
+    row["val_predictions"] = [int(v) for v in pv]
+    if not args.skip_test:
+        row["final_test"] = count(predict(model, hook, xt), yt)
+    row["completed_steps"] = step
+    row["seconds_per_step"] = float(np.median(row["step_seconds"])) if row["step_seconds"] else float("nan")
+    save()
+    out = os.path.join(REPO, "results", "qat_torch.json")
+    res = json.load(open(out)) if os.path.exists(out) else dict(rows={})
+    res["note"] = "tools/ref/qat_ref.py, PyTorch %s, 1 thread" % torch.__version__
+    res["rows"][row_name] = {k: v for k, v in row.items() if k != "step_seconds"}
+    with open(out, "w") as f:
+        json.dump(res, f)
+    fv = row["final_val"]
+    print(f"\n{row_name}: val5000 {100 * fv['correct'] / fv['n']:.2f}% after {step} steps ({row['seconds_per_step']:.2f} s/step) → results/qat_torch.json")
+
+
+if __name__ == "__main__":
+    main()
