@@ -6,6 +6,7 @@
  */
 import type { LoweredVit, Step, StepKind } from '../plan/steps';
 import type { LearnedQuantizer } from './fakeQuant';
+import { softmaxRows } from '../model/rowOps.ref';
 import type { MatMul } from './matmul';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -179,21 +180,8 @@ function fwd_softmax(step: Extract<Step, { kind: 'softmax' }>, ctx: OpContext, t
   const x = val(tape, step.x);
   const n = shapeOf(ctx, step.x).cols;
   const y = out(ctx, tape, step.y);
-  const rows = x.length / n;
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let mx = -Infinity;
-    for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]);
-    let s = 0;
-    for (let j = 0; j < n; j++) {
-      const e = Math.exp(x[o + j] - mx);
-      y[o + j] = e;
-      s += e;
-    }
-    const inv = 1 / s;
-    for (let j = 0; j < n; j++) y[o + j] *= inv;
-  }
-  return;
+  y.set(x);
+  softmaxRows(y, y.length / n, n); // the forward's own row softmax (src/model/rowOps.ref.ts)
 }
 
 function fwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpContext, tape: Tape, _training: boolean): void {

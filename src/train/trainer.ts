@@ -10,7 +10,7 @@ import type { Plan } from '../engine/plan';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
 import { lowerVit, type LoweredVit } from '../plan/steps';
-import { mulberry32 } from '../quant/hadamard';
+import { seededUniform } from '../quant/random';
 import type { Bits } from '../quant/scaleZero';
 import { LearnedQuantizer } from './fakeQuant';
 import type { MatMul } from './matmul';
@@ -113,10 +113,8 @@ export function batchPatches(pixels: Uint8Array, idx: ArrayLike<number>, w: VitW
   return out;
 }
 
-export function uniformStream(seed: number): () => number {
-  const r = mulberry32(seed >>> 0);
-  return () => r() / 4294967296;
-}
+/** the project's seeded uniform stream (src/quant/random.ts) */
+export const uniformStream = (seed: number): (() => number) => seededUniform(seed >>> 0);
 
 interface AdamState {
   m: Float32Array;

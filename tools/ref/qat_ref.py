@@ -149,6 +149,15 @@ def main():
         os.replace(ck + ".tmp", ck)
 
     good = copy.deepcopy((model.state_dict(), {k: q.state_dict() for k, q in qs.items()}))
+
+    def diverged(step, what):
+        row["diverged"] = f"training diverged at step {step}: {what} is not finite; the last good state (before step {step}) is kept"
+        model.load_state_dict(good[0])
+        for k, q in qs.items():
+            q.load_state_dict(good[1][k])
+        print("\n" + row["diverged"], flush=True)
+        return step - 1
+
     while step < args.steps:
         if prog and step == prog[2] and cur_bits != prog[1]:
             old = {k: q for k, q in qs.items()}
@@ -172,12 +181,7 @@ def main():
         loss = F.cross_entropy(model(xb, hook), yb, label_smoothing=0.1)
         step += 1
         if not torch.isfinite(loss):
-            row["diverged"] = f"training diverged at step {step}: the loss is not finite; the last good state (before step {step}) is kept"
-            model.load_state_dict(good[0])
-            for k, q in qs.items():
-                q.load_state_dict(good[1][k])
-            step -= 1
-            print("\n" + row["diverged"], flush=True)
+            step = diverged(step, "the loss")
             break
         opt.zero_grad()
         loss.backward()
@@ -187,12 +191,7 @@ def main():
                 q.s.clamp_(min=1e-8)
         finite = all(torch.isfinite(p).all() for p in model.parameters()) and all(torch.isfinite(q.s).all() and torch.isfinite(q.z).all() for q in qs.values())
         if not finite:
-            row["diverged"] = f"training diverged at step {step}: a parameter is not finite; the last good state (before step {step}) is kept"
-            model.load_state_dict(good[0])
-            for k, q in qs.items():
-                q.load_state_dict(good[1][k])
-            step -= 1
-            print("\n" + row["diverged"], flush=True)
+            step = diverged(step, "a parameter")
             break
         good = copy.deepcopy((model.state_dict(), {k: q.state_dict() for k, q in qs.items()}))
         row["step_seconds"].append(time.time() - t0)
