@@ -12,6 +12,7 @@ const OutliersView = lazy(() => import('./ui/outliers/OutliersView').then((m) =>
 const ExplorerView = lazy(() => import('./ui/explorer/ExplorerView').then((m) => ({ default: m.ExplorerView })));
 const StudyView = lazy(() => import('./ui/study/StudyView').then((m) => ({ default: m.StudyView })));
 const KernelsView = lazy(() => import('./ui/kernels/KernelsView').then((m) => ({ default: m.KernelsView })));
+const TrainView = lazy(() => import('./ui/train/TrainView').then((m) => ({ default: m.TrainView })));
 import { StageView } from './ui/stage/StageView';
 import { Intro } from './ui/help/Intro';
 
@@ -68,6 +69,7 @@ export function App() {
               {view === 'explorer' && <ExplorerView />}
               {view === 'study' && <StudyView />}
               {view === 'kernels' && <KernelsView />}
+              {view === 'train' && <TrainView />}
             </Suspense>
           </div>
         </main>

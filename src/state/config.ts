@@ -6,13 +6,14 @@ import type { Plan } from '../engine/plan';
 import { fp32Plan } from '../engine/plan';
 import type { BackendChoice, EvalSetName } from '../engine/types';
 
-export type ViewId = 'accuracy' | 'outliers' | 'explorer' | 'study' | 'kernels' | 'stage';
+export type ViewId = 'accuracy' | 'outliers' | 'explorer' | 'study' | 'kernels' | 'train' | 'stage';
 export const VIEWS: { id: ViewId; label: string }[] = [
   { id: 'accuracy', label: 'Accuracy' },
   { id: 'outliers', label: 'Outliers' },
   { id: 'explorer', label: 'Scale / zero' },
   { id: 'study', label: 'Study' },
   { id: 'kernels', label: 'Kernels' },
+  { id: 'train', label: 'Train' },
   { id: 'stage', label: 'Stage' },
 ];
 

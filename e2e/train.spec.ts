@@ -1,0 +1,54 @@
+import { expect, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { encodeConfig } from '../src/state/urlCodec';
+import { defaultConfig } from '../src/state/config';
+
+// The Train view: a tiny QAT run (all-INT4, 3 steps × batch 4) in the training worker on the CPU
+// backend's WASM GEMM — progress, the loss curve, the validation curve, the selected site's learned
+// grid, pause/resume, export (two downloads), a score with its paired Δ vs FP32.
+test.use({ viewport: { width: 1440, height: 900 } });
+const ART = 'e2e-artifacts';
+mkdirSync(ART, { recursive: true });
+
+test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export and score', async ({ page }) => {
+  test.setTimeout(600_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
+  await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('steps', { exact: true }).fill('4');
+  await page.getByLabel('batch').fill('4');
+  await page.getByLabel('validation images').fill('20');
+  await page.getByLabel('evaluate every').fill('2');
+  await page.getByRole('button', { name: 'Train' }).click();
+  await expect(page.getByTestId('train-status')).toContainText('wasm-simd', { timeout: 300_000 });
+  // pause as soon as a step is done, then resume
+  await expect(page.getByTestId('train-progress')).toContainText(/step [1-4]\/4/, { timeout: 300_000 });
+  const pause = page.getByRole('button', { name: 'Pause' });
+  if (await pause.isEnabled()) {
+    await pause.click();
+    await expect(page.getByTestId('train-progress')).toContainText('paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+  }
+  await expect(page.getByTestId('train-done')).toContainText('Finished 4 steps', { timeout: 300_000 });
+  await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 20 images\): [\d.]+% at step 0 .* → [\d.]+% at step 4/);
+  await expect(page.getByTestId('train-progress')).toContainText(/s\/step/);
+  // the loss curve has points; the learned grid of site 5 A (INT4: 16 levels) is drawn
+  await expect(page.locator('[aria-label="Training loss"] .recharts-line-curve')).toHaveCount(1);
+  await expect(page.getByRole('img', { name: 'operand histogram with the learned INT4 grid' })).toBeVisible();
+  await expect(page.getByText(/INT4, s = [\d.e-]+, z = /)).toBeVisible();
+  // export: the trained weights (safetensors) and the learned ranges (JSON)
+  const downloads: string[] = [];
+  page.on('download', (d) => downloads.push(d.suggestedFilename()));
+  await page.getByRole('button', { name: 'Export weights + ranges' }).click();
+  await expect.poll(() => downloads.sort().join(','), { timeout: 30_000 }).toBe('qat-model.safetensors,qat-plan.json');
+  // the score's paired Δ vs FP32 on the first 100 validation images (the view defaults to all 5000)
+  await page.getByLabel('score images').fill('100');
+  await page.getByRole('button', { name: 'Score', exact: true }).click();
+  await expect(page.getByTestId('train-score')).toContainText(/val\[0, 100\) with the learned static ranges: [\d.]+% \[[\d.]+%, [\d.]+%\], n = 100; Δ vs FP32/, { timeout: 300_000 });
+  await page.screenshot({ path: `${ART}/app-train.png`, fullPage: true });
+  await page.getByRole('button', { name: 'Reset' }).click();
+  await expect(page.getByTestId('train-status')).toContainText('back to the shipped weights');
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,60 @@
+/** Messages between the Train view and the training worker (src/train/worker.ts). Plain data only. */
+import type { Plan } from '../engine/plan';
+
+export interface TrainSettings {
+  plan: Plan;
+  steps: number;
+  batch: number;
+  /** validation images in the curve (first N of val) */
+  evalLimit: number;
+  evalEvery: number;
+  seed: number;
+  progressive?: { from: number; to: number; at: number };
+  /** training images read (the browser reads data_batch_1: 10,000) */
+  trainImages: number;
+}
+
+export type TrainRequest =
+  | { type: 'start'; settings: TrainSettings; base: string }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'cancel' }
+  | { type: 'reset' }
+  | { type: 'inspect'; site: number; operand: 'a' | 'b' }
+  /** score on val[0, limit) (5000 = the whole validation set) */
+  | { type: 'score'; limit: number }
+  | { type: 'export' };
+
+export interface QuantView {
+  site: number;
+  operand: 'a' | 'b';
+  bits: number;
+  /** (s, z) of group 0 (per-tensor: the only one) and how many groups there are */
+  s: number;
+  z: number;
+  groups: number;
+  /** histogram of the operand over a fixed batch of validation images */
+  lo: number;
+  hi: number;
+  counts: number[];
+  /** the real values of the grid, s·(q − ⌊z⌉), q = qmin..qmax */
+  grid: number[];
+  step: number;
+}
+
+export interface Figure {
+  correct: number;
+  n: number;
+}
+
+export type TrainEvent =
+  | { type: 'status'; message: string }
+  | { type: 'ready'; impl: string; trainImages: number; sites: { index: number; name: string }[]; quantized: string[] }
+  | { type: 'step'; step: number; steps: number; loss: number; ms: number; bits?: number }
+  | { type: 'eval'; step: number; correct: number; n: number }
+  | { type: 'quant'; view: QuantView }
+  | { type: 'paused' }
+  | { type: 'done'; step: number; reason: 'finished' | 'cancelled' | 'diverged'; message?: string }
+  | { type: 'score'; step: number; val: Figure; fp32Val: Figure; aOnly: number; bOnly: number }
+  | { type: 'export'; safetensors: ArrayBuffer; ranges: string }
+  | { type: 'error'; message: string };

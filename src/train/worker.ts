@@ -1,0 +1,225 @@
+/**
+ * Training in a Web Worker on the CPU backend's WASM GEMM (issue 13 item 2): loads the committed
+ * weights and CIFAR-10 (data_batch_1 as training images, the first validation images for the curve),
+ * runs QatTrainer step by step — yielding between steps so pause / resume / cancel / inspect arrive —
+ * and posts steps, evaluations, the selected site's learned (s, z) over its histogram, a val5000
+ * score with its paired Δ vs FP32 (PyTorch's FP32 predictions, predictions.json, which the CPU
+ * backend matches on 100% of images), and an export (safetensors + learned ranges JSON).
+ */
+import { fetchReader, loadEvalSet, loadManifest, type ImageSet } from '../data/cifar';
+import { loadVit, type VitWeights } from '../model/vitWeights';
+import { loadCpuKernels } from '../cpu/cpuKernels';
+import { correctness } from '../quant/intervals';
+import { roundHalfEven } from '../quant/scaleZero';
+import { loadTrainImages, stepBatch } from './data';
+import { matMulFor, type MatMul } from './matmul';
+import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from './protocol';
+import { writeSafetensors } from './safetensorsWrite';
+import { DEFAULT_QAT, QatTrainer, TrainingDiverged } from './trainer';
+import { quantKey } from './ops';
+
+const post = (m: TrainEvent, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+let weights: VitWeights | undefined;
+let mm: MatMul | undefined;
+let train: ImageSet | undefined;
+let val: ImageSet | undefined;
+let calib: ImageSet | undefined;
+let fp32Val: number[] | undefined;
+let trainer: QatTrainer | undefined;
+let settings: TrainSettings | undefined;
+let paused = false;
+let cancelled = false;
+let running = false;
+let inspect: { site: number; operand: 'a' | 'b' } = { site: 1, operand: 'a' };
+
+async function load(base: string, s: TrainSettings) {
+  if (!weights) {
+    post({ type: 'status', message: 'loading the weights…' });
+    const modelRead = fetchReader(`${base}models/vit-cifar10/`);
+    weights = await loadVit(modelRead);
+    const preds = JSON.parse(new TextDecoder().decode(await modelRead('predictions.json'))) as { val: number[] };
+    fp32Val = preds.val;
+  }
+  if (!mm) {
+    const k = await loadCpuKernels();
+    mm = matMulFor(k);
+  }
+  const read = fetchReader(`${base}data/cifar10/`);
+  if (!val || !calib) {
+    post({ type: 'status', message: 'loading CIFAR-10 (validation, calibration)…' });
+    const manifest = await loadManifest(read);
+    [val, calib] = await Promise.all([loadEvalSet(read, 'val', manifest), loadEvalSet(read, 'calib', manifest)]);
+  }
+  if (!train || train.count < s.trainImages) {
+    post({ type: 'status', message: 'loading the training images…' });
+    train = await loadTrainImages(read, s.trainImages);
+  }
+}
+
+function quantView(step: number): QuantView | undefined {
+  if (!trainer || !val) return undefined;
+  const q = trainer.quantizers.get(quantKey(inspect.site, inspect.operand));
+  if (!q) return undefined;
+  const x = trainer.operandSample(val.pixels, [0, 1, 2, 3], inspect.site, inspect.operand);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of x) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  const [glo, ghi] = q.clip(0);
+  lo = Math.min(lo, glo);
+  hi = Math.max(hi, ghi);
+  const bins = 80;
+  const counts = new Array<number>(bins).fill(0);
+  const w = (hi - lo) / bins || 1;
+  for (const v of x) counts[Math.min(bins - 1, Math.floor((v - lo) / w))]++;
+  const zr = roundHalfEven(q.z[0]);
+  const grid: number[] = [];
+  for (let c = q.qmin; c <= q.qmax; c++) grid.push(q.s[0] * (c - zr));
+  return { site: inspect.site, operand: inspect.operand, bits: q.scheme.bits, s: q.s[0], z: q.z[0], groups: q.groups, lo, hi, counts, grid, step };
+}
+
+function evaluate(step: number) {
+  const s = settings!;
+  const n = Math.min(s.evalLimit, val!.count);
+  const pred = trainer!.predict(val!.pixels, n, 50);
+  const c = correctness(pred, val!.labels.subarray(0, n));
+  let k = 0;
+  for (const v of c) k += v;
+  post({ type: 'eval', step, correct: k, n });
+  const qv = quantView(step);
+  if (qv) post({ type: 'quant', view: qv });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+async function run() {
+  const s = settings!;
+  running = true;
+  try {
+    while (trainer!.step < s.steps) {
+      while (paused && !cancelled) await new Promise((r) => setTimeout(r, 50));
+      if (cancelled) {
+        post({ type: 'done', step: trainer!.step, reason: 'cancelled' });
+        return;
+      }
+      const { idx, rnd } = stepBatch(s.seed, trainer!.step + 1, s.batch, train!.count);
+      let r;
+      try {
+        r = trainer!.trainStep(train!.pixels, train!.labels, idx, rnd);
+      } catch (e) {
+        if (e instanceof TrainingDiverged) {
+          post({ type: 'done', step: trainer!.step, reason: 'diverged', message: e.message });
+          return;
+        }
+        throw e;
+      }
+      post({ type: 'step', step: r.step, steps: s.steps, loss: r.loss, ms: r.ms, bits: r.bits });
+      if (r.step % s.evalEvery === 0 || r.step === s.steps) evaluate(r.step);
+      await tick();
+    }
+    post({ type: 'done', step: trainer!.step, reason: 'finished' });
+  } finally {
+    running = false;
+  }
+}
+
+async function start(base: string, s: TrainSettings) {
+  if (running) throw new Error('a training run is in progress: cancel it first');
+  settings = s;
+  paused = false;
+  cancelled = false;
+  await load(base, s);
+  trainer = new QatTrainer(weights!, s.plan, mm!, { ...DEFAULT_QAT, progressive: s.progressive, seed: s.seed });
+  post({ type: 'status', message: 'calibrating: min/max of 256 training images…' });
+  await tick();
+  trainer.calibrate(calib!.pixels, calib!.count);
+  post({
+    type: 'ready',
+    impl: mm!.impl,
+    trainImages: train!.count,
+    sites: trainer.model.sites.map((x) => ({ index: x.index, name: x.name })),
+    quantized: [...trainer.quantizers.keys()],
+  });
+  evaluate(0);
+  await run();
+}
+
+function score(limit: number) {
+  if (!trainer || !val || !fp32Val) throw new Error('nothing trained yet');
+  const n = Math.min(limit, val.count);
+  const pred = trainer.predict(val.pixels, n, 50);
+  const c = correctness(pred, val.labels.subarray(0, n));
+  const f = correctness(fp32Val.slice(0, n), val.labels.subarray(0, n));
+  let k = 0;
+  let kf = 0;
+  let aOnly = 0;
+  let bOnly = 0;
+  for (let i = 0; i < c.length; i++) {
+    k += c[i];
+    kf += f[i];
+    if (f[i] && !c[i]) aOnly++;
+    if (!f[i] && c[i]) bOnly++;
+  }
+  post({ type: 'score', step: trainer.step, val: { correct: k, n: c.length }, fp32Val: { correct: kf, n: c.length }, aOnly, bOnly });
+}
+
+function exportModel() {
+  if (!trainer || !weights) throw new Error('nothing trained yet');
+  const shapes = new Map<string, number[]>();
+  for (const p of trainer.model.params) shapes.set(p.name, p.shape.rows === 1 ? [p.shape.cols] : [p.shape.rows, p.shape.cols]);
+  shapes.set('pos_embed', [trainer.model.shapes.get('pos_embed')!.rows, trainer.model.shapes.get('pos_embed')!.cols]);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, data] of trainer.params) tensors.set(name, { shape: shapes.get(name)!, data });
+  const bytes = writeSafetensors(tensors, { source: `QAT, ${trainer.step} steps, issue 13` });
+  const ranges = {
+    plan: trainer.plan,
+    step: trainer.step,
+    note: 'learned (s, z) per quantized operand: q̂ = s·(clamp(⌊x/s⌉ + ⌊z⌉, qmin, qmax) − ⌊z⌉); clip = the real range it covers',
+    operands: Object.fromEntries(
+      [...trainer.quantizers].map(([k, q]) => [k, { bits: q.scheme.bits, granularity: q.scheme.granularity, symmetric: q.scheme.symmetric, s: Array.from(q.s), z: Array.from(q.z, roundHalfEven), clip: q.groups === 1 ? q.clip(0) : undefined }]),
+    ),
+  };
+  post({ type: 'export', safetensors: bytes.buffer as ArrayBuffer, ranges: JSON.stringify(ranges, null, 1) }, [bytes.buffer as ArrayBuffer]);
+}
+
+self.onmessage = async (ev: MessageEvent<TrainRequest>) => {
+  const m = ev.data;
+  try {
+    switch (m.type) {
+      case 'start':
+        await start(m.base, m.settings);
+        return;
+      case 'pause':
+        paused = true;
+        post({ type: 'paused' });
+        return;
+      case 'resume':
+        paused = false;
+        if (!running && trainer && settings && trainer.step < settings.steps && !cancelled) await run();
+        return;
+      case 'cancel':
+        cancelled = true;
+        paused = false;
+        if (!running) post({ type: 'done', step: trainer?.step ?? 0, reason: 'cancelled' });
+        return;
+      case 'reset':
+        if (running) throw new Error('cancel the run before resetting');
+        trainer = undefined; // the shipped weights are never modified: a new run starts from them
+        return;
+      case 'inspect': {
+        inspect = { site: m.site, operand: m.operand };
+        const qv = quantView(trainer?.step ?? 0);
+        if (qv) post({ type: 'quant', view: qv });
+        return;
+      }
+      case 'score':
+        score(m.limit);
+        return;
+      case 'export':
+        exportModel();
+        return;
+    }
+  } catch (e) {
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+};
