@@ -11,7 +11,8 @@
  * are quantized and packed before timing (as the plan does once per plan / once per layer); only the
  * product is timed, plus one row for the activation quantizer (per token, int8) to show what the
  * integer path pays outside the GEMM. Timing: performance.now around repeated calls until a run lasts
- * ≥ minMs (browsers coarsen the clock to 0.1 ms), median of `runs` runs after `warmup`.
+ * ≥ minMs (browsers coarsen the clock to 0.1 ms); a layer's kernels take turns run by run, and each
+ * figure is the fastest of `runs` runs after `warmup` (the least disturbed on a shared machine).
  */
 import { type WasmCpuKernelsT } from './cpuKernels';
 
@@ -58,12 +59,6 @@ export interface CpuBenchResult {
   };
 }
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const LAYERS: [string, number, number][] = [
   ['vit:qkv', 384, 128],
   ['vit:out', 128, 128],
@@ -77,25 +72,33 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
   const ar = kernels.arena;
   const M = 65 * o.images;
   const rows: CpuBenchRow[] = [];
-  const time = (f: () => void): number => {
+  /** calls per timed run so that one run lasts minMs */
+  const calibrate = (f: () => void): number => {
     let reps = 1;
-    // calibrate: enough calls that one run lasts minMs
     for (;;) {
       const t = performance.now();
       for (let i = 0; i < reps; i++) f();
       const ms = performance.now() - t;
-      if (ms >= o.minMs || reps >= 1 << 16) break;
+      if (ms >= o.minMs || reps >= 1 << 16) return reps;
       reps = Math.min(1 << 16, Math.max(reps * 2, Math.ceil((reps * o.minMs * 1.2) / Math.max(ms, 0.05))));
     }
-    const times: number[] = [];
-    for (let r = 0; r < o.warmup + o.runs; r++) {
-      const t = performance.now();
-      for (let i = 0; i < reps; i++) f();
-      if (r >= o.warmup) times.push((performance.now() - t) / reps);
-    }
-    return median(times);
   };
-  const total = LAYERS.length * 4 + 1;
+  /**
+   * A layer's kernels timed run by run in turn (a change of machine load hits them alike); each
+   * figure is the fastest run (on a shared machine the least disturbed one), ms per call.
+   */
+  const timeInterleaved = (cases: { f: () => void; done: (ms: number) => void }[]) => {
+    const reps = cases.map((c) => calibrate(c.f));
+    const best = cases.map(() => Infinity);
+    for (let r = 0; r < o.warmup + o.runs; r++)
+      cases.forEach((c, i) => {
+        const t = performance.now();
+        for (let j = 0; j < reps[i]; j++) c.f();
+        if (r >= o.warmup) best[i] = Math.min(best[i], (performance.now() - t) / reps[i]);
+      });
+    cases.forEach((c, i) => c.done(best[i]));
+  };
+  const total = LAYERS.length * 5 + 1;
   let done = 0;
   const step = (label: string) => opts.onProgress?.(done++, total, label);
   // deterministic, non-trivial operands (speed must not depend on zeros)
@@ -105,6 +108,14 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
       const shape = `${M}×${n}×${k}`;
       const ops = 2 * M * n * k;
       const push = (kernel: string, ms: number) => rows.push({ kernel, group, shape, ops, ms, gops: ops / (ms * 1e6) });
+      // rows in this order whatever the timing order
+      const slots: (() => void)[] = [];
+      const cases: { f: () => void; done: (ms: number) => void }[] = [];
+      const later = (kernel: string, f: () => void, row?: (ms: number) => CpuBenchRow) => {
+        let ms = NaN;
+        cases.push({ f, done: (v) => (ms = v) });
+        slots.push(() => (row ? rows.push(row(ms)) : push(kernel, ms)));
+      };
       ar.scoped(() => {
         const x = ar.alloc(M * k * 4);
         ar.f32(x, M * k).forEach((_, i, a) => (a[i] = hash(i) * 4 - 2));
@@ -116,7 +127,7 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
         step(`gemm_f32 ${group}`);
         const panels = ar.alloc(Math.ceil(n / 8) * 8 * k * 4);
         ex.pack_b_f32(w, n, k, panels);
-        push('gemm_f32', time(() => ex.gemm_f32(x, panels, bias, y, M, n, k, 0, 0)));
+        later('gemm_f32', () => ex.gemm_f32(x, panels, bias, y, M, n, k, 0, 0));
         // int8 activations, per token asymmetric (what the W8A8 / W4A8 plans feed the GEMM)
         const wq = ar.alloc(n * k * 4);
         const xq = (gs: number, gp: number, i8: boolean) => {
@@ -139,13 +150,14 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           ex.pack_i16(wq, n, k, k, kp, 1, nP, 0, wp, csw);
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
-          push('gemm_w8a8 (int8 × int8)', time(() => ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0)));
+          later('gemm_w8a8 (int8 × int8)', () => ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0));
           if (group === 'vit:qkv') {
             const rowsP = Math.ceil((M + 1) / 4) * 4;
             const q = { xp: ar.alloc(rowsP * kp), sums: ar.alloc(M * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
             step('quantize A per token');
-            const ms = time(() => ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, k, kp, 1, rowsP, 128, q.xp, q.sums, q.sx, q.zx, 1));
-            rows.push({ kernel: 'quantize A (per token, int8)', group, shape: `${M}×${k}`, ops: M * k, ms, gops: (M * k) / (ms * 1e6) });
+            later('', () => ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, k, kp, 1, rowsP, 128, q.xp, q.sums, q.sx, q.zx, 1), (ms) => ({
+              kernel: 'quantize A (per token, int8)', group, shape: `${M}×${k}`, ops: M * k, ms, gops: (M * k) / (ms * 1e6),
+            }));
           }
         }
         // W4A8, groups of 32 and per channel
@@ -160,8 +172,11 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           const wp = ar.alloc(ex.packedW4Size(n, gp, groups));
           const consts = ar.alloc(ex.w4ConstsSize(n, groups));
           ex.pack_w4_nib(wq, n, k, gs, gp, groups, sw, wp, ar.alloc(n * groups * 4), consts);
-          push(gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32', time(() => ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0)));
+          later(gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32', () => ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0));
         }
+        step(`timing ${group}`);
+        timeInterleaved(cases);
+        for (const sl of slots) sl();
       });
     }
   });
@@ -183,7 +198,7 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
     features: kernels.wasmFeatures,
     relaxedUnavailable: kernels.relaxedUnavailable ?? null,
     runtime: typeof window !== 'undefined' || typeof importScripts === 'function' ? (nav?.userAgent ?? 'browser') : `node ${proc?.version ?? ''}`,
-    timing: `performance.now, median of ${o.runs} runs (each ≥ ${o.minMs} ms of repeated calls) after ${o.warmup} warm-up`,
+    timing: `performance.now; a layer's kernels in turn, run by run; fastest of ${o.runs} runs (each ≥ ${o.minMs} ms of repeated calls) after ${o.warmup} warm-up`,
     date: new Date().toISOString(),
     options: o,
     rows,

@@ -76,7 +76,7 @@ export function explainGpuRatios(r: KernelBenchResult): string[] {
   const f = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
   if (r.adapter?.isFallback)
     out.push(
-      `This adapter is a software GPU (SwiftShader): the shaders run on the CPU cores through a compiler that has no int8 dot-product instruction to target, so ${r.int8Variant === 'dot4I8Packed' ? 'dot4I8Packed is emulated with scalar multiplies and shifts' : 'int8 values are unpacked from words with shifts'} and integer GEMMs need more instructions per product than FP32. INT8 here: ${f(r.ratios.vit.int8_over_fp32)} on the ViT's layers.`,
+      `This adapter is a software GPU (SwiftShader): the shaders run on the CPU cores through a compiler that has no int8 dot-product instruction to target, so ${r.int8Variant === 'dot4I8Packed' ? 'dot4I8Packed is emulated with scalar multiplies and shifts' : 'int8 values are unpacked from words with shifts'}; the integer kernels gain only from moving fewer bytes. INT8/FP32 here: ${f(r.ratios.vit.int8_over_fp32)} on the ViT's layers, ${f(r.ratios.int8_over_fp32)} on the ${r.options.large}³ square — and these move from run to run with whatever else the CPU cores are doing; they say nothing about a hardware GPU.`,
     );
   else
     out.push(

@@ -283,13 +283,15 @@ async function main() {
     const row = {
       ort: `ONNX Runtime Web ${ort?.version} ${q.quant} (${q.scheme})`,
       imagesPerSecond: +ips.toFixed(1),
+      imagesPerCpuSecond: +(n / q.best.cpu).toFixed(1),
       vsOrtFp32: ort ? +(ips / ort.ips).toFixed(2) : null,
       accuracy: +(correct / n).toFixed(4),
       ours: PLANS[ours]?.[0] ?? null,
       oursOverOrt: +(oursIps / ips).toFixed(2),
+      oursOverOrtCpu: ours >= 0 ? +(best[ours].cpu > 0 ? q.best.cpu / best[ours].cpu : NaN).toFixed(2) : null,
       predictionsAgreeWithOurs: ours >= 0 ? +(agreeOurs / n).toFixed(4) : null,
     };
-    console.log(`${row.ort.slice(0, 56).padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall; ours (${row.ours}) ×${row.oursOverOrt} of it; acc ${(100 * row.accuracy).toFixed(1)}%`);
+    console.log(`${row.ort.slice(0, 56).padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall ${row.imagesPerCpuSecond.toFixed(1).padStart(7)} per CPU-s; ours (${row.ours}) ×${row.oursOverOrt} of it (×${row.oursOverOrtCpu} per CPU-s); acc ${(100 * row.accuracy).toFixed(1)}%`);
     return row;
   });
 
