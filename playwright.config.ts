@@ -47,7 +47,9 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: 'node tools/cli/prepare.mjs && QP_E2E=1 npx vite --host 127.0.0.1 --port 5173 --strictPort',
+    command: 'node tools/cli/prepare.mjs && npx vite --host 127.0.0.1 --port 5173 --strictPort',
+    // vite.config.ts: no file watching or hot reload under test
+    env: { QP_E2E: '1' },
     url: `http://127.0.0.1:5173/__checkout.json?root=${encodeURIComponent(root)}`,
     reuseExistingServer: true,
     timeout: 120_000,
