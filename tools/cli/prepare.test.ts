@@ -24,14 +24,18 @@ describe('entry points prepare the wasm kernels', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'qp-wasm-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  test('a fresh checkout builds both modules, then skips, then rebuilds when asm/ changes', () => {
+  test('a fresh checkout builds the three modules, then skips, then rebuilds when asm/ changes', () => {
     cpSync(join(root, 'asm'), join(scratch, 'asm'), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
     const quiet = { root: scratch, log: () => undefined };
     expect(buildWasm(quiet)).toBe('built');
     expect(existsSync(join(scratch, 'src/cpu/generated/kernels.wasm'))).toBe(true);
     expect(existsSync(join(scratch, 'src/cpu/generated/kernels-relaxed.wasm'))).toBe(true);
+    expect(existsSync(join(scratch, 'src/cpu/generated/kernels-relaxed-dot.wasm'))).toBe(true);
     expect(buildWasm(quiet)).toBe('up-to-date');
+    // a missing build is rebuilt, not skipped
+    rmSync(join(scratch, 'src/cpu/generated/kernels-relaxed-dot.wasm'));
+    expect(buildWasm(quiet)).toBe('built');
     const later = new Date(Date.now() + 60_000);
     utimesSync(join(scratch, 'asm/kernels.ts'), later, later);
     expect(buildWasm(quiet)).toBe('built');
