@@ -38,6 +38,8 @@ const SPEC: Record<string, ArgSpec> = {
   seed: { int: [0, 2 ** 31] },
   resume: 'boolean',
   'skip-test': 'boolean',
+  /** images of val the step-0 figure is taken on (default all 5000) */
+  'start-limit': { int: [1, 5000] },
 };
 
 function figure(pred: ArrayLike<number>, labels: ArrayLike<number>): EvalFigure {
@@ -113,10 +115,11 @@ async function main() {
       wallSeconds: 0,
     };
     // the step-0 accuracy depends on the plan and the starting bits only (min/max calibration is deterministic): cached
-    const startKey = join(ckDir, `start-${slug0(plan, progressive?.from)}.json`);
+    const startLimit = (args['start-limit'] as number | undefined) ?? data.val.count;
+    const startKey = join(ckDir, `start-${slug0(plan, progressive?.from)}-${startLimit}.json`);
     row.start = existsSync(startKey)
       ? JSON.parse(readFileSync(startKey, 'utf8'))
-      : { val: figure(tr.predict(data.val.pixels, data.val.count), data.val.labels) };
+      : { val: figure(tr.predict(data.val.pixels, startLimit), data.val.labels.subarray(0, startLimit)) };
     writeFileSync(startKey, JSON.stringify(row.start));
     console.log(`step 0 (static min/max ranges): val ${(100 * row.start!.val.accuracy).toFixed(2)}%`);
     row.evals.push({ step: 0, ...figure(tr.predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit)) });
