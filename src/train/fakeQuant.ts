@@ -17,6 +17,9 @@ import type { OperandScheme } from '../engine/plan';
 import { intRange, roundHalfEven, scaleZero, type Bits } from '../quant/scaleZero';
 
 const f32 = Math.fround;
+/** markers of clamped elements in forward()'s `keep` (inside the grid it holds ⌊v⌉ − v ∈ [−½, ½]) */
+const BELOW = 2;
+const ABOVE = 3;
 
 /** How the elements of a [rows × cols] operand map to (s, z) groups. */
 export interface QuantLayout {
@@ -104,8 +107,12 @@ export class LearnedQuantizer {
     return { lo, hi };
   }
 
-  /** q̂(x) into y */
-  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length)): Float32Array {
+  /**
+   * q̂(x) into y. `keep` (training) receives per element what the backward needs: ⌊v⌉ − v inside the
+   * grid (in [−½, ½]), BELOW or ABOVE where the value was clamped — so the backward does not divide
+   * and round again.
+   */
+  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length), keep?: Float32Array): Float32Array {
     const { qmin, qmax } = this;
     this.segments(x.length, (g, i0, i1) => {
       const s = this.s[g];
@@ -117,9 +124,37 @@ export class LearnedQuantizer {
         const rr = rv + zr;
         const cl = rr < qmin ? qmin : rr > qmax ? qmax : rr;
         y[i] = s * (cl - zr);
+        if (keep) keep[i] = rr < qmin ? BELOW : rr > qmax ? ABOVE : rv - v;
       }
     });
     return y;
+  }
+
+  /** the backward from what forward() kept (same sums as backward()) */
+  backwardKept(keep: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    const { qmin, qmax } = this;
+    const gs = new Float64Array(this.groups);
+    const gz = new Float64Array(this.groups);
+    this.segments(keep.length, (g, i0, i1) => {
+      const s = this.s[g];
+      const zr = roundHalfEven(this.z[g]);
+      let as = 0;
+      let az = 0;
+      for (let i = i0; i < i1; i++) {
+        const e = keep[i];
+        const d = dy[i];
+        if (e <= 0.5) {
+          dx[i] += d;
+          as += d * e;
+        } else {
+          as += d * ((e === BELOW ? qmin : qmax) - zr);
+          az -= d * s;
+        }
+      }
+      gs[g] += as;
+      gz[g] += az;
+    });
+    this.addGrads(gs, gz);
   }
 
   /** accumulates ∂L/∂x into dx and ∂L/∂s, ∂L/∂z (scaled by g) into gs, gz */
@@ -149,6 +184,10 @@ export class LearnedQuantizer {
       gs[g] += as;
       gz[g] += az;
     });
+    this.addGrads(gs, gz);
+  }
+
+  private addGrads(gs: Float64Array, gz: Float64Array): void {
     for (let g = 0; g < this.groups; g++) {
       this.gs[g] += gs[g] * this.gradScale;
       if (this.learnsZero) this.gz[g] += gz[g] * this.gradScale;

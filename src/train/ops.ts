@@ -65,11 +65,13 @@ function fwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
   return;
 }
 
-function fwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContext, tape: Tape, _training: boolean): void {
+function fwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContext, tape: Tape, training: boolean): void {
   const q = ctx.quantizers.get(quantKey(step.site, step.operand));
   if (!q) throw new Error(`no quantizer for site ${step.site} operand ${step.operand}`);
   const x = val(tape, step.x);
-  tape.vals.set(step.y, q.forward(x));
+  const keep = training ? new Float32Array(x.length) : undefined;
+  tape.vals.set(step.y, q.forward(x, undefined, keep));
+  if (keep) tape.saved.set(step, [keep]);
   return;
 }
 
@@ -251,7 +253,9 @@ function bwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
 
 function bwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContext, tape: Tape, dy: Float32Array): void {
   const q = ctx.quantizers.get(quantKey(step.site, step.operand))!;
-  q.backward(val(tape, step.x), dy, grad(ctx, tape, step.x));
+  const keep = tape.saved.get(step);
+  if (keep) q.backwardKept(keep[0], dy, grad(ctx, tape, step.x));
+  else q.backward(val(tape, step.x), dy, grad(ctx, tape, step.x));
   return;
 }
 
