@@ -21,6 +21,27 @@ test('kernels view runs the browser benchmark and shows the ratios', async ({ pa
   await expect(page.locator('.ratio-k').first()).toContainText('INT8 / FP32');
   await expect(page.locator('.bench-head')).toContainText('adapter');
   await expect(page.locator('.table tbody tr').first()).toBeVisible();
+  // issue 15: ONNX Runtime Web (MatMul, MatMulNBits) and TensorFlow.js (matMul) beside our FP32 GEMM,
+  // same worker, same shapes (4 ViT layers + the square): every row a time or a stated reason
+  // this browser's run (not the committed one, which has library rows too) is the one checked
+  await expect(page.getByTestId('kernels-committed')).toHaveCount(0, { timeout: 240_000 });
+  const libs = page.getByTestId('kernels-libs');
+  await expect(libs.getByTestId('kernels-libs-none')).toHaveCount(0);
+  await expect(libs.locator('[data-testid="kernels-libs-row"][data-lib="ours"]')).toHaveCount(5);
+  await expect(libs.locator('[data-testid="kernels-libs-row"][data-lib="onnxruntime-web"]')).toHaveCount(10);
+  await expect(libs.locator('[data-testid="kernels-libs-row"][data-lib="tfjs"]')).toHaveCount(5);
+  const cells = await libs.locator('[data-testid="kernels-libs-row"] .lib-ms').allTextContents();
+  for (const c of cells) expect(c).toMatch(/^(\d+(\.\d+)?(e[+-]\d+)?|skipped: \S.{5,})$/);
+  // an op with figures at every ViT layer has a finite ratio tile; one without has its reason in the explanation
+  const explain = await libs.getByTestId('kernels-libs-explain').textContent();
+  expect(explain).toContain('dispatch overhead');
+  for (const [lib, op] of [['ONNX Runtime Web', 'MatMul (FP32)'], ['ONNX Runtime Web', 'MatMulNBits (4-bit b32)'], ['TensorFlow.js', 'matMul (FP32)']]) {
+    const tile = libs.getByTestId('kernels-libs-ratio').filter({ hasText: `${lib} ${op}` });
+    await expect(tile).toHaveCount(1);
+    const v = await tile.locator('.ratio-v').textContent();
+    if (v === 'n/a') expect(explain).toMatch(new RegExp(`${lib} ${op.replace(/[()]/g, '\\$&')}: .*(failed|differs)`));
+    else expect(v).toMatch(/^\d+\.\d\d×$/);
+  }
   await page.screenshot({ path: `${ART}/app-kernels.png`, fullPage: true });
   expect(errors, errors.join('\n')).toEqual([]);
 });

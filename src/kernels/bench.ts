@@ -59,6 +59,11 @@ export interface KernelBenchResult {
    * (W4A8 at g = 128, against the faster FP32 variant); `vit` compares total time of the four linear layers of one block at the ViT shapes.
    */
   ratios: { int8_over_fp32: number; int4_over_fp32: number; vit: { int8_over_fp32: number; int4_over_fp32: number } };
+  /**
+   * ONNX Runtime Web and TensorFlow.js at the same shapes, in the same page/worker (browser only:
+   * src/kernels/yardsticks.ts, run after this benchmark by its callers); a string says why not.
+   */
+  yardsticks?: import('./yardsticks').YardstickResult | string;
 }
 
 /** The sizes the Kernels view offers; `npm run bench:kernels -- --size` takes the same names (default standard). */

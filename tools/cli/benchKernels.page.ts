@@ -24,7 +24,13 @@ async function main() {
     try {
       const ctx = await browserGpuContext({ label: 'kernel-bench' });
       try {
-        out.webgpu = await runKernelBench(ctx, { ...KERNEL_BENCH_PRESETS[size], onProgress: (d, t, l) => log(`[webgpu ${d}/${t}] ${l}`) });
+        const r = await runKernelBench(ctx, { ...KERNEL_BENCH_PRESETS[size], onProgress: (d, t, l) => log(`[webgpu ${d}/${t}] ${l}`) });
+        // the Kernels view's worker does the same: libraries at the same shapes, same page
+        if (q.get('libs') !== '0') {
+          const { runYardsticks } = await import('../../src/kernels/yardsticksRun');
+          r.yardsticks = await runYardsticks(ctx, { ...r.options, onProgress: (d, t, l) => log(`[libraries ${d}/${t}] ${l}`) });
+        }
+        out.webgpu = r;
       } finally {
         ctx.destroy();
       }

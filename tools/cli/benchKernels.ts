@@ -4,7 +4,9 @@
  * default standard) and timing — src/kernels/bench.ts (every WGSL GEMM at the ViT's shapes and one
  * square GEMM) and src/cpu/cpuBench.ts (the CPU backend's WASM GEMMs at the ViT's shapes) — prints
  * both tables, the ratios and their plain-words explanation, and writes the JSON (the WebGPU result at
- * the top level as before, the CPU result under `cpu`).
+ * the top level as before, the CPU result under `cpu`). With --browser the WebGPU result also holds
+ * `yardsticks`: ONNX Runtime Web's MatMul / MatMulNBits and TensorFlow.js's matMul at the same shapes in
+ * the same page (src/kernels/yardsticks.ts; --no-libs leaves them out).
  *
  * --browser runs everything in headless Chromium (/usr/bin/chromium through Playwright, page
  * tools/cli/benchKernels.page.html served by Vite): the adapter and the wasm engine a user of the app
@@ -15,12 +17,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
+import { explainYardsticks, formatYardstickTable } from '../../src/kernels/yardsticks';
 import { explainGpuRatios, formatBenchTable, KERNEL_BENCH_PRESETS, type KernelBenchResult, runKernelBench } from '../../src/kernels/bench';
 import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from '../../src/cpu/cpuBench';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { cliArgs } from './args';
 
-const args = cliArgs('bench:kernels', { size: 'string', out: 'string', quiet: 'boolean', browser: 'boolean', 'no-gpu': 'boolean', 'no-cpu': 'boolean', 'f32-variants': 'boolean' });
+const args = cliArgs('bench:kernels', { 'no-libs': 'boolean', size: 'string', out: 'string', quiet: 'boolean', browser: 'boolean', 'no-gpu': 'boolean', 'no-cpu': 'boolean', 'f32-variants': 'boolean' });
 const out = (args.out as string | undefined) ?? 'results/kernels.json';
 const size = ((args.size as string | undefined) ?? 'standard') as keyof typeof KERNEL_BENCH_PRESETS;
 if (!(size in KERNEL_BENCH_PRESETS)) {
@@ -49,6 +52,7 @@ if (args.browser) {
     const ctx = await nodeGpuContext();
     try {
       webgpu = await runKernelBench(ctx, { ...KERNEL_BENCH_PRESETS[size], compareF32Variants: args['f32-variants'] === true, onProgress: progress?.('webgpu') });
+      webgpu.yardsticks = 'ONNX Runtime Web and TensorFlow.js run in a browser only: use --browser';
     } finally {
       ctx.destroy();
     }
@@ -62,6 +66,10 @@ if (args.browser) {
 if (webgpu && 'rows' in webgpu) {
   console.log(formatBenchTable(webgpu));
   for (const s of explainGpuRatios(webgpu)) console.log(`  · ${s}`);
+  if (typeof webgpu.yardsticks === 'object') {
+    console.log('\n' + formatYardstickTable(webgpu.yardsticks));
+    for (const s of explainYardsticks(webgpu.yardsticks)) console.log(`  · ${s}`);
+  } else console.log(`libraries: ${webgpu.yardsticks ?? 'not run'}`);
 } else if (webgpu) console.log(`WebGPU: ${webgpu.error}`);
 if (cpu && 'rows' in cpu) {
   console.log('\n' + formatCpuBenchTable(cpu));
@@ -89,7 +97,7 @@ async function runBrowser(): Promise<unknown> {
   try {
     const page = await b.newPage();
     if (!args.quiet) page.on('console', (m) => process.stderr.write(`  [chromium] ${m.text()}\n`));
-    await page.goto(`${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}`);
+    await page.goto(`${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}&libs=${args['no-libs'] ? 0 : 1}`);
     await page.waitForFunction(() => (globalThis as { __benchKernels?: unknown }).__benchKernels, undefined, { timeout: 1_200_000, polling: 1000 });
     return await page.evaluate(() => (globalThis as { __benchKernels?: unknown }).__benchKernels);
   } finally {

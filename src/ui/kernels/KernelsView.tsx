@@ -14,6 +14,7 @@ import { fmtNum } from '../common/format';
 import { explainGpuRatios, KERNEL_BENCH_PRESETS, type KernelBenchResult } from '../../kernels/bench';
 import type { CpuBenchResult } from '../../cpu/cpuBench';
 import { CpuKernelsCard } from './CpuKernelsCard';
+import { LibrariesCard } from './LibrariesCard';
 
 type BenchResult = Partial<KernelBenchResult>;
 const COMMITTED = committedRun as unknown as BenchResult & { date?: string; cpu?: CpuBenchResult | { error: string } | null; webgpuError?: string };
@@ -148,6 +149,7 @@ export function KernelsView() {
           </div>
         )}
       </section>
+      <LibrariesCard result={shown?.yardsticks} committed={isCommitted} />
       <CpuKernelsCard committed={COMMITTED_CPU} size={size} />
       {ratios.length > 0 && (
         <ChartCard className="span-2" title="Throughput vs FP32" subtitle={`> 1 is faster than the FP32 GEMM on ${isCommitted ? 'the committed run’s' : 'this'} adapter`} csv={() => ratios.map(([k, v]) => ({ ratio: k, value: v }))} file="kernel-ratios">
