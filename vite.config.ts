@@ -28,13 +28,14 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-// The e2e server (QP_E2E=1, playwright.config.ts) neither watches files nor hot-reloads: an edit
-// saved during a run must not reload the page under test (a spec would see a fresh page midway).
+// The e2e server (QP_E2E=1, playwright.config.ts) does not hot-reload: an edit saved during a run
+// must not reload the page under test (a spec would see a fresh page midway). It still watches the
+// files, so a page loaded later (or a reused server) gets the code as it is now, never a stale copy.
 const e2e = process.env.QP_E2E === '1';
 
 export default defineConfig({
   plugins: [react(), checkoutProbe()],
-  server: { host: '127.0.0.1', port: 5173, headers: isolation, ...(e2e ? { hmr: false, watch: null } : {}) },
+  server: { host: '127.0.0.1', port: 5173, headers: isolation, ...(e2e ? { hmr: false } : {}) },
   preview: { host: '127.0.0.1', port: 4173, headers: isolation },
   worker: { format: 'es' },
   // the kernel benchmark's library yardsticks (src/kernels/yardsticksRun.ts) import these lazily in a
