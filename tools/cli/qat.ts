@@ -162,7 +162,9 @@ async function main() {
   row.valPredictions = Array.from(pv);
   row.wallSeconds += (Date.now() - t0) / 1000;
   save();
-  results.rows[rowName] = row;
+  // re-read: another qat run may have written its row since this one started
+  const latest: QatResults = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: {} };
+  results.rows = { ...latest.rows, [rowName]: row };
   const torchPath = join(REPO_ROOT, 'results', 'qat_torch.json');
   const torch = existsSync(torchPath) ? JSON.parse(readFileSync(torchPath, 'utf8')) : undefined;
   writeFileSync(resultsPath, JSON.stringify(results, null, 1));
