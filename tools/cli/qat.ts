@@ -160,8 +160,8 @@ async function main() {
     testDelta: pt ? pairedDelta(correctness(fp.test, data.test.labels), correctness(pt, data.test.labels)) : undefined,
   };
   row.valPredictions = Array.from(pv);
+  save(); // adds this session's wall time to what it writes
   row.wallSeconds += (Date.now() - t0) / 1000;
-  save();
   // re-read: another qat run may have written its row since this one started
   const latest: QatResults = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: {} };
   results.rows = { ...latest.rows, [rowName]: row };
