@@ -20,7 +20,7 @@ import type { BackendInfo } from '../engine/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
 import { scaleZero, storageOffset } from '../quant/scaleZero';
-import { outlierColumns } from '../quant/llmInt8';
+import { checkedOutlierColumns } from '../quant/llmInt8';
 import { applySmoothing } from '../quant/smoothquant';
 import { patchify, siteLinears, VitReference } from '../model/vitRef';
 import type { Linear, VitWeights } from '../model/vitWeights';
@@ -241,10 +241,10 @@ export class VitCpu {
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
           if (flags & FLAG_GELU && res) throw new Error('vitCpu: GELU then residual is not an op of this ViT');
-          for (const group of this.slowGroups(ps, a, rows, perImage, k)) {
+          for (const { images: group, mask } of this.slowGroups(ps, a, rows, perImage, k)) {
             const ai = new Float32Array(group.length * perImage * k);
             group.forEach((img, j) => ai.set(ar.f32(a + img * perImage * k * 4, perImage * k), j * perImage * k));
-            const yg = runLinearSite(ps, lin, ai, group.length * perImage, this.kernels);
+            const yg = runLinearSite(ps, lin, ai, group.length * perImage, this.kernels, { llmMask: mask });
             group.forEach((img, j) => {
               const yi = yg.subarray(j * perImage * n, (j + 1) * perImage * n);
               const yv = ar.f32(y + img * perImage * n * 4, perImage * n);
@@ -271,18 +271,20 @@ export class VitCpu {
    * matrix — one integer GEMM and one W pack per group instead of per image. Run-time SmoothQuant
    * with a per-tensor range is one range per image: one image per group.
    */
-  private slowGroups(ps: PreparedSite, a: number, rows: number, perImage: number, k: number): number[][] {
+  private slowGroups(ps: PreparedSite, a: number, rows: number, perImage: number, k: number): { images: number[]; mask?: Uint8Array }[] {
     const images = rows / perImage;
     const llm = ps.scheme.llmInt8;
-    if (!llm) return Array.from({ length: images }, (_, i) => [i]);
-    const groups = new Map<string, number[]>();
+    if (!llm) return Array.from({ length: images }, (_, i) => ({ images: [i] }));
+    const groups = new Map<string, { images: number[]; mask: Uint8Array }>();
     const smooth = ps.weight?.smoothPlacement === 'runtime' ? ps.weight.smooth : undefined;
     for (let img = 0; img < images; img++) {
       let x: Float32Array = this.ar.f32(a + img * perImage * k * 4, perImage * k);
       // the mask is taken on the operand LLM.int8() sees (after run-time smoothing, as runLinearSite does)
       if (smooth) x = applySmoothing(x, perImage, k, smooth);
-      const key = outlierColumns(x, perImage, k, llm.threshold).join('');
-      (groups.get(key) ?? groups.set(key, []).get(key)!).push(img);
+      // the mask (and the finiteness check) LLM.int8() would compute, once per image, handed on
+      const mask = checkedOutlierColumns(x, perImage, k, llm.threshold);
+      const key = mask.join('');
+      (groups.get(key) ?? groups.set(key, { images: [], mask }).get(key)!).images.push(img);
     }
     this.slowMatrices.images += images;
     this.slowMatrices.matrices += groups.size;

@@ -346,7 +346,8 @@ function perRow(v: Float32Array | Int32Array, r0: number, rows: number, isTensor
 }
 
 /** A weight site: A [m×k] (one image) → Y [m×n]. */
-export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, m: number, ops: MatOps): Float32Array {
+/** `llmMask`: LLM.int8()'s outlier columns of this (smoothed) operand when the caller found them already (checkedOutlierColumns). */
+export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, m: number, ops: MatOps, hint: { llmMask?: Uint8Array } = {}): Float32Array {
   const { scheme, path } = ps;
   const n = lin.out;
   const k = lin.in;
@@ -364,7 +365,7 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       if (scheme.llmInt8) {
         const aBits = (scheme.a.bits === 32 ? 8 : scheme.a.bits) as 8 | 4 | 2;
         const bBits = (scheme.b.bits === 32 ? 8 : scheme.b.bits) as 8 | 4 | 2;
-        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o), quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec) });
+        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o), quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec), mask: hint.llmMask });
       }
       const aq = fakeQuantOperand(ops, a, m, k, scheme.a, ps.clipA);
       return ops.gemmF32(aq, wt.deq ?? wt.w, bias, m, n, k);

@@ -88,5 +88,10 @@ describe('LLM.int8', () => {
     const xn = Float32Array.from(x);
     xn[0] = NaN;
     expect(() => llmInt8Matmul(xn, w, b, m, n, k, 6, { aBits: 8, bBits: 8 })).toThrow(/NaN/);
+    // an Inf is an "outlier" (> threshold) and would run through the FP32 part unnoticed
+    xn[0] = Infinity;
+    expect(() => llmInt8Matmul(xn, w, b, m, n, k, 6, { aBits: 8, bBits: 8 })).toThrow(/Infinity \(NaN\/Inf input\)/);
+    // a caller's mask must fit X
+    expect(() => llmInt8Matmul(x, w, b, m, n, k, 6, { aBits: 8, bBits: 8, mask: new Uint8Array(k + 1) })).toThrow(/mask has/);
   });
 });

@@ -17,6 +17,24 @@ export function outlierColumns(x: ArrayLike<number>, rows: number, k: number, th
   return out;
 }
 
+/**
+ * The outlier columns of X, refusing NaN/Inf in the same pass (an Inf would be an "outlier" and run
+ * through the FP32 part unnoticed). What llmInt8Matmul computes first; a caller that has it already
+ * (the CPU backend groups images by it) passes it back as `opts.mask`.
+ */
+export function checkedOutlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number, what = 'llmInt8Matmul X'): Uint8Array {
+  if (x.length !== rows * k) throw new RangeError(`outlierColumns: ${x.length} values for ${rows}×${k}`);
+  if (Number.isNaN(threshold)) throw new RangeError('outlierColumns: threshold is NaN');
+  const out = new Uint8Array(k);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < k; c++) {
+      const v = x[r * k + c];
+      if (!Number.isFinite(v)) throw new RangeError(`${what}: element ${r * k + c} is ${v} (NaN/Inf input)`);
+      if (Math.abs(v) > threshold) out[c] = 1;
+    }
+  return out;
+}
+
 /** Columns whose mask entry is `keep`, gathered into a new [rows × count] matrix. */
 function gatherColumns(x: ArrayLike<number>, rows: number, k: number, idx: Int32Array): Float32Array {
   const kk = idx.length;
@@ -32,6 +50,8 @@ export interface LlmInt8Options {
   gemm?: (o: W8A8Operands) => Float32Array;
   /** quantizer for X's regular columns (e.g. MatOps.quantize on the WASM kernels); default quantizeMatrix */
   quantize?: (x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec) => QuantizedMatrix;
+  /** X's outlier columns from checkedOutlierColumns (X already checked finite), when the caller has them */
+  mask?: Uint8Array;
 }
 
 /** Y[m×n] = X[m×k]·W[n×k]ᵀ + b with the LLM.int8 decomposition. */
@@ -48,13 +68,14 @@ export function llmInt8Matmul(
   if (x.length !== m * k) throw new RangeError(`llmInt8Matmul: X has ${x.length} values for ${m}×${k}`);
   if (w.length !== n * k) throw new RangeError(`llmInt8Matmul: W has ${w.length} values for ${n}×${k}`);
   if (bias && bias.length !== n) throw new RangeError(`llmInt8Matmul: bias has ${bias.length} values for n = ${n}`);
-  validateFinite(x, 'llmInt8Matmul X');
+  // X is checked finite while its outlier columns are found (or was, by the caller that found them)
   // W is the same array image after image: checked once (it is never written after preparation)
   if (!checkedWeights.has(w as object)) {
     validateFinite(w, 'llmInt8Matmul W');
     checkedWeights.add(w as object);
   }
-  const mask = outlierColumns(x, m, k, threshold);
+  if (opts.mask && opts.mask.length !== k) throw new RangeError(`llmInt8Matmul: mask has ${opts.mask.length} columns for k = ${k}`);
+  const mask = opts.mask ?? checkedOutlierColumns(x, m, k, threshold);
   const outIdx: number[] = [];
   const regIdx: number[] = [];
   for (let c = 0; c < k; c++) (mask[c] ? outIdx : regIdx).push(c);
