@@ -55,6 +55,16 @@ describe('QatTrainer', () => {
     expect(tr.step).toBe(30);
   });
 
+  it('frozen weights: only s and z move', () => {
+    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, { ...DEFAULT_QAT, trainWeights: false });
+    tr.calibrate(pixels, 6);
+    const w0 = tr.params.get('blocks.0.fc1.weight')!.slice();
+    const s0 = tr.quantizers.get('5b')!.s[0];
+    tr.trainStep(pixels, labels, idx, uniformStream(4));
+    expect(Array.from(tr.params.get('blocks.0.fc1.weight')!)).toEqual(Array.from(w0));
+    expect(tr.quantizers.get('5b')!.s[0]).not.toBe(s0);
+  });
+
   it('a NaN stops training with a clear error and keeps the last good state', () => {
     const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, DEFAULT_QAT);
     tr.calibrate(pixels, 6);

@@ -1,6 +1,6 @@
 /**
  * npm run qat -- --plan all-int4|all-int2|<plan.json> [--steps N] [--batch N] [--progressive 4,2 --switch k]
- *   [--backend cpu|typescript] [--row NAME] [--eval-every N] [--eval-limit N] [--seed N] [--resume]
+ *   [--backend cpu|typescript] [--row NAME] [--eval-every N] [--eval-limit N] [--start-limit N] [--seed N] [--resume] [--freeze-weights]
  *
  * Quantization-aware training (issue 13) of the committed model on the training images with
  * crop + flip (seeded), LSQ fake-quant with learnable s and z at every quantized operand
@@ -38,6 +38,8 @@ const SPEC: Record<string, ArgSpec> = {
   seed: { int: [0, 2 ** 31] },
   resume: 'boolean',
   'skip-test': 'boolean',
+  /** weights frozen: only the quantizers' s and z learn */
+  'freeze-weights': 'boolean',
   /** images of val the step-0 figure is taken on (default all 5000) */
   'start-limit': { int: [1, 5000] },
 };
@@ -89,7 +91,7 @@ async function main() {
   }
   results.fp32 = { val: figure(fp.val, data.val.labels), test: figure(fp.test, data.test.labels) };
 
-  const tr = new QatTrainer(weights, plan, mm, { ...DEFAULT_QAT, progressive, seed });
+  const tr = new QatTrainer(weights, plan, mm, { ...DEFAULT_QAT, progressive, seed, trainWeights: !args['freeze-weights'] });
   const ckPath = join(ckDir, `${slug}.json`);
   let row: QatRow;
   const t0 = Date.now();
