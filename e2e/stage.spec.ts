@@ -9,6 +9,9 @@ import { STAGE_STEPS } from '../src/state/stage';
 // while scoring. CPU backend; the background validation figures use 16 images (a stored demo
 // knob, so the test does not score 7 × 5000 images) and the live subset 8.
 const VAL_IMAGES = 16;
+// Playwright's tracer snapshots the DOM inside the page on every action (its own main-thread work,
+// 50–150 ms on this page): off here, so the long tasks measured are the app's, not the harness's.
+test.use({ trace: 'off' });
 
 function hash(patch: Partial<Config> = {}): string {
   return '#' + encodeConfig({ ...defaultConfig(), liveSize: 8, backend: 'cpu', ...patch });
