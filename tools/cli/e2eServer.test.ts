@@ -25,9 +25,15 @@ describe('e2e dev server belongs to this checkout', () => {
   });
 
   test('playwright.config.ts polls the probe with this root before reusing a server', () => {
-    const ws = config.webServer as { url: string; reuseExistingServer: boolean; command: string };
+    const servers = config.webServer as { url: string; reuseExistingServer: boolean; command: string }[];
+    const ws = servers.find((s) => s.reuseExistingServer)!;
     expect(ws.url).toBe(`http://127.0.0.1:5173/__checkout.json?root=${encodeURIComponent(root)}`);
     // a server that is not ours leaves the port busy: strictPort makes the run stop instead of moving
     expect(ws.command).toMatch(/--port 5173 --strictPort/);
+    // the production server (stage and long tasks) is built fresh and never reused
+    for (const s of servers.filter((x) => x !== ws)) {
+      expect(s.reuseExistingServer).toBe(false);
+      expect(s.command).toMatch(/vite build .*&& npx vite preview .*--strictPort/);
+    }
   });
 });
