@@ -20,7 +20,7 @@ import type { BackendInfo } from '../engine/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
 import { scaleZero, storageOffset } from '../quant/scaleZero';
-import { checkedOutlierColumns } from '../quant/llmInt8';
+import { outlierColumns } from '../quant/llmInt8';
 import { applySmoothing } from '../quant/smoothquant';
 import { patchify, siteLinears, VitReference } from '../model/vitRef';
 import type { Linear, VitWeights } from '../model/vitWeights';
@@ -282,7 +282,7 @@ export class VitCpu {
       // the mask is taken on the operand LLM.int8() sees (after run-time smoothing, as runLinearSite does)
       if (smooth) x = applySmoothing(x, perImage, k, smooth);
       // the mask (and the finiteness check) LLM.int8() would compute, once per image, handed on
-      const mask = checkedOutlierColumns(x, perImage, k, llm.threshold);
+      const mask = outlierColumns(x, perImage, k, llm.threshold);
       const key = mask.join('');
       (groups.get(key) ?? groups.set(key, { images: [], mask }).get(key)!).images.push(img);
     }

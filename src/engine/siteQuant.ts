@@ -346,7 +346,7 @@ function perRow(v: Float32Array | Int32Array, r0: number, rows: number, isTensor
 }
 
 /** A weight site: A [m×k] (one image) → Y [m×n]. */
-/** `llmMask`: LLM.int8()'s outlier columns of this (smoothed) operand when the caller found them already (checkedOutlierColumns). */
+/** `llmMask`: LLM.int8()'s outlier columns of this (smoothed) operand when the caller found them already (outlierColumns). */
 export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, m: number, ops: MatOps, hint: { llmMask?: Uint8Array } = {}): Float32Array {
   const { scheme, path } = ps;
   const n = lin.out;

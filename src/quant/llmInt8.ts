@@ -8,21 +8,12 @@
 import { gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
 import { type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix, validateFinite } from './quantizeMatrix';
 
-/** 1 where any |x[:, c]| > threshold (strict), X [rows×k]. */
-export function outlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number): Uint8Array {
-  if (x.length !== rows * k) throw new RangeError(`outlierColumns: ${x.length} values for ${rows}×${k}`);
-  if (Number.isNaN(threshold)) throw new RangeError('outlierColumns: threshold is NaN');
-  const out = new Uint8Array(k);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < k; c++) if (Math.abs(x[r * k + c]) > threshold) out[c] = 1;
-  return out;
-}
-
 /**
- * The outlier columns of X, refusing NaN/Inf in the same pass (an Inf would be an "outlier" and run
- * through the FP32 part unnoticed). What llmInt8Matmul computes first; a caller that has it already
- * (the CPU backend groups images by it) passes it back as `opts.mask`.
+ * 1 where any |x[:, c]| > threshold (strict), X [rows×k] — refusing NaN/Inf in the same pass (an Inf
+ * would be an "outlier" and run through the FP32 part unnoticed). What llmInt8Matmul computes first;
+ * a caller that has it already (the CPU backend groups images by it) passes it back as `opts.mask`.
  */
-export function checkedOutlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number, what = 'llmInt8Matmul X'): Uint8Array {
+export function outlierColumns(x: ArrayLike<number>, rows: number, k: number, threshold: number, what = 'llmInt8Matmul X'): Uint8Array {
   if (x.length !== rows * k) throw new RangeError(`outlierColumns: ${x.length} values for ${rows}×${k}`);
   if (Number.isNaN(threshold)) throw new RangeError('outlierColumns: threshold is NaN');
   const out = new Uint8Array(k);
@@ -50,7 +41,7 @@ export interface LlmInt8Options {
   gemm?: (o: W8A8Operands) => Float32Array;
   /** quantizer for X's regular columns (e.g. MatOps.quantize on the WASM kernels); default quantizeMatrix */
   quantize?: (x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec) => QuantizedMatrix;
-  /** X's outlier columns from checkedOutlierColumns (X already checked finite), when the caller has them */
+  /** X's outlier columns from outlierColumns (X already checked finite), when the caller has them */
   mask?: Uint8Array;
 }
 
@@ -75,7 +66,7 @@ export function llmInt8Matmul(
     checkedWeights.add(w as object);
   }
   if (opts.mask && opts.mask.length !== k) throw new RangeError(`llmInt8Matmul: mask has ${opts.mask.length} columns for k = ${k}`);
-  const mask = opts.mask ?? checkedOutlierColumns(x, m, k, threshold);
+  const mask = opts.mask ?? outlierColumns(x, m, k, threshold);
   const outIdx: number[] = [];
   const regIdx: number[] = [];
   for (let c = 0; c < k; c++) (mask[c] ? outIdx : regIdx).push(c);
