@@ -2,7 +2,14 @@
  * references of shaders/layernorm.wgsl, elementwise.wgsl and softmax.wgsl, shared by vitRef and the
  * CPU kernels' TypeScript fallback. */
 export function layerNormRows(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number): Float32Array {
-  const y = new Float32Array(rows * d);
+  return layerNormRowsInto(x, rows, d, g, b, eps, new Float32Array(rows * d));
+}
+
+/**
+ * LayerNorm into `y`; with `keep`, also the normalized rows x̂ and each row's 1/σ (what a backward
+ * pass needs — the QAT trainer keeps them). Same arithmetic either way.
+ */
+export function layerNormRowsInto(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number, y: Float32Array, keep?: { xhat: Float32Array; inv: Float32Array }): Float32Array {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let mean = 0;
@@ -14,7 +21,12 @@ export function layerNormRows(x: Float32Array, rows: number, d: number, g: Float
       v += t * t;
     }
     const inv = 1 / Math.sqrt(v / d + eps);
-    for (let j = 0; j < d; j++) y[o + j] = (x[o + j] - mean) * inv * g[j] + b[j];
+    if (keep) keep.inv[r] = inv;
+    for (let j = 0; j < d; j++) {
+      const h = (x[o + j] - mean) * inv;
+      if (keep) keep.xhat[o + j] = h;
+      y[o + j] = h * g[j] + b[j];
+    }
   }
   return y;
 }

@@ -6,7 +6,7 @@
  */
 import type { LoweredVit, Step, StepKind } from '../plan/steps';
 import type { LearnedQuantizer } from './fakeQuant';
-import { softmaxRows } from '../model/rowOps.ref';
+import { layerNormRowsInto, softmaxRows } from '../model/rowOps.ref';
 import type { MatMul } from './matmul';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -97,24 +97,9 @@ function fwd_layerNorm(step: Extract<Step, { kind: 'layerNorm' }>, ctx: OpContex
   const d = g.length;
   const rows = x.length / d;
   const y = out(ctx, tape, step.y);
-  const xhat = training ? new Float32Array(x.length) : null;
-  const inv = training ? new Float32Array(rows) : null;
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[o + j];
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (x[o + j] - mean) ** 2;
-    const iv = 1 / Math.sqrt(v / d + step.eps);
-    if (inv) inv[r] = iv;
-    for (let j = 0; j < d; j++) {
-      const h = (x[o + j] - mean) * iv;
-      if (xhat) xhat[o + j] = h;
-      y[o + j] = h * g[j] + b[j];
-    }
-  }
-  if (xhat && inv) tape.saved.set(step, [xhat, inv]);
+  const keep = training ? { xhat: new Float32Array(x.length), inv: new Float32Array(rows) } : undefined;
+  layerNormRowsInto(x, rows, d, g, b, step.eps, y, keep);
+  if (keep) tape.saved.set(step, [keep.xhat, keep.inv]);
   return;
 }
 
