@@ -14,6 +14,7 @@
  * ≥ minMs (browsers coarsen the clock to 0.1 ms); a layer's kernels take turns run by run, and each
  * figure is the fastest of `runs` runs after `warmup` (the least disturbed on a shared machine).
  */
+import type { BenchRow } from '../kernels/bench';
 import { type WasmCpuKernelsT } from './cpuKernels';
 
 export interface CpuBenchOptions {
@@ -32,14 +33,8 @@ export const CPU_BENCH_PRESETS = {
   standard: { images: 16, runs: 7, warmup: 2, minMs: 30 },
 } as const;
 
-export interface CpuBenchRow {
-  kernel: string;
-  group: string;
-  shape: string;
-  ops: number;
-  ms: number;
-  gops: number;
-}
+/** A row of the CPU benchmark: the WebGPU benchmark's row shape (one table in the Kernels view), no variant. */
+export type CpuBenchRow = Omit<BenchRow, 'variant'>;
 
 export interface CpuBenchResult {
   engine: 'wasm';
