@@ -204,7 +204,7 @@ test('stage: a pinned A is shown beside each step, Δ(step − A) paired on the 
   const line = page.getByTestId('stage-pinned');
   await expect(line).toContainText('all 38');
   // step 1 is FP32: far above all-INT2 on the same images (mutation: "stage ignores A")
-  await expect(page.getByTestId('stage-pinned-delta')).toHaveText(/this step − A on the live subset: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\] paired/, { timeout: 200_000 });
+  await expect(page.getByTestId('stage-pinned-delta')).toHaveText(/this step − A on the live subset: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\] paired, n = 32/, { timeout: 200_000 });
   await page.screenshot({ path: `${SHOTS}/compare-stage-1440.png` });
 });
 

@@ -145,11 +145,11 @@ function PinnedLine({ plan }: { plan: Plan }) {
   return (
     <div className="stage-live stage-pinned" data-testid="stage-pinned">
       <span className="ab-tag ab-a">A</span> {planLabel(pinned)}
-      {aFig ? ` · validation ${f1(aFig.acc.p)}% ${ci(aFig.acc.lo, aFig.acc.hi)}` : ''}
+      {aFig ? ` · validation ${f1(aFig.acc.p)}% ${ci(aFig.acc.lo, aFig.acc.hi)}, n = ${aFig.acc.n}` : ''}
       {pairing.ok ? (
         <span className={`stage-live-d ${deltaClass(pairing.delta)}`} data-testid="stage-pinned-delta">
           {' '}
-          · this step − A on the live subset: {signed(pairing.delta.delta)} pp {ci(pairing.delta.lo, pairing.delta.hi)} paired
+          · this step − A on the live subset: {signed(pairing.delta.delta)} pp {ci(pairing.delta.lo, pairing.delta.hi)} paired, n = {pairing.delta.n}
           {pairing.delta.withinNoise ? ', within noise' : ''}
         </span>
       ) : (
