@@ -96,6 +96,20 @@ describe('studyRows', () => {
     ).rejects.toThrow(/aborted/);
   });
 
+  it('leaving the loop early stops the study (no scores after the consumer is gone)', async () => {
+    let n = 0;
+    const scorer = fakeScorer();
+    const inner = scorer.score.bind(scorer);
+    scorer.score = async (p, c, o) => {
+      if (o.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+      n++;
+      return inner(p, c, o);
+    };
+    for await (const u of studyRows(scorer, { split: SMALL, rows: ['fp32', 'scan'] })) if (u.scores >= 3) break;
+    // mutation caught: the generator's finally awaiting the whole study (3 + 76 scan scores)
+    expect(n).toBeLessThanOrEqual(5);
+  });
+
   it('the default split is the documented one', async () => {
     const it = studyRows(fakeScorer(), { rows: ['fp32'], limit: 10 });
     let r = await it.next();

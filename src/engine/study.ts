@@ -266,8 +266,15 @@ export async function* studyRows(scorer: StudyScorer, o: StudyOptions = {}): Asy
   let done: { result: StudyResult } | { error: unknown } | null = null;
   let phase = 'starting';
   let scores = 0;
+  // leaving the loop early stops the study too (its scores in flight abort), as o.signal does
+  const stop = new AbortController();
+  if (o.signal) {
+    if (o.signal.aborted) stop.abort();
+    else o.signal.addEventListener('abort', () => stop.abort(), { once: true });
+  }
   const run = runStudyOn(scorer, {
     ...o,
+    signal: stop.signal,
     log: (s) => {
       phase = s.trim();
       o.log?.(s);
@@ -296,6 +303,7 @@ export async function* studyRows(scorer: StudyScorer, o: StudyOptions = {}): Asy
       wake = null;
     }
   } finally {
+    if (!done) stop.abort();
     await run;
   }
   const end = done as { result: StudyResult } | { error: unknown };
