@@ -2,10 +2,10 @@ import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
-import * as P from '../src/engine/presets';
+import * as P from '../src/plan/presets';
 import { wilson } from '../src/quant/intervals';
 
-// UI journeys against the real engine (the worker behind src/engine/client.ts). The live subset
+// UI journeys against the real engine (the worker behind src/runtime/client.ts). The live subset
 // is 8 images (through the URL hash) so each re-score stays quick on a CPU-only machine.
 // Screenshots go to e2e-artifacts/ (git-ignored).
 test.use({ viewport: { width: 1440, height: 900 } });

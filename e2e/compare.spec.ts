@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync, readFileSync } from 'node:fs';
-import * as P from '../src/engine/presets';
+import * as P from '../src/plan/presets';
 import { decodeConfig, encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
 

@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
-import { formatPlan, withRotation } from '../src/engine/presets';
+import { formatPlan, withRotation } from '../src/plan/presets';
 
 // Formats beside INT and the Hadamard rotation in the UI: the inspector's format picker and path,
 // the Outliers view's format grid, block scales and rotation histogram, the Scale/zero explainer.

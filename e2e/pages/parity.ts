@@ -5,11 +5,11 @@
 import { browserGpuContext } from '../../src/gpu/device';
 import { fetchReader, IMAGE_BYTES, loadEvalSet } from '../../src/data/cifar';
 import { loadVit } from '../../src/model/vitWeights';
-import { siteLinears, VitReference } from '../../src/model/vitRef';
-import { VitGpu } from '../../src/model/vitGpu';
-import { fp32Plan } from '../../src/engine/plan';
-import { w8a8PerToken } from '../../src/engine/presets';
-import { preparePlan } from '../../src/engine/siteQuant';
+import { siteLinears, VitReference } from '../../src/forward/vitRef';
+import { VitGpu } from '../../src/forward/vitGpu';
+import { fp32Plan } from '../../src/plan/plan';
+import { w8a8PerToken } from '../../src/plan/presets';
+import { preparePlan } from '../../src/plan/siteQuant';
 
 declare global {
   interface Window {

@@ -10,7 +10,7 @@ import { gemmW4A8AccRef, gemmW4A8Ref, type W4A8Operands } from '../kernels/gemmW
 import { packInt4Rows, unpackInt4Rows } from '../quant/pack';
 import { dequantizeMatrix, type MatrixQuantSpec, quantizeMatrix } from '../quant/quantizeMatrix';
 import type { Bits } from '../quant/scaleZero';
-import { histogram, operandStats } from '../engine/operandStats';
+import { histogram, operandStats } from '../plan/operandStats';
 import { type CpuKernels, isWasmKernels, loadCpuKernels, tsCpuKernels } from './cpuKernels';
 import { seededUniform } from '../quant/random';
 

@@ -12,12 +12,12 @@
  * memory; every API call allocates above the current top and releases on return, so calls never
  * leak. Long-lived data (packed weights, vitCpu.ts) is allocated below a call's mark and stays.
  */
-import type { MatOps } from '../engine/siteQuant';
+import type { MatOps } from '../plan/siteQuant';
 import { gemmF32Ref } from '../kernels/gemmF32.ref';
 import { gemmW8A8AccRef, gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
 import { gemmW4A8AccRef, gemmW4A8Ref, type W4A8Operands } from '../kernels/gemmW4A8.ref';
 import { unpackInt4Rows } from '../quant/pack';
-import { geluTanh, layerNormRows, softmaxRows } from '../model/rowOps.ref';
+import { geluTanh, layerNormRows, softmaxRows } from '../kernels/rowOps.ref';
 import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix } from '../quant/quantizeMatrix';
 import { intRange, scaleZero, storageOffset } from '../quant/scaleZero';
 

@@ -4,11 +4,11 @@
  * same predictions. Needs public/models/vit-cifar10 and the prepared CIFAR-10 test set.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDataNode, loadWeightsNode } from '../engine/nodeLoad';
-import { defaultHasWeight, fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../engine/plan';
-import { preparePlan } from '../engine/siteQuant';
+import { loadDataNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { defaultHasWeight, fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../plan/plan';
+import { preparePlan } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
-import { siteLinears, VitReference } from '../model/vitRef';
+import { siteLinears, VitReference } from '../forward/vitRef';
 import type { VitWeights } from '../model/vitWeights';
 import { isWasmKernels, loadCpuKernels } from './cpuKernels';
 import { VitCpu, VitCpuBackend } from './vitCpu';
@@ -142,7 +142,7 @@ describe('VitCpuPool (worker threads)', () => {
 describe('SmoothQuant on the CPU backend', () => {
   it('folded into the LayerNorm (fast integer path) and at run time: same logits as the reference', async () => {
     const { Engine, ReferenceBackend } = await import('../engine/engine');
-    const P = await import('../engine/presets');
+    const P = await import('../plan/presets');
     const data = await loadDataNode(['test', 'calib']);
     const eng = new Engine(w, data, new ReferenceBackend(w), vit.kernels);
     const classes = w.config.classes;

@@ -1,7 +1,7 @@
 /**
  * The ViT forward pass on the WebAssembly CPU kernels (issue 7): the same computation and the same
- * per-site semantics as src/model/vitRef.ts (plan paths from src/engine/plan.ts, quantization from
- * src/engine/siteQuant.ts), batched over images:
+ * per-site semantics as src/forward/vitRef.ts (plan paths from src/plan/plan.ts, quantization from
+ * src/plan/siteQuant.ts), batched over images:
  *  - weight sites run one GEMM over all images' tokens; a per-tensor dynamic range is still one
  *    range per image (science.md §7), so activations are quantized image by image and the scales
  *    and zero points are expanded to per-row vectors for the GEMM epilogue;
@@ -12,18 +12,21 @@
  * quantized GEMM). Sites the fast path does not cover (run-time SmoothQuant scaling, LLM.int8) run
  * runLinearSite image by image on the same kernels; forward hooks (jitter, calibration) run the reference structure on these kernels.
  */
-import type { Backend, RunOptions } from '../engine/engine';
-import { jitterHooks, throwIfAborted } from '../engine/engine';
-import type { PreparedPlan, PreparedSite } from '../engine/siteQuant';
-import { matrixSpec, needsSiteDefinition, runAttentionSite, runLinearSite } from '../engine/siteQuant';
-import type { BackendInfo } from '../engine/types';
+import type { Backend, RunOptions, StepSupport } from '../plan/backend';
+import { jitterHooks } from '../plan/backend';
+import { throwIfAborted } from '../util/latest';
+import type { PreparedPlan, PreparedSite } from '../plan/siteQuant';
+import { matrixSpec, needsSiteDefinition, runAttentionSite, runLinearSite } from '../plan/siteQuant';
+import type { BackendInfo } from '../plan/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
 import { scaleZero, storageOffset } from '../quant/scaleZero';
-import { outlierColumns } from '../quant/llmInt8';
+import { outlierColumns } from '../plan/llmInt8';
 import { applySmoothing } from '../quant/smoothquant';
-import { patchify, siteLinears, VitReference } from '../model/vitRef';
-import type { Linear, VitWeights } from '../model/vitWeights';
+import { patchify, siteLinears, VitReference } from '../forward/vitRef';
+import { fuseSteps, type FusedOp } from '../plan/fusion';
+import { lowerVit, type LoweredVit, type Step } from '../plan/steps';
+import { type Linear, paramsFromWeights, type VitWeights } from '../model/vitWeights';
 import {
   type CpuKernels,
   featuresLabel,
@@ -86,20 +89,26 @@ export class VitCpu {
     this.ar = kernels.arena;
     this.linears = siteLinears(weights);
     this.ref = new VitReference(weights, kernels);
-    // model constants (LayerNorm parameters, positions) live at the bottom of the arena for good
+    // model constants (LayerNorm parameters) live at the bottom of the arena for good
     const ar = this.ar;
     if (ar.owner) throw new Error('VitCpu: these kernels already serve another VitCpu (one per wasm instance: loadCpuKernels() again)');
     ar.owner = this;
     ar.top = ar.base;
-    this.lnPtrs = weights.blocks.map((b) => ({ g1: ar.putF32(b.ln1.g), b1: ar.putF32(b.ln1.b), g2: ar.putF32(b.ln2.g), b2: ar.putF32(b.ln2.b) }));
-    this.normPtr = { g: ar.putF32(weights.norm.g), b: ar.putF32(weights.norm.b) };
+    this.lowered = lowerVit(weights.config, undefined, 'infer');
+    this.fused = fuseSteps(this.lowered.steps);
+    this.params = paramsFromWeights(weights, false);
+    for (const st of this.lowered.steps) if (st.kind === 'layerNorm') for (const n of [st.g, st.b]) this.paramPtr.set(n, ar.putF32(this.params.get(n)!));
     this.constBase = ar.top;
     this.persistentTop = ar.top;
   }
-  private lnPtrs: { g1: number; b1: number; g2: number; b2: number }[];
+  /** the forward as steps (src/plan/steps.ts) and the fused ops this backend runs them as */
+  readonly lowered: LoweredVit;
+  readonly fused: FusedOp[];
+  private readonly params: Map<string, Float32Array>;
+  /** LayerNorm γ, β in the arena, by parameter name */
+  private readonly paramPtr = new Map<string, number>();
   /** quantize per-token INT activations inside the LayerNorm kernel (same numbers either way) */
   fuseLayerNormQuant = true;
-  private normPtr: { g: number; b: number };
 
   /** Packs every site's weights for `plan` (once per prepared plan; replaces the previous plan's). */
   private preparePlan(plan: PreparedPlan): void {
@@ -401,68 +410,137 @@ export class VitCpu {
   forwardBatch(plan: PreparedPlan, pixels: Uint8Array, B: number): Float32Array {
     this.preparePlan(plan);
     const W = this.weights;
-    const { dim, heads, mlp, classes, layer_norm_eps: eps } = W.config;
-    const hd = dim / heads;
+    const { shapes } = this.lowered;
     const ar = this.ar;
-    const ex = this.ex;
     ar.top = this.persistentTop;
-    const np = (W.config.image / W.config.patch) ** 2;
-    const pd = W.patchEmbed.in;
-    const T = np + 1;
-    const BT = B * T;
-    // activations of the whole batch
-    const patches = ar.alloc(B * np * pd * 4);
+    // every tensor of the step list lives in the arena for this batch: name → pointer
+    const t = new Map<string, number>();
+    const rowsOf = (name: string) => shapes.get(name)!.rows;
+    const colsOf = (name: string) => shapes.get(name)!.cols;
+    const out = (name: string) => {
+      const p = ar.alloc(B * rowsOf(name) * colsOf(name) * 4);
+      t.set(name, p);
+      return p;
+    };
+    const at = (name: string) => {
+      const p = t.get(name) ?? this.paramPtr.get(name);
+      if (p === undefined) throw new Error(`vitCpu: tensor ${name} is not computed yet`);
+      return p;
+    };
+    const input = this.lowered.input;
+    const pd = colsOf(input);
+    const np = rowsOf(input);
+    const patches = out(input);
     for (let i = 0; i < B; i++) ar.f32(patches + i * np * pd * 4, np * pd).set(patchify(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), W));
-    const emb = ar.alloc(B * np * dim * 4);
-    this.linear(0, patches, B * np, np, emb, 0, 0);
-    const x = ar.alloc(BT * dim * 4);
-    {
-      const xv = ar.f32(x, BT * dim);
-      const ev = ar.f32(emb, B * np * dim);
-      for (let i = 0; i < B; i++) {
-        const xo = i * T * dim;
-        for (let j = 0; j < dim; j++) xv[xo + j] = W.cls[j] + W.pos[j];
-        for (let p = 0; p < np; p++) {
-          const eo = (i * np + p) * dim;
-          const o = xo + (p + 1) * dim;
-          for (let j = 0; j < dim; j++) xv[o + j] = ev[eo + j] + W.pos[(p + 1) * dim + j];
-        }
-      }
+    for (const op of this.fused) {
+      if (op.kind === 'linear') this.linearOp(op, B, at, out);
+      else if (op.kind === 'attention') this.attentionOp(op, B, at, out);
+      else this.stepOp(op.step, B, at, out);
     }
-    const y = ar.alloc(BT * dim * 4);
-    const qkv = ar.alloc(BT * 3 * dim * 4);
-    const cat = ar.alloc(BT * dim * 4);
-    const h1 = ar.alloc(BT * mlp * 4);
-    const q = ar.alloc(heads * T * hd * 4);
-    const k = ar.alloc(heads * T * hd * 4);
-    const vT = ar.alloc(heads * hd * T * 4);
-    const s = ar.alloc(heads * T * T * 4);
-    const o = ar.alloc(heads * T * hd * 4);
-    const scale = 1 / Math.sqrt(hd);
-    for (let bl = 0; bl < W.blocks.length; bl++) {
-      const base = 1 + 6 * bl;
-      const ln = this.lnPtrs[bl];
-      this.lnLinear(base, x, BT, T, ln.g1, ln.b1, y, qkv, 0, 0);
-      for (let img = 0; img < B; img++) {
-        ex.split_heads(qkv + img * T * 3 * dim * 4, T, dim, heads, q, k, vT);
-        this.attention(base + 1, q, k, heads, T, T, hd, s);
-        ex.softmax_rows(s, heads * T, T, scale);
-        this.attention(base + 2, s, vT, heads, T, hd, T, o);
-        ex.merge_heads(o, T, dim, heads, cat + img * T * dim * 4);
-      }
-      this.linear(base + 3, cat, BT, T, x, FLAG_RESIDUAL, x);
-      this.lnLinear(base + 4, x, BT, T, ln.g2, ln.b2, y, h1, FLAG_GELU, 0);
-      this.linear(base + 5, h1, BT, T, x, FLAG_RESIDUAL, x);
-    }
-    const cls = ar.alloc(B * dim * 4);
-    for (let i = 0; i < B; i++) ar.f32(cls + i * dim * 4, dim).set(ar.f32(x + i * T * dim * 4, dim));
-    const cn = ar.alloc(B * dim * 4);
-    ex.layernorm(cls, B, dim, this.normPtr.g, this.normPtr.b, eps, cn);
-    const logits = ar.alloc(B * classes * 4);
-    this.linear(37, cn, B, 1, logits, 0, 0);
-    const res = ar.f32(logits, B * classes).slice();
+    const y = this.lowered.output;
+    const res = ar.f32(at(y), B * rowsOf(y) * colsOf(y)).slice();
     ar.top = this.persistentTop;
     return res;
+  }
+
+  /** A fused weight site: [class token →] [LayerNorm →] GEMM [→ GELU | + residual | → embedding]. */
+  private linearOp(op: Extract<FusedOp, { kind: 'linear' }>, B: number, at: (n: string) => number, out: (n: string) => number): void {
+    const { shapes } = this.lowered;
+    const s = op.step;
+    const perImage = shapes.get(s.x)!.rows;
+    const rows = B * perImage;
+    if (op.cls) this.stepOp(op.cls, B, at, out);
+    const flags = (op.gelu ? FLAG_GELU : 0) | (op.residual ? FLAG_RESIDUAL : 0);
+    const res = op.residual ? at(op.residual.a) : 0;
+    // with an embedding after it, the GEMM writes its own output and the embedding step follows
+    const y = out(op.embed ? s.y : op.y);
+    if (op.ln) this.lnLinear(s.site, at(op.ln.x), rows, perImage, at(op.ln.g), at(op.ln.b), out(op.ln.y), y, flags, res);
+    else this.linear(s.site, at(s.x), rows, perImage, y, flags, res);
+    if (op.embed) this.stepOp(op.embed, B, at, out);
+  }
+
+  /** One block's attention, image by image: split heads, q·kᵀ, softmax (the 1/√d scale fused), attn·v, merge. */
+  private attentionOp(op: Extract<FusedOp, { kind: 'attention' }>, B: number, at: (n: string) => number, out: (n: string) => number): void {
+    const { shapes } = this.lowered;
+    const ar = this.ar;
+    const ex = this.ex;
+    const heads = op.split.heads;
+    const T = shapes.get(op.split.x)!.rows;
+    const dim = shapes.get(op.merge.y)!.cols;
+    const hd = dim / heads;
+    const qkv = at(op.split.x);
+    const cat = out(op.y);
+    ar.scoped(() => {
+      const q = ar.alloc(heads * T * hd * 4);
+      const k = ar.alloc(heads * T * hd * 4);
+      const vT = ar.alloc(heads * hd * T * 4);
+      const sc = ar.alloc(heads * T * T * 4);
+      const o = ar.alloc(heads * T * hd * 4);
+      for (let img = 0; img < B; img++) {
+        ex.split_heads(qkv + img * T * 3 * dim * 4, T, dim, heads, q, k, vT);
+        this.attention(op.scores.site, q, k, heads, T, T, hd, sc);
+        ex.softmax_rows(sc, heads * T, T, op.scores.scale);
+        this.attention(op.values.site, sc, vT, heads, T, hd, T, o);
+        ex.merge_heads(o, T, dim, heads, cat + img * T * dim * 4);
+      }
+    });
+  }
+
+  /** A step no fusion took (see supportsStep): the embedding, the class token, a lone LayerNorm / GELU / residual. */
+  private stepOp(s: Step, B: number, at: (n: string) => number, out: (n: string) => number): void {
+    const { shapes } = this.lowered;
+    const ar = this.ar;
+    const rows = (n: string) => shapes.get(n)!.rows;
+    const cols = (n: string) => shapes.get(n)!.cols;
+    switch (s.kind) {
+      case 'embed': {
+        const np = rows(s.x);
+        const T = rows(s.y);
+        const d = cols(s.y);
+        const xv = ar.f32(out(s.y), B * T * d);
+        const ev = ar.f32(at(s.x), B * np * d);
+        const cls = this.params.get(s.cls)!;
+        const pos = this.params.get(s.pos)!;
+        for (let i = 0; i < B; i++) {
+          const xo = i * T * d;
+          for (let j = 0; j < d; j++) xv[xo + j] = cls[j] + pos[j];
+          for (let p = 0; p < np; p++) {
+            const eo = (i * np + p) * d;
+            const o = xo + (p + 1) * d;
+            for (let j = 0; j < d; j++) xv[o + j] = ev[eo + j] + pos[(p + 1) * d + j];
+          }
+        }
+        return;
+      }
+      case 'takeCls': {
+        const T = rows(s.x);
+        const d = cols(s.x);
+        const x = at(s.x);
+        const y = out(s.y);
+        for (let i = 0; i < B; i++) ar.f32(y + i * d * 4, d).set(ar.f32(x + i * T * d * 4, d));
+        return;
+      }
+      case 'layerNorm':
+        this.ex.layernorm(at(s.x), B * rows(s.x), cols(s.x), at(s.g), at(s.b), s.eps, out(s.y));
+        return;
+      case 'gelu': {
+        const n = B * rows(s.x) * cols(s.x);
+        const y = out(s.y);
+        ar.f32(y, n).set(ar.f32(at(s.x), n));
+        this.ex.gelu(y, n);
+        return;
+      }
+      case 'residual': {
+        const n = B * rows(s.y) * cols(s.y);
+        const a = ar.f32(at(s.a), n);
+        const b = ar.f32(at(s.b), n);
+        const y = ar.f32(out(s.y), n);
+        for (let i = 0; i < n; i++) y[i] = a[i] + b[i];
+        return;
+      }
+      default:
+        throw new Error(`vitCpu: step '${s.kind}' runs only inside a fused op (src/plan/fusion.ts)`);
+    }
   }
 
   /** The reference structure (per image, hooks) on these kernels: calibration, jitter bands. */
@@ -471,6 +549,11 @@ export class VitCpu {
     this.ar.top = Math.max(this.ar.top, this.persistentTop);
     return this.ref.forward(pixels, plan, hooks);
   }
+}
+
+/** The CPU backends run every step of the inference list; fake quantization with learned ranges is training's (src/train/). */
+export function cpuSupportsStep(s: Step): StepSupport {
+  return s.kind === 'fakeQuant' ? 'fake-quant steps with learnable (s, z) belong to training (src/train/), not to inference' : true;
 }
 
 /**
@@ -499,6 +582,9 @@ export class VitCpuBackend implements Backend {
           ? `${reason}; SIMD128 build (same numbers, slower GEMMs): ${kernels.relaxedUnavailable}`
           : reason,
     };
+  }
+  supports(s: Step): StepSupport {
+    return cpuSupportsStep(s);
   }
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {
     const classes = this.weights.config.classes;

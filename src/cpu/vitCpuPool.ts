@@ -5,10 +5,12 @@
  * In the browser, several workers only when crossOriginIsolated (the page may then use
  * SharedArrayBuffer and the threads it implies); otherwise one worker, off the UI thread.
  */
-import type { Backend, RunOptions } from '../engine/engine';
-import { throwIfAborted } from '../engine/engine';
-import type { PreparedPlan } from '../engine/siteQuant';
-import type { BackendInfo } from '../engine/types';
+import type { Backend, RunOptions, StepSupport } from '../plan/backend';
+import type { Step } from '../plan/steps';
+import { cpuSupportsStep } from './vitCpu';
+import { throwIfAborted } from '../util/latest';
+import type { PreparedPlan } from '../plan/siteQuant';
+import type { BackendInfo } from '../plan/types';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
 import { featuresLabel, loadKernelModule, type WasmFeatures } from './cpuKernels';
@@ -120,6 +122,9 @@ export class VitCpuPool implements Backend {
     return new VitCpuPool(ports, weights, opts.reason ?? 'CPU backend', opts.chunk ?? 16, module.features);
   }
 
+  supports(s: Step): StepSupport {
+    return cpuSupportsStep(s);
+  }
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {
     if (this.disposed) throw new Error('VitCpuPool: used after dispose()');
     let id = this.planIds.get(plan);

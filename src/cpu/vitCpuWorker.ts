@@ -3,8 +3,8 @@
  * compiled module and the weights arrive once by postMessage). Runs in a Web Worker (Vite
  * bundles it) and in a Node worker_thread (vitCpuPool.ts bundles it with rolldown).
  */
-import type { PreparedPlan } from '../engine/siteQuant';
-import { jitterHooks } from '../engine/engine';
+import type { PreparedPlan } from '../plan/siteQuant';
+import { jitterHooks } from '../plan/backend';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
 import { isWasmKernels, type KernelModule, kernelsFromModule } from './cpuKernels';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DataError, IMAGE_BYTES, loadEvalSet, parseCifarBatch, RECORD_BYTES, type FileReader } from './cifar';
-import { loadDataNode } from '../engine/nodeLoad';
+import { loadDataNode } from '../runtime/nodeLoad';
 
 function records(labels: number[]): Uint8Array {
   const b = new Uint8Array(labels.length * RECORD_BYTES);

@@ -4,78 +4,23 @@
  * by the command-line tools, so every figure the UI shows can be reproduced from a terminal.
  */
 import { CLASS_NAMES, type ImageSet, IMAGE_BYTES } from '../data/cifar';
-import { buildSites, type SiteInfo } from '../model/sites';
+import { buildSites, type SiteInfo } from '../plan/sites';
 import type { VitWeights } from '../model/vitWeights';
-import { type ForwardHooks, siteLinears, VitReference, refOps } from '../model/vitRef';
-import { type Calibration, calibrate } from './calibration';
-import { errorStats, operandStats } from './operandStats';
-import { type Plan, fp32Plan, validatePlan } from './plan';
-import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec, operandFormat } from './siteQuant';
+import { siteLinears, VitReference, refOps } from '../forward/vitRef';
+import { type Calibration, calibrate } from '../plan/calibration';
+import { errorStats, operandStats } from '../plan/operandStats';
+import { type Plan, fp32Plan, validatePlan } from '../plan/plan';
+import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec, operandFormat } from '../plan/siteQuant';
 import { RangeHistogram } from '../quant/calibrate';
-import { accumulateOuter } from './calibration';
-import type { BackendInfo, EvalSetName, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+import { accumulateOuter } from '../plan/calibration';
+import { placeSteps } from './placement';
+import type { BackendInfo, EvalSetName, StepRunInfo, OperandStats, Progress, ScoreRequest, ScoreResult, SiteStats } from '../plan/types';
 import { intRange } from '../quant/scaleZero';
 import { dequantizeMatrix, type QuantizedMatrix } from '../quant/quantizeMatrix';
-import { formatSiteStats } from './formatStats';
+import { formatSiteStats } from '../plan/formatStats';
 
-export interface RunOptions {
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
-  /** science.md §7: multiply each site's output by (1 + scale·N(0,1)), seeded */
-  jitter?: { scale: number; seed: number };
-}
-
-/** A backend runs forward passes of a prepared plan over images. */
-export interface Backend {
-  readonly info: BackendInfo;
-  /** set by run() when this plan ran elsewhere (e.g. a scheme the WebGPU kernels do not cover) */
-  readonly lastFallback?: string;
-  /** logits, count × classes, for `count` images of 3072 bytes each */
-  run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts?: RunOptions): Promise<Float32Array>;
-  /**
-   * The operands of `site` for one image under `plan`, in siteQuant's stacked layout; A as the
-   * site quantizes it (after SmoothQuant's division). Absent: the engine captures on the CPU.
-   */
-  captureOperands?(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands>;
-  /** operand statistics on this backend's device (absent: CPU) */
-  operandStats?(role: 'a' | 'b', x: Float32Array, rows: number, cols: number): Promise<OperandStats>;
-  /** sites whose activation quantization ran fused into the previous op (LayerNorm) */
-  fusedSites?(plan: PreparedPlan): Set<number>;
-  dispose(): void;
-}
-
-export interface CapturedOperands {
-  /** A as quantized (SmoothQuant-scaled when the site uses it) */
-  a: Float32Array;
-  aRows: number;
-  /** B for attention sites (k or vᵀ, stacked per head); null for weight sites */
-  b: Float32Array | null;
-  bRows: number;
-  k: number;
-  /** where the capture ran, e.g. 'WebGPU' */
-  device: string;
-}
-
-// cancellation lives in latest.ts; re-exported for the backends that check it between batches
-import { throwIfAborted } from './latest';
-import { seededUniform } from '../quant/random';
-export { AbortError, throwIfAborted } from './latest';
-
-/** mulberry32 + Box–Muller: a small seeded normal generator for the jitter bands. */
-export function seededNormal(seed: number): () => number {
-  const u = seededUniform(seed);
-  return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
-}
-
-export function jitterHooks(scale: number, seed: number, image: number): ForwardHooks {
-  const rnd = seededNormal(seed * 1_000_003 + image);
-  return {
-    output(_site, y) {
-      for (let i = 0; i < y.length; i++) y[i] *= 1 + scale * rnd();
-      return y;
-    },
-  };
-}
+import { type Backend, type CapturedOperands, jitterHooks, type RunOptions } from '../plan/backend';
+import { throwIfAborted } from '../util/latest';
 
 /** The CPU reference backend: the plain-TypeScript forward, one image at a time (or faster MatOps). */
 export class ReferenceBackend implements Backend {
@@ -281,13 +226,22 @@ export class Engine {
     return p;
   }
 
-  async logits(plan: Plan, set: EvalSetName, offset: number, limit: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; labels: Uint8Array }> {
+  async logits(plan: Plan, set: EvalSetName, offset: number, limit: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; labels: Uint8Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
     const s = this.evalSet(set);
     const lo = Math.max(0, Math.min(offset, s.count));
     const n = Math.max(0, Math.min(limit, s.count - lo));
     const prepared = this.prepare(plan);
-    const logits = await this.backend.run(prepared, s.pixels.subarray(lo * IMAGE_BYTES, (lo + n) * IMAGE_BYTES), n, opts);
-    return { logits, labels: s.labels.subarray(lo, lo + n) };
+    const ran = await this.run(prepared, s.pixels.subarray(lo * IMAGE_BYTES, (lo + n) * IMAGE_BYTES), n, opts);
+    return { ...ran, labels: s.labels.subarray(lo, lo + n) };
+  }
+
+  /** Places the steps (placement.ts), then runs the forward on the backend that takes them all. */
+  async run(prepared: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
+    const placed = placeSteps(this.reference.lowered.steps, prepared, this.backend, opts);
+    const runner = placed.useFallback ? await this.backend.fallback!() : this.backend;
+    const logits = await runner.run(prepared, pixels, count, opts);
+    const backend = placed.useFallback ? { ...this.backend.info, label: `${this.backend.info.label} → ${runner.info.label} for this plan`, reason: placed.reason! } : this.backend.info;
+    return { logits, backend, steps: placed.steps(runner.info.kind), fused: runner.fusedSites?.(prepared) ?? new Set<number>() };
   }
 
   async score(req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal, jitter?: RunOptions['jitter']): Promise<ScoreResult> {
@@ -296,7 +250,7 @@ export class Engine {
     const s = this.evalSet(req.set);
     const offset = req.offset ?? 0;
     const limit = req.limit ?? s.count;
-    const { logits, labels } = await this.logits(req.plan, req.set, offset, limit, {
+    const { logits, labels, backend, steps, fused } = await this.logits(req.plan, req.set, offset, limit, {
       signal,
       jitter,
       onProgress: (done, total) => onProgress?.({ done, total, phase: 'scoring' }),
@@ -323,13 +277,9 @@ export class Engine {
       labels: req.keepPredictions ? Array.from(labels) : undefined,
       confusion,
       perClassAccuracy,
-      sites: (() => {
-        const fused = this.backend.lastFallback ? new Set<number>() : (this.backend.fusedSites?.(prepared) ?? new Set<number>());
-        return prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index), ...(p.notes ? { notes: p.notes } : {}) }));
-      })(),
-      backend: this.backend.lastFallback
-        ? { ...this.backend.info, label: `${this.backend.info.label} → CPU for this plan`, reason: this.backend.lastFallback }
-        : this.backend.info,
+      sites: prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index), ...(p.notes ? { notes: p.notes } : {}) })),
+      backend,
+      steps,
       wallMs,
       imagesPerSecond: preds.length / (wallMs / 1000),
     };

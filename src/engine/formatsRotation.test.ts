@@ -6,11 +6,11 @@
  * Needs public/models/vit-cifar10 and the prepared CIFAR-10 test set.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDataNode, loadWeightsNode } from './nodeLoad';
-import { fp32Plan, type Plan } from './plan';
-import { formatPlan, rotationStudyPlan, ROTATABLE_SITES, withRotation } from './presets';
+import { loadDataNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { fp32Plan, type Plan } from '../plan/plan';
+import { formatPlan, rotationStudyPlan, ROTATABLE_SITES, withRotation } from '../plan/presets';
 import { IMAGE_BYTES } from '../data/cifar';
-import { VitReference } from '../model/vitRef';
+import { VitReference } from '../forward/vitRef';
 import type { VitWeights } from '../model/vitWeights';
 import { isWasmKernels, loadCpuKernels } from '../cpu/cpuKernels';
 import { VitCpu } from '../cpu/vitCpu';

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataNode, loadWeightsNode } from './nodeLoad';
-import { Engine, ReferenceBackend, type Backend } from './engine';
-import { createWebGpuBackend } from './webgpuBackendFactory';
+import { loadDataNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { Engine, ReferenceBackend } from './engine';
+import { type Backend } from '../plan/backend';
+import { createWebGpuBackend } from '../runtime/webgpuBackendFactory';
 import { nodeGpu } from '../gpu/nodeGpu';
-import * as P from './presets';
+import * as P from '../plan/presets';
 
 // Per-site statistics captured and measured on the GPU equal the CPU reference's (science.md: one image).
 let cpu: Engine;

@@ -5,8 +5,8 @@
  * with FP32 on the same images, the generator not yielding as it goes, a split option ignored.
  */
 import { describe, expect, it } from 'vitest';
-import type { Plan } from './plan';
-import { buildSites } from '../model/sites';
+import type { Plan } from '../plan/plan';
+import { buildSites } from '../plan/sites';
 import { type CellSpec, type StudyScorer, type StudyUpdate, SPLIT, studyRows } from './study';
 
 const SITES = buildSites({ dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 });

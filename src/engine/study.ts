@@ -10,11 +10,12 @@
  * it grows (a row, a scanned site, a greedy step at a time) — the CLI drives it on an Engine
  * (`engineScorer`), the playground's Study view through the engine worker, with a smaller split.
  */
-import type { Engine, RunOptions } from './engine';
-import * as P from './presets';
-import type { Plan } from './plan';
-import type { EvalSetName, SiteRunInfo } from './types';
-import type { SiteInfo } from '../model/sites';
+import type { Engine } from './engine';
+import type { RunOptions } from '../plan/backend';
+import * as P from '../plan/presets';
+import type { Plan } from '../plan/plan';
+import type { EvalSetName, SiteRunInfo } from '../plan/types';
+import type { SiteInfo } from '../plan/sites';
 import { correctness, pairedDelta, spearman, wilson, type RankCorrelation } from '../quant/intervals';
 
 export interface CellSpec {

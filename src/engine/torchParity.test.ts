@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, modelDir } from '../data/nodeReader';
 import { REF_PLANS } from '../../tools/ref/refPlans';
-import { createNodeEngine } from './nodeEngine';
+import { createNodeEngine } from '../runtime/nodeEngine';
 import { argmaxRows, type Engine } from './engine';
 
 /**

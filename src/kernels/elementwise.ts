@@ -99,4 +99,4 @@ export function createCopyRows(ctx: GpuContext, c: { rows: number; cols: number;
 }
 
 /** CPU mirror of the kernels' GELU (tanh form): the reference's, not a copy. */
-export { geluTanh as gelu } from '../model/rowOps.ref';
+export { geluTanh as gelu } from './rowOps.ref';

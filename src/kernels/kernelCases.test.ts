@@ -15,7 +15,7 @@ import { gemmF32Ref } from './gemmF32.ref';
 import { gemmW8A8Ref } from './gemmW8A8.ref';
 import { gemmW4A8Ref } from './gemmW4A8.ref';
 import { layernormRef } from './layernorm.ref';
-import { geluTanh } from '../model/rowOps.ref';
+import { geluTanh } from './rowOps.ref';
 import { runGemmF32 } from './gemmF32';
 import { runGemmW8A8 } from './gemmW8A8';
 import { runGemmW4A8 } from './gemmW4A8';

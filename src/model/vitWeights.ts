@@ -1,7 +1,17 @@
 /** The ViT's configuration and weights, loaded from public/models/<name>/ and checked against each other. */
 import type { FileReader } from '../data/cifar';
 import { ModelError, parseSafetensors, verifySha256, type Tensor } from './safetensors';
-import type { VitShape } from './sites';
+
+/** the ViT's shape: what the site table (src/plan/sites.ts) and the lowering are built from */
+export interface VitShape {
+  dim: number;
+  depth: number;
+  heads: number;
+  mlp: number;
+  patch: number;
+  classes: number;
+  image: number;
+}
 
 export interface VitConfig extends VitShape {
   layer_norm_eps: number;
@@ -64,6 +74,56 @@ export function buildWeights(config: VitConfig, tensors: Map<string, Tensor>): V
     })),
     norm: ln('norm'),
     head: lin('head', classes, dim),
+  };
+}
+
+/** Name → array of every parameter, as in model.safetensors (the names the step list uses); copies unless `copy` is false. */
+export function paramsFromWeights(w: VitWeights, copy = true): Map<string, Float32Array> {
+  const m0 = new Map<string, Float32Array>();
+  const m = { set: (n: string, a: Float32Array) => m0.set(n, copy ? a.slice() : a) };
+  const lin = (p: string, l: { w: Float32Array; b: Float32Array }) => {
+    m.set(`${p}.weight`, l.w);
+    m.set(`${p}.bias`, l.b);
+  };
+  lin('patch_embed', w.patchEmbed);
+  m.set('cls_token', w.cls);
+  m.set('pos_embed', w.pos);
+  w.blocks.forEach((b, i) => {
+    const p = `blocks.${i}`;
+    m.set(`${p}.ln1.weight`, b.ln1.g);
+    m.set(`${p}.ln1.bias`, b.ln1.b);
+    lin(`${p}.to_qkv`, b.toQkv);
+    lin(`${p}.to_out`, b.toOut);
+    m.set(`${p}.ln2.weight`, b.ln2.g);
+    m.set(`${p}.ln2.bias`, b.ln2.b);
+    lin(`${p}.fc1`, b.fc1);
+    lin(`${p}.fc2`, b.fc2);
+  });
+  m.set('norm.weight', w.norm.g);
+  m.set('norm.bias', w.norm.b);
+  lin('head', w.head);
+  return m0;
+}
+
+/** The weights with the trained parameters in place (same config). */
+export function weightsFromParams(base: VitWeights, p: Map<string, Float32Array>): VitWeights {
+  const get = (n: string) => p.get(n)!.slice();
+  const lin = (n: string, l: { out: number; in: number }) => ({ w: get(`${n}.weight`), b: get(`${n}.bias`), out: l.out, in: l.in });
+  return {
+    config: base.config,
+    patchEmbed: lin('patch_embed', base.patchEmbed),
+    cls: get('cls_token'),
+    pos: get('pos_embed'),
+    blocks: base.blocks.map((b, i) => ({
+      ln1: { g: get(`blocks.${i}.ln1.weight`), b: get(`blocks.${i}.ln1.bias`) },
+      toQkv: lin(`blocks.${i}.to_qkv`, b.toQkv),
+      toOut: lin(`blocks.${i}.to_out`, b.toOut),
+      ln2: { g: get(`blocks.${i}.ln2.weight`), b: get(`blocks.${i}.ln2.bias`) },
+      fc1: lin(`blocks.${i}.fc1`, b.fc1),
+      fc2: lin(`blocks.${i}.fc2`, b.fc2),
+    })),
+    norm: { g: get('norm.weight'), b: get('norm.bias') },
+    head: lin('head', base.head),
   };
 }
 

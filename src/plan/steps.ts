@@ -1,16 +1,20 @@
 /**
  * The ViT described once as a list of typed steps (issue 12's "one description", started by the
  * training of issue 13). `lowerVit(shape, plan)` turns the model shape and a plan into the steps
- * of one forward pass over a batch; the trainer (src/train/) runs the list forward and, in
- * reverse, backward — each step kind has both. The inference backends (vitRef, vitCpu, vitGpu)
- * still carry their own forward; issue 12 moves them onto this list.
+ * of one forward pass over a batch. Two modes over the same steps:
+ *  - 'train': every quantized operand gets a fakeQuant step (LSQ); the trainer (src/train/) runs the
+ *    list forward and, in reverse, backward — each step kind has both;
+ *  - 'infer': no fakeQuant steps — a product step names its site and the backend runs that site as
+ *    the prepared plan says (integer GEMM, simulated format, SmoothQuant, LLM.int8(), …). The
+ *    reference (src/forward/vitRef.ts) runs the list step by step; the WASM CPU and WebGPU backends
+ *    run it through fuseSteps (src/plan/fusion.ts), which groups steps into the fused ops they have.
  *
  * Tensors are named: a step reads and writes names, parameters are names too ('blocks.0.fc1.weight'
  * as in model.safetensors). Every tensor is a batch of row-major matrices, [batch · rows × cols].
- * Site numbers come from src/model/sites.ts (science.md §6), never from arithmetic here.
+ * Site numbers come from src/plan/sites.ts (science.md §6), never from arithmetic here.
  */
-import { buildSites, type SiteInfo, type VitShape } from '../model/sites';
-import type { OperandScheme, Plan } from '../engine/plan';
+import { buildSites, type SiteInfo, type VitShape } from './sites';
+import type { OperandScheme, Plan } from './plan';
 
 /** a tensor's per-image shape: rows × cols (the batch multiplies rows) */
 export interface TensorShape {
@@ -27,7 +31,8 @@ export type Step =
   | { kind: 'fakeQuant'; site: number; operand: 'a' | 'b'; x: string; y: string; scheme: OperandScheme; isWeight: boolean }
   /** [cls; X] + pos, per image */
   | { kind: 'embed'; x: string; cls: string; pos: string; y: string }
-  | { kind: 'layerNorm'; x: string; g: string; b: string; y: string; eps: number }
+  /** `feeds`: the site whose A operand this LayerNorm produces (SmoothQuant folds into γ, β; a backend may quantize inside the LayerNorm) */
+  | { kind: 'layerNorm'; x: string; g: string; b: string; y: string; eps: number; feeds?: number }
   /** [T × 3·dim] → q, k, v as [heads · T × hd] per image */
   | { kind: 'splitHeads'; x: string; q: string; k: string; v: string; heads: number }
   /** per head S = (Q·Kᵀ)·scale: the q·kᵀ site; `scale` applied after the product */
@@ -82,9 +87,12 @@ export function qatOperandSupport(o: OperandScheme, role: 'a' | 'b', isWeight: b
  * step before their product; FP32 operands go straight in. SmoothQuant, GPTQ, LLM.int8() and the
  * rotation are post-training transforms and are refused here with the reason.
  */
-export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan): LoweredVit {
+export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan | undefined, mode: 'train' | 'infer' = 'train'): LoweredVit {
   const sites = buildSites(c);
-  if (plan.sites.length !== sites.length) throw new LoweringError(`plan has ${plan.sites.length} sites, the model ${sites.length}`);
+  // inference steps do not depend on the plan: the prepared plan is consulted per site when they run
+  if (!plan && mode === 'train') throw new LoweringError('training steps need a plan (which operands are fake-quantized)');
+  if (plan && plan.sites.length !== sites.length) throw new LoweringError(`plan has ${plan.sites.length} sites, the model ${sites.length}`);
+  const train = mode === 'train' ? plan : undefined;
   const eps = c.layer_norm_eps ?? 1e-5;
   const np = (c.image / c.patch) ** 2;
   const t = np + 1;
@@ -101,8 +109,8 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
     shapes.set(name, { rows, cols, constant: true });
     return name;
   };
-  for (let i = 0; i < sites.length; i++) {
-    const s = plan.sites[i];
+  for (let i = 0; i < sites.length && train; i++) {
+    const s = train.sites[i];
     const where = `plan.sites[${i}] (${sites[i].name})`;
     if (s.smoothquant || s.gptq || s.llmInt8 || s.rotation)
       throw new LoweringError(`${where}: SmoothQuant, GPTQ, LLM.int8() and the rotation are post-training transforms; QAT trains plain INT fake-quant`);
@@ -111,7 +119,8 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
   }
   /** a fakeQuant step when the operand is quantized; returns the name the product reads */
   const fq = (site: number, operand: 'a' | 'b', x: string, isWeight: boolean): string => {
-    const scheme = plan.sites[site][operand];
+    if (!train) return x;
+    const scheme = train.sites[site][operand];
     if (scheme.bits === 32) return x;
     const y = `${x}~q${site}${operand}`;
     const sh = shapes.get(x)!;
@@ -139,7 +148,7 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
     const idx = (kind: SiteInfo['kind']) => sites.findIndex((s) => s.block === b && s.kind === kind);
     const p = `blocks.${b}`;
     const ln1 = shape(`${p}.ln1.out`, t, c.dim);
-    steps.push({ kind: 'layerNorm', x, g: param(`${p}.ln1.weight`, 1, c.dim), b: param(`${p}.ln1.bias`, 1, c.dim), y: ln1, eps });
+    steps.push({ kind: 'layerNorm', x, g: param(`${p}.ln1.weight`, 1, c.dim), b: param(`${p}.ln1.bias`, 1, c.dim), y: ln1, eps, feeds: base });
     linear(base, ln1, `${p}.qkv`, t);
     const [q, k, v] = ['q', 'k', 'v'].map((n) => shape(`${p}.${n}`, c.heads * t, hd));
     steps.push({ kind: 'splitHeads', x: `${p}.qkv`, q, k, v, heads: c.heads });
@@ -157,7 +166,7 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
     const x1 = shape(`${p}.x1`, t, c.dim);
     steps.push({ kind: 'residual', a: x, b: `${p}.att`, y: x1 });
     const ln2 = shape(`${p}.ln2.out`, t, c.dim);
-    steps.push({ kind: 'layerNorm', x: x1, g: param(`${p}.ln2.weight`, 1, c.dim), b: param(`${p}.ln2.bias`, 1, c.dim), y: ln2, eps });
+    steps.push({ kind: 'layerNorm', x: x1, g: param(`${p}.ln2.weight`, 1, c.dim), b: param(`${p}.ln2.bias`, 1, c.dim), y: ln2, eps, feeds: idx('fc1') });
     linear(idx('fc1'), ln2, `${p}.h1`, t);
     const g = shape(`${p}.gelu`, t, c.mlp);
     steps.push({ kind: 'gelu', x: `${p}.h1`, y: g });
@@ -169,8 +178,8 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan):
   const cls = shape('cls', 1, c.dim);
   steps.push({ kind: 'takeCls', x, y: cls });
   const normed = shape('cls.norm', 1, c.dim);
-  steps.push({ kind: 'layerNorm', x: cls, g: param('norm.weight', 1, c.dim), b: param('norm.bias', 1, c.dim), y: normed, eps });
   const headSite = sites.findIndex((s) => s.kind === 'head');
+  steps.push({ kind: 'layerNorm', x: cls, g: param('norm.weight', 1, c.dim), b: param('norm.bias', 1, c.dim), y: normed, eps, feeds: headSite });
   linear(headSite, normed, 'logits', 1);
   return { steps, shapes, params, sites, input, output: 'logits' };
 }

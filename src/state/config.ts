@@ -2,9 +2,9 @@
  * The serializable configuration of the playground: everything a link must reproduce.
  * Pure data; the URL codec (urlCodec.ts) encodes exactly this shape.
  */
-import type { Plan } from '../engine/plan';
-import { fp32Plan } from '../engine/plan';
-import type { BackendChoice, EvalSetName } from '../engine/types';
+import type { Plan } from '../plan/plan';
+import { fp32Plan } from '../plan/plan';
+import type { BackendChoice, EvalSetName } from '../plan/types';
 
 export type ViewId = 'accuracy' | 'outliers' | 'explorer' | 'study' | 'kernels' | 'train' | 'stage';
 export const VIEWS: { id: ViewId; label: string }[] = [

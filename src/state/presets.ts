@@ -1,10 +1,10 @@
 /**
- * One-click plans (issue 5). The plans themselves come from src/engine/presets.ts (the builders
+ * One-click plans (issue 5). The plans themselves come from src/plan/presets.ts (the builders
  * the study uses), so a preset clicked in the UI scores exactly the study's row.
  */
-import { buildSites, SITE_COUNT, type SiteInfo } from '../model/sites';
-import type { Plan } from '../engine/plan';
-import * as P from '../engine/presets';
+import { buildSites, SITE_COUNT, type SiteInfo } from '../plan/sites';
+import type { Plan } from '../plan/plan';
+import * as P from '../plan/presets';
 
 /** The standard ViT of science.md §6 (the site table does not depend on the trained weights). */
 export const DEFAULT_SITES: SiteInfo[] = buildSites({ dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validatePlan, type OperandScheme, type SiteScheme } from '../engine/plan';
+import { validatePlan, type OperandScheme, type SiteScheme } from '../plan/plan';
 import { fitSite } from './schemes';
 import { DEFAULT_SITES } from './presets';
 

@@ -2,8 +2,8 @@
  * Scheme edits that keep a site valid (validatePlan's rules): a control never produces a plan
  * the engine would reject. Used by the per-site controls and the "apply to all" actions.
  */
-import type { OperandScheme, SiteScheme } from '../engine/plan';
-import { type SiteKind, smoothFoldable } from '../model/sites';
+import type { OperandScheme, SiteScheme } from '../plan/plan';
+import { type SiteKind, smoothFoldable } from '../plan/sites';
 import { FORMAT_INFO } from '../quant/formats';
 
 /** Make an operand valid for its role (A: tensor|token; B: tensor|channel|group). */

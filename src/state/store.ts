@@ -3,9 +3,9 @@
  * serializable data lives here (never GPU objects, never engine results).
  */
 import { create, type StateCreator } from 'zustand';
-import { SITE_COUNT } from '../model/sites';
-import type { Plan, SiteScheme } from '../engine/plan';
-import type { BackendChoice, EvalSetName } from '../engine/types';
+import { SITE_COUNT } from '../plan/sites';
+import type { Plan, SiteScheme } from '../plan/plan';
+import type { BackendChoice, EvalSetName } from '../plan/types';
 import { defaultConfig, type Config, type ViewId } from './config';
 import { presetById, type PresetContext } from './presets';
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeConfig, encodeConfig } from './urlCodec';
 import { defaultConfig, type Config } from './config';
 import { PRESETS } from './presets';
-import * as P from '../engine/presets';
-import { validatePlan } from '../engine/plan';
+import * as P from '../plan/presets';
+import { validatePlan } from '../plan/plan';
 
 // The pinned plan A of the A/B compare travels in the link beside plan B.
 function wire(h: string): Record<string, unknown> {

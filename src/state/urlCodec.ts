@@ -3,8 +3,8 @@
  * site scheme plus per-site overrides, so a preset's link stays short. Decoding validates
  * everything (validatePlan) and reports a readable error instead of throwing into the UI.
  */
-import { SITE_COUNT } from '../model/sites';
-import { validatePlan, type Plan, type SiteScheme } from '../engine/plan';
+import { SITE_COUNT } from '../plan/sites';
+import { validatePlan, type Plan, type SiteScheme } from '../plan/plan';
 import { defaultConfig, LIVE_SIZES, VIEWS, type Config } from './config';
 
 export const HASH_VERSION = 'v1';

@@ -13,7 +13,7 @@
  * number of elements one (s, z) covers (weights: per tensor / channel / group; activations: the
  * elements of one image's tensor, the paper's N_F). Symmetric operands keep z = 0 (not learned).
  */
-import type { OperandScheme } from '../engine/plan';
+import type { OperandScheme } from '../plan/plan';
 import { intRange, roundHalfEven, scaleZero, type Bits } from '../quant/scaleZero';
 
 const f32 = Math.fround;

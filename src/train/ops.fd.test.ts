@@ -6,7 +6,7 @@
  * (round() is piecewise constant) — qat.torch.test.ts checks it against PyTorch autograd.
  */
 import { describe, expect, it } from 'vitest';
-import { fp32Site, type Plan } from '../engine/plan';
+import { fp32Site, type Plan } from '../plan/plan';
 import { lowerVit, type Step } from '../plan/steps';
 import { uniformStream } from './trainer';
 import { backwardStep, forwardStep, type OpContext, type Tape } from './ops';

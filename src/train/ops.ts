@@ -6,7 +6,7 @@
  */
 import type { LoweredVit, Step, StepKind } from '../plan/steps';
 import type { LearnedQuantizer } from './fakeQuant';
-import { layerNormRowsInto, softmaxRows } from '../model/rowOps.ref';
+import { layerNormRowsInto, softmaxRows } from '../kernels/rowOps.ref';
 import type { MatMul } from './matmul';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -168,7 +168,7 @@ function fwd_softmax(step: Extract<Step, { kind: 'softmax' }>, ctx: OpContext, t
   const n = shapeOf(ctx, step.x).cols;
   const y = out(ctx, tape, step.y);
   y.set(x);
-  softmaxRows(y, y.length / n, n); // the forward's own row softmax (src/model/rowOps.ref.ts)
+  softmaxRows(y, y.length / n, n); // the forward's own row softmax (src/kernels/rowOps.ref.ts)
 }
 
 function fwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpContext, tape: Tape, _training: boolean): void {

@@ -1,5 +1,5 @@
 /** Messages between the Train view and the training worker (src/train/worker.ts). Plain data only. */
-import type { Plan } from '../engine/plan';
+import type { Plan } from '../plan/plan';
 
 export interface TrainSettings {
   plan: Plan;

@@ -12,7 +12,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
 import { loadCpuKernels } from '../cpu/cpuKernels';
-import type { Plan } from '../engine/plan';
+import type { Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { LearnedQuantizer } from './fakeQuant';

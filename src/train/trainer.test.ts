@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
-import type { Plan } from '../engine/plan';
+import type { Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { lowerVit, LoweringError } from '../plan/steps';

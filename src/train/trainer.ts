@@ -6,9 +6,11 @@
  * (e.g. 4 → 2 bits at step k, each range carried over), a NaN/Inf guard that restores the last
  * good state and stops with the reason.
  */
-import type { Plan } from '../engine/plan';
+import type { Plan } from '../plan/plan';
 import { IMAGE_BYTES } from '../data/cifar';
-import type { VitWeights } from '../model/vitWeights';
+import { paramsFromWeights, type VitWeights, weightsFromParams } from '../model/vitWeights';
+
+export { paramsFromWeights, weightsFromParams };
 import { lowerVit, type LoweredVit } from '../plan/steps';
 import { seededUniform } from '../quant/random';
 import type { Bits } from '../quant/scaleZero';
@@ -35,55 +37,6 @@ export class TrainingDiverged extends Error {
     super(`training diverged at step ${step}: ${what} is not finite; the last good state (before step ${step}) is kept`);
     this.name = 'TrainingDiverged';
   }
-}
-
-/** Name → array of every parameter, as in model.safetensors. */
-export function paramsFromWeights(w: VitWeights): Map<string, Float32Array> {
-  const m = new Map<string, Float32Array>();
-  const lin = (p: string, l: { w: Float32Array; b: Float32Array }) => {
-    m.set(`${p}.weight`, l.w.slice());
-    m.set(`${p}.bias`, l.b.slice());
-  };
-  lin('patch_embed', w.patchEmbed);
-  m.set('cls_token', w.cls.slice());
-  m.set('pos_embed', w.pos.slice());
-  w.blocks.forEach((b, i) => {
-    const p = `blocks.${i}`;
-    m.set(`${p}.ln1.weight`, b.ln1.g.slice());
-    m.set(`${p}.ln1.bias`, b.ln1.b.slice());
-    lin(`${p}.to_qkv`, b.toQkv);
-    lin(`${p}.to_out`, b.toOut);
-    m.set(`${p}.ln2.weight`, b.ln2.g.slice());
-    m.set(`${p}.ln2.bias`, b.ln2.b.slice());
-    lin(`${p}.fc1`, b.fc1);
-    lin(`${p}.fc2`, b.fc2);
-  });
-  m.set('norm.weight', w.norm.g.slice());
-  m.set('norm.bias', w.norm.b.slice());
-  lin('head', w.head);
-  return m;
-}
-
-/** The weights with the trained parameters in place (same config). */
-export function weightsFromParams(base: VitWeights, p: Map<string, Float32Array>): VitWeights {
-  const get = (n: string) => p.get(n)!.slice();
-  const lin = (n: string, l: { out: number; in: number }) => ({ w: get(`${n}.weight`), b: get(`${n}.bias`), out: l.out, in: l.in });
-  return {
-    config: base.config,
-    patchEmbed: lin('patch_embed', base.patchEmbed),
-    cls: get('cls_token'),
-    pos: get('pos_embed'),
-    blocks: base.blocks.map((b, i) => ({
-      ln1: { g: get(`blocks.${i}.ln1.weight`), b: get(`blocks.${i}.ln1.bias`) },
-      toQkv: lin(`blocks.${i}.to_qkv`, b.toQkv),
-      toOut: lin(`blocks.${i}.to_out`, b.toOut),
-      ln2: { g: get(`blocks.${i}.ln2.weight`), b: get(`blocks.${i}.ln2.bias`) },
-      fc1: lin(`blocks.${i}.fc1`, b.fc1),
-      fc2: lin(`blocks.${i}.fc2`, b.fc2),
-    })),
-    norm: { g: get('norm.weight'), b: get('norm.bias') },
-    head: lin('head', base.head),
-  };
 }
 
 /** Normalized patches [n·P × 3·p·p] of images `idx` of `pixels`, cropped (pad 4) and flipped when `rnd` is given. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ArgError, BACKEND_ARG, LIMIT_ARG, parseArgs, readPlanArg, THREADS_ARG } from './args';
-import { fp32Plan } from '../../src/engine/plan';
+import { fp32Plan } from '../../src/plan/plan';
 
 // Issue 11 item 13: each bad argument is refused with a message naming the option and what is allowed.
 

@@ -4,7 +4,7 @@
  * different job than the one asked for (issue 11 item 13).
  */
 import { readFileSync } from 'node:fs';
-import { type Plan, validatePlan } from '../../src/engine/plan';
+import { type Plan, validatePlan } from '../../src/plan/plan';
 
 export class ArgError extends Error {
   constructor(message: string) {

@@ -6,10 +6,10 @@
  */
 import * as ort from 'onnxruntime-web';
 import { fetchReader, IMAGE_BYTES, loadEvalSet, loadManifest } from '../../src/data/cifar';
-import { fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../../src/engine/plan';
-import { preparePlan } from '../../src/engine/siteQuant';
-import { buildSites } from '../../src/model/sites';
-import { siteLinears } from '../../src/model/vitRef';
+import { fp32Plan, type Plan, type SiteScheme, uniformPlan } from '../../src/plan/plan';
+import { preparePlan } from '../../src/plan/siteQuant';
+import { buildSites } from '../../src/plan/sites';
+import { siteLinears } from '../../src/forward/vitRef';
 import { loadVit } from '../../src/model/vitWeights';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { VitCpu } from '../../src/cpu/vitCpu';

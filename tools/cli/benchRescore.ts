@@ -9,8 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { type ArgSpec, parseArgs, LIMIT_ARG } from './args';
-import { createNodeEngine } from '../../src/engine/nodeEngine';
-import * as P from '../../src/engine/presets';
+import { createNodeEngine } from '../../src/runtime/nodeEngine';
+import * as P from '../../src/plan/presets';
 
 const ARGS: Record<string, ArgSpec> = { images: LIMIT_ARG, reps: { int: [1, 10] }, out: "string" };
 

@@ -5,11 +5,11 @@
  * same images (exact McNemar interval, science.md §8).
  */
 import { ArgError, BACKEND_ARG, LIMIT_ARG, parseArgs, readPlanArg, THREADS_ARG } from './args';
-import { createNodeEngine } from '../../src/engine/nodeEngine';
-import { fp32Plan } from '../../src/engine/plan';
+import { createNodeEngine } from '../../src/runtime/nodeEngine';
+import { fp32Plan } from '../../src/plan/plan';
 import { correctness, formatAccuracy, formatDelta, pairedDelta, wilson } from '../../src/quant/intervals';
-import { loadReferenceNode } from '../../src/engine/nodeLoad';
-import type { BackendChoice, EvalSetName } from '../../src/engine/types';
+import { loadReferenceNode } from '../../src/runtime/nodeLoad';
+import type { BackendChoice, EvalSetName } from '../../src/plan/types';
 
 const EVAL_ARGS = { backend: BACKEND_ARG, set: { oneOf: ['test', 'val', 'all'] }, limit: LIMIT_ARG, plan: 'string', cpu: 'boolean', threads: THREADS_ARG } as const;
 

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliArgs } from './args';
-import { loadDataNode } from '../../src/engine/nodeLoad';
+import { loadDataNode } from '../../src/runtime/nodeLoad';
 import { correctness, pairedDelta } from '../../src/quant/intervals';
 
 interface Cell {

@@ -1,6 +1,6 @@
 /** Arguments of npm run qat that need more than args.ts: built-in plans, the progressive schedule. */
 import { ArgError } from './args';
-import { uniformPlan, type Plan } from '../../src/engine/plan';
+import { uniformPlan, type Plan } from '../../src/plan/plan';
 
 const INT = (bits: 4 | 2) => ({ bits, granularity: 'tensor' as const, symmetric: false, range: 'static' as const });
 export function builtinPlan(name: string): Plan | undefined {

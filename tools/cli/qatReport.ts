@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/data/nodeReader';
-import { loadDataNode } from '../../src/engine/nodeLoad';
+import { loadDataNode } from '../../src/runtime/nodeLoad';
 import { qatMarkdown, type QatResults } from '../../src/train/report';
 
 const read = (f: string) => (existsSync(join(REPO_ROOT, 'results', f)) ? JSON.parse(readFileSync(join(REPO_ROOT, 'results', f), 'utf8')) : undefined);

@@ -7,8 +7,8 @@
 import { cliArgs, type ArgSpec } from './args';
 import { loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { dataDir, nodeReader } from '../../src/data/nodeReader';
-import { loadDataNode, loadWeightsNode } from '../../src/engine/nodeLoad';
-import { uniformPlan } from '../../src/engine/plan';
+import { loadDataNode, loadWeightsNode } from '../../src/runtime/nodeLoad';
+import { uniformPlan } from '../../src/plan/plan';
 import { loadTrainImages, stepBatch } from '../../src/train/data';
 import { matMulFor, tsMatMul } from '../../src/train/matmul';
 import { median } from '../../src/train/report';

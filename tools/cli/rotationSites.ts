@@ -10,9 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { cliArgs } from './args';
-import { createNodeEngine } from '../../src/engine/nodeEngine';
-import * as P from '../../src/engine/presets';
-import { siteKindLabel, siteKindAt } from '../../src/model/sites';
+import { createNodeEngine } from '../../src/runtime/nodeEngine';
+import * as P from '../../src/plan/presets';
+import { siteKindLabel, siteKindAt } from '../../src/plan/sites';
 
 /** Student t 0.975 quantiles by degrees of freedom (n − 1) */
 const T975: Record<number, number> = { 1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 7: 2.365, 9: 2.262, 15: 2.131, 19: 2.093, 31: 2.04, 63: 1.998 };

@@ -11,10 +11,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgError, BACKEND_ARG, cliArgs, LIMIT_ARG, THREADS_ARG } from './args';
-import { createNodeEngine } from '../../src/engine/nodeEngine';
+import { createNodeEngine } from '../../src/runtime/nodeEngine';
 import { BEYOND_ROWS, CELL_NAMES, type CellName, runStudy, SPLIT, studyMarkdown } from '../../src/engine/study';
 import { modelDir } from '../../src/data/nodeReader';
-import type { BackendChoice, EvalSetName } from '../../src/engine/types';
+import type { BackendChoice, EvalSetName } from '../../src/plan/types';
 
 const ROW_WORDS = new Set(['all', 'beyond', 'note004', 'fp32', 'int4_all', 'int2_all', 'int8_all', 'scan', 'greedy', 'int4_share', 'int2_best6', ...BEYOND_ROWS.flatMap((r) => [r.key, r.group])]);
 

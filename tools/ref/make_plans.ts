@@ -1,11 +1,11 @@
 /**
- * Writes the study's preset plans (src/engine/presets.ts) as JSON files for tools/ref/quant_ref.py:
+ * Writes the study's preset plans (src/plan/presets.ts) as JSON files for tools/ref/quant_ref.py:
  *   npx vite-node tools/ref/make_plans.ts -- /tmp/plans
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REF_PLANS } from './refPlans';
-import { validatePlan } from '../../src/engine/plan';
+import { validatePlan } from '../../src/plan/plan';
 
 const out = process.argv.slice(2).filter((a) => a !== '--')[0];
 if (!out) throw new Error('usage: npx vite-node tools/ref/make_plans.ts -- OUT_DIR');

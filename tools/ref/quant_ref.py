@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent PyTorch fake-quantization reference for quantization plans (src/engine/plan.ts JSON).
+"""Independent PyTorch fake-quantization reference for quantization plans (src/plan/plan.ts JSON).
 
 Runs the ViT of tools/train/vit.py with a site hook that fake-quantizes both operands of every
 matrix product as the plan says (science.md). Two kinds of code, kept apart:
@@ -551,7 +551,7 @@ def fp32_plan():
 
 
 def validate_plan(plan, where):
-    """Clear errors for what this reference cannot run (src/engine/plan.ts is the full validator)."""
+    """Clear errors for what this reference cannot run (src/plan/plan.ts is the full validator)."""
     if plan.get("version") not in (1, 2) or len(plan.get("sites", [])) != SITE_COUNT:
         raise SystemExit(f"{where}: not a version-1/2 plan with {SITE_COUNT} sites")
     for i, s in enumerate(plan["sites"]):

@@ -1,6 +1,6 @@
 /** The plans compared between the TS engines and tools/ref/quant_ref.py (PyTorch), by file name. */
-import * as P from '../../src/engine/presets';
-import type { Plan } from '../../src/engine/plan';
+import * as P from '../../src/plan/presets';
+import type { Plan } from '../../src/plan/plan';
 
 export const REF_PLANS: Record<string, () => Plan> = {
   fp32: () => P.fp32(),

@@ -6,14 +6,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from '../cli/args';
-import { createNodeEngine } from '../../src/engine/nodeEngine';
+import { createNodeEngine } from '../../src/runtime/nodeEngine';
 import { Engine } from '../../src/engine/engine';
-import { loadDataNode } from '../../src/engine/nodeLoad';
-import { createCpuBackend } from '../../src/engine/cpuBackendFactory';
+import { loadDataNode } from '../../src/runtime/nodeLoad';
+import { createCpuBackend } from '../../src/runtime/cpuBackendFactory';
 import { nodeReader } from '../../src/data/nodeReader';
 import { loadVit } from '../../src/model/vitWeights';
-import { validatePlan } from '../../src/engine/plan';
-import type { BackendChoice } from '../../src/engine/types';
+import { validatePlan } from '../../src/plan/plan';
+import type { BackendChoice } from '../../src/plan/types';
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', offset: 'number', set: 'string', backend: 'string', model: 'string' });

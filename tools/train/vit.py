@@ -1,5 +1,5 @@
 """The playground's ViT in PyTorch — the one definition that training, export and the
-PyTorch quantization reference share. Layout must match src/model/vitRef.ts exactly.
+PyTorch quantization reference share. Layout must match src/forward/vitRef.ts exactly.
 
 Sites (science.md §6): 0 patch embedding; block b: 1+6b to_qkv, 2+6b q·kᵀ, 3+6b attn·v,
 4+6b to_out, 5+6b fc1, 6+6b fc2; 37 head.

@@ -5,7 +5,7 @@
  */
 import { useStore } from '../../state/store';
 import { LIVE_SIZES } from '../../state/config';
-import type { EvalSetName, ScoreResult } from '../../engine/types';
+import type { EvalSetName, ScoreResult } from '../../plan/types';
 import { useResults, type LiveScore } from '../engine/results';
 import { cancelFull, cancelLive, scoreFullSet } from '../engine/controller';
 import { accuracyOf, deltaTone, pairResults, planLabel, type Pairing } from '../compare/compareModel';

@@ -4,7 +4,7 @@
  */
 import { memo, useEffect, useMemo, useState } from 'react';
 import { useStore } from '../../state/store';
-import type { ScoreResult } from '../../engine/types';
+import type { ScoreResult } from '../../plan/types';
 import { useResults } from '../engine/results';
 import { getImages } from '../engine/controller';
 import { useClassNames } from '../engine/useSites';

@@ -1,6 +1,6 @@
 /** Small shared formatting and colour helpers for the views. */
 import { FORMAT_INFO, type NumberFormat } from '../../quant/formats';
-import type { OperandBits, SitePath, SiteScheme } from '../../engine/plan';
+import type { OperandBits, SitePath, SiteScheme } from '../../plan/plan';
 
 export const BIT_COLORS: Record<OperandBits, string> = { 32: '#94a3b8', 8: '#22a06b', 4: '#e8a317', 3: '#e26a2c', 2: '#d9453b' };
 export const BIT_LABEL: Record<OperandBits, string> = { 32: 'FP32', 8: 'INT8', 4: 'INT4', 3: 'INT3', 2: 'INT2' };

@@ -7,8 +7,8 @@
  */
 import { FORMAT_INFO } from '../../quant/formats';
 import { quantizeValue, dequantizeValue, intRange, scaleZero, type Bits } from '../../quant/scaleZero';
-import type { OperandScheme } from '../../engine/plan';
-import type { SiteStats } from '../../engine/types';
+import type { OperandScheme } from '../../plan/plan';
+import type { SiteStats } from '../../plan/types';
 import { useStore } from '../../state/store';
 import { Tex } from '../common/Katex';
 import { fmtNum } from '../common/format';

@@ -4,8 +4,8 @@
  * both plans' throughput on the live subset as this backend measured it — one end-to-end run each,
  * so a ratio near 1 is not a difference (the card says so).
  */
-import type { SitePath } from '../../engine/plan';
-import type { ScoreResult } from '../../engine/types';
+import type { SitePath } from '../../plan/plan';
+import type { ScoreResult } from '../../plan/types';
 import { useStore } from '../../state/store';
 import { useLiveTrio } from './usePairs';
 import { planLabel } from './compareModel';

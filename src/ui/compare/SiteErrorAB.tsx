@@ -3,7 +3,7 @@
  * of the site's output against FP32 operands, on the image the statistics are taken on.
  */
 import { useStore } from '../../state/store';
-import type { SiteStats } from '../../engine/types';
+import type { SiteStats } from '../../plan/types';
 import { useResults } from '../engine/results';
 import { fmtNum } from '../common/format';
 import { useCompare } from './compareController';

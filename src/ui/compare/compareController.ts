@@ -6,10 +6,10 @@
  * re-scores A.
  */
 import { create } from 'zustand';
-import type { Plan } from '../../engine/plan';
-import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
+import type { Plan } from '../../plan/plan';
+import type { EvalSetName, Progress, ScoreResult } from '../../plan/types';
 import { useStore } from '../../state/store';
-import { isAbortError, Latest } from '../../engine/latest';
+import { isAbortError, Latest } from '../../util/latest';
 import { baseline, currentClient, isFp32Plan } from '../engine/controller';
 import { errorText, useResults } from '../engine/results';
 import { emptyStats, requestSiteStats, type StatsSlot } from '../engine/siteStatsRequest';

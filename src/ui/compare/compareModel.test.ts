@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ScoreResult } from '../../engine/types';
+import type { ScoreResult } from '../../plan/types';
 import { accuracyOf, deltaText, deltaTone, disagreements, pairResults, perClassIntervals } from './compareModel';
 
 function result(pred: number[], labels: number[], set: 'test' | 'val' = 'test'): ScoreResult {
@@ -8,7 +8,7 @@ function result(pred: number[], labels: number[], set: 'test' | 'val' = 'test'):
   const correct = pred.filter((p, i) => p === labels[i]).length;
   return {
     set, count: pred.length, correct, accuracy: correct / pred.length, predictions: pred, labels, confusion,
-    perClassAccuracy: confusion.map((r, i) => r[i] / Math.max(1, r.reduce((a, b) => a + b, 0))), sites: [],
+    perClassAccuracy: confusion.map((r, i) => r[i] / Math.max(1, r.reduce((a, b) => a + b, 0))), sites: [], steps: [],
     backend: { kind: 'cpu', label: 'cpu', reason: '' }, wallMs: 1, imagesPerSecond: 1,
   };
 }

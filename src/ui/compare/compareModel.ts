@@ -5,7 +5,7 @@
  * two results on the very same images; anything else is refused with the reason.
  */
 import { correctness, formatDelta, pairedDelta, wilson, type PairedDelta, type Proportion } from '../../quant/intervals';
-import type { ScoreResult } from '../../engine/types';
+import type { ScoreResult } from '../../plan/types';
 
 export function accuracyOf(r: Pick<ScoreResult, 'correct' | 'count'>): Proportion {
   return wilson(r.correct, r.count);

@@ -4,7 +4,7 @@
  * else the min/max grid of A's bits on this operand's range.
  */
 import { useStore } from '../../state/store';
-import type { OperandStats } from '../../engine/types';
+import type { OperandStats } from '../../plan/types';
 import { intRange, scaleZero, type Bits } from '../../quant/scaleZero';
 import { fmtNum } from '../common/format';
 import { useCompare } from './compareController';

@@ -1,6 +1,6 @@
 /** The score results a view pairs: B (the live plan), FP32 on the same images, and pinned A. */
 import { useStore } from '../../state/store';
-import type { ScoreResult } from '../../engine/types';
+import type { ScoreResult } from '../../plan/types';
 import { useResults } from '../engine/results';
 import { useCompare } from './compareController';
 

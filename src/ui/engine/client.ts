@@ -1,10 +1,10 @@
 /**
- * The UI's one boundary to the engine: obtains the EngineClient (src/engine/client.ts, a Web
+ * The UI's one boundary to the engine: obtains the EngineClient (src/runtime/client.ts, a Web
  * Worker). Score requests from live scoring, the full-set button, the study and the stage queue in
- * the worker; each caller keeps its own newest-wins slot (Latest, src/engine/latest.ts).
+ * the worker; each caller keeps its own newest-wins slot (Latest, src/util/latest.ts).
  */
-import { createEngineClient, type EngineClient } from '../../engine/client';
-import type { BackendChoice } from '../../engine/types';
+import { createEngineClient, type EngineClient } from '../../runtime/client';
+import type { BackendChoice } from '../../plan/types';
 
 let clientPromise: Promise<EngineClient> | null = null;
 

@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from 'vitest';
-import type { EngineClient, EngineStatus } from '../../engine/client';
-import type { BackendChoice, BackendInfo, ScoreRequest, ScoreResult } from '../../engine/types';
+import type { EngineClient, EngineStatus } from '../../runtime/client';
+import type { BackendChoice, BackendInfo, ScoreRequest, ScoreResult } from '../../plan/types';
 import { useStore } from '../../state/store';
 import { startEngine } from './controller';
 import { useResults } from './results';
@@ -43,7 +43,7 @@ function fakeClient() {
     },
     async score(req) {
       scored.push(req);
-      const r: ScoreResult = { set: req.set, count: req.limit ?? 0, correct: scored.length, accuracy: scored.length / 100, confusion: [], perClassAccuracy: [], sites: [], backend, wallMs: 1, imagesPerSecond: 1 };
+      const r: ScoreResult = { set: req.set, count: req.limit ?? 0, correct: scored.length, accuracy: scored.length / 100, confusion: [], perClassAccuracy: [], sites: [], backend, steps: [], wallMs: 1, imagesPerSecond: 1 };
       return r;
     },
     siteStats: async () => {

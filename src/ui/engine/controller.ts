@@ -3,11 +3,11 @@
  * re-scores the live subset ~300 ms after the last change, newest request wins (a Latest slot),
  * scores FP32 once per subset as the baseline, and fetches the selected site's statistics.
  */
-import { fp32Plan, type Plan } from '../../engine/plan';
-import type { EngineClient, EngineStatus } from '../../engine/client';
-import type { EvalSetName, Progress, ScoreResult } from '../../engine/types';
+import { fp32Plan, type Plan } from '../../plan/plan';
+import type { EngineClient, EngineStatus } from '../../runtime/client';
+import type { EvalSetName, Progress, ScoreResult } from '../../plan/types';
 import { useStore, type Store } from '../../state/store';
-import { isAbortError, Latest } from '../../engine/latest';
+import { isAbortError, Latest } from '../../util/latest';
 import { getClient, EngineUnavailableError } from './client';
 import { emptyLive, errorText, useResults } from './results';
 import { requestSiteStats } from './siteStatsRequest';

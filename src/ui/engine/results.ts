@@ -3,8 +3,8 @@
  * serializable config store so the URL never carries results.
  */
 import { create } from 'zustand';
-import type { DatasetInfo, EngineStatus, ModelInfo } from '../../engine/client';
-import type { BackendInfo, Progress, ScoreResult, SiteStats } from '../../engine/types';
+import type { DatasetInfo, EngineStatus, ModelInfo } from '../../runtime/client';
+import type { BackendInfo, Progress, ScoreResult, SiteStats } from '../../plan/types';
 
 export interface LiveScore {
   /** key of the request the result belongs to (plan + set + subset + backend) */

@@ -2,10 +2,10 @@
  * One site-statistics request for a plan (the live plan B, or the pinned plan A): newest request
  * wins through the caller's Latest slot; the answer (or its error) lands in the caller's store slot.
  */
-import type { EngineClient } from '../../engine/client';
-import { isAbortError, type Latest } from '../../engine/latest';
-import type { Plan } from '../../engine/plan';
-import type { EvalSetName, SiteStats } from '../../engine/types';
+import type { EngineClient } from '../../runtime/client';
+import { isAbortError, type Latest } from '../../util/latest';
+import type { Plan } from '../../plan/plan';
+import type { EvalSetName, SiteStats } from '../../plan/types';
 import { errorText } from './results';
 
 export interface StatsSlot {

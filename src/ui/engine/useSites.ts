@@ -1,6 +1,6 @@
 /** The site table for the loaded model (the standard ViT shape until the model has loaded). */
 import { useMemo } from 'react';
-import { buildSites, type SiteInfo, type VitShape } from '../../model/sites';
+import { buildSites, type SiteInfo, type VitShape } from '../../plan/sites';
 import { DEFAULT_SITES } from '../../state/presets';
 import { useResults } from './results';
 

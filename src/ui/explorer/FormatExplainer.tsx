@@ -4,8 +4,8 @@
  * even code, saturating) → bits → x̂ — with the selected site's numbers in KaTeX.
  */
 import { useMemo, useState } from 'react';
-import type { SiteStats } from '../../engine/types';
-import type { OperandScheme } from '../../engine/plan';
+import type { SiteStats } from '../../plan/types';
+import type { OperandScheme } from '../../plan/plan';
 import { decodeMiniFloat, encodeMiniFloat, encodeNf4, floorLog2, FORMAT_INFO, formatBlockScale, MINIFLOATS, NF4_CODEBOOK, type NumberFormat } from '../../quant/formats';
 import { Tex } from '../common/Katex';
 import { fmtNum } from '../common/format';

@@ -2,7 +2,7 @@
 import { useMemo, useState } from 'react';
 import { useStore } from '../../state/store';
 import { PRESETS } from '../../state/presets';
-import type { BackendChoice } from '../../engine/types';
+import type { BackendChoice } from '../../plan/types';
 import { useResults } from '../engine/results';
 import { IntroButton } from '../help/Intro';
 

@@ -4,7 +4,7 @@
  * fitSite + validatePlan, so the store only ever holds plans the engine accepts.
  */
 import { useState, type ReactNode } from 'react';
-import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, type OperandBits, type OperandScheme, type SiteScheme } from '../../engine/plan';
+import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, type OperandBits, type OperandScheme, type SiteScheme } from '../../plan/plan';
 import { useStore } from '../../state/store';
 import { useResults } from '../engine/results';
 import { fitSite } from '../../state/schemes';
@@ -12,7 +12,7 @@ import { useSites } from '../engine/useSites';
 import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
 import { Term } from '../help/Term';
-import { smoothFoldable, type SiteInfo } from '../../model/sites';
+import { smoothFoldable, type SiteInfo } from '../../plan/sites';
 import { FORMAT_INFO, NUMBER_FORMATS, type NumberFormat } from '../../quant/formats';
 
 const ROTATABLE = new Set(['to_qkv', 'fc1', 'fc2']);

@@ -5,8 +5,8 @@
  * Arrow keys move the selection.
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
-import { sitePath, type SitePath } from '../../engine/plan';
-import { siteKindLabel, type SiteInfo } from '../../model/sites';
+import { sitePath, type SitePath } from '../../plan/plan';
+import { siteKindLabel, type SiteInfo } from '../../plan/sites';
 import { useStore } from '../../state/store';
 import { useSites } from '../engine/useSites';
 import { BIT_COLORS, BIT_LABEL, bitsTag, operandLabel, PATH_LABEL, PATH_SHORT } from '../common/format';

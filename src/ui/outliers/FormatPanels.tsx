@@ -2,11 +2,11 @@
  * Outliers view, formats beside INT (science.md §9): a format's grid drawn over the operand's
  * histogram (non-uniform for the FP formats), every block's scale for the block formats, each
  * format's SQNR on this operand, and at to_qkv / fc1 / fc2 the operand before and after the
- * Hadamard rotation with kurtosis and max/σ. Reads SiteStats.formats (engine/formatStats.ts).
+ * Hadamard rotation with kurtosis and max/σ. Reads SiteStats.formats (plan/formatStats.ts).
  */
 import { memo, useMemo, useState } from 'react';
-import type { Histogram as Hist, SiteStats } from '../../engine/types';
-import type { OperandScheme } from '../../engine/plan';
+import type { Histogram as Hist, SiteStats } from '../../plan/types';
+import type { OperandScheme } from '../../plan/plan';
 import { FORMAT_INFO, formatBlockScale, formatGrid, type NumberFormat } from '../../quant/formats';
 import { ChartCard } from '../common/ChartCard';
 import { BarsSvg } from './BarsSvg';

@@ -3,7 +3,7 @@
  * range whose two handles can be dragged (and moved with the arrow keys).
  */
 import { useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
-import type { Histogram as Hist } from '../../engine/types';
+import type { Histogram as Hist } from '../../plan/types';
 import { fmtNum } from '../common/format';
 
 export interface Grid {

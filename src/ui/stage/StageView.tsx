@@ -11,7 +11,7 @@ import { useEffect, useMemo } from 'react';
 import { useStore } from '../../state/store';
 import { STAGE_STEPS } from '../../state/stage';
 import { presetById } from '../../state/presets';
-import { fp32Plan, type Plan } from '../../engine/plan';
+import { fp32Plan, type Plan } from '../../plan/plan';
 import { correctness, pairedDelta, wilson, type PairedDelta, type Proportion } from '../../quant/intervals';
 import { useResults } from '../engine/results';
 import { ModelMap } from '../modelmap/ModelMap';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as P from '../../engine/presets';
+import * as P from '../../plan/presets';
 import { pairedDeltaFromCounts, wilson } from '../../quant/intervals';
 import { canonicalJson, figuresFromStudy, planKey } from './stageFigures';
 

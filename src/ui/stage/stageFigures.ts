@@ -6,9 +6,9 @@
  * so stepping stays quick — and kept per plan for the rest of the session.
  */
 import { create } from 'zustand';
-import { validatePlan, type Plan } from '../../engine/plan';
+import { validatePlan, type Plan } from '../../plan/plan';
 import { correctness, pairedDelta, pairedDeltaFromCounts, wilson, type PairedDelta, type Proportion } from '../../quant/intervals';
-import { AbortError, isAbortError, Latest } from '../../engine/latest';
+import { AbortError, isAbortError, Latest } from '../../util/latest';
 import { currentClient } from '../engine/controller';
 import { errorText, useResults } from '../engine/results';
 

@@ -8,9 +8,9 @@
  */
 import { useMemo, useState } from 'react';
 import { Area, Bar, BarChart, CartesianGrid, ComposedChart, ErrorBar, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
-import type { Plan } from '../../engine/plan';
+import type { Plan } from '../../plan/plan';
 import { planCost } from './studyRunner';
-import { PlanError, validatePlan } from '../../engine/plan';
+import { PlanError, validatePlan } from '../../plan/plan';
 import { useStore } from '../../state/store';
 import { ChartCard } from '../common/ChartCard';
 import { deltaText, deltaTone } from '../compare/compareModel';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { validatePlan } from '../../engine/plan';
+import { validatePlan } from '../../plan/plan';
 import { parseStudy, shortLabel, StudyFormatError } from './studyFile';
 
 const v2 = JSON.parse(readFileSync(new URL('./fixtures/study-v2.json', import.meta.url), 'utf8'));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SITES } from '../../state/presets';
 import { BEYOND_ROWS, studyRows, type StudyScorer } from '../../engine/study';
 import { estimateScores, LIVE_REPORT, LIVE_SCAN_CELLS, liveRows, liveSplit, planCost } from './studyRunner';
-import * as P from '../../engine/presets';
+import * as P from '../../plan/presets';
 
 describe('bit-ops', () => {
   it('planCost: FP32 = 1, INT4×INT4 = 1/64, INT8 = 1/16', () => {

@@ -6,12 +6,12 @@
  * live in a small store so they survive tab switches; a new run or Cancel stops the old one.
  */
 import { create } from 'zustand';
-import type { Plan } from '../../engine/plan';
-import type { EngineClient } from '../../engine/client';
-import { isAbortError, Latest } from '../../engine/latest';
+import type { Plan } from '../../plan/plan';
+import type { EngineClient } from '../../runtime/client';
+import { isAbortError, Latest } from '../../util/latest';
 import { type CellName, type StudyResult, type StudyScorer, type StudySplit, studyRows } from '../../engine/study';
-import type { EvalSetName } from '../../engine/types';
-import type { SiteInfo } from '../../model/sites';
+import type { EvalSetName } from '../../plan/types';
+import type { SiteInfo } from '../../plan/sites';
 import { currentClient } from '../engine/controller';
 import { errorText, useResults } from '../engine/results';
 import { parseStudy, type StudyModel } from './studyFile';

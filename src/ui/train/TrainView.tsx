@@ -9,7 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import { ChartCard } from '../common/ChartCard';
-import { uniformPlan, type Plan } from '../../engine/plan';
+import { uniformPlan, type Plan } from '../../plan/plan';
 import { lowerVit, LoweringError } from '../../plan/steps';
 import { pairedDeltaFromCounts, wilson } from '../../quant/intervals';
 import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from '../../train/protocol';

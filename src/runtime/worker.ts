@@ -8,12 +8,12 @@
 import { DataError, fetchReader, IMAGE_BYTES, loadEvalSet, loadManifest, CLASS_NAMES } from '../data/cifar';
 import { loadVit, type VitWeights } from '../model/vitWeights';
 import { ModelError } from '../model/safetensors';
-import { Engine } from './engine';
-import { isAbortError, SerialQueue } from './latest';
+import { Engine } from '../engine/engine';
+import { isAbortError, SerialQueue } from '../util/latest';
 import { createBackend, type BackendFactories } from './backends';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 import { checkWorkerRequest, messageId } from './protocolCheck';
-import type { BackendChoice, EngineStatus, EvalSetName, ModelInfo } from './types';
+import type { BackendChoice, EngineStatus, EvalSetName, ModelInfo } from '../plan/types';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: WorkerResponse) => scope.postMessage(m);

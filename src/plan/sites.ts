@@ -6,15 +6,9 @@
  * weight operand (rows = output channels). For the activation×activation sites, B is k (q·kᵀ)
  * or vᵀ (attn·v), per head.
  */
-export interface VitShape {
-  dim: number;
-  depth: number;
-  heads: number;
-  mlp: number;
-  patch: number;
-  classes: number;
-  image: number;
-}
+import type { VitShape } from '../model/vitWeights';
+
+export type { VitShape };
 
 export type SiteKind = 'patch_embed' | 'to_qkv' | 'qk' | 'av' | 'to_out' | 'fc1' | 'fc2' | 'head';
 

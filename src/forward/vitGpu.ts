@@ -1,6 +1,6 @@
 /**
- * The ViT forward pass on WebGPU, for a prepared plan (src/engine/siteQuant.ts semantics), on the
- * kernel library (src/kernels). The CPU reference is src/model/vitRef.ts.
+ * The ViT forward pass on WebGPU, for a prepared plan (src/plan/siteQuant.ts semantics), on the
+ * kernel library (src/kernels). The CPU reference is src/forward/vitRef.ts.
  *
  * One compiled forward per (plan, batch size): every op, weight buffer and activation buffer is
  * created once and re-encoded for each batch; one command buffer and one readback per batch.
@@ -26,11 +26,11 @@ import { createGemmW8A8 } from '../kernels/gemmW8A8';
 import { createLayerNorm, createLayerNormQuantize } from '../kernels/layernorm';
 import { createQuantizeRows } from '../kernels/quantizeRows';
 import { packInt4Rows, packInt8Rows } from '../quant/pack';
-import type { OperandScheme } from '../engine/plan';
-import { type Clip, needsSiteDefinition, type PreparedPlan, type PreparedSite } from '../engine/siteQuant';
+import type { OperandScheme } from '../plan/plan';
+import { type Clip, needsSiteDefinition, type PreparedPlan, type PreparedSite } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import { patchify, siteLinears } from './vitRef';
-import type { Linear, VitWeights } from './vitWeights';
+import type { Linear, VitWeights } from '../model/vitWeights';
 
 export class UnsupportedOnWebGpu extends Error {
   constructor(message: string) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadEvalSet, loadManifest, DataError } from '../data/cifar';
 import { dataDir, modelDir, nodeReader } from '../data/nodeReader';
 import { loadVit, type VitWeights } from '../model/vitWeights';
-import type { EngineData } from './engine';
+import type { EngineData } from '../engine/engine';
 
 export async function loadWeightsNode(name = 'vit-cifar10'): Promise<VitWeights> {
   return loadVit(nodeReader(modelDir(name)));

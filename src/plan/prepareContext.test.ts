@@ -4,8 +4,8 @@
  * sequential Hessians taken from the model whose earlier sites are already quantized.
  */
 import { describe, expect, it } from 'vitest';
-import { buildSites } from '../model/sites';
-import { layerNormRows, refOps } from '../model/vitRef';
+import { buildSites } from './sites';
+import { layerNormRows, refOps } from '../forward/vitRef';
 import type { Linear } from '../model/vitWeights';
 import { RangeHistogram } from '../quant/calibrate';
 import { applySmoothing } from '../quant/smoothquant';
@@ -158,7 +158,7 @@ describe('GPTQ sequential', () => {
 
 describe('study rows', () => {
   it('lists each plan once, and every chaotic row is detected by its plan', async () => {
-    const { BEYOND_ROWS, isChaotic } = await import('./study');
+    const { BEYOND_ROWS, isChaotic } = await import('../engine/study');
     const P = await import('./presets');
     const plans = [P.fp32(), P.allNote004(4), P.allNote004(2), P.allNote004(8), ...BEYOND_ROWS.map((r) => r.build())];
     const keys = plans.map((p) => JSON.stringify(validatePlan(p).sites));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { llmInt8Matmul, outlierColumns } from './llmInt8';
 import { gemmW8A8Ref } from '../kernels/gemmW8A8.ref';
-import { quantizeMatrix } from './quantizeMatrix';
+import { quantizeMatrix } from '../quant/quantizeMatrix';
 
 function lcg(seed: number) {
   let s = seed >>> 0;

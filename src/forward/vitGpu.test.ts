@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device';
 import { nodeGpuContext } from '../gpu/nodeGpu';
-import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../engine/nodeLoad';
-import { fp32Plan, validatePlan } from '../engine/plan';
-import * as P from '../engine/presets';
-import { preparePlan } from '../engine/siteQuant';
+import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { fp32Plan, validatePlan } from '../plan/plan';
+import * as P from '../plan/presets';
+import { preparePlan } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
-import type { VitWeights } from './vitWeights';
+import type { VitWeights } from '../model/vitWeights';
 import { siteLinears, VitReference } from './vitRef';
 import { VitGpu } from './vitGpu';
 import type { EngineData } from '../engine/engine';

@@ -1,18 +1,19 @@
 /**
- * The WebGPU backend: the compiled ViT forward of src/model/vitGpu.ts, batched. A plan with a
+ * The WebGPU backend: the compiled ViT forward of src/forward/vitGpu.ts, batched. A plan with a
  * scheme the WebGPU kernels do not cover (LLM.int8's outlier split, attention with one operand
  * quantized) runs on the CPU backend instead, and the result says so.
  */
 import type { GpuContext } from '../gpu/device';
 import { createGpuContext } from '../gpu/device';
-import { UnsupportedOnWebGpu, VitGpu } from '../model/vitGpu';
+import { UnsupportedOnWebGpu, VitGpu } from '../forward/vitGpu';
 import type { VitWeights } from '../model/vitWeights';
 import { IMAGE_BYTES } from '../data/cifar';
-import { type Backend, type CapturedOperands, type RunOptions, throwIfAborted } from './engine';
-import { gpuOperandStats } from './gpuOperandStats';
-import type { OperandStats } from './types';
-import type { PreparedPlan } from './siteQuant';
-import type { BackendInfo } from './types';
+import { type Backend, type CapturedOperands, type RunOptions } from '../plan/backend';
+import { throwIfAborted } from '../util/latest';
+import { gpuOperandStats } from '../forward/gpuOperandStats';
+import type { OperandStats } from '../plan/types';
+import type { PreparedPlan } from '../plan/siteQuant';
+import type { BackendInfo } from '../plan/types';
 
 export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;

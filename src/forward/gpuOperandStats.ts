@@ -1,5 +1,5 @@
 /**
- * OperandStats (src/engine/operandStats.ts) computed on the GPU with shaders/stats.wgsl:
+ * OperandStats (src/plan/operandStats.ts) computed on the GPU with shaders/stats.wgsl:
  * tensor min/max/mean/σ and the count beyond 6σ, a histogram over [min, max], per-row min/max
  * and per-column absmax. Only the deterministic value sample is taken on the CPU.
  */
@@ -7,8 +7,8 @@ import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { createStats, STATS_STRIDE } from '../kernels/stats';
 import { submitAndWait } from '../kernels/common';
-import { HISTOGRAM_BINS, SAMPLE_SIZE } from './operandStats';
-import type { OperandStats } from './types';
+import { HISTOGRAM_BINS, SAMPLE_SIZE } from '../plan/operandStats';
+import type { OperandStats } from '../plan/types';
 
 export async function gpuOperandStats(ctx: GpuContext, role: 'a' | 'b', x: Float32Array, rows: number, cols: number, bins = HISTOGRAM_BINS): Promise<OperandStats> {
   const n = rows * cols;

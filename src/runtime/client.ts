@@ -5,10 +5,10 @@
  * The worker runs score requests one at a time in order of arrival; which request is the newest
  * is the caller's business (a Latest slot), not the client's.
  */
-import type { Plan } from './plan';
-import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from './types';
+import type { Plan } from '../plan/plan';
+import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from '../plan/types';
 
-export type { DatasetInfo, EngineStatus, ModelInfo } from './types';
+export type { DatasetInfo, EngineStatus, ModelInfo } from '../plan/types';
 
 export interface EngineClient {
   /** resolves once model, data and a backend are ready; rejects with a message saying how to fix */
@@ -24,10 +24,10 @@ export interface EngineClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The real client: a Web Worker (src/engine/worker.ts) runs the engine off the main thread.
+// The real client: a Web Worker (src/runtime/worker.ts) runs the engine off the main thread.
 
 import type { WorkerRequest, WorkerResponse } from './protocol';
-import { AbortError } from './latest';
+import { AbortError } from '../util/latest';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void };
 

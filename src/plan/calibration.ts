@@ -4,7 +4,7 @@
  * Two passes: ranges first, then histograms over those ranges.
  */
 import { RangeHistogram } from '../quant/calibrate';
-import type { SiteInfo } from '../model/sites';
+import type { SiteInfo } from './sites';
 
 
 /** Observes the operands and output of every site (calibration, statistics), and may perturb outputs. */

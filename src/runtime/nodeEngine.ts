@@ -1,8 +1,8 @@
 /** An Engine in Node (command-line tools, tests) on the chosen backend. */
-import { Engine } from './engine';
+import { Engine } from '../engine/engine';
 import { createBackend } from './backends';
 import { loadDataNode, loadWeightsNode } from './nodeLoad';
-import type { BackendChoice, EvalSetName } from './types';
+import type { BackendChoice, EvalSetName } from '../plan/types';
 
 export async function createNodeEngine(choice: BackendChoice, sets: EvalSetName[] = ['test', 'val']) {
   const [weights, data] = await Promise.all([loadWeightsNode(), loadDataNode([...new Set<'test' | 'val' | 'calib'>(['test', ...sets, 'calib'])])]);

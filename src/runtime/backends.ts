@@ -4,9 +4,9 @@
  * here ~80× faster than WebGPU on SwiftShader. The reason is always reported to the user.
  */
 import type { VitWeights } from '../model/vitWeights';
-import type { Backend } from './engine';
-import { ReferenceBackend } from './engine';
-import type { BackendChoice } from './types';
+import type { Backend } from '../plan/backend';
+import { ReferenceBackend } from '../engine/engine';
+import type { BackendChoice } from '../plan/types';
 
 export interface AdapterProbe {
   available: boolean;

@@ -1,6 +1,7 @@
 /** The CPU backend for the worker/CLI: WASM-SIMD kernels when available, else the TypeScript reference. */
 import type { VitWeights } from '../model/vitWeights';
-import { type Backend, ReferenceBackend } from './engine';
+import { ReferenceBackend } from '../engine/engine';
+import { type Backend } from '../plan/backend';
 
 export async function createCpuBackend(weights: VitWeights, reason: string): Promise<Backend> {
   const { loadCpuKernels } = await import('../cpu/cpuKernels');

@@ -1,5 +1,5 @@
 /**
- * Shape check of the messages the engine worker receives (src/engine/protocol.ts): anything
+ * Shape check of the messages the engine worker receives (src/runtime/protocol.ts): anything
  * posted to the worker is untrusted until checked, and a malformed message gets an error that
  * names the field instead of failing somewhere inside the engine. Plans are checked in full by
  * validatePlan when the engine prepares them.

@@ -6,7 +6,7 @@
  * products are summed, then the bias is added.
  */
 import { gemmW8A8Ref, type W8A8Operands } from '../kernels/gemmW8A8.ref';
-import { type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix, validateFinite } from './quantizeMatrix';
+import { type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix, validateFinite } from '../quant/quantizeMatrix';
 
 /**
  * 1 where any |x[:, c]| > threshold (strict), X [rows×k] — refusing NaN/Inf in the same pass (an Inf

@@ -2,7 +2,7 @@
  * Quantization plans: the serializable configuration of all 38 sites (what the UI puts in the
  * URL, what `npm run study` and tools/ref/quant_ref.py read). Validation throws explicit errors.
  */
-import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
+import { SITE_COUNT, siteKindAt, smoothFoldable } from './sites';
 import { FORMAT_INFO, NUMBER_FORMATS, type NumberFormat } from '../quant/formats';
 
 /** 3: weight operands only (weight-only W3, GPTQ rows) */

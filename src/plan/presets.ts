@@ -1,7 +1,7 @@
 /**
  * Plans used by the study (and offered by the UI as presets). Builders only: plain data out.
  */
-import { SITE_COUNT, siteKindAt, smoothFoldable } from '../model/sites';
+import { SITE_COUNT, siteKindAt, smoothFoldable } from './sites';
 import { defaultHasWeight, type OperandScheme, type Plan, type SiteScheme, fp32Site, uniformPlan } from './plan';
 import { FORMAT_INFO, type NumberFormat } from '../quant/formats';
 

@@ -1,6 +1,6 @@
 /** Messages between the engine client (page) and the engine worker. Plain, structured-clone data. */
-import type { Plan } from './plan';
-import type { BackendChoice, EngineStatus, EvalSetName, ScoreRequest } from './types';
+import type { Plan } from '../plan/plan';
+import type { BackendChoice, EngineStatus, EvalSetName, ScoreRequest } from '../plan/types';
 
 export type WorkerRequest =
   | { id: number; type: 'init'; backend: BackendChoice; base: string }

@@ -1,6 +1,6 @@
 /**
  * The engine's contract: what a backend (WebGPU or CPU) takes and returns, and what the UI
- * receives through the engine client (src/engine/client.ts, a Web Worker boundary).
+ * receives through the engine client (src/runtime/client.ts, a Web Worker boundary).
  * Everything here is plain serializable data (structured-clone safe), never GPU objects.
  */
 import type { Plan, SitePath } from './plan';
@@ -18,6 +18,17 @@ export interface BackendInfo {
   reason: string;
   adapter?: { vendor: string; architecture: string; device: string; description: string; isFallback: boolean };
   features?: { packedDot4: boolean; timestampQuery: boolean; shaderF16: boolean };
+}
+
+/** Where one step of the forward ran: the engine places every step before running (src/engine/placement.ts). */
+export interface StepRunInfo {
+  /** index in the inference step list (lowerVit(…, 'infer')) */
+  step: number;
+  kind: string;
+  site?: number;
+  on: BackendKind;
+  /** why the chosen backend's primary did not take this step (the whole forward then ran on the fallback) */
+  unsupported?: string;
 }
 
 export interface SiteRunInfo {
@@ -53,6 +64,8 @@ export interface ScoreResult {
   perClassAccuracy: number[];
   sites: SiteRunInfo[];
   backend: BackendInfo;
+  /** which step ran where */
+  steps: StepRunInfo[];
   wallMs: number;
   imagesPerSecond: number;
 }

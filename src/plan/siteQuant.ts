@@ -13,12 +13,12 @@
  * them), at run time elsewhere when asked. LLM.int8 keeps outlier columns of A in FP32.
  */
 import type { Linear } from '../model/vitWeights';
-import type { SiteInfo } from '../model/sites';
+import type { SiteInfo } from './sites';
 import { type Bits, storageOffset } from '../quant/scaleZero';
 import { dequantizeMatrix, type MatrixQuantSpec, type QuantizedMatrix, quantizeMatrix } from '../quant/quantizeMatrix';
 import { gptqQuantize } from '../quant/gptq';
 import { applySmoothing, SMOOTH_ALPHAS, smoothScales, smoothWeights } from '../quant/smoothquant';
-import { llmInt8Matmul } from '../quant/llmInt8';
+import { llmInt8Matmul } from './llmInt8';
 import { calibrateRange, type RangeHistogram } from '../quant/calibrate';
 import type { OperandScheme, Plan, SitePathInfo, SiteScheme } from './plan';
 import { fp32Site, sitePath } from './plan';

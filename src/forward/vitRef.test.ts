@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../engine/nodeLoad';
-import { fp32Plan } from '../engine/plan';
-import { preparePlan } from '../engine/siteQuant';
+import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { fp32Plan } from '../plan/plan';
+import { preparePlan } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import { siteLinears, VitReference } from './vitRef';
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device';
 import { nodeGpuContext } from '../gpu/nodeGpu';
-import { loadDataNode, loadWeightsNode } from '../engine/nodeLoad';
-import { type Plan } from '../engine/plan';
-import * as P from '../engine/presets';
-import { preparePlan } from '../engine/siteQuant';
+import { loadDataNode, loadWeightsNode } from '../runtime/nodeLoad';
+import { type Plan } from '../plan/plan';
+import * as P from '../plan/presets';
+import { preparePlan } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
-import type { VitWeights } from './vitWeights';
+import type { VitWeights } from '../model/vitWeights';
 import { siteLinears, VitReference } from './vitRef';
 import { UnsupportedOnWebGpu, VitGpu } from './vitGpu';
 import type { EngineData } from '../engine/engine';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildSites } from '../model/sites';
-import { refOps } from '../model/vitRef';
+import { buildSites } from './sites';
+import { refOps } from '../forward/vitRef';
 import type { Linear } from '../model/vitWeights';
 import { type SiteScheme } from './plan';
 import { op } from './presets';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { checkWorkerRequest, MessageError, messageId } from './protocolCheck';
-import { fp32Plan } from './plan';
+import { fp32Plan } from '../plan/plan';
 
 // Issue 11 item 13: the worker shape-checks what it is sent and names the bad field.
 
