@@ -75,7 +75,8 @@ export interface EngineData {
 
 export class Engine {
   readonly sites: SiteInfo[];
-  private reference: VitReference;
+  /** the plain-TypeScript forward (calibration, CPU captures) and the step list every backend runs */
+  readonly reference: VitReference;
   private calibration?: Calibration;
   private prepared = new Map<string, PreparedPlan>();
   private alphaInputs?: Map<number, { x: Float32Array; rows: number; perImage: number }>;

@@ -30,7 +30,38 @@ import type { OperandScheme } from '../plan/plan';
 import { type Clip, needsSiteDefinition, type PreparedPlan, type PreparedSite } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import { patchify, siteLinears } from './vitRef';
-import type { Linear, VitWeights } from '../model/vitWeights';
+import { type FusedOp, fusedSteps, fuseSteps, stepInputs } from '../plan/fusion';
+import { lowerVit, type Step } from '../plan/steps';
+import { type Linear, paramsFromWeights, type VitWeights } from '../model/vitWeights';
+
+/**
+ * Whether the WebGPU kernels run `step` of the inference list under `plan` (the engine asks before
+ * running; the CPU backend takes what is declined): true, or the reason.
+ */
+export function gpuSupportsStep(step: Step, plan: PreparedPlan): true | string {
+  if (step.kind === 'fakeQuant') return 'fake-quant steps with learnable (s, z) belong to training (src/train/)';
+  if (!('site' in step)) return true;
+  const ps = plan.sites[step.site];
+  if (ps.scheme.llmInt8 && ps.path.path !== 'fp32') return `site ${ps.info.index}: LLM.int8() runs on the CPU backend only`;
+  if (needsSiteDefinition(ps))
+    return `site ${ps.info.index}: FP8 / MX / NVFP4 activations and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them; weight formats are decoded into the FP32 GEMM)`;
+  const g = ps.weight?.q?.groupSize;
+  if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0) return `site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`;
+  if (!ps.info.hasWeight && ps.path.path !== 'fp32' && ps.path.path !== 'int8-gemm')
+    return `site ${ps.info.index}: ${ps.path.reason} — the WebGPU attention kernels quantize both operands or neither`;
+  return true;
+}
+
+/** The sites whose activation quantization runs inside the LayerNorm before them (the integer GEMM paths of a LayerNorm-fed site). */
+export function gpuFusedQuantSites(fused: FusedOp[], plan: PreparedPlan): Set<number> {
+  const out = new Set<number>();
+  for (const op of fused) {
+    if (op.kind !== 'linear' || !op.ln) continue;
+    const p = plan.sites[op.step.site].path.path;
+    if (p === 'int8-gemm' || p === 'int4-gemm') out.add(op.step.site);
+  }
+  return out;
+}
 
 export class UnsupportedOnWebGpu extends Error {
   constructor(message: string) {
@@ -40,7 +71,8 @@ export class UnsupportedOnWebGpu extends Error {
 }
 
 type Encodable = { encode(target: GPUCommandEncoder, b: any): void; destroy(): void };
-type Step = (enc: GPUCommandEncoder) => void;
+/** one recorded piece of the command stream */
+type Encode = (enc: GPUCommandEncoder) => void;
 
 /** Which activation quantization each site uses, as the kernels take it. */
 function actQuant(o: OperandScheme, clip: Clip | undefined, rowsPerImage: number) {
@@ -60,9 +92,9 @@ function attnQuant(o: OperandScheme, clip: Clip | undefined, role: 'q' | 'k' | '
 
 export class CompiledForward {
   private owned: { destroy(): void }[] = [];
-  private steps: Step[] = [];
+  private commands: Encode[] = [];
   private patches: GpuBuffer<'f32'>;
-  private logits: GpuBuffer<'f32'>;
+  private logits!: GpuBuffer<'f32'>;
   private smoothPatches?: Float32Array;
   readonly fusedSites = new Set<number>();
   /** where each site's operands can be read, and after how many steps (statistics) */
@@ -76,7 +108,7 @@ export class CompiledForward {
     readonly plan: PreparedPlan,
     readonly batch: number,
   ) {
-    const { dim: D, heads: H, mlp: MLP, classes, layer_norm_eps: eps } = w.config;
+    const { dim: D, heads: H, mlp: MLP, layer_norm_eps: eps } = w.config;
     const B = batch;
     const P = w.patchEmbed.in;
     const np = (w.config.image / w.config.patch) ** 2;
@@ -91,32 +123,22 @@ export class CompiledForward {
     const upload = <T extends Float32Array | Uint32Array | Int32Array>(a: T, label: string) =>
       own(GpuBuffer.from(ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label));
 
-    for (const ps of plan.sites) {
-      if (ps.scheme.llmInt8 && ps.path.path !== 'fp32') throw new UnsupportedOnWebGpu(`site ${ps.info.index}: LLM.int8() runs on the CPU backend only`);
-      if (needsSiteDefinition(ps))
-        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: FP8 / MX / NVFP4 activations and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them; weight formats are decoded into the FP32 GEMM)`);
-      const g = ps.weight?.q?.groupSize;
-      if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0)
-        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`);
-      if (!ps.info.hasWeight && ps.path.path !== 'fp32' && ps.path.path !== 'int8-gemm')
-        throw new UnsupportedOnWebGpu(`site ${ps.info.index}: ${ps.path.reason} — the WebGPU attention kernels quantize both operands or neither`);
+    const lowered = lowerVit(w.config, undefined, 'infer');
+    for (const st of lowered.steps) {
+      const ok = gpuSupportsStep(st, plan);
+      if (ok !== true) throw new UnsupportedOnWebGpu(ok);
     }
 
     // activation buffers
     this.patches = buf(rows * P, 'patches');
     const xinit = buf(rows * D, 'cls+pos (+patch bias)');
-    const x = buf(rows * D, 'residual stream');
     const ln = buf(rows * D, 'layernorm out');
-    const qkv = buf(rows * 3 * D, 'qkv');
-    const ctxOut = buf(rows * D, 'attention out');
-    const h = buf(rows * MLP, 'mlp hidden');
     const maxK = Math.max(P, D, MLP);
     const fq = buf(rows * maxK, 'fake-quant / smoothed scratch');
     const qA = own(new GpuBuffer(ctx, { dtype: 'u32', length: rows * Math.ceil(maxK / 4), label: 'quantized activations' }));
     const sA = buf(rows, 'activation scales');
     const zA = own(new GpuBuffer(ctx, { dtype: 'i32', length: rows, label: 'activation zeros' }));
     const clsLn = buf(B * D, 'class-token layernorm');
-    this.logits = buf(B * classes, 'logits');
 
     // constant embedding rows: [cls + pos0; pos_p + bias] per image
     const e = new Float32Array(rows * D);
@@ -126,10 +148,11 @@ export class CompiledForward {
     xinit.write(e);
 
     // ----- per-site building blocks
-    const weightBufs = (ps: PreparedSite, L: Linear) => {
+    /** `embedBias`: the bias is already in the constant embedding rows (patch embedding) */
+    const weightBufs = (ps: PreparedSite, L: Linear, embedBias: boolean) => {
       const i = ps.info.index;
       const wt = ps.weight;
-      const bias = i === 0 ? upload(new Float32Array(L.out), 'zero bias') : upload(L.b, `bias ${i}`);
+      const bias = embedBias ? upload(new Float32Array(L.out), 'zero bias') : upload(L.b, `bias ${i}`);
       if (ps.path.path === 'int8-gemm') {
         const q = wt!.q!;
         const st = wt!.storage!;
@@ -154,12 +177,12 @@ export class CompiledForward {
      * A weight site: input `inp` [rows × K] (or a fused LayerNorm), output `y` with bias, GELU and
      * residual fused. `lnFused` = the LayerNorm whose output feeds this site (fused quantization).
      */
-    const linearSite = (i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'> }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) => {
+    const linearSite = (i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'>; embed?: boolean }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) => {
       const ps = plan.sites[i];
       const L = lin[i]!;
       const k = L.in;
       const n = L.out;
-      const wb = weightBufs(ps, L);
+      const wb = weightBufs(ps, L, epi.embed === true);
       const smooth = ps.weight?.smooth;
       let src = inp;
       let tapBuf: (() => GPUBuffer) | undefined;
@@ -184,19 +207,19 @@ export class CompiledForward {
           lnBufs = { input: lnIn.input, gamma, beta, q: qA, scales: sA, zeros: zA };
           this.fusedSites.add(i);
         } else {
-          const out = i === 37 ? clsLn : ln;
+          const out = lnIn.inRow !== undefined ? clsLn : ln;
           lnOp = own(createLayerNorm(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow }));
           lnBufs = { input: lnIn.input, gamma, beta, output: out };
           src = out;
         }
         const op = lnOp;
         const bufs = lnBufs;
-        this.steps.push((enc) => op.encode(enc, bufs));
-      } else if (smooth && ps.path.path !== 'fp32' && i !== 0) {
+        this.commands.push((enc) => op.encode(enc, bufs));
+      } else if (smooth && ps.path.path !== 'fp32' && !epi.embed) {
         const sc = own(createScaleColumns(ctx, { rows: m, cols: k }));
         const d = upload(smooth, `smooth ${i}`);
         const from = src!;
-        this.steps.push((enc) => sc.encode(enc, { a: from, d, out: fq }));
+        this.commands.push((enc) => sc.encode(enc, { a: from, d, out: fq }));
         src = fq;
       }
       const quantizeA = () => {
@@ -204,13 +227,13 @@ export class CompiledForward {
         const q = own(createQuantizeRows(ctx, { rows: m, cols: k, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
         this.flagOps.push(q);
         const from = src!;
-        this.steps.push((enc) => q.encode(enc, { input: from, q: qA, scales: sA, zeros: zA }));
+        this.commands.push((enc) => q.encode(enc, { input: from, q: qA, scales: sA, zeros: zA }));
       };
       // image 0's A operand is complete here (after LayerNorm / smoothing, before quantization)
       {
         const tb = tapBuf ?? (() => src!.buffer);
-        const firstRow = i === 0 ? 1 : 0; // the patch embedding's zero class-token slot
-        this.taps.set(i, { step: this.steps.length, read: () => [{ buffer: tb(), offset: firstRow * k * 4, floats: (rowsPerImage - firstRow) * k }] });
+        const firstRow = epi.embed ? 1 : 0; // the patch embedding's zero class-token slot
+        this.taps.set(i, { step: this.commands.length, read: () => [{ buffer: tb(), offset: firstRow * k * 4, floats: (rowsPerImage - firstRow) * k }] });
       }
       const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
       const residual = epi.residual;
@@ -219,61 +242,108 @@ export class CompiledForward {
         quantizeA();
         const g = own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
         this.flagOps.push(g); // NaN/Inf in the epilogue (e.g. a NaN scale) is reported, not passed on
-        this.steps.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
+        this.commands.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
       } else if (wb.kind === 'int4') {
         quantizeA();
         const g = own(createGemmW4A8(ctx, { m, n, k, groupSize: wb.groupSize, sxGroup: groupOf, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, bias: true, gelu: epi.gelu, residual }));
-        this.steps.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, bias: wb.bias, residual: resBuf, y }));
+        this.commands.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, bias: wb.bias, residual: resBuf, y }));
       } else {
         let from = src!;
         if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
           quantizeA();
           const dq: FakeQuantOp<any> = own(createDequantizeRows(ctx, { rows: m, cols: k, rowsPerGroup: groupOf }));
-          this.steps.push((enc) => dq.encode(enc, { q: qA, scales: sA, zeros: zA, out: fq }));
+          this.commands.push((enc) => dq.encode(enc, { q: qA, scales: sA, zeros: zA, out: fq }));
           from = fq;
         }
         const g: GemmF32Op = own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
         this.flagOps.push(g);
         const x0 = from;
-        this.steps.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
+        this.commands.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
       }
     };
 
-    // ----- the forward
-    this.steps.push((enc) => enc.copyBufferToBuffer(xinit.buffer, 0, x.buffer, 0, rows * D * 4));
-    if (plan.sites[0].weight?.smooth && plan.sites[0].path.path !== 'fp32') this.smoothPatches = plan.sites[0].weight.smooth;
-    linearSite(0, rows, T, this.patches, x, { residual: 'buffer', residualBuf: xinit });
-    w.blocks.forEach((blk, b) => {
-      const base = 1 + 6 * b;
-      linearSite(base, rows, T, null, qkv, {}, { input: x, gamma: blk.ln1.g, beta: blk.ln1.b });
-      const qk = plan.sites[base + 1];
-      const av = plan.sites[base + 2];
-      const quantQK = qk.path.path === 'int8-gemm';
-      const quantAV = av.path.path === 'int8-gemm';
-      const att: AttentionOp = own(
-        createAttention(ctx, {
-          images: B,
-          tokens: T,
-          heads: H,
-          headDim: D / H,
-          q: quantQK ? attnQuant(qk.scheme.a, qk.clipA, 'q') : undefined,
-          k: quantQK ? attnQuant(qk.scheme.b, qk.clipB, 'k') : undefined,
-          p: quantAV ? attnQuant(av.scheme.a, av.clipA, 'p') : undefined,
-          v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
-        }),
-      );
-      // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
-      this.taps.set(base + 1, { step: this.steps.length, read: () => [{ buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
-      this.steps.push((enc) => att.encodeScores(enc, { qkv }));
-      this.steps.push((enc) => att.encodeSoftmax(enc));
-      this.taps.set(base + 2, { step: this.steps.length, read: () => [{ buffer: att.scores.buffer, offset: 0, floats: H * T * T }, { buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
-      this.steps.push((enc) => att.encodeContext(enc, { qkv, out: ctxOut }));
-      this.flagOps.push(att);
-      linearSite(base + 3, rows, T, ctxOut, x, { residual: 'accumulate' });
-      linearSite(base + 4, rows, T, null, h, { gelu: true }, { input: x, gamma: blk.ln2.g, beta: blk.ln2.b });
-      linearSite(base + 5, rows, T, h, x, { residual: 'accumulate' });
+    // ----- the forward: the fused ops of the step list (src/plan/fusion.ts), buffers reused once dead
+    const { shapes } = lowered;
+    const fused = fuseSteps(lowered.steps);
+    const params = paramsFromWeights(w, false);
+    const lastUse = new Map<string, number>();
+    fused.forEach((op, j) => {
+      for (const st of fusedSteps(op)) for (const n of stepInputs(st)) lastUse.set(n, j);
     });
-    linearSite(37, B, 1, null, this.logits, {}, { input: x, gamma: w.norm.g, beta: w.norm.b, inRow: T * D });
+    const pool = new Map<number, GpuBuffer<'f32'>[]>();
+    const bufOf = new Map<string, GpuBuffer<'f32'>>();
+    const tensor = (name: string) => {
+      const sh = shapes.get(name)!;
+      const floats = B * sh.rows * sh.cols;
+      const b = pool.get(floats)?.pop() ?? buf(floats, name);
+      bufOf.set(name, b);
+      return b;
+    };
+    const get = (name: string) => {
+      const b = bufOf.get(name);
+      if (!b) throw new Error(`vitGpu: tensor ${name} has no buffer yet`);
+      return b;
+    };
+    const param = (name: string) => params.get(name)!;
+    // the patches arrive with a zero class-token row per image (uploadPatches): T rows, not T − 1
+    bufOf.set(lowered.input, this.patches);
+    fused.forEach((op, j) => {
+      if (op.kind === 'linear') {
+        const st = op.step;
+        const perImage = shapes.get(st.x)!.rows;
+        if (op.embed) {
+          // [cls; patches·Wᵀ] + pos as one GEMM over T rows per image: zero class-token rows in, constant rows as the residual
+          const x = tensor(op.y);
+          this.commands.push((enc) => enc.copyBufferToBuffer(xinit.buffer, 0, x.buffer, 0, rows * D * 4));
+          linearSite(st.site, rows, T, get(st.x), x, { residual: 'buffer', residualBuf: xinit, embed: true });
+        } else if (op.residual) {
+          // y = a + GEMM, accumulated in a's buffer (a is read by nothing after this op)
+          if ((lastUse.get(op.residual.a) ?? -1) > j) throw new Error(`vitGpu: ${op.residual.a} is read after the residual add; it cannot accumulate in place`);
+          const y = get(op.residual.a);
+          bufOf.delete(op.residual.a);
+          bufOf.set(op.y, y);
+          linearSite(st.site, B * perImage, perImage, get(st.x), y, { residual: 'accumulate' });
+        } else {
+          const y = tensor(op.y);
+          const lnIn = op.ln ? { input: get(op.cls ? op.cls.x : op.ln.x), gamma: param(op.ln.g), beta: param(op.ln.b), inRow: op.cls ? shapes.get(op.cls.x)!.rows * D : undefined } : undefined;
+          linearSite(st.site, B * perImage, perImage, lnIn ? null : get(st.x), y, { gelu: op.gelu !== undefined }, lnIn);
+        }
+      } else if (op.kind === 'attention') {
+        const qk = plan.sites[op.scores.site];
+        const av = plan.sites[op.values.site];
+        const quantQK = qk.path.path === 'int8-gemm';
+        const quantAV = av.path.path === 'int8-gemm';
+        const att: AttentionOp = own(
+          createAttention(ctx, {
+            images: B,
+            tokens: T,
+            heads: op.split.heads,
+            headDim: D / op.split.heads,
+            q: quantQK ? attnQuant(qk.scheme.a, qk.clipA, 'q') : undefined,
+            k: quantQK ? attnQuant(qk.scheme.b, qk.clipB, 'k') : undefined,
+            p: quantAV ? attnQuant(av.scheme.a, av.clipA, 'p') : undefined,
+            v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
+          }),
+        );
+        const qkv = get(op.split.x);
+        const out = tensor(op.y);
+        // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
+        this.taps.set(op.scores.site, { step: this.commands.length, read: () => [{ buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+        this.commands.push((enc) => att.encodeScores(enc, { qkv }));
+        this.commands.push((enc) => att.encodeSoftmax(enc));
+        this.taps.set(op.values.site, { step: this.commands.length, read: () => [{ buffer: att.scores.buffer, offset: 0, floats: H * T * T }, { buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+        this.commands.push((enc) => att.encodeContext(enc, { qkv, out }));
+        this.flagOps.push(att);
+      } else throw new UnsupportedOnWebGpu(`step '${op.step.kind}' has no WebGPU op outside a fused group (src/plan/fusion.ts)`);
+      // buffers whose last reader was this op go back to the pool
+      for (const [name, b] of bufOf)
+        if (lastUse.get(name) === j && name !== lowered.output && b !== this.patches) {
+          bufOf.delete(name);
+          const n = b.length;
+          (pool.get(n) ?? pool.set(n, []).get(n)!).push(b);
+        }
+    });
+    this.logits = get(lowered.output);
   }
 
   private uploadPatches(pixels: Uint8Array, count: number) {
@@ -297,7 +367,7 @@ export class CompiledForward {
     if (!tap) throw new Error(`site ${site} has no tap`);
     this.uploadPatches(pixels, 1);
     const enc = this.ctx.device.createCommandEncoder({ label: `vit forward to site ${site}` });
-    for (const s of this.steps.slice(0, tap.step)) s(enc);
+    for (const s of this.commands.slice(0, tap.step)) s(enc);
     this.ctx.device.queue.submit([enc.finish()]);
     const out: Float32Array[] = [];
     for (const r of tap.read()) out.push(new Float32Array(await readBuffer(this.ctx, r.buffer, r.offset, r.floats * 4)));
@@ -309,7 +379,7 @@ export class CompiledForward {
     const { classes } = this.w.config;
     this.uploadPatches(pixels, count);
     const enc = this.ctx.device.createCommandEncoder({ label: 'vit forward' });
-    for (const s of this.steps) s(enc);
+    for (const s of this.commands) s(enc);
     this.ctx.device.queue.submit([enc.finish()]);
     const ab = await readBuffer(this.ctx, this.logits.buffer, 0, count * classes * 4);
     if (!this.checkedFlags) {
@@ -323,7 +393,7 @@ export class CompiledForward {
   destroy() {
     for (const o of this.owned.reverse()) o.destroy();
     this.owned = [];
-    this.steps = [];
+    this.commands = [];
   }
 }
 

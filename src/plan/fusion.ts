@@ -42,37 +42,30 @@ export type FusedOp =
     }
   | { kind: 'step'; step: Step; y: string };
 
+/** the tensor names a step reads (parameters included) */
+export function stepInputs(s: Step): string[] {
+  switch (s.kind) {
+    case 'linear':
+      return [s.x, s.w, s.b];
+    case 'embed':
+      return [s.x, s.cls, s.pos];
+    case 'layerNorm':
+      return [s.x, s.g, s.b];
+    case 'attnScores':
+      return [s.q, s.k];
+    case 'attnValues':
+      return [s.p, s.v];
+    case 'residual':
+      return [s.a, s.b];
+    default:
+      return [s.x];
+  }
+}
+
 /** how many steps read each tensor name */
 function readers(steps: Step[]): Map<string, number> {
   const n = new Map<string, number>();
-  const read = (x: string) => n.set(x, (n.get(x) ?? 0) + 1);
-  for (const s of steps) {
-    switch (s.kind) {
-      case 'linear':
-      case 'embed':
-      case 'fakeQuant':
-      case 'layerNorm':
-      case 'softmax':
-      case 'gelu':
-      case 'takeCls':
-      case 'splitHeads':
-      case 'mergeHeads':
-        read(s.x);
-        break;
-      case 'attnScores':
-        read(s.q);
-        read(s.k);
-        break;
-      case 'attnValues':
-        read(s.p);
-        read(s.v);
-        break;
-      case 'residual':
-        read(s.a);
-        read(s.b);
-        break;
-    }
-  }
+  for (const s of steps) for (const x of stepInputs(s)) n.set(x, (n.get(x) ?? 0) + 1);
   return n;
 }
 

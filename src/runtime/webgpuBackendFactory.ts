@@ -1,14 +1,18 @@
 /**
- * The WebGPU backend: the compiled ViT forward of src/forward/vitGpu.ts, batched. A plan with a
- * scheme the WebGPU kernels do not cover (LLM.int8's outlier split, attention with one operand
- * quantized) runs on the CPU backend instead, and the result says so.
+ * The WebGPU backend: the compiled ViT forward of src/forward/vitGpu.ts, batched. It declines the
+ * steps its kernels do not cover (gpuSupportsStep: LLM.int8's outlier split, attention with one
+ * operand quantized, FP8/MX activations; output jitter) and names the CPU backend as its fallback;
+ * the engine places the steps before running (src/engine/placement.ts) and the result says so.
  */
 import type { GpuContext } from '../gpu/device';
 import { createGpuContext } from '../gpu/device';
-import { UnsupportedOnWebGpu, VitGpu } from '../forward/vitGpu';
+import { gpuFusedQuantSites, gpuSupportsStep, UnsupportedOnWebGpu, VitGpu } from '../forward/vitGpu';
+import { type FusedOp, fuseSteps } from '../plan/fusion';
+import { lowerVit } from '../plan/steps';
+import type { Step } from '../plan/steps';
 import type { VitWeights } from '../model/vitWeights';
 import { IMAGE_BYTES } from '../data/cifar';
-import { type Backend, type CapturedOperands, type RunOptions } from '../plan/backend';
+import type { Backend, CapturedOperands, RunOptions, StepSupport } from '../plan/backend';
 import { throwIfAborted } from '../util/latest';
 import { gpuOperandStats } from '../forward/gpuOperandStats';
 import type { OperandStats } from '../plan/types';
@@ -17,16 +21,17 @@ import type { BackendInfo } from '../plan/types';
 
 export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
-  lastFallback?: string;
   private vit: VitGpu;
+  private readonly fused: FusedOp[];
   constructor(
     readonly ctx: GpuContext,
-    weights: VitWeights,
+    vitWeights: VitWeights,
     reason: string,
     private cpu: () => Promise<Backend>,
   ) {
     const a = ctx.adapterInfo;
-    this.vit = new VitGpu(ctx, weights, a.isFallback ? 4 : 64);
+    this.vit = new VitGpu(ctx, vitWeights, a.isFallback ? 4 : 64);
+    this.fused = fuseSteps(lowerVit(vitWeights.config, undefined, 'infer').steps);
     this.info = {
       kind: 'webgpu',
       label: `WebGPU · ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'adapter'}${a.isFallback ? ' (software)' : ''}`,
@@ -36,19 +41,21 @@ export class WebGpuBackend implements Backend {
     };
   }
 
+  supports(step: Step, plan: PreparedPlan, opts: RunOptions = {}): StepSupport {
+    if (opts.jitter && 'site' in step) return 'output jitter (science.md §7 bands) is a CPU-reference measurement';
+    return gpuSupportsStep(step, plan);
+  }
+
+  fallback(): Promise<Backend> {
+    return this.cpu();
+  }
+
   async run(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<Float32Array> {
-    this.lastFallback = undefined;
-    if (opts.jitter) return this.onCpu(plan, pixels, count, opts, 'output jitter (science.md §7 bands) is a CPU-reference measurement');
+    if (opts.jitter) throw new UnsupportedOnWebGpu('output jitter runs on the CPU reference (the engine places it there)');
     const classes = this.vit.weights.config.classes;
     const out = new Float32Array(count * classes);
     const B = Math.min(this.vit.maxBatch, Math.max(1, count));
-    let fwd;
-    try {
-      fwd = this.vit.compiled(plan, B);
-    } catch (e) {
-      if (e instanceof UnsupportedOnWebGpu) return this.onCpu(plan, pixels, count, opts, e.message);
-      throw e;
-    }
+    const fwd = this.vit.compiled(plan, B);
     for (let i = 0; i < count; i += B) {
       throwIfAborted(opts.signal);
       const n = Math.min(B, count - i);
@@ -57,11 +64,6 @@ export class WebGpuBackend implements Backend {
       opts.onProgress?.(i + n, count);
     }
     return out;
-  }
-
-  private async onCpu(plan: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions, why: string) {
-    this.lastFallback = why;
-    return (await this.cpu()).run(plan, pixels, count, opts);
   }
 
   async captureOperands(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands> {
@@ -89,11 +91,7 @@ export class WebGpuBackend implements Backend {
   }
 
   fusedSites(plan: PreparedPlan): Set<number> {
-    try {
-      return this.vit.compiled(plan, Math.min(this.vit.maxBatch, 4)).fusedSites;
-    } catch {
-      return new Set();
-    }
+    return gpuFusedQuantSites(this.fused, plan);
   }
 
   dispose() {
