@@ -30,6 +30,14 @@ export interface OperandScheme {
    * the element width (8 or 4), `symmetric` is true, ranges are dynamic.
    */
   format?: NumberFormat;
+  /**
+   * An explicit static range (range 'static', INT grid, granularity 'tensor'): used as is instead
+   * of calibrating — e.g. the real range [s·(qmin − z), s·(qmax − z)] a QAT run learned
+   * (`clipFromScaleZero`). Finite, min < max and min ≤ 0 ≤ max (zero is on the grid, science.md
+   * §1), so that scaleZero(min, max) gives back the learned (s, z). Allowed on weights too (a
+   * learned per-tensor weight range); weights otherwise take their range from the data.
+   */
+  clip?: { min: number; max: number };
 }
 
 export interface SiteScheme {
@@ -110,9 +118,22 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
   if (g === 'group') {
     if (!Number.isInteger(r.groupSize) || (r.groupSize as number) < 1) throw new PlanError(`${where}.groupSize must be a positive integer for per-group`);
   }
+  if (r.clip !== undefined) {
+    const c = r.clip as Record<string, unknown> | null;
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new PlanError(`${where}.clip must be an object { min, max }`);
+    if (r.range !== 'static') throw new PlanError(`${where}.clip: an explicit range is a static range; set range to 'static' (or remove clip)`);
+    if (r.bits === 32) throw new PlanError(`${where}.clip: an FP32 operand is not quantized, so it has no range; remove clip or quantize it`);
+    if (r.format !== undefined && r.format !== 'int') throw new PlanError(`${where}.clip: explicit ranges are offered for the INT grid only (format 'int')`);
+    if (typeof c.min !== 'number' || !Number.isFinite(c.min) || typeof c.max !== 'number' || !Number.isFinite(c.max))
+      throw new PlanError(`${where}.clip: min and max must be finite numbers (got ${JSON.stringify(c.min) ?? 'missing'}, ${JSON.stringify(c.max) ?? 'missing'})`);
+    if (!(c.min < c.max)) throw new PlanError(`${where}.clip: min (${c.min}) must be below max (${c.max})`);
+    if (c.min > 0 || c.max < 0) throw new PlanError(`${where}.clip: [${c.min}, ${c.max}] does not hold 0; zero must be on the grid (science.md §1), so min ≤ 0 ≤ max`);
+    if (r.calibrator !== undefined || r.percentile !== undefined) throw new PlanError(`${where}.clip: an explicit range replaces calibration; remove calibrator/percentile`);
+  }
   if (r.range === 'static') {
-    if (!(role === 'a' || !hasWeight)) throw new PlanError(`${where}.range: weights are constant; 'static' applies to activations`);
-    if (g !== 'tensor') throw new PlanError(`${where}.range: a static range is one calibrated range per tensor; use granularity 'tensor'`);
+    if (!(role === 'a' || !hasWeight) && r.clip === undefined)
+      throw new PlanError(`${where}.range: weights are constant; 'static' applies to activations (or to weights with an explicit learned clip { min, max })`);
+    if (g !== 'tensor') throw new PlanError(`${where}.range: a static range is one ${r.clip !== undefined ? 'explicit' : 'calibrated'} range per tensor; use granularity 'tensor'`);
     const cal = r.calibrator ?? 'minmax';
     if (!CALS.includes(cal as string)) throw new PlanError(`${where}.calibrator: ${String(cal)} is not one of ${CALS.join(', ')}`);
     if (cal === 'percentile') {
@@ -135,7 +156,10 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
       throw new PlanError(`${where}.granularity: ${info.label} shares one scale per ${info.block} elements along K; use granularity 'group' with groupSize ${info.block}`);
     out.format = fmt;
   }
-  if (r.range === 'static') {
+  if (r.clip !== undefined) {
+    const c = r.clip as { min: number; max: number };
+    out.clip = { min: c.min, max: c.max };
+  } else if (r.range === 'static') {
     out.calibrator = (r.calibrator as Calibrator) ?? 'minmax';
     if (out.calibrator === 'percentile') out.percentile = r.percentile as number;
   }
@@ -183,6 +207,8 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
       if (g2.sequential !== undefined && typeof g2.sequential !== 'boolean') throw new PlanError(`${where}.gptq.sequential must be true or false`);
       site.gptq = { actOrder: g.actOrder === true, damp, sequential: g2.sequential !== false };
     }
+    if ((site.a.clip || site.b.clip) && (site.smoothquant || site.gptq || r.rotation !== undefined))
+      throw new PlanError(`${where}: an explicit clip is a range of the operand as it is; SmoothQuant, GPTQ and the rotation change the operand — remove them or the clip`);
     const fmtSite = (site.a.format ?? 'int') !== 'int' || (site.b.format ?? 'int') !== 'int';
     if (fmtSite && (site.gptq || site.llmInt8 || site.smoothquant)) throw new PlanError(`${where}: GPTQ, LLM.int8() and SmoothQuant run on the INT grid here; remove them or use format 'int'`);
     if (r.rotation !== undefined) {

@@ -135,13 +135,16 @@ export class CalibrationNeeded extends Error {
 export function planNeedsCalibration(plan: Plan): number[] {
   const out: number[] = [];
   plan.sites.forEach((s, i) => {
-    if (s.a.range === 'static' || s.b.range === 'static' || s.smoothquant || s.gptq) out.push(i);
+    // an explicit clip is a given range: nothing to calibrate for that operand
+    const cal = (o: OperandScheme) => o.range === 'static' && !o.clip;
+    if (cal(s.a) || cal(s.b) || s.smoothquant || s.gptq) out.push(i);
   });
   return out;
 }
 
 function clipFor(o: OperandScheme, cal: Calibration | undefined, site: number, role: 'a' | 'b', notes: string[], smoothed?: RangeHistogram): Clip | undefined {
   if (o.range !== 'static' || o.bits === 32) return undefined;
+  if (o.clip) return { min: o.clip.min, max: o.clip.max };
   const c = cal?.sites[site]?.[role];
   if (!c) throw new CalibrationNeeded([site]);
   // a smoothed operand is calibrated on its own histogram (of A/s), with the plan's calibrator
@@ -297,7 +300,8 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
       const bFmt = operandFormat(scheme.b);
       if (bFmt) weight.deq = fakeQuantFormat(w, lin.out, lin.in, bFmt);
       else if (scheme.b.bits !== 32) {
-        const spec = matrixSpec(scheme.b);
+        // a learned per-tensor weight range (plan clip) replaces the weights' min/max
+        const spec = matrixSpec(scheme.b, scheme.b.clip);
         let q: QuantizedMatrix;
         if (scheme.gptq) {
           let h: Float64Array;

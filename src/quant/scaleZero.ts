@@ -87,3 +87,16 @@ export function dequantizeValue(q: number, s: number, z: number): number {
 export function fakeQuantValue(r: number, sz: ScaleZero, range: IntRange): number {
   return dequantizeValue(quantizeValue(r, sz.scale, sz.zero, range.qmin, range.qmax), sz.scale, sz.zero);
 }
+
+/**
+ * The real range a (scale, zero) covers — [s·(qmin − z), s·(qmax − z)], float32 — as an explicit
+ * static clip (e.g. a QAT run's learned LSQ (s, z) put into a plan): scaleZero(min, max) gives back
+ * s (within float32 rounding) and z. z is rounded half to even and kept on the grid [qmin, qmax]
+ * (zero on the grid, science.md §1), so min ≤ 0 ≤ max. s must be finite and > 0.
+ */
+export function clipFromScaleZero(scale: number, zero: number, bits: Bits, symmetric: boolean): { min: number; max: number } {
+  if (!Number.isFinite(scale) || !(scale > 0) || !Number.isFinite(zero)) throw new RangeError(`clipFromScaleZero: (s, z) = (${scale}, ${zero}) is not a finite positive scale and a finite zero`);
+  const { qmin, qmax } = intRange(bits, symmetric);
+  const z = symmetric ? 0 : Math.min(qmax, Math.max(qmin, roundHalfEven(zero)));
+  return { min: f(scale * (qmin - z)), max: f(scale * (qmax - z)) };
+}

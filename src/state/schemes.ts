@@ -22,8 +22,13 @@ export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean
   if (role === 'b' && r.granularity === 'token') r.granularity = 'channel';
   if (r.granularity === 'group') r.groupSize = r.groupSize && r.groupSize > 0 ? r.groupSize : 128;
   else delete r.groupSize;
-  if (r.range === 'static' && role === 'b' && hasWeight) r.range = 'dynamic';
-  if (r.range === 'static') {
+  // an explicit (learned) clip lives on a static, quantized, per-tensor operand only
+  if (r.clip && (r.range !== 'static' || r.bits === 32 || r.granularity !== 'tensor')) delete r.clip;
+  if (r.range === 'static' && role === 'b' && hasWeight && !r.clip) r.range = 'dynamic';
+  if (r.range === 'static' && r.clip) {
+    delete r.calibrator;
+    delete r.percentile;
+  } else if (r.range === 'static') {
     r.granularity = 'tensor';
     r.calibrator = r.calibrator ?? 'minmax';
     if (r.calibrator === 'percentile') r.percentile = r.percentile ?? 99.99;
