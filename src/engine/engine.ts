@@ -325,17 +325,12 @@ export class Engine {
     const k = cap.k;
     const bOp = cap.b ?? ps.weight?.w ?? lin!.w;
     const bRows = cap.b ? cap.bRows : lin!.out;
-    const measure = async (role: 'a' | 'b', x: Float32Array, rows: number) => {
-      if (this.backend.operandStats && cap.device !== 'CPU') {
-        try {
-          return { stats: await this.backend.operandStats(role, x, rows, k), device: cap.device };
-        } catch {
-          /* fall through to the CPU */
-        }
-      }
-      return { stats: operandStats(role, x, rows, k), device: 'CPU' };
+    // statistics where the operands live: on the device when the capture computed them there, else here
+    const measure = (role: 'a' | 'b', x: Float32Array, rows: number) => {
+      const onDevice = cap.stats?.[role];
+      return onDevice ? { stats: onDevice, device: cap.device } : { stats: operandStats(role, x, rows, k), device: 'CPU' };
     };
-    const [ma, mb] = [await measure('a', cap.a, cap.aRows), await measure('b', bOp, bRows)];
+    const [ma, mb] = [measure('a', cap.a, cap.aRows), measure('b', bOp, bRows)];
     ma.stats.granularityError = granularityError(cap.a, cap.aRows, k, ps.scheme.a);
     mb.stats.granularityError = granularityError(bOp, bRows, k, ps.scheme.b);
     const quant: SiteStats['quant'] = {};

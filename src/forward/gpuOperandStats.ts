@@ -2,6 +2,10 @@
  * OperandStats (src/plan/operandStats.ts) computed on the GPU with shaders/stats.wgsl:
  * tensor min/max/mean/σ and the count beyond 6σ, a histogram over [min, max], per-row min/max
  * and per-column absmax. Only the deterministic value sample is taken on the CPU.
+ *
+ * `x` is either the operand already on the device (the forward's gathered operand: statistics where
+ * it lives, nothing uploaded) or an array that is uploaded first; `values` are its values on the
+ * CPU for the sample (the engine reads the operand back once for its CPU-side error figures).
  */
 import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
@@ -10,12 +14,14 @@ import { submitAndWait } from '../kernels/common';
 import { HISTOGRAM_BINS, SAMPLE_SIZE } from '../plan/operandStats';
 import type { OperandStats } from '../plan/types';
 
-export async function gpuOperandStats(ctx: GpuContext, role: 'a' | 'b', x: Float32Array, rows: number, cols: number, bins = HISTOGRAM_BINS): Promise<OperandStats> {
+export async function gpuOperandStats(ctx: GpuContext, role: 'a' | 'b', x: Float32Array | GpuBuffer<'f32'>, rows: number, cols: number, values?: Float32Array, bins = HISTOGRAM_BINS): Promise<OperandStats> {
   const n = rows * cols;
   const owned: { destroy(): void }[] = [];
   const own = <T extends { destroy(): void }>(t: T) => (owned.push(t), t);
+  const vals = x instanceof Float32Array ? x : values;
+  if (!vals || vals.length < n) throw new RangeError(`gpuOperandStats: the ${n} values of the operand are needed for its sample`);
   try {
-    const input = own(GpuBuffer.f32(ctx, x, 'stats input'));
+    const input = x instanceof Float32Array ? own(GpuBuffer.f32(ctx, x, 'stats input')) : x;
     // pass 1: the whole tensor as one row → min, max, absmax, mean, σ, and #beyond 6σ
     const tensor = own(createStats(ctx, { rows: 1, cols: n, k: 6 }));
     const tStats = own(GpuBuffer.f32(ctx, STATS_STRIDE, 'tensor stats'));
@@ -44,7 +50,7 @@ export async function gpuOperandStats(ctx: GpuContext, role: 'a' | 'b', x: Float
     const cs = await colStats.read();
     const step = Math.max(1, Math.floor(n / SAMPLE_SIZE));
     const sample: number[] = [];
-    for (let i = 0; i < n && sample.length < SAMPLE_SIZE - 2; i += step) sample.push(x[i]);
+    for (let i = 0; i < n && sample.length < SAMPLE_SIZE - 2; i += step) sample.push(vals[i]);
     if (n) sample.push(min, max);
     return {
       role,

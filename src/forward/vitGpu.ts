@@ -18,6 +18,8 @@
  */
 import { GpuBuffer, readBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
+import { createCopyRows } from '../kernels/elementwise';
+import { submitAndWait } from '../kernels/common';
 import { createAttention, type AttentionOp, type AttnQuant } from '../kernels/attention';
 import { type FakeQuantOp, createDequantizeRows, createScaleColumns } from '../kernels/fakeQuant';
 import { createGemmF32, type GemmF32Op } from '../kernels/gemmF32';
@@ -70,6 +72,14 @@ export class UnsupportedOnWebGpu extends Error {
   }
 }
 
+/** where an operand of image 0 lies in the forward's buffers: strided pieces gathered into one [rows × cols] matrix */
+interface OperandView {
+  from: GpuBuffer<'f32'>;
+  rows: number;
+  cols: number;
+  pieces: { rows: number; cols: number; aOff: number; aRow: number; aCol: number; outOff: number; outRow: number }[];
+}
+
 type Encodable = { encode(target: GPUCommandEncoder, b: any): void; destroy(): void };
 /** one recorded piece of the command stream */
 type Encode = (enc: GPUCommandEncoder) => void;
@@ -98,7 +108,7 @@ export class CompiledForward {
   private smoothPatches?: Float32Array;
   readonly fusedSites = new Set<number>();
   /** where each site's operands can be read, and after how many steps (statistics) */
-  private taps = new Map<number, { step: number; read: () => { buffer: GPUBuffer; offset: number; floats: number }[] }>();
+  private taps = new Map<number, { step: number; operands: () => OperandView[] }>();
   private checkedFlags = false;
   private flagOps: { checkFlags(): Promise<void> }[] = [];
 
@@ -185,7 +195,7 @@ export class CompiledForward {
       const wb = weightBufs(ps, L, epi.embed === true);
       const smooth = ps.weight?.smooth;
       let src = inp;
-      let tapBuf: (() => GPUBuffer) | undefined;
+      let lnOpOutput: GpuBuffer<'f32'> | undefined;
       // LayerNorm-fed: SmoothQuant folds into γ and β
       let lnOp: Encodable | undefined;
       let lnBufs: Record<string, unknown> | undefined;
@@ -203,7 +213,7 @@ export class CompiledForward {
           const lq = own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
           this.flagOps.push(lq);
           lnOp = lq;
-          tapBuf = () => lq.lnOutput.buffer;
+          lnOpOutput = lq.lnOutput;
           lnBufs = { input: lnIn.input, gamma, beta, q: qA, scales: sA, zeros: zA };
           this.fusedSites.add(i);
         } else {
@@ -231,9 +241,10 @@ export class CompiledForward {
       };
       // image 0's A operand is complete here (after LayerNorm / smoothing, before quantization)
       {
-        const tb = tapBuf ?? (() => src!.buffer);
+        const from = lnOpOutput ?? src!;
         const firstRow = epi.embed ? 1 : 0; // the patch embedding's zero class-token slot
-        this.taps.set(i, { step: this.commands.length, read: () => [{ buffer: tb(), offset: firstRow * k * 4, floats: (rowsPerImage - firstRow) * k }] });
+        const r = rowsPerImage - firstRow;
+        this.taps.set(i, { step: this.commands.length, operands: () => [{ from, rows: r, cols: k, pieces: [{ rows: r, cols: k, aOff: firstRow * k, aRow: k, aCol: 1, outOff: 0, outRow: k }] }] });
       }
       const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
       const residual = epi.residual;
@@ -328,10 +339,23 @@ export class CompiledForward {
         const qkv = get(op.split.x);
         const out = tensor(op.y);
         // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
-        this.taps.set(op.scores.site, { step: this.commands.length, read: () => [{ buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+        // image 0's operands in siteQuant's stacked layout, gathered out of the qkv rows per head
+        const hd = D / op.split.heads;
+        const heads = (colOff: number, transpose: boolean): OperandView => ({
+          from: qkv,
+          rows: transpose ? H * hd : H * T,
+          cols: transpose ? T : hd,
+          pieces: Array.from({ length: H }, (_, h) =>
+            transpose
+              ? { rows: hd, cols: T, aOff: colOff + h * hd, aRow: 1, aCol: 3 * D, outOff: h * hd * T, outRow: T }
+              : { rows: T, cols: hd, aOff: colOff + h * hd, aRow: 3 * D, aCol: 1, outOff: h * T * hd, outRow: hd },
+          ),
+        });
+        this.taps.set(op.scores.site, { step: this.commands.length, operands: () => [heads(0, false), heads(D, false)] });
         this.commands.push((enc) => att.encodeScores(enc, { qkv }));
         this.commands.push((enc) => att.encodeSoftmax(enc));
-        this.taps.set(op.values.site, { step: this.commands.length, read: () => [{ buffer: att.scores.buffer, offset: 0, floats: H * T * T }, { buffer: qkv.buffer, offset: 0, floats: T * 3 * D }] });
+        const probs: OperandView = { from: att.scores, rows: H * T, cols: T, pieces: [{ rows: H * T, cols: T, aOff: 0, aRow: T, aCol: 1, outOff: 0, outRow: T }] };
+        this.taps.set(op.values.site, { step: this.commands.length, operands: () => [probs, heads(2 * D, true)] });
         this.commands.push((enc) => att.encodeContext(enc, { qkv, out }));
         this.flagOps.push(att);
       } else throw new UnsupportedOnWebGpu(`step '${op.step.kind}' has no WebGPU op outside a fused group (src/plan/fusion.ts)`);
@@ -359,19 +383,29 @@ export class CompiledForward {
   }
 
   /**
-   * Runs the forward on one image up to `site` and reads back what its operands are computed from:
-   * the A operand for weight sites, qkv rows (q·kᵀ) or attention probabilities (attn·v).
+   * Runs the forward on one image up to `site` and gathers its operands on the device, in
+   * siteQuant's stacked layout: A (as the site quantizes it) and, for the attention sites, B (k, or
+   * vᵀ per head). The caller owns the returned buffers (statistics run on them in place).
    */
-  async capture(pixels: Uint8Array, site: number): Promise<Float32Array[]> {
+  async captureOnDevice(pixels: Uint8Array, site: number): Promise<{ buffer: GpuBuffer<'f32'>; rows: number; cols: number }[]> {
     const tap = this.taps.get(site);
     if (!tap) throw new Error(`site ${site} has no tap`);
     this.uploadPatches(pixels, 1);
-    const enc = this.ctx.device.createCommandEncoder({ label: `vit forward to site ${site}` });
-    for (const s of this.commands.slice(0, tap.step)) s(enc);
-    this.ctx.device.queue.submit([enc.finish()]);
-    const out: Float32Array[] = [];
-    for (const r of tap.read()) out.push(new Float32Array(await readBuffer(this.ctx, r.buffer, r.offset, r.floats * 4)));
-    return out;
+    const views = tap.operands();
+    const ops = views.map((v) => v.pieces.map((p) => createCopyRows(this.ctx, p)));
+    const outs = views.map((v, i) => new GpuBuffer(this.ctx, { dtype: 'f32', length: v.rows * v.cols, label: `site ${site} operand ${i}` }));
+    try {
+      await submitAndWait(this.ctx, (enc) => {
+        for (const s of this.commands.slice(0, tap.step)) s(enc);
+        views.forEach((v, i) => ops[i].forEach((op) => op.encode(enc, { a: v.from, out: outs[i] })));
+      });
+    } catch (e) {
+      outs.forEach((o) => o.destroy());
+      throw e;
+    } finally {
+      ops.flat().forEach((op) => op.destroy());
+    }
+    return views.map((v, i) => ({ buffer: outs[i], rows: v.rows, cols: v.cols }));
   }
 
   /** Logits [count × classes] for `count` ≤ batch images (3072 bytes each). */

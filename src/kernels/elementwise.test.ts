@@ -49,6 +49,14 @@ describe('elementwise', () => {
     const g = await run(createCopyRows(ctx, { rows: 3, cols: 20, aRow: 5 * 20, outRow: 20 }), x, null, new Float32Array(60));
     for (let i = 0; i < 3; i++) expect(Array.from(g.subarray(i * 20, i * 20 + 20))).toEqual(Array.from(x.subarray(i * 100, i * 100 + 20)));
   });
+  it('transposing copy (aCol): vᵀ of one head out of qkv rows', async () => {
+    // T=5 rows of [q | k | v] with dim 8, 2 heads of hd 4: vᵀ of head 1 is [hd × T], element (j, t) = qkv[t·24 + 16 + 4 + j]
+    const T = 5, D = 8, hd = 4;
+    const qkv = randF32(r, T * 3 * D);
+    const g = await run(createCopyRows(ctx, { rows: hd, cols: T, aRow: 1, aCol: 3 * D, aOff: 2 * D + hd, outRow: T }), qkv, null, new Float32Array(hd * T));
+    const want = Array.from({ length: hd * T }, (_, i) => qkv[Math.floor(i / T) + (i % T) * 3 * D + 2 * D + hd]);
+    expect(Array.from(g)).toEqual(want);
+  });
   it('rejects aliasing and short buffers', () => {
     const op = createAdd(ctx, { n: 8 });
     const buf = GpuBuffer.f32(ctx, 8), small = GpuBuffer.f32(ctx, 2);

@@ -6,7 +6,7 @@
  *   createAddInPlace(ctx, { n, aOff?, outOff? })                  out += a
  *   createGelu(ctx, { n, aOff?, outOff? })                        out = gelu(a)  (tanh form)
  *   createScale(ctx, { n, alpha, aOff?, outOff? })                out = a·alpha
- *   createCopyRows(ctx, { rows, cols, aRow, outRow, aOff?, outOff? })  strided row gather/scatter
+ *   createCopyRows(ctx, { rows, cols, aRow, outRow, aCol?, aOff?, outOff? })  strided gather/scatter (aCol ≠ 1: a transposing view)
  *   buffers: { a, b?, out }   (b only for add)
  *   gelu(x) — the CPU mirror of the kernel's formula
  */
@@ -33,6 +33,7 @@ interface Spec {
   aRow?: number;
   outRow?: number;
   alpha?: number;
+  aCol?: number;
   /** elements each buffer must hold */
   need: { a: number; b: number; out: number };
 }
@@ -44,7 +45,7 @@ function make(ctx: GpuContext, s: Spec, name: string): ElementwiseOp {
     [
       [s.n, 'u'], [s.op, 'u'], [s.aOff ?? 0, 'u'], [s.bOff ?? 0, 'u'],
       [s.outOff ?? 0, 'u'], [s.bPeriod ?? s.n, 'u'], [s.cols ?? 1, 'u'], [s.aRow ?? 0, 'u'],
-      [s.outRow ?? 0, 'u'], [65535, 'u'], [s.alpha ?? 1, 'f'], [0, 'u'],
+      [s.outRow ?? 0, 'u'], [65535, 'u'], [s.alpha ?? 1, 'f'], [s.aCol ?? 1, 'u'],
     ],
     `${name}.params`,
   );
@@ -85,14 +86,15 @@ export function createScale(ctx: GpuContext, c: { n: number; alpha: number; aOff
   return make(ctx, { op: 2, ...c, need: { a: (c.aOff ?? 0) + c.n, b: 0, out: (c.outOff ?? 0) + c.n } }, 'scale');
 }
 
-export function createCopyRows(ctx: GpuContext, c: { rows: number; cols: number; aRow: number; outRow: number; aOff?: number; outOff?: number }): ElementwiseOp {
+export function createCopyRows(ctx: GpuContext, c: { rows: number; cols: number; aRow: number; outRow: number; aCol?: number; aOff?: number; outOff?: number }): ElementwiseOp {
   checkDim(c.rows, 'copyRows: rows');
   checkDim(c.cols, 'copyRows: cols');
+  const aCol = c.aCol ?? 1;
   return make(
     ctx,
     {
-      op: 3, n: c.rows * c.cols, cols: c.cols, aRow: c.aRow, outRow: c.outRow, aOff: c.aOff, outOff: c.outOff,
-      need: { a: (c.aOff ?? 0) + (c.rows - 1) * c.aRow + c.cols, b: 0, out: (c.outOff ?? 0) + (c.rows - 1) * c.outRow + c.cols },
+      op: 3, n: c.rows * c.cols, cols: c.cols, aRow: c.aRow, aCol, outRow: c.outRow, aOff: c.aOff, outOff: c.outOff,
+      need: { a: (c.aOff ?? 0) + (c.rows - 1) * c.aRow + (c.cols - 1) * aCol + 1, b: 0, out: (c.outOff ?? 0) + (c.rows - 1) * c.outRow + c.cols },
     },
     'copyRows',
   );

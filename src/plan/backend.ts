@@ -35,8 +35,6 @@ export interface Backend {
    * site quantizes it (after SmoothQuant's division). Absent: the engine captures on the CPU.
    */
   captureOperands?(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands>;
-  /** operand statistics on this backend's device (absent: CPU) */
-  operandStats?(role: 'a' | 'b', x: Float32Array, rows: number, cols: number): Promise<OperandStats>;
   /** sites whose activation quantization ran fused into the previous op (LayerNorm) */
   fusedSites?(plan: PreparedPlan): Set<number>;
   dispose(): void;
@@ -52,6 +50,8 @@ export interface CapturedOperands {
   k: number;
   /** where the capture ran, e.g. 'WebGPU' */
   device: string;
+  /** statistics computed on the device where the operands live (A; B for the attention sites); absent: the engine computes them on the CPU */
+  stats?: { a: OperandStats; b?: OperandStats };
 }
 
 

@@ -15,7 +15,6 @@ import { IMAGE_BYTES } from '../data/cifar';
 import type { Backend, CapturedOperands, RunOptions, StepSupport } from '../plan/backend';
 import { throwIfAborted } from '../util/latest';
 import { gpuOperandStats } from '../forward/gpuOperandStats';
-import type { OperandStats } from '../plan/types';
 import type { PreparedPlan } from '../plan/siteQuant';
 import type { BackendInfo } from '../plan/types';
 
@@ -66,28 +65,17 @@ export class WebGpuBackend implements Backend {
     return out;
   }
 
+  /** The operands of a site on image `pixels`, gathered on the GPU; their statistics run there on the same buffers (read back once, never uploaded). */
   async captureOperands(plan: PreparedPlan, site: number, pixels: Uint8Array): Promise<CapturedOperands> {
-    const { dim: D, heads: H } = this.vit.weights.config;
-    const hd = D / H;
-    const ps = plan.sites[site];
-    const got = await this.vit.compiled(plan, Math.min(this.vit.maxBatch, 4)).capture(pixels, site);
-    if (ps.info.hasWeight) return { a: got[0], aRows: got[0].length / ps.info.k, b: null, bRows: 0, k: ps.info.k, device: 'WebGPU' };
-    // restack qkv rows [T × 3D] into siteQuant's per-head layout
-    const qkv = ps.info.kind === 'qk' ? got[0] : got[1];
-    const T = qkv.length / (3 * D);
-    const heads = (colOff: number) => {
-      const out = new Float32Array(H * T * hd);
-      for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < hd; j++) out[(h * T + t) * hd + j] = qkv[t * 3 * D + colOff + h * hd + j];
-      return out;
-    };
-    if (ps.info.kind === 'qk') return { a: heads(0), aRows: H * T, b: heads(D), bRows: H * T, k: hd, device: 'WebGPU' };
-    const vT = new Float32Array(H * hd * T);
-    for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < hd; j++) vT[(h * hd + j) * T + t] = qkv[t * 3 * D + 2 * D + h * hd + j];
-    return { a: got[0], aRows: H * T, b: vT, bRows: H * hd, k: T, device: 'WebGPU' };
-  }
-
-  operandStats(role: 'a' | 'b', x: Float32Array, rows: number, cols: number): Promise<OperandStats> {
-    return gpuOperandStats(this.ctx, role, x, rows, cols);
+    const got = await this.vit.compiled(plan, Math.min(this.vit.maxBatch, 4)).captureOnDevice(pixels, site);
+    try {
+      const vals = await Promise.all(got.map((g) => g.buffer.read()));
+      const stats = await Promise.all(got.map((g, i) => gpuOperandStats(this.ctx, i === 0 ? 'a' : 'b', g.buffer, g.rows, g.cols, vals[i])));
+      const [a, b] = got;
+      return { a: vals[0], aRows: a.rows, b: b ? vals[1] : null, bRows: b ? b.rows : 0, k: a.cols, device: 'WebGPU', stats: { a: stats[0], ...(b ? { b: stats[1] } : {}) } };
+    } finally {
+      got.forEach((g) => g.buffer.destroy());
+    }
   }
 
   fusedSites(plan: PreparedPlan): Set<number> {
