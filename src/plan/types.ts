@@ -68,6 +68,8 @@ export interface ScoreResult {
   steps: StepRunInfo[];
   wallMs: number;
   imagesPerSecond: number;
+  /** the weights that were scored (set by the engine worker) */
+  model?: ModelIdentity;
 }
 
 export interface Histogram {
@@ -149,9 +151,15 @@ export interface ModelInfo {
   metrics: { test?: { accuracy: number; count: number }; val?: { accuracy: number; count: number }; epochs?: number };
 }
 
+/**
+ * Which weights the engine runs: the shipped model (public/models/vit-cifar10/) or weights a QAT
+ * run produced and the Train view applied (issue 13 item 3). `appliedAt`: ms since the epoch.
+ */
+export type ModelIdentity = { kind: 'shipped'; label: string } | { kind: 'trained'; label: string; step: number; appliedAt: number };
+
 export type EngineStatus =
   | { state: 'loading'; message: string }
-  | { state: 'ready'; backend: BackendInfo }
+  | { state: 'ready'; backend: BackendInfo; model?: ModelIdentity }
   | { state: 'error'; message: string; fix?: string };
 
 // ---- number formats and the rotation at a site (computed by formatStats.ts) ----

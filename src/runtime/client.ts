@@ -6,7 +6,7 @@
  * is the caller's business (a Latest slot), not the client's.
  */
 import type { Plan } from '../plan/plan';
-import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from '../plan/types';
+import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelIdentity, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from '../plan/types';
 
 export type { DatasetInfo, EngineStatus, ModelInfo } from '../plan/types';
 
@@ -20,6 +20,10 @@ export interface EngineClient {
   siteStats(plan: Plan, site: number, set: EvalSetName, image: number, signal?: AbortSignal): Promise<SiteStats>;
   /** RGB 32×32 images, 3072 bytes each in CHW planes (CIFAR layout), and their labels */
   images(set: EvalSetName, indices: number[]): Promise<{ pixels: Uint8Array[]; labels: number[] }>;
+  /** make trained parameters the engine's model (rejects, keeping the old model, when they do not fit it) */
+  setWeights(params: Record<string, Float32Array>, step: number): Promise<ModelIdentity>;
+  /** back to the shipped weights */
+  restoreWeights(): Promise<ModelIdentity>;
   dispose(): void;
 }
 
@@ -106,6 +110,8 @@ export function createEngineClient(opts: { backend?: BackendChoice; base?: strin
     score: (req, onProgress, signal) => call<ScoreResult>({ type: 'score', req }, onProgress, signal),
     siteStats: (plan, site, set, image, signal) => call<SiteStats>({ type: 'siteStats', plan, site, set, image }, undefined, signal),
     images: (set, indices) => call<{ pixels: Uint8Array[]; labels: number[] }>({ type: 'images', set, indices }),
+    setWeights: (params, step) => call<ModelIdentity>({ type: 'setWeights', params, step }),
+    restoreWeights: () => call<ModelIdentity>({ type: 'restoreWeights' }),
     dispose() {
       worker.terminate();
       pending.forEach((p) => p.reject(new EngineRequestError('engine disposed')));

@@ -8,6 +8,10 @@ export type WorkerRequest =
   | { id: number; type: 'score'; req: ScoreRequest }
   | { id: number; type: 'siteStats'; plan: Plan; site: number; set: EvalSetName; image: number }
   | { id: number; type: 'images'; set: EvalSetName; indices: number[] }
+  /** make trained parameters (model.safetensors names → values) the current model; answers its ModelIdentity */
+  | { id: number; type: 'setWeights'; params: Record<string, Float32Array>; step: number }
+  /** back to the shipped weights; answers the ModelIdentity */
+  | { id: number; type: 'restoreWeights' }
   | { id: number; type: 'cancel'; target: number };
 
 export type WorkerResponse =

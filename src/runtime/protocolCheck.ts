@@ -61,11 +61,20 @@ export function checkWorkerRequest(m: unknown): WorkerRequest {
       needSet(m.set, 'set');
       if (!Array.isArray(m.indices) || !m.indices.every(isIndex)) throw bad('indices', Array.isArray(m.indices) ? m.indices.find((i) => !isIndex(i)) : m.indices, 'an array of image indices ≥ 0');
       break;
+    case 'setWeights': {
+      if (!isObj(m.params)) throw bad('params', typeof m.params, 'an object of tensor name → Float32Array');
+      const badTensor = Object.entries(m.params).find(([, v]) => !(v instanceof Float32Array));
+      if (badTensor) throw bad(`params.${badTensor[0]}`, Object.prototype.toString.call(badTensor[1]), 'a Float32Array');
+      if (!isIndex(m.step)) throw bad('step', m.step, 'the training step (an integer ≥ 0)');
+      break;
+    }
+    case 'restoreWeights':
+      break;
     case 'cancel':
       if (!isIndex(m.target)) throw bad('target', m.target, 'the id of a request');
       break;
     default:
-      throw new MessageError(`engine message: type ${JSON.stringify(m.type) ?? 'missing'} is not one of init, setBackend, score, siteStats, images, cancel`);
+      throw new MessageError(`engine message: type ${JSON.stringify(m.type) ?? 'missing'} is not one of init, setBackend, score, siteStats, images, setWeights, restoreWeights, cancel`);
   }
   return m as unknown as WorkerRequest;
 }

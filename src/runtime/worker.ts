@@ -11,6 +11,7 @@ import { ModelError } from '../model/safetensors';
 import { Engine } from '../engine/engine';
 import { isAbortError, SerialQueue } from '../util/latest';
 import { createBackend, type BackendFactories } from './backends';
+import { ModelHost } from './modelHost';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 import { checkWorkerRequest, messageId } from './protocolCheck';
 import type { BackendChoice, EngineStatus, EvalSetName, ModelInfo } from '../plan/types';
@@ -22,6 +23,8 @@ const setStatus = (status: EngineStatus) => post({ id: -1, type: 'status', statu
 let engine: Engine | undefined;
 let weights: VitWeights | undefined;
 let modelInfo: ModelInfo | undefined;
+/** the current model (shipped or applied trained weights); `engine` and `weights` follow it */
+let host: ModelHost | undefined;
 const controllers = new Map<number, AbortController>();
 const scores = new SerialQueue();
 let backendChoice: BackendChoice = 'auto';
@@ -37,7 +40,7 @@ async function onDeviceLost() {
   setStatus({ state: 'loading', message: 'GPU device lost — recreating it…' });
   try {
     engine.backend = await createBackend(backendChoice, weights, navigator.gpu, factories);
-    setStatus({ state: 'ready', backend: engine.backend.info });
+    setStatus({ state: 'ready', backend: engine.backend.info, model: host?.identity });
   } catch (e) {
     setStatus({ state: 'error', message: `could not recover from device loss: ${(e as Error).message}`, fix: 'Reload the page.' });
   }
@@ -62,13 +65,15 @@ async function init(base: string, choice: BackendChoice) {
   backendChoice = choice;
   const backend = await createBackend(choice, weights, navigator.gpu, factories);
   const kernels = await (await import('../cpu/cpuKernels')).loadCpuKernels().catch(() => undefined);
-  engine = new Engine(weights, { test, calib }, backend, kernels?.impl === 'wasm-simd' ? kernels : undefined);
+  const ops = kernels?.impl === 'wasm-simd' ? kernels : undefined;
+  engine = new Engine(weights, { test, calib }, backend, ops);
+  host = new ModelHost(weights, engine, (w) => createBackend(backendChoice, w, navigator.gpu, factories), ops);
   // the validation set (30 MB) loads in the background; requests for it wait on this promise
   valPromise = loadEvalSet(dataRead, 'val', manifest).then((val) => {
     engine!.data.val = val;
   });
   valPromise.catch(() => undefined);
-  setStatus({ state: 'ready', backend: backend.info });
+  setStatus({ state: 'ready', backend: backend.info, model: host.identity });
   return {
     backend: backend.info,
     model: modelInfo,
@@ -92,7 +97,7 @@ async function handle(m: WorkerRequest): Promise<unknown> {
         engine.backend = await createBackend(m.backend, weights!, navigator.gpu, factories);
       } finally {
         // a failed switch keeps the old backend, and the UI returns to scoring on it
-        setStatus({ state: 'ready', backend: engine.backend.info });
+        setStatus({ state: 'ready', backend: engine.backend.info, model: host?.identity });
       }
       backendChoice = m.backend;
       if (old !== engine.backend) old.dispose();
@@ -104,12 +109,31 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       try {
         return await scores.run(async () => {
           await needSet(m.req.set);
-          return engine!.score(m.req, (p) => post({ id: m.id, type: 'progress', ...p }), ctl.signal);
+          const model = host!.identity;
+          const r = await engine!.score(m.req, (p) => post({ id: m.id, type: 'progress', ...p }), ctl.signal);
+          return { ...r, model };
         }, ctl.signal);
       } finally {
         controllers.delete(m.id);
       }
     }
+    case 'setWeights':
+    case 'restoreWeights':
+      // between scores (the queue), so no score runs half on the old model
+      return scores.run(async () => {
+        const h = host!;
+        setStatus({ state: 'loading', message: m.type === 'setWeights' ? 'applying the trained weights…' : 'restoring the shipped weights…' });
+        try {
+          if (m.type === 'setWeights') await h.apply(m.params, { step: m.step });
+          else await h.restore();
+        } finally {
+          // refused or failed: the previous model (and engine) stay, and the UI returns to scoring on it
+          engine = h.engine;
+          weights = h.engine.weights;
+          setStatus({ state: 'ready', backend: engine.backend.info, model: h.identity });
+        }
+        return h.identity;
+      });
     case 'siteStats':
       await needSet(m.set);
       return engine.siteStats(m.plan, m.site, m.set, m.image);

@@ -50,6 +50,8 @@ function fakeClient() {
       throw new Error('not needed');
     },
     images: async () => ({ pixels: [], labels: [] }),
+    setWeights: async (_params, step) => ({ kind: 'trained', label: `QAT-trained (step ${step})`, step, appliedAt: 0 }),
+    restoreWeights: async () => ({ kind: 'shipped', label: 'shipped' }),
     dispose() {},
   };
   return { client, emit, scored, failSwitch: (m: string) => (failNextSwitch = m), backend: () => backend };
