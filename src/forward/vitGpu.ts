@@ -33,7 +33,7 @@ import { type Clip, needsSiteDefinition, type PreparedPlan, type PreparedSite } 
 import { IMAGE_BYTES } from '../data/cifar';
 import { patchify, siteLinears } from './vitRef';
 import { type FusedOp, fusedSteps, fuseSteps, stepInputs } from '../plan/fusion';
-import { lowerVit, type Step } from '../plan/steps';
+import { type LoweredVit, lowerVit, type Step } from '../plan/steps';
 import { type Linear, paramsFromWeights, type VitWeights } from '../model/vitWeights';
 
 /**
@@ -118,165 +118,190 @@ export class CompiledForward {
     readonly plan: PreparedPlan,
     readonly batch: number,
   ) {
-    const { dim: D, heads: H, mlp: MLP, layer_norm_eps: eps } = w.config;
+    const { dim: D, mlp: MLP } = w.config;
     const B = batch;
     const P = w.patchEmbed.in;
     const np = (w.config.image / w.config.patch) ** 2;
     const T = np + 1;
     const rows = B * T;
-    const lin = siteLinears(w);
-    const own = <X extends { destroy(): void }>(x: X): X => {
-      this.owned.push(x);
-      return x;
-    };
-    const buf = (length: number, label: string) => own(new GpuBuffer(ctx, { dtype: 'f32', length, label }));
-    const upload = <T extends Float32Array | Uint32Array | Int32Array>(a: T, label: string) =>
-      own(GpuBuffer.from(ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label));
-
+    this.lin = siteLinears(w);
     const lowered = lowerVit(w.config, undefined, 'infer');
     for (const st of lowered.steps) {
       const ok = gpuSupportsStep(st, plan);
       if (ok !== true) throw new UnsupportedOnWebGpu(ok);
     }
-
-    // activation buffers
-    this.patches = buf(rows * P, 'patches');
-    const xinit = buf(rows * D, 'cls+pos (+patch bias)');
-    const ln = buf(rows * D, 'layernorm out');
+    // the input and the scratch every site shares
+    this.patches = this.buf(rows * P, 'patches');
     const maxK = Math.max(P, D, MLP);
-    const fq = buf(rows * maxK, 'fake-quant / smoothed scratch');
-    const qA = own(new GpuBuffer(ctx, { dtype: 'u32', length: rows * Math.ceil(maxK / 4), label: 'quantized activations' }));
-    const sA = buf(rows, 'activation scales');
-    const zA = own(new GpuBuffer(ctx, { dtype: 'i32', length: rows, label: 'activation zeros' }));
-    const clsLn = buf(B * D, 'class-token layernorm');
-
+    this.scratch = {
+      xinit: this.buf(rows * D, 'cls+pos (+patch bias)'),
+      ln: this.buf(rows * D, 'layernorm out'),
+      fq: this.buf(rows * maxK, 'fake-quant / smoothed scratch'),
+      qA: this.own(new GpuBuffer(ctx, { dtype: 'u32', length: rows * Math.ceil(maxK / 4), label: 'quantized activations' })),
+      sA: this.buf(rows, 'activation scales'),
+      zA: this.own(new GpuBuffer(ctx, { dtype: 'i32', length: rows, label: 'activation zeros' })),
+      clsLn: this.buf(B * D, 'class-token layernorm'),
+    };
     // constant embedding rows: [cls + pos0; pos_p + bias] per image
     const e = new Float32Array(rows * D);
     for (let b = 0; b < B; b++)
       for (let t = 0; t < T; t++)
         for (let j = 0; j < D; j++) e[(b * T + t) * D + j] = w.pos[t * D + j] + (t === 0 ? w.cls[j] : w.patchEmbed.b[j]);
-    xinit.write(e);
+    this.scratch.xinit.write(e);
+    this.compile(lowered);
+  }
 
-    // ----- per-site building blocks
-    /** `embedBias`: the bias is already in the constant embedding rows (patch embedding) */
-    const weightBufs = (ps: PreparedSite, L: Linear, embedBias: boolean) => {
-      const i = ps.info.index;
-      const wt = ps.weight;
-      const bias = embedBias ? upload(new Float32Array(L.out), 'zero bias') : upload(L.b, `bias ${i}`);
-      if (ps.path.path === 'int8-gemm') {
-        const q = wt!.q!;
-        const st = wt!.storage!;
-        return {
-          kind: 'int8' as const,
-          bias,
-          w: upload(packInt8Rows(st.values, L.out, L.in), `w8 ${i}`),
-          sw: upload(q.scales, `sw ${i}`),
-          zw: q.spec.symmetric ? undefined : upload(st.zeros, `zw ${i}`),
-          swGroup: q.spec.granularity === 'tensor' ? L.out : 1,
-        };
-      }
-      if (ps.path.path === 'int4-gemm') {
-        const q = wt!.q!;
-        return { kind: 'int4' as const, bias, w: upload(packInt4Rows(wt!.storage!.values, L.out, L.in), `w4 ${i}`), sw: upload(q.scales, `sw ${i}`), groupSize: q.groupSize >= L.in ? L.in : q.groupSize };
-      }
-      const wf = ps.path.path === 'fp32' ? L.w : (wt!.deq ?? wt!.w);
-      return { kind: 'f32' as const, bias, w: upload(wf, `w ${i}`) };
-    };
+  private readonly lin: (Linear | null)[];
+  private readonly scratch: {
+    xinit: GpuBuffer<'f32'>;
+    ln: GpuBuffer<'f32'>;
+    fq: GpuBuffer<'f32'>;
+    qA: GpuBuffer<'u32'>;
+    sA: GpuBuffer<'f32'>;
+    zA: GpuBuffer<'i32'>;
+    clsLn: GpuBuffer<'f32'>;
+  };
 
-    /**
-     * A weight site: input `inp` [rows × K] (or a fused LayerNorm), output `y` with bias, GELU and
-     * residual fused. `lnFused` = the LayerNorm whose output feeds this site (fused quantization).
-     */
-    const linearSite = (i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'>; embed?: boolean }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) => {
-      const ps = plan.sites[i];
-      const L = lin[i]!;
-      const k = L.in;
-      const n = L.out;
-      const wb = weightBufs(ps, L, epi.embed === true);
-      const smooth = ps.weight?.smooth;
-      let src = inp;
-      let lnOpOutput: GpuBuffer<'f32'> | undefined;
-      // LayerNorm-fed: SmoothQuant folds into γ and β
-      let lnOp: Encodable | undefined;
-      let lnBufs: Record<string, unknown> | undefined;
-      if (lnIn) {
-        let g = lnIn.gamma;
-        let bt = lnIn.beta;
-        if (smooth) {
-          g = g.map((v, j) => v / smooth[j]);
-          bt = bt.map((v, j) => v / smooth[j]);
-        }
-        const gamma = upload(g, `ln γ ${i}`);
-        const beta = upload(bt, `ln β ${i}`);
-        const fusedQuant = ps.path.path === 'int8-gemm' || ps.path.path === 'int4-gemm';
-        if (fusedQuant) {
-          const lq = own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
-          this.flagOps.push(lq);
-          lnOp = lq;
-          lnOpOutput = lq.lnOutput;
-          lnBufs = { input: lnIn.input, gamma, beta, q: qA, scales: sA, zeros: zA };
-          this.fusedSites.add(i);
-        } else {
-          const out = lnIn.inRow !== undefined ? clsLn : ln;
-          lnOp = own(createLayerNorm(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow }));
-          lnBufs = { input: lnIn.input, gamma, beta, output: out };
-          src = out;
-        }
-        const op = lnOp;
-        const bufs = lnBufs;
-        this.commands.push((enc) => op.encode(enc, bufs));
-      } else if (smooth && ps.path.path !== 'fp32' && !epi.embed) {
-        const sc = own(createScaleColumns(ctx, { rows: m, cols: k }));
-        const d = upload(smooth, `smooth ${i}`);
-        const from = src!;
-        this.commands.push((enc) => sc.encode(enc, { a: from, d, out: fq }));
-        src = fq;
-      }
-      const quantizeA = () => {
-        if (this.fusedSites.has(i)) return;
-        const q = own(createQuantizeRows(ctx, { rows: m, cols: k, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
-        this.flagOps.push(q);
-        const from = src!;
-        this.commands.push((enc) => q.encode(enc, { input: from, q: qA, scales: sA, zeros: zA }));
+  private own<X extends { destroy(): void }>(x: X): X {
+    this.owned.push(x);
+    return x;
+  }
+
+  private buf(length: number, label: string): GpuBuffer<'f32'> {
+    return this.own(new GpuBuffer(this.ctx, { dtype: 'f32', length, label }));
+  }
+
+  private upload<T extends Float32Array | Uint32Array | Int32Array>(a: T, label: string) {
+    return this.own(GpuBuffer.from(this.ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label));
+  }
+
+  /** `embedBias`: the bias is already in the constant embedding rows (patch embedding) */
+  private weightBufs(ps: PreparedSite, L: Linear, embedBias: boolean) {
+    const i = ps.info.index;
+    const wt = ps.weight;
+    const bias = embedBias ? this.upload(new Float32Array(L.out), 'zero bias') : this.upload(L.b, `bias ${i}`);
+    if (ps.path.path === 'int8-gemm') {
+      const q = wt!.q!;
+      const st = wt!.storage!;
+      return {
+        kind: 'int8' as const,
+        bias,
+        w: this.upload(packInt8Rows(st.values, L.out, L.in), `w8 ${i}`),
+        sw: this.upload(q.scales, `sw ${i}`),
+        zw: q.spec.symmetric ? undefined : this.upload(st.zeros, `zw ${i}`),
+        swGroup: q.spec.granularity === 'tensor' ? L.out : 1,
       };
-      // image 0's A operand is complete here (after LayerNorm / smoothing, before quantization)
-      {
-        const from = lnOpOutput ?? src!;
-        const firstRow = epi.embed ? 1 : 0; // the patch embedding's zero class-token slot
-        const r = rowsPerImage - firstRow;
-        this.taps.set(i, { step: this.commands.length, operands: () => [{ from, rows: r, cols: k, pieces: [{ rows: r, cols: k, aOff: firstRow * k, aRow: k, aCol: 1, outOff: 0, outRow: k }] }] });
-      }
-      const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
-      const residual = epi.residual;
-      const resBuf = epi.residual === 'buffer' ? epi.residualBuf : undefined;
-      if (wb.kind === 'int8') {
-        quantizeA();
-        const g = own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
-        this.flagOps.push(g); // NaN/Inf in the epilogue (e.g. a NaN scale) is reported, not passed on
-        this.commands.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
-      } else if (wb.kind === 'int4') {
-        quantizeA();
-        const g = own(createGemmW4A8(ctx, { m, n, k, groupSize: wb.groupSize, sxGroup: groupOf, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, bias: true, gelu: epi.gelu, residual }));
-        this.commands.push((enc) => g.encode(enc, { x: qA, w: wb.w, sx: sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : zA, bias: wb.bias, residual: resBuf, y }));
-      } else {
-        let from = src!;
-        if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
-          quantizeA();
-          const dq: FakeQuantOp<any> = own(createDequantizeRows(ctx, { rows: m, cols: k, rowsPerGroup: groupOf }));
-          this.commands.push((enc) => dq.encode(enc, { q: qA, scales: sA, zeros: zA, out: fq }));
-          from = fq;
-        }
-        const g: GemmF32Op = own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
-        this.flagOps.push(g);
-        const x0 = from;
-        this.commands.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
-      }
-    };
+    }
+    if (ps.path.path === 'int4-gemm') {
+      const q = wt!.q!;
+      return { kind: 'int4' as const, bias, w: this.upload(packInt4Rows(wt!.storage!.values, L.out, L.in), `w4 ${i}`), sw: this.upload(q.scales, `sw ${i}`), groupSize: q.groupSize >= L.in ? L.in : q.groupSize };
+    }
+    const wf = ps.path.path === 'fp32' ? L.w : (wt!.deq ?? wt!.w);
+    return { kind: 'f32' as const, bias, w: this.upload(wf, `w ${i}`) };
+  }
 
-    // ----- the forward: the fused ops of the step list (src/plan/fusion.ts), buffers reused once dead
+  /**
+   * A weight site: input `inp` [rows × K] (or a fused LayerNorm), output `y` with bias, GELU and
+   * residual fused. `lnFused` = the LayerNorm whose output feeds this site (fused quantization).
+   */
+  private linearSite(i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'>; embed?: boolean }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) {
+    const { ctx, plan } = this;
+    const eps = this.w.config.layer_norm_eps;
+    const ps = plan.sites[i];
+    const L = this.lin[i]!;
+    const k = L.in;
+    const n = L.out;
+    const wb = this.weightBufs(ps, L, epi.embed === true);
+    const smooth = ps.weight?.smooth;
+    let src = inp;
+    let lnOpOutput: GpuBuffer<'f32'> | undefined;
+    // LayerNorm-fed: SmoothQuant folds into γ and β
+    let lnOp: Encodable | undefined;
+    let lnBufs: Record<string, unknown> | undefined;
+    if (lnIn) {
+      let g = lnIn.gamma;
+      let bt = lnIn.beta;
+      if (smooth) {
+        g = g.map((v, j) => v / smooth[j]);
+        bt = bt.map((v, j) => v / smooth[j]);
+      }
+      const gamma = this.upload(g, `ln γ ${i}`);
+      const beta = this.upload(bt, `ln β ${i}`);
+      const fusedQuant = ps.path.path === 'int8-gemm' || ps.path.path === 'int4-gemm';
+      if (fusedQuant) {
+        const lq = this.own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+        this.flagOps.push(lq);
+        lnOp = lq;
+        lnOpOutput = lq.lnOutput;
+        lnBufs = { input: lnIn.input, gamma, beta, q: this.scratch.qA, scales: this.scratch.sA, zeros: this.scratch.zA };
+        this.fusedSites.add(i);
+      } else {
+        const out = lnIn.inRow !== undefined ? this.scratch.clsLn : this.scratch.ln;
+        lnOp = this.own(createLayerNorm(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow }));
+        lnBufs = { input: lnIn.input, gamma, beta, output: out };
+        src = out;
+      }
+      const op = lnOp;
+      const bufs = lnBufs;
+      this.commands.push((enc) => op.encode(enc, bufs));
+    } else if (smooth && ps.path.path !== 'fp32' && !epi.embed) {
+      const sc = this.own(createScaleColumns(ctx, { rows: m, cols: k }));
+      const d = this.upload(smooth, `smooth ${i}`);
+      const from = src!;
+      this.commands.push((enc) => sc.encode(enc, { a: from, d, out: this.scratch.fq }));
+      src = this.scratch.fq;
+    }
+    const quantizeA = () => {
+      if (this.fusedSites.has(i)) return;
+      const q = this.own(createQuantizeRows(ctx, { rows: m, cols: k, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+      this.flagOps.push(q);
+      const from = src!;
+      this.commands.push((enc) => q.encode(enc, { input: from, q: this.scratch.qA, scales: this.scratch.sA, zeros: this.scratch.zA }));
+    };
+    // image 0's A operand is complete here (after LayerNorm / smoothing, before quantization)
+    {
+      const from = lnOpOutput ?? src!;
+      const firstRow = epi.embed ? 1 : 0; // the patch embedding's zero class-token slot
+      const r = rowsPerImage - firstRow;
+      this.taps.set(i, { step: this.commands.length, operands: () => [{ from, rows: r, cols: k, pieces: [{ rows: r, cols: k, aOff: firstRow * k, aRow: k, aCol: 1, outOff: 0, outRow: k }] }] });
+    }
+    const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
+    const residual = epi.residual;
+    const resBuf = epi.residual === 'buffer' ? epi.residualBuf : undefined;
+    if (wb.kind === 'int8') {
+      quantizeA();
+      const g = this.own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
+      this.flagOps.push(g); // NaN/Inf in the epilogue (e.g. a NaN scale) is reported, not passed on
+      this.commands.push((enc) => g.encode(enc, { x: this.scratch.qA, w: wb.w, sx: this.scratch.sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
+    } else if (wb.kind === 'int4') {
+      quantizeA();
+      const g = this.own(createGemmW4A8(ctx, { m, n, k, groupSize: wb.groupSize, sxGroup: groupOf, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, bias: true, gelu: epi.gelu, residual }));
+      this.commands.push((enc) => g.encode(enc, { x: this.scratch.qA, w: wb.w, sx: this.scratch.sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA, bias: wb.bias, residual: resBuf, y }));
+    } else {
+      let from = src!;
+      if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
+        quantizeA();
+        const dq: FakeQuantOp<any> = this.own(createDequantizeRows(ctx, { rows: m, cols: k, rowsPerGroup: groupOf }));
+        this.commands.push((enc) => dq.encode(enc, { q: this.scratch.qA, scales: this.scratch.sA, zeros: this.scratch.zA, out: this.scratch.fq }));
+        from = this.scratch.fq;
+      }
+      const g: GemmF32Op = this.own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
+      this.flagOps.push(g);
+      const x0 = from;
+      this.commands.push((enc) => g.encode(enc, { x: x0, w: wb.w, y, bias: wb.bias, residual: resBuf }));
+    }
+  }
+
+  /** The forward: the fused ops of the step list (src/plan/fusion.ts) as commands, buffers reused once dead. */
+  private compile(lowered: LoweredVit): void {
+    const { batch: B } = this;
+    const { dim: D } = this.w.config;
+    const T = lowered.shapes.get(lowered.input)!.rows + 1;
+    const rows = B * T;
+    const { xinit } = this.scratch;
     const { shapes } = lowered;
     const fused = fuseSteps(lowered.steps);
-    const params = paramsFromWeights(w, false);
+    const params = paramsFromWeights(this.w, false);
     const lastUse = new Map<string, number>();
     fused.forEach((op, j) => {
       for (const st of fusedSteps(op)) for (const n of stepInputs(st)) lastUse.set(n, j);
@@ -286,7 +311,7 @@ export class CompiledForward {
     const tensor = (name: string) => {
       const sh = shapes.get(name)!;
       const floats = B * sh.rows * sh.cols;
-      const b = pool.get(floats)?.pop() ?? buf(floats, name);
+      const b = pool.get(floats)?.pop() ?? this.buf(floats, name);
       bufOf.set(name, b);
       return b;
     };
@@ -306,58 +331,21 @@ export class CompiledForward {
           // [cls; patches·Wᵀ] + pos as one GEMM over T rows per image: zero class-token rows in, constant rows as the residual
           const x = tensor(op.y);
           this.commands.push((enc) => enc.copyBufferToBuffer(xinit.buffer, 0, x.buffer, 0, rows * D * 4));
-          linearSite(st.site, rows, T, get(st.x), x, { residual: 'buffer', residualBuf: xinit, embed: true });
+          this.linearSite(st.site, rows, T, get(st.x), x, { residual: 'buffer', residualBuf: xinit, embed: true });
         } else if (op.residual) {
           // y = a + GEMM, accumulated in a's buffer (a is read by nothing after this op)
           if ((lastUse.get(op.residual.a) ?? -1) > j) throw new Error(`vitGpu: ${op.residual.a} is read after the residual add; it cannot accumulate in place`);
           const y = get(op.residual.a);
           bufOf.delete(op.residual.a);
           bufOf.set(op.y, y);
-          linearSite(st.site, B * perImage, perImage, get(st.x), y, { residual: 'accumulate' });
+          this.linearSite(st.site, B * perImage, perImage, get(st.x), y, { residual: 'accumulate' });
         } else {
           const y = tensor(op.y);
           const lnIn = op.ln ? { input: get(op.cls ? op.cls.x : op.ln.x), gamma: param(op.ln.g), beta: param(op.ln.b), inRow: op.cls ? shapes.get(op.cls.x)!.rows * D : undefined } : undefined;
-          linearSite(st.site, B * perImage, perImage, lnIn ? null : get(st.x), y, { gelu: op.gelu !== undefined }, lnIn);
+          this.linearSite(st.site, B * perImage, perImage, lnIn ? null : get(st.x), y, { gelu: op.gelu !== undefined }, lnIn);
         }
       } else if (op.kind === 'attention') {
-        const qk = plan.sites[op.scores.site];
-        const av = plan.sites[op.values.site];
-        const quantQK = qk.path.path === 'int8-gemm';
-        const quantAV = av.path.path === 'int8-gemm';
-        const att: AttentionOp = own(
-          createAttention(ctx, {
-            images: B,
-            tokens: T,
-            heads: op.split.heads,
-            headDim: D / op.split.heads,
-            q: quantQK ? attnQuant(qk.scheme.a, qk.clipA, 'q') : undefined,
-            k: quantQK ? attnQuant(qk.scheme.b, qk.clipB, 'k') : undefined,
-            p: quantAV ? attnQuant(av.scheme.a, av.clipA, 'p') : undefined,
-            v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
-          }),
-        );
-        const qkv = get(op.split.x);
-        const out = tensor(op.y);
-        // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
-        // image 0's operands in siteQuant's stacked layout, gathered out of the qkv rows per head
-        const hd = D / op.split.heads;
-        const heads = (colOff: number, transpose: boolean): OperandView => ({
-          from: qkv,
-          rows: transpose ? H * hd : H * T,
-          cols: transpose ? T : hd,
-          pieces: Array.from({ length: H }, (_, h) =>
-            transpose
-              ? { rows: hd, cols: T, aOff: colOff + h * hd, aRow: 1, aCol: 3 * D, outOff: h * hd * T, outRow: T }
-              : { rows: T, cols: hd, aOff: colOff + h * hd, aRow: 3 * D, aCol: 1, outOff: h * T * hd, outRow: hd },
-          ),
-        });
-        this.taps.set(op.scores.site, { step: this.commands.length, operands: () => [heads(0, false), heads(D, false)] });
-        this.commands.push((enc) => att.encodeScores(enc, { qkv }));
-        this.commands.push((enc) => att.encodeSoftmax(enc));
-        const probs: OperandView = { from: att.scores, rows: H * T, cols: T, pieces: [{ rows: H * T, cols: T, aOff: 0, aRow: T, aCol: 1, outOff: 0, outRow: T }] };
-        this.taps.set(op.values.site, { step: this.commands.length, operands: () => [probs, heads(2 * D, true)] });
-        this.commands.push((enc) => att.encodeContext(enc, { qkv, out }));
-        this.flagOps.push(att);
+        this.attention(op, get(op.split.x), tensor(op.y), T);
       } else throw new UnsupportedOnWebGpu(`step '${op.step.kind}' has no WebGPU op outside a fused group (src/plan/fusion.ts)`);
       // buffers whose last reader was this op go back to the pool
       for (const [name, b] of bufOf)
@@ -368,6 +356,48 @@ export class CompiledForward {
         }
     });
     this.logits = get(lowered.output);
+  }
+
+  /** One block's attention (split heads → q·kᵀ → softmax → attn·v → merge) as the fused attention op, with the statistics taps of its two sites. */
+  private attention(op: Extract<FusedOp, { kind: 'attention' }>, qkv: GpuBuffer<'f32'>, out: GpuBuffer<'f32'>, T: number): void {
+    const { ctx, plan, batch: B } = this;
+    const { dim: D, heads: H } = this.w.config;
+    const qk = plan.sites[op.scores.site];
+    const av = plan.sites[op.values.site];
+    const quantQK = qk.path.path === 'int8-gemm';
+    const quantAV = av.path.path === 'int8-gemm';
+    const att: AttentionOp = this.own(
+      createAttention(ctx, {
+        images: B,
+        tokens: T,
+        heads: op.split.heads,
+        headDim: D / op.split.heads,
+        q: quantQK ? attnQuant(qk.scheme.a, qk.clipA, 'q') : undefined,
+        k: quantQK ? attnQuant(qk.scheme.b, qk.clipB, 'k') : undefined,
+        p: quantAV ? attnQuant(av.scheme.a, av.clipA, 'p') : undefined,
+        v: quantAV ? attnQuant(av.scheme.b, av.clipB, 'v') : undefined,
+      }),
+    );
+    // q, k, v of image 0 are the first T rows of qkv; attn of image 0 the first H·T rows of the scores
+    // image 0's operands in siteQuant's stacked layout, gathered out of the qkv rows per head
+    const hd = D / op.split.heads;
+    const heads = (colOff: number, transpose: boolean): OperandView => ({
+      from: qkv,
+      rows: transpose ? H * hd : H * T,
+      cols: transpose ? T : hd,
+      pieces: Array.from({ length: H }, (_, h) =>
+        transpose
+          ? { rows: hd, cols: T, aOff: colOff + h * hd, aRow: 1, aCol: 3 * D, outOff: h * hd * T, outRow: T }
+          : { rows: T, cols: hd, aOff: colOff + h * hd, aRow: 3 * D, aCol: 1, outOff: h * T * hd, outRow: hd },
+      ),
+    });
+    this.taps.set(op.scores.site, { step: this.commands.length, operands: () => [heads(0, false), heads(D, false)] });
+    this.commands.push((enc) => att.encodeScores(enc, { qkv }));
+    this.commands.push((enc) => att.encodeSoftmax(enc));
+    const probs: OperandView = { from: att.scores, rows: H * T, cols: T, pieces: [{ rows: H * T, cols: T, aOff: 0, aRow: T, aCol: 1, outOff: 0, outRow: T }] };
+    this.taps.set(op.values.site, { step: this.commands.length, operands: () => [probs, heads(2 * D, true)] });
+    this.commands.push((enc) => att.encodeContext(enc, { qkv, out }));
+    this.flagOps.push(att);
   }
 
   private uploadPatches(pixels: Uint8Array, count: number) {

@@ -29,11 +29,21 @@ export const refOps: MatOps = {
 export type { ForwardHooks } from '../plan/calibration';
 import type { ForwardHooks } from '../plan/calibration';
 
+/** The Linear of every weight site (null for q·kᵀ and attn·v), found by the site table's parameter names. */
 export function siteLinears(w: VitWeights): (Linear | null)[] {
-  const out: (Linear | null)[] = [w.patchEmbed];
-  for (const b of w.blocks) out.push(b.toQkv, null, null, b.toOut, b.fc1, b.fc2);
-  out.push(w.head);
-  return out;
+  const byParam = new Map<string, Linear>([
+    ['patch_embed', w.patchEmbed],
+    ['head', w.head],
+  ]);
+  w.blocks.forEach((b, i) => {
+    byParam.set(`blocks.${i}.to_qkv`, b.toQkv).set(`blocks.${i}.to_out`, b.toOut).set(`blocks.${i}.fc1`, b.fc1).set(`blocks.${i}.fc2`, b.fc2);
+  });
+  return buildSites(w.config).map((s) => {
+    if (!s.param) return null;
+    const l = byParam.get(s.param);
+    if (!l) throw new Error(`site ${s.index}: no weights named ${s.param}`);
+    return l;
+  });
 }
 
 /** Image bytes (CHW planes) → normalized patches [P × 3·p·p], order (c, py, px). */

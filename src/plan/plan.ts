@@ -227,9 +227,8 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
 
 /** Weight sites in the standard ViT numbering (used when no model is loaded yet). */
 export function defaultHasWeight(site: number): boolean {
-  if (site === 0 || site === SITE_COUNT - 1) return true;
-  const r = (site - 1) % 6;
-  return r !== 1 && r !== 2;
+  const kind = siteKindAt(site);
+  return kind !== 'qk' && kind !== 'av';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,12 +34,14 @@ export interface SiteInfo {
 export const SITE_COUNT = 38;
 
 const BLOCK_KINDS: SiteKind[] = ['to_qkv', 'qk', 'av', 'to_out', 'fc1', 'fc2'];
+/** sites in one transformer block */
+export const SITES_PER_BLOCK = BLOCK_KINDS.length;
 
 /** The kind of site `index` in the standard numbering (science.md §6), for plans without a model. */
 export function siteKindAt(index: number): SiteKind {
   if (index === 0) return 'patch_embed';
   if (index === SITE_COUNT - 1) return 'head';
-  return BLOCK_KINDS[(index - 1) % 6];
+  return BLOCK_KINDS[(index - 1) % SITES_PER_BLOCK];
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
 import { sitePath, type SitePath } from '../../plan/plan';
-import { siteKindLabel, type SiteInfo } from '../../plan/sites';
+import { siteKindLabel, SITES_PER_BLOCK, type SiteInfo } from '../../plan/sites';
 import { useStore } from '../../state/store';
 import { useSites } from '../engine/useSites';
 import { BIT_COLORS, BIT_LABEL, bitsTag, operandLabel, PATH_LABEL, PATH_SHORT } from '../common/format';
@@ -90,12 +90,12 @@ export function ModelMap() {
   const sites = useSites();
   const selected = useStore((s) => s.selectedSite);
   const select = useStore((s) => s.selectSite);
-  const blocks = useMemo(() => Array.from({ length: 6 }, (_, b) => sites.filter((s) => s.block === b)), [sites]);
+  const blocks = useMemo(() => Array.from({ length: Math.max(0, ...sites.map((s) => s.block + 1)) }, (_, b) => sites.filter((s) => s.block === b)), [sites]);
   const onKey = (e: KeyboardEvent) => {
-    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 6, ArrowUp: -6 };
+    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: SITES_PER_BLOCK, ArrowUp: -SITES_PER_BLOCK };
     if (e.key in moves && (e.target as HTMLElement).classList.contains('site-chip')) {
       e.preventDefault();
-      const next = Math.max(0, Math.min(37, selected + moves[e.key]));
+      const next = Math.max(0, Math.min(sites.length - 1, selected + moves[e.key]));
       select(next);
       requestAnimationFrame(() => (document.querySelector(`[data-site="${next}"]`) as HTMLElement | null)?.focus());
     }
@@ -108,7 +108,7 @@ export function ModelMap() {
       </div>
       <div className="map-flow">
         <div className="map-io">image 32×32×3 → 64 patches + [cls]</div>
-        <SiteChip site={sites[0]} wide />
+        <SiteChip site={sites.find((s) => s.kind === 'patch_embed')!} wide />
         <div className="map-arrow" aria-hidden="true">↓</div>
         {blocks.map((bs, b) => (
           <div className="map-block" key={b}>
@@ -132,7 +132,7 @@ export function ModelMap() {
           </div>
         ))}
         <div className="map-arrow" aria-hidden="true">↓</div>
-        <SiteChip site={sites[37]} wide />
+        <SiteChip site={sites.find((s) => s.kind === 'head')!} wide />
         <div className="map-io">[cls] → 10 classes</div>
       </div>
       <div className="legend" aria-label="Legend">
