@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** bottom to top; a directory may import any directory of a lower (or its own) rank */
-export const LAYERS: string[][] = [
+const LAYERS: string[][] = [
   ['util', 'data', 'gpu', 'quant'],
   ['kernels'],
   ['model'],
@@ -31,14 +31,14 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** relative import specifiers of a file: `from '…'`, `import('…')`, `new URL('…', import.meta.url)` */
-export function relativeImports(text: string): string[] {
+function relativeImports(text: string): string[] {
   const re = /(?:from\s+|import\(\s*|new URL\(\s*)'(\.{1,2}\/[^']+)'/g;
   return [...text.matchAll(re)].map((m) => m[1]);
 }
 
 const rank = (top: string): number => LAYERS.findIndex((l) => l.includes(top));
 
-export function layerViolations(files: string[], read: (f: string) => string): string[] {
+function layerViolations(files: string[], read: (f: string) => string): string[] {
   const out: string[] = [];
   for (const f of files) {
     const from = relative(SRC, f).split('/')[0];

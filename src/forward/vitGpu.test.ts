@@ -4,7 +4,7 @@ import { nodeGpuContext } from '../gpu/nodeGpu';
 import { loadDataNode, loadReferenceNode, loadWeightsNode } from '../runtime/nodeLoad';
 import { fp32Plan, validatePlan } from '../plan/plan';
 import * as P from '../plan/presets';
-import { preparePlan } from '../plan/siteQuant';
+import { type PreparedPlan, preparePlan } from '../plan/siteQuant';
 import { IMAGE_BYTES } from '../data/cifar';
 import type { VitWeights } from '../model/vitWeights';
 import { siteLinears, VitReference } from './vitRef';
@@ -46,7 +46,7 @@ describe('ViT forward on WebGPU', () => {
   ])('%s ≈ CPU reference', async (_name, build) => {
     const ref = new VitReference(w);
     const plan = validatePlan(build());
-    let prepared;
+    let prepared: PreparedPlan;
     if (plan.sites.some((s) => s.smoothquant)) {
       // SmoothQuant folds into the LayerNorms: the engine prepares it (calibration on 4 images, cached)
       const { Engine, ReferenceBackend } = await import('../engine/engine');

@@ -157,14 +157,17 @@ export async function submitAndWait(ctx: GpuContext, encode: (enc: GPUCommandEnc
 /** Push an error scope around a block; rethrows validation errors as KernelError. */
 export async function withErrorScope<T>(ctx: GpuContext, what: string, fn: () => Promise<T> | T): Promise<T> {
   ctx.device.pushErrorScope('validation');
-  let out: T;
+  let result: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    out = await fn();
-  } finally {
-    const err = await ctx.device.popErrorScope();
-    if (err) throw new KernelError(`${what}: WebGPU validation error: ${err.message}`);
+    result = { ok: true, value: await fn() };
+  } catch (error) {
+    result = { ok: false, error };
   }
-  return out;
+  // the scope is always popped; a validation error explains a failure better than what it caused
+  const err = await ctx.device.popErrorScope();
+  if (err) throw new KernelError(`${what}: WebGPU validation error: ${err.message}`);
+  if (!result.ok) throw result.error;
+  return result.value;
 }
 
 export { gpuBufferOf };

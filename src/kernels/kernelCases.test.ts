@@ -28,7 +28,7 @@ import { submitAndWait } from './common';
 type Case = { op: string; name: string; expected: number[] } & Record<string, unknown>;
 
 /** JSON with // comments (the .jsonc of ONNX Runtime Web's op tests) */
-export function parseJsonc(text: string): unknown {
+function parseJsonc(text: string): unknown {
   return JSON.parse(text.replace(/^\s*\/\/.*$/gm, ''));
 }
 

@@ -82,7 +82,10 @@ export class LearnedQuantizer {
    */
   private segments(len: number, f: (g: number, i0: number, i1: number) => void): void {
     const cols = this.layout.cols;
-    if (this.groupsPerRow === 0) return f(0, 0, len);
+    if (this.groupsPerRow === 0) {
+      f(0, 0, len);
+      return;
+    }
     const rows = len / cols;
     const gs = this.groupsPerRow === 1 ? cols : this.scheme.groupSize!;
     for (let r = 0; r < rows; r++) {

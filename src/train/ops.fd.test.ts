@@ -32,7 +32,7 @@ function inputsOf(s: Step): string[] {
 const outputsOf = (s: Step): string[] => (s.kind === 'splitHeads' ? [s.q, s.k, s.v] : [s.y]);
 const isParam = (n: string) => model.params.some((p) => p.name === n);
 
-export const FD_ERRORS: Record<string, number> = {};
+const FD_ERRORS: Record<string, number> = {};
 
 describe('every backward = central finite differences', () => {
   const kinds = [...new Set(model.steps.map((s) => s.kind))].filter((k) => k !== 'fakeQuant');

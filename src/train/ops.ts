@@ -420,7 +420,10 @@ const BACKWARD: { [K in Exclude<StepKind, 'splitHeads'>]: (s: Extract<Step, { ki
 };
 
 export function backwardStep(step: Step, ctx: OpContext, tape: Tape): void {
-  if (step.kind === 'splitHeads') return splitHeadsBackward(step, ctx, tape);
+  if (step.kind === 'splitHeads') {
+    splitHeadsBackward(step, ctx, tape);
+    return;
+  }
   const dy = tape.grads.get(step.y);
   if (!dy) return; // nothing downstream depends on this step's output
   (BACKWARD[step.kind] as (s: Step, c: OpContext, t: Tape, d: Float32Array) => void)(step, ctx, tape, dy);

@@ -20,7 +20,7 @@ import { matMulFor, tsMatMul, type MatMul } from './matmul';
 import { quantKey } from './ops';
 import { QatTrainer } from './trainer';
 
-export function normwiseError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+function normwiseError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
   let scale = 0;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));

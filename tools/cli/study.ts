@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgError, BACKEND_ARG, cliArgs, LIMIT_ARG, THREADS_ARG } from './args';
 import { createNodeEngine } from '../../src/runtime/nodeEngine';
-import { BEYOND_ROWS, CELL_NAMES, type CellName, runStudy, SPLIT, studyMarkdown } from '../../src/engine/study';
+import { BEYOND_ROWS, CELL_NAMES, type CellName, runStudy, SPLIT, type StudyResult, studyMarkdown } from '../../src/engine/study';
 import { modelDir } from '../../src/data/nodeReader';
 import type { BackendChoice, EvalSetName } from '../../src/plan/types';
 
@@ -28,21 +28,21 @@ async function main() {
   const out = String(a.out ?? 'results');
   const scanCells = a['scan-cells'] ? (String(a['scan-cells']).split(',') as CellName[]) : undefined;
   for (const c of scanCells ?? []) if (!CELL_NAMES.includes(c) || c === 'val-sel') throw new ArgError(`--scan-cells: '${c}' is not one of val-report, test`);
-  let resume;
+  let resume: StudyResult | undefined;
   if (a.resume) {
     try {
       resume = JSON.parse(readFileSync(String(a.resume), 'utf8'));
     } catch (e) {
       throw new ArgError(`--resume ${a.resume}: ${(e as Error).message}`);
     }
-    if (resume.version !== 2 || JSON.stringify(resume.split) !== JSON.stringify(SPLIT)) throw new ArgError(`--resume ${a.resume}: not a study of this split (version 2)`);
+    if (resume?.version !== 2 || JSON.stringify(resume.split) !== JSON.stringify(SPLIT)) throw new ArgError(`--resume ${a.resume}: not a study of this split (version 2)`);
   }
   const t0 = performance.now();
   const sets: EvalSetName[] = ['val', 'test'];
   const { engine, dispose } = await createNodeEngine((a.backend ?? 'auto') as BackendChoice, sets);
   const info = engine.backend.info;
   console.log(`backend: ${info.label} — ${info.reason}`);
-  let result;
+  let result: StudyResult;
   try {
     mkdirSync(out, { recursive: true });
     // a checkpoint after every row: a long run that is stopped keeps what it measured

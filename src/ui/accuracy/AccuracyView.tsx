@@ -147,7 +147,7 @@ function PredictionDiffs({ before, after, beforeName, afterName, title, testid, 
   };
   const pairing = useMemo(() => pairResults(before, after), [before, after]);
   const diffs = useMemo(() => (pairing.ok && before ? disagreements(before, after) : []), [pairing, before, after]);
-  const shown = diffs.slice(0, 48);
+  const shown = useMemo(() => diffs.slice(0, 48), [diffs]);
   const [pix, setPix] = useState<Record<number, Uint8Array>>({});
   useEffect(() => {
     let live = true;
@@ -158,8 +158,7 @@ function PredictionDiffs({ before, after, beforeName, afterName, title, testid, 
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [diffs, evalSet]);
+  }, [shown, evalSet]);
   const afterRight = diffs.filter((f) => f.b === f.label).length;
   const beforeRight = diffs.filter((f) => f.a === f.label).length;
   return (
@@ -218,7 +217,7 @@ function RunPaths({ res }: { res: ScoreResult }) {
   const counts = new Map<string, number>();
   res.sites.forEach((s) => counts.set(s.path, (counts.get(s.path) ?? 0) + 1));
   return (
-    <div className="run-paths" aria-label="Paths that ran">
+    <div className="run-paths" role="group" aria-label="Paths that ran">
       ran on <strong>{res.backend.label}</strong>:{' '}
       {[...counts].map(([p, n]) => (
         <span key={p} className={`path-badge p-${p}`}>

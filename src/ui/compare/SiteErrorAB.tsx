@@ -30,7 +30,7 @@ export function SiteErrorAB() {
       <span className="muted">…</span>
     );
   return (
-    <div className="site-ab" data-testid="site-error-ab" aria-label="Site output error, A vs B">
+    <div className="site-ab" data-testid="site-error-ab" role="group" aria-label="Site output error, A vs B">
       <div className="field-label">
         site {site} output error vs FP32 · image #{image}
       </div>

@@ -53,6 +53,8 @@ export function Intro() {
   }, [open]);
   if (!open) return null;
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click outside the dialog closes it; the keyboard has Escape (window listener above)
+    // biome-ignore lint/a11y/useKeyWithClickEvents: same — Escape closes it
     <div className="intro-backdrop" onClick={(e) => e.target === e.currentTarget && close()}>
       <div className="intro" role="dialog" aria-modal="true" aria-labelledby="intro-title" data-testid="intro">
         <h2 id="intro-title">Quantization, live</h2>

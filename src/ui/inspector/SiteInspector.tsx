@@ -21,6 +21,7 @@ const BITS: OperandBits[] = [32, 8, 4, 2];
 
 function Field({ label, children, hint }: { label: ReactNode; children: ReactNode; hint?: string }) {
   return (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control is `children` (a select or input), inside the label
     <label className="field" title={hint}>
       <span className="field-label">{label}</span>
       {children}
@@ -48,7 +49,7 @@ function BitsPicker({ value, onChange, label }: { value: OperandBits; onChange: 
   );
 }
 
-function OperandControls({ role, op, site, onChange }: { role: 'a' | 'b'; op: OperandScheme; site: SiteInfo; onChange: (o: OperandScheme) => void }) {
+function OperandControls({ which: role, op, site, onChange }: { which: 'a' | 'b'; op: OperandScheme; site: SiteInfo; onChange: (o: OperandScheme) => void }) {
   const title = role === 'a' ? (site.kind === 'av' ? 'A · attention probabilities' : site.kind === 'qk' ? 'A · q' : 'A · activations') : site.hasWeight ? 'B · weights' : site.kind === 'qk' ? 'B · k' : 'B · v';
   const grans: Granularity[] = role === 'a' ? ['tensor', 'token'] : ['tensor', 'channel', 'group'];
   const gLabel: Record<Granularity, string> = { tensor: 'per-tensor', token: 'per-token', channel: site.hasWeight ? 'per-channel' : 'per-row', group: 'per-group' };
@@ -213,8 +214,8 @@ export function SiteInspector() {
         ))}
       </div>
       <SiteErrorAB />
-      <OperandControls role="a" op={scheme.a} site={site} onChange={(a) => commit({ ...scheme, a })} />
-      <OperandControls role="b" op={scheme.b} site={site} onChange={(b) => commit({ ...scheme, b })} />
+      <OperandControls which="a" op={scheme.a} site={site} onChange={(a) => commit({ ...scheme, a })} />
+      <OperandControls which="b" op={scheme.b} site={site} onChange={(b) => commit({ ...scheme, b })} />
       {site.hasWeight && (
         <fieldset className="operand">
           <legend>Outlier handling &amp; rounding</legend>

@@ -101,6 +101,7 @@ export function ModelMap() {
     }
   };
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: arrow keys move the focus between the site chips (buttons); their key events bubble here
     <div className="model-map" onKeyDown={onKey}>
       <div className="pane-title">
         <h2>Model map</h2>
@@ -135,7 +136,7 @@ export function ModelMap() {
         <SiteChip site={sites.find((s) => s.kind === 'head')!} wide />
         <div className="map-io">[cls] → 10 classes</div>
       </div>
-      <div className="legend" aria-label="Legend">
+      <div className="legend" role="group" aria-label="Legend">
         {([32, 8, 4, 2] as const).map((b) => (
           <span key={b} className="legend-item">
             <span className="swatch" style={{ background: BIT_COLORS[b] }} />
