@@ -23,7 +23,9 @@ export type TrainRequest =
   | { type: 'inspect'; site: number; operand: 'a' | 'b' }
   /** score on val[0, limit) (5000 = the whole validation set) */
   | { type: 'score'; limit: number }
-  | { type: 'export' };
+  | { type: 'export' }
+  /** the trained parameters and the plan with the learned ranges, for the engine (Apply to playground) */
+  | { type: 'apply' };
 
 export interface QuantView {
   site: number;
@@ -57,4 +59,5 @@ export type TrainEvent =
   | { type: 'done'; step: number; reason: 'finished' | 'cancelled' | 'diverged'; message?: string }
   | { type: 'score'; step: number; val: Figure; fp32Val: Figure; aOnly: number; bOnly: number }
   | { type: 'export'; safetensors: ArrayBuffer; ranges: string }
+  | { type: 'apply'; params: Record<string, Float32Array>; plan: Plan; step: number; notes: string[] }
   | { type: 'error'; message: string };

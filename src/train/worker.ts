@@ -17,6 +17,7 @@ import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from './proto
 import { writeSafetensors } from './safetensorsWrite';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged } from './trainer';
 import { quantKey } from './ops';
+import { learnedPlan } from './learnedPlan';
 
 const post = (m: TrainEvent, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -182,6 +183,16 @@ function exportModel() {
   post({ type: 'export', safetensors: bytes.buffer as ArrayBuffer, ranges: JSON.stringify(ranges, null, 1) }, [bytes.buffer as ArrayBuffer]);
 }
 
+/** trained parameters (copies, transferred) + the plan with the learned ranges as clips */
+function applyData() {
+  if (!trainer) throw new Error('nothing trained yet');
+  if (running && !paused) throw new Error('pause the run (or let it finish) before applying its weights');
+  const { plan, notes } = learnedPlan(trainer.plan, trainer.quantizers, trainer.step);
+  const params: Record<string, Float32Array> = {};
+  for (const [name, v] of trainer.params) params[name] = v.slice();
+  post({ type: 'apply', params, plan, step: trainer.step, notes }, Object.values(params).map((a) => a.buffer as ArrayBuffer));
+}
+
 self.onmessage = async (ev: MessageEvent<TrainRequest>) => {
   const m = ev.data;
   try {
@@ -217,6 +228,9 @@ self.onmessage = async (ev: MessageEvent<TrainRequest>) => {
         return;
       case 'export':
         exportModel();
+        return;
+      case 'apply':
+        applyData();
         return;
     }
   } catch (e) {

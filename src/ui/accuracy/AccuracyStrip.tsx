@@ -106,6 +106,12 @@ export function AccuracyStrip() {
         <div className="metric">
           <div className="metric-label">
             accuracy · <strong title={`the first ${n} images of the ${evalSet} set, re-scored after every change`}>live subset, n = {n}</strong> · first {n} {evalSet} images
+            {live.result?.model?.kind === 'trained' && (
+              <span data-testid="live-model">
+                {' '}
+                · model: {live.result.model.label}
+              </span>
+            )}
           </div>
           <div className={`metric-value ${live.running ? 'stale' : ''}`} data-testid="live-accuracy" aria-live="polite">
             {acc ? `${(100 * acc.p).toFixed(1)}%` : status.state === 'error' ? 'n/a' : '…'}

@@ -125,6 +125,17 @@ export function startCompare(): void {
   });
   useResults.subscribe((r, prev) => {
     const ready = r.status.state === 'ready';
+    if (r.current !== prev.current) {
+      // another model (trained weights applied / shipped restored): A's scores were of the old one
+      cache.clear();
+      liveRunner.cancel();
+      fullRunner.cancel();
+      useCompare.setState({ live: idle(), full: null, stats: emptyStats() });
+      if (ready) {
+        scheduleLive(0);
+        scheduleStats(0);
+      }
+    }
     if (ready && (prev.status.state !== 'ready' || r.backend?.kind !== prev.backend?.kind)) {
       scheduleLive(0);
       scheduleStats(0);

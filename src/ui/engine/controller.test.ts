@@ -2,7 +2,8 @@ import { describe, expect, test, vi } from 'vitest';
 import type { EngineClient, EngineStatus } from '../../runtime/client';
 import type { BackendChoice, BackendInfo, ScoreRequest, ScoreResult } from '../../plan/types';
 import { useStore } from '../../state/store';
-import { startEngine } from './controller';
+import { applyTrainedModel, restoreShippedModel, startEngine } from './controller';
+import { fp32Plan } from '../../plan/plan';
 import { useResults } from './results';
 
 // Issue 11 item 1: after a backend switch (any choice, also one that fails or falls back) and
@@ -103,5 +104,29 @@ describe('controller: backend switches and device loss return to scoring', () =>
     fake.emit({ state: 'ready', backend: fake.backend() });
     await settled();
     expect(fake.scored.length).toBeGreaterThan(before);
+  });
+
+  // issue 13 item 3: figures of the old model (the FP32 baseline behind every Δ) are not reused
+  test('applying trained weights drops the old baselines, sets the plan and re-scores FP32 on the new model', async () => {
+    await settled();
+    expect(Object.keys(useResults.getState().baselines).length).toBeGreaterThan(0);
+    const plan = { ...fp32Plan(), name: 'QAT step 2 (learned ranges)' };
+    plan.sites[1] = { a: { bits: 8, granularity: 'tensor', symmetric: false, range: 'static', clip: { min: -1, max: 2 } }, b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic' } };
+    const before = fake.scored.length;
+    const id = await applyTrainedModel({}, 2, plan);
+    expect(id.kind).toBe('trained');
+    expect(useResults.getState().current).toEqual(id);
+    expect(useStore.getState().plan).toBe(plan);
+    expect(useResults.getState().baselines).toEqual({});
+    await settled();
+    const after = fake.scored.slice(before);
+    expect(after.some((r) => r.plan.sites.every((x) => x.a.bits === 32 && x.b.bits === 32))).toBe(true); // the FP32 baseline again
+    expect(after.some((r) => r.plan === plan)).toBe(true);
+    const restoredBefore = fake.scored.length;
+    await restoreShippedModel();
+    expect(useResults.getState().current.kind).toBe('shipped');
+    expect(useResults.getState().baselines).toEqual({});
+    await settled();
+    expect(fake.scored.length).toBeGreaterThan(restoredBefore);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { fp32Plan, type Plan } from '../../plan/plan';
 import type { EngineClient, EngineStatus } from '../../runtime/client';
-import type { EvalSetName, Progress, ScoreResult } from '../../plan/types';
+import type { EvalSetName, ModelIdentity, Progress, ScoreResult } from '../../plan/types';
 import { useStore, type Store } from '../../state/store';
 import { isAbortError, Latest } from '../../util/latest';
 import { getClient, EngineUnavailableError } from './client';
@@ -107,6 +107,45 @@ async function fetchStats() {
   await requestSiteStats(client, statsRun, st.plan, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) => useResults.setState((r) => ({ stats: f(r.stats) })));
 }
 
+/**
+ * The engine's model changed (trained weights applied, or the shipped ones restored): every figure
+ * of the old model goes — the FP32 baselines (Δ), the live and full scores, the site statistics;
+ * the compare, stage and study stores drop theirs on `current` (they subscribe) — and the live
+ * subset is scored again on the new model.
+ */
+function modelChanged(current: ModelIdentity) {
+  if (sameModel(useResults.getState().current, current)) return;
+  liveRun.drop();
+  fullRun.drop();
+  statsRun.drop();
+  useResults.setState({ current, baselines: {}, live: emptyLive(), full: null, stats: { key: '', loading: false, data: null, error: null } });
+  scheduleLive(0);
+  scheduleStats(0);
+}
+
+const sameModel = (a: ModelIdentity, b: ModelIdentity) => a.kind === b.kind && (a.kind === 'shipped' || (b.kind === 'trained' && a.step === b.step && a.appliedAt === b.appliedAt));
+
+/**
+ * "Apply to playground" (Train view): the trained parameters become the engine's model and `plan`
+ * (the learned ranges as clips) the current plan, scored like any other. Rejects with the engine's
+ * reason (the old model stays) when the weights do not fit.
+ */
+export async function applyTrainedModel(params: Record<string, Float32Array>, step: number, plan: Plan): Promise<ModelIdentity> {
+  if (!client) throw new Error('engine not ready');
+  const id = await client.setWeights(params, step);
+  modelChanged(id);
+  useStore.getState().setPlan(plan);
+  return id;
+}
+
+/** Back to the shipped weights (the plan stays as it is). */
+export async function restoreShippedModel(): Promise<ModelIdentity> {
+  if (!client) throw new Error('engine not ready');
+  const id = await client.restoreWeights();
+  modelChanged(id);
+  return id;
+}
+
 async function applyBackend(choice: Store['backend']) {
   if (!client) return;
   const before = useResults.getState().backend;
@@ -137,6 +176,7 @@ export function onEngineStatus(status: EngineStatus): void {
     useResults.setState({ backend: status.backend });
     return;
   }
+  if (status.model) modelChanged(status.model);
   const wasReady = useResults.getState().status.state === 'ready';
   useResults.setState({ backend: status.backend, status });
   if (!wasReady) {

@@ -4,7 +4,7 @@
  */
 import { create } from 'zustand';
 import type { DatasetInfo, EngineStatus, ModelInfo } from '../../runtime/client';
-import type { BackendInfo, Progress, ScoreResult, SiteStats } from '../../plan/types';
+import type { BackendInfo, ModelIdentity, Progress, ScoreResult, SiteStats } from '../../plan/types';
 
 export interface LiveScore {
   /** key of the request the result belongs to (plan + set + subset + backend) */
@@ -21,6 +21,8 @@ export interface ResultsState {
   status: EngineStatus;
   backend: BackendInfo | null;
   model: ModelInfo | null;
+  /** which weights the engine runs now (shipped, or a QAT run applied in the Train view) */
+  current: ModelIdentity;
   dataset: DatasetInfo | null;
   webgpuAvailable: boolean | null;
   live: LiveScore;
@@ -37,6 +39,7 @@ export const useResults = create<ResultsState>()(() => ({
   status: { state: 'loading', message: 'starting the engine…' },
   backend: null,
   model: null,
+  current: { kind: 'shipped', label: 'shipped' },
   dataset: null,
   webgpuAvailable: null,
   live: emptyLive(),

@@ -15,6 +15,7 @@ export function Header() {
   const setView = useStore((s) => s.setView);
   const backend = useResults((r) => r.backend);
   const status = useResults((r) => r.status);
+  const current = useResults((r) => r.current);
   const [copied, setCopied] = useState(false);
   // building every preset's plan on each render cost ~30 ms per plan change (SmoothQuant's plan)
   const presetNames = useMemo(() => Object.fromEntries(PRESETS.map((p) => [p.id, p.build(presetContext).name])), [presetContext]);
@@ -62,6 +63,9 @@ export function Header() {
         })}
       </div>
       <div className="topbar-right">
+        <div className={`model-badge ${current.kind}`} data-testid="model-badge" title={current.kind === 'shipped' ? 'the shipped weights (public/models/vit-cifar10)' : 'weights of a QAT run applied from the Train view; restore the shipped ones there'}>
+          model: {current.label}
+        </div>
         <div className={`backend-label ${status.state}`} data-testid="backend-label" title={backend?.reason ?? (status.state === 'loading' ? status.message : '')}>
           <span className="dot" aria-hidden="true" />
           {backend ? backend.label : status.state === 'error' ? 'engine error' : 'starting…'}

@@ -105,12 +105,20 @@ function OperandControls({ which: role, op, site, onChange }: { which: 'a' | 'b'
         <Field label={<Term id="range">range</Term>} hint={staticAllowed ? 'dynamic: recomputed per image/token; static: calibrated once' : 'weights are constant: their range is exact'}>
           <select disabled={!q || !staticAllowed} value={op.range} onChange={(e) => set({ range: e.target.value as OperandScheme['range'], granularity: e.target.value === 'static' ? 'tensor' : op.granularity })} aria-label={`${title} range`}>
             <option value="dynamic">dynamic</option>
-            <option value="static">static (calibrated)</option>
+            <option value="static">{op.clip ? 'static (learned clip)' : 'static (calibrated)'}</option>
           </select>
         </Field>
-        {op.range === 'static' && (
+        {op.range === 'static' && op.clip && (
+          <Field label="explicit range" hint="a learned (QAT) range, used as is: nothing is calibrated">
+            <span className="mono" data-testid={`${title}-clip`}>
+              [{op.clip.min.toPrecision(4)}, {op.clip.max.toPrecision(4)}]
+            </span>
+          </Field>
+        )}
+        {op.range === 'static' && (staticAllowed || !op.clip) && (
           <Field label={<Term id="calibrator">calibrator</Term>}>
-            <select disabled={!q} value={op.calibrator ?? 'minmax'} onChange={(e) => set({ calibrator: e.target.value as Calibrator })} aria-label={`${title} calibrator`}>
+            <select disabled={!q} value={op.clip ? '' : (op.calibrator ?? 'minmax')} onChange={(e) => set({ calibrator: e.target.value as Calibrator, clip: undefined })} aria-label={`${title} calibrator`}>
+              {op.clip && <option value="">— (explicit range; pick one to calibrate instead)</option>}
               <option value="minmax">min/max</option>
               <option value="percentile">percentile</option>
               <option value="mse">MSE</option>

@@ -166,6 +166,7 @@ export function StageView() {
   const setView = useStore((s) => s.setView);
   const presetContext = useStore((s) => s.presetContext);
   const backend = useResults((r) => r.backend);
+  const currentModel = useResults((r) => r.current);
   const plans = useMemo(() => stepPlans(presetContext), [presetContext]);
   const keys = useMemo(() => plans.map(planKey), [plans]);
   const cur = STAGE_STEPS[step];
@@ -180,7 +181,8 @@ export function StageView() {
   }, [step]);
 
   // every step's validation figure: from study.json or scored in the background while on stage
-  useEffect(() => startStageFigures(plans, fp32Plan(), useStore.getState().stageStep), [plans]);
+  // (again when the model changes: the old model's figures are dropped)
+  useEffect(() => startStageFigures(plans, fp32Plan(), useStore.getState().stageStep), [plans, currentModel]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

@@ -123,6 +123,11 @@ export function backgroundImages(): number {
 let studyLoad: Promise<void> | null = null;
 function loadStudy(): Promise<void> {
   studyLoad ??= (async () => {
+    // study.json's figures are of the shipped weights: not shown while trained weights are applied
+    if (useResults.getState().current.kind !== 'shipped') {
+      useStageFigures.setState({ study: 'none' });
+      return;
+    }
     try {
       const r = await fetch(`${import.meta.env?.BASE_URL ?? '/'}models/vit-cifar10/study.json`);
       const ok = r.ok && (r.headers.get('content-type') ?? '').includes('json');
@@ -142,6 +147,15 @@ function loadStudy(): Promise<void> {
 /** per-image correctness of computed plans (FP32's is the other half of every paired Δ) */
 const computed = new Map<string, Uint8Array>();
 const stageRun = new Latest();
+
+// another model (trained weights applied / shipped restored): every figure was of the old one
+useResults.subscribe((r, prev) => {
+  if (r.current === prev.current) return;
+  stageRun.drop();
+  computed.clear();
+  studyLoad = null;
+  useStageFigures.setState({ byKey: {}, study: 'loading' });
+});
 
 async function scoreInChunks(key: string, plan: Plan, total: number, signal: AbortSignal): Promise<Uint8Array> {
   const have = computed.get(key);

@@ -19,6 +19,9 @@ export function StudyView() {
   const st = useStudy();
   const sites = useSites();
   const ready = useResults((r) => r.status.state === 'ready');
+  const current = useResults((r) => r.current);
+  // study.json's figures are of the shipped weights: hidden while trained weights are applied
+  const trained = current.kind !== 'shipped';
   const [images, setImages] = useState(50);
   const [parts, setParts] = useState<LiveStudyParts>({ scan: true, greedy: true, granularity: false });
   const [file, setFile] = useState<{ model: StudyModel } | { error: string } | null>(null);
@@ -33,9 +36,9 @@ export function StudyView() {
       live = false;
     };
   }, []);
-  const fileModel = file && 'model' in file ? file.model : null;
+  const fileModel = file && 'model' in file && !trained ? file.model : null;
   const scores = estimateScores(parts, LIVE_REPORT, LIVE_SCAN_CELLS, GRANULARITY_ROWS);
-  const d = st.show === 'file' ? null : st.live;
+  const d = st.show === 'file' && fileModel ? null : st.live;
   return (
     <div className="view-grid">
       <section className="card span-2">
@@ -68,8 +71,8 @@ export function StudyView() {
             <button type="button" role="radio" aria-checked={st.show === 'live'} className={`seg-btn ${st.show === 'live' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'live' })}>
               live
             </button>
-            <button type="button" role="radio" aria-checked={st.show === 'file'} disabled={!fileModel} className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'file' })} title={fileModel ? fileModel.source : 'no /models/vit-cifar10/study.json (run npm run study)'}>
-              study.json
+            <button type="button" role="radio" aria-checked={st.show === 'file'} disabled={!fileModel} className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'file' })} title={trained ? `study.json is of the shipped model; the engine runs ${current.label}` : fileModel ? fileModel.source : 'no /models/vit-cifar10/study.json (run npm run study)'}>
+              study.json (shipped model)
             </button>
           </div>
         </div>
@@ -81,6 +84,11 @@ export function StudyView() {
             <span className="progress-text">
               {st.progress.phase} · {st.progress.done}/{st.progress.total}
             </span>
+          </div>
+        )}
+        {trained && (
+          <div className="muted small-note" data-testid="study-model-note">
+            The engine runs {current.label}: study.json&apos;s figures are of the shipped weights and are hidden; a live study scores the applied model.
           </div>
         )}
         {st.error && <div className="inline-error">{st.error}</div>}

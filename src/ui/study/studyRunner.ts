@@ -99,6 +99,13 @@ export function cancelStudy() {
   studyRun.cancel();
 }
 
+// another model (trained weights applied / shipped restored): a live study of the old one is dropped
+useResults.subscribe((r, prev) => {
+  if (r.current === prev.current) return;
+  studyRun.drop();
+  useStudy.setState({ running: false, progress: null, error: null, live: null });
+});
+
 export async function runLiveStudy(opts: { images: number; sites: SiteInfo[]; parts: LiveStudyParts; granularityRows: number }) {
   const client = currentClient();
   const r = useResults.getState();

@@ -4,6 +4,9 @@
  * learned (s, z) and grid over its operand histogram, pause / resume / cancel, progress and ETA, a
  * val5000 score with its paired Δ vs FP32, reset, export (safetensors + learned ranges JSON).
  * Training on WebGPU is not offered (stated in the view).
+ * "Apply to playground" (issue 13 item 3): the trained weights become the engine's model and the
+ * learned ranges (explicit static clips, src/train/learnedPlan.ts) the current plan; "Restore
+ * shipped weights" (and Reset, when this run was applied) returns the engine to the shipped model.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
@@ -13,6 +16,8 @@ import { uniformPlan, type Plan } from '../../plan/plan';
 import { lowerVit, LoweringError } from '../../plan/steps';
 import { pairedDeltaFromCounts, wilson } from '../../quant/intervals';
 import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from '../../train/protocol';
+import { useResults } from '../engine/results';
+import { applyTrainedModel, restoreShippedModel } from '../engine/controller';
 
 const INT4: Plan = uniformPlan({ a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' }, b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' } }, 'all INT4 (QAT)');
 const SHAPE = { dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 };
@@ -42,6 +47,10 @@ export function TrainView() {
   const [score, setScore] = useState<Extract<TrainEvent, { type: 'score' }> | undefined>();
   const [impl, setImpl] = useState('');
   const workerRef = useRef<Worker | null>(null);
+  const current = useResults((r) => r.current);
+  const engineReady = useResults((r) => r.status.state === 'ready');
+  const [applying, setApplying] = useState(false);
+  const [applied, setApplied] = useState<{ text: string; notes: string[] } | undefined>();
 
   const plan = useStorePlan ? storePlan : INT4;
   const planError = useMemo(() => {
@@ -103,9 +112,32 @@ export function TrainView() {
         dl(m.ranges, 'qat-plan.json', 'application/json');
         return;
       }
+      case 'apply':
+        // the trained weights become the engine's model, the learned ranges the current plan
+        void applyTrainedModel(m.params, m.step, m.plan)
+          .then((id) => setApplied({ text: `Applied: the playground now runs ${id.label} with the plan "${m.plan.name}" (learned ranges as static clips), scored like any other plan.`, notes: m.notes }))
+          .catch((e: unknown) => setError(`could not apply the trained weights (the previous model stays): ${e instanceof Error ? e.message : String(e)}`))
+          .finally(() => setApplying(false));
+        return;
       case 'error':
+        setApplying(false);
         setError(m.message);
         return;
+    }
+  };
+  const apply = () => {
+    setError(undefined);
+    setApplied(undefined);
+    setApplying(true);
+    send({ type: 'apply' });
+  };
+  const restore = async () => {
+    setError(undefined);
+    try {
+      await restoreShippedModel();
+      setApplied(undefined);
+    } catch (e) {
+      setError(`could not restore the shipped weights: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
 
@@ -136,7 +168,10 @@ export function TrainView() {
     setQuant(undefined);
     setDone(undefined);
     setScore(undefined);
+    setApplied(undefined);
     setStatus('back to the shipped weights (nothing trained is kept)');
+    // the playground too, when this run's weights were applied
+    if (useResults.getState().current.kind !== 'shipped') void restore();
   };
 
   const recent = progress.ms.slice(-10);
@@ -214,7 +249,28 @@ export function TrainView() {
           <button type="button" className="btn ghost" onClick={reset} disabled={phase === 'idle'}>
             Reset
           </button>
+          <button
+            type="button"
+            className="btn"
+            onClick={apply}
+            disabled={(phase !== 'paused' && phase !== 'done') || applying || !engineReady}
+            title="Make the trained weights the playground's model and the learned ranges its plan"
+          >
+            {applying ? 'Applying…' : 'Apply to playground'}
+          </button>
+          <button type="button" className="btn ghost" onClick={() => void restore()} disabled={current.kind === 'shipped' || !engineReady}>
+            Restore shipped weights
+          </button>
         </div>
+        <p className="muted" data-testid="train-model">
+          Playground model: <strong>{current.label}</strong>
+          {applied && <> · {applied.text}</>}
+        </p>
+        {applied?.notes.map((n) => (
+          <p key={n} className="muted small-note">
+            {n}
+          </p>
+        ))}
         <div className="progress" aria-label="Training progress">
           <div className="progress-track">
             <div className="progress-fill" style={{ width: `${progress.steps ? (100 * progress.step) / progress.steps : 0}%` }} />
