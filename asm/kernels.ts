@@ -833,58 +833,6 @@ export function merge_heads(o: usize, t: i32, dim: i32, heads: i32, cat: usize):
 }
 
 // ------------------------------------------------------------------------------------------------
-// Statistics (src/engine/operandStats.ts, float64)
-
-/**
- * out (f64 ×8): min, max, absmax, mean, std (population), count |x − mean| > kSigma·std, max |x − mean|, n.
- */
-export function stats(x: usize, n: i32, kSigma: f64, out: usize): void {
-  let mn: f64 = Infinity, mx: f64 = -Infinity, sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    const v = <f64>load<f32>(x + (<usize>i << 2));
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    sum += v;
-  }
-  const mean = n ? sum / <f64>n : 0;
-  let ss: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    const d = <f64>load<f32>(x + (<usize>i << 2)) - mean;
-    ss += d * d;
-  }
-  const std = n ? Math.sqrt(ss / <f64>n) : 0;
-  let beyond: f64 = 0, maxDev: f64 = 0;
-  const lim = kSigma * std;
-  for (let i = 0; i < n; i++) {
-    const d = Math.abs(<f64>load<f32>(x + (<usize>i << 2)) - mean);
-    if (d > maxDev) maxDev = d;
-    if (d > lim) beyond += 1;
-  }
-  store<f64>(out, n ? mn : 0);
-  store<f64>(out, n ? mx : 0, 8);
-  store<f64>(out, n ? Math.max(Math.abs(mn), Math.abs(mx)) : 0, 16);
-  store<f64>(out, mean, 24);
-  store<f64>(out, std, 32);
-  store<f64>(out, beyond, 40);
-  store<f64>(out, maxDev, 48);
-  store<f64>(out, <f64>n, 56);
-}
-
-/** counts[bins] (int32) of x over [lo, hi] (operandStats.ts histogram: ends clamp into the end bins). */
-export function histogram(x: usize, n: i32, lo: f64, hi: f64, bins: i32, counts: usize): void {
-  for (let b = 0; b < bins; b++) store<i32>(counts + (<usize>b << 2), 0);
-  const w: f64 = hi > lo ? (hi - lo) / <f64>bins : 1;
-  for (let i = 0; i < n; i++) {
-    let b = Math.floor((<f64>load<f32>(x + (<usize>i << 2)) - lo) / w);
-    if (isNaN(b)) continue; // the reference's counts[NaN]++ counts nothing
-    if (b < 0) b = 0;
-    if (b >= <f64>bins) b = <f64>(bins - 1);
-    const p = counts + (<usize>(<i32>b) << 2);
-    store<i32>(p, load<i32>(p) + 1);
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
 // W4A8 on int8 operands (issue 15): 16 multiply-adds per instruction.
 //
 // The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s (x64: one pmaddubsw): lane i = a[2i]·b[2i] +

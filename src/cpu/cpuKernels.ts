@@ -40,18 +40,6 @@ export interface GemmEpilogue {
   residual?: Float32Array;
 }
 
-export interface StatsResult {
-  min: number;
-  max: number;
-  absmax: number;
-  mean: number;
-  /** population standard deviation */
-  std: number;
-  /** count of |x − mean| > kSigma·std */
-  beyond: number;
-  maxDev: number;
-  n: number;
-}
 
 export interface CpuKernels extends MatOps {
   readonly impl: CpuImpl;
@@ -79,9 +67,6 @@ export interface CpuKernels extends MatOps {
   gelu(x: Float32Array): Float32Array;
   /** in place: x ← f32(x·scale), then softmax of each row */
   softmaxRows(x: Float32Array, rows: number, n: number, scale?: number): void;
-  stats(x: Float32Array, kSigma?: number): StatsResult;
-  /** counts over [lo, hi]; values outside clamp into the end bins (operandStats.ts histogram) */
-  histogram(x: Float32Array, lo: number, hi: number, bins: number): Int32Array;
 }
 
 export class KernelShapeError extends RangeError {
@@ -184,45 +169,6 @@ function makeTs(fallbackReason?: string): CpuKernels {
       if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] *= scale;
       softmaxRows(x, rows, n);
     },
-    stats(x, kSigma = 6) {
-      const n = x.length;
-      let min = Infinity;
-      let max = -Infinity;
-      let sum = 0;
-      for (let i = 0; i < n; i++) {
-        const v = x[i];
-        if (v < min) min = v;
-        if (v > max) max = v;
-        sum += v;
-      }
-      const mean = n ? sum / n : 0;
-      let ss = 0;
-      for (let i = 0; i < n; i++) {
-        const d = x[i] - mean;
-        ss += d * d;
-      }
-      const std = n ? Math.sqrt(ss / n) : 0;
-      let beyond = 0;
-      let maxDev = 0;
-      for (let i = 0; i < n; i++) {
-        const d = Math.abs(x[i] - mean);
-        if (d > maxDev) maxDev = d;
-        if (d > kSigma * std) beyond++;
-      }
-      return { min: n ? min : 0, max: n ? max : 0, absmax: n ? Math.max(Math.abs(min), Math.abs(max)) : 0, mean, std, beyond, maxDev, n };
-    },
-    histogram(x, lo, hi, bins) {
-      const counts = new Int32Array(bins);
-      const w = hi > lo ? (hi - lo) / bins : 1;
-      for (let i = 0; i < x.length; i++) {
-        let b = Math.floor((x[i] - lo) / w);
-        if (Number.isNaN(b)) continue;
-        if (b < 0) b = 0;
-        if (b >= bins) b = bins - 1;
-        counts[b]++;
-      }
-      return counts;
-    },
   };
 }
 
@@ -272,8 +218,6 @@ export interface KernelExports {
   dequantize(q: number, rows: number, cols: number, gran: number, groupSize: number, groupsPerRow: number, scales: number, zeros: number, out: number): void;
   layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
   softmax_rows(x: number, rows: number, n: number, scale: number): void;
-  stats(x: number, n: number, kSigma: number, out: number): void;
-  histogram(x: number, n: number, lo: number, hi: number, bins: number, counts: number): void;
 }
 
 export const FLAG_GELU = 1;
@@ -591,26 +535,6 @@ class WasmCpuKernels implements CpuKernels {
       const p = ar.putF32(x);
       this.ex.softmax_rows(p, rows, n, scale);
       x.set(ar.f32(p, x.length));
-    });
-  }
-  stats(x: Float32Array, kSigma = 6): StatsResult {
-    const ar = this.arena;
-    return ar.scoped(() => {
-      const p = ar.putF32(x);
-      const o = ar.alloc(64);
-      this.ex.stats(p, x.length, kSigma, o);
-      const r = new Float64Array(ar.memory.buffer, o, 8);
-      return { min: r[0], max: r[1], absmax: r[2], mean: r[3], std: r[4], beyond: r[5], maxDev: r[6], n: r[7] };
-    });
-  }
-  histogram(x: Float32Array, lo: number, hi: number, bins: number): Int32Array {
-    checkDims('histogram', bins);
-    const ar = this.arena;
-    return ar.scoped(() => {
-      const p = ar.putF32(x);
-      const c = ar.alloc(bins * 4);
-      this.ex.histogram(p, x.length, lo, hi, bins, c);
-      return ar.i32(c, bins).slice();
     });
   }
 }

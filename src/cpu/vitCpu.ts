@@ -23,7 +23,7 @@ import type { MatrixQuantSpec } from '../quant/quantizeMatrix';
 import { scaleZero, storageOffset } from '../quant/scaleZero';
 import { outlierColumns } from '../plan/llmInt8';
 import { applySmoothing } from '../quant/smoothquant';
-import { patchify, siteLinears, VitReference } from '../forward/vitRef';
+import { embedTokens, patchify, siteLinears, VitReference } from '../forward/vitRef';
 import { fuseSteps, type FusedOp } from '../plan/fusion';
 import { lowerVit, type LoweredVit, type Step } from '../plan/steps';
 import { type Linear, paramsFromWeights, type VitWeights } from '../model/vitWeights';
@@ -497,19 +497,8 @@ export class VitCpu {
         const np = rows(s.x);
         const T = rows(s.y);
         const d = cols(s.y);
-        const xv = ar.f32(out(s.y), B * T * d);
-        const ev = ar.f32(at(s.x), B * np * d);
-        const cls = this.params.get(s.cls)!;
-        const pos = this.params.get(s.pos)!;
-        for (let i = 0; i < B; i++) {
-          const xo = i * T * d;
-          for (let j = 0; j < d; j++) xv[xo + j] = cls[j] + pos[j];
-          for (let p = 0; p < np; p++) {
-            const eo = (i * np + p) * d;
-            const o = xo + (p + 1) * d;
-            for (let j = 0; j < d; j++) xv[o + j] = ev[eo + j] + pos[(p + 1) * d + j];
-          }
-        }
+        const y = out(s.y); // allocate before taking views: growing the wasm memory detaches them
+        embedTokens(ar.f32(at(s.x), B * np * d), this.params.get(s.cls)!, this.params.get(s.pos)!, B, np, d, ar.f32(y, B * T * d));
         return;
       }
       case 'takeCls': {
@@ -532,9 +521,10 @@ export class VitCpu {
       }
       case 'residual': {
         const n = B * rows(s.y) * cols(s.y);
+        const yp = out(s.y); // allocate before taking views (growing the memory detaches them)
         const a = ar.f32(at(s.a), n);
         const b = ar.f32(at(s.b), n);
-        const y = ar.f32(out(s.y), n);
+        const y = ar.f32(yp, n);
         for (let i = 0; i < n; i++) y[i] = a[i] + b[i];
         return;
       }

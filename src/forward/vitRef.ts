@@ -46,6 +46,20 @@ export function siteLinears(w: VitWeights): (Linear | null)[] {
   });
 }
 
+/** [cls; E] + pos for each of `images` images: E [np × d] per image → out [(np + 1) × d] per image. */
+export function embedTokens(e: Float32Array, cls: Float32Array, pos: Float32Array, images: number, np: number, d: number, out: Float32Array): void {
+  const T = np + 1;
+  for (let i = 0; i < images; i++) {
+    const xo = i * T * d;
+    for (let j = 0; j < d; j++) out[xo + j] = cls[j] + pos[j];
+    for (let p = 0; p < np; p++) {
+      const eo = (i * np + p) * d;
+      const o = xo + (p + 1) * d;
+      for (let j = 0; j < d; j++) out[o + j] = e[eo + j] + pos[(p + 1) * d + j];
+    }
+  }
+}
+
 /** Image bytes (CHW planes) → normalized patches [P × 3·p·p], order (c, py, px). */
 export function patchify(pixels: Uint8Array, w: VitWeights): Float32Array {
   const { patch, image, mean, std } = w.config;
@@ -118,10 +132,8 @@ function runStep(s: Step, t: Map<string, Float32Array>, vit: VitReference, plan:
       const e = get(s.x);
       const cls = get(s.cls);
       const pos = get(s.pos);
-      const d = cols(s.y);
-      const x = new Float32Array(rows(s.y) * d);
-      for (let j = 0; j < d; j++) x[j] = cls[j] + pos[j];
-      for (let p = 0; p < rows(s.x); p++) for (let j = 0; j < d; j++) x[(p + 1) * d + j] = e[p * d + j] + pos[(p + 1) * d + j];
+      const x = new Float32Array(rows(s.y) * cols(s.y));
+      embedTokens(e, cls, pos, 1, rows(s.x), cols(s.y), x);
       t.set(s.y, x);
       return;
     }
