@@ -224,7 +224,23 @@ function RunPaths({ res }: { res: ScoreResult }) {
           {n}× {PATH_LABEL[p as keyof typeof PATH_LABEL] ?? p}
         </span>
       ))}
+      <StepPlacement res={res} />
     </div>
+  );
+}
+
+/** Where the forward's steps ran (decided before running): all on one backend, and the steps the primary declined. */
+function StepPlacement({ res }: { res: ScoreResult }) {
+  const steps = res.steps ?? [];
+  if (!steps.length) return null;
+  const declined = steps.filter((s) => s.unsupported);
+  const on = [...new Set(steps.map((s) => s.on))].join(', ');
+  return (
+    <span className="muted" data-testid="step-placement" title={declined.map((s) => `step ${s.step} (${s.kind}${s.site !== undefined ? `, site ${s.site}` : ''}): ${s.unsupported}`).join('\n')}>
+      {' '}
+      · {steps.length} steps on {on}
+      {declined.length ? ` (${declined.length} declined by the first choice, so all moved)` : ''}
+    </span>
   );
 }
 
