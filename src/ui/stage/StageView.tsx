@@ -182,6 +182,7 @@ export function StageView() {
 
   // every step's validation figure: from study.json or scored in the background while on stage
   // (again when the model changes: the old model's figures are dropped)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: currentModel is the trigger (figures of the old model were dropped), not an input
   useEffect(() => startStageFigures(plans, fp32Plan(), useStore.getState().stageStep), [plans, currentModel]);
 
   useEffect(() => {
