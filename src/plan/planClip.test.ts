@@ -11,7 +11,7 @@ import { CalibrationNeeded, planNeedsCalibration, preparePlan } from './siteQuan
 import type { Calibration } from './calibration';
 import { RangeHistogram } from '../quant/calibrate';
 import { clipFromScaleZero, intRange, scaleZero, type Bits } from '../quant/scaleZero';
-import { fitOperand } from '../state/schemes';
+import { fitOperand, fitSite, withoutClips } from '../state/schemes';
 import { decodeConfig, encodeConfig } from '../state/urlCodec';
 import { defaultConfig } from '../state/config';
 
@@ -88,6 +88,14 @@ describe('plan schema: clip', () => {
     expect(fitOperand({ ...stat(8, { min: -1, max: 1 }), range: 'dynamic' }, 'a', true).clip).toBeUndefined();
     expect(fitOperand(stat(8, { min: -1, max: 1 }), 'b', true)).toMatchObject({ range: 'static', clip: { min: -1, max: 1 } });
     expect(fitOperand(stat(8, { min: -1, max: 1 }), 'a', true).calibrator).toBeUndefined();
+  });
+  it('a scheme copied to other sites leaves its learned ranges behind (and stays valid)', () => {
+    const s = fitSite(withoutClips({ a: stat(8, { min: -1, max: 1 }), b: stat(4, { min: -0.5, max: 0.5 }) }), true);
+    expect(s.a).toEqual({ bits: 8, granularity: 'tensor', symmetric: false, range: 'static', calibrator: 'minmax' });
+    expect(s.b).toEqual({ bits: 4, granularity: 'tensor', symmetric: false, range: 'dynamic' });
+    const p = fp32Plan();
+    p.sites[WSITE] = s;
+    expect(() => validatePlan(p)).not.toThrow();
   });
 });
 

@@ -40,6 +40,15 @@ export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean
   return r;
 }
 
+/** The site without its explicit (learned) ranges: they belong to the operands they were learned on. */
+export function withoutClips(s: SiteScheme): SiteScheme {
+  const strip = (o: OperandScheme): OperandScheme => {
+    const { clip: _clip, ...rest } = o;
+    return rest;
+  };
+  return { ...s, a: strip(s.a), b: strip(s.b) };
+}
+
 /**
  * SmoothQuant copied to a site keeps its meaning: folded where a LayerNorm can absorb s; run-time
  * scaling only where it was asked for explicitly — a folded setting is never turned into a

@@ -7,7 +7,7 @@ import { useState, type ReactNode } from 'react';
 import { PlanError, sitePath, validatePlan, type Calibrator, type Granularity, type OperandBits, type OperandScheme, type SiteScheme } from '../../plan/plan';
 import { useStore } from '../../state/store';
 import { useResults } from '../engine/results';
-import { fitSite } from '../../state/schemes';
+import { fitSite, withoutClips } from '../../state/schemes';
 import { useSites } from '../engine/useSites';
 import { SiteErrorAB } from '../compare/SiteErrorAB';
 import { BIT_COLORS, PATH_LABEL } from '../common/format';
@@ -166,7 +166,8 @@ export function SiteInspector() {
       const target = sites[i];
       if (which === 'weights' && !target.hasWeight) return null;
       if (which === 'kind' && target.kind !== site.kind) return null;
-      return fitSite(structuredClone(scheme), target.hasWeight, target.kind);
+      // a learned range (clip) is of this site's operands: other sites get the scheme without it
+      return fitSite(structuredClone(i === site.index ? scheme : withoutClips(scheme)), target.hasWeight, target.kind);
     });
   };
   const setAllBits = (role: 'a' | 'b', bits: OperandBits) =>
@@ -177,8 +178,9 @@ export function SiteInspector() {
       const kind = sites[i].kind;
       if (kind !== 'to_qkv' && kind !== 'fc1' && kind !== 'fc2') return null;
       if (!on) return { ...s, rotation: undefined };
-      // the rotation excludes SmoothQuant, LLM.int8() and GPTQ at a site (validatePlan)
-      return { ...s, rotation: { seed: 1 }, smoothquant: undefined, llmInt8: undefined, gptq: undefined };
+      // the rotation excludes SmoothQuant, LLM.int8(), GPTQ and explicit ranges at a site (validatePlan)
+      const base = s.a.clip || s.b.clip ? fitSite(withoutClips(s), sites[i].hasWeight, kind) : s;
+      return { ...base, rotation: { seed: 1 }, smoothquant: undefined, llmInt8: undefined, gptq: undefined };
     });
   const setAllFormat = (format: Exclude<NumberFormat, 'int'>) =>
     // NF4 is a weight format: W-NF4 at weight sites with FP32 activations, attention products FP32
