@@ -567,6 +567,11 @@ def validate_plan(plan, where):
                 raise SystemExit(f"{where}: sites[{i}].{role}.format = {o.get('format')!r} (known: int, {', '.join(fr.FORMATS)})")
             if o.get("granularity") == "group" and not o.get("groupSize"):
                 raise SystemExit(f"{where}: sites[{i}].{role}: group without groupSize")
+            if "clip" in o:
+                # an explicit (learned, QAT) static range: not implemented here — refused rather than
+                # silently calibrated
+                raise SystemExit(f"{where}: sites[{i}].{role}.clip: explicit static ranges are not implemented in this "
+                                 f"reference; score such a plan with the engine (npm run eval)")
         sq = s.get("smoothquant")
         if sq:
             a = sq.get("alpha")
