@@ -249,6 +249,7 @@ export function AccuracyView() {
   const pinned = useStore((s) => s.pinned);
   const status = useResults((r) => r.status);
   const modelMetrics = useResults((r) => r.model?.metrics);
+  const current = useResults((r) => r.current);
   if (!res)
     return (
       <div className="empty big">
@@ -265,7 +266,7 @@ export function AccuracyView() {
         <RunPaths res={res} />
         {modelMetrics?.test && (
           <div className="muted small-note">
-            PyTorch at export: {pct(modelMetrics.test.accuracy, 2)} on {modelMetrics.test.count} test images{modelMetrics.epochs ? ` after ${modelMetrics.epochs} epochs` : ''}.
+            PyTorch at export{current.kind !== 'shipped' ? ' (the shipped weights, not the applied QAT-trained ones)' : ''}: {pct(modelMetrics.test.accuracy, 2)} on {modelMetrics.test.count} test images{modelMetrics.epochs ? ` after ${modelMetrics.epochs} epochs` : ''}.
           </div>
         )}
       </div>
