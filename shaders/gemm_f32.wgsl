@@ -25,13 +25,12 @@
 //#include gelu
 //#include nonfinite_flag
 //#include batch_bases
+fn y_prev(yi: u32) -> f32 { return Y[yi]; }
+//#include epilogue
 
-// the epilogue of every entry point: y = alpha·acc (+ bias) → GELU → (+ residual | + Y), flagged if not finite
+// the end of every entry point: y = epilogue(alpha·acc), flagged if not finite
 fn store_y(acc: f32, gn: u32, yi: u32) {
-  var y = P.alpha * acc;
-  if (P.hasBias != 0u) { y = y + B[gn]; }
-  if (P.act == 1u) { y = gelu(y); }
-  if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + Y[yi]; }
+  let y = epilogue(P.alpha * acc, gn, yi);
   flag_nonfinite(y);
   Y[yi] = y;
 }

@@ -36,6 +36,8 @@
 #endif
 
 //#include gelu
+fn y_prev(yi: u32) -> f32 { return bitcast<f32>(Y[yi]); }
+//#include epilogue
 
 // Four nibbles (bits 0..15 of v) → four sign-extended int8 lanes.
 fn widen4(v: u32) -> u32 {
@@ -147,12 +149,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
       if (n >= P.N) { break; }
-      var y = sx * s[i][j];
-      if (P.hasBias != 0u) { y = y + B[n]; }
-      if (P.act == 1u) { y = gelu(y); }
       let yi = m * P.N + n;
-      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + bitcast<f32>(Y[yi]); }
-      Y[yi] = bitcast<u32>(y);
+      Y[yi] = bitcast<u32>(epilogue(sx * s[i][j], n, yi));
     }
   }
 }

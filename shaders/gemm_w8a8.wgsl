@@ -111,6 +111,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 // It reads the including shader's bindings (P, SX, SW, ZX, ZW, B, R, Y, FLAGS); a non-finite Y (a NaN
 // or Inf scale, bias or residual) raises the sticky flag of lib/nonfinite_flag.wgsl.
 //#include gelu
+fn y_prev(yi: u32) -> f32 { return bitcast<f32>(Y[yi]); }
+//#include epilogue
 
 fn store_tile(z: u32, m0: u32, n0: u32, yb: u32, acc: array<array<i32, 4>, 4>, rs: array<i32, 4>, cs: array<i32, 4>) {
   let K = i32(P.K);
@@ -132,9 +134,7 @@ fn store_tile(z: u32, m0: u32, n0: u32, yb: u32, acc: array<array<i32, 4>, 4>, r
       if (P.mode == 1u) { Y[yi] = bitcast<u32>(a); continue; }
       var y = (f32(a) * sx) * SW[colIdx / P.swDiv];
       if (P.alpha != 1.0) { y = y * P.alpha; }
-      if (P.hasBias != 0u) { y = y + B[n]; }
-      if (P.act == 1u) { y = gelu(y); }
-      if (P.resid == 1u) { y = y + R[yi]; } else if (P.resid == 2u) { y = y + bitcast<f32>(Y[yi]); }
+      y = epilogue(y, n, yi);
       flag_nonfinite(y);
       Y[yi] = bitcast<u32>(y);
     }

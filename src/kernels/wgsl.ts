@@ -13,6 +13,7 @@ import batchBases from '../../shaders/lib/batch_bases.wgsl?raw';
 import nonfiniteFlag from '../../shaders/lib/nonfinite_flag.wgsl?raw';
 import dot4Packed from '../../shaders/lib/dot4_packed.wgsl?raw';
 import dot4Unpacked from '../../shaders/lib/dot4_unpacked.wgsl?raw';
+import epilogue from '../../shaders/lib/epilogue.wgsl?raw';
 import { createUniform } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { KernelError } from './common';
@@ -24,6 +25,7 @@ export const WGSL_LIBRARY: Record<string, string> = {
   nonfinite_flag: nonfiniteFlag,
   dot4_packed: dot4Packed,
   dot4_unpacked: dot4Unpacked,
+  epilogue,
 };
 
 export type UniformType = 'u32' | 'i32' | 'f32';
