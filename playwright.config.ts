@@ -44,7 +44,11 @@ export default defineConfig({
     { name: 'chromium', testIgnore: /stage\.spec\.ts/, use: { ...devices['Desktop Chrome'], launchOptions: CHROMIUM } },
     // stage and responsiveness on the production build: what a presenter runs; React's development
     // mode alone makes a re-render 2–3× longer, which the long-task bound (100 ms) would measure
-    { name: 'chromium-production', testMatch: /stage\.spec\.ts/, use: { ...devices['Desktop Chrome'], launchOptions: CHROMIUM, baseURL: 'http://127.0.0.1:4173' } },
+    {
+      name: 'chromium-production',
+      testMatch: /stage\.spec\.ts/,
+      use: { ...devices['Desktop Chrome'], launchOptions: CHROMIUM, baseURL: 'http://127.0.0.1:4173' },
+    },
   ],
   webServer: [
     {
@@ -57,7 +61,8 @@ export default defineConfig({
     },
     {
       // a fresh production build of this checkout, never a server left from another run
-      command: 'node tools/cli/prepare.mjs && npx vite build --outDir dist/e2e --emptyOutDir --logLevel warn && npx vite preview --outDir dist/e2e --host 127.0.0.1 --port 4173 --strictPort',
+      command:
+        'node tools/cli/prepare.mjs && npx vite build --outDir dist/e2e --emptyOutDir --logLevel warn && npx vite preview --outDir dist/e2e --host 127.0.0.1 --port 4173 --strictPort',
       url: 'http://127.0.0.1:4173/',
       reuseExistingServer: false,
       timeout: 400_000,

@@ -64,8 +64,14 @@ test('loads, scores a preset, one site INT4 updates accuracy and histogram, URL 
   await settled(page);
   await page.locator('[data-site="13"]').click();
   await expect(page.getByRole('heading', { name: /Site 13/ })).toBeVisible();
-  await page.getByRole('radiogroup', { name: /A · activations bits/ }).getByRole('radio', { name: 'INT4' }).click();
-  await page.getByRole('radiogroup', { name: /B · weights bits/ }).getByRole('radio', { name: 'INT4' }).click();
+  await page
+    .getByRole('radiogroup', { name: /A · activations bits/ })
+    .getByRole('radio', { name: 'INT4' })
+    .click();
+  await page
+    .getByRole('radiogroup', { name: /B · weights bits/ })
+    .getByRole('radio', { name: 'INT4' })
+    .click();
   await expect(page.locator('[data-site="13"]')).toHaveAttribute('aria-label', /A4·W4/);
   await settled(page);
   // a quantized plan's Δ is a number of pp (not the FP32 "baseline" label)
@@ -183,7 +189,9 @@ test('backend selector: every choice returns to scoring with a fresh number', as
     await expect(page.getByTestId('score-full')).toBeEnabled();
     // the result shown was scored on the backend now running
     const kind = (await page.getByTestId('backend-label').textContent())?.includes('WebGPU') ? 'webgpu' : 'cpu';
-    await expect(page.locator('.metric-foot', { hasText: /img\/s|s ·/ }).filter({ hasText: ` · ${kind}` })).toHaveCount(1, { timeout: 150_000 });
+    await expect(page.locator('.metric-foot', { hasText: /img\/s|s ·/ }).filter({ hasText: ` · ${kind}` })).toHaveCount(1, {
+      timeout: 150_000,
+    });
   }
   expect(errors, errors.join('\n')).toEqual([]);
 });

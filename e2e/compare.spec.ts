@@ -26,7 +26,9 @@ async function settled(page: Page) {
 const ACC_WITH_CI = /\d+\.\d% \[\d+\.\d, \d+\.\d\]/;
 const LOSS = /^−\d+\.\d pp \[−\d+\.\d, −\d+\.\d\]$/;
 
-test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paired loss, disagreements, A and B in the link', async ({ page }) => {
+test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paired loss, disagreements, A and B in the link', async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   const errors = watchConsole(page);
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 100 }));
@@ -40,8 +42,14 @@ test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paire
   await expect(page.getByTestId('ab-live')).toBeVisible();
   // B: every site INT2 (4 levels, asymmetric min/max) on both operands: site 1's scheme → all 38
   await page.locator('[data-site="1"]').click();
-  await page.getByRole('radiogroup', { name: /A · activations bits/ }).getByRole('radio', { name: 'INT2' }).click();
-  await page.getByRole('radiogroup', { name: /B · weights bits/ }).getByRole('radio', { name: 'INT2' }).click();
+  await page
+    .getByRole('radiogroup', { name: /A · activations bits/ })
+    .getByRole('radio', { name: 'INT2' })
+    .click();
+  await page
+    .getByRole('radiogroup', { name: /B · weights bits/ })
+    .getByRole('radio', { name: 'INT2' })
+    .click();
   await page.getByLabel('A · activations symmetric').selectOption('asym');
   await page.getByLabel('B · weights symmetric').selectOption('asym');
   await page.getByRole('button', { name: /this scheme → all 38/ }).click();
@@ -94,7 +102,12 @@ test('A/B: pin FP32 as A, all-INT2 as B: both accuracies with intervals, a paire
   // unpin: A leaves the screen and the link
   await page.getByTestId('unpin-a').click();
   await expect(page.getByTestId('ab-live')).toHaveCount(0);
-  await expect.poll(() => { const d = decodeConfig(new URL(page.url()).hash); return d.ok && d.config.pinned; }).toBeNull();
+  await expect
+    .poll(() => {
+      const d = decodeConfig(new URL(page.url()).hash);
+      return d.ok && d.config.pinned;
+    })
+    .toBeNull();
   expect(errors, errors.join('\n')).toEqual([]);
 });
 
@@ -116,9 +129,17 @@ const FIXTURE = readFileSync(new URL('../src/ui/study/fixtures/study-v2.json', i
 
 /** no element of `sel` overflows its own box horizontally (text clipped) unless it ellipsizes with a title */
 async function clipped(page: Page, sel: string): Promise<string[]> {
-  return page.locator(sel).evaluateAll((els) =>
-    els.filter((e) => e.scrollWidth > e.clientWidth + 1 && !(getComputedStyle(e).textOverflow === 'ellipsis' && (e.getAttribute('title') || e.closest('[title]')))).map((e) => `${e.className}: ${e.textContent?.slice(0, 40)}`),
-  );
+  return page
+    .locator(sel)
+    .evaluateAll((els) =>
+      els
+        .filter(
+          (e) =>
+            e.scrollWidth > e.clientWidth + 1 &&
+            !(getComputedStyle(e).textOverflow === 'ellipsis' && (e.getAttribute('title') || e.closest('[title]'))),
+        )
+        .map((e) => `${e.className}: ${e.textContent?.slice(0, 40)}`),
+    );
 }
 
 test('Study view: every study.json row with intervals, paired Δ (neutral within noise), scan ρ; a row pinned as A', async ({ page }) => {
@@ -204,7 +225,10 @@ test('stage: a pinned A is shown beside each step, Δ(step − A) paired on the 
   const line = page.getByTestId('stage-pinned');
   await expect(line).toContainText('all 38');
   // step 1 is FP32: far above all-INT2 on the same images (mutation: "stage ignores A")
-  await expect(page.getByTestId('stage-pinned-delta')).toHaveText(/this step − A on the live subset: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\] paired, n = 32/, { timeout: 200_000 });
+  await expect(page.getByTestId('stage-pinned-delta')).toHaveText(
+    /this step − A on the live subset: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\] paired, n = 32/,
+    { timeout: 200_000 },
+  );
   await page.screenshot({ path: `${SHOTS}/compare-stage-1440.png` });
 });
 

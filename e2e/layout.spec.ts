@@ -21,7 +21,9 @@ function hash(patch: Partial<Config> = {}): string {
 }
 
 type Box = { x: number; y: number; width: number; height: number };
-const overlap = (a: Box, b: Box) => Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+const overlap = (a: Box, b: Box) =>
+  Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) *
+  Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
 
 async function box(page: Page, sel: string): Promise<Box> {
   const b = await page.locator(sel).first().boundingBox();
@@ -42,13 +44,21 @@ async function shoot(page: Page, name: string) {
 
 /** elements among `sel` whose content is wider than their box (clipped or ellipsized text) */
 async function clipped(page: Page, sel: string): Promise<string[]> {
-  return page.locator(sel).evaluateAll((els) =>
-    els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => `${e.className}: "${(e.textContent ?? '').slice(0, 40)}" ${e.scrollWidth}>${e.clientWidth}`),
-  );
+  return page
+    .locator(sel)
+    .evaluateAll((els) =>
+      els
+        .filter((e) => e.scrollWidth > e.clientWidth + 1)
+        .map((e) => `${e.className}: "${(e.textContent ?? '').slice(0, 40)}" ${e.scrollWidth}>${e.clientWidth}`),
+    );
 }
 
 async function minFontPx(page: Page, sel: string): Promise<number> {
-  return page.locator(sel).evaluateAll((els) => Math.min(...els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => parseFloat(getComputedStyle(e).fontSize))));
+  return page
+    .locator(sel)
+    .evaluateAll((els) =>
+      Math.min(...els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => parseFloat(getComputedStyle(e).fontSize))),
+    );
 }
 
 async function ready(page: Page) {
@@ -69,17 +79,25 @@ for (const size of SIZES) {
       const boxes = Object.fromEntries(await Promise.all(Object.entries(regions).map(async ([k, s]) => [k, await box(page, s)] as const)));
       const names = Object.keys(boxes);
       for (let i = 0; i < names.length; i++)
-        for (let j = i + 1; j < names.length; j++) expect(overlap(boxes[names[i]], boxes[names[j]]), `${names[i]} overlaps ${names[j]}`).toBeLessThanOrEqual(1);
+        for (let j = i + 1; j < names.length; j++)
+          expect(overlap(boxes[names[i]], boxes[names[j]]), `${names[i]} overlaps ${names[j]}`).toBeLessThanOrEqual(1);
       // nothing inside the page is wider than the viewport, no region scrolls sideways
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
       for (const s of Object.values(regions)) expect(await clipped(page, s), s).toEqual([]);
-      expect(await clipped(page, '.chip-name, .chip-idx, .chip-bits, .legend-item, .tab, .metric-value, .backend-label, .map-block-label')).toEqual([]);
+      expect(
+        await clipped(page, '.chip-name, .chip-idx, .chip-bits, .legend-item, .tab, .metric-value, .backend-label, .map-block-label'),
+      ).toEqual([]);
       // the legend is inside the map pane horizontally and not cut
       const legend = await box(page, '.pane-map .legend');
       expect(legend.x).toBeGreaterThanOrEqual(boxes.map.x);
       expect(legend.x + legend.width).toBeLessThanOrEqual(boxes.map.x + boxes.map.width + 0.5);
       // model map text ≥ 12 px
-      expect(await minFontPx(page, '.pane-map .chip-name, .pane-map .chip-idx, .pane-map .chip-bits, .pane-map .legend, .pane-map .map-block-label')).toBeGreaterThanOrEqual(12);
+      expect(
+        await minFontPx(
+          page,
+          '.pane-map .chip-name, .pane-map .chip-idx, .pane-map .chip-bits, .pane-map .legend, .pane-map .map-block-label',
+        ),
+      ).toBeGreaterThanOrEqual(12);
       // site controls above the fold from 1280 wide
       if (size.width >= 1280) {
         const ctl = await box(page, '.pane-inspector fieldset');
@@ -112,7 +130,13 @@ for (const size of SIZES) {
       await expect(page.getByTestId('stage-title')).toHaveText('The reference');
       await expect(page.locator('.stage .site-chip')).toHaveCount(38);
       const map = await box(page, '.stage-map .model-map');
-      for (const s of ['[data-testid="stage-figure"]', '[data-testid="stage-title"]', '.stage-caption', '[data-testid="stage-live"]', '.stage-top'])
+      for (const s of [
+        '[data-testid="stage-figure"]',
+        '[data-testid="stage-title"]',
+        '.stage-caption',
+        '[data-testid="stage-live"]',
+        '.stage-top',
+      ])
         expect(overlap(map, await box(page, s)), `map covers ${s}`).toBeLessThanOrEqual(1);
       const legend = await box(page, '.stage-map .legend');
       expect(legend.y + legend.height, 'legend bottom inside the map card').toBeLessThanOrEqual(map.y + map.height + 0.5);

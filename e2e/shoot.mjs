@@ -11,7 +11,10 @@ const wait = Number(args.find((a) => a.startsWith('--wait='))?.slice(7) ?? 2500)
 const [w, h] = (args.find((a) => a.startsWith('--size='))?.slice(7) ?? '1440x900').split('x').map(Number);
 const full = args.includes('--full');
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--no-sandbox'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--no-sandbox'],
+});
 const page = await browser.newPage({ viewport: { width: w, height: h } });
 page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && console.log(`[${m.type()}]`, m.text()));
 page.on('pageerror', (e) => console.log('[pageerror]', e.message));

@@ -23,7 +23,10 @@ async function instrument(page: Page) {
     localStorage.setItem('qp.stage.valImages', String(n));
     const w = window as unknown as { __long: number[] };
     w.__long = [];
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__long.push(e.duration))).observe({ type: 'longtask', buffered: true });
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__long.push(e.duration))).observe({
+      type: 'longtask',
+      buffered: true,
+    });
   }, VAL_IMAGES);
 }
 const longTasks = (page: Page) => page.evaluate(() => (window as unknown as { __long: number[] }).__long.slice());
@@ -60,7 +63,10 @@ test('stage: figures with n and interval, never another step’s number, Home/En
     // every figure: a percentage, its 95% interval and n
     await expect(page.getByTestId('stage-accuracy')).toHaveText(/^\d+\.\d%$/);
     // from the committed study.json (its val-report half, n = 2500) or scored in the background (VAL_IMAGES)
-    await expect(page.getByTestId('stage-accuracy-ci')).toHaveText(new RegExp(`^\\[\\d+\\.\\d, \\d+\\.\\d\\] 95% interval · n = (${VAL_IMAGES}|2500)$`), { useInnerText: true });
+    await expect(page.getByTestId('stage-accuracy-ci')).toHaveText(
+      new RegExp(`^\\[\\d+\\.\\d, \\d+\\.\\d\\] 95% interval · n = (${VAL_IMAGES}|2500)$`),
+      { useInnerText: true },
+    );
     if (i === 0) await expect(page.getByTestId('stage-delta')).toHaveText('reference');
     else {
       await expect(page.getByTestId('stage-delta-ci')).toHaveText(/^\[−?\d+\.\d, −?\d+\.\d\] paired/, { useInnerText: true });
@@ -97,7 +103,12 @@ test('stage: figures with n and interval, never another step’s number, Home/En
         liveReady: q('stage-live')?.getAttribute('data-ready') === 'true',
         live: q('stage-live')?.textContent ?? '',
       });
-    new MutationObserver(snap).observe(document.querySelector('[data-testid="stage"]')!, { subtree: true, childList: true, characterData: true, attributes: true });
+    new MutationObserver(snap).observe(document.querySelector('[data-testid="stage"]')!, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
   });
   await resetLongTasks(page);
   const switchMs: number[] = [];
@@ -120,7 +131,9 @@ test('stage: figures with n and interval, never another step’s number, Home/En
   console.log(`stage step switch (key → title + validation figure): ${switchMs.map((m) => m.toFixed(0)).join(', ')} ms`);
   for (const m of switchMs) expect(m, 'step switch time').toBeLessThan(2000);
 
-  const snaps = await page.evaluate(() => (window as unknown as { __snaps: { title: string; figReady: boolean; fig: string; liveReady: boolean; live: string }[] }).__snaps);
+  const snaps = await page.evaluate(
+    () => (window as unknown as { __snaps: { title: string; figReady: boolean; fig: string; liveReady: boolean; live: string }[] }).__snaps,
+  );
   let sawScoring = 0;
   for (const s of snaps) {
     const t = truth[s.title];
@@ -179,7 +192,7 @@ test('no main-thread task over 100 ms while scoring: Outliers tab and main view'
       await page.waitForTimeout(800);
     }
     const long = await longTasks(page);
-    figures.push(`${view}: n = ${long.length}, max ${Math.max(0, ...long).toFixed(0)} ms [${long.map((d) => d.toFixed(0)).join(", ")}]`);
+    figures.push(`${view}: n = ${long.length}, max ${Math.max(0, ...long).toFixed(0)} ms [${long.map((d) => d.toFixed(0)).join(', ')}]`);
     console.log(figures[figures.length - 1]);
     maxima[view] = Math.max(0, ...long);
   }

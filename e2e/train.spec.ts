@@ -46,7 +46,10 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   // the score's paired Δ vs FP32 on the first 100 validation images (the view defaults to all 5000)
   await page.getByLabel('score images').fill('100');
   await page.getByRole('button', { name: 'Score', exact: true }).click();
-  await expect(page.getByTestId('train-score')).toContainText(/val\[0, 100\) with the learned static ranges: [\d.]+% \[[\d.]+%, [\d.]+%\], n = 100; Δ vs FP32/, { timeout: 300_000 });
+  await expect(page.getByTestId('train-score')).toContainText(
+    /val\[0, 100\) with the learned static ranges: [\d.]+% \[[\d.]+%, [\d.]+%\], n = 100; Δ vs FP32/,
+    { timeout: 300_000 },
+  );
   await page.screenshot({ path: `${ART}/app-train.png`, fullPage: true });
   await page.getByRole('button', { name: 'Reset' }).click();
   await expect(page.getByTestId('train-status')).toContainText('back to the shipped weights');

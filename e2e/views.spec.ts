@@ -35,7 +35,11 @@ test('kernels view runs the browser benchmark and shows the ratios', async ({ pa
   // an op with figures at every ViT layer has a finite ratio tile; one without has its reason in the explanation
   const explain = await libs.getByTestId('kernels-libs-explain').textContent();
   expect(explain).toContain('dispatch overhead');
-  for (const [lib, op] of [['ONNX Runtime Web', 'MatMul (FP32)'], ['ONNX Runtime Web', 'MatMulNBits (4-bit b32)'], ['TensorFlow.js', 'matMul (FP32)']]) {
+  for (const [lib, op] of [
+    ['ONNX Runtime Web', 'MatMul (FP32)'],
+    ['ONNX Runtime Web', 'MatMulNBits (4-bit b32)'],
+    ['TensorFlow.js', 'matMul (FP32)'],
+  ]) {
     const tile = libs.getByTestId('kernels-libs-ratio').filter({ hasText: `${lib} ${op}` });
     await expect(tile).toHaveCount(1);
     const v = await tile.locator('.ratio-v').textContent();

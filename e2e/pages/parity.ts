@@ -32,7 +32,8 @@ async function main() {
     const fp = preparePlan(fp32Plan(), cpu.sites, siteLinears(w));
     const y = await vit.compiled(fp, IMAGES).run(pixels, IMAGES);
     let fp32MaxDiff = 0;
-    for (let i = 0; i < IMAGES; i++) for (let c = 0; c < 10; c++) fp32MaxDiff = Math.max(fp32MaxDiff, Math.abs(y[i * 10 + c] - ref.logits[i][c]));
+    for (let i = 0; i < IMAGES; i++)
+      for (let c = 0; c < 10; c++) fp32MaxDiff = Math.max(fp32MaxDiff, Math.abs(y[i * 10 + c] - ref.logits[i][c]));
     const q = preparePlan(w8a8PerToken(), cpu.sites, siteLinears(w));
     const yq = await vit.compiled(q, IMAGES).run(pixels, IMAGES);
     let w8a8MaxDiff = 0;

@@ -32,23 +32,39 @@ async function main() {
   };
   // the loader as the app calls it: relaxed SIMD first
   const chosen = await loadKernelModule();
-  const simd128 = await loadKernelModule(async () => (await fetch(new URL('../../src/cpu/generated/kernels.wasm', import.meta.url))).arrayBuffer());
+  const simd128 = await loadKernelModule(async () =>
+    (await fetch(new URL('../../src/cpu/generated/kernels.wasm', import.meta.url))).arrayBuffer(),
+  );
   const relaxed: CpuKernels = kernelsFromModule(chosen);
   const plain: CpuKernels = kernelsFromModule(simd128);
-  checks.push({ name: 'loader picks relaxed', ok: chosen.features === 'simd128+relaxed' && relaxed.wasmFeatures === 'simd128+relaxed', detail: `features ${chosen.features}` });
+  checks.push({
+    name: 'loader picks relaxed',
+    ok: chosen.features === 'simd128+relaxed' && relaxed.wasmFeatures === 'simd128+relaxed',
+    detail: `features ${chosen.features}`,
+  });
   checks.push({ name: 'baseline is SIMD128', ok: simd128.features === 'simd128', detail: `features ${simd128.features}` });
 
   const r = rng(7);
   for (const [m, n, k] of [
-    [1, 1, 1], [5, 3, 7], [17, 10, 33], [65, 384, 128], [65, 128, 256],
+    [1, 1, 1],
+    [5, 3, 7],
+    [17, 10, 33],
+    [65, 384, 128],
+    [65, 128, 256],
   ] as [number, number, number][]) {
     const shape = `${m}×${n}×${k}`;
     // W8A8, asymmetric per-row: integer accumulators and float epilogue bit-exact
     const o8 = {
-      m, n, k,
-      xq: randInt(r, m * k, -128, 127), wq: randInt(r, n * k, -128, 127),
-      sx: randF32(r, m, 1e-3, 0.1), sw: randF32(r, n, 1e-3, 0.1),
-      zx: randInt(r, m, -128, 127), zw: randInt(r, n, -128, 127), bias: randF32(r, n),
+      m,
+      n,
+      k,
+      xq: randInt(r, m * k, -128, 127),
+      wq: randInt(r, n * k, -128, 127),
+      sx: randF32(r, m, 1e-3, 0.1),
+      sw: randF32(r, n, 1e-3, 0.1),
+      zx: randInt(r, m, -128, 127),
+      zw: randInt(r, n, -128, 127),
+      bias: randF32(r, n),
     };
     exact(`w8a8 acc ${shape} relaxed = reference`, relaxed.gemmW8A8Acc(o8), gemmW8A8AccRef(o8));
     exact(`w8a8 ${shape} relaxed = SIMD128`, relaxed.gemmW8A8(o8), plain.gemmW8A8(o8));
@@ -56,10 +72,16 @@ async function main() {
     // W4A8, per-group 8 (or per row when K < 8)
     const gs = k >= 8 ? 8 : k;
     const o4 = {
-      m, n, k, groupSize: gs,
-      xq: randInt(r, m * k, -128, 127), wq: randInt(r, n * k, -7, 7),
-      sx: randF32(r, m, 1e-3, 0.1), zx: randInt(r, m, -128, 127),
-      sw: randF32(r, n * Math.ceil(k / gs), 1e-3, 0.1), bias: randF32(r, n),
+      m,
+      n,
+      k,
+      groupSize: gs,
+      xq: randInt(r, m * k, -128, 127),
+      wq: randInt(r, n * k, -7, 7),
+      sx: randF32(r, m, 1e-3, 0.1),
+      zx: randInt(r, m, -128, 127),
+      sw: randF32(r, n * Math.ceil(k / gs), 1e-3, 0.1),
+      bias: randF32(r, n),
     };
     exact(`w4a8 acc ${shape} relaxed = reference`, relaxed.gemmW4A8Acc(o4), gemmW4A8AccRef(o4));
     exact(`w4a8 ${shape} relaxed = reference`, relaxed.gemmW4A8(o4), gemmW4A8Ref(o4));
@@ -76,9 +98,16 @@ async function main() {
     const yr = relaxed.gemmF32(x, w, bias, m, n, k);
     const scale = absDot(x, w, m, n, k);
     const tol = (i: number) => 1e-6 + 4 * k * 1.2e-7 * (scale[i] + Math.abs(bias[i % n]));
-    for (const [name, other] of [['reference', gemmF32Ref(x, w, bias, m, n, k)], ['SIMD128', plain.gemmF32(x, w, bias, m, n, k)]] as const) {
+    for (const [name, other] of [
+      ['reference', gemmF32Ref(x, w, bias, m, n, k)],
+      ['SIMD128', plain.gemmF32(x, w, bias, m, n, k)],
+    ] as const) {
       const i = firstOutOfTol(yr, other, tol);
-      checks.push({ name: `f32 ${shape} relaxed ≈ ${name}`, ok: i < 0, detail: i < 0 ? 'within float32 summation error' : `at ${i}: ${yr[i]} vs ${other[i]}` });
+      checks.push({
+        name: `f32 ${shape} relaxed ≈ ${name}`,
+        ok: i < 0,
+        detail: i < 0 ? 'within float32 summation error' : `at ${i}: ${yr[i]} vs ${other[i]}`,
+      });
     }
   }
   return { features: chosen.features, checks };

@@ -23,7 +23,8 @@ describe('runCpuKernelBench', () => {
         expect(row!.ms).toBeGreaterThan(0);
         expect(row!.gops).toBeCloseTo(row!.ops / (row!.ms * 1e6), 9);
       }
-    const ms = (kernel: string) => ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'].reduce((s, g) => s + r.rows.find((x) => x.group === g && x.kernel === kernel)!.ms, 0);
+    const ms = (kernel: string) =>
+      ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'].reduce((s, g) => s + r.rows.find((x) => x.group === g && x.kernel === kernel)!.ms, 0);
     expect(r.ratios.vit.int8_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w8a8 (int8 × int8)'), 9);
     expect(r.ratios.vit.int4_g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 g=32'), 9);
     expect(r.ratios.vit.int4_channel_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 per-channel'), 9);

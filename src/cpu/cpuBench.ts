@@ -128,7 +128,12 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
         const xq = (gs: number, gp: number, i8: boolean) => {
           const groups = Math.ceil(k / gs);
           const rowsP = Math.ceil((M + 1) / 4) * 4;
-          const A = { xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(M * groups * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
+          const A = {
+            xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)),
+            sums: ar.alloc(M * groups * 4),
+            sx: ar.alloc(M * 4),
+            zx: ar.alloc(M * 4),
+          };
           const rc = ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, gs, gp, groups, rowsP, 128, A.xp, A.sums, A.sx, A.zx, i8 ? 1 : 0);
           if (rc !== 0) throw new Error(`cpu bench: quantize returned ${rc}`);
           return A;
@@ -145,14 +150,25 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           ex.pack_i16(wq, n, k, k, kp, 1, nP, 0, wp, csw);
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
-          later('gemm_w8a8 (int8 × int8)', () => ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0));
+          later('gemm_w8a8 (int8 × int8)', () =>
+            ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0),
+          );
           if (group === 'vit:qkv') {
             const rowsP = Math.ceil((M + 1) / 4) * 4;
             const q = { xp: ar.alloc(rowsP * kp), sums: ar.alloc(M * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
             step('quantize A per token');
-            later('', () => ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, k, kp, 1, rowsP, 128, q.xp, q.sums, q.sx, q.zx, 1), (ms) => ({
-              kernel: 'quantize A (per token, int8)', group, shape: `${M}×${k}`, ops: M * k, ms, gops: (M * k) / (ms * 1e6),
-            }));
+            later(
+              '',
+              () => ex.quantize_i16(x, M, k, 1, 1, 8, 0, 1, 0, k, kp, 1, rowsP, 128, q.xp, q.sums, q.sx, q.zx, 1),
+              (ms) => ({
+                kernel: 'quantize A (per token, int8)',
+                group,
+                shape: `${M}×${k}`,
+                ops: M * k,
+                ms,
+                gops: (M * k) / (ms * 1e6),
+              }),
+            );
           }
         }
         // W4A8, groups of 32 and per channel
@@ -167,7 +183,9 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           const wp = ar.alloc(ex.packedW4Size(n, gp, groups));
           const consts = ar.alloc(ex.w4ConstsSize(n, groups));
           ex.pack_w4_nib(wq, n, k, gs, gp, groups, sw, wp, ar.alloc(n * groups * 4), consts);
-          later(gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32', () => ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0));
+          later(gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32', () =>
+            ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0),
+          );
         }
         step(`timing ${group}`);
         timeInterleaved(cases);
@@ -192,13 +210,18 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
     engine: 'wasm',
     features: kernels.wasmFeatures,
     relaxedUnavailable: kernels.relaxedUnavailable ?? null,
-    runtime: typeof window !== 'undefined' || typeof importScripts === 'function' ? (nav?.userAgent ?? 'browser') : `node ${proc?.version ?? ''}`,
+    runtime:
+      typeof window !== 'undefined' || typeof importScripts === 'function' ? (nav?.userAgent ?? 'browser') : `node ${proc?.version ?? ''}`,
     timing: `performance.now; a layer's kernels in turn, run by run; fastest of ${o.runs} runs (each ≥ ${o.minMs} ms of repeated calls) after ${o.warmup} warm-up`,
     date: new Date().toISOString(),
     options: o,
     rows,
     ratios: {
-      vit: { int8_over_fp32: f32 / sum('gemm_w8a8 (int8 × int8)'), int4_g32_over_fp32: f32 / sum('gemm_w4a8 g=32'), int4_channel_over_fp32: f32 / sum('gemm_w4a8 per-channel') },
+      vit: {
+        int8_over_fp32: f32 / sum('gemm_w8a8 (int8 × int8)'),
+        int4_g32_over_fp32: f32 / sum('gemm_w4a8 g=32'),
+        int4_channel_over_fp32: f32 / sum('gemm_w4a8 per-channel'),
+      },
       perLayer,
     },
   };
@@ -212,9 +235,14 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
     `CPU backend (WASM ${r.features}${r.relaxedUnavailable ? `; relaxed SIMD unavailable: ${r.relaxedUnavailable}` : ''}) on ${r.runtime}; ${r.timing}`,
     `${'kernel'.padEnd(32)} ${'group'.padEnd(10)} ${'shape'.padEnd(16)} ${'ms'.padStart(9)} ${'GOP/s'.padStart(8)}`,
   ];
-  for (const x of r.rows) lines.push(`${x.kernel.padEnd(32)} ${x.group.padEnd(10)} ${x.shape.padEnd(16)} ${x.ms.toFixed(3).padStart(9)} ${x.gops.toFixed(2).padStart(8)}`);
+  for (const x of r.rows)
+    lines.push(
+      `${x.kernel.padEnd(32)} ${x.group.padEnd(10)} ${x.shape.padEnd(16)} ${x.ms.toFixed(3).padStart(9)} ${x.gops.toFixed(2).padStart(8)}`,
+    );
   const v = r.ratios.vit;
-  lines.push(`ViT block's linear layers, FP32 time / integer time: INT8 ${f(v.int8_over_fp32)}×, INT4 g=32 ${f(v.int4_g32_over_fp32)}×, INT4 per-channel ${f(v.int4_channel_over_fp32)}×`);
+  lines.push(
+    `ViT block's linear layers, FP32 time / integer time: INT8 ${f(v.int8_over_fp32)}×, INT4 g=32 ${f(v.int4_g32_over_fp32)}×, INT4 per-channel ${f(v.int4_channel_over_fp32)}×`,
+  );
   return lines.join('\n');
 }
 
@@ -237,6 +265,8 @@ export function explainCpuRatios(r: CpuBenchResult): string[] {
       `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no fused multiply-add and no int8 dot instruction. The integer kernels compute the same numbers with widening multiplies and shuffles, several instructions per 8 products, so they are slower than FP32 here (INT8 ${v.int8_over_fp32.toFixed(2)}×, INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×).`,
     );
   }
-  out.push('A whole plan also pays for quantizing activations (the "quantize A" row) and for the parts that stay in float (softmax, LayerNorm), so plan-level gains are smaller than GEMM-level ones.');
+  out.push(
+    'A whole plan also pays for quantizing activations (the "quantize A" row) and for the parts that stay in float (softmax, LayerNorm), so plan-level gains are smaller than GEMM-level ones.',
+  );
   return out;
 }

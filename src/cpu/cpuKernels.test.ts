@@ -36,7 +36,16 @@ function floatMatrix(r: () => number, rows: number, k: number, scale = 1): Float
 
 // shapes: M/N/K not multiples of 4/8, K = 1, single rows/columns, the ViT's shapes
 const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [3, 5, 1], [5, 3, 7], [4, 8, 8], [7, 9, 13], [17, 10, 33], [65, 13, 32], [9, 31, 130], [65, 384, 128], [1, 10, 128],
+  [1, 1, 1],
+  [3, 5, 1],
+  [5, 3, 7],
+  [4, 8, 8],
+  [7, 9, 13],
+  [17, 10, 33],
+  [65, 13, 32],
+  [9, 31, 130],
+  [65, 384, 128],
+  [1, 10, 128],
 ];
 
 let wasm: CpuKernels;
@@ -87,7 +96,15 @@ describe('loading', () => {
     const a = rk.gemmF32(x, w, null, m, n, k);
     const ref = gemmF32Ref(x, w, null, m, n, k);
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4);
-    const o: W8A8Operands = { m, n, k, xq: intMatrix(r, m, k, -128, 127), wq: intMatrix(r, n, k, -128, 127), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
+    const o: W8A8Operands = {
+      m,
+      n,
+      k,
+      xq: intMatrix(r, m, k, -128, 127),
+      wq: intMatrix(r, n, k, -128, 127),
+      sx: new Float32Array([0.01]),
+      sw: new Float32Array([0.02]),
+    };
     expect(rk.gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
   });
   it('missing wasm → TypeScript kernels with the reason', async () => {
@@ -114,7 +131,9 @@ describe.each([
     for (const [m, n, k] of SHAPES) {
       for (const mode of ['sym-tensor', 'asym-row', 'asym-tensor-x-row-w'] as const) {
         const o: W8A8Operands = {
-          m, n, k,
+          m,
+          n,
+          k,
           xq: intMatrix(r, m, k, -128, 127),
           wq: intMatrix(r, n, k, -128, 127),
           sx: Float32Array.from({ length: mode === 'asym-row' ? m : 1 }, () => r() * 0.1 + 1e-3),
@@ -134,12 +153,18 @@ describe.each([
 
   it('W8A8 with |acc| ≥ 2^24 (float64 epilogue product) is bit-exact', () => {
     const r = rng(11);
-    const m = 3, n = 6, k = 700;
+    const m = 3,
+      n = 6,
+      k = 700;
     // (x − zx) = −255, (w − zw) = ±255: |acc'| up to 255²·700 ≈ 4.6e7 > 2^24
     const xq = new Int32Array(m * k).fill(-128);
     const wq = Int32Array.from({ length: n * k }, (_, i) => (i % 7 === 0 ? -128 : 127));
     const o: W8A8Operands = {
-      m, n, k, xq, wq,
+      m,
+      n,
+      k,
+      xq,
+      wq,
       zx: Int32Array.from({ length: m }, () => 127),
       zw: Int32Array.from({ length: n }, () => -128),
       sx: Float32Array.from({ length: m }, () => r() * 1e-3 + 1e-5),
@@ -157,7 +182,10 @@ describe.each([
       for (const groupSize of m * n * k > 50000 ? [32, k] : [1, 3, 8, 32, k, k + 5]) {
         const groups = Math.ceil(k / groupSize);
         const o: W4A8Operands = {
-          m, n, k, groupSize,
+          m,
+          n,
+          k,
+          groupSize,
           xq: intMatrix(r, m, k, -128, 127),
           wq: intMatrix(r, n, k, -8, 7),
           sx: Float32Array.from({ length: m }, () => r() * 0.1),
@@ -175,10 +203,17 @@ describe.each([
   it('W4A8 and W8A8 at the int16 lane bound (x = −128, every nibble 15, long groups) are bit-exact', () => {
     // the int8 kernels sum relaxed_dot's int16 lanes 8 times before widening: 8·2·128·15 = 30720 < 2^15
     const r = rng(14);
-    for (const [m, n, k, groupSize] of [[3, 9, 256, 256], [2, 8, 96, 32], [5, 3, 200, 72]]) {
+    for (const [m, n, k, groupSize] of [
+      [3, 9, 256, 256],
+      [2, 8, 96, 32],
+      [5, 3, 200, 72],
+    ]) {
       const groups = Math.ceil(k / groupSize);
       const o: W4A8Operands = {
-        m, n, k, groupSize,
+        m,
+        n,
+        k,
+        groupSize,
         xq: new Int32Array(m * k).fill(-128),
         wq: new Int32Array(n * k).fill(7),
         sx: Float32Array.from({ length: m }, () => r() * 0.1),
@@ -189,7 +224,15 @@ describe.each([
       expect(get().gemmW4A8(o)).toEqual(gemmW4A8Ref(o));
       // w = −1: low nibble 15, high nibble (−1 >> 4) + 8 = 7; w = 127: both 15
       for (const wv of [-1, 127]) {
-        const o8: W8A8Operands = { m, n, k, xq: new Int32Array(m * k).fill(-128), wq: new Int32Array(n * k).fill(wv), sx: new Float32Array([0.01]), sw: new Float32Array([0.02]) };
+        const o8: W8A8Operands = {
+          m,
+          n,
+          k,
+          xq: new Int32Array(m * k).fill(-128),
+          wq: new Int32Array(n * k).fill(wv),
+          sx: new Float32Array([0.01]),
+          sw: new Float32Array([0.02]),
+        };
         expect(get().gemmW8A8Acc(o8), `w8a8 ${m}×${n}×${k} w ${wv}`).toEqual(gemmW8A8AccRef(o8));
       }
     }
@@ -197,7 +240,13 @@ describe.each([
 
   it('INT4 unpacking matches pack.ts', () => {
     const r = rng(3);
-    for (const [rows, k] of [[1, 1], [3, 7], [5, 8], [4, 33], [16, 128]]) {
+    for (const [rows, k] of [
+      [1, 1],
+      [3, 7],
+      [5, 8],
+      [4, 33],
+      [16, 128],
+    ]) {
       const v = intMatrix(r, rows, k, -8, 7);
       const p = packInt4Rows(v, rows, k);
       expect(get().unpackInt4(p, rows, k)).toEqual(unpackInt4Rows(p, rows, k));
@@ -233,7 +282,14 @@ describe.each([
   it('quantizers are bit-exact with quantizeMatrix (all bits, sym/asym, tensor/row/group, static clip)', () => {
     const r = rng(5);
     const mats: [Float32Array, number, number][] = [];
-    for (const [rows, cols] of [[1, 1], [3, 5], [7, 13], [65, 128], [12, 48]]) mats.push([floatMatrix(r, rows, cols, 4), rows, cols]);
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 5],
+      [7, 13],
+      [65, 128],
+      [12, 48],
+    ])
+      mats.push([floatMatrix(r, rows, cols, 4), rows, cols]);
     // ties: values on exact multiples of .5 of a power-of-two scale; huge values; one-sided data
     mats.push([Float32Array.from({ length: 64 }, (_, i) => (i - 32) * 0.5), 4, 16]);
     mats.push([Float32Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1e30 : i % 3 === 1 ? -1e30 : i)), 5, 8]);
@@ -300,16 +356,42 @@ describe.each([
 
   it('shape errors are explicit', () => {
     expect(() => get().gemmF32(new Float32Array(3), new Float32Array(4), null, 2, 2, 2)).toThrow(/gemmF32 x: length 3, expected 4/);
-    const o: W8A8Operands = { m: 1, n: 1, k: 2, xq: new Int32Array(2), wq: new Int32Array(2), sx: new Float32Array(2), sw: new Float32Array(1) };
+    const o: W8A8Operands = {
+      m: 1,
+      n: 1,
+      k: 2,
+      xq: new Int32Array(2),
+      wq: new Int32Array(2),
+      sx: new Float32Array(2),
+      sw: new Float32Array(1),
+    };
     expect(() => get().gemmW8A8(o)).toThrow(/sx: length 2, expected 1/);
   });
 });
 
 describe('W4A8 int8 kernel: operands outside the int8 storage range', () => {
   it('are refused with the index and range, not wrapped (W4A8)', () => {
-    const o: W4A8Operands = { m: 1, n: 1, k: 2, groupSize: 2, xq: Int32Array.from([1, 200]), wq: new Int32Array(2), sx: new Float32Array([1]), sw: new Float32Array([1]) };
+    const o: W4A8Operands = {
+      m: 1,
+      n: 1,
+      k: 2,
+      groupSize: 2,
+      xq: Int32Array.from([1, 200]),
+      wq: new Int32Array(2),
+      sx: new Float32Array([1]),
+      sw: new Float32Array([1]),
+    };
     expect(() => wasm.gemmW4A8(o)).toThrow(/xq\[1\] = 200: the int8 kernels take storage values in \[-128, 127\]/);
-    const o4: W4A8Operands = { m: 1, n: 1, k: 2, groupSize: 2, xq: new Int32Array(2), wq: Int32Array.from([0, 9]), sx: new Float32Array([1]), sw: new Float32Array([1]) };
+    const o4: W4A8Operands = {
+      m: 1,
+      n: 1,
+      k: 2,
+      groupSize: 2,
+      xq: new Int32Array(2),
+      wq: Int32Array.from([0, 9]),
+      sx: new Float32Array([1]),
+      sw: new Float32Array([1]),
+    };
     expect(() => wasm.gemmW4A8(o4)).toThrow(/wq\[1\] = 9: .*\[-8, 7\]/);
   });
 });
@@ -327,65 +409,106 @@ describe('wasm memory', () => {
 });
 
 describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () => {
-  it.each([false, true])('matches quantizeMatrix + storage offset + group layout (int8 elements: %s), per row / per image / static clip', (i8) => {
-    const wk = wasm;
-    if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
-    const ar = wk.arena;
-    const r = rng(9);
-    for (const [rows, k, perImage, gsIn] of [[7, 13, 7, 13], [12, 33, 4, 8], [65, 128, 65, 32], [6, 5, 3, 5], [4, 1, 2, 1]]) {
-      const x = floatMatrix(r, rows, k, 3);
-      for (const bits of [8, 4, 2] as Bits[])
-        for (const symmetric of [true, false])
-          for (const mode of [0, 1, 2]) {
-            ar.scoped(() => {
-              const clip = { min: -1.25, max: 2.5 };
-              const spec: MatrixQuantSpec = { bits, symmetric, granularity: mode === 1 ? 'row' : 'tensor', clip: mode === 2 ? clip : undefined };
-              const off = symmetric ? 0 : 1 << (bits - 1);
-              const gs = gsIn;
-              const groups = Math.ceil(k / gs);
-              const gp = Math.ceil(gs / 8) * 8;
-              const rowsP = Math.ceil(rows / 4) * 4;
-              const px = ar.putF32(x);
-              const dst = ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2));
-              const sums = ar.alloc(rows * groups * 4);
-              const sx = ar.alloc(rows * 4);
-              const zx = ar.alloc(rows * 4);
-              const sz = mode === 2 ? quantizeMatrix(new Float32Array([0]), 1, 1, spec) : null;
-              const rc = wk.ex.quantize_i16(px, rows, k, perImage, mode, bits, symmetric ? 1 : 0, sz?.scales[0] ?? 1, sz?.zeros[0] ?? 0, gs, gp, groups, rowsP, off, dst, sums, sx, zx, i8 ? 1 : 0);
-              expect(rc).toBe(0);
-              const d16 = i8 ? new Int8Array(ar.memory.buffer, dst, rowsP * groups * gp) : new Int16Array(ar.memory.buffer, dst, rowsP * groups * gp);
-              const what = `${rows}×${k} img ${perImage} g ${gs} ${bits}b sym ${symmetric} mode ${mode}`;
-              for (let i0 = 0; i0 < rows; i0 += mode === 0 ? perImage : rows) {
-                const n = mode === 0 ? perImage : rows;
-                const ref = quantizeMatrix(x.subarray(i0 * k, (i0 + n) * k), n, k, spec);
-                for (let i = 0; i < n; i++) {
-                  const row = i0 + i;
-                  const g = ref.spec.granularity === 'tensor' ? 0 : i;
-                  expect(ar.f32(sx + row * 4, 1)[0], what).toBe(ref.scales[g]);
-                  expect(ar.i32(zx + row * 4, 1)[0], what).toBe(ref.zeros[g] - off);
-                  for (let gi = 0; gi < groups; gi++) {
-                    let s = 0;
-                    for (let c = 0; c < gp; c++) {
-                      const col = gi * gs + c;
-                      const want = c < gs && col < k ? ref.q[i * k + col] - off : 0;
-                      s += want;
-                      expect(d16[row * groups * gp + gi * gp + c], what).toBe(want);
+  it.each([false, true])(
+    'matches quantizeMatrix + storage offset + group layout (int8 elements: %s), per row / per image / static clip',
+    (i8) => {
+      const wk = wasm;
+      if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
+      const ar = wk.arena;
+      const r = rng(9);
+      for (const [rows, k, perImage, gsIn] of [
+        [7, 13, 7, 13],
+        [12, 33, 4, 8],
+        [65, 128, 65, 32],
+        [6, 5, 3, 5],
+        [4, 1, 2, 1],
+      ]) {
+        const x = floatMatrix(r, rows, k, 3);
+        for (const bits of [8, 4, 2] as Bits[])
+          for (const symmetric of [true, false])
+            for (const mode of [0, 1, 2]) {
+              ar.scoped(() => {
+                const clip = { min: -1.25, max: 2.5 };
+                const spec: MatrixQuantSpec = {
+                  bits,
+                  symmetric,
+                  granularity: mode === 1 ? 'row' : 'tensor',
+                  clip: mode === 2 ? clip : undefined,
+                };
+                const off = symmetric ? 0 : 1 << (bits - 1);
+                const gs = gsIn;
+                const groups = Math.ceil(k / gs);
+                const gp = Math.ceil(gs / 8) * 8;
+                const rowsP = Math.ceil(rows / 4) * 4;
+                const px = ar.putF32(x);
+                const dst = ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2));
+                const sums = ar.alloc(rows * groups * 4);
+                const sx = ar.alloc(rows * 4);
+                const zx = ar.alloc(rows * 4);
+                const sz = mode === 2 ? quantizeMatrix(new Float32Array([0]), 1, 1, spec) : null;
+                const rc = wk.ex.quantize_i16(
+                  px,
+                  rows,
+                  k,
+                  perImage,
+                  mode,
+                  bits,
+                  symmetric ? 1 : 0,
+                  sz?.scales[0] ?? 1,
+                  sz?.zeros[0] ?? 0,
+                  gs,
+                  gp,
+                  groups,
+                  rowsP,
+                  off,
+                  dst,
+                  sums,
+                  sx,
+                  zx,
+                  i8 ? 1 : 0,
+                );
+                expect(rc).toBe(0);
+                const d16 = i8
+                  ? new Int8Array(ar.memory.buffer, dst, rowsP * groups * gp)
+                  : new Int16Array(ar.memory.buffer, dst, rowsP * groups * gp);
+                const what = `${rows}×${k} img ${perImage} g ${gs} ${bits}b sym ${symmetric} mode ${mode}`;
+                for (let i0 = 0; i0 < rows; i0 += mode === 0 ? perImage : rows) {
+                  const n = mode === 0 ? perImage : rows;
+                  const ref = quantizeMatrix(x.subarray(i0 * k, (i0 + n) * k), n, k, spec);
+                  for (let i = 0; i < n; i++) {
+                    const row = i0 + i;
+                    const g = ref.spec.granularity === 'tensor' ? 0 : i;
+                    expect(ar.f32(sx + row * 4, 1)[0], what).toBe(ref.scales[g]);
+                    expect(ar.i32(zx + row * 4, 1)[0], what).toBe(ref.zeros[g] - off);
+                    for (let gi = 0; gi < groups; gi++) {
+                      let s = 0;
+                      for (let c = 0; c < gp; c++) {
+                        const col = gi * gs + c;
+                        const want = c < gs && col < k ? ref.q[i * k + col] - off : 0;
+                        s += want;
+                        expect(d16[row * groups * gp + gi * gp + c], what).toBe(want);
+                      }
+                      expect(ar.i32(sums + (row * groups + gi) * 4, 1)[0], what).toBe(s);
                     }
-                    expect(ar.i32(sums + (row * groups + gi) * 4, 1)[0], what).toBe(s);
                   }
                 }
-              }
-              for (let i = rows * groups * gp; i < rowsP * groups * gp; i++) expect(d16[i]).toBe(0);
-            });
-          }
-    }
-  });
+                for (let i = rows * groups * gp; i < rowsP * groups * gp; i++) expect(d16[i]).toBe(0);
+              });
+            }
+      }
+    },
+  );
   it.each([0, 1])('LayerNorm fused with per-token quantization = layernorm then quantize_i16 (int8 elements: %i)', (i8) => {
     const wk = wasm;
     if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
     const ar = wk.arena;
     const r = rng(13);
-    for (const [rows, d, gs, bits, sym] of [[5, 37, 37, 8, 0], [65, 128, 128, 8, 0], [9, 64, 32, 4, 1], [3, 13, 5, 2, 0]] as const) {
+    for (const [rows, d, gs, bits, sym] of [
+      [5, 37, 37, 8, 0],
+      [65, 128, 128, 8, 0],
+      [9, 64, 32, 4, 1],
+      [3, 13, 5, 2, 0],
+    ] as const) {
       ar.scoped(() => {
         const x = ar.putF32(floatMatrix(r, rows, d, 4));
         const g = ar.putF32(Float32Array.from({ length: d }, () => r() + 0.5));
@@ -394,10 +517,18 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
         const gp = Math.ceil(gs / 8) * 8;
         const rowsP = Math.ceil(rows / 4) * 4;
         const off = sym ? 0 : 1 << (bits - 1);
-        const bufs = () => ({ y: ar.alloc(rows * d * 4), dst: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) });
+        const bufs = () => ({
+          y: ar.alloc(rows * d * 4),
+          dst: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)),
+          sums: ar.alloc(rows * groups * 4),
+          sx: ar.alloc(rows * 4),
+          zx: ar.alloc(rows * 4),
+        });
         const A = bufs();
         const B = bufs();
-        expect(wk.ex.layernorm_quant_i16(x, rows, d, g, b, 1e-5, A.y, bits, sym, gs, gp, groups, rowsP, off, A.dst, A.sums, A.sx, A.zx, i8)).toBe(0);
+        expect(
+          wk.ex.layernorm_quant_i16(x, rows, d, g, b, 1e-5, A.y, bits, sym, gs, gp, groups, rowsP, off, A.dst, A.sums, A.sx, A.zx, i8),
+        ).toBe(0);
         wk.ex.layernorm(x, rows, d, g, b, 1e-5, B.y);
         expect(wk.ex.quantize_i16(B.y, rows, d, 1, 1, bits, sym, 1, 0, gs, gp, groups, rowsP, off, B.dst, B.sums, B.sx, B.zx, i8)).toBe(0);
         const bytes = (p: number, n: number) => Array.from(new Uint8Array(ar.memory.buffer, p, n));

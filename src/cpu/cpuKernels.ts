@@ -40,7 +40,6 @@ export interface GemmEpilogue {
   residual?: Float32Array;
 }
 
-
 export interface CpuKernels extends MatOps {
   readonly impl: CpuImpl;
   /** wasm only: 'simd128', or 'simd128+relaxed' (fused multiply-add in the FP32 GEMM, relaxed int8 dot in the integer GEMMs) */
@@ -185,37 +184,146 @@ export interface KernelExports {
   gelu(x: number, n: number): void;
   pack_b_f32(w: number, n: number, k: number, dst: number): void;
   gemm_f32(x: number, wp: number, bias: number, y: number, m: number, n: number, k: number, flags: number, res: number): void;
-  pack_i16(src: number, rows: number, k: number, groupSize: number, gp: number, groups: number, rowsP: number, offset: number, dst: number, sums: number): void;
+  pack_i16(
+    src: number,
+    rows: number,
+    k: number,
+    groupSize: number,
+    gp: number,
+    groups: number,
+    rowsP: number,
+    offset: number,
+    dst: number,
+    sums: number,
+  ): void;
   unpack_int4_i32(words: number, rows: number, k: number, dst: number): void;
   gemm_w8a8(
-    xp: number, wp: number, m: number, n: number, kp: number, k: number, rsx: number, csw: number,
-    zx: number, zxStride: number, zw: number, zwStride: number, sx: number, sxStride: number, sw: number, swStride: number,
-    bias: number, y: number, flags: number, res: number,
+    xp: number,
+    wp: number,
+    m: number,
+    n: number,
+    kp: number,
+    k: number,
+    rsx: number,
+    csw: number,
+    zx: number,
+    zxStride: number,
+    zw: number,
+    zwStride: number,
+    sx: number,
+    sxStride: number,
+    sw: number,
+    swStride: number,
+    bias: number,
+    y: number,
+    flags: number,
+    res: number,
   ): void;
   transpose32(src: number, rows: number, cols: number, dst: number, rowsP: number): void;
-  pack_w4_nib(src: number, rows: number, k: number, gs: number, gp: number, groups: number, sw: number, dst: number, wsum: number, consts: number): void;
+  pack_w4_nib(
+    src: number,
+    rows: number,
+    k: number,
+    gs: number,
+    gp: number,
+    groups: number,
+    sw: number,
+    dst: number,
+    wsum: number,
+    consts: number,
+  ): void;
   packedW4Size(rows: number, gp: number, groups: number): number;
   w4ConstsSize(rows: number, groups: number): number;
   gemm_w4a8_i8(
-    xp: number, xsum: number, wp: number, m: number, n: number, groups: number, gp: number, consts: number,
-    zx: number, zxStride: number, sx: number, sxStride: number, bias: number, y: number, flags: number, res: number,
+    xp: number,
+    xsum: number,
+    wp: number,
+    m: number,
+    n: number,
+    groups: number,
+    gp: number,
+    consts: number,
+    zx: number,
+    zxStride: number,
+    sx: number,
+    sxStride: number,
+    bias: number,
+    y: number,
+    flags: number,
+    res: number,
   ): void;
   split_heads(qkv: number, t: number, dim: number, heads: number, q: number, k: number, vT: number): void;
   merge_heads(o: number, t: number, dim: number, heads: number, cat: number): void;
   quantErrorIndex(): number;
   quantize(
-    x: number, rows: number, cols: number, gran: number, groupSize: number, bits: number, symmetric: number,
-    fixed: number, fixScale: number, fixZero: number, q: number, scales: number, zeros: number, deq: number,
+    x: number,
+    rows: number,
+    cols: number,
+    gran: number,
+    groupSize: number,
+    bits: number,
+    symmetric: number,
+    fixed: number,
+    fixScale: number,
+    fixZero: number,
+    q: number,
+    scales: number,
+    zeros: number,
+    deq: number,
   ): number;
   quantize_i16(
-    x: number, rows: number, k: number, perImage: number, mode: number, bits: number, symmetric: number, fixScale: number, fixZero: number,
-    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number, i8out: number,
+    x: number,
+    rows: number,
+    k: number,
+    perImage: number,
+    mode: number,
+    bits: number,
+    symmetric: number,
+    fixScale: number,
+    fixZero: number,
+    gs: number,
+    gp: number,
+    groups: number,
+    rowsP: number,
+    off: number,
+    dst: number,
+    sums: number,
+    sx: number,
+    zx: number,
+    i8out: number,
   ): number;
   layernorm_quant_i16(
-    x: number, rows: number, d: number, g: number, b: number, eps: number, y: number, bits: number, symmetric: number,
-    gs: number, gp: number, groups: number, rowsP: number, off: number, dst: number, sums: number, sx: number, zx: number, i8out: number,
+    x: number,
+    rows: number,
+    d: number,
+    g: number,
+    b: number,
+    eps: number,
+    y: number,
+    bits: number,
+    symmetric: number,
+    gs: number,
+    gp: number,
+    groups: number,
+    rowsP: number,
+    off: number,
+    dst: number,
+    sums: number,
+    sx: number,
+    zx: number,
+    i8out: number,
   ): number;
-  dequantize(q: number, rows: number, cols: number, gran: number, groupSize: number, groupsPerRow: number, scales: number, zeros: number, out: number): void;
+  dequantize(
+    q: number,
+    rows: number,
+    cols: number,
+    gran: number,
+    groupSize: number,
+    groupsPerRow: number,
+    scales: number,
+    zeros: number,
+    out: number,
+  ): void;
   layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
   softmax_rows(x: number, rows: number, n: number, scale: number): void;
 }
@@ -290,7 +398,15 @@ export interface PackedInt {
   gp: number;
 }
 
-export function packIntOperand(ar: WasmArena, values: ArrayLike<number>, rows: number, k: number, groupSize: number, rowAlign: number, offset = 0): PackedInt {
+export function packIntOperand(
+  ar: WasmArena,
+  values: ArrayLike<number>,
+  rows: number,
+  k: number,
+  groupSize: number,
+  rowAlign: number,
+  offset = 0,
+): PackedInt {
   const gs = Math.max(1, Math.min(groupSize, Math.max(k, 1)));
   const groups = k === 0 ? 0 : Math.ceil(k / gs);
   const gp = roundUp(gs, 8);
@@ -304,7 +420,8 @@ export function packIntOperand(ar: WasmArena, values: ArrayLike<number>, rows: n
 
 function checkIntRange(what: string, a: ArrayLike<number>, lo: number, hi: number): void {
   for (let i = 0; i < a.length; i++)
-    if (!(a[i] >= lo && a[i] <= hi)) throw new KernelShapeError(`${what}[${i}] = ${a[i]}: the int8 kernels take storage values in [${lo}, ${hi}]`);
+    if (!(a[i] >= lo && a[i] <= hi))
+      throw new KernelShapeError(`${what}[${i}] = ${a[i]}: the int8 kernels take storage values in [${lo}, ${hi}]`);
 }
 
 /**
@@ -312,7 +429,17 @@ function checkIntRange(what: string, a: ArrayLike<number>, lo: number, hi: numbe
  * groups × gp bytes, each group's values then zeros, rows padded with zero rows to an even count;
  * per row-group sums of the values.
  */
-export function packI8Rows(ar: WasmArena, values: ArrayLike<number>, rows: number, k: number, gs: number, gp: number, what: string, lo: number, hi: number): { ptr: number; sums: number } {
+export function packI8Rows(
+  ar: WasmArena,
+  values: ArrayLike<number>,
+  rows: number,
+  k: number,
+  gs: number,
+  gp: number,
+  what: string,
+  lo: number,
+  hi: number,
+): { ptr: number; sums: number } {
   checkIntRange(what, values, lo, hi);
   const groups = k === 0 ? 0 : Math.ceil(k / gs);
   const rowsP = Math.max(roundUp(rows, 2), 2);
@@ -388,8 +515,28 @@ class WasmCpuKernels implements CpuKernels {
       const py = ar.alloc(m * n * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
       if (m * n > 0)
-        this.ex.gemm_w8a8(X.ptr, W.ptr, m, n, kp, k, X.sums, W.sums, zx, o.zx && o.zx.length > 1 ? 1 : 0, zw, o.zw && o.zw.length > 1 ? 1 : 0,
-          sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
+        this.ex.gemm_w8a8(
+          X.ptr,
+          W.ptr,
+          m,
+          n,
+          kp,
+          k,
+          X.sums,
+          W.sums,
+          zx,
+          o.zx && o.zx.length > 1 ? 1 : 0,
+          zw,
+          o.zw && o.zw.length > 1 ? 1 : 0,
+          sx,
+          o.sx.length > 1 ? 1 : 0,
+          sw,
+          o.sw.length > 1 ? 1 : 0,
+          pb,
+          py,
+          f,
+          pr,
+        );
       return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
     });
   }
@@ -425,7 +572,24 @@ class WasmCpuKernels implements CpuKernels {
       const py = ar.alloc(outLen * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
       if (m * n > 0)
-        this.ex.gemm_w4a8_i8(X.ptr, X.sums, wp, m, n, groups, gp, consts, zx, o.zx && o.zx.length > 1 ? 1 : 0, sx, o.sx.length > 1 ? 1 : 0, pb, py, f, pr);
+        this.ex.gemm_w4a8_i8(
+          X.ptr,
+          X.sums,
+          wp,
+          m,
+          n,
+          groups,
+          gp,
+          consts,
+          zx,
+          o.zx && o.zx.length > 1 ? 1 : 0,
+          sx,
+          o.sx.length > 1 ? 1 : 0,
+          pb,
+          py,
+          f,
+          pr,
+        );
       return flags & FLAG_RAW ? ar.i32(py, outLen).slice() : ar.f32(py, outLen).slice();
     });
   }
@@ -450,7 +614,13 @@ class WasmCpuKernels implements CpuKernels {
     });
   }
 
-  private quant(x: Float32Array, rows: number, cols: number, spec: MatrixQuantSpec, wantDeq: boolean): { q: QuantizedMatrix; deq?: Float32Array } {
+  private quant(
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    spec: MatrixQuantSpec,
+    wantDeq: boolean,
+  ): { q: QuantizedMatrix; deq?: Float32Array } {
     if (x.length !== rows * cols) throw new RangeError(`quantizeMatrix: ${x.length} values for ${rows}×${cols}`);
     const groupSize = spec.granularity === 'group' ? (spec.groupSize ?? 0) : cols;
     if (spec.granularity === 'group' && !(groupSize > 0)) throw new RangeError('quantizeMatrix: group granularity needs groupSize > 0');
@@ -467,12 +637,28 @@ class WasmCpuKernels implements CpuKernels {
       const pd = wantDeq ? ar.alloc(rows * cols * 4) : 0;
       if (spec.clip) {
         // validate the input first, as the reference does, then the clip's own scale (may throw)
-        for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) throw new RangeError(`quantizeMatrix: element ${i} is ${x[i]} (NaN/Inf input)`);
+        for (let i = 0; i < x.length; i++)
+          if (!Number.isFinite(x[i])) throw new RangeError(`quantizeMatrix: element ${i} is ${x[i]} (NaN/Inf input)`);
         const sz = scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric);
         fixScale = sz.scale;
         fixZero = sz.zero;
       }
-      const rc = this.ex.quantize(px, rows, cols, GRAN[spec.granularity], groupSize, spec.bits, spec.symmetric ? 1 : 0, spec.clip ? 1 : 0, fixScale, fixZero, pq, ps, pz, pd);
+      const rc = this.ex.quantize(
+        px,
+        rows,
+        cols,
+        GRAN[spec.granularity],
+        groupSize,
+        spec.bits,
+        spec.symmetric ? 1 : 0,
+        spec.clip ? 1 : 0,
+        fixScale,
+        fixZero,
+        pq,
+        ps,
+        pz,
+        pd,
+      );
       if (rc === 1) {
         const i = this.ex.quantErrorIndex();
         throw new RangeError(`quantizeMatrix: element ${i} is ${x[i]} (NaN/Inf input)`);
@@ -558,7 +744,11 @@ export interface KernelModule {
 export function kernelsFromModule(mod: WebAssembly.Module | KernelModule): CpuKernels {
   const m = mod instanceof WebAssembly.Module ? { module: mod, features: 'simd128' as const } : mod;
   const inst = new WebAssembly.Instance(m.module, {});
-  return new WasmCpuKernels(inst.exports as unknown as KernelExports, m.features, 'relaxedUnavailable' in m ? m.relaxedUnavailable : undefined);
+  return new WasmCpuKernels(
+    inst.exports as unknown as KernelExports,
+    m.features,
+    'relaxedUnavailable' in m ? m.relaxedUnavailable : undefined,
+  );
 }
 
 type Bytes = ArrayBuffer | Uint8Array;
@@ -622,7 +812,10 @@ export function loadKernelModule(source?: () => Promise<Bytes>): Promise<KernelM
       if (bytes) {
         await enableNodeRelaxedSimd(bytes);
         try {
-          return { module: await WebAssembly.compile(bytes as BufferSource), features: isNodeRuntime() ? 'simd128+relaxed-dot' : 'simd128+relaxed' };
+          return {
+            module: await WebAssembly.compile(bytes as BufferSource),
+            features: isNodeRuntime() ? 'simd128+relaxed-dot' : 'simd128+relaxed',
+          };
         } catch (e) {
           relaxedUnavailable = `this engine does not compile the relaxed-SIMD build (${(e as Error).message})`;
         }

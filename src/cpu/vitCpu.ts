@@ -97,7 +97,8 @@ export class VitCpu {
     this.lowered = lowerVit(weights.config, undefined, 'infer');
     this.fused = fuseSteps(this.lowered.steps);
     this.params = paramsFromWeights(weights, false);
-    for (const st of this.lowered.steps) if (st.kind === 'layerNorm') for (const n of [st.g, st.b]) this.paramPtr.set(n, ar.putF32(this.params.get(n)!));
+    for (const st of this.lowered.steps)
+      if (st.kind === 'layerNorm') for (const n of [st.g, st.b]) this.paramPtr.set(n, ar.putF32(this.params.get(n)!));
     this.constBase = ar.top;
     this.persistentTop = ar.top;
   }
@@ -147,7 +148,9 @@ export class VitCpu {
       const gp = roundUp(gs, 8);
       const ip = ar.alloc(ex.packedW4Size(lin.out, gp, groups));
       const consts = ar.alloc(ex.w4ConstsSize(lin.out, groups));
-      ar.scoped(() => ex.pack_w4_nib(ar.putI32(st.values), lin.out, k, gs, gp, groups, ar.putF32(q.scales), ip, ar.alloc(lin.out * groups * 4), consts));
+      ar.scoped(() =>
+        ex.pack_w4_nib(ar.putI32(st.values), lin.out, k, gs, gp, groups, ar.putF32(q.scales), ip, ar.alloc(lin.out * groups * 4), consts),
+      );
       return { kind: 'int4', ip, sums: consts, groups, gs, gp, bias };
     }
     // int8 weights in the int16 layout of the W8A8 kernel (dot_i16x8), Σw per channel
@@ -158,7 +161,19 @@ export class VitCpu {
     ar.scoped(() => ex.pack_i16(ar.putI32(st.values), lin.out, k, gs, gp, 1, roundUp(lin.out, 4), 0, ip, sums));
     const sw = ar.putF32(q.scales);
     const zw = ar.putI32(st.zeros);
-    return { kind: 'int8', ip, sums, groups: 1, gs, gp, zw, zwStride: st.zeros.length > 1 ? 1 : 0, sw, swStride: q.scales.length > 1 ? 1 : 0, bias };
+    return {
+      kind: 'int8',
+      ip,
+      sums,
+      groups: 1,
+      gs,
+      gp,
+      zw,
+      zwStride: st.zeros.length > 1 ? 1 : 0,
+      sw,
+      swStride: q.scales.length > 1 ? 1 : 0,
+      bias,
+    };
   }
 
   private quantError(rc: number, what: string): void {
@@ -172,7 +187,16 @@ export class VitCpu {
    * 'tensor' dynamic range is one range per image. At least one zero row follows the last (the
    * kernels read rows in pairs).
    */
-  private quantizeA(a: number, rows: number, perImage: number, k: number, spec: MatrixQuantSpec, gs: number, gp: number, i8: boolean): QuantOperand {
+  private quantizeA(
+    a: number,
+    rows: number,
+    perImage: number,
+    k: number,
+    spec: MatrixQuantSpec,
+    gs: number,
+    gp: number,
+    i8: boolean,
+  ): QuantOperand {
     const ar = this.ar;
     const off = storageOffset(spec.bits, spec.symmetric);
     const groups = Math.ceil(k / gs);
@@ -190,7 +214,27 @@ export class VitCpu {
       fs = sz.scale;
       fz = sz.zero;
     }
-    const rc = this.ex.quantize_i16(a, rows, k, perImage, mode, spec.bits, spec.symmetric ? 1 : 0, fs, fz, gs, gp, groups, rowsP, off, xp, sums, sx, zx, i8 ? 1 : 0);
+    const rc = this.ex.quantize_i16(
+      a,
+      rows,
+      k,
+      perImage,
+      mode,
+      spec.bits,
+      spec.symmetric ? 1 : 0,
+      fs,
+      fz,
+      gs,
+      gp,
+      groups,
+      rowsP,
+      off,
+      xp,
+      sums,
+      sx,
+      zx,
+      i8 ? 1 : 0,
+    );
     this.quantError(rc, 'quantize');
     return { xp, sums, zx, sx };
   }
@@ -218,7 +262,10 @@ export class VitCpu {
       const cr = rows / chunks;
       for (let c = 0; c < chunks; c++) {
         const o = c * cr * k * 4;
-        this.quantError(this.ex.quantize(a + o, cr, k, gran, spec.groupSize ?? k, spec.bits, sym, fixed, fs, fz, q + o, sc, zr, a + o), 'fake quantize');
+        this.quantError(
+          this.ex.quantize(a + o, cr, k, gran, spec.groupSize ?? k, spec.bits, sym, fixed, fs, fz, q + o, sc, zr, a + o),
+          'fake quantize',
+        );
       }
     });
   }
@@ -245,7 +292,14 @@ export class VitCpu {
         }
         case 'int8':
         case 'int4':
-          this.gemmInt(site, this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind === 'int4'), rows, y, flags, res);
+          this.gemmInt(
+            site,
+            this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind === 'int4'),
+            rows,
+            y,
+            flags,
+            res,
+          );
           return;
         case 'slow': {
           // run-time SmoothQuant / LLM.int8: the shared per-image definition (siteQuant.ts) on these kernels
@@ -307,7 +361,28 @@ export class VitCpu {
     const sw = this.siteW[site]!;
     const { in: k, out: n } = this.linears[site]!;
     if (sw.kind === 'int8')
-      this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, k, A.sums, sw.sums!, A.zx, 1, sw.zw!, sw.zwStride!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+      this.ex.gemm_w8a8(
+        A.xp,
+        sw.ip!,
+        rows,
+        n,
+        sw.gp!,
+        k,
+        A.sums,
+        sw.sums!,
+        A.zx,
+        1,
+        sw.zw!,
+        sw.zwStride!,
+        A.sx,
+        1,
+        sw.sw!,
+        sw.swStride!,
+        sw.bias,
+        y,
+        flags,
+        res,
+      );
     else this.ex.gemm_w4a8_i8(A.xp, A.sums, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.bias, y, flags, res);
   }
 
@@ -315,7 +390,18 @@ export class VitCpu {
    * LayerNorm then a weight site. A per-token dynamic INT operand is quantized inside the LayerNorm
    * kernel (layernorm_quant_i16: the row is quantized while in cache); otherwise LayerNorm, then the site.
    */
-  private lnLinear(site: number, x: number, rows: number, perImage: number, g: number, b: number, yBuf: number, out: number, flags: number, res: number): void {
+  private lnLinear(
+    site: number,
+    x: number,
+    rows: number,
+    perImage: number,
+    g: number,
+    b: number,
+    yBuf: number,
+    out: number,
+    flags: number,
+    res: number,
+  ): void {
     const ps = this.plan!.sites[site];
     const sw = this.siteW[site]!;
     const { dim } = this.weights.config;
@@ -325,7 +411,11 @@ export class VitCpu {
       g = folded.g;
       b = folded.b;
     }
-    const fusable = this.fuseLayerNormQuant && (sw.kind === 'int8' || sw.kind === 'int4') && ps.scheme.a.granularity === 'token' && ps.scheme.a.range === 'dynamic';
+    const fusable =
+      this.fuseLayerNormQuant &&
+      (sw.kind === 'int8' || sw.kind === 'int4') &&
+      ps.scheme.a.granularity === 'token' &&
+      ps.scheme.a.range === 'dynamic';
     if (!fusable) {
       this.ex.layernorm(x, rows, dim, g, b, eps, yBuf);
       this.linear(site, yBuf, rows, perImage, out, flags, res);
@@ -339,8 +429,33 @@ export class VitCpu {
       const gp = sw.gp!;
       const rowsP = roundUp(rows + 1, 4);
       const i8 = sw.kind === 'int4';
-      const A: QuantOperand = { xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)), sums: ar.alloc(rows * groups * 4), sx: ar.alloc(rows * 4), zx: ar.alloc(rows * 4) };
-      const rc = this.ex.layernorm_quant_i16(x, rows, dim, g, b, eps, yBuf, spec.bits, spec.symmetric ? 1 : 0, gs, gp, groups, rowsP, storageOffset(spec.bits, spec.symmetric), A.xp, A.sums, A.sx, A.zx, i8 ? 1 : 0);
+      const A: QuantOperand = {
+        xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)),
+        sums: ar.alloc(rows * groups * 4),
+        sx: ar.alloc(rows * 4),
+        zx: ar.alloc(rows * 4),
+      };
+      const rc = this.ex.layernorm_quant_i16(
+        x,
+        rows,
+        dim,
+        g,
+        b,
+        eps,
+        yBuf,
+        spec.bits,
+        spec.symmetric ? 1 : 0,
+        gs,
+        gp,
+        groups,
+        rowsP,
+        storageOffset(spec.bits, spec.symmetric),
+        A.xp,
+        A.sums,
+        A.sx,
+        A.zx,
+        i8 ? 1 : 0,
+      );
       this.quantError(rc, 'LayerNorm + quantize');
       this.gemmInt(site, A, rows, out, flags, res);
     });
@@ -370,8 +485,26 @@ export class VitCpu {
         const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp, false);
         for (let h = 0; h < heads; h++) {
           ex.gemm_w8a8(
-            A.xp + h * m * kp * 2, B.xp + h * n * kp * 2, m, n, kp, k, A.sums + h * m * 4, B.sums + h * n * 4,
-            A.zx + h * m * 4, 1, B.zx + h * n * 4, 1, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0,
+            A.xp + h * m * kp * 2,
+            B.xp + h * n * kp * 2,
+            m,
+            n,
+            kp,
+            k,
+            A.sums + h * m * 4,
+            B.sums + h * n * 4,
+            A.zx + h * m * 4,
+            1,
+            B.zx + h * n * 4,
+            1,
+            A.sx + h * m * 4,
+            1,
+            B.sx + h * n * 4,
+            1,
+            0,
+            y + h * m * n * 4,
+            0,
+            0,
           );
         }
         return;
@@ -431,7 +564,8 @@ export class VitCpu {
     const pd = colsOf(input);
     const np = rowsOf(input);
     const patches = out(input);
-    for (let i = 0; i < B; i++) ar.f32(patches + i * np * pd * 4, np * pd).set(patchify(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), W));
+    for (let i = 0; i < B; i++)
+      ar.f32(patches + i * np * pd * 4, np * pd).set(patchify(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), W));
     for (const op of this.fused) {
       if (op.kind === 'linear') this.linearOp(op, B, at, out);
       else if (op.kind === 'attention') this.attentionOp(op, B, at, out);

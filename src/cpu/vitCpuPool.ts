@@ -36,7 +36,13 @@ async function nodeWorkerFile(): Promise<string> {
       import(/* @vite-ignore */ 'node:url' as string) as Promise<typeof import('node:url')>,
     ]);
     const file = join(tmpdir(), `qp-vitcpu-worker-${process.pid}.mjs`);
-    await build({ input: fileURLToPath(new URL('./vitCpuWorker.ts', import.meta.url)), platform: 'node', logLevel: 'silent', output: { file, format: 'esm' }, write: true });
+    await build({
+      input: fileURLToPath(new URL('./vitCpuWorker.ts', import.meta.url)),
+      platform: 'node',
+      logLevel: 'silent',
+      output: { file, format: 'esm' },
+      write: true,
+    });
     return file;
   })();
   return nodeBundle;
@@ -66,7 +72,11 @@ async function spawn(): Promise<Port> {
 
 export function defaultThreads(): number {
   // Node: one thread unless asked (--threads N of eval/study sets QP_CPU_THREADS)
-  if (isNode) return Math.max(1, Math.min(16, Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.QP_CPU_THREADS) || 1));
+  if (isNode)
+    return Math.max(
+      1,
+      Math.min(16, Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.QP_CPU_THREADS) || 1),
+    );
   const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
   return g.crossOriginIsolated ? Math.max(1, Math.min(8, (g.navigator?.hardwareConcurrency ?? 2) - 1)) : 1;
 }
@@ -87,7 +97,11 @@ export class VitCpuPool implements Backend {
     features: WasmFeatures,
   ) {
     this.sentPlan = ports.map(() => 0);
-    this.info = { kind: 'cpu', label: `CPU · WASM SIMD${featuresLabel(features)}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`, reason };
+    this.info = {
+      kind: 'cpu',
+      label: `CPU · WASM SIMD${featuresLabel(features)}, ${ports.length} worker${ports.length > 1 ? 's' : ''}`,
+      reason,
+    };
     for (const p of ports) {
       p.onMessage((m) => {
         if (m.type === 'ready') return;
@@ -154,7 +168,15 @@ export class VitCpuPool implements Backend {
         const y = await new Promise<Float32Array>((resolve, reject) => {
           this.pending.set(job, { resolve, reject });
           port.post(
-            { type: 'run', job, planId: id!, pixels: px, count: b, chunk: this.chunk, jitter: opts.jitter ? { ...opts.jitter, offset: i0 } : undefined },
+            {
+              type: 'run',
+              job,
+              planId: id!,
+              pixels: px,
+              count: b,
+              chunk: this.chunk,
+              jitter: opts.jitter ? { ...opts.jitter, offset: i0 } : undefined,
+            },
             [px.buffer],
           );
         });

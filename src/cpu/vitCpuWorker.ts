@@ -13,8 +13,19 @@ import { VitCpu } from './vitCpu';
 export type ToWorker =
   | { type: 'init'; module: KernelModule; weights: VitWeights }
   | { type: 'plan'; id: number; plan: PreparedPlan }
-  | { type: 'run'; job: number; planId: number; pixels: Uint8Array; count: number; chunk: number; jitter?: { scale: number; seed: number; offset: number } };
-export type FromWorker = { type: 'ready' } | { type: 'result'; job: number; logits: Float32Array } | { type: 'error'; job: number; message: string };
+  | {
+      type: 'run';
+      job: number;
+      planId: number;
+      pixels: Uint8Array;
+      count: number;
+      chunk: number;
+      jitter?: { scale: number; seed: number; offset: number };
+    };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'result'; job: number; logits: Float32Array }
+  | { type: 'error'; job: number; message: string };
 
 let vit: VitCpu | undefined;
 const plans = new Map<number, PreparedPlan>();
@@ -40,7 +51,14 @@ function handle(m: ToWorker, post: (m: FromWorker, transfer?: Transferable[]) =>
       const classes = vit.weights.config.classes;
       logits = new Float32Array(m.count * classes);
       for (let i = 0; i < m.count; i++)
-        logits.set(vit.forwardWithHooks(plan, m.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), jitterHooks(m.jitter.scale, m.jitter.seed, m.jitter.offset + i)), i * classes);
+        logits.set(
+          vit.forwardWithHooks(
+            plan,
+            m.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES),
+            jitterHooks(m.jitter.scale, m.jitter.seed, m.jitter.offset + i),
+          ),
+          i * classes,
+        );
     } else logits = vit.forward(plan, m.pixels, m.count, m.chunk);
     post({ type: 'result', job: m.job, logits }, [logits.buffer]);
   } catch (e) {

@@ -17,7 +17,10 @@ export interface ImageSet {
 }
 
 export class DataError extends Error {
-  constructor(message: string, readonly fix = 'Run `npm run data` (copies CIFAR-10 from CIFAR10_DIR or ../shared/data/cifar10).') {
+  constructor(
+    message: string,
+    readonly fix = 'Run `npm run data` (copies CIFAR-10 from CIFAR10_DIR or ../shared/data/cifar10).',
+  ) {
     super(message);
     this.name = 'DataError';
   }
@@ -30,7 +33,8 @@ export function parseCifarBatch(bytes: Uint8Array, name: string, first = 0, coun
     throw new DataError(`${name}: ${bytes.length} bytes is not a whole number of ${RECORD_BYTES}-byte records (corrupt or truncated file)`);
   const total = bytes.length / RECORD_BYTES;
   const n = count ?? total - first;
-  if (first < 0 || n < 0 || first + n > total) throw new DataError(`${name}: records ${first}..${first + n} out of range (file has ${total})`);
+  if (first < 0 || n < 0 || first + n > total)
+    throw new DataError(`${name}: records ${first}..${first + n} out of range (file has ${total})`);
   const pixels = new Uint8Array(n * IMAGE_BYTES);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {

@@ -10,7 +10,18 @@ import { siteLinears, VitReference, refOps } from '../forward/vitRef';
 import { type Calibration, calibrate } from '../plan/calibration';
 import { errorStats, operandStats } from '../plan/operandStats';
 import { type Plan, fp32Plan, validatePlan } from '../plan/plan';
-import { type MatOps, type PrepareContext, type PreparedPlan, type PreparedSite, planNeedsCalibration, preparePlan, runAttentionSite, runLinearSite, matrixSpec, operandFormat } from '../plan/siteQuant';
+import {
+  type MatOps,
+  type PrepareContext,
+  type PreparedPlan,
+  type PreparedSite,
+  planNeedsCalibration,
+  preparePlan,
+  runAttentionSite,
+  runLinearSite,
+  matrixSpec,
+  operandFormat,
+} from '../plan/siteQuant';
 import { RangeHistogram } from '../quant/calibrate';
 import { accumulateOuter } from '../plan/calibration';
 import { placeSteps } from './placement';
@@ -48,7 +59,9 @@ export class ReferenceBackend implements Backend {
 
 export class NonFiniteLogitsError extends Error {
   constructor(readonly image: number) {
-    super(`image ${image}: the forward pass produced non-finite logits (NaN or ±Inf), so there is no prediction to score; no accuracy is reported`);
+    super(
+      `image ${image}: the forward pass produced non-finite logits (NaN or ±Inf), so there is no prediction to score; no accuracy is reported`,
+    );
     this.name = 'NonFiniteLogitsError';
   }
 }
@@ -102,7 +115,13 @@ export class Engine {
    * A operand of each site in `sites` (as the forward computes it, before the site's own
    * quantization) to `see`; each image's forward stops right after site `last`.
    */
-  private observeSites(plan: PreparedPlan, sites: Set<number>, last: number, images: number, see: (site: number, a: Float32Array, rows: number, k: number) => void): number {
+  private observeSites(
+    plan: PreparedPlan,
+    sites: Set<number>,
+    last: number,
+    images: number,
+    see: (site: number, a: Float32Array, rows: number, k: number) => void,
+  ): number {
     const calib = this.data.calib;
     if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
     const n = Math.min(images, calib.count);
@@ -130,7 +149,8 @@ export class Engine {
       layerNorm: (site) => {
         const info = this.sites[site];
         const blk = this.weights.blocks[info.block];
-        if (!blk || (info.kind !== 'to_qkv' && info.kind !== 'fc1')) throw new Error(`site ${site} (${info.name}) has no LayerNorm to fold into`);
+        if (!blk || (info.kind !== 'to_qkv' && info.kind !== 'fc1'))
+          throw new Error(`site ${site} (${info.name}) has no LayerNorm to fold into`);
         return info.kind === 'to_qkv' ? blk.ln1 : blk.ln2;
       },
       siteInputs: (site) => {
@@ -207,9 +227,15 @@ export class Engine {
     if (!calib) throw new Error('no calibration images loaded (public/data/cifar10/calib.bin: run `npm run data`)');
     const n = Math.min(images, calib.count);
     const fp = preparePlan(fp32Plan(), this.sites, siteLinears(this.weights));
-    this.calibration = calibrate(this.sites, n, `first ${n} training images (data_batch_1)`, (hooks) => {
-      for (let i = 0; i < n; i++) this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fp, hooks);
-    }, withHessian);
+    this.calibration = calibrate(
+      this.sites,
+      n,
+      `first ${n} training images (data_batch_1)`,
+      (hooks) => {
+        for (let i = 0; i < n; i++) this.reference.forward(calib.pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fp, hooks);
+      },
+      withHessian,
+    );
     return this.calibration;
   }
 
@@ -219,7 +245,12 @@ export class Engine {
     if (!p) {
       const valid = validatePlan(plan, (i) => this.sites[i].hasWeight);
       // FP32 Hessians only for GPTQ without the sequential order (sequential gathers its own)
-      const cal = planNeedsCalibration(valid).length ? this.getCalibration(256, valid.sites.some((x) => x.gptq && x.gptq.sequential === false)) : undefined;
+      const cal = planNeedsCalibration(valid).length
+        ? this.getCalibration(
+            256,
+            valid.sites.some((x) => x.gptq && x.gptq.sequential === false),
+          )
+        : undefined;
       p = preparePlan(valid, this.sites, siteLinears(this.weights), cal, this.prepareContext());
       if (this.prepared.size > 32) this.prepared.clear();
       this.prepared.set(key, p);
@@ -227,7 +258,13 @@ export class Engine {
     return p;
   }
 
-  async logits(plan: Plan, set: EvalSetName, offset: number, limit: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; labels: Uint8Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
+  async logits(
+    plan: Plan,
+    set: EvalSetName,
+    offset: number,
+    limit: number,
+    opts: RunOptions = {},
+  ): Promise<{ logits: Float32Array; labels: Uint8Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
     const s = this.evalSet(set);
     const lo = Math.max(0, Math.min(offset, s.count));
     const n = Math.max(0, Math.min(limit, s.count - lo));
@@ -237,15 +274,27 @@ export class Engine {
   }
 
   /** Places the steps (placement.ts), then runs the forward on the backend that takes them all. */
-  async run(prepared: PreparedPlan, pixels: Uint8Array, count: number, opts: RunOptions = {}): Promise<{ logits: Float32Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
+  async run(
+    prepared: PreparedPlan,
+    pixels: Uint8Array,
+    count: number,
+    opts: RunOptions = {},
+  ): Promise<{ logits: Float32Array; backend: BackendInfo; steps: StepRunInfo[]; fused: Set<number> }> {
     const placed = placeSteps(this.reference.lowered.steps, prepared, this.backend, opts);
     const runner = placed.useFallback ? await this.backend.fallback!() : this.backend;
     const logits = await runner.run(prepared, pixels, count, opts);
-    const backend = placed.useFallback ? { ...this.backend.info, label: `${this.backend.info.label} → ${runner.info.label} for this plan`, reason: placed.reason! } : this.backend.info;
+    const backend = placed.useFallback
+      ? { ...this.backend.info, label: `${this.backend.info.label} → ${runner.info.label} for this plan`, reason: placed.reason! }
+      : this.backend.info;
     return { logits, backend, steps: placed.steps(runner.info.kind), fused: runner.fusedSites?.(prepared) ?? new Set<number>() };
   }
 
-  async score(req: ScoreRequest, onProgress?: (p: Progress) => void, signal?: AbortSignal, jitter?: RunOptions['jitter']): Promise<ScoreResult> {
+  async score(
+    req: ScoreRequest,
+    onProgress?: (p: Progress) => void,
+    signal?: AbortSignal,
+    jitter?: RunOptions['jitter'],
+  ): Promise<ScoreResult> {
     const t0 = performance.now();
     const prepared = this.prepare(req.plan);
     const s = this.evalSet(req.set);
@@ -278,7 +327,13 @@ export class Engine {
       labels: req.keepPredictions ? Array.from(labels) : undefined,
       confusion,
       perClassAccuracy,
-      sites: prepared.sites.map((p) => ({ site: p.info.index, path: p.path.path, reason: p.path.reason, fusedQuant: fused.has(p.info.index), ...(p.notes ? { notes: p.notes } : {}) })),
+      sites: prepared.sites.map((p) => ({
+        site: p.info.index,
+        path: p.path.path,
+        reason: p.path.reason,
+        fusedQuant: fused.has(p.info.index),
+        ...(p.notes ? { notes: p.notes } : {}),
+      })),
       backend,
       steps,
       wallMs,
@@ -316,7 +371,9 @@ export class Engine {
     const pixels = s.pixels.subarray(image * IMAGE_BYTES, (image + 1) * IMAGE_BYTES);
     let cap: CapturedOperands;
     try {
-      cap = this.backend.captureOperands ? await this.backend.captureOperands(prepared, site, pixels) : this.captureOnCpu(prepared, site, pixels);
+      cap = this.backend.captureOperands
+        ? await this.backend.captureOperands(prepared, site, pixels)
+        : this.captureOnCpu(prepared, site, pixels);
     } catch {
       cap = this.captureOnCpu(prepared, site, pixels);
     }
@@ -344,7 +401,12 @@ export class Engine {
     quant.b = qinfo(ps.scheme.b, bOp, bRows, ps.clipB, ps.weight?.q);
     // the site's output under the plan vs the FP32 product of the same (unquantized) operands
     // (a rotated site keeps its folded weights and rotation: cap.a is the γ-free LayerNorm output it multiplies)
-    const fpSite: PreparedSite = { ...ps, path: { path: 'fp32', reason: '' }, scheme: { a: { ...ps.scheme.a, bits: 32 }, b: { ...ps.scheme.b, bits: 32 } }, weight: ps.rotation ? ps.weight : undefined };
+    const fpSite: PreparedSite = {
+      ...ps,
+      path: { path: 'fp32', reason: '' },
+      scheme: { a: { ...ps.scheme.a, bits: 32 }, b: { ...ps.scheme.b, bits: 32 } },
+      weight: ps.rotation ? ps.weight : undefined,
+    };
     let yq: Float32Array;
     let yf: Float32Array;
     if (info.hasWeight) {
@@ -377,7 +439,12 @@ export class Engine {
 }
 
 /** Quantization error of one operand per tensor and per row, measured (not modelled). */
-export function granularityError(x: Float32Array, rows: number, cols: number, o: { bits: number; symmetric: boolean }): OperandStats['granularityError'] {
+export function granularityError(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  o: { bits: number; symmetric: boolean },
+): OperandStats['granularityError'] {
   const bits = (o.bits === 32 ? 8 : o.bits) as 8 | 4 | 2;
   const spec = { bits, symmetric: o.symmetric };
   const t = dequantizeMatrix(refOps.quantize(x, rows, cols, { ...spec, granularity: 'tensor' }));

@@ -66,7 +66,9 @@ describe('Hadamard rotation (QuaRot-style)', () => {
       correctBase += +(argmax(base, i) === labels[i]);
       correctRot += +(argmax(rot, i) === labels[i]);
     }
-    console.log(`rotation, FP32: max |Δlogit| = ${maxDiff.toExponential(2)} (max |logit| ${maxLogit.toFixed(2)}), ${same}/${N} same predictions, accuracy ${correctBase} vs ${correctRot}`);
+    console.log(
+      `rotation, FP32: max |Δlogit| = ${maxDiff.toExponential(2)} (max |logit| ${maxLogit.toFixed(2)}), ${same}/${N} same predictions, accuracy ${correctBase} vs ${correctRot}`,
+    );
     expect(maxDiff).toBeLessThan(1e-3);
     expect(maxDiff).toBeGreaterThan(0); // the rotation did run (float rounding differs)
     expect(same).toBe(N);

@@ -36,7 +36,9 @@ describe('step placement (decided before running)', () => {
     expect(primary.runs).toBe(0);
     expect(r.backend.label).toBe(`fake GPU → ${cpu.info.label} for this plan`);
     expect(r.backend.reason).toBe('site 2: not on this device');
-    expect(r.steps.filter((s) => s.unsupported)).toEqual([{ step: r.steps.find((s) => s.site === 2)!.step, kind: 'attnScores', site: 2, on: 'cpu', unsupported: 'site 2: not on this device' }]);
+    expect(r.steps.filter((s) => s.unsupported)).toEqual([
+      { step: r.steps.find((s) => s.site === 2)!.step, kind: 'attnScores', site: 2, on: 'cpu', unsupported: 'site 2: not on this device' },
+    ]);
     expect(r.steps.every((s) => s.on === 'cpu')).toBe(true);
     expect(r.steps.length).toBe(eng.reference.lowered.steps.length);
   });
@@ -52,7 +54,14 @@ describe('step placement (decided before running)', () => {
 
   it('a declined step without a fallback is an error that names it', () => {
     const eng = new Engine(w, data, new ReferenceBackend(w));
-    const noFallback: Backend = { info: { kind: 'webgpu', label: 'lone GPU', reason: '' }, supports: (s) => (s.kind === 'softmax' ? 'no softmax here' : true), run: async () => new Float32Array(), dispose() {} };
-    expect(() => placeSteps(eng.reference.lowered.steps, eng.prepare(P.w8a8PerToken()), noFallback)).toThrow(/lone GPU cannot run step \d+ \(softmax\): no softmax here/);
+    const noFallback: Backend = {
+      info: { kind: 'webgpu', label: 'lone GPU', reason: '' },
+      supports: (s) => (s.kind === 'softmax' ? 'no softmax here' : true),
+      run: async () => new Float32Array(),
+      dispose() {},
+    };
+    expect(() => placeSteps(eng.reference.lowered.steps, eng.prepare(P.w8a8PerToken()), noFallback)).toThrow(
+      /lone GPU cannot run step \d+ \(softmax\): no softmax here/,
+    );
   });
 });

@@ -33,7 +33,11 @@ function fakeScorer(log: string[] = []): StudyScorer {
   };
 }
 
-const SMALL = { 'val-sel': { set: 'val', offset: 0, limit: 80 }, 'val-report': { set: 'val', offset: 2500, limit: 80 }, test: { set: 'test', offset: 0, limit: 40 } } as const;
+const SMALL = {
+  'val-sel': { set: 'val', offset: 0, limit: 80 },
+  'val-report': { set: 'val', offset: 2500, limit: 80 },
+  test: { set: 'test', offset: 0, limit: 40 },
+} as const;
 
 describe('studyRows', () => {
   it('yields as it goes and returns the whole result', async () => {

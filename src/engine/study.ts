@@ -86,7 +86,10 @@ export interface StudyResult {
   rows: StudyRow[];
   scan?: { sites: ScanSite[]; spearman_sel_vs_report?: RankCorrelation; spearman_sel_vs_test?: RankCorrelation };
   greedy?: { order: number[]; chosen_on: 'val-sel'; curve: Partial<Record<CellName, StudyCell[]>> };
-  int4_share?: Record<'2pp' | '5pp' | '10pp', { k: number; chosen_on: 'val-sel'; share_sites: number; share_macs: number; cells: Partial<Record<CellName, StudyCell>> }>;
+  int4_share?: Record<
+    '2pp' | '5pp' | '10pp',
+    { k: number; chosen_on: 'val-sel'; share_sites: number; share_macs: number; cells: Partial<Record<CellName, StudyCell>> }
+  >;
   best_sites?: number[];
   wall_s: Record<string, number>;
 }
@@ -100,7 +103,11 @@ export interface StudyScorer {
   count(set: EvalSetName): number;
   /** labels of a cell (a resumed FP32 row has predictions but no labels) */
   labels(spec: CellSpec): Promise<ArrayLike<number>>;
-  score(plan: Plan, spec: CellSpec, opts: { jitter?: RunOptions['jitter']; signal?: AbortSignal }): Promise<{ predictions: number[]; labels: ArrayLike<number>; sites: SiteRunInfo[] }>;
+  score(
+    plan: Plan,
+    spec: CellSpec,
+    opts: { jitter?: RunOptions['jitter']; signal?: AbortSignal },
+  ): Promise<{ predictions: number[]; labels: ArrayLike<number>; sites: SiteRunInfo[] }>;
 }
 
 /** The scorer of an Engine in this thread (the CLI). */
@@ -111,7 +118,12 @@ export function engineScorer(engine: Engine): StudyScorer {
     count: (set) => engine.evalSet(set).count,
     labels: async (c) => engine.evalSet(c.set).labels.subarray(c.offset, c.offset + c.limit),
     async score(plan, c, opts) {
-      const r = await engine.score({ plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true }, undefined, opts.signal, opts.jitter);
+      const r = await engine.score(
+        { plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true },
+        undefined,
+        opts.signal,
+        opts.jitter,
+      );
       return { predictions: r.predictions!, labels: r.labels!, sites: r.sites };
     },
   };
@@ -174,8 +186,16 @@ export const BEYOND_ROWS: RowDef[] = [
   { key: 'smoothquant_w8a8', group: 'smoothquant', build: () => P.smoothQuant(0.5, 8) },
   { key: 'smoothquant_w8a8_search', group: 'smoothquant', build: () => P.smoothQuant('search', 8) },
   { key: 'smoothquant_w8a8_runtime_all', group: 'smoothquant', build: () => P.smoothQuant(0.5, 8, 'runtime-all') },
-  { key: 'w8a8_per_tensor_static_kl', group: 'smoothquant', build: () => P.smoothQuant(null, 8, 'fold', { range: 'static', calibrator: 'kl' }) },
-  { key: 'smoothquant_w8a8_static_kl', group: 'smoothquant', build: () => P.smoothQuant(0.5, 8, 'fold', { range: 'static', calibrator: 'kl' }) },
+  {
+    key: 'w8a8_per_tensor_static_kl',
+    group: 'smoothquant',
+    build: () => P.smoothQuant(null, 8, 'fold', { range: 'static', calibrator: 'kl' }),
+  },
+  {
+    key: 'smoothquant_w8a8_static_kl',
+    group: 'smoothquant',
+    build: () => P.smoothQuant(0.5, 8, 'fold', { range: 'static', calibrator: 'kl' }),
+  },
   { key: 'w4a4_per_tensor', group: 'smoothquant', build: () => P.smoothQuant(null, 4) },
   { key: 'smoothquant_w4a4', group: 'smoothquant', build: () => P.smoothQuant(0.5, 4) },
   { key: 'smoothquant_w4a4_search', group: 'smoothquant', build: () => P.smoothQuant('search', 4) },
@@ -233,7 +253,15 @@ export function cellFromPredictions(preds: ArrayLike<number>, labels: ArrayLike<
   };
   if (fp) {
     const d = pairedDelta(fp, ok);
-    Object.assign(cell, { delta_pp: 100 * d.delta, delta_lo_pp: 100 * d.lo, delta_hi_pp: 100 * d.hi, within_noise: d.withinNoise, a_only: d.aOnly, b_only: d.bOnly, p_mcnemar: d.p });
+    Object.assign(cell, {
+      delta_pp: 100 * d.delta,
+      delta_lo_pp: 100 * d.lo,
+      delta_hi_pp: 100 * d.hi,
+      within_noise: d.withinNoise,
+      a_only: d.aOnly,
+      b_only: d.bOnly,
+      p_mcnemar: d.p,
+    });
   }
   return cell;
 }
@@ -323,7 +351,12 @@ export async function runStudy(engine: Engine, o: StudyOptions = {}): Promise<St
 
 async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () => void }): Promise<StudyResult> {
   const log = o.log ?? (() => undefined);
-  const want = (k: string, group?: string) => !o.rows || o.rows.includes('all') || o.rows.includes(k) || (group !== undefined && o.rows.includes(group)) || (group !== undefined && group !== 'note004' && o.rows.includes('beyond'));
+  const want = (k: string, group?: string) =>
+    !o.rows ||
+    o.rows.includes('all') ||
+    o.rows.includes(k) ||
+    (group !== undefined && o.rows.includes(group)) ||
+    (group !== undefined && group !== 'note004' && o.rows.includes('beyond'));
   const report = o.report ?? ['val-report', 'test'];
   const split = o.split ?? SPLIT;
   const cells = Object.fromEntries(CELL_NAMES.map((c) => [c, cellOf(split[c], o.limit, scorer)])) as Record<CellName, CellSpec>;
@@ -347,7 +380,9 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
   const fmt = (c?: StudyCell) =>
     c
       ? `${c.accuracy_pct.toFixed(2)}% [${c.lo_pct.toFixed(1)}, ${c.hi_pct.toFixed(1)}]` +
-        (c.delta_pp !== undefined ? ` Δ ${c.delta_pp >= 0 ? '+' : ''}${c.delta_pp.toFixed(2)} [${c.delta_lo_pp!.toFixed(2)}, ${c.delta_hi_pp!.toFixed(2)}]${c.within_noise ? ' ~' : ''}` : '') +
+        (c.delta_pp !== undefined
+          ? ` Δ ${c.delta_pp >= 0 ? '+' : ''}${c.delta_pp.toFixed(2)} [${c.delta_lo_pp!.toFixed(2)}, ${c.delta_hi_pp!.toFixed(2)}]${c.within_noise ? ' ~' : ''}`
+          : '') +
         (c.band ? ` band ${c.band.min_pct.toFixed(2)}–${c.band.max_pct.toFixed(2)}` : '')
       : '—';
 
@@ -359,7 +394,10 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
       log(`  ${key.padEnd(30)} = ${twin.key} (the same plan; not listed twice)`);
       return twin;
     }
-    const old = o.resume?.rows.find((r) => r.key === key && samePlan(r.plan, plan) && on.every((c) => r.cells[c] && (!r.chaotic || !(o.bandSeeds ?? 0) || r.cells[c]!.band)));
+    const old = o.resume?.rows.find(
+      (r) =>
+        r.key === key && samePlan(r.plan, plan) && on.every((c) => r.cells[c] && (!r.chaotic || !(o.bandSeeds ?? 0) || r.cells[c]!.band)),
+    );
     if (old) {
       res.rows.push(old);
       log(`  ${key.padEnd(30)} (resumed)`);
@@ -375,7 +413,8 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
         if (notes.size) out.notes = [...notes];
         if (chaotic && (o.bandSeeds ?? 0) > 0) {
           const vals = [c.accuracy_pct];
-          for (let s = 1; s <= o.bandSeeds!; s++) vals.push((await score(plan, cell, { jitter: { scale: 1e-6, seed: s } })).cell.accuracy_pct);
+          for (let s = 1; s <= o.bandSeeds!; s++)
+            vals.push((await score(plan, cell, { jitter: { scale: 1e-6, seed: s } })).cell.accuracy_pct);
           c.band = { min_pct: Math.min(...vals), max_pct: Math.max(...vals), seeds: o.bandSeeds!, jitter: 1e-6 };
         }
         out.cells[cell] = c;
@@ -387,7 +426,9 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
     return out;
   };
 
-  log(`study on ${CELL_NAMES.map((c) => `${c} = ${cells[c].set}[${cells[c].offset}, ${cells[c].offset + cells[c].limit})`).join(', ')}; backend ${backend}`);
+  log(
+    `study on ${CELL_NAMES.map((c) => `${c} = ${cells[c].set}[${cells[c].offset}, ${cells[c].offset + cells[c].limit})`).join(', ')}; backend ${backend}`,
+  );
   // FP32 on every cell first: the baseline every paired Δ is taken against
   const needSel = NOTE_PARTS.some((p) => want(p, 'note004'));
   const fpRow = await row('fp32', 'note004', P.fp32(), needSel ? [...new Set<CellName>(['val-sel', ...report])] : report);
@@ -411,18 +452,32 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
         for (const c of scanCells) entry.cells[c] = prev?.cells[c] ?? (await score(plan, c)).cell;
         scan.push(entry);
         res.scan = { sites: scan };
-        log(`    site ${String(s.index).padStart(2)} ${s.name.padEnd(22)} ${scanCells.map((c) => `${c}: ${fmt(entry.cells[c])}`).join('  ')}`);
+        log(
+          `    site ${String(s.index).padStart(2)} ${s.name.padEnd(22)} ${scanCells.map((c) => `${c}: ${fmt(entry.cells[c])}`).join('  ')}`,
+        );
         o.onPartial?.(res);
       }
     });
     res.scan = { sites: scan };
     const dSel = scan.map((s) => s.cells['val-sel']!.accuracy_pct);
-    if (scanCells.includes('val-report')) res.scan.spearman_sel_vs_report = spearman(dSel, scan.map((s) => s.cells['val-report']!.accuracy_pct));
-    if (scanCells.includes('test')) res.scan.spearman_sel_vs_test = spearman(dSel, scan.map((s) => s.cells.test!.accuracy_pct));
+    if (scanCells.includes('val-report'))
+      res.scan.spearman_sel_vs_report = spearman(
+        dSel,
+        scan.map((s) => s.cells['val-report']!.accuracy_pct),
+      );
+    if (scanCells.includes('test'))
+      res.scan.spearman_sel_vs_test = spearman(
+        dSel,
+        scan.map((s) => s.cells.test!.accuracy_pct),
+      );
     // the ranking is made on the selection half only (ties: lower site first)
-    const order = [...scan].sort((a, b) => b.cells['val-sel']!.accuracy_pct - a.cells['val-sel']!.accuracy_pct || a.site - b.site).map((r) => r.site);
+    const order = [...scan]
+      .sort((a, b) => b.cells['val-sel']!.accuracy_pct - a.cells['val-sel']!.accuracy_pct || a.site - b.site)
+      .map((r) => r.site);
     res.best_sites = order.slice(0, 6);
-    log(`    ranking chosen on val-sel: [${order.join(', ')}]; Spearman ρ sel vs report ${res.scan.spearman_sel_vs_report?.rho.toFixed(2) ?? '—'} [${res.scan.spearman_sel_vs_report?.lo.toFixed(2) ?? ''}, ${res.scan.spearman_sel_vs_report?.hi.toFixed(2) ?? ''}]`);
+    log(
+      `    ranking chosen on val-sel: [${order.join(', ')}]; Spearman ρ sel vs report ${res.scan.spearman_sel_vs_report?.rho.toFixed(2) ?? '—'} [${res.scan.spearman_sel_vs_report?.lo.toFixed(2) ?? ''}, ${res.scan.spearman_sel_vs_report?.hi.toFixed(2) ?? ''}]`,
+    );
     o.onPartial?.(res);
     if (want('greedy', 'note004') || want('int4_share', 'note004')) {
       // the whole curve on the validation halves; on test only where a budget's k lands (below)
@@ -432,10 +487,13 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
       const greedyPlan = (k: number) => P.sitesPlan(`greedy ${k}`, order.slice(0, k), P.note004Site(4));
       await timed('greedy', async () => {
         for (let k = 1; k <= order.length; k++) {
-          const prev = o.resume?.greedy && o.resume.greedy.order.slice(0, k).join() === order.slice(0, k).join() ? o.resume.greedy.curve : undefined;
+          const prev =
+            o.resume?.greedy && o.resume.greedy.order.slice(0, k).join() === order.slice(0, k).join() ? o.resume.greedy.curve : undefined;
           for (const c of curveCells) (curve[c] ??= []).push(prev?.[c]?.[k - 1] ?? (await score(greedyPlan(k), c)).cell);
           res.greedy = { order, chosen_on: 'val-sel', curve };
-          log(`    greedy ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`);
+          log(
+            `    greedy ${String(k).padStart(2)} sites (+${order[k - 1]}) ${curveCells.map((c) => `${c}: ${fmt(curve[c]![k - 1])}`).join('  ')}`,
+          );
           o.onPartial?.(res);
         }
       });
@@ -446,13 +504,15 @@ async function runStudyOn(scorer: StudyScorer, o: StudyOptions & { onScore?: () 
         const k = shareK(curve['val-sel']!, fpSel, pp);
         const macs = order.slice(0, k).reduce((a, s) => a + sites[s].macs, 0);
         const at: Partial<Record<CellName, StudyCell>> = {};
-        for (const c of report) at[c] = !k ? fpRow.cells[c] : (curve[c]?.[k - 1] ?? (await timed('greedy', () => score(greedyPlan(k), c))).cell);
+        for (const c of report)
+          at[c] = !k ? fpRow.cells[c] : (curve[c]?.[k - 1] ?? (await timed('greedy', () => score(greedyPlan(k), c))).cell);
         return { k, chosen_on: 'val-sel' as const, share_sites: k / sites.length, share_macs: macs / totalMacs, cells: at };
       };
       res.int4_share = { '2pp': await share(2), '5pp': await share(5), '10pp': await share(10) };
       o.onPartial?.(res);
     }
-    if (want('int2_best6', 'note004')) await row('int2_best6', 'note004', P.sitesPlan('INT2 on the best 6 sites (chosen on val-sel)', res.best_sites, P.note004Site(2)));
+    if (want('int2_best6', 'note004'))
+      await row('int2_best6', 'note004', P.sitesPlan('INT2 on the best 6 sites (chosen on val-sel)', res.best_sites, P.note004Site(2)));
   }
   if (want('int2_all', 'note004')) await row('int2_all', 'note004', P.allNote004(2));
   if (want('int8_all', 'note004')) await row('int8_all', 'note004', P.allNote004(8));
@@ -466,7 +526,10 @@ const sgn = (x: number) => (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(2);
 function cellMd(c?: StudyCell): string[] {
   if (!c) return ['—', '—', '—'];
   const acc = `${f2(c.accuracy_pct)}% [${f2(c.lo_pct)}, ${f2(c.hi_pct)}]`;
-  const d = c.delta_pp === undefined ? '—' : `${sgn(c.delta_pp)} [${sgn(c.delta_lo_pp!)}, ${sgn(c.delta_hi_pp!)}]${c.within_noise ? ' within noise' : ''}`;
+  const d =
+    c.delta_pp === undefined
+      ? '—'
+      : `${sgn(c.delta_pp)} [${sgn(c.delta_lo_pp!)}, ${sgn(c.delta_hi_pp!)}]${c.within_noise ? ' within noise' : ''}`;
   const band = c.band ? `${f2(c.band.min_pct)}–${f2(c.band.max_pct)}%` : '—';
   return [acc, d, band];
 }
@@ -488,13 +551,20 @@ export function studyMarkdown(r: StudyResult, meta: { engine: string; date: stri
   );
   for (const cell of r.report) {
     const n = r.rows[0]?.cells[cell]?.n ?? 0;
-    L.push(`## Rows on ${cell} (n = ${n})`, '', '| row | group | plan | accuracy [95%] | Δ vs FP32 pp [95%] | band | paths |', '|---|---|---|---|---|---|---|');
+    L.push(
+      `## Rows on ${cell} (n = ${n})`,
+      '',
+      '| row | group | plan | accuracy [95%] | Δ vs FP32 pp [95%] | band | paths |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const row of r.rows) {
       const [acc, d, band] = cellMd(row.cells[cell]);
       const paths = Object.entries(row.paths)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
-      L.push(`| \`${row.key}\` | ${row.group} | ${row.label}${row.notes?.length ? ` — ${row.notes.join('; ')}` : ''} | ${acc} | ${d} | ${band} | ${paths} |`);
+      L.push(
+        `| \`${row.key}\` | ${row.group} | ${row.label}${row.notes?.length ? ` — ${row.notes.join('; ')}` : ''} | ${acc} | ${d} | ${band} | ${paths} |`,
+      );
     }
     L.push('');
   }
@@ -502,7 +572,10 @@ export function studyMarkdown(r: StudyResult, meta: { engine: string; date: stri
     const cols = Object.keys(r.scan.sites[0]?.cells ?? {}) as CellName[];
     L.push('## Single-site INT4 scan', '');
     const rho = (x?: RankCorrelation) => (x ? `ρ = ${f2(x.rho)} [${f2(x.lo)}, ${f2(x.hi)}] (n = ${x.n} sites)` : '—');
-    L.push(`Rank stability of the single-site accuracies: val-sel vs val-report ${rho(r.scan.spearman_sel_vs_report)}; val-sel vs test ${rho(r.scan.spearman_sel_vs_test)}. ${r.scan.sites[0] ? r.scan.spearman_sel_vs_report?.method ?? '' : ''}`, '');
+    L.push(
+      `Rank stability of the single-site accuracies: val-sel vs val-report ${rho(r.scan.spearman_sel_vs_report)}; val-sel vs test ${rho(r.scan.spearman_sel_vs_test)}. ${r.scan.sites[0] ? (r.scan.spearman_sel_vs_report?.method ?? '') : ''}`,
+      '',
+    );
     L.push(`| site | name | ${cols.map((c) => `${c} Δ pp [95%]`).join(' | ')} |`, `|---|---|${cols.map(() => '---').join('|')}|`);
     for (const s of r.scan.sites) L.push(`| ${s.site} | ${s.name} | ${cols.map((c) => cellMd(s.cells[c])[1]).join(' | ')} |`);
     L.push('');
@@ -516,9 +589,14 @@ export function studyMarkdown(r: StudyResult, meta: { engine: string; date: stri
   }
   if (r.int4_share) {
     L.push('## Share of INT4 within a loss budget (k chosen on val-sel, reported elsewhere)', '');
-    L.push(`| budget | k sites | share by sites | share by multiplications | ${r.report.map((c) => `${c} accuracy [95%] · Δ`).join(' | ')} |`, `|---|---|---|---|${r.report.map(() => '---').join('|')}|`);
+    L.push(
+      `| budget | k sites | share by sites | share by multiplications | ${r.report.map((c) => `${c} accuracy [95%] · Δ`).join(' | ')} |`,
+      `|---|---|---|---|${r.report.map(() => '---').join('|')}|`,
+    );
     for (const [k, v] of Object.entries(r.int4_share))
-      L.push(`| ${k} | ${v.k}/38 | ${(100 * v.share_sites).toFixed(1)}% | ${(100 * v.share_macs).toFixed(1)}% | ${r.report.map((c) => cellMd(v.cells[c]).slice(0, 2).join(' · ')).join(' | ')} |`);
+      L.push(
+        `| ${k} | ${v.k}/38 | ${(100 * v.share_sites).toFixed(1)}% | ${(100 * v.share_macs).toFixed(1)}% | ${r.report.map((c) => cellMd(v.cells[c]).slice(0, 2).join(' · ')).join(' | ')} |`,
+      );
     L.push('');
   }
   if (r.best_sites) L.push(`Best 6 INT4 sites chosen on val-sel (used by \`int2_best6\`): [${r.best_sites.join(', ')}].`, '');

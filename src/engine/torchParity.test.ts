@@ -28,7 +28,10 @@ beforeAll(async () => {
 describe('TS engine vs PyTorch reference (tools/ref/quant_ref.py)', () => {
   it('the fixture belongs to the committed weights', () => {
     expect(existsSync(FIXTURE)).toBe(true);
-    const digest = createHash('sha256').update(readFileSync(join(modelDir(), 'model.safetensors'))).digest('hex').slice(0, 16);
+    const digest = createHash('sha256')
+      .update(readFileSync(join(modelDir(), 'model.safetensors')))
+      .digest('hex')
+      .slice(0, 16);
     expect(digest, 'model.safetensors changed: run tools/ref/make_fixture.sh').toBe(fixture.model_sha256_16);
   });
   const refFp32 = fixture.results.find((r) => r.plan.endsWith('/fp32.json'))!;
@@ -55,7 +58,9 @@ describe('TS engine vs PyTorch reference (tools/ref/quant_ref.py)', () => {
       const movedByTorch = r.predictions.map((_, i) => i).filter((i) => r.predictions[i] !== refFp32.predictions[i]);
       const movedByTsToo = movedByTorch.filter((i) => tsPlan[i] !== tsFp32[i]);
       // the same 1% budget as the agreement test (2 of 200 images may sit on a near-tie)
-      expect(movedByTsToo.length, `images PyTorch moves: ${movedByTorch}; TS moves ${movedByTsToo}`).toBeGreaterThanOrEqual(movedByTorch.length - Math.floor(0.01 * r.count));
+      expect(movedByTsToo.length, `images PyTorch moves: ${movedByTorch}; TS moves ${movedByTsToo}`).toBeGreaterThanOrEqual(
+        movedByTorch.length - Math.floor(0.01 * r.count),
+      );
       let maxDiff = 0;
       for (let i = 0; i < q.logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(q.logits[i] - fp.logits[i]));
       expect(maxDiff, 'the quantized logits equal FP32: quantization did not run').toBeGreaterThan(1e-2);
@@ -69,7 +74,13 @@ describe('per-tensor ranges are per image, not per batch', () => {
   // batch of 32 the logits must be the same.
   it.each([
     ['all INT4 per-tensor (note 004)', () => REF_PLANS.int4_note004()],
-    ['INT8 per-tensor, one site INT2', () => ({ ...REF_PLANS.int8_note004(), sites: REF_PLANS.int8_note004().sites.map((s, i) => (i === 3 ? REF_PLANS.int2_note004().sites[3] : s)) })],
+    [
+      'INT8 per-tensor, one site INT2',
+      () => ({
+        ...REF_PLANS.int8_note004(),
+        sites: REF_PLANS.int8_note004().sites.map((s, i) => (i === 3 ? REF_PLANS.int2_note004().sites[3] : s)),
+      }),
+    ],
   ])('%s: 32 images in one batch = each image alone', async (_name, build) => {
     const plan = build();
     const n = 32;
@@ -78,7 +89,7 @@ describe('per-tensor ranges are per image, not per batch', () => {
     for (let i = 0; i < n; i++) alone.set((await engine.logits(plan, 'test', i, 1)).logits, i * 10);
     let worst = 0;
     for (let i = 0; i < alone.length; i++) worst = Math.max(worst, Math.abs(alone[i] - batch.logits[i]));
-    expect(worst, 'an image\'s logits depend on the other images of its batch').toBeLessThanOrEqual(1e-5);
+    expect(worst, "an image's logits depend on the other images of its batch").toBeLessThanOrEqual(1e-5);
     expect(argmaxRows(alone, 10)).toEqual(argmaxRows(batch.logits, 10));
   });
 });

@@ -14,7 +14,15 @@ import { submitAndWait } from '../kernels/common';
 import { HISTOGRAM_BINS, SAMPLE_SIZE } from '../plan/operandStats';
 import type { OperandStats } from '../plan/types';
 
-export async function gpuOperandStats(ctx: GpuContext, role: 'a' | 'b', x: Float32Array | GpuBuffer<'f32'>, rows: number, cols: number, values?: Float32Array, bins = HISTOGRAM_BINS): Promise<OperandStats> {
+export async function gpuOperandStats(
+  ctx: GpuContext,
+  role: 'a' | 'b',
+  x: Float32Array | GpuBuffer<'f32'>,
+  rows: number,
+  cols: number,
+  values?: Float32Array,
+  bins = HISTOGRAM_BINS,
+): Promise<OperandStats> {
   const n = rows * cols;
   const owned: { destroy(): void }[] = [];
   const own = <T extends { destroy(): void }>(t: T) => (owned.push(t), t);

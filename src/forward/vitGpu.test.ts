@@ -30,7 +30,8 @@ describe('ViT forward on WebGPU', () => {
     const plan = preparePlan(fp32Plan(), ref.sites, siteLinears(w));
     const y = await vit.compiled(plan, IMAGES).run(data.test.pixels.subarray(0, IMAGES * IMAGE_BYTES), IMAGES);
     let maxDiff = 0;
-    for (let i = 0; i < IMAGES; i++) for (let c = 0; c < 10; c++) maxDiff = Math.max(maxDiff, Math.abs(y[i * 10 + c] - reference.logits[i][c]));
+    for (let i = 0; i < IMAGES; i++)
+      for (let c = 0; c < 10; c++) maxDiff = Math.max(maxDiff, Math.abs(y[i * 10 + c] - reference.logits[i][c]));
     expect(maxDiff).toBeLessThan(1e-3);
     vit.destroy();
   });
@@ -42,7 +43,10 @@ describe('ViT forward on WebGPU', () => {
     ['INT8 per-tensor asymmetric, note-004 style', () => P.allNote004(8)],
     ['SmoothQuant α=0.5 W8A8 per-tensor', () => P.smoothQuant(0.5, 8)],
     ['weight-only W4 RTN', () => P.weightOnly(4, 'channel', false)],
-    ['fake-quant: INT8 activations × FP32 weights', () => P.plan('A8 only', (_i, hasW) => (hasW ? { a: P.op(8, 'token', false), b: P.op(32) } : { a: P.op(32), b: P.op(32) }))],
+    [
+      'fake-quant: INT8 activations × FP32 weights',
+      () => P.plan('A8 only', (_i, hasW) => (hasW ? { a: P.op(8, 'token', false), b: P.op(32) } : { a: P.op(32), b: P.op(32) })),
+    ],
   ])('%s ≈ CPU reference', async (_name, build) => {
     const ref = new VitReference(w);
     const plan = validatePlan(build());
@@ -76,7 +80,9 @@ describe('ViT forward on WebGPU', () => {
     const ref = new VitReference(w);
     const vit = new VitGpu(ctx, w, IMAGES);
     const only = P.plan('A8 on q·kᵀ only', (i) => (i === 2 ? { a: P.op(8), b: P.op(32) } : { a: P.op(32), b: P.op(32) }));
-    expect(() => vit.compiled(preparePlan(validatePlan(only), ref.sites, siteLinears(w)), IMAGES)).toThrow(/site 2: .*both operands or neither/);
+    expect(() => vit.compiled(preparePlan(validatePlan(only), ref.sites, siteLinears(w)), IMAGES)).toThrow(
+      /site 2: .*both operands or neither/,
+    );
     vit.destroy();
   });
 });

@@ -48,7 +48,8 @@ export function gpuSupportsStep(step: Step, plan: PreparedPlan): true | string {
   if (needsSiteDefinition(ps))
     return `site ${ps.info.index}: FP8 / MX / NVFP4 activations and the Hadamard rotation run on the CPU backend only (no WGSL kernels for them; weight formats are decoded into the FP32 GEMM)`;
   const g = ps.weight?.q?.groupSize;
-  if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0) return `site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`;
+  if (ps.path.path === 'int4-gemm' && g !== undefined && g < ps.info.k && g % 8 !== 0)
+    return `site ${ps.info.index}: W4A8 groups must be a multiple of 8 columns (got ${g})`;
   if (!ps.info.hasWeight && ps.path.path !== 'fp32' && ps.path.path !== 'int8-gemm')
     return `site ${ps.info.index}: ${ps.path.reason} — the WebGPU attention kernels quantize both operands or neither`;
   return true;
@@ -172,7 +173,9 @@ export class CompiledForward {
   }
 
   private upload<T extends Float32Array | Uint32Array | Int32Array>(a: T, label: string) {
-    return this.own(GpuBuffer.from(this.ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label));
+    return this.own(
+      GpuBuffer.from(this.ctx, a as never, (a instanceof Float32Array ? 'f32' : a instanceof Uint32Array ? 'u32' : 'i32') as never, label),
+    );
   }
 
   /** `embedBias`: the bias is already in the constant embedding rows (patch embedding) */
@@ -194,7 +197,13 @@ export class CompiledForward {
     }
     if (ps.path.path === 'int4-gemm') {
       const q = wt!.q!;
-      return { kind: 'int4' as const, bias, w: this.upload(packInt4Rows(wt!.storage!.values, L.out, L.in), `w4 ${i}`), sw: this.upload(q.scales, `sw ${i}`), groupSize: q.groupSize >= L.in ? L.in : q.groupSize };
+      return {
+        kind: 'int4' as const,
+        bias,
+        w: this.upload(packInt4Rows(wt!.storage!.values, L.out, L.in), `w4 ${i}`),
+        sw: this.upload(q.scales, `sw ${i}`),
+        groupSize: q.groupSize >= L.in ? L.in : q.groupSize,
+      };
     }
     const wf = ps.path.path === 'fp32' ? L.w : (wt!.deq ?? wt!.w);
     return { kind: 'f32' as const, bias, w: this.upload(wf, `w ${i}`) };
@@ -204,7 +213,15 @@ export class CompiledForward {
    * A weight site: input `inp` [rows × K] (or a fused LayerNorm), output `y` with bias, GELU and
    * residual fused. `lnFused` = the LayerNorm whose output feeds this site (fused quantization).
    */
-  private linearSite(i: number, m: number, rowsPerImage: number, inp: GpuBuffer<'f32'> | null, y: GpuBuffer<'f32'>, epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'>; embed?: boolean }, lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number }) {
+  private linearSite(
+    i: number,
+    m: number,
+    rowsPerImage: number,
+    inp: GpuBuffer<'f32'> | null,
+    y: GpuBuffer<'f32'>,
+    epi: { gelu?: boolean; residual?: 'accumulate' | 'buffer'; residualBuf?: GpuBuffer<'f32'>; embed?: boolean },
+    lnIn?: { input: GpuBuffer<'f32'>; gamma: Float32Array; beta: Float32Array; inRow?: number },
+  ) {
     const { ctx, plan } = this;
     const eps = this.w.config.layer_norm_eps;
     const ps = plan.sites[i];
@@ -229,7 +246,9 @@ export class CompiledForward {
       const beta = this.upload(bt, `ln β ${i}`);
       const fusedQuant = ps.path.path === 'int8-gemm' || ps.path.path === 'int4-gemm';
       if (fusedQuant) {
-        const lq = this.own(createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }));
+        const lq = this.own(
+          createLayerNormQuantize(ctx, { rows: m, c: k, eps, inRow: lnIn.inRow, ...actQuant(ps.scheme.a, ps.clipA, rowsPerImage) }),
+        );
         this.flagOps.push(lq);
         lnOp = lq;
         lnOpOutput = lq.lnOutput;
@@ -263,26 +282,81 @@ export class CompiledForward {
       const from = lnOpOutput ?? src!;
       const firstRow = epi.embed ? 1 : 0; // the patch embedding's zero class-token slot
       const r = rowsPerImage - firstRow;
-      this.taps.set(i, { step: this.commands.length, operands: () => [{ from, rows: r, cols: k, pieces: [{ rows: r, cols: k, aOff: firstRow * k, aRow: k, aCol: 1, outOff: 0, outRow: k }] }] });
+      this.taps.set(i, {
+        step: this.commands.length,
+        operands: () => [
+          { from, rows: r, cols: k, pieces: [{ rows: r, cols: k, aOff: firstRow * k, aRow: k, aCol: 1, outOff: 0, outRow: k }] },
+        ],
+      });
     }
     const groupOf = ps.scheme.a.granularity === 'tensor' ? rowsPerImage : 1;
     const residual = epi.residual;
     const resBuf = epi.residual === 'buffer' ? epi.residualBuf : undefined;
     if (wb.kind === 'int8') {
       quantizeA();
-      const g = this.own(createGemmW8A8(ctx, { m, n, k, sxGroup: groupOf, swGroup: wb.swGroup, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, zwGroup: wb.zw ? wb.swGroup : undefined, bias: true, gelu: epi.gelu, residual }));
+      const g = this.own(
+        createGemmW8A8(ctx, {
+          m,
+          n,
+          k,
+          sxGroup: groupOf,
+          swGroup: wb.swGroup,
+          zxGroup: ps.scheme.a.symmetric ? undefined : groupOf,
+          zwGroup: wb.zw ? wb.swGroup : undefined,
+          bias: true,
+          gelu: epi.gelu,
+          residual,
+        }),
+      );
       this.flagOps.push(g); // NaN/Inf in the epilogue (e.g. a NaN scale) is reported, not passed on
-      this.commands.push((enc) => g.encode(enc, { x: this.scratch.qA, w: wb.w, sx: this.scratch.sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA, zw: wb.zw, bias: wb.bias, residual: resBuf, y }));
+      this.commands.push((enc) =>
+        g.encode(enc, {
+          x: this.scratch.qA,
+          w: wb.w,
+          sx: this.scratch.sA,
+          sw: wb.sw,
+          zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA,
+          zw: wb.zw,
+          bias: wb.bias,
+          residual: resBuf,
+          y,
+        }),
+      );
     } else if (wb.kind === 'int4') {
       quantizeA();
-      const g = this.own(createGemmW4A8(ctx, { m, n, k, groupSize: wb.groupSize, sxGroup: groupOf, zxGroup: ps.scheme.a.symmetric ? undefined : groupOf, bias: true, gelu: epi.gelu, residual }));
-      this.commands.push((enc) => g.encode(enc, { x: this.scratch.qA, w: wb.w, sx: this.scratch.sA, sw: wb.sw, zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA, bias: wb.bias, residual: resBuf, y }));
+      const g = this.own(
+        createGemmW4A8(ctx, {
+          m,
+          n,
+          k,
+          groupSize: wb.groupSize,
+          sxGroup: groupOf,
+          zxGroup: ps.scheme.a.symmetric ? undefined : groupOf,
+          bias: true,
+          gelu: epi.gelu,
+          residual,
+        }),
+      );
+      this.commands.push((enc) =>
+        g.encode(enc, {
+          x: this.scratch.qA,
+          w: wb.w,
+          sx: this.scratch.sA,
+          sw: wb.sw,
+          zx: ps.scheme.a.symmetric ? undefined : this.scratch.zA,
+          bias: wb.bias,
+          residual: resBuf,
+          y,
+        }),
+      );
     } else {
       let from = src!;
       if (ps.path.path === 'fake-quant' && ps.scheme.a.bits !== 32) {
         quantizeA();
         const dq: FakeQuantOp<any> = this.own(createDequantizeRows(ctx, { rows: m, cols: k, rowsPerGroup: groupOf }));
-        this.commands.push((enc) => dq.encode(enc, { q: this.scratch.qA, scales: this.scratch.sA, zeros: this.scratch.zA, out: this.scratch.fq }));
+        this.commands.push((enc) =>
+          dq.encode(enc, { q: this.scratch.qA, scales: this.scratch.sA, zeros: this.scratch.zA, out: this.scratch.fq }),
+        );
         from = this.scratch.fq;
       }
       const g: GemmF32Op = this.own(createGemmF32(ctx, { m, n, k, bias: true, gelu: epi.gelu, residual: residual ?? 'none' }));
@@ -334,14 +408,22 @@ export class CompiledForward {
           this.linearSite(st.site, rows, T, get(st.x), x, { residual: 'buffer', residualBuf: xinit, embed: true });
         } else if (op.residual) {
           // y = a + GEMM, accumulated in a's buffer (a is read by nothing after this op)
-          if ((lastUse.get(op.residual.a) ?? -1) > j) throw new Error(`vitGpu: ${op.residual.a} is read after the residual add; it cannot accumulate in place`);
+          if ((lastUse.get(op.residual.a) ?? -1) > j)
+            throw new Error(`vitGpu: ${op.residual.a} is read after the residual add; it cannot accumulate in place`);
           const y = get(op.residual.a);
           bufOf.delete(op.residual.a);
           bufOf.set(op.y, y);
           this.linearSite(st.site, B * perImage, perImage, get(st.x), y, { residual: 'accumulate' });
         } else {
           const y = tensor(op.y);
-          const lnIn = op.ln ? { input: get(op.cls ? op.cls.x : op.ln.x), gamma: param(op.ln.g), beta: param(op.ln.b), inRow: op.cls ? shapes.get(op.cls.x)!.rows * D : undefined } : undefined;
+          const lnIn = op.ln
+            ? {
+                input: get(op.cls ? op.cls.x : op.ln.x),
+                gamma: param(op.ln.g),
+                beta: param(op.ln.b),
+                inRow: op.cls ? shapes.get(op.cls.x)!.rows * D : undefined,
+              }
+            : undefined;
           this.linearSite(st.site, B * perImage, perImage, lnIn ? null : get(st.x), y, { gelu: op.gelu !== undefined }, lnIn);
         }
       } else if (op.kind === 'attention') {
@@ -394,7 +476,12 @@ export class CompiledForward {
     this.taps.set(op.scores.site, { step: this.commands.length, operands: () => [heads(0, false), heads(D, false)] });
     this.commands.push((enc) => att.encodeScores(enc, { qkv }));
     this.commands.push((enc) => att.encodeSoftmax(enc));
-    const probs: OperandView = { from: att.scores, rows: H * T, cols: T, pieces: [{ rows: H * T, cols: T, aOff: 0, aRow: T, aCol: 1, outOff: 0, outRow: T }] };
+    const probs: OperandView = {
+      from: att.scores,
+      rows: H * T,
+      cols: T,
+      pieces: [{ rows: H * T, cols: T, aOff: 0, aRow: T, aCol: 1, outOff: 0, outRow: T }],
+    };
     this.taps.set(op.values.site, { step: this.commands.length, operands: () => [probs, heads(2 * D, true)] });
     this.commands.push((enc) => att.encodeContext(enc, { qkv, out }));
     this.flagOps.push(att);
@@ -423,7 +510,9 @@ export class CompiledForward {
     this.uploadPatches(pixels, 1);
     const views = tap.operands();
     const ops = views.map((v) => v.pieces.map((p) => createCopyRows(this.ctx, p)));
-    const outs = views.map((v, i) => new GpuBuffer(this.ctx, { dtype: 'f32', length: v.rows * v.cols, label: `site ${site} operand ${i}` }));
+    const outs = views.map(
+      (v, i) => new GpuBuffer(this.ctx, { dtype: 'f32', length: v.rows * v.cols, label: `site ${site} operand ${i}` }),
+    );
     try {
       await submitAndWait(this.ctx, (enc) => {
         for (const s of this.commands.slice(0, tap.step)) s(enc);

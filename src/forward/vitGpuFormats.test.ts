@@ -23,7 +23,10 @@ afterAll(() => ctx?.destroy());
 const IMAGES = 4;
 
 describe('formats on WebGPU', () => {
-  const wAct = (a: Plan['sites'][number]['a'], fmt: 'mxfp4' | 'nf4' | 'nvfp4'): Plan => P.plan(`A ${a.bits} × W ${fmt}`, (_i, hw) => (hw ? { a, b: P.fmtOp(fmt) } : { a: P.op(32, 'tensor', true), b: P.op(32, 'tensor', true) }));
+  const wAct = (a: Plan['sites'][number]['a'], fmt: 'mxfp4' | 'nf4' | 'nvfp4'): Plan =>
+    P.plan(`A ${a.bits} × W ${fmt}`, (_i, hw) =>
+      hw ? { a, b: P.fmtOp(fmt) } : { a: P.op(32, 'tensor', true), b: P.op(32, 'tensor', true) },
+    );
   for (const [name, plan] of [
     ['W-NF4 (weight-only, FP32 GEMM)', P.formatPlan('nf4')],
     ['A INT8 per-token × W MXFP4 (fake-quant A, decoded W)', wAct(P.op(8, 'token', false), 'mxfp4')],
@@ -48,7 +51,9 @@ describe('formats on WebGPU', () => {
     const ref = new VitReference(w);
     const vit = new VitGpu(ctx, w, IMAGES);
     for (const plan of [P.formatPlan('fp8_e4m3'), P.withRotation(P.fp32())]) {
-      const prepared = preparePlan(plan, ref.sites, siteLinears(w), undefined, { layerNorm: (i: number) => (i % 6 === 1 ? w.blocks[(i - 1) / 6 | 0].ln1 : w.blocks[(i - 1) / 6 | 0].ln2) } as never);
+      const prepared = preparePlan(plan, ref.sites, siteLinears(w), undefined, {
+        layerNorm: (i: number) => (i % 6 === 1 ? w.blocks[((i - 1) / 6) | 0].ln1 : w.blocks[((i - 1) / 6) | 0].ln2),
+      } as never);
       expect(() => vit.compiled(prepared, IMAGES)).toThrow(UnsupportedOnWebGpu);
       expect(() => vit.compiled(prepared, IMAGES)).toThrow(/CPU backend only/);
     }

@@ -36,7 +36,11 @@ export function siteLinears(w: VitWeights): (Linear | null)[] {
     ['head', w.head],
   ]);
   w.blocks.forEach((b, i) => {
-    byParam.set(`blocks.${i}.to_qkv`, b.toQkv).set(`blocks.${i}.to_out`, b.toOut).set(`blocks.${i}.fc1`, b.fc1).set(`blocks.${i}.fc2`, b.fc2);
+    byParam
+      .set(`blocks.${i}.to_qkv`, b.toQkv)
+      .set(`blocks.${i}.to_out`, b.toOut)
+      .set(`blocks.${i}.fc1`, b.fc1)
+      .set(`blocks.${i}.fc2`, b.fc2);
   });
   return buildSites(w.config).map((s) => {
     if (!s.param) return null;
@@ -47,7 +51,15 @@ export function siteLinears(w: VitWeights): (Linear | null)[] {
 }
 
 /** [cls; E] + pos for each of `images` images: E [np × d] per image → out [(np + 1) × d] per image. */
-export function embedTokens(e: Float32Array, cls: Float32Array, pos: Float32Array, images: number, np: number, d: number, out: Float32Array): void {
+export function embedTokens(
+  e: Float32Array,
+  cls: Float32Array,
+  pos: Float32Array,
+  images: number,
+  np: number,
+  d: number,
+  out: Float32Array,
+): void {
   const T = np + 1;
   for (let i = 0; i < images; i++) {
     const xo = i * T * d;
@@ -187,7 +199,8 @@ function runStep(s: Step, t: Map<string, Float32Array>, vit: VitReference, plan:
       const hd = cols(s.v);
       // B = vᵀ per head in GEMM terms
       const vT = new Float32Array(s.heads * hd * T);
-      for (let h = 0; h < s.heads; h++) for (let r = 0; r < T; r++) for (let j = 0; j < hd; j++) vT[(h * hd + j) * T + r] = v[(h * T + r) * hd + j];
+      for (let h = 0; h < s.heads; h++)
+        for (let r = 0; r < T; r++) for (let j = 0; j < hd; j++) vT[(h * hd + j) * T + r] = v[(h * T + r) * hd + j];
       hooks?.operands?.(s.site, p, s.heads * T, vT, s.heads * hd, T);
       t.set(s.y, out(s.site, runAttentionSite(plan.sites[s.site], p, vT, s.heads, T, hd, T, vit.ops)));
       return;
@@ -198,7 +211,8 @@ function runStep(s: Step, t: Map<string, Float32Array>, vit: VitReference, plan:
       const hd = cols(s.x);
       const d = cols(s.y);
       const cat = new Float32Array(T * d);
-      for (let h = 0; h < s.heads; h++) for (let r = 0; r < T; r++) for (let j = 0; j < hd; j++) cat[r * d + h * hd + j] = o[(h * T + r) * hd + j];
+      for (let h = 0; h < s.heads; h++)
+        for (let r = 0; r < T; r++) for (let j = 0; j < hd; j++) cat[r * d + h * hd + j] = o[(h * T + r) * hd + j];
       t.set(s.y, cat);
       return;
     }
@@ -221,6 +235,8 @@ function runStep(s: Step, t: Map<string, Float32Array>, vit: VitReference, plan:
       t.set(s.y, get(s.x).slice(0, cols(s.x)));
       return;
     case 'fakeQuant':
-      throw new Error('reference forward: fakeQuant steps belong to training (lowerVit mode "train"); inference quantizes inside the product steps');
+      throw new Error(
+        'reference forward: fakeQuant steps belong to training (lowerVit mode "train"); inference quantizes inside the product steps',
+      );
   }
 }

@@ -35,9 +35,12 @@ export function checkBufferSize(ctx: GpuContext, bytes: number, label: string, b
   if (!Number.isFinite(bytes) || bytes < 0) throw new GpuBufferError(`${label}: invalid size ${bytes} bytes`);
   const maxBuf = ctx.limits.maxBufferSize;
   const maxBind = ctx.limits.maxStorageBufferBindingSize;
-  if (bytes > maxBuf) throw new GpuBufferError(`${label}: ${fmt(bytes)} exceeds the device's maxBufferSize (${fmt(maxBuf)}); use a smaller batch`);
+  if (bytes > maxBuf)
+    throw new GpuBufferError(`${label}: ${fmt(bytes)} exceeds the device's maxBufferSize (${fmt(maxBuf)}); use a smaller batch`);
   if (binding && bytes > maxBind)
-    throw new GpuBufferError(`${label}: ${fmt(bytes)} exceeds the device's maxStorageBufferBindingSize (${fmt(maxBind)}); use a smaller batch`);
+    throw new GpuBufferError(
+      `${label}: ${fmt(bytes)} exceeds the device's maxStorageBufferBindingSize (${fmt(maxBind)}); use a smaller batch`,
+    );
 }
 
 function fmt(b: number): string {
@@ -75,13 +78,19 @@ export class GpuBuffer<D extends DType = DType> {
     return b;
   }
   static f32(ctx: GpuContext, data: ArrayLike<number> | number, label?: string): GpuBuffer<'f32'> {
-    return typeof data === 'number' ? new GpuBuffer(ctx, { dtype: 'f32', length: data, label }) : GpuBuffer.from(ctx, Float32Array.from(data), 'f32', label);
+    return typeof data === 'number'
+      ? new GpuBuffer(ctx, { dtype: 'f32', length: data, label })
+      : GpuBuffer.from(ctx, Float32Array.from(data), 'f32', label);
   }
   static u32(ctx: GpuContext, data: ArrayLike<number> | number, label?: string): GpuBuffer<'u32'> {
-    return typeof data === 'number' ? new GpuBuffer(ctx, { dtype: 'u32', length: data, label }) : GpuBuffer.from(ctx, Uint32Array.from(data), 'u32', label);
+    return typeof data === 'number'
+      ? new GpuBuffer(ctx, { dtype: 'u32', length: data, label })
+      : GpuBuffer.from(ctx, Uint32Array.from(data), 'u32', label);
   }
   static i32(ctx: GpuContext, data: ArrayLike<number> | number, label?: string): GpuBuffer<'i32'> {
-    return typeof data === 'number' ? new GpuBuffer(ctx, { dtype: 'i32', length: data, label }) : GpuBuffer.from(ctx, Int32Array.from(data), 'i32', label);
+    return typeof data === 'number'
+      ? new GpuBuffer(ctx, { dtype: 'i32', length: data, label })
+      : GpuBuffer.from(ctx, Int32Array.from(data), 'i32', label);
   }
 
   get destroyed(): boolean {
@@ -96,7 +105,9 @@ export class GpuBuffer<D extends DType = DType> {
 
   write(data: ArrayBufferView & ArrayLike<number>, elemOffset = 0): void {
     if (elemOffset + data.length > this.length)
-      throw new GpuBufferError(`GpuBuffer '${this.label}': write of ${data.length} elements at ${elemOffset} overruns length ${this.length}`);
+      throw new GpuBufferError(
+        `GpuBuffer '${this.label}': write of ${data.length} elements at ${elemOffset} overruns length ${this.length}`,
+      );
     if (data.length === 0) return;
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.length * 4);
     // writeBuffer wants a multiple of 4 bytes: always true for 32-bit elements.
@@ -144,7 +155,12 @@ export function pooledStagingCount(device: GPUDevice): number {
 }
 
 /** Copy [byteOffset, byteOffset+byteLength) of a buffer to the CPU (after queued work finishes). */
-export async function readBuffer(ctx: GpuContext, src: GPUBuffer, byteOffset = 0, byteLength = src.size - byteOffset): Promise<ArrayBuffer> {
+export async function readBuffer(
+  ctx: GpuContext,
+  src: GPUBuffer,
+  byteOffset = 0,
+  byteLength = src.size - byteOffset,
+): Promise<ArrayBuffer> {
   if (byteLength === 0) return new ArrayBuffer(0);
   const size = Math.ceil(byteLength / 4) * 4;
   const cls = stagingClass(size);
@@ -152,7 +168,9 @@ export async function readBuffer(ctx: GpuContext, src: GPUBuffer, byteOffset = 0
   if (!pool) stagingPools.set(ctx.device, (pool = new Map()));
   const free = pool.get(cls) ?? [];
   pool.set(cls, free);
-  const staging = free.pop() ?? ctx.device.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${cls} B` });
+  const staging =
+    free.pop() ??
+    ctx.device.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${cls} B` });
   let reusable = false;
   try {
     const enc = ctx.device.createCommandEncoder();

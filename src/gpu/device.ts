@@ -58,7 +58,8 @@ export interface GpuContextOptions {
 
 export async function createGpuContext(gpu: GPU, opts: GpuContextOptions = {}): Promise<GpuContext> {
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError('WebGPU: requestAdapter() returned null (no adapter; in Chromium pass --enable-unsafe-webgpu)');
+  if (!adapter)
+    throw new GpuUnavailableError('WebGPU: requestAdapter() returned null (no adapter; in Chromium pass --enable-unsafe-webgpu)');
   const wanted: GPUFeatureName[] = [];
   const timestampQuery = !opts.disableTimestamps && adapter.features.has('timestamp-query');
   if (timestampQuery) wanted.push('timestamp-query');
@@ -82,8 +83,10 @@ export async function createGpuContext(gpu: GPU, opts: GpuContextOptions = {}): 
     architecture: info?.architecture ?? '',
     device: info?.device ?? '',
     description: info?.description ?? '',
-    isFallback: !!((info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter ??
-      (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    isFallback: !!(
+      (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter ??
+      (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter
+    ),
   };
   const listeners = new Set<(info: GPUDeviceLostInfo) => void>();
   let isLost = false;
@@ -121,7 +124,8 @@ export async function createGpuContext(gpu: GPU, opts: GpuContextOptions = {}): 
 
 export async function browserGpuContext(opts: GpuContextOptions = {}): Promise<GpuContext> {
   const gpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
-  if (!gpu) throw new GpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing; a secure context is required)');
+  if (!gpu)
+    throw new GpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing; a secure context is required)');
   return createGpuContext(gpu, opts);
 }
 

@@ -55,7 +55,9 @@ describe('buffers', () => {
   });
 
   it('checks sizes against the device limits with a clear error', () => {
-    expect(() => checkBufferSize(ctx, ctx.limits.maxStorageBufferBindingSize + 4, 'big')).toThrow(/maxStorageBufferBindingSize|maxBufferSize/);
+    expect(() => checkBufferSize(ctx, ctx.limits.maxStorageBufferBindingSize + 4, 'big')).toThrow(
+      /maxStorageBufferBindingSize|maxBufferSize/,
+    );
     expect(() => new GpuBuffer(ctx, { dtype: 'f32', length: ctx.limits.maxBufferSize / 4 + 16 })).toThrow(/maxBufferSize/);
     expect(() => new GpuBuffer(ctx, { dtype: 'f32', length: -1 })).toThrow(GpuBufferError);
   });
@@ -138,4 +140,3 @@ describe('made once, used again', () => {
     b.destroy();
   });
 });
-

@@ -33,10 +33,21 @@ export function transpose(x: ArrayLike<number>, rows: number, cols: number): Flo
  * slice, 'tensor' = one range over all heads of an image. Returns storage integers, scales and zeros
  * in the kernel's group order.
  */
-export function quantizeSlices(slices: Float32Array[][], rows: number, cols: number, s: AttnQuant): { q: Int32Array[][]; scales: Float32Array; zeros: Int32Array } {
+export function quantizeSlices(
+  slices: Float32Array[][],
+  rows: number,
+  cols: number,
+  s: AttnQuant,
+): { q: Int32Array[][]; scales: Float32Array; zeros: Int32Array } {
   const off = storageOffset(s.bits, s.symmetric);
-  const spec: MatrixQuantSpec = { bits: s.bits, symmetric: s.symmetric, granularity: s.granularity === 'tensor' ? 'tensor' : 'row', clip: s.clip };
-  const scales: number[] = [], zeros: number[] = [];
+  const spec: MatrixQuantSpec = {
+    bits: s.bits,
+    symmetric: s.symmetric,
+    granularity: s.granularity === 'tensor' ? 'tensor' : 'row',
+    clip: s.clip,
+  };
+  const scales: number[] = [],
+    zeros: number[] = [];
   const q: Int32Array[][] = [];
   for (const perHead of slices) {
     const heads = perHead.length;

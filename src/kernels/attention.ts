@@ -84,13 +84,29 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
   const scores = own(new GpuBuffer(ctx, { dtype: 'f32', length: Z * T * T, label: 'attention.scores' }));
   const alpha = 1 / Math.sqrt(hd);
 
-  const quantSet = (rows: number, cols: number, view: Parameters<typeof createQuantizeRows>[1]['view'], s: AttnQuant, perRowNames: string[]): QuantSet => {
+  const quantSet = (
+    rows: number,
+    cols: number,
+    view: Parameters<typeof createQuantizeRows>[1]['view'],
+    s: AttnQuant,
+    perRowNames: string[],
+  ): QuantSet => {
     if (!perRowNames.includes(s.granularity) && s.granularity !== 'tensor')
-      throw new KernelError(`attention: granularity '${s.granularity}' is not one of ${[...perRowNames, 'tensor'].join(', ')} for this operand`);
+      throw new KernelError(
+        `attention: granularity '${s.granularity}' is not one of ${[...perRowNames, 'tensor'].join(', ')} for this operand`,
+      );
     const op = own(
       createQuantizeRows(ctx, {
-        rows, cols, batch: Z, batchInner: heads, view, bits: s.bits, symmetric: s.symmetric,
-        granularity: s.granularity === 'tensor' ? 'tensor' : 'row', rowsPerTensor: rows * heads, clip: s.clip,
+        rows,
+        cols,
+        batch: Z,
+        batchInner: heads,
+        view,
+        bits: s.bits,
+        symmetric: s.symmetric,
+        granularity: s.granularity === 'tensor' ? 'tensor' : 'row',
+        rowsPerTensor: rows * heads,
+        clip: s.clip,
       }),
     );
     return {
@@ -109,8 +125,15 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     ks = quantSet(T, hd, qkvView(dim), cfg.k, ['token', 'channel']);
     qkI8 = own(
       createGemmW8A8(ctx, {
-        m: T, n: T, k: hd, batch: Z, batchInner: heads, alpha, variant: cfg.variant,
-        sxGroup: group(cfg.q, T), swGroup: group(cfg.k, T),
+        m: T,
+        n: T,
+        k: hd,
+        batch: Z,
+        batchInner: heads,
+        alpha,
+        variant: cfg.variant,
+        sxGroup: group(cfg.q, T),
+        swGroup: group(cfg.k, T),
         zxGroup: cfg.q.symmetric ? undefined : group(cfg.q, T),
         zwGroup: cfg.k.symmetric ? undefined : group(cfg.k, T),
       }),
@@ -128,8 +151,15 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     vs = quantSet(hd, T, { off: 2 * dim, row: 1, col: 3 * dim, outer: T * 3 * dim, inner: hd }, cfg.v, ['channel']);
     pvI8 = own(
       createGemmW8A8(ctx, {
-        m: T, n: hd, k: T, batch: Z, batchInner: heads, y: outView, variant: cfg.variant,
-        sxGroup: group(cfg.p, T), swGroup: group(cfg.v, hd),
+        m: T,
+        n: hd,
+        k: T,
+        batch: Z,
+        batchInner: heads,
+        y: outView,
+        variant: cfg.variant,
+        sxGroup: group(cfg.p, T),
+        swGroup: group(cfg.v, hd),
         zxGroup: cfg.p.symmetric ? undefined : group(cfg.p, T),
         zwGroup: cfg.v.symmetric ? undefined : group(cfg.v, hd),
       }),
@@ -137,8 +167,14 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
   } else {
     pvF32 = own(
       createGemmF32(ctx, {
-        m: T, n: hd, k: T, batch: Z, batchInner: heads, transB: true,
-        w: { off: 2 * dim, row: 3 * dim, outer: T * 3 * dim, inner: hd }, y: outView,
+        m: T,
+        n: hd,
+        k: T,
+        batch: Z,
+        batchInner: heads,
+        transB: true,
+        w: { off: 2 * dim, row: 3 * dim, outer: T * 3 * dim, inner: hd },
+        y: outView,
       }),
     );
   }
@@ -208,4 +244,3 @@ export function createAttention(ctx: GpuContext, cfg: AttentionConfig): Attentio
     },
   };
 }
-

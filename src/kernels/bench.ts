@@ -121,7 +121,11 @@ function filled(ctx: GpuContext, kind: 'f32' | 'u32', n: number, scale = 1): Gpu
 
 export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const o = { images: opts.images ?? 16, large: opts.large ?? 512, runs: opts.runs ?? 3, warmup: opts.warmup ?? 1 };
-  const T = 65, dim = 128, mlp = 256, heads = 4, hd = dim / heads;
+  const T = 65,
+    dim = 128,
+    mlp = 256,
+    heads = 4,
+    hd = dim / heads;
   const M = T * o.images;
   const owned: GpuBuffer[] = [];
   const buf = (kind: 'f32' | 'u32', n: number, scale?: number) => {
@@ -135,31 +139,53 @@ export async function runKernelBench(ctx: GpuContext, opts: KernelBenchOptions =
     const shape = `${m}×${n}×${k}`;
     const ops = 2 * m * n * k;
     for (const variant of f32Variants)
+      cases.push({
+        kernel: variant === defaultF32 ? 'gemm_f32' : `gemm_f32 ${variant}`,
+        group,
+        shape,
+        ops,
+        make() {
+          const op = createGemmF32(ctx, { m, n, k, bias: true, variant: variant === defaultF32 ? undefined : variant });
+          const b = { x: buf('f32', m * k), w: buf('f32', n * k, 0.1), bias: buf('f32', n), y: buf('f32', m * n) };
+          return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
+        },
+      });
     cases.push({
-      kernel: variant === defaultF32 ? 'gemm_f32' : `gemm_f32 ${variant}`, group, shape, ops,
-      make() {
-        const op = createGemmF32(ctx, { m, n, k, bias: true, variant: variant === defaultF32 ? undefined : variant });
-        const b = { x: buf('f32', m * k), w: buf('f32', n * k, 0.1), bias: buf('f32', n), y: buf('f32', m * n) };
-        return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
-      },
-    });
-    cases.push({
-      kernel: 'gemm_w8a8', group, shape, ops,
+      kernel: 'gemm_w8a8',
+      group,
+      shape,
+      ops,
       make() {
         const op = createGemmW8A8(ctx, { m, n, k, sxGroup: 1, swGroup: 1, zxGroup: 1, bias: true });
         const kw = int8WordsPerRow(k);
-        const b = { x: buf('u32', m * kw), w: buf('u32', n * kw), sx: buf('f32', m), sw: buf('f32', n), zx: buf('u32', m), bias: buf('f32', n), y: buf('f32', m * n) };
+        const b = {
+          x: buf('u32', m * kw),
+          w: buf('u32', n * kw),
+          sx: buf('f32', m),
+          sw: buf('f32', n),
+          zx: buf('u32', m),
+          bias: buf('f32', n),
+          y: buf('f32', m * n),
+        };
         return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
       },
     });
     for (const g of [128, k]) {
       cases.push({
-        kernel: g >= k ? 'gemm_w4a8 per-channel' : `gemm_w4a8 g=${g}`, group, shape, ops,
+        kernel: g >= k ? 'gemm_w4a8 per-channel' : `gemm_w4a8 g=${g}`,
+        group,
+        shape,
+        ops,
         make() {
           const op = createGemmW4A8(ctx, { m, n, k, groupSize: g, sxGroup: 1, zxGroup: 1, bias: true });
           const b = {
-            x: buf('u32', m * int8WordsPerRow(k)), w: buf('u32', n * int4WordsPerRow(k)), sx: buf('f32', m),
-            sw: buf('f32', n * op.groups), zx: buf('u32', m), bias: buf('f32', n), y: buf('f32', m * n),
+            x: buf('u32', m * int8WordsPerRow(k)),
+            w: buf('u32', n * int4WordsPerRow(k)),
+            sx: buf('f32', m),
+            sw: buf('f32', n * op.groups),
+            zx: buf('u32', m),
+            bias: buf('f32', n),
+            y: buf('f32', m * n),
           };
           return { encode: (t, tsw) => op.encode(t, b, tsw), destroy: () => op.destroy(), variant: op.variant };
         },
@@ -250,7 +276,9 @@ export function formatBenchTable(r: KernelBenchResult): string {
     `${'kernel'.padEnd(44)} ${'variant'.padEnd(13)} ${'group'.padEnd(14)} ${'shape'.padEnd(28)} ${'ms'.padStart(10)} ${'GOP/s'.padStart(9)}`,
   ];
   for (const x of r.rows)
-    lines.push(`${x.kernel.padEnd(44)} ${(x.variant ?? '').padEnd(13)} ${x.group.padEnd(14)} ${x.shape.padEnd(28)} ${x.ms.toFixed(2).padStart(10)} ${x.gops.toFixed(3).padStart(9)}`);
+    lines.push(
+      `${x.kernel.padEnd(44)} ${(x.variant ?? '').padEnd(13)} ${x.group.padEnd(14)} ${x.shape.padEnd(28)} ${x.ms.toFixed(2).padStart(10)} ${x.gops.toFixed(3).padStart(9)}`,
+    );
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   lines.push(
     `ratios (square ${r.options.large}³): int8/fp32 = ${f(r.ratios.int8_over_fp32)}, int4(g=128)/fp32 = ${f(r.ratios.int4_over_fp32)}; ` +

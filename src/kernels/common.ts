@@ -23,7 +23,11 @@ function isPass(t: PassTarget): t is GPUComputePassEncoder {
 }
 
 /** Runs `fn` in `target` if it is a pass, else in a new pass of the encoder (timestamps optional). */
-export function withPass(target: PassTarget, fn: (pass: GPUComputePassEncoder) => void, timestampWrites?: GPUComputePassTimestampWrites): void {
+export function withPass(
+  target: PassTarget,
+  fn: (pass: GPUComputePassEncoder) => void,
+  timestampWrites?: GPUComputePassTimestampWrites,
+): void {
   if (isPass(target)) {
     fn(target);
     return;
@@ -55,7 +59,11 @@ function cachedGroup(ctx: GpuContext, pipeline: GPUComputePipeline, entries: [nu
   const key = entries.map(([binding, b]) => `${binding}:${bufferId(b)}`).join(',');
   let bg = perPipeline.get(key);
   if (!bg) {
-    bg = ctx.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })), label });
+    bg = ctx.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+      label,
+    });
     // oldest first out: groups of buffers long destroyed are not kept forever
     if (perPipeline.size >= GROUPS_PER_PIPELINE) perPipeline.delete(perPipeline.keys().next().value!);
     perPipeline.set(key, bg);
@@ -88,7 +96,8 @@ export function checkFits(b: BufArg, needElems: number, what: string): GPUBuffer
   const g = gpuBufferOf(b);
   if (b instanceof GpuBuffer) {
     if (needElems > b.length) throw new KernelError(`${what}: needs ${needElems} 32-bit elements but the buffer holds ${b.length}`);
-  } else if (needElems * 4 > g.size) throw new KernelError(`${what}: needs ${needElems} 32-bit elements (${needElems * 4} B) but the buffer has ${g.size} B`);
+  } else if (needElems * 4 > g.size)
+    throw new KernelError(`${what}: needs ${needElems} 32-bit elements (${needElems * 4} B) but the buffer has ${g.size} B`);
   return g;
 }
 
@@ -100,7 +109,9 @@ export function checkLength(what: string, arr: ArrayLike<number> | null | undefi
   if (!arr) return;
   const allowed = Array.isArray(expected) ? expected : [expected];
   if (!allowed.includes(arr.length))
-    throw new RangeError(`${what}: ${arr.length} values given; ${shape} needs ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}` : `exactly ${allowed[0]}`}`);
+    throw new RangeError(
+      `${what}: ${arr.length} values given; ${shape} needs ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}` : `exactly ${allowed[0]}`}`,
+    );
 }
 
 /** As checkLength, for an input read through a view: at least the view's extent. */
@@ -187,8 +198,15 @@ export function grid(count: number): [number, number] {
 export class FlagBuffer {
   readonly buffer: GPUBuffer;
   private destroyed = false;
-  constructor(private readonly ctx: GpuContext, label: string) {
-    this.buffer = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
+  constructor(
+    private readonly ctx: GpuContext,
+    label: string,
+  ) {
+    this.buffer = ctx.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label,
+    });
   }
   /** Reads and clears the flags. */
   async readAndReset(): Promise<number> {
@@ -213,7 +231,10 @@ export class NonFiniteInputError extends KernelError {
 /** The sticky flag of shaders/lib/nonfinite_flag.wgsl (//#include'd by a kernel's source), read by checkFlags(). */
 export class NonFiniteFlag {
   readonly flags: FlagBuffer;
-  constructor(ctx: GpuContext, private readonly what: string) {
+  constructor(
+    ctx: GpuContext,
+    private readonly what: string,
+  ) {
     this.flags = new FlagBuffer(ctx, `${what}.flags`);
   }
   get buffer(): GPUBuffer {
@@ -221,7 +242,8 @@ export class NonFiniteFlag {
   }
   /** Throws NonFiniteInputError if a non-finite value was written since the last check. */
   async check(): Promise<void> {
-    if ((await this.flags.readAndReset()) & 1) throw new NonFiniteInputError(`${this.what}: a NaN or Inf was produced (non-finite input, scale or overflow)`);
+    if ((await this.flags.readAndReset()) & 1)
+      throw new NonFiniteInputError(`${this.what}: a NaN or Inf was produced (non-finite input, scale or overflow)`);
   }
   destroy(): void {
     this.flags.destroy();

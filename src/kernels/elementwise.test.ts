@@ -13,7 +13,9 @@ beforeAll(async () => {
 afterAll(() => ctx?.destroy());
 
 async function run(op: ElementwiseOp, a: Float32Array, b: Float32Array | null, outInit: Float32Array): Promise<Float32Array> {
-  const ba = GpuBuffer.f32(ctx, a), bb = b ? GpuBuffer.f32(ctx, b) : undefined, bo = GpuBuffer.f32(ctx, outInit);
+  const ba = GpuBuffer.f32(ctx, a),
+    bb = b ? GpuBuffer.f32(ctx, b) : undefined,
+    bo = GpuBuffer.f32(ctx, outInit);
   await submitAndWait(ctx, (enc) => op.encode(enc, { a: ba, b: bb, out: bo }));
   const o = await bo.read();
   [ba, bb, bo].forEach((x) => x?.destroy());
@@ -24,7 +26,8 @@ async function run(op: ElementwiseOp, a: Float32Array, b: Float32Array | null, o
 describe('elementwise', () => {
   const r = rng(9);
   const n = 300;
-  const a = randF32(r, n, -6, 6), b = randF32(r, 20);
+  const a = randF32(r, n, -6, 6),
+    b = randF32(r, 20);
   it('add with broadcast (exact f32 sums)', async () => {
     const o = await run(createAdd(ctx, { n, bPeriod: 20 }), a, b, new Float32Array(n));
     expect(Array.from(o)).toEqual(Array.from(a, (v, i) => Math.fround(v + b[i % 20])));
@@ -51,15 +54,23 @@ describe('elementwise', () => {
   });
   it('transposing copy (aCol): vᵀ of one head out of qkv rows', async () => {
     // T=5 rows of [q | k | v] with dim 8, 2 heads of hd 4: vᵀ of head 1 is [hd × T], element (j, t) = qkv[t·24 + 16 + 4 + j]
-    const T = 5, D = 8, hd = 4;
+    const T = 5,
+      D = 8,
+      hd = 4;
     const qkv = randF32(r, T * 3 * D);
-    const g = await run(createCopyRows(ctx, { rows: hd, cols: T, aRow: 1, aCol: 3 * D, aOff: 2 * D + hd, outRow: T }), qkv, null, new Float32Array(hd * T));
+    const g = await run(
+      createCopyRows(ctx, { rows: hd, cols: T, aRow: 1, aCol: 3 * D, aOff: 2 * D + hd, outRow: T }),
+      qkv,
+      null,
+      new Float32Array(hd * T),
+    );
     const want = Array.from({ length: hd * T }, (_, i) => qkv[Math.floor(i / T) + (i % T) * 3 * D + 2 * D + hd]);
     expect(Array.from(g)).toEqual(want);
   });
   it('rejects aliasing and short buffers', () => {
     const op = createAdd(ctx, { n: 8 });
-    const buf = GpuBuffer.f32(ctx, 8), small = GpuBuffer.f32(ctx, 2);
+    const buf = GpuBuffer.f32(ctx, 8),
+      small = GpuBuffer.f32(ctx, 2);
     const enc = ctx.device.createCommandEncoder();
     expect(() => op.encode(enc, { a: buf, b: buf, out: buf })).toThrow(KernelError);
     expect(() => op.encode(enc, { a: small, b: buf, out: GpuBuffer.f32(ctx, 8) })).toThrow(/needs 8/);

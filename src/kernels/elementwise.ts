@@ -43,9 +43,18 @@ function make(ctx: GpuContext, s: Spec, name: string): ElementwiseOp {
   const u = uniform(
     ctx,
     [
-      [s.n, 'u'], [s.op, 'u'], [s.aOff ?? 0, 'u'], [s.bOff ?? 0, 'u'],
-      [s.outOff ?? 0, 'u'], [s.bPeriod ?? s.n, 'u'], [s.cols ?? 1, 'u'], [s.aRow ?? 0, 'u'],
-      [s.outRow ?? 0, 'u'], [65535, 'u'], [s.alpha ?? 1, 'f'], [s.aCol ?? 1, 'u'],
+      [s.n, 'u'],
+      [s.op, 'u'],
+      [s.aOff ?? 0, 'u'],
+      [s.bOff ?? 0, 'u'],
+      [s.outOff ?? 0, 'u'],
+      [s.bPeriod ?? s.n, 'u'],
+      [s.cols ?? 1, 'u'],
+      [s.aRow ?? 0, 'u'],
+      [s.outRow ?? 0, 'u'],
+      [65535, 'u'],
+      [s.alpha ?? 1, 'f'],
+      [s.aCol ?? 1, 'u'],
     ],
     `${name}.params`,
   );
@@ -68,7 +77,10 @@ function make(ctx: GpuContext, s: Spec, name: string): ElementwiseOp {
   };
 }
 
-export function createAdd(ctx: GpuContext, c: { n: number; bPeriod?: number; aOff?: number; bOff?: number; outOff?: number }): ElementwiseOp {
+export function createAdd(
+  ctx: GpuContext,
+  c: { n: number; bPeriod?: number; aOff?: number; bOff?: number; outOff?: number },
+): ElementwiseOp {
   const p = c.bPeriod ?? c.n;
   checkDim(p, 'add: bPeriod');
   return make(ctx, { op: 0, ...c, bPeriod: p, need: { a: (c.aOff ?? 0) + c.n, b: (c.bOff ?? 0) + p, out: (c.outOff ?? 0) + c.n } }, 'add');
@@ -86,15 +98,29 @@ export function createScale(ctx: GpuContext, c: { n: number; alpha: number; aOff
   return make(ctx, { op: 2, ...c, need: { a: (c.aOff ?? 0) + c.n, b: 0, out: (c.outOff ?? 0) + c.n } }, 'scale');
 }
 
-export function createCopyRows(ctx: GpuContext, c: { rows: number; cols: number; aRow: number; outRow: number; aCol?: number; aOff?: number; outOff?: number }): ElementwiseOp {
+export function createCopyRows(
+  ctx: GpuContext,
+  c: { rows: number; cols: number; aRow: number; outRow: number; aCol?: number; aOff?: number; outOff?: number },
+): ElementwiseOp {
   checkDim(c.rows, 'copyRows: rows');
   checkDim(c.cols, 'copyRows: cols');
   const aCol = c.aCol ?? 1;
   return make(
     ctx,
     {
-      op: 3, n: c.rows * c.cols, cols: c.cols, aRow: c.aRow, aCol, outRow: c.outRow, aOff: c.aOff, outOff: c.outOff,
-      need: { a: (c.aOff ?? 0) + (c.rows - 1) * c.aRow + (c.cols - 1) * aCol + 1, b: 0, out: (c.outOff ?? 0) + (c.rows - 1) * c.outRow + c.cols },
+      op: 3,
+      n: c.rows * c.cols,
+      cols: c.cols,
+      aRow: c.aRow,
+      aCol,
+      outRow: c.outRow,
+      aOff: c.aOff,
+      outOff: c.outOff,
+      need: {
+        a: (c.aOff ?? 0) + (c.rows - 1) * c.aRow + (c.cols - 1) * aCol + 1,
+        b: 0,
+        out: (c.outOff ?? 0) + (c.rows - 1) * c.outRow + c.cols,
+      },
     },
     'copyRows',
   );

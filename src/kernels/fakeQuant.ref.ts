@@ -2,7 +2,14 @@
 import { unpackInt8Rows } from '../quant/pack';
 
 /** out[r,c] = s[g]·(q[r,c] − z[g]), g = ⌊r / rowsPerGroup⌋, float32 (= dequantizeMatrix on storage values). */
-export function dequantizeRowsRef(packed: Uint32Array, scales: Float32Array, zeros: Int32Array, rows: number, cols: number, rowsPerGroup: number): Float32Array {
+export function dequantizeRowsRef(
+  packed: Uint32Array,
+  scales: Float32Array,
+  zeros: Int32Array,
+  rows: number,
+  cols: number,
+  rowsPerGroup: number,
+): Float32Array {
   const q = unpackInt8Rows(packed, rows, cols);
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {

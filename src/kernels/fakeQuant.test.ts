@@ -36,7 +36,14 @@ describe('fake_quant: dequantize_rows (bit-exact)', () => {
     const op = createDequantizeRows(ctx, { rows: 2, cols: 2, rowsPerGroup: 1 });
     op.destroy();
     const enc = ctx.device.createCommandEncoder();
-    expect(() => op.encode(enc, { q: ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE }), scales: ctx.device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE }), zeros: ctx.device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE }), out: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE }) })).toThrow(KernelError);
+    expect(() =>
+      op.encode(enc, {
+        q: ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE }),
+        scales: ctx.device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE }),
+        zeros: ctx.device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE }),
+        out: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE }),
+      }),
+    ).toThrow(KernelError);
     expect(() => createDequantizeRows(ctx, { rows: 0, cols: 2, rowsPerGroup: 1 })).toThrow(/rows/);
   });
 });

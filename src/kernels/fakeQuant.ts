@@ -11,7 +11,19 @@ import src from '../../shaders/fake_quant.wgsl?raw';
 import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
-import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, checkLength, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import {
+  type PassTarget,
+  KernelError,
+  bindGroupAt,
+  checkDim,
+  checkFits,
+  checkLength,
+  dispatch,
+  grid,
+  submitAndWait,
+  uniform,
+  withPass,
+} from './common';
 
 export interface FakeQuantOp<B> {
   encode(target: PassTarget, b: B): void;
@@ -20,10 +32,29 @@ export interface FakeQuantOp<B> {
 
 function params(ctx: GpuContext, rows: number, cols: number, wordsPerRow: number, rowsPerGroup: number) {
   const [gx] = grid(Math.ceil((rows * cols) / 64));
-  return { u: uniform(ctx, [[rows, 'u'], [cols, 'u'], [wordsPerRow, 'u'], [rowsPerGroup, 'u'], [gx, 'u'], [0, 'u'], [0, 'u'], [0, 'u']], 'fakeQuant params'), groups: grid(Math.ceil((rows * cols) / 64)) };
+  return {
+    u: uniform(
+      ctx,
+      [
+        [rows, 'u'],
+        [cols, 'u'],
+        [wordsPerRow, 'u'],
+        [rowsPerGroup, 'u'],
+        [gx, 'u'],
+        [0, 'u'],
+        [0, 'u'],
+        [0, 'u'],
+      ],
+      'fakeQuant params',
+    ),
+    groups: grid(Math.ceil((rows * cols) / 64)),
+  };
 }
 
-export function createDequantizeRows(ctx: GpuContext, c: { rows: number; cols: number; rowsPerGroup: number }): FakeQuantOp<{ q: BufArg; scales: BufArg; zeros: BufArg; out: BufArg }> {
+export function createDequantizeRows(
+  ctx: GpuContext,
+  c: { rows: number; cols: number; rowsPerGroup: number },
+): FakeQuantOp<{ q: BufArg; scales: BufArg; zeros: BufArg; out: BufArg }> {
   checkDim(c.rows, 'dequantizeRows: rows');
   checkDim(c.cols, 'dequantizeRows: cols');
   checkDim(c.rowsPerGroup, 'dequantizeRows: rowsPerGroup');
@@ -75,12 +106,25 @@ export function createScaleColumns(ctx: GpuContext, c: { rows: number; cols: num
   };
 }
 
-export async function runDequantizeRows(ctx: GpuContext, q: Uint32Array, scales: Float32Array, zeros: Int32Array, rows: number, cols: number, rowsPerGroup: number): Promise<Float32Array> {
+export async function runDequantizeRows(
+  ctx: GpuContext,
+  q: Uint32Array,
+  scales: Float32Array,
+  zeros: Int32Array,
+  rows: number,
+  cols: number,
+  rowsPerGroup: number,
+): Promise<Float32Array> {
   const shape = `dequantizeRows ${rows}×${cols}, ${rowsPerGroup} row${rowsPerGroup > 1 ? 's' : ''} a group`;
   checkLength('runDequantizeRows q', q, rows * Math.ceil(cols / 4), `${shape} (packed: rows × ⌈cols/4⌉ words)`);
   checkLength('runDequantizeRows scales', scales, Math.ceil(rows / rowsPerGroup), `${shape} (one a group)`);
   checkLength('runDequantizeRows zeros', zeros, Math.ceil(rows / rowsPerGroup), `${shape} (one a group)`);
-  const bufs = [GpuBuffer.from(ctx, q, 'u32'), GpuBuffer.from(ctx, scales, 'f32'), GpuBuffer.from(ctx, zeros, 'i32'), new GpuBuffer(ctx, { dtype: 'f32', length: rows * cols })] as const;
+  const bufs = [
+    GpuBuffer.from(ctx, q, 'u32'),
+    GpuBuffer.from(ctx, scales, 'f32'),
+    GpuBuffer.from(ctx, zeros, 'i32'),
+    new GpuBuffer(ctx, { dtype: 'f32', length: rows * cols }),
+  ] as const;
   const op = createDequantizeRows(ctx, { rows, cols, rowsPerGroup });
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { q: bufs[0], scales: bufs[1], zeros: bufs[2], out: bufs[3] }));
@@ -91,10 +135,20 @@ export async function runDequantizeRows(ctx: GpuContext, q: Uint32Array, scales:
   }
 }
 
-export async function runScaleColumns(ctx: GpuContext, a: Float32Array, d: Float32Array, rows: number, cols: number): Promise<Float32Array> {
+export async function runScaleColumns(
+  ctx: GpuContext,
+  a: Float32Array,
+  d: Float32Array,
+  rows: number,
+  cols: number,
+): Promise<Float32Array> {
   checkLength('runScaleColumns a', a, rows * cols, `scaleColumns ${rows}×${cols}`);
   checkLength('runScaleColumns d', d, cols, `scaleColumns ${rows}×${cols} (d is one a column)`);
-  const bufs = [GpuBuffer.from(ctx, a, 'f32'), GpuBuffer.from(ctx, d, 'f32'), new GpuBuffer(ctx, { dtype: 'f32', length: rows * cols })] as const;
+  const bufs = [
+    GpuBuffer.from(ctx, a, 'f32'),
+    GpuBuffer.from(ctx, d, 'f32'),
+    new GpuBuffer(ctx, { dtype: 'f32', length: rows * cols }),
+  ] as const;
   const op = createScaleColumns(ctx, { rows, cols });
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { a: bufs[0], d: bufs[1], out: bufs[2] }));

@@ -90,11 +90,26 @@ export interface GemmF32Op {
 
 /** The uniform of gemm_f32.wgsl, declared once (the shader's `//#uniforms`). */
 export const GEMM_F32_PARAMS = new UniformLayout('Params', [
-  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batchInner', 'u32'],
-  ['xOuter', 'u32'], ['xInner', 'u32'], ['xRow', 'u32'], ['xOff', 'u32'],
-  ['wOuter', 'u32'], ['wInner', 'u32'], ['wRow', 'u32'], ['wOff', 'u32'],
-  ['yOuter', 'u32'], ['yInner', 'u32'], ['yRow', 'u32'], ['yOff', 'u32'],
-  ['transB', 'u32'], ['hasBias', 'u32'], ['act', 'u32'], ['resid', 'u32'],
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['batchInner', 'u32'],
+  ['xOuter', 'u32'],
+  ['xInner', 'u32'],
+  ['xRow', 'u32'],
+  ['xOff', 'u32'],
+  ['wOuter', 'u32'],
+  ['wInner', 'u32'],
+  ['wRow', 'u32'],
+  ['wOff', 'u32'],
+  ['yOuter', 'u32'],
+  ['yInner', 'u32'],
+  ['yRow', 'u32'],
+  ['yOff', 'u32'],
+  ['transB', 'u32'],
+  ['hasBias', 'u32'],
+  ['act', 'u32'],
+  ['resid', 'u32'],
   ['alpha', 'f32'],
 ] as const);
 
@@ -127,7 +142,8 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const aligned4 = !trans && [k, xv.off, xv.row, xv.outer, xv.inner, wv.off, wv.row, wv.outer, wv.inner].every((v) => v % 4 === 0);
   let variant: GemmF32Variant = cfg.variant ?? (ctx.adapterInfo.isFallback ? 'direct' : 'tiled');
   if (variant === 'direct' && aligned4 && cfg.variant === undefined) variant = 'direct4';
-  if (variant === 'direct4' && !aligned4) throw new KernelError('gemmF32: variant direct4 needs transB off, K and all X/W offsets/strides multiples of 4');
+  if (variant === 'direct4' && !aligned4)
+    throw new KernelError('gemmF32: variant direct4 needs transB off, K and all X/W offsets/strides multiples of 4');
   const tile = variant === 'tiled' ? 64 : 32;
   const gx = Math.ceil(n / tile);
   const gy = Math.ceil(m / tile);
@@ -135,17 +151,37 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
   const u = GEMM_F32_PARAMS.create(
     ctx,
     {
-      M: m, N: n, K: k, batchInner,
-      xOuter: xv.outer, xInner: xv.inner, xRow: xv.row, xOff: xv.off,
-      wOuter: wv.outer, wInner: wv.inner, wRow: wv.row, wOff: wv.off,
-      yOuter: yv.outer, yInner: yv.inner, yRow: yv.row, yOff: yv.off,
-      transB: trans ? 1 : 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0, resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
+      M: m,
+      N: n,
+      K: k,
+      batchInner,
+      xOuter: xv.outer,
+      xInner: xv.inner,
+      xRow: xv.row,
+      xOff: xv.off,
+      wOuter: wv.outer,
+      wInner: wv.inner,
+      wRow: wv.row,
+      wOff: wv.off,
+      yOuter: yv.outer,
+      yInner: yv.inner,
+      yRow: yv.row,
+      yOff: yv.off,
+      transB: trans ? 1 : 0,
+      hasBias: cfg.bias ? 1 : 0,
+      act: cfg.gelu ? 1 : 0,
+      resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
       alpha: cfg.alpha ?? 1,
     },
     'gemm_f32.params',
   );
   const vec4 = variant === 'direct4';
-  const pipeline = getPipeline(ctx, `gemm_f32${vec4 ? ':vec4' : ''}`, () => composeWgsl(src, { flags: { VEC4: vec4 }, uniforms: GEMM_F32_PARAMS }), variant === 'tiled' ? 'main' : vec4 ? 'main' : 'main_direct');
+  const pipeline = getPipeline(
+    ctx,
+    `gemm_f32${vec4 ? ':vec4' : ''}`,
+    () => composeWgsl(src, { flags: { VEC4: vec4 }, uniforms: GEMM_F32_PARAMS }),
+    variant === 'tiled' ? 'main' : vec4 ? 'main' : 'main_direct',
+  );
   const flag = new NonFiniteFlag(ctx, 'gemmF32');
   const need = {
     x: viewExtent(xv, m, k, batch, batchInner),
@@ -168,7 +204,8 @@ export function createGemmF32(ctx: GpuContext, cfg: GemmF32Config): GemmF32Op {
       if (residual === 'buffer' && !b.residual) throw new KernelError('gemmF32: residual "buffer" needs a residual buffer');
       const bias = cfg.bias ? checkFits(b.bias!, n, 'gemmF32 bias') : dummyBuffer(ctx);
       const r = residual === 'buffer' ? checkFits(b.residual!, need.y, 'gemmF32 residual') : dummyBuffer(ctx);
-      if (residual === 'buffer' && gpuBufferOf(b.residual!) === y) throw new KernelError("gemmF32: residual buffer is Y itself; use residual: 'accumulate'");
+      if (residual === 'buffer' && gpuBufferOf(b.residual!) === y)
+        throw new KernelError("gemmF32: residual buffer is Y itself; use residual: 'accumulate'");
       const bg = bindGroup(ctx, pipeline, [u, x, w, bias, r, y, flag.buffer]);
       withPass(target, (p) => dispatch(p, pipeline, bg, gx, gy, batch), tsw);
     },

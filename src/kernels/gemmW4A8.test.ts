@@ -12,7 +12,16 @@ beforeAll(async () => {
 });
 afterAll(() => ctx?.destroy());
 
-function operands(m: number, n: number, k: number, groupSize: number, perRowX: boolean, asym: boolean, seed: number, ends = false): W4A8Operands {
+function operands(
+  m: number,
+  n: number,
+  k: number,
+  groupSize: number,
+  perRowX: boolean,
+  asym: boolean,
+  seed: number,
+  ends = false,
+): W4A8Operands {
   const r = rng(seed);
   const groups = Math.ceil(k / Math.min(groupSize, k));
   const xq = randInt(r, m * k, -128, 127);
@@ -22,7 +31,12 @@ function operands(m: number, n: number, k: number, groupSize: number, perRowX: b
     for (let i = 0; i < wq.length; i++) wq[i] = i % 3 ? -8 : 7;
   }
   return {
-    m, n, k, xq, wq, groupSize: Math.min(groupSize, k),
+    m,
+    n,
+    k,
+    xq,
+    wq,
+    groupSize: Math.min(groupSize, k),
     sx: randF32(r, perRowX ? m : 1, 1e-3, 0.1),
     zx: asym ? randInt(r, perRowX ? m : 1, -128, 127) : undefined,
     sw: randF32(r, n * groups, 1e-3, 0.1),
@@ -35,7 +49,8 @@ function operands(m: number, n: number, k: number, groupSize: number, perRowX: b
 function tol(o: W4A8Operands, acc: Int32Array) {
   const groups = Math.ceil(o.k / o.groupSize);
   return (i: number) => {
-    const m = Math.floor(i / o.n), n = i % o.n;
+    const m = Math.floor(i / o.n),
+      n = i % o.n;
     let s = 0;
     for (let g = 0; g < groups; g++) s += Math.abs(o.sw[n * groups + g] * acc[i * groups + g]);
     return (groups + 2) * 1.2e-7 * (Math.abs(o.sx.length === 1 ? o.sx[0] : o.sx[m]) * s + Math.abs(o.bias![n])) + 1e-12;

@@ -63,9 +63,18 @@ export interface GemmW4A8Op {
 
 /** The uniform of gemm_w4a8.wgsl, declared once (the shader's `//#uniforms`). */
 export const GEMM_W4A8_PARAMS = new UniformLayout('Params', [
-  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['Kx', 'u32'],
-  ['Kw', 'u32'], ['groupWords', 'u32'], ['groups', 'u32'], ['mode', 'u32'],
-  ['sxDiv', 'u32'], ['zxDiv', 'u32'], ['hasBias', 'u32'], ['act', 'u32'],
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['Kx', 'u32'],
+  ['Kw', 'u32'],
+  ['groupWords', 'u32'],
+  ['groups', 'u32'],
+  ['mode', 'u32'],
+  ['sxDiv', 'u32'],
+  ['zxDiv', 'u32'],
+  ['hasBias', 'u32'],
+  ['act', 'u32'],
   ['resid', 'u32'],
 ] as const);
 
@@ -76,10 +85,12 @@ export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op
   checkDim(k, 'gemmW4A8: K');
   checkDim(cfg.groupSize, 'gemmW4A8: groupSize');
   const perChannel = cfg.groupSize >= k;
-  if (!perChannel && cfg.groupSize % 8 !== 0) throw new KernelError(`gemmW4A8: groupSize ${cfg.groupSize} must be a multiple of 8 (one packed int4 word) or ≥ K`);
+  if (!perChannel && cfg.groupSize % 8 !== 0)
+    throw new KernelError(`gemmW4A8: groupSize ${cfg.groupSize} must be a multiple of 8 (one packed int4 word) or ≥ K`);
   const groupSize = perChannel ? k : cfg.groupSize;
   const groups = Math.ceil(k / groupSize);
-  const kx = int8WordsPerRow(k), kw = int4WordsPerRow(k);
+  const kx = int8WordsPerRow(k),
+    kw = int4WordsPerRow(k);
   const groupWords = perChannel ? kw : groupSize / 8;
   const variant = chooseVariant(ctx, cfg.variant);
   const output = cfg.output ?? 'f32';
@@ -88,14 +99,24 @@ export function createGemmW4A8(ctx: GpuContext, cfg: GemmW4A8Config): GemmW4A8Op
   const sxG = cfg.sxGroup ?? 1;
   checkDim(sxG, 'gemmW4A8: sxGroup');
   if (cfg.zxGroup !== undefined) checkDim(cfg.zxGroup, 'gemmW4A8: zxGroup');
-  const gx = Math.ceil(n / 32), gy = Math.ceil(m / 32);
+  const gx = Math.ceil(n / 32),
+    gy = Math.ceil(m / 32);
   if (gx > 65535 || gy > 65535) throw new KernelError(`gemmW4A8: ${m}×${n} exceeds the dispatch limits`);
   const u = GEMM_W4A8_PARAMS.create(
     ctx,
     {
-      M: m, N: n, K: k, Kx: kx,
-      Kw: kw, groupWords, groups, mode: output === 'acc' ? 1 : 0,
-      sxDiv: sxG, zxDiv: cfg.zxGroup ?? 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0,
+      M: m,
+      N: n,
+      K: k,
+      Kx: kx,
+      Kw: kw,
+      groupWords,
+      groups,
+      mode: output === 'acc' ? 1 : 0,
+      sxDiv: sxG,
+      zxDiv: cfg.zxGroup ?? 0,
+      hasBias: cfg.bias ? 1 : 0,
+      act: cfg.gelu ? 1 : 0,
       resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
     },
     'gemm_w4a8.params',
@@ -144,7 +165,10 @@ export async function runGemmW4A8(
 ): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
   const { m, n, k } = o;
   const op = createGemmW4A8(ctx, {
-    m, n, k, groupSize: o.groupSize,
+    m,
+    n,
+    k,
+    groupSize: o.groupSize,
     sxGroup: o.sx.length === 1 ? m : 1,
     zxGroup: o.zx ? (o.zx.length === 1 ? m : 1) : undefined,
     bias: !!o.bias && opts.output !== 'acc',
@@ -187,9 +211,20 @@ export async function runGemmW4A8(
  * per output channel (groupSize ≥ K) or per group along K; returns packed int4 words and the
  * N × groups scales. (The kernel has no weight zero point: weights are symmetric.)
  */
-export function prepareW4Weights(w: ArrayLike<number>, n: number, k: number, groupSize: number, bits: 4 | 2 = 4): { packed: Uint32Array; scales: Float32Array; groupSize: number } {
+export function prepareW4Weights(
+  w: ArrayLike<number>,
+  n: number,
+  k: number,
+  groupSize: number,
+  bits: 4 | 2 = 4,
+): { packed: Uint32Array; scales: Float32Array; groupSize: number } {
   const g = groupSize >= k ? k : groupSize;
   if (g < k && g % 8 !== 0) throw new KernelError(`prepareW4Weights: groupSize ${groupSize} must be a multiple of 8 or ≥ K`);
-  const m = quantizeMatrix(w, n, k, g >= k ? { bits, symmetric: true, granularity: 'row' } : { bits, symmetric: true, granularity: 'group', groupSize: g });
+  const m = quantizeMatrix(
+    w,
+    n,
+    k,
+    g >= k ? { bits, symmetric: true, granularity: 'row' } : { bits, symmetric: true, granularity: 'group', groupSize: g },
+  );
   return { packed: packInt4Rows(m.q, n, k), scales: m.scales, groupSize: g };
 }

@@ -50,7 +50,6 @@ export function gemmW8A8Ref(o: W8A8Operands): Float32Array {
   const f = Math.fround;
   const y = new Float32Array(o.m * o.n);
   for (let i = 0; i < o.m; i++)
-    for (let j = 0; j < o.n; j++)
-      y[i * o.n + j] = f(f(f(acc[i * o.n + j] * at(o.sx, i)) * at(o.sw, j)) + (o.bias ? o.bias[j] : 0));
+    for (let j = 0; j < o.n; j++) y[i * o.n + j] = f(f(f(acc[i * o.n + j] * at(o.sx, i)) * at(o.sw, j)) + (o.bias ? o.bias[j] : 0));
   return y;
 }

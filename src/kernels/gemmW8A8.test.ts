@@ -33,7 +33,11 @@ function operands(c: Case, seed: number): W8A8Operands {
   if (c.fill === 'zeroRows') for (let i = 0; i < c.k; i++) xq[i] = 0; // first row all zero
   if (c.fill === 'const') xq.fill(-7);
   return {
-    m: c.m, n: c.n, k: c.k, xq, wq,
+    m: c.m,
+    n: c.n,
+    k: c.k,
+    xq,
+    wq,
     sx: randF32(r, c.perRowX ? c.m : 1, 1e-3, 0.1),
     sw: randF32(r, c.perColW ? c.n : 1, 1e-3, 0.1),
     zx: c.asymX ? randInt(r, c.perRowX ? c.m : 1, -128, 127) : undefined,
@@ -45,12 +49,41 @@ function operands(c: Case, seed: number): W8A8Operands {
 const cases: Case[] = [
   { name: 'K=1, symmetric per-tensor', m: 3, n: 2, k: 1, perRowX: false, perColW: false, asymX: false, asymW: false },
   { name: 'odd shape, asym per-token × per-channel', m: 13, n: 7, k: 21, perRowX: true, perColW: true, asymX: true, asymW: true },
-  { name: 'ViT-like 65×96×128, asym X per-tensor, sym W per-channel', m: 65, n: 96, k: 128, perRowX: false, perColW: true, asymX: true, asymW: false },
-  { name: 'int range ends, asym both per-tensor', m: 9, n: 10, k: 255, perRowX: false, perColW: false, asymX: true, asymW: true, fill: 'ends' },
+  {
+    name: 'ViT-like 65×96×128, asym X per-tensor, sym W per-channel',
+    m: 65,
+    n: 96,
+    k: 128,
+    perRowX: false,
+    perColW: true,
+    asymX: true,
+    asymW: false,
+  },
+  {
+    name: 'int range ends, asym both per-tensor',
+    m: 9,
+    n: 10,
+    k: 255,
+    perRowX: false,
+    perColW: false,
+    asymX: true,
+    asymW: true,
+    fill: 'ends',
+  },
   { name: 'all-zero row', m: 6, n: 5, k: 17, perRowX: true, perColW: true, asymX: true, asymW: false, fill: 'zeroRows' },
   { name: 'constant X', m: 5, n: 33, k: 40, perRowX: true, perColW: false, asymX: false, asymW: true, fill: 'const' },
   { name: 'K=64 (vec4 loads), asym both per-row/channel', m: 33, n: 34, k: 64, perRowX: true, perColW: true, asymX: true, asymW: true },
-  { name: 'K=256 (vec4 loads), int range ends', m: 7, n: 9, k: 256, perRowX: false, perColW: true, asymX: true, asymW: false, fill: 'ends' },
+  {
+    name: 'K=256 (vec4 loads), int range ends',
+    m: 7,
+    n: 9,
+    k: 256,
+    perRowX: false,
+    perColW: true,
+    asymX: true,
+    asymW: false,
+    fill: 'ends',
+  },
 ];
 
 const variants: Int8Variant[] = ['dot4I8Packed', 'unpacked'];
@@ -78,7 +111,16 @@ describe('gemm_w8a8', () => {
     it(`[${variant}] random shapes (seeded)`, async () => {
       const r = rng(variant === 'unpacked' ? 5 : 6);
       for (let t = 0; t < 5; t++) {
-        const c: Case = { name: '', m: randIntIn(r, 1, 70), n: randIntIn(r, 1, 70), k: randIntIn(r, 1, 140), perRowX: r() < 0.5, perColW: r() < 0.5, asymX: r() < 0.5, asymW: r() < 0.5 };
+        const c: Case = {
+          name: '',
+          m: randIntIn(r, 1, 70),
+          n: randIntIn(r, 1, 70),
+          k: randIntIn(r, 1, 140),
+          perRowX: r() < 0.5,
+          perColW: r() < 0.5,
+          asymX: r() < 0.5,
+          asymW: r() < 0.5,
+        };
         const o = operands(c, 1000 + t);
         const acc = await runGemmW8A8(ctx, o, { output: 'acc', variant });
         expect(firstMismatch(acc.y, gemmW8A8AccRef(o))).toBe(-1);

@@ -25,7 +25,21 @@ import { dummyBuffer, getPipeline } from '../gpu/pipelineCache';
 import { int8WordsPerRow, packInt8Rows } from '../quant/pack';
 import { quantizeMatrix } from '../quant/quantizeMatrix';
 import { storageOffset } from '../quant/scaleZero';
-import { type MatView, type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, fullView, submitAndWait, viewExtent, withPass } from './common';
+import {
+  type MatView,
+  type PassTarget,
+  KernelError,
+  NonFiniteFlag,
+  bindGroup,
+  checkDim,
+  checkFits,
+  checkLength,
+  dispatch,
+  fullView,
+  submitAndWait,
+  viewExtent,
+  withPass,
+} from './common';
 import type { W8A8Operands } from './gemmW8A8.ref';
 import { type Int8Variant, chooseVariant } from './int8Variant';
 import type { ResidualMode } from './gemmF32';
@@ -81,13 +95,32 @@ export interface GemmW8A8Op {
 
 /** The uniform of gemm_w8a8.wgsl, declared once (the shader's `//#uniforms`). */
 export const GEMM_W8A8_PARAMS = new UniformLayout('Params', [
-  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['Kw', 'u32'],
-  ['xOuter', 'u32'], ['xInner', 'u32'], ['xRow', 'u32'], ['xOff', 'u32'],
-  ['wOuter', 'u32'], ['wInner', 'u32'], ['wRow', 'u32'], ['wOff', 'u32'],
-  ['yOuter', 'u32'], ['yInner', 'u32'], ['yRow', 'u32'], ['yOff', 'u32'],
-  ['sxDiv', 'u32'], ['swDiv', 'u32'], ['zxDiv', 'u32'], ['zwDiv', 'u32'],
-  ['mode', 'u32'], ['hasBias', 'u32'], ['act', 'u32'], ['resid', 'u32'],
-  ['alpha', 'f32'], ['batchInner', 'u32'],
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['Kw', 'u32'],
+  ['xOuter', 'u32'],
+  ['xInner', 'u32'],
+  ['xRow', 'u32'],
+  ['xOff', 'u32'],
+  ['wOuter', 'u32'],
+  ['wInner', 'u32'],
+  ['wRow', 'u32'],
+  ['wOff', 'u32'],
+  ['yOuter', 'u32'],
+  ['yInner', 'u32'],
+  ['yRow', 'u32'],
+  ['yOff', 'u32'],
+  ['sxDiv', 'u32'],
+  ['swDiv', 'u32'],
+  ['zxDiv', 'u32'],
+  ['zwDiv', 'u32'],
+  ['mode', 'u32'],
+  ['hasBias', 'u32'],
+  ['act', 'u32'],
+  ['resid', 'u32'],
+  ['alpha', 'f32'],
+  ['batchInner', 'u32'],
 ] as const);
 
 export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op {
@@ -117,7 +150,8 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   lin(xv, m * kw, cfg.x);
   lin(wv, n * kw, cfg.w);
   lin(yv, m * n, cfg.y);
-  const sxG = cfg.sxGroup ?? 1, swG = cfg.swGroup ?? 1;
+  const sxG = cfg.sxGroup ?? 1,
+    swG = cfg.swGroup ?? 1;
   checkDim(sxG, 'gemmW8A8: sxGroup');
   checkDim(swG, 'gemmW8A8: swGroup');
   if (cfg.zxGroup !== undefined) checkDim(cfg.zxGroup, 'gemmW8A8: zxGroup');
@@ -127,18 +161,38 @@ export function createGemmW8A8(ctx: GpuContext, cfg: GemmW8A8Config): GemmW8A8Op
   if (output === 'acc' && (cfg.gelu || cfg.bias || (cfg.residual ?? 'none') !== 'none'))
     throw new KernelError("gemmW8A8: output 'acc' has no epilogue (bias, GELU, residual)");
   const residual = cfg.residual ?? 'none';
-  const gx = Math.ceil(n / 32), gy = Math.ceil(m / 32);
+  const gx = Math.ceil(n / 32),
+    gy = Math.ceil(m / 32);
   if (gx > 65535 || gy > 65535 || batch > 65535) throw new KernelError(`gemmW8A8: ${m}×${n}×${batch} exceeds the dispatch limits`);
   const u = GEMM_W8A8_PARAMS.create(
     ctx,
     {
-      M: m, N: n, K: k, Kw: kw,
-      xOuter: xv.outer, xInner: xv.inner, xRow: xv.row, xOff: xv.off,
-      wOuter: wv.outer, wInner: wv.inner, wRow: wv.row, wOff: wv.off,
-      yOuter: yv.outer, yInner: yv.inner, yRow: yv.row, yOff: yv.off,
-      sxDiv: sxG, swDiv: swG, zxDiv: cfg.zxGroup ?? 0, zwDiv: cfg.zwGroup ?? 0,
-      mode: output === 'acc' ? 1 : 0, hasBias: cfg.bias ? 1 : 0, act: cfg.gelu ? 1 : 0, resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
-      alpha: cfg.alpha ?? 1, batchInner,
+      M: m,
+      N: n,
+      K: k,
+      Kw: kw,
+      xOuter: xv.outer,
+      xInner: xv.inner,
+      xRow: xv.row,
+      xOff: xv.off,
+      wOuter: wv.outer,
+      wInner: wv.inner,
+      wRow: wv.row,
+      wOff: wv.off,
+      yOuter: yv.outer,
+      yInner: yv.inner,
+      yRow: yv.row,
+      yOff: yv.off,
+      sxDiv: sxG,
+      swDiv: swG,
+      zxDiv: cfg.zxGroup ?? 0,
+      zwDiv: cfg.zwGroup ?? 0,
+      mode: output === 'acc' ? 1 : 0,
+      hasBias: cfg.bias ? 1 : 0,
+      act: cfg.gelu ? 1 : 0,
+      resid: residual === 'buffer' ? 1 : residual === 'accumulate' ? 2 : 0,
+      alpha: cfg.alpha ?? 1,
+      batchInner,
     },
     'gemm_w8a8.params',
   );
@@ -204,7 +258,11 @@ export interface RunW8A8Options {
 }
 
 /** Convenience for tests: pack, upload, run, read back. Scale/zero arrays of length 1 = per tensor. */
-export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A8Options = {}): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
+export async function runGemmW8A8(
+  ctx: GpuContext,
+  o: W8A8Operands,
+  opts: RunW8A8Options = {},
+): Promise<{ y: Float32Array | Int32Array; variant: Int8Variant; vec4: boolean }> {
   const { m, n, k } = o;
   const shape = `gemmW8A8 ${m}×${n}×${k}`;
   checkLength('runGemmW8A8 xq', o.xq, m * k, `${shape} (X is M×K)`);
@@ -216,7 +274,9 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
   checkLength('runGemmW8A8 bias', o.bias, n, `${shape} (bias is N)`);
   const grp = (len: number, total: number) => (len === 1 ? total : 1);
   const op = createGemmW8A8(ctx, {
-    m, n, k,
+    m,
+    n,
+    k,
     sxGroup: grp(o.sx.length, m),
     swGroup: grp(o.sw.length, n),
     zxGroup: o.zx ? grp(o.zx.length, m) : undefined,
@@ -235,7 +295,9 @@ export async function runGemmW8A8(ctx: GpuContext, o: W8A8Operands, opts: RunW8A
     const y = keep(GpuBuffer.u32(ctx, m * n));
     await submitAndWait(ctx, (enc) =>
       op.encode(enc, {
-        x, w, y,
+        x,
+        w,
+        y,
         sx: keep(GpuBuffer.f32(ctx, o.sx)),
         sw: keep(GpuBuffer.f32(ctx, o.sw)),
         zx: o.zx ? keep(GpuBuffer.i32(ctx, o.zx)) : undefined,

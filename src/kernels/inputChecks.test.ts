@@ -27,14 +27,28 @@ const f32 = (...v: number[]) => Float32Array.from(v);
 const i32 = (...v: number[]) => Int32Array.from(v);
 
 /** 3×4 X times W = first two unit rows: Y row m = (x[m,0], x[m,1]) */
-const w8 = { m: 3, n: 2, k: 4, xq: i32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), wq: i32(1, 0, 0, 0, 0, 1, 0, 0), sx: f32(1, 1, 1), sw: f32(1, 1) };
+const w8 = {
+  m: 3,
+  n: 2,
+  k: 4,
+  xq: i32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12),
+  wq: i32(1, 0, 0, 0, 0, 1, 0, 0),
+  sx: f32(1, 1, 1),
+  sw: f32(1, 1),
+};
 
 describe('kernel wrappers: input lengths against the shape', () => {
   it('runGemmF32: X of 2 values for a 2×2 X (the issue: it returned [3, 3, 0, 0])', async () => {
     await expect(runGemmF32(ctx, f32(1, 1), f32(1, 2, 1, 2), null, 2, 2, 2)).rejects.toThrow(RangeError);
-    await expect(runGemmF32(ctx, f32(1, 1), f32(1, 2, 1, 2), null, 2, 2, 2)).rejects.toThrow('runGemmF32 x: 2 values given; gemmF32 2×2×2 (X is M×K) needs exactly 4');
-    await expect(runGemmF32(ctx, f32(1, 1, 1, 1), f32(1, 2, 1), null, 2, 2, 2)).rejects.toThrow(/runGemmF32 w: 3 values given.*needs exactly 4/);
-    await expect(runGemmF32(ctx, f32(1, 1, 1, 1), f32(1, 2, 1, 2), f32(1), 2, 2, 2)).rejects.toThrow(/runGemmF32 bias: 1 values given.*needs exactly 2/);
+    await expect(runGemmF32(ctx, f32(1, 1), f32(1, 2, 1, 2), null, 2, 2, 2)).rejects.toThrow(
+      'runGemmF32 x: 2 values given; gemmF32 2×2×2 (X is M×K) needs exactly 4',
+    );
+    await expect(runGemmF32(ctx, f32(1, 1, 1, 1), f32(1, 2, 1), null, 2, 2, 2)).rejects.toThrow(
+      /runGemmF32 w: 3 values given.*needs exactly 4/,
+    );
+    await expect(runGemmF32(ctx, f32(1, 1, 1, 1), f32(1, 2, 1, 2), f32(1), 2, 2, 2)).rejects.toThrow(
+      /runGemmF32 bias: 1 values given.*needs exactly 2/,
+    );
     await expect(runGemmF32(ctx, f32(1, 1, 1, 1, 9), f32(1, 2, 1, 2), null, 2, 2, 2)).rejects.toThrow(/runGemmF32 x: 5 values given/);
     expect(Array.from(await runGemmF32(ctx, f32(1, 1, 1, 1), f32(1, 2, 1, 2), null, 2, 2, 2))).toEqual([3, 3, 3, 3]);
   });
@@ -54,7 +68,11 @@ describe('kernel wrappers: input lengths against the shape', () => {
   });
 
   it.each([
-    ['sx of 2 for m = 3 (the issue: row 2 became 0)', { sx: f32(1, 1) }, /runGemmW8A8 sx: 2 values given; gemmW8A8 3×2×4 \(per tensor or per row of X\) needs 1 or 3/],
+    [
+      'sx of 2 for m = 3 (the issue: row 2 became 0)',
+      { sx: f32(1, 1) },
+      /runGemmW8A8 sx: 2 values given; gemmW8A8 3×2×4 \(per tensor or per row of X\) needs 1 or 3/,
+    ],
     ['xq short', { xq: i32(1, 2, 3) }, /runGemmW8A8 xq: 3 values given.*needs exactly 12/],
     ['wq short', { wq: i32(1, 0, 0, 0) }, /runGemmW8A8 wq: 4 values given.*needs exactly 8/],
     ['sw of 3 for n = 2', { sw: f32(1, 1, 1) }, /runGemmW8A8 sw: 3 values given.*needs 1 or 2/],
@@ -71,7 +89,16 @@ describe('kernel wrappers: input lengths against the shape', () => {
     expect(Array.from(y)).toEqual([1, 2, 5, 6, 9, 10]);
   });
 
-  const w4 = { m: 2, n: 2, k: 8, groupSize: 8, xq: new Int32Array(16).fill(1), wq: new Int32Array(16).fill(1), sx: f32(1, 1), sw: f32(1, 1) };
+  const w4 = {
+    m: 2,
+    n: 2,
+    k: 8,
+    groupSize: 8,
+    xq: new Int32Array(16).fill(1),
+    wq: new Int32Array(16).fill(1),
+    sx: f32(1, 1),
+    sw: f32(1, 1),
+  };
   it.each([
     ['xq short', { xq: new Int32Array(15) }, /runGemmW4A8 xq: 15 values given.*needs exactly 16/],
     ['wq short', { wq: new Int32Array(8) }, /runGemmW4A8 wq: 8 values given/],
@@ -85,15 +112,27 @@ describe('kernel wrappers: input lengths against the shape', () => {
 
   it('runQuantizeRows, runLayerNorm(+Quantize), runSoftmax, runStats, runDequantizeRows, runScaleColumns', async () => {
     const spec = { bits: 8 as const, symmetric: true, granularity: 'row' as const };
-    await expect(runQuantizeRows(ctx, f32(1, 2, 3), 2, 2, spec)).rejects.toThrow(/runQuantizeRows x: 3 values given; quantizeRows 2×2 needs exactly 4/);
-    await expect(runLayerNorm(ctx, f32(1, 2, 3), 2, 2, f32(1, 1), f32(0, 0))).rejects.toThrow(/runLayerNorm x: 3 values given; layernorm 2×2 needs exactly 4/);
-    await expect(runLayerNorm(ctx, f32(1, 2, 3, 4), 2, 2, f32(1), f32(0, 0))).rejects.toThrow(/runLayerNorm gamma: 1 values given.*needs exactly 2/);
+    await expect(runQuantizeRows(ctx, f32(1, 2, 3), 2, 2, spec)).rejects.toThrow(
+      /runQuantizeRows x: 3 values given; quantizeRows 2×2 needs exactly 4/,
+    );
+    await expect(runLayerNorm(ctx, f32(1, 2, 3), 2, 2, f32(1, 1), f32(0, 0))).rejects.toThrow(
+      /runLayerNorm x: 3 values given; layernorm 2×2 needs exactly 4/,
+    );
+    await expect(runLayerNorm(ctx, f32(1, 2, 3, 4), 2, 2, f32(1), f32(0, 0))).rejects.toThrow(
+      /runLayerNorm gamma: 1 values given.*needs exactly 2/,
+    );
     await expect(runLayerNorm(ctx, f32(1, 2, 3, 4), 2, 2, f32(1, 1), f32(0))).rejects.toThrow(/runLayerNorm beta: 1 values given/);
-    await expect(runLayerNormQuantize(ctx, f32(1, 2, 3), 2, 2, f32(1, 1), f32(0, 0), spec)).rejects.toThrow(/runLayerNormQuantize x: 3 values given/);
+    await expect(runLayerNormQuantize(ctx, f32(1, 2, 3), 2, 2, f32(1, 1), f32(0, 0), spec)).rejects.toThrow(
+      /runLayerNormQuantize x: 3 values given/,
+    );
     await expect(runSoftmax(ctx, f32(1, 2, 3), 2, 2)).rejects.toThrow(/runSoftmax x: 3 values given; softmax 2×2 needs exactly 4/);
     await expect(runStats(ctx, f32(1, 2, 3), 2, 2)).rejects.toThrow(/runStats x: 3 values given; stats 2×2 needs exactly 4/);
-    await expect(runDequantizeRows(ctx, new Uint32Array(1), f32(1, 1), i32(0, 0), 2, 4, 1)).rejects.toThrow(/runDequantizeRows q: 1 values given.*needs exactly 2/);
-    await expect(runDequantizeRows(ctx, new Uint32Array(2), f32(1), i32(0, 0), 2, 4, 1)).rejects.toThrow(/runDequantizeRows scales: 1 values given/);
+    await expect(runDequantizeRows(ctx, new Uint32Array(1), f32(1, 1), i32(0, 0), 2, 4, 1)).rejects.toThrow(
+      /runDequantizeRows q: 1 values given.*needs exactly 2/,
+    );
+    await expect(runDequantizeRows(ctx, new Uint32Array(2), f32(1), i32(0, 0), 2, 4, 1)).rejects.toThrow(
+      /runDequantizeRows scales: 1 values given/,
+    );
     await expect(runScaleColumns(ctx, f32(1, 2, 3, 4), f32(1), 2, 2)).rejects.toThrow(/runScaleColumns d: 1 values given.*needs exactly 2/);
     for (const p of [runSoftmax(ctx, f32(1, 2, 3), 2, 2), runStats(ctx, f32(1), 2, 2)]) await expect(p).rejects.toThrow(RangeError);
   });
@@ -103,7 +142,9 @@ describe('kernel wrappers: input lengths against the shape', () => {
     const qkv = GpuBuffer.f32(ctx, 4 * 24 - 1);
     const out = GpuBuffer.f32(ctx, 4 * 8);
     try {
-      expect(() => op.encode(ctx.device.createCommandEncoder(), { qkv, out })).toThrow(/attention qkv \[1 images × 4 tokens × 24\]: needs 96 32-bit elements but the buffer holds 95/);
+      expect(() => op.encode(ctx.device.createCommandEncoder(), { qkv, out })).toThrow(
+        /attention qkv \[1 images × 4 tokens × 24\]: needs 96 32-bit elements but the buffer holds 95/,
+      );
     } finally {
       [qkv, out].forEach((b) => b.destroy());
       op.destroy();
@@ -114,9 +155,13 @@ describe('kernel wrappers: input lengths against the shape', () => {
 describe('NaN/Inf flag: F32 GEMM, softmax, W8A8', () => {
   it('runGemmF32 with a NaN in X or an overflow raises NonFiniteInputError', async () => {
     await expect(runGemmF32(ctx, f32(1, NaN, 1, 1), f32(1, 2, 1, 2), null, 2, 2, 2)).rejects.toThrow(NonFiniteInputError);
-    await expect(runGemmF32(ctx, f32(3e38, 3e38, 1, 1), f32(3e38, 1, 1, 1), null, 2, 2, 2)).rejects.toThrow(/gemmF32: a NaN or Inf was produced/);
+    await expect(runGemmF32(ctx, f32(3e38, 3e38, 1, 1), f32(3e38, 1, 1, 1), null, 2, 2, 2)).rejects.toThrow(
+      /gemmF32: a NaN or Inf was produced/,
+    );
     for (const variant of ['tiled', 'direct', 'direct4'] as const)
-      await expect(runGemmF32(ctx, f32(1, 1, 1, Infinity), f32(1, 2, 3, 4), null, 1, 1, 4, { variant })).rejects.toThrow(NonFiniteInputError);
+      await expect(runGemmF32(ctx, f32(1, 1, 1, Infinity), f32(1, 2, 3, 4), null, 1, 1, 4, { variant })).rejects.toThrow(
+        NonFiniteInputError,
+      );
   });
 
   it('the flag is sticky per op and cleared by checkFlags', async () => {

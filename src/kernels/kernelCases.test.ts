@@ -36,14 +36,36 @@ const CASES = parseJsonc(readFileSync(new URL('./cases/kernelCases.jsonc', impor
 
 const f32 = (v: unknown) => Float32Array.from(v as number[]);
 const i32 = (v: unknown) => Int32Array.from(v as number[]);
-const opt = <T,>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined ? undefined : f(v));
+const opt = <T>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined ? undefined : f(v));
 const num = (c: Case, k: string) => c[k] as number;
 
 function w8a8(c: Case) {
-  return { m: num(c, 'm'), n: num(c, 'n'), k: num(c, 'k'), xq: i32(c.xq), wq: i32(c.wq), sx: f32(c.sx), sw: f32(c.sw), zx: opt(c.zx, i32), zw: opt(c.zw, i32), bias: opt(c.bias, f32) ?? null };
+  return {
+    m: num(c, 'm'),
+    n: num(c, 'n'),
+    k: num(c, 'k'),
+    xq: i32(c.xq),
+    wq: i32(c.wq),
+    sx: f32(c.sx),
+    sw: f32(c.sw),
+    zx: opt(c.zx, i32),
+    zw: opt(c.zw, i32),
+    bias: opt(c.bias, f32) ?? null,
+  };
 }
 function w4a8(c: Case) {
-  return { m: num(c, 'm'), n: num(c, 'n'), k: num(c, 'k'), groupSize: num(c, 'groupSize'), xq: i32(c.xq), wq: i32(c.wq), sx: f32(c.sx), sw: f32(c.sw), zx: opt(c.zx, i32), bias: opt(c.bias, f32) ?? null };
+  return {
+    m: num(c, 'm'),
+    n: num(c, 'n'),
+    k: num(c, 'k'),
+    groupSize: num(c, 'groupSize'),
+    xq: i32(c.xq),
+    wq: i32(c.wq),
+    sx: f32(c.sx),
+    sw: f32(c.sw),
+    zx: opt(c.zx, i32),
+    bias: opt(c.bias, f32) ?? null,
+  };
 }
 
 /** One implementation of every op of the table. */
@@ -125,7 +147,11 @@ for (const [name, backend] of [
       const got = Array.from(await backend[c.op](c));
       expect(got).toHaveLength(c.expected.length);
       // f32 arithmetic against values worked out in decimals: 2e-6 relative, 1e-6 absolute
-      got.forEach((v, i) => expect(Math.abs(v - c.expected[i]), `${c.op} ${c.name} [${i}]: got ${v}, expected ${c.expected[i]}`).toBeLessThanOrEqual(1e-6 + 2e-6 * Math.abs(c.expected[i])));
+      got.forEach((v, i) =>
+        expect(Math.abs(v - c.expected[i]), `${c.op} ${c.name} [${i}]: got ${v}, expected ${c.expected[i]}`).toBeLessThanOrEqual(
+          1e-6 + 2e-6 * Math.abs(c.expected[i]),
+        ),
+      );
     });
   });
 }

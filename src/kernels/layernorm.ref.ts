@@ -1,5 +1,12 @@
 /** CPU reference of shaders/layernorm.wgsl: y = (x − mean)/√(var + eps)·γ + β per row (float64 inside). */
-export function layernormRef(x: ArrayLike<number>, rows: number, c: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps = 1e-5): Float32Array {
+export function layernormRef(
+  x: ArrayLike<number>,
+  rows: number,
+  c: number,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  eps = 1e-5,
+): Float32Array {
   const y = new Float32Array(rows * c);
   for (let r = 0; r < rows; r++) {
     let s = 0;

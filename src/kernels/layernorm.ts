@@ -23,7 +23,21 @@ import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, checkLength, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import {
+  type PassTarget,
+  FlagBuffer,
+  KernelError,
+  NonFiniteInputError,
+  bindGroupAt,
+  checkDim,
+  checkFits,
+  checkLength,
+  dispatch,
+  grid,
+  submitAndWait,
+  uniform,
+  withPass,
+} from './common';
 import { QUANT_SOURCE } from './quantizeRows';
 
 export interface LayerNormConfig {
@@ -53,8 +67,22 @@ function lnCore(ctx: GpuContext, cfg: LayerNormConfig, minmax: boolean): LnCore 
   const { rows, c } = cfg;
   checkDim(rows, 'layernorm: rows');
   checkDim(c, 'layernorm: C');
-  const inRow = cfg.inRow ?? c, inOff = cfg.inOff ?? 0;
-  const u = uniform(ctx, [[rows, 'u'], [c, 'u'], [inRow, 'u'], [inOff, 'u'], [cfg.eps ?? 1e-5, 'f'], [minmax ? 1 : 0, 'u'], [65535, 'u'], [0, 'u']], 'layernorm.params');
+  const inRow = cfg.inRow ?? c,
+    inOff = cfg.inOff ?? 0;
+  const u = uniform(
+    ctx,
+    [
+      [rows, 'u'],
+      [c, 'u'],
+      [inRow, 'u'],
+      [inOff, 'u'],
+      [cfg.eps ?? 1e-5, 'f'],
+      [minmax ? 1 : 0, 'u'],
+      [65535, 'u'],
+      [0, 'u'],
+    ],
+    'layernorm.params',
+  );
   const mode = chooseRowMode(ctx, cfg.rowMode);
   const pipeline = getPipeline(ctx, 'layernorm', () => composeWgsl(src), mode === 'workgroup' ? 'main' : 'main_serial');
   const flags = new FlagBuffer(ctx, 'layernorm.flags');
@@ -121,7 +149,11 @@ export interface LayerNormQuantizeOp {
   readonly wordsPerRow: number;
   readonly groups: number;
   readonly lnOutput: GpuBuffer<'f32'>;
-  encode(target: PassTarget, b: LayerNormBuffers & { q: BufArg; scales: BufArg; zeros: BufArg }, timestampWrites?: GPUComputePassTimestampWrites): void;
+  encode(
+    target: PassTarget,
+    b: LayerNormBuffers & { q: BufArg; scales: BufArg; zeros: BufArg },
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): void;
   checkFlags(): Promise<void>;
   destroy(): void;
 }
@@ -138,11 +170,26 @@ export function createLayerNormQuantize(ctx: GpuContext, cfg: LayerNormQuantizeC
   const qu = uniform(
     ctx,
     [
-      [rows, 'u'], [c, 'u'], [1, 'u'], [1, 'u'],
-      [0, 'u'], [rows * c, 'u'], [rows * c, 'u'], [c, 'u'],
-      [1, 'u'], [rows, 'u'], [wpr, 'u'], [bits, 'u'],
-      [symmetric ? 1 : 0, 'u'], [rowsPerGroup, 'u'], [groups, 'u'], [cfg.clip ? 1 : 0, 'u'],
-      [cfg.clip?.min ?? 0, 'f'], [cfg.clip?.max ?? 0, 'f'], [65535, 'u'], [0, 'u'],
+      [rows, 'u'],
+      [c, 'u'],
+      [1, 'u'],
+      [1, 'u'],
+      [0, 'u'],
+      [rows * c, 'u'],
+      [rows * c, 'u'],
+      [c, 'u'],
+      [1, 'u'],
+      [rows, 'u'],
+      [wpr, 'u'],
+      [bits, 'u'],
+      [symmetric ? 1 : 0, 'u'],
+      [rowsPerGroup, 'u'],
+      [groups, 'u'],
+      [cfg.clip ? 1 : 0, 'u'],
+      [cfg.clip?.min ?? 0, 'f'],
+      [cfg.clip?.max ?? 0, 'f'],
+      [65535, 'u'],
+      [0, 'u'],
     ],
     'layernorm_quantize.qparams',
   );
@@ -159,8 +206,20 @@ export function createLayerNormQuantize(ctx: GpuContext, cfg: LayerNormQuantizeC
       const sc = checkFits(b.scales, groups, 'layernormQuantize scales');
       const zp = checkFits(b.zeros, groups, 'layernormQuantize zeros');
       const mm = core.mm!.buffer;
-      const bg2 = bindGroupAt(ctx, pParams, [[0, qu], [2, mm], [3, sc], [4, zp], [6, core.flags.buffer]]);
-      const bg3 = bindGroupAt(ctx, pQuant, [[0, qu], [1, lnOutput.buffer], [3, sc], [4, zp], [5, q]]);
+      const bg2 = bindGroupAt(ctx, pParams, [
+        [0, qu],
+        [2, mm],
+        [3, sc],
+        [4, zp],
+        [6, core.flags.buffer],
+      ]);
+      const bg3 = bindGroupAt(ctx, pQuant, [
+        [0, qu],
+        [1, lnOutput.buffer],
+        [3, sc],
+        [4, zp],
+        [5, q],
+      ]);
       withPass(
         target,
         (p) => {
@@ -192,7 +251,16 @@ function checkLnInputs(what: string, x: Float32Array, rows: number, c: number, g
   checkLength(`${what} beta`, beta, c, `${shape} (beta is C)`);
 }
 
-export async function runLayerNorm(ctx: GpuContext, x: Float32Array, rows: number, c: number, gamma: Float32Array, beta: Float32Array, eps = 1e-5, rowMode?: RowMode): Promise<Float32Array> {
+export async function runLayerNorm(
+  ctx: GpuContext,
+  x: Float32Array,
+  rows: number,
+  c: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps = 1e-5,
+  rowMode?: RowMode,
+): Promise<Float32Array> {
   checkLnInputs('runLayerNorm', x, rows, c, gamma, beta);
   const op = createLayerNorm(ctx, { rows, c, eps, rowMode });
   const bufs = [GpuBuffer.f32(ctx, x), GpuBuffer.f32(ctx, gamma), GpuBuffer.f32(ctx, beta), GpuBuffer.f32(ctx, rows * c)];
@@ -218,7 +286,9 @@ export async function runLayerNormQuantize(
   checkLnInputs('runLayerNormQuantize', x, rows, c, gamma, beta);
   const op = createLayerNormQuantize(ctx, { ...spec, rows, c });
   const bufs = [GpuBuffer.f32(ctx, x), GpuBuffer.f32(ctx, gamma), GpuBuffer.f32(ctx, beta)];
-  const q = GpuBuffer.u32(ctx, rows * op.wordsPerRow), sc = GpuBuffer.f32(ctx, op.groups), zp = GpuBuffer.i32(ctx, op.groups);
+  const q = GpuBuffer.u32(ctx, rows * op.wordsPerRow),
+    sc = GpuBuffer.f32(ctx, op.groups),
+    zp = GpuBuffer.i32(ctx, op.groups);
   try {
     await submitAndWait(ctx, (enc) => op.encode(enc, { input: bufs[0], gamma: bufs[1], beta: bufs[2], q, scales: sc, zeros: zp }));
     await op.checkFlags();

@@ -6,7 +6,7 @@ import { matMulModel, matMulNBitsModel, ortDp4aRule, packInt4Blocks } from './on
 // wrong protobuf field, a swapped nibble, a wrong zero point or scale layout fails here.
 ort.env.wasm.numThreads = 1;
 
-const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => ((((i + seed) * 2654435761) >>> 0) / 2 ** 32 - 0.5));
+const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32 - 0.5);
 
 describe('onnxTiny', () => {
   it('packInt4Blocks: value + 8, element 2j in the low nibble', () => {
@@ -15,8 +15,11 @@ describe('onnxTiny', () => {
   });
 
   it('MatMul model: ONNX Runtime computes A·B', async () => {
-    const m = 3, k = 8, n = 5;
-    const a = rnd(m * k, 1), b = rnd(k * n, 2);
+    const m = 3,
+      k = 8,
+      n = 5;
+    const a = rnd(m * k, 1),
+      b = rnd(k * n, 2);
     const s = await ort.InferenceSession.create(matMulModel(k, n, b), { executionProviders: ['wasm'] });
     const y = (await s.run({ A: new ort.Tensor('float32', a, [m, k]) })).Y;
     expect(y.dims).toEqual([m, n]);
@@ -30,7 +33,10 @@ describe('onnxTiny', () => {
   });
 
   it('MatMulNBits model: ONNX Runtime computes A·Wᵀ with W = scale(block)·q', async () => {
-    const m = 2, k = 64, n = 3, block = 32;
+    const m = 2,
+      k = 64,
+      n = 3,
+      block = 32;
     const a = rnd(m * k, 3);
     const q = Int8Array.from({ length: n * k }, (_, i) => ((i * 7 + (i >> 5) * 3) % 16) - 8);
     const scales = Float32Array.from({ length: n * (k / block) }, (_, i) => 0.01 * (i + 1));

@@ -83,7 +83,13 @@ function model(node: PB, inits: PB[], inputs: PB[], outputs: PB[], msDomain: boo
 export function matMulModel(k: number, n: number, b: Float32Array): Uint8Array {
   if (b.length !== k * n) throw new Error(`matMulModel: B has ${b.length} values, expected ${k}·${n}`);
   const node = new PB().str(1, 'A').str(1, 'B').str(2, 'Y').str(3, 'mm').str(4, 'MatMul');
-  return model(node, [tensor('B', FLOAT, [k, n], f32Bytes(b))], [valueInfo('A', FLOAT, ['M', k])], [valueInfo('Y', FLOAT, ['M', n])], false);
+  return model(
+    node,
+    [tensor('B', FLOAT, [k, n], f32Bytes(b))],
+    [valueInfo('A', FLOAT, ['M', k])],
+    [valueInfo('Y', FLOAT, ['M', n])],
+    false,
+  );
 }
 
 /** Packs signed 4-bit weights q (n rows of k, values in [-8, 7]) the way MatMulNBits reads B. */
@@ -92,7 +98,8 @@ export function packInt4Blocks(q: Int8Array, n: number, k: number, block: number
   if (q.length !== n * k) throw new Error(`packInt4Blocks: ${q.length} values, expected ${n}·${k}`);
   const out = new Uint8Array((n * k) / 2);
   for (let i = 0; i < n * k; i += 2) {
-    const lo = q[i] + 8, hi = q[i + 1] + 8;
+    const lo = q[i] + 8,
+      hi = q[i + 1] + 8;
     if (lo < 0 || lo > 15 || hi < 0 || hi > 15) throw new Error(`packInt4Blocks: value out of [-8, 7] at ${i}`);
     out[i >> 1] = lo | (hi << 4);
   }
@@ -115,7 +122,14 @@ export function matMulNBitsModel(k: number, n: number, q: Int8Array, scales: Flo
   const packed = packInt4Blocks(q, n, k, block);
   const attr = (name: string, v: number) => new PB().str(1, name).int(3, v).int(20, 2);
   const node = new PB().str(1, 'A').str(1, 'B').str(1, 'scales').str(2, 'Y').str(3, 'mmnb').str(4, 'MatMulNBits').str(7, 'com.microsoft');
-  for (const [name, v] of [['K', k], ['N', n], ['bits', 4], ['block_size', block], ['accuracy_level', opts.accuracyLevel ?? 4]] as const) node.msg(5, attr(name, v));
+  for (const [name, v] of [
+    ['K', k],
+    ['N', n],
+    ['bits', 4],
+    ['block_size', block],
+    ['accuracy_level', opts.accuracyLevel ?? 4],
+  ] as const)
+    node.msg(5, attr(name, v));
   return model(
     node,
     [tensor('B', UINT8, [n, blocks, block / 2], packed), tensor('scales', FLOAT, [n * blocks], f32Bytes(scales))],
@@ -131,7 +145,13 @@ export function matMulNBitsModel(k: number, n: number, q: Int8Array, scales: Flo
  * accuracy_level 4, block a multiple of 32, K a multiple of 128 (and of 4), N a multiple of 16, the
  * device has the 'subgroups' feature, and the vendor is not Apple.
  */
-export function ortDp4aRule(adapter: { features: readonly string[]; vendor: string }, n: number, k: number, accuracyLevel = 4, block = 32): { dp4a: boolean; reason: string } {
+export function ortDp4aRule(
+  adapter: { features: readonly string[]; vendor: string },
+  n: number,
+  k: number,
+  accuracyLevel = 4,
+  block = 32,
+): { dp4a: boolean; reason: string } {
   const why: string[] = [];
   if (accuracyLevel !== 4) why.push(`accuracy_level ${accuracyLevel} ≠ 4`);
   if (block % 32) why.push(`block ${block} not a multiple of 32`);
@@ -139,5 +159,7 @@ export function ortDp4aRule(adapter: { features: readonly string[]; vendor: stri
   if (n % 16) why.push(`N = ${n} not a multiple of 16`);
   if (!adapter.features.includes('subgroups')) why.push("the adapter has no 'subgroups' feature");
   if (adapter.vendor.toLowerCase() === 'apple') why.push('Apple GPUs are excluded (no native dp4a on Metal)');
-  return why.length ? { dp4a: false, reason: `not DP4A: ${why.join('; ')}` } : { dp4a: true, reason: 'DP4A path (int8 dot products, activations quantized per block)' };
+  return why.length
+    ? { dp4a: false, reason: `not DP4A: ${why.join('; ')}` }
+    : { dp4a: true, reason: 'DP4A path (int8 dot products, activations quantized per block)' };
 }

@@ -21,17 +21,29 @@ beforeAll(async () => {
 afterAll(() => ctx?.destroy());
 
 describe('quantize → integer GEMM chain', () => {
-  const T = 13, images = 2, M = T * images, K = 64, N = 24;
+  const T = 13,
+    images = 2,
+    M = T * images,
+    K = 64,
+    N = 24;
   for (const gran of ['row', 'tensor'] as const) {
     it(`W8A8: activations asym INT8 per-${gran === 'row' ? 'token' : 'image'}, weights sym per-channel`, async () => {
       const r = rng(gran.length);
-      const x = randF32(r, M * K, -2, 3), w = randF32(r, N * K, -0.3, 0.3), b = randF32(r, N);
+      const x = randF32(r, M * K, -2, 3),
+        w = randF32(r, N * K, -0.3, 0.3),
+        b = randF32(r, N);
       const pw = prepareW8Weights(w, N, K, { bits: 8, symmetric: true, granularity: 'row' });
       const qr = createQuantizeRows(ctx, { rows: M, cols: K, bits: 8, symmetric: false, granularity: gran, rowsPerTensor: T });
       const sxGroup = gran === 'row' ? 1 : T;
       const gemm = createGemmW8A8(ctx, { m: M, n: N, k: K, sxGroup, zxGroup: sxGroup, swGroup: pw.swGroup, bias: true });
-      const bx = GpuBuffer.f32(ctx, x), q = GpuBuffer.u32(ctx, M * qr.wordsPerRow), sx = GpuBuffer.f32(ctx, qr.groups), zx = GpuBuffer.i32(ctx, qr.groups);
-      const bw = GpuBuffer.u32(ctx, pw.packed), sw = GpuBuffer.f32(ctx, pw.scales), bb = GpuBuffer.f32(ctx, b), y = GpuBuffer.f32(ctx, M * N);
+      const bx = GpuBuffer.f32(ctx, x),
+        q = GpuBuffer.u32(ctx, M * qr.wordsPerRow),
+        sx = GpuBuffer.f32(ctx, qr.groups),
+        zx = GpuBuffer.i32(ctx, qr.groups);
+      const bw = GpuBuffer.u32(ctx, pw.packed),
+        sw = GpuBuffer.f32(ctx, pw.scales),
+        bb = GpuBuffer.f32(ctx, b),
+        y = GpuBuffer.f32(ctx, M * N);
       await submitAndWait(ctx, (enc) => {
         const pass = enc.beginComputePass();
         qr.encode(pass, { input: bx, q, scales: sx, zeros: zx });
@@ -42,7 +54,9 @@ describe('quantize → integer GEMM chain', () => {
       const got = await y.read();
       // CPU chain
       const blocks = gran === 'row' ? 1 : images;
-      const xq = new Int32Array(M * K), sxr: number[] = [], zxr: number[] = [];
+      const xq = new Int32Array(M * K),
+        sxr: number[] = [],
+        zxr: number[] = [];
       for (let i = 0; i < blocks; i++) {
         const rows = M / blocks;
         const m = quantizeMatrix(x.subarray(i * rows * K, (i + 1) * rows * K), rows, K, { bits: 8, symmetric: false, granularity: gran });
@@ -53,7 +67,17 @@ describe('quantize → integer GEMM chain', () => {
         }
       }
       const wq = quantizeMatrix(w, N, K, { bits: 8, symmetric: true, granularity: 'row' });
-      const ref = gemmW8A8Ref({ m: M, n: N, k: K, xq, wq: wq.q, sx: Float32Array.from(sxr), zx: Int32Array.from(zxr), sw: wq.scales, bias: b });
+      const ref = gemmW8A8Ref({
+        m: M,
+        n: N,
+        k: K,
+        xq,
+        wq: wq.q,
+        sx: Float32Array.from(sxr),
+        zx: Int32Array.from(zxr),
+        sw: wq.scales,
+        bias: b,
+      });
       expect(firstOutOfTol(got, ref, (i) => 1e-6 * (Math.abs(ref[i]) + Math.abs(b[i % N])) + 1e-12)).toBe(-1);
       [bx, q, sx, zx, bw, sw, bb, y].forEach((t) => t.destroy());
       qr.destroy();
@@ -63,12 +87,18 @@ describe('quantize → integer GEMM chain', () => {
 
   it('W4A8 g=32: activations asym INT8 per-token, weights sym INT4 per group', async () => {
     const r = rng(77);
-    const x = randF32(r, M * K, -2, 3), w = randF32(r, N * K, -0.3, 0.3);
+    const x = randF32(r, M * K, -2, 3),
+      w = randF32(r, N * K, -0.3, 0.3);
     const pw = prepareW4Weights(w, N, K, 32);
     const qr = createQuantizeRows(ctx, { rows: M, cols: K, bits: 8, symmetric: false, granularity: 'row' });
     const gemm = createGemmW4A8(ctx, { m: M, n: N, k: K, groupSize: pw.groupSize, sxGroup: 1, zxGroup: 1 });
-    const bx = GpuBuffer.f32(ctx, x), q = GpuBuffer.u32(ctx, M * qr.wordsPerRow), sx = GpuBuffer.f32(ctx, M), zx = GpuBuffer.i32(ctx, M);
-    const bw = GpuBuffer.u32(ctx, pw.packed), sw = GpuBuffer.f32(ctx, pw.scales), y = GpuBuffer.f32(ctx, M * N);
+    const bx = GpuBuffer.f32(ctx, x),
+      q = GpuBuffer.u32(ctx, M * qr.wordsPerRow),
+      sx = GpuBuffer.f32(ctx, M),
+      zx = GpuBuffer.i32(ctx, M);
+    const bw = GpuBuffer.u32(ctx, pw.packed),
+      sw = GpuBuffer.f32(ctx, pw.scales),
+      y = GpuBuffer.f32(ctx, M * N);
     await submitAndWait(ctx, (enc) => {
       qr.encode(enc, { input: bx, q, scales: sx, zeros: zx });
       gemm.encode(enc, { x: q, w: bw, sx, zx, sw, y });
@@ -76,7 +106,17 @@ describe('quantize → integer GEMM chain', () => {
     const got = await y.read();
     const mx = quantizeMatrix(x, M, K, { bits: 8, symmetric: false, granularity: 'row' });
     const mw = quantizeMatrix(w, N, K, { bits: 4, symmetric: true, granularity: 'group', groupSize: 32 });
-    const ref = gemmW4A8Ref({ m: M, n: N, k: K, xq: mx.q.map((v) => v - 128), zx: mx.zeros.map((z) => z - 128), sx: mx.scales, wq: mw.q, sw: mw.scales, groupSize: 32 });
+    const ref = gemmW4A8Ref({
+      m: M,
+      n: N,
+      k: K,
+      xq: mx.q.map((v) => v - 128),
+      zx: mx.zeros.map((z) => z - 128),
+      sx: mx.scales,
+      wq: mw.q,
+      sw: mw.scales,
+      groupSize: 32,
+    });
     expect(firstOutOfTol(got, ref, (i) => 4e-6 * Math.abs(ref[i]) + 1e-9)).toBe(-1);
     [bx, q, sx, zx, bw, sw, y].forEach((t) => t.destroy());
     qr.destroy();

@@ -26,7 +26,22 @@ import { getPipeline } from '../gpu/pipelineCache';
 import type { Bits } from '../quant/scaleZero';
 import { int8WordsPerRow, unpackInt8Rows } from '../quant/pack';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, FlagBuffer, KernelError, NonFiniteInputError, bindGroupAt, checkDim, checkFits, checkLength, checkLengthAtLeast, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import {
+  type PassTarget,
+  FlagBuffer,
+  KernelError,
+  NonFiniteInputError,
+  bindGroupAt,
+  checkDim,
+  checkFits,
+  checkLength,
+  checkLengthAtLeast,
+  dispatch,
+  grid,
+  submitAndWait,
+  uniform,
+  withPass,
+} from './common';
 
 export interface RowView {
   off?: number;
@@ -87,7 +102,9 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
   const groups = Math.ceil(totalRows / rowsPerGroup);
   const wpr = int8WordsPerRow(cols);
   const v = cfg.view;
-  const sRow = v?.row ?? cols, sCol = v?.col ?? 1, off = v?.off ?? 0;
+  const sRow = v?.row ?? cols,
+    sCol = v?.col ?? 1,
+    off = v?.off ?? 0;
   const sInner = v?.inner ?? rows * sRow;
   const sOuter = v?.outer ?? sInner * batchInner;
   if (cfg.clip) {
@@ -98,11 +115,26 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
   const u = uniform(
     ctx,
     [
-      [rows, 'u'], [cols, 'u'], [batch, 'u'], [batchInner, 'u'],
-      [off, 'u'], [sOuter, 'u'], [sInner, 'u'], [sRow, 'u'],
-      [sCol, 'u'], [totalRows, 'u'], [wpr, 'u'], [bits, 'u'],
-      [symmetric ? 1 : 0, 'u'], [rowsPerGroup, 'u'], [groups, 'u'], [cfg.clip ? 1 : 0, 'u'],
-      [cfg.clip?.min ?? 0, 'f'], [cfg.clip?.max ?? 0, 'f'], [65535, 'u'], [0, 'u'],
+      [rows, 'u'],
+      [cols, 'u'],
+      [batch, 'u'],
+      [batchInner, 'u'],
+      [off, 'u'],
+      [sOuter, 'u'],
+      [sInner, 'u'],
+      [sRow, 'u'],
+      [sCol, 'u'],
+      [totalRows, 'u'],
+      [wpr, 'u'],
+      [bits, 'u'],
+      [symmetric ? 1 : 0, 'u'],
+      [rowsPerGroup, 'u'],
+      [groups, 'u'],
+      [cfg.clip ? 1 : 0, 'u'],
+      [cfg.clip?.min ?? 0, 'f'],
+      [cfg.clip?.max ?? 0, 'f'],
+      [65535, 'u'],
+      [0, 'u'],
     ],
     'quantize_rows.params',
   );
@@ -124,9 +156,26 @@ export function createQuantizeRows(ctx: GpuContext, cfg: QuantizeRowsConfig): Qu
       const q = checkFits(b.q, totalRows * wpr, 'quantizeRows q (packed words)');
       const sc = checkFits(b.scales, groups, 'quantizeRows scales');
       const zp = checkFits(b.zeros, groups, 'quantizeRows zeros');
-      const bg1 = bindGroupAt(ctx, pMinMax, [[0, u], [1, input], [2, mm.buffer], [6, flags.buffer]]);
-      const bg2 = bindGroupAt(ctx, pParams, [[0, u], [2, mm.buffer], [3, sc], [4, zp], [6, flags.buffer]]);
-      const bg3 = bindGroupAt(ctx, pQuant, [[0, u], [1, input], [3, sc], [4, zp], [5, q]]);
+      const bg1 = bindGroupAt(ctx, pMinMax, [
+        [0, u],
+        [1, input],
+        [2, mm.buffer],
+        [6, flags.buffer],
+      ]);
+      const bg2 = bindGroupAt(ctx, pParams, [
+        [0, u],
+        [2, mm.buffer],
+        [3, sc],
+        [4, zp],
+        [6, flags.buffer],
+      ]);
+      const bg3 = bindGroupAt(ctx, pQuant, [
+        [0, u],
+        [1, input],
+        [3, sc],
+        [4, zp],
+        [5, q],
+      ]);
       withPass(
         target,
         (p) => {

@@ -9,7 +9,16 @@ export function layerNormRows(x: Float32Array, rows: number, d: number, g: Float
  * LayerNorm into `y`; with `keep`, also the normalized rows x̂ and each row's 1/σ (what a backward
  * pass needs — the QAT trainer keeps them). Same arithmetic either way.
  */
-export function layerNormRowsInto(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array, eps: number, y: Float32Array, keep?: { xhat: Float32Array; inv: Float32Array }): Float32Array {
+export function layerNormRowsInto(
+  x: Float32Array,
+  rows: number,
+  d: number,
+  g: Float32Array,
+  b: Float32Array,
+  eps: number,
+  y: Float32Array,
+  keep?: { xhat: Float32Array; inv: Float32Array },
+): Float32Array {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let mean = 0;
@@ -50,4 +59,3 @@ export function softmaxRows(x: Float32Array, rows: number, n: number): void {
     for (let j = 0; j < n; j++) x[o + j] /= s;
   }
 }
-

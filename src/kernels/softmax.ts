@@ -8,7 +8,20 @@ import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, KernelError, NonFiniteFlag, bindGroup, checkDim, checkFits, checkLength, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import {
+  type PassTarget,
+  KernelError,
+  NonFiniteFlag,
+  bindGroup,
+  checkDim,
+  checkFits,
+  checkLength,
+  dispatch,
+  grid,
+  submitAndWait,
+  uniform,
+  withPass,
+} from './common';
 
 export interface SoftmaxOp {
   encode(target: PassTarget, b: { x: BufArg }, timestampWrites?: GPUComputePassTimestampWrites): void;
@@ -21,7 +34,16 @@ export function createSoftmax(ctx: GpuContext, cfg: { rows: number; cols: number
   const mode = chooseRowMode(ctx, cfg.rowMode);
   checkDim(cfg.rows, 'softmax: rows');
   checkDim(cfg.cols, 'softmax: cols');
-  const u = uniform(ctx, [[cfg.rows, 'u'], [cfg.cols, 'u'], [65535, 'u'], [0, 'u']], 'softmax.params');
+  const u = uniform(
+    ctx,
+    [
+      [cfg.rows, 'u'],
+      [cfg.cols, 'u'],
+      [65535, 'u'],
+      [0, 'u'],
+    ],
+    'softmax.params',
+  );
   const pipeline = getPipeline(ctx, 'softmax', () => composeWgsl(src), mode === 'workgroup' ? 'main' : 'main_serial');
   const flag = new NonFiniteFlag(ctx, 'softmax');
   let destroyed = false;

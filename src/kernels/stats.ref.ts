@@ -12,7 +12,9 @@ export interface RowStats {
 export function rowStatsRef(x: ArrayLike<number>, rows: number, cols: number, at = (r: number, c: number) => x[r * cols + c]): RowStats[] {
   const out: RowStats[] = [];
   for (let r = 0; r < rows; r++) {
-    let lo = Infinity, hi = -Infinity, s = 0;
+    let lo = Infinity,
+      hi = -Infinity,
+      s = 0;
     for (let c = 0; c < cols; c++) {
       const v = at(r, c);
       lo = Math.min(lo, v);

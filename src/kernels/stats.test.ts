@@ -27,20 +27,24 @@ function expectStats(got: Float32Array, ref: ReturnType<typeof rowStatsRef>) {
 
 describe('stats', () => {
   for (const rowMode of ['workgroup', 'thread'] as const)
-  it(`[${rowMode}] per-row, per-column (transposed view) and per-tensor statistics`, async () => {
-    const r = rng(4);
-    const rows = 37, cols = 130;
-    const x = randF32(r, rows * cols, -3, 5);
-    x.fill(0, 0, cols); // all-zero row
-    x.fill(2.5, cols, 2 * cols); // constant row: σ = 0
-    x[5 * cols + 3] = 1e30;
-    x[6 * cols + 3] = -1e30;
-    expectStats((await runStats(ctx, x, rows, cols, { rowMode })).stats, rowStatsRef(x, rows, cols));
-    const colStats = await runStats(ctx, x, cols, rows, { view: { row: 1, col: cols }, rowMode });
-    expectStats(colStats.stats, rowStatsRef(x, cols, rows, (c, rr) => x[rr * cols + c]));
-    const y = randF32(r, 5000, -1, 1);
-    expectStats((await runStats(ctx, y, 1, y.length, { rowMode })).stats, rowStatsRef(y, 1, y.length));
-  });
+    it(`[${rowMode}] per-row, per-column (transposed view) and per-tensor statistics`, async () => {
+      const r = rng(4);
+      const rows = 37,
+        cols = 130;
+      const x = randF32(r, rows * cols, -3, 5);
+      x.fill(0, 0, cols); // all-zero row
+      x.fill(2.5, cols, 2 * cols); // constant row: σ = 0
+      x[5 * cols + 3] = 1e30;
+      x[6 * cols + 3] = -1e30;
+      expectStats((await runStats(ctx, x, rows, cols, { rowMode })).stats, rowStatsRef(x, rows, cols));
+      const colStats = await runStats(ctx, x, cols, rows, { view: { row: 1, col: cols }, rowMode });
+      expectStats(
+        colStats.stats,
+        rowStatsRef(x, cols, rows, (c, rr) => x[rr * cols + c]),
+      );
+      const y = randF32(r, 5000, -1, 1);
+      expectStats((await runStats(ctx, y, 1, y.length, { rowMode })).stats, rowStatsRef(y, 1, y.length));
+    });
 
   it('histogram counts equal the reference exactly (incl. out-of-range and NaN/Inf)', async () => {
     const r = rng(5);
@@ -54,7 +58,7 @@ describe('stats', () => {
     expect(got.stats[5]).toBe(2); // non-finite count of row 0
   });
 
-  it('counts values beyond k·σ (two-pass) like the reference on the kernel\'s mean and σ', async () => {
+  it("counts values beyond k·σ (two-pass) like the reference on the kernel's mean and σ", async () => {
     const r = rng(6);
     const n = 4096;
     const x = randF32(r, n, -1, 1);

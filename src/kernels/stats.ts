@@ -18,7 +18,20 @@ import { type BufArg, GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelineCache';
 import { type RowMode, chooseRowMode, rowGroups } from './rowMode';
-import { type PassTarget, KernelError, bindGroupAt, checkDim, checkFits, checkLength, checkLengthAtLeast, dispatch, grid, submitAndWait, uniform, withPass } from './common';
+import {
+  type PassTarget,
+  KernelError,
+  bindGroupAt,
+  checkDim,
+  checkFits,
+  checkLength,
+  checkLengthAtLeast,
+  dispatch,
+  grid,
+  submitAndWait,
+  uniform,
+  withPass,
+} from './common';
 
 export interface StatsConfig {
   rows: number;
@@ -63,14 +76,26 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
     if (!cfg.range || !(cfg.range.hi > cfg.range.lo) || !Number.isFinite(cfg.range.hi - cfg.range.lo))
       throw new KernelError('stats: a histogram needs a finite range with hi > lo');
   }
-  const off = cfg.view?.off ?? 0, sRow = cfg.view?.row ?? cols, sCol = cfg.view?.col ?? 1;
-  const lo = cfg.range?.lo ?? 0, hi = cfg.range?.hi ?? 1;
+  const off = cfg.view?.off ?? 0,
+    sRow = cfg.view?.row ?? cols,
+    sCol = cfg.view?.col ?? 1;
+  const lo = cfg.range?.lo ?? 0,
+    hi = cfg.range?.hi ?? 1;
   const u = uniform(
     ctx,
     [
-      [rows, 'u'], [cols, 'u'], [off, 'u'], [sRow, 'u'],
-      [sCol, 'u'], [bins, 'u'], [65535, 'u'], [0, 'u'],
-      [lo, 'f'], [hi, 'f'], [bins ? histInvWidth(bins, lo, hi) : 0, 'f'], [cfg.k ?? 6, 'f'],
+      [rows, 'u'],
+      [cols, 'u'],
+      [off, 'u'],
+      [sRow, 'u'],
+      [sCol, 'u'],
+      [bins, 'u'],
+      [65535, 'u'],
+      [0, 'u'],
+      [lo, 'f'],
+      [hi, 'f'],
+      [bins ? histInvWidth(bins, lo, hi) : 0, 'f'],
+      [cfg.k ?? 6, 'f'],
     ],
     'stats.params',
   );
@@ -91,14 +116,42 @@ export function createStats(ctx: GpuContext, cfg: StatsConfig): StatsOp {
       withPass(
         target,
         (p) => {
-          dispatch(p, pRow, bindGroupAt(ctx, pRow, [[0, u], [1, input], [2, stats]]), ...grid(rowGroups(mode, rows)));
+          dispatch(
+            p,
+            pRow,
+            bindGroupAt(ctx, pRow, [
+              [0, u],
+              [1, input],
+              [2, stats],
+            ]),
+            ...grid(rowGroups(mode, rows)),
+          );
           if (b.histogram) {
             const h = checkFits(b.histogram, bins + 3, 'stats histogram');
-            dispatch(p, pHist, bindGroupAt(ctx, pHist, [[0, u], [1, input], [3, h]]), ...elemGroups);
+            dispatch(
+              p,
+              pHist,
+              bindGroupAt(ctx, pHist, [
+                [0, u],
+                [1, input],
+                [3, h],
+              ]),
+              ...elemGroups,
+            );
           }
           if (b.beyond) {
             const c = checkFits(b.beyond, rows, 'stats beyond');
-            dispatch(p, pBeyond, bindGroupAt(ctx, pBeyond, [[0, u], [1, input], [2, stats], [3, c]]), ...elemGroups);
+            dispatch(
+              p,
+              pBeyond,
+              bindGroupAt(ctx, pBeyond, [
+                [0, u],
+                [1, input],
+                [2, stats],
+                [3, c],
+              ]),
+              ...elemGroups,
+            );
           }
         },
         tsw,

@@ -43,10 +43,11 @@ export function firstOutOfTol(a: ArrayLike<number>, b: ArrayLike<number>, tol: (
 /** Σ_c |x[m,c]·w[n,c]| — the scale of a dot product's float rounding error. */
 export function absDot(x: ArrayLike<number>, w: ArrayLike<number>, m: number, n: number, k: number): Float64Array {
   const o = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = 0; c < k; c++) s += Math.abs(x[i * k + c] * w[j * k + c]);
-    o[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += Math.abs(x[i * k + c] * w[j * k + c]);
+      o[i * n + j] = s;
+    }
   return o;
 }

@@ -44,8 +44,16 @@ describe('UniformLayout', () => {
       ['e', 'u32'],
     ] as const);
     expect(l.words).toBe(8);
-    expect(l.wgsl()).toBe('struct P {\n  a: u32,\n  b: f32,\n  c: i32,\n  d: u32,\n  e: u32,\n  _pad5: u32,\n  _pad6: u32,\n  _pad7: u32,\n}');
-    expect(() => new UniformLayout('Q', [['a', 'u32'], ['a', 'u32']] as const)).toThrow(/declared twice/);
+    expect(l.wgsl()).toBe(
+      'struct P {\n  a: u32,\n  b: f32,\n  c: i32,\n  d: u32,\n  e: u32,\n  _pad5: u32,\n  _pad6: u32,\n  _pad7: u32,\n}',
+    );
+    expect(
+      () =>
+        new UniformLayout('Q', [
+          ['a', 'u32'],
+          ['a', 'u32'],
+        ] as const),
+    ).toThrow(/declared twice/);
   });
 });
 
@@ -61,7 +69,11 @@ function variants(src: string): Record<string, boolean>[] {
   return Array.from({ length: 1 << names.length }, (_, bits) => Object.fromEntries(names.map((n, i) => [n, !!(bits & (1 << i))])));
 }
 
-const UNIFORMS: Record<string, UniformLayout<string>> = { 'gemm_f32.wgsl': GEMM_F32_PARAMS, 'gemm_w8a8.wgsl': GEMM_W8A8_PARAMS, 'gemm_w4a8.wgsl': GEMM_W4A8_PARAMS };
+const UNIFORMS: Record<string, UniformLayout<string>> = {
+  'gemm_f32.wgsl': GEMM_F32_PARAMS,
+  'gemm_w8a8.wgsl': GEMM_W8A8_PARAMS,
+  'gemm_w4a8.wgsl': GEMM_W4A8_PARAMS,
+};
 
 describe('every shader composes and compiles in every variant', () => {
   const dir = new URL('../../shaders/', import.meta.url);
@@ -83,7 +95,8 @@ describe('every shader composes and compiles in every variant', () => {
     }
   });
   it('the library pieces are each used', () => {
-    const all = files.map((f) => readFileSync(new URL(f, dir), 'utf8')).join('\n') + readFileSync(new URL('quant_common.wgsl', dir), 'utf8');
+    const all =
+      files.map((f) => readFileSync(new URL(f, dir), 'utf8')).join('\n') + readFileSync(new URL('quant_common.wgsl', dir), 'utf8');
     for (const name of Object.keys(WGSL_LIBRARY)) expect(all, name).toContain(`//#include ${name}`);
   });
 });

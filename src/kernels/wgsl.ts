@@ -61,7 +61,8 @@ export class UniformLayout<F extends string> {
 
   /** A uniform buffer with these values (every field required; unknown names refused). */
   create(ctx: GpuContext, values: Record<F, number>, label: string): GPUBuffer {
-    for (const k of Object.keys(values)) if (!this.names.includes(k as F)) throw new KernelError(`${label}: ${k} is not a field of ${this.struct}`);
+    for (const k of Object.keys(values))
+      if (!this.names.includes(k as F)) throw new KernelError(`${label}: ${k} is not a field of ${this.struct}`);
     const words = this.fields.map(([n]) => {
       const v = values[n];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new KernelError(`${label}: field ${n} = ${v}`);

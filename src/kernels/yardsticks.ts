@@ -77,7 +77,9 @@ export interface YardstickCase {
 
 /** The shapes of the main table's GEMMs: the ViT's linear layers (M = 65·images) and the square. */
 export function yardstickCases(images: number, large: number): YardstickCase[] {
-  const M = 65 * images, dim = 128, mlp = 256;
+  const M = 65 * images,
+    dim = 128,
+    mlp = 256;
   return [
     { group: 'vit:qkv', m: M, n: 3 * dim, k: dim },
     { group: 'vit:out', m: M, n: dim, k: dim },
@@ -107,16 +109,19 @@ export function explainYardsticks(r: YardstickResult): string[] {
   const out = [
     `Libraries beside ours: each figure is wall clock from the call to its device's queue being idle (operands and results stay on the GPU), the same way for our FP32 GEMM in these rows — so ONNX Runtime's and TensorFlow.js's figures include their own dispatch overhead (a session.run through wasm, a JS op dispatch), which weighs most on the ViT's small products. Ratios are their throughput over our FP32 WGSL GEMM's (> 1: faster than ours).`,
   ];
-  for (const s of r.summary) out.push(`${LIB_NAME[s.library]} ${s.op}: ${f(s.vit)} our FP32 on the ViT's four linear layers, ${f(s.square)} on the square.`);
+  for (const s of r.summary)
+    out.push(`${LIB_NAME[s.library]} ${s.op}: ${f(s.vit)} our FP32 on the ViT's four linear layers, ${f(s.square)} on the square.`);
   const skipped = [...new Set(r.rows.filter((x) => x.skipped).map((x) => `${LIB_NAME[x.library]} ${x.op}: ${x.skipped}`))];
   if (skipped.length) out.push(`Not measured here — ${skipped.join('; ')}.`);
   const nb = r.rows.find((x) => x.op.startsWith('MatMulNBits') && x.note);
   if (nb) {
     const errs = r.rows.filter((x) => x.op.startsWith('MatMulNBits') && x.relErr !== undefined).map((x) => x.relErr!);
     const e = errs.length ? Math.max(...errs) : NaN;
-    const evidence = !Number.isFinite(e) ? '' : e > 3e-3
-      ? ` Its outputs differ from the exact 4-bit product by up to ${(100 * e).toFixed(1)}% (first row), which fits activations quantized to int8 as the DP4A path does; a float path would be within about 10⁻⁵ (f32) or 10⁻³ (f16).`
-      : ` Its outputs match the exact 4-bit product within ${e.toExponential(1)}: a float path ran (the DP4A path quantizes activations to int8, which shows as about 1% error).`;
+    const evidence = !Number.isFinite(e)
+      ? ''
+      : e > 3e-3
+        ? ` Its outputs differ from the exact 4-bit product by up to ${(100 * e).toFixed(1)}% (first row), which fits activations quantized to int8 as the DP4A path does; a float path would be within about 10⁻⁵ (f32) or 10⁻³ (f16).`
+        : ` Its outputs match the exact 4-bit product within ${e.toExponential(1)}: a float path ran (the DP4A path quantizes activations to int8, which shows as about 1% error).`;
     out.push(`ONNX Runtime's MatMulNBits on this adapter, by ONNX Runtime's rule: ${nb.note}.${evidence}`);
   }
   return out;
@@ -147,7 +152,8 @@ export function operands(c: YardstickCase) {
  */
 export function firstRowError(c: YardstickCase, nbits: boolean, row: ArrayLike<number>): number {
   const { a, b, q, scales } = operands(c);
-  let maxD = 0, maxR = 0;
+  let maxD = 0,
+    maxR = 0;
   for (let j = 0; j < c.n; j++) {
     let acc = 0;
     for (let t = 0; t < c.k; t++) acc += a[t] * (nbits ? scales[j * (c.k / 32) + (t >> 5)] * q[j * c.k + t] : b[t * c.n + j]);
@@ -163,7 +169,11 @@ export const RESULT_TOLERANCE = 0.05;
 export function formatYardstickTable(r: YardstickResult): string {
   const f = (v?: number, d = 2) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
   const lines = [
-    `libraries beside ours (${r.timing}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ') || 'no library started'})`,
+    `libraries beside ours (${r.timing}; ${
+      Object.entries(r.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'no library started'
+    })`,
     `${'library'.padEnd(16)} ${'op'.padEnd(24)} ${'group'.padEnd(9)} ${'shape'.padEnd(14)} ${'ms'.padStart(9)} ${'GOP/s'.padStart(8)} ${'×ours FP32'.padStart(10)}  note`,
   ];
   for (const x of r.rows)

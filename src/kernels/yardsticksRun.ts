@@ -8,13 +8,30 @@ import type { GpuContext } from '../gpu/device';
 import { GpuBuffer } from '../gpu/buffers';
 import { createGemmF32 } from './gemmF32';
 import { matMulModel, matMulNBitsModel, ortDp4aRule } from './onnxTiny';
-import { type YardstickCase, det, firstRowError, LIB_NAME, median, operands, RESULT_TOLERANCE, summarizeYardsticks, yardstickCases, type YardstickLib, type YardstickOptions, type YardstickResult, type YardstickRow } from './yardsticks';
+import {
+  type YardstickCase,
+  det,
+  firstRowError,
+  LIB_NAME,
+  median,
+  operands,
+  RESULT_TOLERANCE,
+  summarizeYardsticks,
+  yardstickCases,
+  type YardstickLib,
+  type YardstickOptions,
+  type YardstickResult,
+  type YardstickRow,
+} from './yardsticks';
 
 interface Lib {
   library: YardstickLib;
   ops: string[];
   /** prepare one op at one shape; returns a timed call that resolves when the GPU is idle */
-  prepare(op: string, c: YardstickCase): Promise<{ call: () => Promise<void>; destroy: () => void; note?: string; firstRow?: () => Promise<ArrayLike<number>> }>;
+  prepare(
+    op: string,
+    c: YardstickCase,
+  ): Promise<{ call: () => Promise<void>; destroy: () => void; note?: string; firstRow?: () => Promise<ArrayLike<number>> }>;
   dispose(): void;
 }
 
@@ -26,7 +43,9 @@ function errText(e: unknown): string {
 async function ortLib(versions: Record<string, string>): Promise<Lib> {
   const ort = await import('onnxruntime-web/webgpu');
   ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = { wasm: new URL('../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm', import.meta.url).href };
+  ort.env.wasm.wasmPaths = {
+    wasm: new URL('../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm', import.meta.url).href,
+  };
   ort.env.logLevel = 'error';
   versions['onnxruntime-web'] = ort.env.versions.web ?? '?';
   const sessions: { release(): Promise<void> }[] = [];
@@ -38,11 +57,18 @@ async function ortLib(versions: Record<string, string>): Promise<Lib> {
       const nbits = op.startsWith('MatMulNBits');
       const d = operands(c);
       const bytes = nbits ? matMulNBitsModel(c.k, c.n, d.q, d.scales) : matMulModel(c.k, c.n, d.b);
-      const sess = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', preferredOutputLocation: 'gpu-buffer' });
+      const sess = await ort.InferenceSession.create(bytes, {
+        executionProviders: ['webgpu'],
+        graphOptimizationLevel: 'all',
+        preferredOutputLocation: 'gpu-buffer',
+      });
       sessions.push(sess);
       device ??= (await ort.env.webgpu.device) as GPUDevice;
       const dev = device;
-      const a = dev.createBuffer({ size: c.m * c.k * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+      const a = dev.createBuffer({
+        size: c.m * c.k * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      });
       dev.queue.writeBuffer(a, 0, d.a);
       const input = ort.Tensor.fromGpuBuffer(a, { dataType: 'float32', dims: [c.m, c.k] });
       let note: string | undefined;
@@ -121,7 +147,12 @@ function oursLib(ctx: GpuContext): Lib {
     ops: ['gemm_f32 (WGSL)'],
     async prepare(_op, c) {
       const op = createGemmF32(ctx, { m: c.m, n: c.n, k: c.k, bias: true });
-      const bufs = { x: GpuBuffer.f32(ctx, det(c.m * c.k, 1, 1)), w: GpuBuffer.f32(ctx, det(c.n * c.k, 0.1, 3)), bias: GpuBuffer.f32(ctx, det(c.n, 1)), y: GpuBuffer.f32(ctx, new Float32Array(c.m * c.n)) };
+      const bufs = {
+        x: GpuBuffer.f32(ctx, det(c.m * c.k, 1, 1)),
+        w: GpuBuffer.f32(ctx, det(c.n * c.k, 0.1, 3)),
+        bias: GpuBuffer.f32(ctx, det(c.n, 1)),
+        y: GpuBuffer.f32(ctx, new Float32Array(c.m * c.n)),
+      };
       const dev = ctx.device;
       return {
         note: op.variant,
@@ -185,7 +216,12 @@ export async function runYardsticks(ctx: GpuContext, o: YardstickOptions): Promi
             // after timing: the result is checked, and a wrong one gets no figure
             const relErr = run.firstRow ? firstRowError(c, op.startsWith('MatMulNBits'), await run.firstRow()) : undefined;
             if (relErr !== undefined && !(relErr <= RESULT_TOLERANCE))
-              rows.push({ ...row, relErr, note: run.note, skipped: `its result differs from the reference (first row, relative error ${relErr.toPrecision(2)})` });
+              rows.push({
+                ...row,
+                relErr,
+                note: run.note,
+                skipped: `its result differs from the reference (first row, relative error ${relErr.toPrecision(2)})`,
+              });
             else rows.push({ ...row, ms, gops: row.ops / (ms * 1e6), note: run.note, relErr });
           } catch (e) {
             if ((e as Error)?.name === 'AbortError') throw e;
@@ -210,4 +246,3 @@ export async function runYardsticks(ctx: GpuContext, o: YardstickOptions): Promi
     summary: summarizeYardsticks(rows),
   };
 }
-

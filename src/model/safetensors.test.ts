@@ -19,7 +19,11 @@ describe('safetensors reader', () => {
   });
   it.each([
     ['too short', new Uint8Array(3), /too short/],
-    ['Git LFS pointer', new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n'), /header length|LFS/],
+    [
+      'Git LFS pointer',
+      new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n'),
+      /header length|LFS/,
+    ],
     ['truncated data', file({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)), /out of bounds/],
     ['unsupported dtype', file({ a: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)), /F16/],
   ])('%s → ModelError', (_n, bytes, msg) => {
@@ -29,6 +33,8 @@ describe('safetensors reader', () => {
   it('config/weights mismatch names the tensor', () => {
     const cfg = validateConfig({ dim: 8, depth: 1, heads: 2, mlp: 16, patch: 4, classes: 10, image: 32, mean: [0, 0, 0], std: [1, 1, 1] });
     expect(() => buildWeights(cfg, new Map())).toThrow(/patch_embed.weight/);
-    expect(() => validateConfig({ dim: 10, depth: 1, heads: 3, mlp: 4, patch: 4, classes: 10, image: 32, mean: [0, 0, 0], std: [1, 1, 1] })).toThrow(/divisible/);
+    expect(() =>
+      validateConfig({ dim: 10, depth: 1, heads: 3, mlp: 4, patch: 4, classes: 10, image: 32, mean: [0, 0, 0], std: [1, 1, 1] }),
+    ).toThrow(/divisible/);
   });
 });

@@ -8,10 +8,14 @@ export interface Tensor {
   data: Float32Array;
 }
 
-export const RESTORE_FIX = 'Restore the model files from git (git checkout -- public/models/vit-cifar10) or train and export again (python tools/train/train.py).';
+export const RESTORE_FIX =
+  'Restore the model files from git (git checkout -- public/models/vit-cifar10) or train and export again (python tools/train/train.py).';
 
 export class ModelError extends Error {
-  constructor(message: string, readonly fix = RESTORE_FIX) {
+  constructor(
+    message: string,
+    readonly fix = RESTORE_FIX,
+  ) {
     super(message);
     this.name = 'ModelError';
   }
@@ -21,7 +25,8 @@ export function parseSafetensors(bytes: Uint8Array, name = 'model.safetensors'):
   if (bytes.length < 8) throw new ModelError(`${name}: ${bytes.length} bytes — too short to be a safetensors file`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(dv.getBigUint64(0, true));
-  if (headerLen <= 0 || 8 + headerLen > bytes.length) throw new ModelError(`${name}: header length ${headerLen} exceeds the file (${bytes.length} bytes): corrupt file`);
+  if (headerLen <= 0 || 8 + headerLen > bytes.length)
+    throw new ModelError(`${name}: header length ${headerLen} exceeds the file (${bytes.length} bytes): corrupt file`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
@@ -55,13 +60,20 @@ export function checkFinite(data: Float32Array, what: string): void {
       bad++;
     }
   }
-  if (bad) throw new ModelError(`${what} holds ${bad} non-finite value${bad > 1 ? 's' : ''} (first: ${data[first]} at index ${first}): the file is corrupt`);
+  if (bad)
+    throw new ModelError(
+      `${what} holds ${bad} non-finite value${bad > 1 ? 's' : ''} (first: ${data[first]} at index ${first}): the file is corrupt`,
+    );
 }
 
 /** SHA-256 of bytes as hex, with the Web Crypto API (browsers in a secure context, workers, Node ≥ 19). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const subtle = globalThis.crypto?.subtle;
-  if (!subtle) throw new ModelError('cannot verify model.safetensors: the Web Crypto API is unavailable (the page is not a secure context)', 'Open the playground over https or on localhost / 127.0.0.1.');
+  if (!subtle)
+    throw new ModelError(
+      'cannot verify model.safetensors: the Web Crypto API is unavailable (the page is not a secure context)',
+      'Open the playground over https or on localhost / 127.0.0.1.',
+    );
   const digest = await subtle.digest('SHA-256', bytes as BufferSource);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -69,8 +81,13 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Refuse a weights file whose content hash differs from the one recorded at export. */
 export async function verifySha256(bytes: Uint8Array, expected: unknown, name = 'model.safetensors'): Promise<void> {
   if (typeof expected !== 'string' || !/^[0-9a-f]{64}$/.test(expected))
-    throw new ModelError(`config.json records no valid SHA-256 of ${name} (model_safetensors_sha256), so the weights cannot be verified`, 'Export the model again (python tools/train/train.py or tools/train/export.py records the hash), or restore public/models/vit-cifar10 from git.');
+    throw new ModelError(
+      `config.json records no valid SHA-256 of ${name} (model_safetensors_sha256), so the weights cannot be verified`,
+      'Export the model again (python tools/train/train.py or tools/train/export.py records the hash), or restore public/models/vit-cifar10 from git.',
+    );
   const got = await sha256Hex(bytes);
   if (got !== expected)
-    throw new ModelError(`${name}: content hash ${got.slice(0, 12)}… differs from the ${expected.slice(0, 12)}… recorded in config.json at export: the file is corrupt or belongs to another export`);
+    throw new ModelError(
+      `${name}: content hash ${got.slice(0, 12)}… differs from the ${expected.slice(0, 12)}… recorded in config.json at export: the file is corrupt or belongs to another export`,
+    );
 }

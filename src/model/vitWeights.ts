@@ -57,7 +57,12 @@ function need(t: Map<string, Tensor>, key: string, shape: number[]): Float32Arra
 export function buildWeights(config: VitConfig, tensors: Map<string, Tensor>): VitWeights {
   const { dim, mlp, patch, classes, image, depth } = config;
   const np = (image / patch) ** 2;
-  const lin = (p: string, out: number, inn: number): Linear => ({ w: need(tensors, `${p}.weight`, [out, inn]), b: need(tensors, `${p}.bias`, [out]), out, in: inn });
+  const lin = (p: string, out: number, inn: number): Linear => ({
+    w: need(tensors, `${p}.weight`, [out, inn]),
+    b: need(tensors, `${p}.bias`, [out]),
+    out,
+    in: inn,
+  });
   const ln = (p: string) => ({ g: need(tensors, `${p}.weight`, [dim]), b: need(tensors, `${p}.bias`, [dim]) });
   return {
     config,
@@ -133,7 +138,8 @@ export function validateConfig(json: unknown): VitConfig {
     if (!Number.isInteger(c?.[k]) || (c[k] as number) <= 0) throw new ModelError(`config.json: ${k} must be a positive integer`);
   }
   if (c.dim! % c.heads! !== 0) throw new ModelError('config.json: dim must be divisible by heads');
-  if (!Array.isArray(c.mean) || c.mean.length !== 3 || !Array.isArray(c.std) || c.std.length !== 3) throw new ModelError('config.json: mean/std must have 3 entries');
+  if (!Array.isArray(c.mean) || c.mean.length !== 3 || !Array.isArray(c.std) || c.std.length !== 3)
+    throw new ModelError('config.json: mean/std must have 3 entries');
   return { ...(c as VitConfig), layer_norm_eps: c.layer_norm_eps ?? 1e-5 };
 }
 

@@ -54,7 +54,6 @@ export interface CapturedOperands {
   stats?: { a: OperandStats; b?: OperandStats };
 }
 
-
 /** mulberry32 + Box–Muller: a small seeded normal generator for the jitter bands. */
 export function seededNormal(seed: number): () => number {
   const u = seededUniform(seed);
@@ -70,4 +69,3 @@ export function jitterHooks(scale: number, seed: number, image: number): Forward
     },
   };
 }
-

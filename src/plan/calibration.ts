@@ -6,7 +6,6 @@
 import { RangeHistogram } from '../quant/calibrate';
 import type { SiteInfo } from './sites';
 
-
 /** Observes the operands and output of every site (calibration, statistics), and may perturb outputs. */
 export interface ForwardHooks {
   /** A and B in the stacked layout of siteQuant.ts; B is null for weight sites (the weight is known) */
@@ -74,7 +73,13 @@ export function accumulateOuter(h: Float64Array, a: Float32Array, rows: number, 
  * Hooks for the two calibration passes over the same images. `run(hooks)` must run the FP32
  * forward over every calibration image with the given hooks.
  */
-export function calibrate(sites: SiteInfo[], images: number, source: string, run: (hooks: ForwardHooks) => void, withHessian = true): Calibration {
+export function calibrate(
+  sites: SiteInfo[],
+  images: number,
+  source: string,
+  run: (hooks: ForwardHooks) => void,
+  withHessian = true,
+): Calibration {
   const cal: Calibration = { images, source, sites: sites.map(() => undefined) };
   const get = (site: number, k: number, hasB: boolean): SiteCalibration => {
     let c = cal.sites[site];

@@ -66,7 +66,17 @@ function hist(x: Float32Array, lo: number, hi: number): Histogram {
  * a: the site's A as the forward hands it over (for a rotated site: before the rotation — the
  * γ-free LayerNorm output at to_qkv/fc1); rotation: the plan's seed, or undefined (seed 1 is shown).
  */
-export function formatSiteStats(site: number, kind: string, a: Float32Array, aRows: number, b: Float32Array, bRows: number, k: number, weight: boolean, planSeed?: number): FormatSiteStats {
+export function formatSiteStats(
+  site: number,
+  kind: string,
+  a: Float32Array,
+  aRows: number,
+  b: Float32Array,
+  bRows: number,
+  k: number,
+  weight: boolean,
+  planSeed?: number,
+): FormatSiteStats {
   const out: FormatSiteStats = { a: operandFormatStats(a, aRows, k, false), b: operandFormatStats(b, bRows, k, weight) };
   if ((kind === 'to_qkv' || kind === 'fc1' || kind === 'fc2') && isPowerOfTwo(k)) {
     const seed = planSeed ?? 1;

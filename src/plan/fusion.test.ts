@@ -12,7 +12,10 @@ describe('the inference step list and its fusion', () => {
 
   it('inference lowering: one product step per site, no fakeQuant, every LayerNorm names the site it feeds', () => {
     const sites = buildSites(shape);
-    const products = lowered.steps.filter((s) => s.kind === 'linear' || s.kind === 'attnScores' || s.kind === 'attnValues') as Extract<Step, { site: number }>[];
+    const products = lowered.steps.filter((s) => s.kind === 'linear' || s.kind === 'attnScores' || s.kind === 'attnValues') as Extract<
+      Step,
+      { site: number }
+    >[];
     expect(products.map((s) => s.site)).toEqual(sites.map((s) => s.index));
     expect(lowered.steps.some((s) => s.kind === 'fakeQuant')).toBe(false);
     const lns = lowered.steps.filter((s) => s.kind === 'layerNorm') as Extract<Step, { kind: 'layerNorm' }>[];
@@ -25,7 +28,11 @@ describe('the inference step list and its fusion', () => {
 
   it('groups the ViT into its fused ops: embedding GEMM, per block LN→qkv, attention, to_out+residual, LN→fc1+GELU, fc2+residual, head', () => {
     const desc = fused.map((op) =>
-      op.kind === 'linear' ? `linear${op.cls ? '+cls' : ''}${op.ln ? '+ln' : ''}${op.gelu ? '+gelu' : ''}${op.residual ? '+residual' : ''}${op.embed ? '+embed' : ''}` : op.kind === 'attention' ? 'attention' : op.step.kind,
+      op.kind === 'linear'
+        ? `linear${op.cls ? '+cls' : ''}${op.ln ? '+ln' : ''}${op.gelu ? '+gelu' : ''}${op.residual ? '+residual' : ''}${op.embed ? '+embed' : ''}`
+        : op.kind === 'attention'
+          ? 'attention'
+          : op.step.kind,
     );
     const block = ['linear+ln', 'attention', 'linear+residual', 'linear+ln+gelu', 'linear+residual'];
     expect(desc).toEqual(['linear+embed', ...Array(shape.depth).fill(block).flat(), 'linear+cls+ln']);

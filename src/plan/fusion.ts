@@ -80,14 +80,26 @@ export function fuseSteps(steps: Step[]): FusedOp[] {
   const out: FusedOp[] = [];
   for (let i = 0; i < steps.length; ) {
     const s = steps[i];
-    const at = <K extends Step['kind']>(j: number, kind: K): Of<K> | undefined => (steps[j]?.kind === kind ? (steps[j] as Of<K>) : undefined);
+    const at = <K extends Step['kind']>(j: number, kind: K): Of<K> | undefined =>
+      steps[j]?.kind === kind ? (steps[j] as Of<K>) : undefined;
     // split → scores → softmax → values → merge
     if (s.kind === 'splitHeads') {
       const scores = at(i + 1, 'attnScores');
       const softmax = at(i + 2, 'softmax');
       const values = at(i + 3, 'attnValues');
       const merge = at(i + 4, 'mergeHeads');
-      if (scores && softmax && values && merge && scores.q === s.q && scores.k === s.k && softmax.x === scores.y && values.p === softmax.y && values.v === s.v && merge.x === values.y) {
+      if (
+        scores &&
+        softmax &&
+        values &&
+        merge &&
+        scores.q === s.q &&
+        scores.k === s.k &&
+        softmax.x === scores.y &&
+        values.p === softmax.y &&
+        values.v === s.v &&
+        merge.x === values.y
+      ) {
         out.push({ kind: 'attention', split: s, scores, softmax, values, merge, y: merge.y });
         i += 5;
         continue;

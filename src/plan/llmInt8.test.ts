@@ -9,11 +9,12 @@ function lcg(seed: number) {
 }
 function fp32(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, m: number, n: number, k: number): Float64Array {
   const y = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = 0; c < k; c++) s += x[i * k + c] * w[j * k + c];
-    y[i * n + j] = s + (b ? b[j] : 0);
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += x[i * k + c] * w[j * k + c];
+      y[i * n + j] = s + (b ? b[j] : 0);
+    }
   return y;
 }
 function plainInt(x: Float32Array, w: Float32Array, b: Float32Array, m: number, n: number, k: number, aBits: 8 | 4 | 2, bBits: 8 | 4 | 2) {
@@ -29,7 +30,9 @@ const sqErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 describe('LLM.int8', () => {
   const rnd = lcg(4);
-  const m = 10, n = 7, k = 33;
+  const m = 10,
+    n = 7,
+    k = 33;
   const x = Float32Array.from({ length: m * k }, () => rnd() * 4 - 2);
   const w = Float32Array.from({ length: n * k }, () => rnd() - 0.5);
   const b = Float32Array.from({ length: n }, () => rnd());
@@ -42,7 +45,12 @@ describe('LLM.int8', () => {
   });
 
   it('threshold = ∞ is exactly the plain per-token × per-channel integer GEMM', () => {
-    for (const [aBits, bBits] of [[8, 8], [4, 4], [8, 4], [2, 2]] as const) {
+    for (const [aBits, bBits] of [
+      [8, 8],
+      [4, 4],
+      [8, 4],
+      [2, 2],
+    ] as const) {
       const y = llmInt8Matmul(x, w, b, m, n, k, Infinity, { aBits, bBits });
       expect(Array.from(y)).toEqual(Array.from(plainInt(x, w, b, m, n, k, aBits, bBits)));
     }

@@ -123,7 +123,14 @@ export function llmInt8Matmul(
  */
 const weightCache = new WeakMap<object, Map<string, QuantizedMatrix>>();
 const checkedWeights = new WeakSet<object>();
-function quantizedWeightColumns(w: ArrayLike<number>, n: number, k: number, idx: Int32Array, mask: Uint8Array, bits: 8 | 4 | 2): QuantizedMatrix {
+function quantizedWeightColumns(
+  w: ArrayLike<number>,
+  n: number,
+  k: number,
+  idx: Int32Array,
+  mask: Uint8Array,
+  bits: 8 | 4 | 2,
+): QuantizedMatrix {
   let perMask = weightCache.get(w as object);
   if (!perMask) weightCache.set(w as object, (perMask = new Map()));
   const key = `${bits}:${n}:${k}:${mask.join('')}`;

@@ -103,37 +103,59 @@ const CALS = ['minmax', 'percentile', 'mse', 'kl'];
 function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: boolean): OperandScheme {
   if (typeof o !== 'object' || o === null) throw new PlanError(`${where}: operand must be an object`);
   const r = o as Record<string, unknown>;
-  if (typeof r.bits !== 'number') throw new PlanError(`${where}.bits: ${JSON.stringify(r.bits)} is a ${r.bits === null ? 'null' : typeof r.bits}; expected a number (32, 8, 4 or 2)`);
+  if (typeof r.bits !== 'number')
+    throw new PlanError(
+      `${where}.bits: ${JSON.stringify(r.bits)} is a ${r.bits === null ? 'null' : typeof r.bits}; expected a number (32, 8, 4 or 2)`,
+    );
   if (!BITS.includes(r.bits)) throw new PlanError(`${where}.bits: ${String(r.bits)} is not one of 32, 8, 4, 3, 2`);
-  if (r.bits === 3 && !(role === 'b' && hasWeight)) throw new PlanError(`${where}.bits: 3 bits are offered for weights only (the activation kernels take 8, 4 or 2)`);
-  if (!GRANS.includes(r.granularity as string)) throw new PlanError(`${where}.granularity: ${String(r.granularity)} is not one of ${GRANS.join(', ')}`);
+  if (r.bits === 3 && !(role === 'b' && hasWeight))
+    throw new PlanError(`${where}.bits: 3 bits are offered for weights only (the activation kernels take 8, 4 or 2)`);
+  if (!GRANS.includes(r.granularity as string))
+    throw new PlanError(`${where}.granularity: ${String(r.granularity)} is not one of ${GRANS.join(', ')}`);
   if (typeof r.symmetric !== 'boolean') throw new PlanError(`${where}.symmetric must be true or false`);
   if (r.range !== 'dynamic' && r.range !== 'static') throw new PlanError(`${where}.range: ${String(r.range)} is not dynamic or static`);
   const g = r.granularity as Granularity;
-  if (r.format !== undefined && !NUMBER_FORMATS.includes(r.format as NumberFormat)) throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
-  const blockFormat = r.format !== undefined && r.format !== 'int' && (FORMAT_INFO as Record<string, { block: number }>)[r.format as string]?.block > 0;
+  if (r.format !== undefined && !NUMBER_FORMATS.includes(r.format as NumberFormat))
+    throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
+  const blockFormat =
+    r.format !== undefined && r.format !== 'int' && (FORMAT_INFO as Record<string, { block: number }>)[r.format as string]?.block > 0;
   if (role === 'a' && (g === 'channel' || (g === 'group' && !blockFormat)))
     throw new PlanError(`${where}.granularity: '${g}' varies along the reduction dimension for activations — use 'tensor' or 'token'`);
   if (role === 'b' && g === 'token') throw new PlanError(`${where}.granularity: 'token' applies to the A operand; use 'channel' for B`);
   if (g === 'group') {
-    if (!Number.isInteger(r.groupSize) || (r.groupSize as number) < 1) throw new PlanError(`${where}.groupSize must be a positive integer for per-group`);
+    if (!Number.isInteger(r.groupSize) || (r.groupSize as number) < 1)
+      throw new PlanError(`${where}.groupSize must be a positive integer for per-group`);
   }
   if (r.clip !== undefined) {
     const c = r.clip as Record<string, unknown> | null;
     if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new PlanError(`${where}.clip must be an object { min, max }`);
-    if (r.range !== 'static') throw new PlanError(`${where}.clip: an explicit range is a static range; set range to 'static' (or remove clip)`);
-    if (r.bits === 32) throw new PlanError(`${where}.clip: an FP32 operand is not quantized, so it has no range; remove clip or quantize it`);
-    if (r.format !== undefined && r.format !== 'int') throw new PlanError(`${where}.clip: explicit ranges are offered for the INT grid only (format 'int')`);
+    if (r.range !== 'static')
+      throw new PlanError(`${where}.clip: an explicit range is a static range; set range to 'static' (or remove clip)`);
+    if (r.bits === 32)
+      throw new PlanError(`${where}.clip: an FP32 operand is not quantized, so it has no range; remove clip or quantize it`);
+    if (r.format !== undefined && r.format !== 'int')
+      throw new PlanError(`${where}.clip: explicit ranges are offered for the INT grid only (format 'int')`);
     if (typeof c.min !== 'number' || !Number.isFinite(c.min) || typeof c.max !== 'number' || !Number.isFinite(c.max))
-      throw new PlanError(`${where}.clip: min and max must be finite numbers (got ${JSON.stringify(c.min) ?? 'missing'}, ${JSON.stringify(c.max) ?? 'missing'})`);
+      throw new PlanError(
+        `${where}.clip: min and max must be finite numbers (got ${JSON.stringify(c.min) ?? 'missing'}, ${JSON.stringify(c.max) ?? 'missing'})`,
+      );
     if (!(c.min < c.max)) throw new PlanError(`${where}.clip: min (${c.min}) must be below max (${c.max})`);
-    if (c.min > 0 || c.max < 0) throw new PlanError(`${where}.clip: [${c.min}, ${c.max}] does not hold 0; zero must be on the grid (science.md §1), so min ≤ 0 ≤ max`);
-    if (r.calibrator !== undefined || r.percentile !== undefined) throw new PlanError(`${where}.clip: an explicit range replaces calibration; remove calibrator/percentile`);
+    if (c.min > 0 || c.max < 0)
+      throw new PlanError(
+        `${where}.clip: [${c.min}, ${c.max}] does not hold 0; zero must be on the grid (science.md §1), so min ≤ 0 ≤ max`,
+      );
+    if (r.calibrator !== undefined || r.percentile !== undefined)
+      throw new PlanError(`${where}.clip: an explicit range replaces calibration; remove calibrator/percentile`);
   }
   if (r.range === 'static') {
     if (!(role === 'a' || !hasWeight) && r.clip === undefined)
-      throw new PlanError(`${where}.range: weights are constant; 'static' applies to activations (or to weights with an explicit learned clip { min, max })`);
-    if (g !== 'tensor') throw new PlanError(`${where}.range: a static range is one ${r.clip !== undefined ? 'explicit' : 'calibrated'} range per tensor; use granularity 'tensor'`);
+      throw new PlanError(
+        `${where}.range: weights are constant; 'static' applies to activations (or to weights with an explicit learned clip { min, max })`,
+      );
+    if (g !== 'tensor')
+      throw new PlanError(
+        `${where}.range: a static range is one ${r.clip !== undefined ? 'explicit' : 'calibrated'} range per tensor; use granularity 'tensor'`,
+      );
     const cal = r.calibrator ?? 'minmax';
     if (!CALS.includes(cal as string)) throw new PlanError(`${where}.calibrator: ${String(cal)} is not one of ${CALS.join(', ')}`);
     if (cal === 'percentile') {
@@ -141,19 +163,30 @@ function validateOperand(o: unknown, where: string, role: 'a' | 'b', hasWeight: 
       if (typeof p !== 'number' || !(p > 50 && p <= 100)) throw new PlanError(`${where}.percentile must be in (50, 100]`);
     }
   }
-  const out: OperandScheme = { bits: r.bits as OperandBits, granularity: g, symmetric: r.symmetric as boolean, range: r.range as RangeMode };
+  const out: OperandScheme = {
+    bits: r.bits as OperandBits,
+    granularity: g,
+    symmetric: r.symmetric as boolean,
+    range: r.range as RangeMode,
+  };
   if (g === 'group') out.groupSize = r.groupSize as number;
   if (r.format !== undefined && r.format !== 'int') {
     const fmt = r.format as NumberFormat;
-    if (!NUMBER_FORMATS.includes(fmt)) throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
+    if (!NUMBER_FORMATS.includes(fmt))
+      throw new PlanError(`${where}.format: ${JSON.stringify(r.format)} is not one of ${NUMBER_FORMATS.join(', ')}`);
     const info = FORMAT_INFO[fmt as Exclude<NumberFormat, 'int'>];
     if (r.bits !== info.bits) throw new PlanError(`${where}.bits: ${info.label} has ${info.bits}-bit elements; set bits to ${info.bits}`);
-    if (info.weightOnly && !(role === 'b' && hasWeight)) throw new PlanError(`${where}.format: ${info.label} is a weight format (QLoRA); use it on the B operand of a weight site`);
+    if (info.weightOnly && !(role === 'b' && hasWeight))
+      throw new PlanError(`${where}.format: ${info.label} is a weight format (QLoRA); use it on the B operand of a weight site`);
     if (r.symmetric !== true) throw new PlanError(`${where}.symmetric: ${info.label} is sign-magnitude; set symmetric to true`);
-    if (r.range !== 'dynamic') throw new PlanError(`${where}.range: ${info.label} scales are computed from the data ('dynamic'); static ranges are offered for INT`);
-    if (info.block === 0 && g !== 'tensor') throw new PlanError(`${where}.granularity: ${info.label} has one per-tensor scale; use 'tensor'`);
+    if (r.range !== 'dynamic')
+      throw new PlanError(`${where}.range: ${info.label} scales are computed from the data ('dynamic'); static ranges are offered for INT`);
+    if (info.block === 0 && g !== 'tensor')
+      throw new PlanError(`${where}.granularity: ${info.label} has one per-tensor scale; use 'tensor'`);
     if (info.block > 0 && (g !== 'group' || r.groupSize !== info.block))
-      throw new PlanError(`${where}.granularity: ${info.label} shares one scale per ${info.block} elements along K; use granularity 'group' with groupSize ${info.block}`);
+      throw new PlanError(
+        `${where}.granularity: ${info.label} shares one scale per ${info.block} elements along K; use granularity 'group' with groupSize ${info.block}`,
+      );
     out.format = fmt;
   }
   if (r.clip !== undefined) {
@@ -182,13 +215,18 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
       const sq = (r.smoothquant ?? {}) as { alpha?: unknown; placement?: unknown };
       const a = sq.alpha;
       if (!w) throw new PlanError(`${where}.smoothquant applies to weight sites only`);
-      if (a !== 'search' && (typeof a !== 'number' || !(a >= 0 && a <= 1))) throw new PlanError(`${where}.smoothquant.alpha must be a number in [0, 1] or "search"`);
+      if (a !== 'search' && (typeof a !== 'number' || !(a >= 0 && a <= 1)))
+        throw new PlanError(`${where}.smoothquant.alpha must be a number in [0, 1] or "search"`);
       const foldable = smoothFoldable(siteKindAt(i));
       const placement = sq.placement ?? (foldable ? 'fold' : undefined);
       if (placement === undefined)
-        throw new PlanError(`${where}.smoothquant: site ${i}'s input is not a LayerNorm output, so s cannot be folded; set "placement": "runtime" to divide the activations by s at run time`);
-      if (placement !== 'fold' && placement !== 'runtime') throw new PlanError(`${where}.smoothquant.placement: ${String(placement)} is not fold or runtime`);
-      if (placement === 'fold' && !foldable) throw new PlanError(`${where}.smoothquant.placement: only to_qkv and fc1 follow a LayerNorm that can absorb s; use "runtime" here`);
+        throw new PlanError(
+          `${where}.smoothquant: site ${i}'s input is not a LayerNorm output, so s cannot be folded; set "placement": "runtime" to divide the activations by s at run time`,
+        );
+      if (placement !== 'fold' && placement !== 'runtime')
+        throw new PlanError(`${where}.smoothquant.placement: ${String(placement)} is not fold or runtime`);
+      if (placement === 'fold' && !foldable)
+        throw new PlanError(`${where}.smoothquant.placement: only to_qkv and fc1 follow a LayerNorm that can absorb s; use "runtime" here`);
       site.smoothquant = { alpha: a as number | 'search', placement };
     }
     if (r.llmInt8 !== undefined) {
@@ -204,20 +242,34 @@ export function validatePlan(json: unknown, hasWeight: (site: number) => boolean
       const damp = g.damp ?? 0.01;
       if (typeof damp !== 'number' || !(damp > 0 && damp < 1)) throw new PlanError(`${where}.gptq.damp must be in (0, 1)`);
       const g2 = r.gptq as { sequential?: unknown };
-      if (g2.sequential !== undefined && typeof g2.sequential !== 'boolean') throw new PlanError(`${where}.gptq.sequential must be true or false`);
+      if (g2.sequential !== undefined && typeof g2.sequential !== 'boolean')
+        throw new PlanError(`${where}.gptq.sequential must be true or false`);
       site.gptq = { actOrder: g.actOrder === true, damp, sequential: g2.sequential !== false };
     }
     if ((site.a.clip || site.b.clip) && (site.smoothquant || site.gptq || r.rotation !== undefined))
-      throw new PlanError(`${where}: an explicit clip is a range of the operand as it is; SmoothQuant, GPTQ and the rotation change the operand — remove them or the clip`);
+      throw new PlanError(
+        `${where}: an explicit clip is a range of the operand as it is; SmoothQuant, GPTQ and the rotation change the operand — remove them or the clip`,
+      );
     const fmtSite = (site.a.format ?? 'int') !== 'int' || (site.b.format ?? 'int') !== 'int';
-    if (fmtSite && (site.gptq || site.llmInt8 || site.smoothquant)) throw new PlanError(`${where}: GPTQ, LLM.int8() and SmoothQuant run on the INT grid here; remove them or use format 'int'`);
+    if (fmtSite && (site.gptq || site.llmInt8 || site.smoothquant))
+      throw new PlanError(`${where}: GPTQ, LLM.int8() and SmoothQuant run on the INT grid here; remove them or use format 'int'`);
     if (r.rotation !== undefined) {
       const rot = r.rotation as { seed?: unknown } | null;
       const kind = siteKindAt(i);
-      if (kind !== 'to_qkv' && kind !== 'fc1' && kind !== 'fc2') throw new PlanError(`${where}.rotation: the Hadamard rotation is offered at to_qkv, fc1 (after a LayerNorm) and fc2 (online), not at ${kind}`);
-      if (typeof rot !== 'object' || rot === null || !Number.isInteger(rot.seed) || (rot.seed as number) < 0 || (rot.seed as number) > 0xffffffff)
+      if (kind !== 'to_qkv' && kind !== 'fc1' && kind !== 'fc2')
+        throw new PlanError(
+          `${where}.rotation: the Hadamard rotation is offered at to_qkv, fc1 (after a LayerNorm) and fc2 (online), not at ${kind}`,
+        );
+      if (
+        typeof rot !== 'object' ||
+        rot === null ||
+        !Number.isInteger(rot.seed) ||
+        (rot.seed as number) < 0 ||
+        (rot.seed as number) > 0xffffffff
+      )
         throw new PlanError(`${where}.rotation.seed must be an integer in [0, 2^32)`);
-      if (site.smoothquant || site.llmInt8 || site.gptq) throw new PlanError(`${where}.rotation: combining the rotation with SmoothQuant, LLM.int8() or GPTQ is not offered`);
+      if (site.smoothquant || site.llmInt8 || site.gptq)
+        throw new PlanError(`${where}.rotation: combining the rotation with SmoothQuant, LLM.int8() or GPTQ is not offered`);
       site.rotation = { seed: rot.seed as number };
     }
     return site;
@@ -255,9 +307,14 @@ export function sitePath(s: SiteScheme, hasWeight: boolean): SitePathInfo {
   const fa = qa && (s.a.format ?? 'int') !== 'int';
   const fb = qb && (s.b.format ?? 'int') !== 'int';
   if (fa || fb) {
-    const name = (o: OperandScheme) => (o.bits === 32 ? 'FP32' : (o.format ?? 'int') === 'int' ? `INT${o.bits}` : FORMAT_INFO[o.format as Exclude<NumberFormat, 'int'>].label);
-    if (!qa && hasWeight) return { path: 'weight-only', reason: `${name(s.b)} weights decoded once (by lookup table) into FP32 weights; FP32 GEMM${rot}` };
-    return { path: 'fake-quant', reason: `${name(s.a)} × ${name(s.b)}: no GEMM of ours takes these formats — both operands decoded to FP32 and multiplied in FP32 (simulated)${rot}` };
+    const name = (o: OperandScheme) =>
+      o.bits === 32 ? 'FP32' : (o.format ?? 'int') === 'int' ? `INT${o.bits}` : FORMAT_INFO[o.format as Exclude<NumberFormat, 'int'>].label;
+    if (!qa && hasWeight)
+      return { path: 'weight-only', reason: `${name(s.b)} weights decoded once (by lookup table) into FP32 weights; FP32 GEMM${rot}` };
+    return {
+      path: 'fake-quant',
+      reason: `${name(s.a)} × ${name(s.b)}: no GEMM of ours takes these formats — both operands decoded to FP32 and multiplied in FP32 (simulated)${rot}`,
+    };
   }
   if (s.llmInt8) return { path: 'fake-quant', reason: 'LLM.int8() mixes an FP32 outlier part with the INT8 part: simulated' };
   if (!qa) return { path: 'weight-only', reason: 'weights quantized, activations FP32: dequantized weights, FP32 GEMM' };

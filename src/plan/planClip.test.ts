@@ -19,7 +19,13 @@ const sites = buildSites({ dim: 16, depth: 6, heads: 2, mlp: 32, patch: 4, class
 const WSITE = 4; // a weight site of block 0
 const ASITE = 2; // an attention site (q·kᵀ of block 0)
 
-const stat = (bits: OperandScheme['bits'], clip?: { min: number; max: number }, symmetric = false): OperandScheme => ({ bits, granularity: 'tensor', symmetric, range: 'static', ...(clip ? { clip } : {}) });
+const stat = (bits: OperandScheme['bits'], clip?: { min: number; max: number }, symmetric = false): OperandScheme => ({
+  bits,
+  granularity: 'tensor',
+  symmetric,
+  range: 'static',
+  ...(clip ? { clip } : {}),
+});
 
 function planWith(site: number, a: OperandScheme, b: OperandScheme): Plan {
   const p = fp32Plan();
@@ -39,7 +45,12 @@ function calibrationFor(site: number, lo: number, hi: number): Calibration {
   h.freeze(256);
   h.observe(xs);
   const k = 16;
-  const oc = { hist: h, colAbsMax: new Float32Array(k).fill(Math.max(-lo, hi)), colMin: new Float32Array(k).fill(lo), colMax: new Float32Array(k).fill(hi) };
+  const oc = {
+    hist: h,
+    colAbsMax: new Float32Array(k).fill(Math.max(-lo, hi)),
+    colMin: new Float32Array(k).fill(lo),
+    colMax: new Float32Array(k).fill(hi),
+  };
   const s: Calibration['sites'] = sites.map(() => undefined);
   s[site] = { a: oc, b: oc, hessianRows: 0 };
   return { images: 1, source: 'test', sites: s };
@@ -105,18 +116,33 @@ describe('preparePlan with explicit clips', () => {
     expect(planNeedsCalibration(planWith(ASITE, stat(8, { min: -1, max: 1 }), stat(8)))).toEqual([ASITE]);
   });
   it('uses the clip as clipA / clipB without calibration data', () => {
-    const ps = preparePlan(planWith(ASITE, stat(8, { min: -1, max: 1.5 }), stat(8, { min: -2, max: 0.5 })), sites, sites.map(() => null)).sites[ASITE];
+    const ps = preparePlan(
+      planWith(ASITE, stat(8, { min: -1, max: 1.5 }), stat(8, { min: -2, max: 0.5 })),
+      sites,
+      sites.map(() => null),
+    ).sites[ASITE];
     expect(ps.clipA).toEqual({ min: -1, max: 1.5 });
     expect(ps.clipB).toEqual({ min: -2, max: 0.5 });
   });
   it('the clip wins over calibration data when both are there (calibrating instead would give [-7, 9])', () => {
     const cal = calibrationFor(ASITE, -7, 9);
-    const ps = preparePlan(planWith(ASITE, stat(8, { min: -1, max: 1.5 }), stat(8)), sites, sites.map(() => null), cal).sites[ASITE];
+    const ps = preparePlan(
+      planWith(ASITE, stat(8, { min: -1, max: 1.5 }), stat(8)),
+      sites,
+      sites.map(() => null),
+      cal,
+    ).sites[ASITE];
     expect(ps.clipA).toEqual({ min: -1, max: 1.5 });
     expect(ps.clipB!.min).toBeLessThan(-6); // the operand without a clip is still calibrated
   });
   it('a static operand without a clip and without calibration data still asks for calibration', () => {
-    expect(() => preparePlan(planWith(ASITE, stat(8), stat(8, { min: -1, max: 1 })), sites, sites.map(() => null))).toThrow(CalibrationNeeded);
+    expect(() =>
+      preparePlan(
+        planWith(ASITE, stat(8), stat(8, { min: -1, max: 1 })),
+        sites,
+        sites.map(() => null),
+      ),
+    ).toThrow(CalibrationNeeded);
   });
   it('a weight clip sets the weight grid: (s, z) from the clip, values beyond it clamped', () => {
     const r = rng(3);
@@ -125,7 +151,11 @@ describe('preparePlan with explicit clips', () => {
     const lin: Linear = { w: Float32Array.from({ length: n * k }, () => r() * 2), b: new Float32Array(n), out: n, in: k };
     const linears = sites.map((_, i) => (i === WSITE ? lin : null));
     const clip = { min: -0.5, max: 0.75 };
-    const withClip = preparePlan(planWith(WSITE, { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' }, stat(4, clip)), sites, linears).sites[WSITE];
+    const withClip = preparePlan(
+      planWith(WSITE, { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' }, stat(4, clip)),
+      sites,
+      linears,
+    ).sites[WSITE];
     const sz = scaleZero(clip.min, clip.max, 4, false);
     expect(withClip.weight!.q!.scales[0]).toBe(sz.scale);
     expect(withClip.weight!.q!.zeros[0]).toBe(sz.zero);
@@ -133,7 +163,11 @@ describe('preparePlan with explicit clips', () => {
     expect(Math.max(...deq)).toBeLessThanOrEqual(clip.max + 1e-6);
     expect(Math.min(...deq)).toBeGreaterThanOrEqual(clip.min - 1e-6);
     // the weights' own min/max (≈ ±2) would give a different scale
-    const minmax = preparePlan(planWith(WSITE, { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' }, { ...stat(4), range: 'dynamic' }), sites, linears).sites[WSITE];
+    const minmax = preparePlan(
+      planWith(WSITE, { bits: 32, granularity: 'tensor', symmetric: true, range: 'dynamic' }, { ...stat(4), range: 'dynamic' }),
+      sites,
+      linears,
+    ).sites[WSITE];
     expect(minmax.weight!.q!.scales[0]).not.toBe(sz.scale);
   });
 });

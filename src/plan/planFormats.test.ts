@@ -22,15 +22,29 @@ describe('plan schema: formats and rotation', () => {
     ['MXFP4 with 8 bits', (p) => (p.sites[1].a = { ...fmtOp('mxfp4'), bits: 8 }), /set bits to 4/],
     ['NF4 on activations', (p) => (p.sites[1].a = fmtOp('nf4')), /weight format/],
     ['NF4 on k of q·kᵀ', (p) => (p.sites[2].b = fmtOp('nf4')), /weight format/],
-    ['FP8 per-group', (p) => (p.sites[1].b = { ...fmtOp('fp8_e4m3'), granularity: 'group', groupSize: 32 }), /per-tensor scale; use 'tensor'/],
+    [
+      'FP8 per-group',
+      (p) => (p.sites[1].b = { ...fmtOp('fp8_e4m3'), granularity: 'group', groupSize: 32 }),
+      /per-tensor scale; use 'tensor'/,
+    ],
     ['MXFP4 blocks of 16', (p) => (p.sites[1].b = { ...fmtOp('mxfp4'), groupSize: 16 }), /groupSize 32/],
     ['NVFP4 asymmetric', (p) => (p.sites[1].b = { ...fmtOp('nvfp4'), symmetric: false }), /symmetric to true/],
     ['FP8 static', (p) => (p.sites[1].a = { ...fmtOp('fp8_e4m3'), range: 'static' }), /static ranges are offered for INT/],
-    ['format + GPTQ', (p) => ((p.sites[1].b = fmtOp('mxfp4')), (p.sites[1].gptq = { actOrder: false, damp: 0.01 })), /GPTQ, LLM.int8\(\) and SmoothQuant run on the INT grid/],
+    [
+      'format + GPTQ',
+      (p) => ((p.sites[1].b = fmtOp('mxfp4')), (p.sites[1].gptq = { actOrder: false, damp: 0.01 })),
+      /GPTQ, LLM.int8\(\) and SmoothQuant run on the INT grid/,
+    ],
     ['rotation at q·kᵀ', (p) => (p.sites[2].rotation = { seed: 1 }), /offered at to_qkv, fc1 .* not at qk/],
     ['rotation at to_out', (p) => (p.sites[4].rotation = { seed: 1 }), /not at to_out/],
     ['rotation seed −1', (p) => (p.sites[1].rotation = { seed: -1 }), /seed must be an integer/],
-    ['rotation + SmoothQuant', (p) => ((p.sites[1].rotation = { seed: 1 }), (p.sites[1].a.bits = 8), (p.sites[1].b.bits = 8), (p.sites[1].smoothquant = { alpha: 0.5 })), /combining the rotation with SmoothQuant/],
+    [
+      'rotation + SmoothQuant',
+      (p) => (
+        (p.sites[1].rotation = { seed: 1 }), (p.sites[1].a.bits = 8), (p.sites[1].b.bits = 8), (p.sites[1].smoothquant = { alpha: 0.5 })
+      ),
+      /combining the rotation with SmoothQuant/,
+    ],
   ];
   for (const [name, edit, msg] of bad) {
     it(`rejects ${name} with a named error`, () => {
@@ -54,7 +68,15 @@ describe('plan schema: formats and rotation', () => {
 
 describe('UI scheme fitting and the URL', () => {
   it('fitSite keeps a format coherent: block layout set, NF4 dropped off activations, rotation only where offered', () => {
-    const s = fitSite({ a: { bits: 4, granularity: 'token', symmetric: false, range: 'static', format: 'mxfp4' }, b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic', format: 'nf4' }, rotation: { seed: 2 } }, true, 'fc1');
+    const s = fitSite(
+      {
+        a: { bits: 4, granularity: 'token', symmetric: false, range: 'static', format: 'mxfp4' },
+        b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic', format: 'nf4' },
+        rotation: { seed: 2 },
+      },
+      true,
+      'fc1',
+    );
     expect(s.a).toEqual(fmtOp('mxfp4'));
     expect(s.b).toEqual(fmtOp('nf4'));
     expect(s.rotation).toEqual({ seed: 2 });

@@ -20,7 +20,12 @@ function rng(seed: number) {
 const D = 16;
 const sites = buildSites({ dim: D, depth: 6, heads: 2, mlp: 32, patch: 4, classes: 10, image: 32 });
 const r = rng(3);
-const lin = (n: number, k: number): Linear => ({ w: Float32Array.from({ length: n * k }, r), b: Float32Array.from({ length: n }, r), out: n, in: k });
+const lin = (n: number, k: number): Linear => ({
+  w: Float32Array.from({ length: n * k }, r),
+  b: Float32Array.from({ length: n }, r),
+  out: n,
+  in: k,
+});
 const linears = sites.map((s) => (s.hasWeight ? lin(s.n, s.k) : null));
 // activations with two outlier channels (the case SmoothQuant exists for)
 const rows = 40;
@@ -96,7 +101,9 @@ describe('SmoothQuant folded into the LayerNorm', () => {
   it('refuses to fold where nothing can absorb s, and labels run-time scaling', () => {
     // site 4 = to_out: its input is the attention output, not a LayerNorm
     expect(() => planWith(4, { a: op(8), b: op(8, 'tensor', true), smoothquant: { alpha: 0.5 } })).toThrow(/cannot be folded.*runtime/);
-    expect(() => planWith(4, { a: op(8), b: op(8, 'tensor', true), smoothquant: { alpha: 0.5, placement: 'fold' } })).toThrow(/only to_qkv and fc1/);
+    expect(() => planWith(4, { a: op(8), b: op(8, 'tensor', true), smoothquant: { alpha: 0.5, placement: 'fold' } })).toThrow(
+      /only to_qkv and fc1/,
+    );
     const plan = planWith(4, { a: op(8), b: op(8, 'tensor', true), smoothquant: { alpha: 0.5, placement: 'runtime' } });
     const ps = preparePlan(plan, sites, linears, calibration(), context()).sites[4];
     expect(ps.lnFold).toBeUndefined();
@@ -111,7 +118,13 @@ describe('SmoothQuant folded into the LayerNorm', () => {
     expect(s.mse[Math.round(s.alpha * 20)]).toBe(Math.min(...s.mse));
     // with a 30× outlier channel, no smoothing (α = 0) is not the best choice
     expect(s.alpha).toBeGreaterThan(0);
-    const ps = preparePlan(planWith(1, { a: op(4), b: op(4, 'tensor', true), smoothquant: { alpha: 'search' } }), sites, linears, cal, context()).sites[1];
+    const ps = preparePlan(
+      planWith(1, { a: op(4), b: op(4, 'tensor', true), smoothquant: { alpha: 'search' } }),
+      sites,
+      linears,
+      cal,
+      context(),
+    ).sites[1];
     expect(ps.weight!.alpha).toBe(s.alpha);
     expect(ps.notes?.[0]).toMatch(/α = .*searched/);
   });
@@ -119,7 +132,13 @@ describe('SmoothQuant folded into the LayerNorm', () => {
   it('static ranges after smoothing use the plan calibrator on A/s', () => {
     const hists: Float32Array[] = [];
     const mk = (calibrator: string) =>
-      preparePlan(planWith(1, { a: { ...op(8), range: 'static', calibrator }, b: op(8, 'tensor', true), smoothquant: { alpha: 0.5 } }), sites, linears, calibration(), context([], hists)).sites[1];
+      preparePlan(
+        planWith(1, { a: { ...op(8), range: 'static', calibrator }, b: op(8, 'tensor', true), smoothquant: { alpha: 0.5 } }),
+        sites,
+        linears,
+        calibration(),
+        context([], hists),
+      ).sites[1];
     const mm = mk('minmax');
     const sm = applySmoothing(x, rows, D, mm.weight!.smooth!);
     expect(mm.clipA!.max).toBeCloseTo(Math.max(...sm), 5);
@@ -149,7 +168,11 @@ describe('GPTQ sequential', () => {
     const p2 = fp32Plan() as unknown as { sites: object[] };
     p2.sites[1] = { a: op(32), b: op(4, 'channel', true), gptq: { actOrder: true, damp: 0.01, sequential: false } };
     const cal = calibration();
-    cal.sites[1] = { ...cal.sites[1]!, hessian: Float64Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 2 : 0)), hessianRows: 4 };
+    cal.sites[1] = {
+      ...cal.sites[1]!,
+      hessian: Float64Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 2 : 0)),
+      hessianRows: 4,
+    };
     const log2: typeof log = [];
     preparePlan(validatePlan(p2), sites, linears, cal, context(log2));
     expect(log2).toHaveLength(0);
@@ -164,7 +187,13 @@ describe('study rows', () => {
     const keys = plans.map((p) => JSON.stringify(validatePlan(p).sites));
     expect(new Set(keys).size).toBe(keys.length);
     const chaotic = BEYOND_ROWS.filter((r) => isChaotic(r.build())).map((r) => r.key);
-    expect(chaotic).toEqual(['int4_per_tensor_sym', 'w4a4_per_tensor', 'smoothquant_w4a4', 'smoothquant_w4a4_search', 'smoothquant_w4a4_runtime_all']);
+    expect(chaotic).toEqual([
+      'int4_per_tensor_sym',
+      'w4a4_per_tensor',
+      'smoothquant_w4a4',
+      'smoothquant_w4a4_search',
+      'smoothquant_w4a4_runtime_all',
+    ]);
     expect(isChaotic(P.allNote004(4)) && isChaotic(P.allNote004(2)) && !isChaotic(P.perTokenAsym(4))).toBe(true);
   });
 });

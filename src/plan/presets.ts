@@ -5,7 +5,12 @@ import { SITE_COUNT, siteKindAt, smoothFoldable } from './sites';
 import { defaultHasWeight, type OperandScheme, type Plan, type SiteScheme, fp32Site, uniformPlan } from './plan';
 import { FORMAT_INFO, type NumberFormat } from '../quant/formats';
 
-export const op = (bits: OperandScheme['bits'], granularity: OperandScheme['granularity'] = 'tensor', symmetric = false, extra: Partial<OperandScheme> = {}): OperandScheme => ({
+export const op = (
+  bits: OperandScheme['bits'],
+  granularity: OperandScheme['granularity'] = 'tensor',
+  symmetric = false,
+  extra: Partial<OperandScheme> = {},
+): OperandScheme => ({
   bits,
   granularity,
   symmetric,
@@ -27,29 +32,37 @@ export function sitesPlan(name: string, sites: number[], scheme: SiteScheme): Pl
 }
 
 export const fp32 = (): Plan => uniformPlan(fp32Site(), 'FP32');
-export const allNote004 = (bits: 8 | 4 | 2): Plan => uniformPlan(note004Site(bits), `all 38 sites INT${bits} per-tensor dynamic asymmetric`);
+export const allNote004 = (bits: 8 | 4 | 2): Plan =>
+  uniformPlan(note004Site(bits), `all 38 sites INT${bits} per-tensor dynamic asymmetric`);
 
 /** W8A8: activations per-token dynamic asymmetric, weights per-channel symmetric; attention operands per-token/per-channel. */
-export const w8a8PerToken = (): Plan =>
-  plan('W8A8 per-token', () => ({ a: op(8, 'token', false), b: op(8, 'channel', true) }));
+export const w8a8PerToken = (): Plan => plan('W8A8 per-token', () => ({ a: op(8, 'token', false), b: op(8, 'channel', true) }));
 
-export const perTensorSym = (bits: 8 | 4): Plan => plan(`INT${bits} per-tensor symmetric`, () => ({ a: op(bits, 'tensor', true), b: op(bits, 'tensor', true) }));
-export const perTensorAsym = (bits: 8 | 4): Plan => plan(`INT${bits} per-tensor asymmetric`, () => ({ a: op(bits, 'tensor', false), b: op(bits, 'tensor', false) }));
+export const perTensorSym = (bits: 8 | 4): Plan =>
+  plan(`INT${bits} per-tensor symmetric`, () => ({ a: op(bits, 'tensor', true), b: op(bits, 'tensor', true) }));
+export const perTensorAsym = (bits: 8 | 4): Plan =>
+  plan(`INT${bits} per-tensor asymmetric`, () => ({ a: op(bits, 'tensor', false), b: op(bits, 'tensor', false) }));
 export const perTokenAsym = (bits: 8 | 4): Plan =>
   plan(`INT${bits} per-token A / per-channel B`, () => ({ a: op(bits, 'token', false), b: op(bits, 'channel', true) }));
 
 /** W4A8: INT4 symmetric per-group weights, INT8 per-token activations; attention products INT8 per-token. */
 export const w4a8Group = (g: number): Plan =>
-  plan(`W4A8 group ${g}`, (_i, w) => (w ? { a: op(8, 'token', false), b: op(4, 'group', true, { groupSize: g }) } : { a: op(8, 'token', false), b: op(8, 'channel', true) }));
+  plan(`W4A8 group ${g}`, (_i, w) =>
+    w ? { a: op(8, 'token', false), b: op(4, 'group', true, { groupSize: g }) } : { a: op(8, 'token', false), b: op(8, 'channel', true) },
+  );
 
 export const w4a8PerChannel = (): Plan =>
-  plan('W4A8 per-channel', (_i, w) => (w ? { a: op(8, 'token', false), b: op(4, 'channel', true) } : { a: op(8, 'token', false), b: op(8, 'channel', true) }));
+  plan('W4A8 per-channel', (_i, w) =>
+    w ? { a: op(8, 'token', false), b: op(4, 'channel', true) } : { a: op(8, 'token', false), b: op(8, 'channel', true) },
+  );
 
 /** Static per-tensor INT8 activations calibrated with `calibrator`, INT8 per-channel weights. */
 export const staticInt8 = (calibrator: 'minmax' | 'percentile' | 'mse' | 'kl', bits: 8 | 4 = 8): Plan =>
   plan(`A${bits} static (${calibrator}) / W8 per-channel`, (_i, w) => ({
     a: op(bits, 'tensor', false, { range: 'static', calibrator, ...(calibrator === 'percentile' ? { percentile: 99.99 } : {}) }),
-    b: w ? op(8, 'channel', true) : op(bits, 'tensor', false, { range: 'static', calibrator, ...(calibrator === 'percentile' ? { percentile: 99.99 } : {}) }),
+    b: w
+      ? op(8, 'channel', true)
+      : op(bits, 'tensor', false, { range: 'static', calibrator, ...(calibrator === 'percentile' ? { percentile: 99.99 } : {}) }),
   }));
 
 /**
@@ -57,8 +70,16 @@ export const staticInt8 = (calibrator: 'minmax' | 'percentile' | 'mse' | 'kl', b
  * 'fold' smooths to_qkv and fc1 only, folded into their LayerNorms (the paper); 'runtime-all' also
  * smooths every other weight site by run-time scaling (not foldable — a division at run time).
  */
-export const smoothQuant = (alpha: number | 'search' | null, bits: 8 | 4 = 8, placement: 'fold' | 'runtime-all' = 'fold', a: Partial<OperandScheme> = {}): Plan => {
-  const sq = alpha === null ? '' : `SmoothQuant α=${alpha === 'search' ? 'searched' : alpha}${placement === 'runtime-all' ? ' (+ run-time scaling at every other weight site)' : ' (folded)'} `;
+export const smoothQuant = (
+  alpha: number | 'search' | null,
+  bits: 8 | 4 = 8,
+  placement: 'fold' | 'runtime-all' = 'fold',
+  a: Partial<OperandScheme> = {},
+): Plan => {
+  const sq =
+    alpha === null
+      ? ''
+      : `SmoothQuant α=${alpha === 'search' ? 'searched' : alpha}${placement === 'runtime-all' ? ' (+ run-time scaling at every other weight site)' : ' (folded)'} `;
   return plan(`${sq}W${bits}A${bits} per-tensor${a.range === 'static' ? ` static ${a.calibrator}` : ''}`, (i, w) => {
     const s: SiteScheme = { a: op(bits, 'tensor', false, a), b: op(bits, 'tensor', true) };
     if (!w || alpha === null) return s;
@@ -84,7 +105,13 @@ export type GptqVariant = boolean | 'fp32-hessians' | 'sequential';
  * published sequential order). grid: 'asym' = min/max (at 2 bits the 4-level INT2), 'sym' =
  * restricted symmetric (at 2 bits the ternary grid {−s, 0, s}, named so).
  */
-export const weightOnly = (bits: 4 | 3 | 2, granularity: 'channel' | 'group', gptq: GptqVariant, groupSize = 32, grid: 'asym' | 'sym' = 'asym'): Plan => {
+export const weightOnly = (
+  bits: 4 | 3 | 2,
+  granularity: 'channel' | 'group',
+  gptq: GptqVariant,
+  groupSize = 32,
+  grid: 'asym' | 'sym' = 'asym',
+): Plan => {
   const name = bits === 2 && grid === 'sym' ? 'ternary' : `W${bits}${grid === 'sym' ? ' symmetric' : ''}`;
   const sequential = gptq === true || gptq === 'sequential';
   const how = gptq === false ? 'RTN' : sequential ? 'GPTQ (sequential)' : 'GPTQ (FP32 Hessians)';
@@ -113,11 +140,15 @@ export const fmtOp = (format: Exclude<NumberFormat, 'int'>): OperandScheme => {
  */
 export const formatPlan = (format: Exclude<NumberFormat, 'int'>): Plan =>
   format === 'nf4'
-    ? plan('W-NF4 (weights NF4 blocks of 64, activations FP32)', (_i, w) => (w ? { a: op(32, 'tensor', true), b: fmtOp('nf4') } : fp32Site()))
+    ? plan('W-NF4 (weights NF4 blocks of 64, activations FP32)', (_i, w) =>
+        w ? { a: op(32, 'tensor', true), b: fmtOp('nf4') } : fp32Site(),
+      )
     : plan(`all sites ${FORMAT_INFO[format].label}`, () => ({ a: fmtOp(format), b: fmtOp(format) }));
 
 /** The sites the rotation is offered at: every block's to_qkv, fc1 and fc2 (18 sites). */
-export const ROTATABLE_SITES: number[] = Array.from({ length: SITE_COUNT }, (_, i) => i).filter((i) => ['to_qkv', 'fc1', 'fc2'].includes(siteKindAt(i)));
+export const ROTATABLE_SITES: number[] = Array.from({ length: SITE_COUNT }, (_, i) => i).filter((i) =>
+  ['to_qkv', 'fc1', 'fc2'].includes(siteKindAt(i)),
+);
 
 /** `p` with the Hadamard rotation (seed) at the listed sites (default: all rotatable ones). */
 export function withRotation(p: Plan, seed = 1, sites: number[] = ROTATABLE_SITES): Plan {
@@ -135,7 +166,11 @@ export function withRotation(p: Plan, seed = 1, sites: number[] = ROTATABLE_SITE
  */
 export function rotationStudyPlan(kind: 'int4-tensor' | 'w4a4' | 'w4a8', rotate: boolean, seed = 1): Plan {
   const scheme: SiteScheme =
-    kind === 'int4-tensor' ? { a: op(4, 'tensor', true), b: op(4, 'tensor', true) } : kind === 'w4a4' ? { a: op(4, 'token', false), b: op(4, 'channel', true) } : { a: op(8, 'token', false), b: op(4, 'channel', true) };
+    kind === 'int4-tensor'
+      ? { a: op(4, 'tensor', true), b: op(4, 'tensor', true) }
+      : kind === 'w4a4'
+        ? { a: op(4, 'token', false), b: op(4, 'channel', true) }
+        : { a: op(8, 'token', false), b: op(4, 'channel', true) };
   const label = { 'int4-tensor': 'INT4 per-tensor', w4a4: 'W4A4 (per-token / per-channel)', w4a8: 'W4A8 (per-token / per-channel)' }[kind];
   const p = sitesPlan(`${label} at to_qkv, fc1, fc2`, ROTATABLE_SITES, scheme);
   return rotate ? withRotation(p, seed) : p;

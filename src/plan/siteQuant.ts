@@ -46,7 +46,13 @@ export function matrixSpec(o: OperandScheme, clip?: Clip): MatrixQuantSpec {
   if (o.bits === 32) throw new Error('matrixSpec: FP32 operand has no quantization spec');
   if (o.format && o.format !== 'int') throw new Error(`matrixSpec: ${o.format} is not an INT grid (use fakeQuantOperand)`);
   const granularity = o.granularity === 'tensor' ? 'tensor' : o.granularity === 'group' ? 'group' : 'row';
-  return { bits: o.bits as Bits, symmetric: o.symmetric, granularity, groupSize: o.groupSize, clip: o.range === 'static' ? clip : undefined };
+  return {
+    bits: o.bits as Bits,
+    symmetric: o.symmetric,
+    granularity,
+    groupSize: o.groupSize,
+    clip: o.range === 'static' ? clip : undefined,
+  };
 }
 
 /** Signed storage integers (q − offset) and zero points, as the integer kernels take them. */
@@ -117,7 +123,11 @@ export function fakeQuantOperand(ops: MatOps, x: Float32Array, rows: number, k: 
  * (weight-only) or the fake-quant path with an INT A.
  */
 export function needsSiteDefinition(ps: PreparedSite): boolean {
-  return ps.rotation !== undefined || operandFormat(ps.scheme.a) !== undefined || (!ps.info.hasWeight && operandFormat(ps.scheme.b) !== undefined);
+  return (
+    ps.rotation !== undefined ||
+    operandFormat(ps.scheme.a) !== undefined ||
+    (!ps.info.hasWeight && operandFormat(ps.scheme.b) !== undefined)
+  );
 }
 
 export interface PreparedPlan {
@@ -142,13 +152,24 @@ export function planNeedsCalibration(plan: Plan): number[] {
   return out;
 }
 
-function clipFor(o: OperandScheme, cal: Calibration | undefined, site: number, role: 'a' | 'b', notes: string[], smoothed?: RangeHistogram): Clip | undefined {
+function clipFor(
+  o: OperandScheme,
+  cal: Calibration | undefined,
+  site: number,
+  role: 'a' | 'b',
+  notes: string[],
+  smoothed?: RangeHistogram,
+): Clip | undefined {
   if (o.range !== 'static' || o.bits === 32) return undefined;
   if (o.clip) return { min: o.clip.min, max: o.clip.max };
   const c = cal?.sites[site]?.[role];
   if (!c) throw new CalibrationNeeded([site]);
   // a smoothed operand is calibrated on its own histogram (of A/s), with the plan's calibrator
-  const r = calibrateRange(smoothed ?? c.hist, o.calibrator ?? 'minmax', { bits: o.bits as Bits, symmetric: o.symmetric, percentile: o.percentile });
+  const r = calibrateRange(smoothed ?? c.hist, o.calibrator ?? 'minmax', {
+    bits: o.bits as Bits,
+    symmetric: o.symmetric,
+    percentile: o.percentile,
+  });
   if (r.note) notes.push(r.note);
   return { min: r.min, max: r.max };
 }
@@ -193,7 +214,13 @@ function fakeQuantRows(ops: MatOps, x: Float32Array, rows: number, perImage: num
  * ‖Q(X/s)·Q(W·s)ᵀ − X·Wᵀ‖² / (rows·n) on FP32 calibration inputs, A with dynamic min/max ranges
  * of the plan's granularity, W by RTN on the plan's grid; ties keep the smaller α.
  */
-export function searchSmoothAlpha(scheme: SiteScheme, lin: Linear, actAbsMax: Float32Array, inputs: { x: Float32Array; rows: number; perImage: number }, ops: MatOps): { alpha: number; mse: number[] } {
+export function searchSmoothAlpha(
+  scheme: SiteScheme,
+  lin: Linear,
+  actAbsMax: Float32Array,
+  inputs: { x: Float32Array; rows: number; perImage: number },
+  ops: MatOps,
+): { alpha: number; mse: number[] } {
   const { x, rows, perImage } = inputs;
   const n = lin.out;
   const k = lin.in;
@@ -225,7 +252,13 @@ export function fp32PreparedSite(info: SiteInfo): PreparedSite {
  * searched α) folded into W and the preceding LayerNorm or applied at run time, RTN or GPTQ
  * (sequential: Hessians from the model whose earlier sites are already prepared), static clips.
  */
-export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | null)[], cal?: Calibration, ctx?: PrepareContext): PreparedPlan {
+export function preparePlan(
+  plan: Plan,
+  sites: SiteInfo[],
+  linears: (Linear | null)[],
+  cal?: Calibration,
+  ctx?: PrepareContext,
+): PreparedPlan {
   const missing = planNeedsCalibration(plan).filter((i) => !cal?.sites[i]);
   if (missing.length) throw new CalibrationNeeded(missing);
   // SmoothQuant first (it depends on no other site), so that the smoothed static ranges of all
@@ -249,14 +282,20 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
       const ln = needContext(ctx, i, 'folding SmoothQuant into the LayerNorm').layerNorm(i);
       lnFold = { g: ln.g.map((v, j) => v / smooth[j]), b: ln.b.map((v, j) => v / smooth[j]) };
     } else notes.push('SmoothQuant: run-time scaling (not foldable): A is divided by s before quantization');
-    return { weight: { w: smoothWeights(lin.w, lin.out, lin.in, smooth), smooth, smoothPlacement: placement, alpha } as PreparedWeight, lnFold, notes };
+    return {
+      weight: { w: smoothWeights(lin.w, lin.out, lin.in, smooth), smooth, smoothPlacement: placement, alpha } as PreparedWeight,
+      lnFold,
+      notes,
+    };
   });
   const wantHist = new Map<number, Float32Array>();
   smoothing.forEach((sm, i) => {
     const a = plan.sites[i].a;
     if (sm && a.range === 'static' && a.bits !== 32) wantHist.set(i, sm.weight.smooth!);
   });
-  const smoothedHists = wantHist.size ? needContext(ctx, [...wantHist.keys()][0], 'static ranges after smoothing').smoothedHistograms(wantHist) : new Map<number, RangeHistogram>();
+  const smoothedHists = wantHist.size
+    ? needContext(ctx, [...wantHist.keys()][0], 'static ranges after smoothing').smoothedHistograms(wantHist)
+    : new Map<number, RangeHistogram>();
 
   const prepared: PreparedSite[] = [];
   plan.sites.forEach((scheme, i) => {
@@ -294,7 +333,9 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
         const signs = hadamardSigns(lin.in, scheme.rotation.seed, i);
         weight.w = rotateRows(w0, lin.out, lin.in, signs);
         rotation = { signs };
-        notes.push(`Hadamard rotation (seed ${scheme.rotation.seed}): W·R folded into the weights${lnFoldSite !== lnFold ? ' after LayerNorm γ, β' : ''}; A·R online (fast Walsh–Hadamard)`);
+        notes.push(
+          `Hadamard rotation (seed ${scheme.rotation.seed}): W·R folded into the weights${lnFoldSite !== lnFold ? ' after LayerNorm γ, β' : ''}; A·R online (fast Walsh–Hadamard)`,
+        );
       }
       const w = weight.w;
       const bFmt = operandFormat(scheme.b);
@@ -319,7 +360,17 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
     }
     const clipA = clipFor(scheme.a, cal, i, 'a', notes, smoothedHist);
     const clipB = info.hasWeight ? undefined : clipFor(scheme.b, cal, i, 'b', notes);
-    prepared.push({ info, scheme, path, weight, clipA, clipB, lnFold: lnFoldSite, notes: notes.length ? notes : undefined, ...(rotation ? { rotation } : {}) });
+    prepared.push({
+      info,
+      scheme,
+      path,
+      weight,
+      clipA,
+      clipB,
+      lnFold: lnFoldSite,
+      notes: notes.length ? notes : undefined,
+      ...(rotation ? { rotation } : {}),
+    });
   });
   return { plan, sites: prepared };
 }
@@ -328,7 +379,8 @@ export function preparePlan(plan: Plan, sites: SiteInfo[], linears: (Linear | nu
 function scaledHessian(sum: Float64Array, rows: number, smooth?: Float32Array): Float64Array {
   const k = Math.round(Math.sqrt(sum.length));
   const h = new Float64Array(sum.length);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) h[i * k + j] = (2 * sum[i * k + j]) / Math.max(1, rows) / (smooth ? smooth[i] * smooth[j] : 1);
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) h[i * k + j] = (2 * sum[i * k + j]) / Math.max(1, rows) / (smooth ? smooth[i] * smooth[j] : 1);
   return h;
 }
 
@@ -351,7 +403,14 @@ function perRow(v: Float32Array | Int32Array, r0: number, rows: number, isTensor
 
 /** A weight site: A [m×k] (one image) → Y [m×n]. */
 /** `llmMask`: LLM.int8()'s outlier columns of this (smoothed) operand when the caller found them already (outlierColumns). */
-export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, m: number, ops: MatOps, hint: { llmMask?: Uint8Array } = {}): Float32Array {
+export function runLinearSite(
+  ps: PreparedSite,
+  lin: Linear,
+  aIn: Float32Array,
+  m: number,
+  ops: MatOps,
+  hint: { llmMask?: Uint8Array } = {},
+): Float32Array {
   const { scheme, path } = ps;
   const n = lin.out;
   const k = lin.in;
@@ -359,7 +418,11 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
   if (path.path === 'fp32' && !ps.rotation) return ops.gemmF32(aIn, lin.w, lin.b, m, n, k);
   const wt = ps.weight!;
   // folded smoothing already happened in the LayerNorm that produced aIn; the rotation runs here
-  const a = ps.rotation ? rotateRows(aIn, m, k, ps.rotation.signs) : wt.smooth && wt.smoothPlacement === 'runtime' ? applySmoothing(aIn, m, k, wt.smooth) : aIn;
+  const a = ps.rotation
+    ? rotateRows(aIn, m, k, ps.rotation.signs)
+    : wt.smooth && wt.smoothPlacement === 'runtime'
+      ? applySmoothing(aIn, m, k, wt.smooth)
+      : aIn;
   switch (path.path) {
     case 'fp32':
       return ops.gemmF32(a, wt.w, bias, m, n, k);
@@ -369,7 +432,13 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       if (scheme.llmInt8) {
         const aBits = (scheme.a.bits === 32 ? 8 : scheme.a.bits) as 8 | 4 | 2;
         const bBits = (scheme.b.bits === 32 ? 8 : scheme.b.bits) as 8 | 4 | 2;
-        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, { aBits, bBits, gemm: (o) => ops.gemmW8A8(o), quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec), mask: hint.llmMask });
+        return llmInt8Matmul(a, wt.w, lin.b, m, n, k, scheme.llmInt8.threshold, {
+          aBits,
+          bBits,
+          gemm: (o) => ops.gemmW8A8(o),
+          quantize: (x, r, c, spec) => ops.quantize(x, r, c, spec),
+          mask: hint.llmMask,
+        });
       }
       const aq = fakeQuantOperand(ops, a, m, k, scheme.a, ps.clipA);
       return ops.gemmF32(aq, wt.deq ?? wt.w, bias, m, n, k);
@@ -380,9 +449,31 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
       const sa = toStorage(qa);
       const wq = wt.q!;
       if (path.path === 'int8-gemm') {
-        return ops.gemmW8A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, zw: wt.storage!.zeros, sw: wq.scales, bias });
+        return ops.gemmW8A8({
+          m,
+          n,
+          k,
+          xq: sa.values,
+          zx: sa.zeros,
+          sx: qa.scales,
+          wq: wt.storage!.values,
+          zw: wt.storage!.zeros,
+          sw: wq.scales,
+          bias,
+        });
       }
-      return ops.gemmW4A8({ m, n, k, xq: sa.values, zx: sa.zeros, sx: qa.scales, wq: wt.storage!.values, sw: wq.scales, groupSize: wq.groupSize, bias });
+      return ops.gemmW4A8({
+        m,
+        n,
+        k,
+        xq: sa.values,
+        zx: sa.zeros,
+        sx: qa.scales,
+        wq: wt.storage!.values,
+        sw: wq.scales,
+        groupSize: wq.groupSize,
+        bias,
+      });
     }
   }
   throw new Error(`unknown path ${path.path}`);
@@ -392,7 +483,16 @@ export function runLinearSite(ps: PreparedSite, lin: Linear, aIn: Float32Array, 
  * An attention site for one image: A [heads·M × K], B [heads·N × K] (stacked per head) →
  * Y [heads·M × N], the product of each head's blocks.
  */
-export function runAttentionSite(ps: PreparedSite, a: Float32Array, b: Float32Array, heads: number, m: number, n: number, k: number, ops: MatOps): Float32Array {
+export function runAttentionSite(
+  ps: PreparedSite,
+  a: Float32Array,
+  b: Float32Array,
+  heads: number,
+  m: number,
+  n: number,
+  k: number,
+  ops: MatOps,
+): Float32Array {
   const { scheme, path } = ps;
   const y = new Float32Array(heads * m * n);
   if (path.path === 'int8-gemm') {
@@ -404,9 +504,15 @@ export function runAttentionSite(ps: PreparedSite, a: Float32Array, b: Float32Ar
     const tb = qb.spec.granularity === 'tensor';
     for (let h = 0; h < heads; h++) {
       const yh = ops.gemmW8A8({
-        m, n, k,
-        xq: sliceRows(sa.values, k, h * m, m) as Int32Array, zx: perRow(sa.zeros, h * m, m, ta) as Int32Array, sx: perRow(qa.scales, h * m, m, ta) as Float32Array,
-        wq: sliceRows(sb.values, k, h * n, n) as Int32Array, zw: perRow(sb.zeros, h * n, n, tb) as Int32Array, sw: perRow(qb.scales, h * n, n, tb) as Float32Array,
+        m,
+        n,
+        k,
+        xq: sliceRows(sa.values, k, h * m, m) as Int32Array,
+        zx: perRow(sa.zeros, h * m, m, ta) as Int32Array,
+        sx: perRow(qa.scales, h * m, m, ta) as Float32Array,
+        wq: sliceRows(sb.values, k, h * n, n) as Int32Array,
+        zw: perRow(sb.zeros, h * n, n, tb) as Int32Array,
+        sw: perRow(qb.scales, h * n, n, tb) as Float32Array,
         bias: null,
       });
       y.set(yh, h * m * n);

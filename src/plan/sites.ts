@@ -54,7 +54,16 @@ export function smoothFoldable(kind: SiteKind): boolean {
 }
 
 export function siteKindLabel(kind: SiteKind): string {
-  return { patch_embed: 'patch embedding', to_qkv: 'to_qkv', qk: 'q·kᵀ', av: 'attn·v', to_out: 'to_out', fc1: 'fc1', fc2: 'fc2', head: 'head' }[kind];
+  return {
+    patch_embed: 'patch embedding',
+    to_qkv: 'to_qkv',
+    qk: 'q·kᵀ',
+    av: 'attn·v',
+    to_out: 'to_out',
+    fc1: 'fc1',
+    fc2: 'fc2',
+    head: 'head',
+  }[kind];
 }
 
 export function buildSites(c: VitShape): SiteInfo[] {

@@ -77,7 +77,9 @@ export function qatOperandSupport(o: OperandScheme, role: 'a' | 'b', isWeight: b
   if ((o.format ?? 'int') !== 'int') throw new LoweringError(`${where}: QAT trains INT grids; format ${o.format} is not offered`);
   if (o.bits !== 8 && o.bits !== 4 && o.bits !== 3 && o.bits !== 2) throw new LoweringError(`${where}: ${o.bits} bits is not an INT width`);
   if (!isWeight && o.granularity !== 'tensor')
-    throw new LoweringError(`${where}: QAT learns one static (s, z) per activation tensor; granularity '${o.granularity}' is offered for weights only (set it to 'tensor')`);
+    throw new LoweringError(
+      `${where}: QAT learns one static (s, z) per activation tensor; granularity '${o.granularity}' is offered for weights only (set it to 'tensor')`,
+    );
   if (isWeight && o.granularity === 'token') throw new LoweringError(`${where}: 'token' granularity does not apply to weights`);
   void role;
 }
@@ -113,7 +115,9 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan |
     const s = train.sites[i];
     const where = `plan.sites[${i}] (${sites[i].name})`;
     if (s.smoothquant || s.gptq || s.llmInt8 || s.rotation)
-      throw new LoweringError(`${where}: SmoothQuant, GPTQ, LLM.int8() and the rotation are post-training transforms; QAT trains plain INT fake-quant`);
+      throw new LoweringError(
+        `${where}: SmoothQuant, GPTQ, LLM.int8() and the rotation are post-training transforms; QAT trains plain INT fake-quant`,
+      );
     qatOperandSupport(s.a, 'a', false, `${where}.a`);
     qatOperandSupport(s.b, 'b', sites[i].hasWeight, `${where}.b`);
   }
@@ -148,13 +152,29 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan |
     const idx = (kind: SiteInfo['kind']) => sites.findIndex((s) => s.block === b && s.kind === kind);
     const p = `blocks.${b}`;
     const ln1 = shape(`${p}.ln1.out`, t, c.dim);
-    steps.push({ kind: 'layerNorm', x, g: param(`${p}.ln1.weight`, 1, c.dim), b: param(`${p}.ln1.bias`, 1, c.dim), y: ln1, eps, feeds: base });
+    steps.push({
+      kind: 'layerNorm',
+      x,
+      g: param(`${p}.ln1.weight`, 1, c.dim),
+      b: param(`${p}.ln1.bias`, 1, c.dim),
+      y: ln1,
+      eps,
+      feeds: base,
+    });
     linear(base, ln1, `${p}.qkv`, t);
     const [q, k, v] = ['q', 'k', 'v'].map((n) => shape(`${p}.${n}`, c.heads * t, hd));
     steps.push({ kind: 'splitHeads', x: `${p}.qkv`, q, k, v, heads: c.heads });
     const qk = idx('qk');
     const scores = shape(`${p}.scores`, c.heads * t, t);
-    steps.push({ kind: 'attnScores', site: qk, q: fq(qk, 'a', q, false), k: fq(qk, 'b', k, false), y: scores, heads: c.heads, scale: 1 / Math.sqrt(hd) });
+    steps.push({
+      kind: 'attnScores',
+      site: qk,
+      q: fq(qk, 'a', q, false),
+      k: fq(qk, 'b', k, false),
+      y: scores,
+      heads: c.heads,
+      scale: 1 / Math.sqrt(hd),
+    });
     const attn = shape(`${p}.attn`, c.heads * t, t);
     steps.push({ kind: 'softmax', x: scores, y: attn });
     const av = idx('av');
@@ -166,7 +186,15 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan |
     const x1 = shape(`${p}.x1`, t, c.dim);
     steps.push({ kind: 'residual', a: x, b: `${p}.att`, y: x1 });
     const ln2 = shape(`${p}.ln2.out`, t, c.dim);
-    steps.push({ kind: 'layerNorm', x: x1, g: param(`${p}.ln2.weight`, 1, c.dim), b: param(`${p}.ln2.bias`, 1, c.dim), y: ln2, eps, feeds: idx('fc1') });
+    steps.push({
+      kind: 'layerNorm',
+      x: x1,
+      g: param(`${p}.ln2.weight`, 1, c.dim),
+      b: param(`${p}.ln2.bias`, 1, c.dim),
+      y: ln2,
+      eps,
+      feeds: idx('fc1'),
+    });
     linear(idx('fc1'), ln2, `${p}.h1`, t);
     const g = shape(`${p}.gelu`, t, c.mlp);
     steps.push({ kind: 'gelu', x: `${p}.h1`, y: g });
@@ -179,7 +207,15 @@ export function lowerVit(c: VitShape & { layer_norm_eps?: number }, plan: Plan |
   steps.push({ kind: 'takeCls', x, y: cls });
   const normed = shape('cls.norm', 1, c.dim);
   const headSite = sites.findIndex((s) => s.kind === 'head');
-  steps.push({ kind: 'layerNorm', x: cls, g: param('norm.weight', 1, c.dim), b: param('norm.bias', 1, c.dim), y: normed, eps, feeds: headSite });
+  steps.push({
+    kind: 'layerNorm',
+    x: cls,
+    g: param('norm.weight', 1, c.dim),
+    b: param('norm.bias', 1, c.dim),
+    y: normed,
+    eps,
+    feeds: headSite,
+  });
   linear(headSite, normed, 'logits', 1);
   return { steps, shapes, params, sites, input, output: 'logits' };
 }

@@ -106,7 +106,14 @@ export interface OperandStats {
    * one range for the tensor vs one per row (token / output channel). Bits and symmetry are the
    * plan's for this operand (INT8 when it is FP32).
    */
-  granularityError?: { bits: 8 | 4 | 2; symmetric: boolean; perTensorMse: number; perRowMse: number[]; perTensorSqnrDb: number; perRowSqnrDb: number };
+  granularityError?: {
+    bits: 8 | 4 | 2;
+    symmetric: boolean;
+    perTensorMse: number;
+    perRowMse: number[];
+    perTensorSqnrDb: number;
+    perRowSqnrDb: number;
+  };
 }
 
 export interface SiteStats {

@@ -117,7 +117,10 @@ describe('calibrateRange', () => {
     const tiny = entropyCalibration(Float64Array.from([4, 4, 2, 2, 0, 1, 0, 1]), 8, 2, 2);
     const P = [4, 4, 2, 2, 0, 2].map((v) => v / 14);
     const Q = [10 / 3, 10 / 3, 10 / 3, 1.5, 0, 1.5].map((v) => v / 13);
-    expect(tiny.kl).toBeCloseTo(P.reduce((a, p, i) => (p ? a + p * Math.log(p / Q[i]) : a), 0), 12);
+    expect(tiny.kl).toBeCloseTo(
+      P.reduce((a, p, i) => (p ? a + p * Math.log(p / Q[i]) : a), 0),
+      12,
+    );
     // bit widths differ: 8-bit keeps more of the tail than 4-bit, 4-bit more than 2-bit
     const [n8, n4, n2] = klCases.cases.slice(1).map((c) => c.amax);
     expect(n8).toBeGreaterThan(n4);
@@ -152,7 +155,12 @@ describe('calibrateRange', () => {
   });
 
   it('degenerate data: all-zero, constant, one-sided, empty', () => {
-    const cases = [new Float32Array(100), new Float32Array(50).fill(3), Float32Array.from({ length: 200 }, (_, i) => i / 10), new Float32Array(0)];
+    const cases = [
+      new Float32Array(100),
+      new Float32Array(50).fill(3),
+      Float32Array.from({ length: 200 }, (_, i) => i / 10),
+      new Float32Array(0),
+    ];
     for (const d of cases) {
       const hd = hist(d, 128, 2);
       for (const c of ['minmax', 'percentile', 'mse', 'kl'] as const)

@@ -272,7 +272,11 @@ export function entropyCalibration(absCounts: Float64Array, absmax: number, bits
  * Results are finite; an empty or all-zero operand gives [0, 0] (scaleZero turns s = 0 into 1).
  * Ranges need not contain 0: scaleZero widens an asymmetric range to hold it.
  */
-export function calibrateRange(h: RangeHistogram, calibrator: Calibrator, opts: CalibrateOptions): { min: number; max: number; note?: string } {
+export function calibrateRange(
+  h: RangeHistogram,
+  calibrator: Calibrator,
+  opts: CalibrateOptions,
+): { min: number; max: number; note?: string } {
   if (h.count === 0 || !Number.isFinite(h.min) || !Number.isFinite(h.max)) return { min: 0, max: 0 };
   if (calibrator === 'minmax') return { min: h.min, max: h.max };
   if (!h.frozen || h.total === 0) throw new Error(`calibrateRange(${calibrator}): histogram is empty (run freeze() and observe() first)`);

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  codeCount, decodeMiniFloat, encodeMiniFloat, encodeNf4, fakeQuantFormat, floorLog2, formatBlockScale, formatGrid, MINIFLOATS, NF4_CODEBOOK, quantizeFormat, roundMiniFloat,
+  codeCount,
+  decodeMiniFloat,
+  encodeMiniFloat,
+  encodeNf4,
+  fakeQuantFormat,
+  floorLog2,
+  formatBlockScale,
+  formatGrid,
+  MINIFLOATS,
+  NF4_CODEBOOK,
+  quantizeFormat,
+  roundMiniFloat,
 } from './formats';
 
 const { e4m3, e5m2, e2m1 } = MINIFLOATS;
@@ -215,7 +226,12 @@ describe('formatBlockScale (the views rebuild block scales from block absmax)', 
         for (let b = 0; b < q.blocksPerRow; b++) {
           let am = 0;
           for (let c = b * q.block; c < Math.min(cols, (b + 1) * q.block); c++) am = Math.max(am, Math.abs(x[r * cols + c]));
-          const want = q.block === cols ? q.tensorScale : fmt === 'nvfp4' ? Math.fround(q.blockScales[r * q.blocksPerRow + b] * q.tensorScale) : q.blockScales[r * q.blocksPerRow + b];
+          const want =
+            q.block === cols
+              ? q.tensorScale
+              : fmt === 'nvfp4'
+                ? Math.fround(q.blockScales[r * q.blocksPerRow + b] * q.tensorScale)
+                : q.blockScales[r * q.blocksPerRow + b];
           expect(formatBlockScale(fmt, am, tensorAmax), `${fmt} row ${r} block ${b}`).toBe(want);
         }
     }

@@ -116,7 +116,15 @@ function decodeTable(fmt: MiniFloat): Float64Array {
 }
 
 /** codes[i] and values[i] = decode(code)·scale for x[i0..i1) / scale (the inner loop of quantizeFormat). */
-function encodeRun(x: ArrayLike<number>, i0: number, i1: number, scale: number, el: MiniFloat, codes: Uint8Array, values: Float32Array): void {
+function encodeRun(
+  x: ArrayLike<number>,
+  i0: number,
+  i1: number,
+  scale: number,
+  el: MiniFloat,
+  codes: Uint8Array,
+  values: Float32Array,
+): void {
   const vals = table(el).values;
   const dec = decodeTable(el);
   const sb = 1 << (el.ebits + el.mbits);
@@ -152,8 +160,9 @@ export const E8M0_MAX_EXP = 127;
 // NF4 (QLoRA, Dettmers et al. 2023, Appendix E / bitsandbytes create_normal_map): the 16 values,
 // code 0..15 ascending; 7 = exact zero.
 export const NF4_CODEBOOK: readonly number[] = [
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495,
+  0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1.0,
 ].map(f);
 
 /** Nearest NF4 code of x ∈ [−1, 1] (clamped); a tie between two levels takes the lower (bitsandbytes' `x > midpoint` tree). */

@@ -166,7 +166,14 @@ describe('gptqQuantize', () => {
         expect(eG).toBeLessThan(eR);
       }
     // H = 0 everywhere (no calibration signal): all columns dead, everything quantizes to 0
-    const res0 = gptqQuantize(w, n, k, new Float64Array(k * k), { bits: 4, symmetric: true, granularity: 'row' }, { actOrder: true, damp: 0 });
+    const res0 = gptqQuantize(
+      w,
+      n,
+      k,
+      new Float64Array(k * k),
+      { bits: 4, symmetric: true, granularity: 'row' },
+      { actOrder: true, damp: 0 },
+    );
     expect(Array.from(res0.q).every((v) => v === 0)).toBe(true);
   });
 

@@ -116,7 +116,8 @@ export function gptqQuantize(w: Float32Array, n: number, k: number, hessian: Flo
   const { bits, symmetric, granularity } = spec;
   const { qmin, qmax } = intRange(bits, symmetric);
   const groupSize = granularity === 'group' ? (spec.groupSize ?? 0) : k;
-  if (granularity === 'group' && !(Number.isInteger(groupSize) && groupSize > 0)) throw new RangeError('gptqQuantize: group granularity needs groupSize > 0');
+  if (granularity === 'group' && !(Number.isInteger(groupSize) && groupSize > 0))
+    throw new RangeError('gptqQuantize: group granularity needs groupSize > 0');
   const groupsPerRow = granularity === 'tensor' ? 1 : Math.ceil(k / groupSize);
   const nGroups = granularity === 'tensor' ? 1 : n * groupsPerRow;
   const scales = new Float32Array(nGroups);

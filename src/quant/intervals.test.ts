@@ -41,7 +41,7 @@ describe('pairedDelta', () => {
     // 10 images B fixes, none it breaks, n = 100: Δ = +10 pp, interval (0.1·(2·0.6915−1), 0.1)
     const d = pairedDeltaFromCounts(0, 10, 100);
     expect(d.delta).toBeCloseTo(0.1, 12);
-    expect(d.lo).toBeCloseTo(0.1 * (2 * 0.69150 - 1), 4);
+    expect(d.lo).toBeCloseTo(0.1 * (2 * 0.6915 - 1), 4);
     expect(d.hi).toBeCloseTo(0.1, 12);
     expect(d.p).toBeCloseTo(2 / 1024, 12);
     expect(d.withinNoise).toBe(false);

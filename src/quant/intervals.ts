@@ -33,7 +33,10 @@ export function wilson(k: number, n: number, z = Z95): Proportion {
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */
 function logGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -58,7 +61,8 @@ export function binomialCdf(k: number, n: number, p: number): number {
 
 /** Clopper–Pearson (exact) 95% interval for k successes in n trials, by bisection on the binomial CDF. */
 export function clopperPearson(k: number, n: number, alpha = 0.05): { lo: number; hi: number } {
-  if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 0 && n >= 0 && k <= n)) throw new RangeError(`clopperPearson: k = ${k}, n = ${n}`);
+  if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 0 && n >= 0 && k <= n))
+    throw new RangeError(`clopperPearson: k = ${k}, n = ${n}`);
   if (n === 0) return { lo: 0, hi: 1 };
   const solve = (f: (p: number) => number) => {
     // f is decreasing in p; find f(p) = 0
@@ -101,7 +105,8 @@ export interface PairedDelta {
  * With no discordant image the plans agree everywhere: Δ = 0, interval [0, 0].
  */
 export function pairedDelta(correctA: ArrayLike<boolean | number>, correctB: ArrayLike<boolean | number>): PairedDelta {
-  if (correctA.length !== correctB.length) throw new RangeError(`pairedDelta: ${correctA.length} vs ${correctB.length} images — a paired estimate needs the same images`);
+  if (correctA.length !== correctB.length)
+    throw new RangeError(`pairedDelta: ${correctA.length} vs ${correctB.length} images — a paired estimate needs the same images`);
   let aOnly = 0;
   let bOnly = 0;
   for (let i = 0; i < correctA.length; i++) {
@@ -115,20 +120,32 @@ export function pairedDelta(correctA: ArrayLike<boolean | number>, correctB: Arr
 
 export function pairedDeltaFromCounts(aOnly: number, bOnly: number, n: number): PairedDelta {
   const d = aOnly + bOnly;
-  if (!(n >= d && d >= 0 && Number.isInteger(aOnly) && Number.isInteger(bOnly))) throw new RangeError(`pairedDelta: aOnly ${aOnly}, bOnly ${bOnly}, n ${n}`);
+  if (!(n >= d && d >= 0 && Number.isInteger(aOnly) && Number.isInteger(bOnly)))
+    throw new RangeError(`pairedDelta: aOnly ${aOnly}, bOnly ${bOnly}, n ${n}`);
   const method = 'exact McNemar (Clopper–Pearson on the discordant images)' as const;
   if (d === 0 || n === 0) return { delta: 0, lo: 0, hi: 0, n, aOnly, bOnly, p: 1, withinNoise: true, method };
   const { lo, hi } = clopperPearson(bOnly, d);
   const scale = d / n;
   const p = Math.min(1, 2 * binomialCdf(Math.min(aOnly, bOnly), d, 0.5));
-  const out = { delta: (bOnly - aOnly) / n, lo: scale * (2 * lo - 1), hi: scale * (2 * hi - 1), n, aOnly, bOnly, p, withinNoise: false, method };
+  const out = {
+    delta: (bOnly - aOnly) / n,
+    lo: scale * (2 * lo - 1),
+    hi: scale * (2 * hi - 1),
+    n,
+    aOnly,
+    bOnly,
+    p,
+    withinNoise: false,
+    method,
+  };
   out.withinNoise = out.lo <= 0 && out.hi >= 0;
   return out;
 }
 
 /** Per-image correctness from predictions and labels. */
 export function correctness(predictions: ArrayLike<number>, labels: ArrayLike<number>): Uint8Array {
-  if (predictions.length !== labels.length) throw new RangeError(`correctness: ${predictions.length} predictions for ${labels.length} labels`);
+  if (predictions.length !== labels.length)
+    throw new RangeError(`correctness: ${predictions.length} predictions for ${labels.length} labels`);
   const out = new Uint8Array(predictions.length);
   for (let i = 0; i < out.length; i++) out[i] = predictions[i] === labels[i] ? 1 : 0;
   return out;
@@ -158,7 +175,8 @@ export interface RankCorrelation {
 
 /** Spearman's rank correlation of two paired lists with a 95% interval. */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): RankCorrelation {
-  if (x.length !== y.length || x.length < 4) throw new RangeError(`spearman: needs two lists of equal length ≥ 4 (got ${x.length}, ${y.length})`);
+  if (x.length !== y.length || x.length < 4)
+    throw new RangeError(`spearman: needs two lists of equal length ≥ 4 (got ${x.length}, ${y.length})`);
   const rx = ranks(x);
   const ry = ranks(y);
   const n = x.length;
@@ -174,7 +192,13 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): RankCorrel
   const rho = sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
   const zr = Math.atanh(Math.max(-0.999999, Math.min(0.999999, rho)));
   const se = Math.sqrt(1.06 / (n - 3));
-  return { rho, lo: Math.tanh(zr - Z95 * se), hi: Math.tanh(zr + Z95 * se), n, method: 'Spearman ρ (average ranks), Fisher z with SE √(1.06/(n−3)) (Fieller, Hartley & Pearson 1957)' };
+  return {
+    rho,
+    lo: Math.tanh(zr - Z95 * se),
+    hi: Math.tanh(zr + Z95 * se),
+    n,
+    method: 'Spearman ρ (average ranks), Fisher z with SE √(1.06/(n−3)) (Fieller, Hartley & Pearson 1957)',
+  };
 }
 
 /** "74.5% [73.3, 75.7] (n = 5000)" */

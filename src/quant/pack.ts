@@ -46,15 +46,13 @@ export function packInt4Rows(q: ArrayLike<number>, rows: number, k: number): Uin
 export function unpackInt8Rows(p: Uint32Array, rows: number, k: number): Int32Array {
   const wpr = int8WordsPerRow(k);
   const out = new Int32Array(rows * k);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < k; c++) out[r * k + c] = ((p[r * wpr + (c >> 2)] >>> ((c & 3) * 8)) << 24) >> 24;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < k; c++) out[r * k + c] = ((p[r * wpr + (c >> 2)] >>> ((c & 3) * 8)) << 24) >> 24;
   return out;
 }
 
 export function unpackInt4Rows(p: Uint32Array, rows: number, k: number): Int32Array {
   const wpr = int4WordsPerRow(k);
   const out = new Int32Array(rows * k);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < k; c++) out[r * k + c] = ((p[r * wpr + (c >> 3)] >>> ((c & 7) * 4)) << 28) >> 28;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < k; c++) out[r * k + c] = ((p[r * wpr + (c >> 3)] >>> ((c & 7) * 4)) << 28) >> 28;
   return out;
 }

@@ -23,7 +23,12 @@ describe('quantizeMatrix', () => {
     expect(Array.from(q.scales)).toEqual([2, 4, 100].map((v) => Math.fround(v / 127)));
   });
   it('static clip saturates outliers', () => {
-    const q = quantizeMatrix(new Float32Array([-1, 0, 1, 50]), 1, 4, { bits: 8, symmetric: true, granularity: 'tensor', clip: { min: -1, max: 1 } });
+    const q = quantizeMatrix(new Float32Array([-1, 0, 1, 50]), 1, 4, {
+      bits: 8,
+      symmetric: true,
+      granularity: 'tensor',
+      clip: { min: -1, max: 1 },
+    });
     expect(q.q[3]).toBe(127);
   });
   it('reports NaN/Inf inputs', () => {

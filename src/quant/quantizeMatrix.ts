@@ -66,7 +66,9 @@ export function quantizeMatrix(x: ArrayLike<number>, rows: number, cols: number,
   const q = new Int32Array(rows * cols);
 
   const fill = (g: number, lo: number, hi: number) => {
-    const sz = spec.clip ? scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric) : scaleZero(lo, hi, spec.bits, spec.symmetric);
+    const sz = spec.clip
+      ? scaleZero(spec.clip.min, spec.clip.max, spec.bits, spec.symmetric)
+      : scaleZero(lo, hi, spec.bits, spec.symmetric);
     scales[g] = sz.scale;
     zeros[g] = sz.zero;
   };

@@ -3,7 +3,16 @@ import { intRange, quantizeValue, roundHalfEven, scaleZero, storageOffset } from
 
 describe('roundHalfEven', () => {
   it.each([
-    [0.5, 0], [1.5, 2], [2.5, 2], [-0.5, -0], [-1.5, -2], [-2.5, -2], [2.4999, 2], [2.5001, 3], [-3.5, -4], [7, 7],
+    [0.5, 0],
+    [1.5, 2],
+    [2.5, 2],
+    [-0.5, -0],
+    [-1.5, -2],
+    [-2.5, -2],
+    [2.4999, 2],
+    [2.5001, 3],
+    [-3.5, -4],
+    [7, 7],
   ])('round(%f) = %f', (x, want) => expect(roundHalfEven(x)).toBe(want));
 });
 

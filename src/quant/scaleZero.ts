@@ -95,7 +95,8 @@ export function fakeQuantValue(r: number, sz: ScaleZero, range: IntRange): numbe
  * (zero on the grid, science.md §1), so min ≤ 0 ≤ max. s must be finite and > 0.
  */
 export function clipFromScaleZero(scale: number, zero: number, bits: Bits, symmetric: boolean): { min: number; max: number } {
-  if (!Number.isFinite(scale) || !(scale > 0) || !Number.isFinite(zero)) throw new RangeError(`clipFromScaleZero: (s, z) = (${scale}, ${zero}) is not a finite positive scale and a finite zero`);
+  if (!Number.isFinite(scale) || !(scale > 0) || !Number.isFinite(zero))
+    throw new RangeError(`clipFromScaleZero: (s, z) = (${scale}, ${zero}) is not a finite positive scale and a finite zero`);
   const { qmin, qmax } = intRange(bits, symmetric);
   const z = symmetric ? 0 : Math.min(qmax, Math.max(qmin, roundHalfEven(zero)));
   return { min: f(scale * (qmin - z)), max: f(scale * (qmax - z)) };

@@ -8,11 +8,12 @@ function lcg(seed: number) {
 }
 function matmulT(x: ArrayLike<number>, w: ArrayLike<number>, m: number, n: number, k: number): Float64Array {
   const y = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = 0; c < k; c++) s += x[i * k + c] * w[j * k + c];
-    y[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += x[i * k + c] * w[j * k + c];
+      y[i * n + j] = s;
+    }
   return y;
 }
 function colAbsMax(x: ArrayLike<number>, rows: number, k: number): Float32Array {
@@ -23,7 +24,9 @@ function colAbsMax(x: ArrayLike<number>, rows: number, k: number): Float32Array 
 
 describe('SmoothQuant', () => {
   const rnd = lcg(9);
-  const m = 16, n = 12, k = 20;
+  const m = 16,
+    n = 12,
+    k = 20;
   const x = Float32Array.from({ length: m * k }, (_, i) => (rnd() * 2 - 1) * (i % k === 3 ? 60 : i % k === 11 ? 25 : 1));
   const w = Float32Array.from({ length: n * k }, () => (rnd() * 2 - 1) * 0.3);
   const ax = colAbsMax(x, m, k);

@@ -6,7 +6,19 @@
  * is the caller's business (a Latest slot), not the client's.
  */
 import type { Plan } from '../plan/plan';
-import type { BackendChoice, BackendInfo, DatasetInfo, EngineStatus, EvalSetName, ModelIdentity, ModelInfo, Progress, ScoreRequest, ScoreResult, SiteStats } from '../plan/types';
+import type {
+  BackendChoice,
+  BackendInfo,
+  DatasetInfo,
+  EngineStatus,
+  EvalSetName,
+  ModelIdentity,
+  ModelInfo,
+  Progress,
+  ScoreRequest,
+  ScoreResult,
+  SiteStats,
+} from '../plan/types';
 
 export type { DatasetInfo, EngineStatus, ModelInfo } from '../plan/types';
 
@@ -36,7 +48,11 @@ import { AbortError } from '../util/latest';
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void };
 
 export class EngineRequestError extends Error {
-  constructor(message: string, readonly fix?: string, name = 'EngineError') {
+  constructor(
+    message: string,
+    readonly fix?: string,
+    name = 'EngineError',
+  ) {
     super(message);
     this.name = name;
   }

@@ -7,7 +7,11 @@ export async function createCpuBackend(weights: VitWeights, reason: string): Pro
   const { loadCpuKernels } = await import('../cpu/cpuKernels');
   const kernels = await loadCpuKernels();
   if (kernels.impl !== 'wasm-simd')
-    return new ReferenceBackend(weights, undefined, { kind: 'cpu', label: 'CPU · TypeScript reference', reason: `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}` });
+    return new ReferenceBackend(weights, undefined, {
+      kind: 'cpu',
+      label: 'CPU · TypeScript reference',
+      reason: `${reason}; WASM kernels unavailable: ${kernels.fallbackReason}`,
+    });
   // several workers only where they can run in parallel (crossOriginIsolated page); else this thread
   const { defaultThreads, VitCpuPool } = await import('../cpu/vitCpuPool');
   if (defaultThreads() > 1) {

@@ -28,7 +28,8 @@ function clippedPlan(): Plan {
   return validatePlan(p);
 }
 
-const score = (plan: Plan = fp32Plan()): Promise<ScoreResult> => host.engine.score({ plan, set: 'test', offset: 0, limit: N, keepPredictions: true });
+const score = (plan: Plan = fp32Plan()): Promise<ScoreResult> =>
+  host.engine.score({ plan, set: 'test', offset: 0, limit: N, keepPredictions: true });
 const summary = (r: ScoreResult) => ({ correct: r.correct, predictions: r.predictions });
 
 /** trained-like parameters: the shipped ones with the head's bias pushed towards class 3 */
@@ -66,24 +67,36 @@ describe('ModelHost: apply / restore / refuse', () => {
   }, 120_000);
 
   it.each([
-    ['a wrong shape', (p: Map<string, Float32Array>) => p.set('blocks.0.fc1.weight', new Float32Array(10)), /blocks\.0\.fc1\.weight has 10 values/],
+    [
+      'a wrong shape',
+      (p: Map<string, Float32Array>) => p.set('blocks.0.fc1.weight', new Float32Array(10)),
+      /blocks\.0\.fc1\.weight has 10 values/,
+    ],
     ['a NaN', (p: Map<string, Float32Array>) => (p.get('blocks.2.to_qkv.weight')![5] = NaN), /blocks\.2\.to_qkv\.weight\[5\] is NaN/],
     ['a missing tensor', (p: Map<string, Float32Array>) => p.delete('norm.bias'), /norm\.bias is missing/],
-    ['an unknown tensor', (p: Map<string, Float32Array>) => p.set('blocks.9.fc1.weight', new Float32Array(4)), /blocks\.9\.fc1\.weight is not a parameter/],
-  ])('refuses %s with a ModelError; the previous model stays and scores the same', async (_, spoil, msg) => {
-    await host.apply(trained(), { step: 3 });
-    const engine = host.engine;
-    const id = host.identity;
-    const before = summary(await score());
-    const p = trained();
-    spoil(p);
-    await expect(host.apply(p, { step: 4 })).rejects.toThrow(ModelError);
-    await expect(host.apply(p, { step: 4 })).rejects.toThrow(msg);
-    expect(host.engine).toBe(engine);
-    expect(host.identity).toBe(id);
-    expect(summary(await score())).toEqual(before);
-    await host.restore();
-  }, 120_000);
+    [
+      'an unknown tensor',
+      (p: Map<string, Float32Array>) => p.set('blocks.9.fc1.weight', new Float32Array(4)),
+      /blocks\.9\.fc1\.weight is not a parameter/,
+    ],
+  ])(
+    'refuses %s with a ModelError; the previous model stays and scores the same',
+    async (_, spoil, msg) => {
+      await host.apply(trained(), { step: 3 });
+      const engine = host.engine;
+      const id = host.identity;
+      const before = summary(await score());
+      const p = trained();
+      spoil(p);
+      await expect(host.apply(p, { step: 4 })).rejects.toThrow(ModelError);
+      await expect(host.apply(p, { step: 4 })).rejects.toThrow(msg);
+      expect(host.engine).toBe(engine);
+      expect(host.identity).toBe(id);
+      expect(summary(await score())).toEqual(before);
+      await host.restore();
+    },
+    120_000,
+  );
 
   it('a backend that fails to build for the new weights leaves the old model in place', async () => {
     let fail = false;

@@ -13,7 +13,8 @@ import { paramsFromWeights, weightsFromParams, type VitWeights } from '../model/
 
 export const SHIPPED_MODEL: ModelIdentity = { kind: 'shipped', label: 'shipped' };
 
-const TRAINED_FIX = 'Apply the weights of a finished or paused training run of this model (the Train view), or restore the shipped weights.';
+const TRAINED_FIX =
+  'Apply the weights of a finished or paused training run of this model (the Train view), or restore the shipped weights.';
 
 /** "QAT-trained (step N, applied HH:MM)" / "shipped" */
 export function modelLabel(id: ModelIdentity): string {
@@ -31,13 +32,16 @@ export function modelLabel(id: ModelIdentity): string {
 export function checkTrainedWeights(base: VitWeights, params: Map<string, Float32Array> | Record<string, Float32Array>): VitWeights {
   const got = params instanceof Map ? params : new Map(Object.entries(params));
   const want = paramsFromWeights(base, false);
-  for (const name of got.keys()) if (!want.has(name)) throw new ModelError(`trained weights: tensor ${name} is not a parameter of this model`, TRAINED_FIX);
+  for (const name of got.keys())
+    if (!want.has(name)) throw new ModelError(`trained weights: tensor ${name} is not a parameter of this model`, TRAINED_FIX);
   for (const [name, ref] of want) {
     const a = got.get(name);
     if (!a) throw new ModelError(`trained weights: tensor ${name} is missing`, TRAINED_FIX);
     if (!(a instanceof Float32Array)) throw new ModelError(`trained weights: tensor ${name} is not a Float32Array`, TRAINED_FIX);
-    if (a.length !== ref.length) throw new ModelError(`trained weights: tensor ${name} has ${a.length} values; the model's has ${ref.length}`, TRAINED_FIX);
-    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new ModelError(`trained weights: tensor ${name}[${i}] is ${a[i]} (not finite)`, TRAINED_FIX);
+    if (a.length !== ref.length)
+      throw new ModelError(`trained weights: tensor ${name} has ${a.length} values; the model's has ${ref.length}`, TRAINED_FIX);
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i])) throw new ModelError(`trained weights: tensor ${name}[${i}] is ${a[i]} (not finite)`, TRAINED_FIX);
   }
   return weightsFromParams(base, got);
 }
@@ -56,7 +60,11 @@ export class ModelHost {
   ) {}
 
   /** Make trained parameters the current model; refused (ModelError) with the old model kept when they do not fit. */
-  async apply(params: Map<string, Float32Array> | Record<string, Float32Array>, meta: { step: number }, now = Date.now()): Promise<ModelIdentity> {
+  async apply(
+    params: Map<string, Float32Array> | Record<string, Float32Array>,
+    meta: { step: number },
+    now = Date.now(),
+  ): Promise<ModelIdentity> {
     const w = checkTrainedWeights(this.shipped, params);
     const id: ModelIdentity = { kind: 'trained', label: '', step: meta.step, appliedAt: now };
     id.label = modelLabel(id);

@@ -5,7 +5,10 @@ import { loadDataNode, loadWeightsNode } from './nodeLoad';
 import type { BackendChoice, EvalSetName } from '../plan/types';
 
 export async function createNodeEngine(choice: BackendChoice, sets: EvalSetName[] = ['test', 'val']) {
-  const [weights, data] = await Promise.all([loadWeightsNode(), loadDataNode([...new Set<'test' | 'val' | 'calib'>(['test', ...sets, 'calib'])])]);
+  const [weights, data] = await Promise.all([
+    loadWeightsNode(),
+    loadDataNode([...new Set<'test' | 'val' | 'calib'>(['test', ...sets, 'calib'])]),
+  ]);
   let gpu: GPU | undefined;
   if (choice !== 'cpu') {
     try {

@@ -26,7 +26,11 @@ export interface ModelReference {
   logits: number[][];
 }
 
-export function loadReferenceNode(name = 'vit-cifar10'): { reference: ModelReference; predictions: { test: number[]; val: number[] }; metrics: any } {
+export function loadReferenceNode(name = 'vit-cifar10'): {
+  reference: ModelReference;
+  predictions: { test: number[]; val: number[] };
+  metrics: any;
+} {
   const d = modelDir(name);
   const j = (f: string) => JSON.parse(readFileSync(join(d, f), 'utf8'));
   return { reference: j('reference.json'), predictions: j('predictions.json'), metrics: j('metrics.json') };

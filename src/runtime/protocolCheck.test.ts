@@ -34,7 +34,10 @@ describe('worker message check', () => {
     [{ id: 1, type: 'images', set: 'test', indices: [0, NaN] }, /indices is null|indices is NaN/],
     [{ id: 1, type: 'images', set: 'test', indices: 'all' }, /indices is "all"/],
     [{ id: 1, type: 'cancel' }, /target is missing/],
-    [{ id: 1, type: 'setWeights', params: { 'head.bias': [1, 2] }, step: 3 }, /params.head.bias is "\[object Array\]"; expected a Float32Array/],
+    [
+      { id: 1, type: 'setWeights', params: { 'head.bias': [1, 2] }, step: 3 },
+      /params.head.bias is "\[object Array\]"; expected a Float32Array/,
+    ],
     [{ id: 1, type: 'setWeights', params: 'model.safetensors', step: 3 }, /params is "string"/],
     [{ id: 1, type: 'setWeights', params: {}, step: -1 }, /step is -1/],
   ])('refuses %j', (m, message) => {

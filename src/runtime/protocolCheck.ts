@@ -26,9 +26,12 @@ export function messageId(m: unknown): number | undefined {
 
 /** Returns the message typed as a WorkerRequest, or throws MessageError naming the bad field. */
 export function checkWorkerRequest(m: unknown): WorkerRequest {
-  if (!isObj(m)) throw new MessageError(`engine message must be an object, got ${Array.isArray(m) ? 'an array' : m === null ? 'null' : typeof m}`);
+  if (!isObj(m))
+    throw new MessageError(`engine message must be an object, got ${Array.isArray(m) ? 'an array' : m === null ? 'null' : typeof m}`);
   const bad = (field: string, value: unknown, want: string) =>
-    new MessageError(`engine message '${String(m.type)}': ${field} is ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${want}`);
+    new MessageError(
+      `engine message '${String(m.type)}': ${field} is ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${want}`,
+    );
   if (!isIndex(m.id)) throw new MessageError(`engine message: id is ${JSON.stringify(m.id) ?? 'missing'}; expected an integer ≥ 0`);
   const needSet = (v: unknown, field: string) => {
     if (!SETS.includes(v as string)) throw bad(field, v, `one of ${SETS.join(', ')}`);
@@ -48,7 +51,8 @@ export function checkWorkerRequest(m: unknown): WorkerRequest {
       needSet(r.set, 'req.set');
       if (r.offset !== undefined && !isIndex(r.offset)) throw bad('req.offset', r.offset, 'an integer ≥ 0');
       if (r.limit !== undefined && !isIndex(r.limit)) throw bad('req.limit', r.limit, 'an integer ≥ 0');
-      if (r.keepPredictions !== undefined && typeof r.keepPredictions !== 'boolean') throw bad('req.keepPredictions', r.keepPredictions, 'true or false');
+      if (r.keepPredictions !== undefined && typeof r.keepPredictions !== 'boolean')
+        throw bad('req.keepPredictions', r.keepPredictions, 'true or false');
       break;
     }
     case 'siteStats':
@@ -59,7 +63,8 @@ export function checkWorkerRequest(m: unknown): WorkerRequest {
       break;
     case 'images':
       needSet(m.set, 'set');
-      if (!Array.isArray(m.indices) || !m.indices.every(isIndex)) throw bad('indices', Array.isArray(m.indices) ? m.indices.find((i) => !isIndex(i)) : m.indices, 'an array of image indices ≥ 0');
+      if (!Array.isArray(m.indices) || !m.indices.every(isIndex))
+        throw bad('indices', Array.isArray(m.indices) ? m.indices.find((i) => !isIndex(i)) : m.indices, 'an array of image indices ≥ 0');
       break;
     case 'setWeights': {
       if (!isObj(m.params)) throw bad('params', typeof m.params, 'an object of tensor name → Float32Array');
@@ -74,7 +79,9 @@ export function checkWorkerRequest(m: unknown): WorkerRequest {
       if (!isIndex(m.target)) throw bad('target', m.target, 'the id of a request');
       break;
     default:
-      throw new MessageError(`engine message: type ${JSON.stringify(m.type) ?? 'missing'} is not one of init, setBackend, score, siteStats, images, setWeights, restoreWeights, cancel`);
+      throw new MessageError(
+        `engine message: type ${JSON.stringify(m.type) ?? 'missing'} is not one of init, setBackend, score, siteStats, images, setWeights, restoreWeights, cancel`,
+      );
   }
   return m as unknown as WorkerRequest;
 }

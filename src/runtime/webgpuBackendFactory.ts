@@ -72,7 +72,15 @@ export class WebGpuBackend implements Backend {
       const vals = await Promise.all(got.map((g) => g.buffer.read()));
       const stats = await Promise.all(got.map((g, i) => gpuOperandStats(this.ctx, i === 0 ? 'a' : 'b', g.buffer, g.rows, g.cols, vals[i])));
       const [a, b] = got;
-      return { a: vals[0], aRows: a.rows, b: b ? vals[1] : null, bRows: b ? b.rows : 0, k: a.cols, device: 'WebGPU', stats: { a: stats[0], ...(b ? { b: stats[1] } : {}) } };
+      return {
+        a: vals[0],
+        aRows: a.rows,
+        b: b ? vals[1] : null,
+        bRows: b ? b.rows : 0,
+        k: a.cols,
+        device: 'WebGPU',
+        stats: { a: stats[0], ...(b ? { b: stats[1] } : {}) },
+      };
     } finally {
       got.forEach((g) => g.buffer.destroy());
     }
@@ -93,7 +101,15 @@ export async function createWebGpuBackend(weights: VitWeights, reason: string, o
   if (!g) throw new Error('no WebGPU');
   const ctx = await createGpuContext(g);
   let cpuBackend: Promise<Backend> | undefined;
-  const backend = new WebGpuBackend(ctx, weights, reason, () => (cpuBackend ??= import('./cpuBackendFactory').then((m) => m.createCpuBackend(weights, 'fallback for a scheme the WebGPU kernels do not cover'))));
+  const backend = new WebGpuBackend(
+    ctx,
+    weights,
+    reason,
+    () =>
+      (cpuBackend ??= import('./cpuBackendFactory').then((m) =>
+        m.createCpuBackend(weights, 'fallback for a scheme the WebGPU kernels do not cover'),
+      )),
+  );
   ctx.onLost((info) => {
     if (info.reason !== 'destroyed') onLost();
   });

@@ -60,7 +60,10 @@ async function init(base: string, choice: BackendChoice) {
   setStatus({ state: 'loading', message: 'loading CIFAR-10 test images…' });
   const dataRead = fetchReader(`${base}data/cifar10/`);
   const manifest = await loadManifest(dataRead);
-  const [test, calib] = await Promise.all([loadEvalSet(dataRead, 'test', manifest), loadEvalSet(dataRead, 'calib', manifest).catch(() => undefined)]);
+  const [test, calib] = await Promise.all([
+    loadEvalSet(dataRead, 'test', manifest),
+    loadEvalSet(dataRead, 'calib', manifest).catch(() => undefined),
+  ]);
   setStatus({ state: 'loading', message: 'starting the backend…' });
   backendChoice = choice;
   const backend = await createBackend(choice, weights, navigator.gpu, factories);
@@ -122,7 +125,10 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       // between scores (the queue), so no score runs half on the old model
       return scores.run(async () => {
         const h = host!;
-        setStatus({ state: 'loading', message: m.type === 'setWeights' ? 'applying the trained weights…' : 'restoring the shipped weights…' });
+        setStatus({
+          state: 'loading',
+          message: m.type === 'setWeights' ? 'applying the trained weights…' : 'restoring the shipped weights…',
+        });
         try {
           if (m.type === 'setWeights') await h.apply(m.params, { step: m.step });
           else await h.restore();

@@ -43,13 +43,15 @@ export const PRESETS: Preset[] = [
   {
     id: 'note004-int4',
     label: 'all INT4 per tensor',
-    description: 'all 38 sites INT4 per-tensor dynamic asymmetric on both operands — an earlier experiment of this project (note 004), the worst case for outliers',
+    description:
+      'all 38 sites INT4 per-tensor dynamic asymmetric on both operands — an earlier experiment of this project (note 004), the worst case for outliers',
     build: () => P.allNote004(4),
   },
   {
     id: 'int2-best6',
     label: 'INT2 best 6',
-    description: 'INT2 per-tensor asymmetric on the six sites that hurt least alone (chosen by the study, study-summary.json; else the earlier all-INT4 experiment’s order), the rest FP32',
+    description:
+      'INT2 per-tensor asymmetric on the six sites that hurt least alone (chosen by the study, study-summary.json; else the earlier all-INT4 experiment’s order), the rest FP32',
     build: (ctx) => P.sitesPlan('INT2 on the best 6 sites', (ctx?.bestSites ?? NOTE_BEST_SITES).slice(0, 6), P.note004Site(2)),
   },
   {

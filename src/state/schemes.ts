@@ -13,7 +13,13 @@ export function fitOperand(o: OperandScheme, role: 'a' | 'b', hasWeight: boolean
   // activation falls back to INT
   if (r.format && r.format !== 'int' && r.bits !== 32 && !(FORMAT_INFO[r.format].weightOnly && !(role === 'b' && hasWeight))) {
     const info = FORMAT_INFO[r.format];
-    const out: OperandScheme = { bits: info.bits, granularity: info.block ? 'group' : 'tensor', symmetric: true, range: 'dynamic', format: r.format };
+    const out: OperandScheme = {
+      bits: info.bits,
+      granularity: info.block ? 'group' : 'tensor',
+      symmetric: true,
+      range: 'dynamic',
+      format: r.format,
+    };
     if (info.block) out.groupSize = info.block;
     return out;
   }
@@ -81,6 +87,7 @@ export function siteBitOps(s: SiteScheme, macs: number): number {
 
 /** The rotation is kept where it is offered (to_qkv, fc1, fc2) and nothing it excludes is set. */
 function withRotation(out: SiteScheme, s: SiteScheme, kind?: SiteKind): SiteScheme {
-  if (s.rotation && (kind === 'to_qkv' || kind === 'fc1' || kind === 'fc2') && !out.smoothquant && !out.llmInt8 && !out.gptq) out.rotation = { ...s.rotation };
+  if (s.rotation && (kind === 'to_qkv' || kind === 'fc1' || kind === 'fc2') && !out.smoothquant && !out.llmInt8 && !out.gptq)
+    out.rotation = { ...s.rotation };
   return out;
 }

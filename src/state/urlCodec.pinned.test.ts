@@ -62,7 +62,14 @@ describe('URL hash codec: pinned plan A', () => {
 
   // mutation caught: "a bad A breaks the whole link" (B lost) or "a bad A is silently accepted"
   it.each([
-    ['bits out of range', (a: Record<string, unknown>) => ({ ...a, d: { ...(a.d as object), a: { bits: 5, granularity: 'tensor', symmetric: true, range: 'dynamic' } } }), /bits/],
+    [
+      'bits out of range',
+      (a: Record<string, unknown>) => ({
+        ...a,
+        d: { ...(a.d as object), a: { bits: 5, granularity: 'tensor', symmetric: true, range: 'dynamic' } },
+      }),
+      /bits/,
+    ],
     ['not an object', () => 'FP32', /object/],
     ['bad override site', (a: Record<string, unknown>) => ({ ...a, o: { 99: a.d } }), /override site/],
     ['wrong plan version', (a: Record<string, unknown>) => ({ ...a, version: 7 }), /version/],

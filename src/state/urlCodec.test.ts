@@ -6,7 +6,18 @@ import { PRESETS } from './presets';
 describe('URL hash codec', () => {
   it('round-trips every preset and the navigation fields exactly', () => {
     for (const p of PRESETS) {
-      const c: Config = { ...defaultConfig(), plan: p.build(), selectedSite: 17, view: 'outliers', evalSet: 'val', liveSize: 8, image: 42, operand: 'b', stageStep: 3, backend: 'cpu' };
+      const c: Config = {
+        ...defaultConfig(),
+        plan: p.build(),
+        selectedSite: 17,
+        view: 'outliers',
+        evalSet: 'val',
+        liveSize: 8,
+        image: 42,
+        operand: 'b',
+        stageStep: 3,
+        backend: 'cpu',
+      };
       const h = encodeConfig(c);
       expect(h).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
       const r = decodeConfig('#' + h);
@@ -19,7 +30,10 @@ describe('URL hash codec', () => {
     const c = defaultConfig();
     const fp = encodeConfig(c);
     c.plan = structuredClone(c.plan);
-    c.plan.sites[5] = { a: { bits: 4, granularity: 'token', symmetric: false, range: 'dynamic' }, b: { bits: 4, granularity: 'group', groupSize: 128, symmetric: true, range: 'dynamic' } };
+    c.plan.sites[5] = {
+      a: { bits: 4, granularity: 'token', symmetric: false, range: 'dynamic' },
+      b: { bits: 4, granularity: 'group', groupSize: 128, symmetric: true, range: 'dynamic' },
+    };
     const h = encodeConfig(c);
     const r = decodeConfig(h);
     expect(r.ok && r.config.plan.sites[5]).toEqual(c.plan.sites[5]);

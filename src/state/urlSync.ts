@@ -17,7 +17,11 @@ export function startUrlSync(win: Window = window): () => void {
     const r = decodeConfig(h);
     if (r.ok) {
       useStore.getState().loadConfig(r.config);
-      useStore.getState().setHashError(r.pinnedError ? `Plan A in the link could not be read (${r.pinnedError}); plan B is shown and nothing is pinned.` : null);
+      useStore
+        .getState()
+        .setHashError(
+          r.pinnedError ? `Plan A in the link could not be read (${r.pinnedError}); plan B is shown and nothing is pinned.` : null,
+        );
     } else {
       // the bad hash stays in the address bar so the user can correct their link; it is
       // replaced only once they change the (default) view shown instead

@@ -16,7 +16,10 @@ import { matMulFor } from './matmul';
 import { DEFAULT_QAT, QatTrainer, uniformStream } from './trainer';
 import { learnedPlan } from './learnedPlan';
 
-const INT4: Plan = uniformPlan({ a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' }, b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' } });
+const INT4: Plan = uniformPlan({
+  a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+  b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+});
 const N = 40;
 
 let shipped: VitWeights;
@@ -30,7 +33,13 @@ beforeAll(async () => {
   trainer = new QatTrainer(shipped, INT4, matMulFor(kernels), { ...DEFAULT_QAT, lrWeights: 1e-3, lrQuant: 1e-2 });
   const calib = data.calib!;
   trainer.calibrate(calib.pixels, 32);
-  for (let s = 0; s < 2; s++) trainer.trainStep(calib.pixels, calib.labels, Array.from({ length: 8 }, (_, j) => 8 * s + j), uniformStream(s + 1));
+  for (let s = 0; s < 2; s++)
+    trainer.trainStep(
+      calib.pixels,
+      calib.labels,
+      Array.from({ length: 8 }, (_, j) => 8 * s + j),
+      uniformStream(s + 1),
+    );
   const make = (w: VitWeights) => createCpuBackend(w, 'test');
   host = new ModelHost(shipped, new Engine(shipped, data, await make(shipped)), make);
 }, 300_000);
@@ -46,7 +55,13 @@ describe('apply: the engine scores the trained model as the trainer runs it', ()
     expect(agree).toBeGreaterThanOrEqual(N - 1);
     // the same plan with dynamic (per-image min/max) ranges instead of the learned ones, and the
     // learned plan on the shipped weights…
-    const dyn: Plan = { ...plan, sites: plan.sites.map((x) => ({ a: { ...x.a, range: 'dynamic', clip: undefined }, b: { ...x.b, range: 'dynamic', clip: undefined } })) };
+    const dyn: Plan = {
+      ...plan,
+      sites: plan.sites.map((x) => ({
+        a: { ...x.a, range: 'dynamic', clip: undefined },
+        b: { ...x.b, range: 'dynamic', clip: undefined },
+      })),
+    };
     const d = await host.engine.score({ plan: dyn, set: 'test', offset: 0, limit: N, keepPredictions: true });
     await host.restore();
     const sh = await host.engine.score({ plan, set: 'test', offset: 0, limit: N, keepPredictions: true });

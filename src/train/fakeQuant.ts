@@ -95,7 +95,11 @@ export class LearnedQuantizer {
   }
 
   /** per-group min and max of x (rows may be a multiple of layout.rows: a batch) */
-  ranges(x: Float32Array, lo: Float64Array = new Float64Array(this.groups).fill(Infinity), hi: Float64Array = new Float64Array(this.groups).fill(-Infinity)): { lo: Float64Array; hi: Float64Array } {
+  ranges(
+    x: Float32Array,
+    lo: Float64Array = new Float64Array(this.groups).fill(Infinity),
+    hi: Float64Array = new Float64Array(this.groups).fill(-Infinity),
+  ): { lo: Float64Array; hi: Float64Array } {
     this.segments(x.length, (g, i0, i1) => {
       let a = lo[g];
       let b = hi[g];

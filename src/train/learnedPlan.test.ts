@@ -13,11 +13,22 @@ import { learnedPlan } from './learnedPlan';
 import { quantKey } from './ops';
 
 const sites = buildSites({ dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 });
-const int4 = (granularity: OperandScheme['granularity'] = 'tensor'): OperandScheme => ({ bits: 4, granularity, symmetric: false, range: 'static' });
+const int4 = (granularity: OperandScheme['granularity'] = 'tensor'): OperandScheme => ({
+  bits: 4,
+  granularity,
+  symmetric: false,
+  range: 'static',
+});
 const PER_CHANNEL_SITE = 4;
 
 function trainedRun() {
-  const plan: Plan = { version: 1, sites: Array.from({ length: SITE_COUNT }, (_, i) => ({ a: int4(), b: i === PER_CHANNEL_SITE ? { ...int4('channel'), symmetric: true } : int4() })) };
+  const plan: Plan = {
+    version: 1,
+    sites: Array.from({ length: SITE_COUNT }, (_, i) => ({
+      a: int4(),
+      b: i === PER_CHANNEL_SITE ? { ...int4('channel'), symmetric: true } : int4(),
+    })),
+  };
   const qs = new Map<string, LearnedQuantizer>();
   plan.sites.forEach((s, i) => {
     for (const role of ['a', 'b'] as const) {
@@ -40,7 +51,11 @@ describe('learnedPlan', () => {
     const { plan, qs } = trainedRun();
     const { plan: applied, notes } = learnedPlan(plan, qs, 12);
     expect(applied.name).toBe('QAT step 12 (learned ranges)');
-    const prepared = preparePlan(applied, sites, sites.map(() => null)); // no calibration data: the clips are given
+    const prepared = preparePlan(
+      applied,
+      sites,
+      sites.map(() => null),
+    ); // no calibration data: the clips are given
     for (const i of [1, 2, 3, 8]) {
       const q = qs.get(quantKey(i, 'a'))!;
       const c = prepared.sites[i].clipA!;
@@ -58,7 +73,11 @@ describe('learnedPlan', () => {
     const { plan: applied } = learnedPlan(plan, qs, 1);
     const site = 2; // q·kᵀ
     const q = qs.get(quantKey(site, 'a'))!;
-    const ps = preparePlan(applied, sites, sites.map(() => null)).sites[site];
+    const ps = preparePlan(
+      applied,
+      sites,
+      sites.map(() => null),
+    ).sites[site];
     const x = Float32Array.from({ length: 8 * 16 }, (_, j) => Math.sin(j * 1.7) * 0.6 + 0.1);
     const engine = fakeQuantOperand(refOps, x, 8, 16, ps.scheme.a, ps.clipA);
     const trainer = q.forward(x);

@@ -20,7 +20,12 @@ export interface LearnedRange {
   groups: number;
 }
 
-export function learnedPlan(trained: Plan, quantizers: Map<string, LearnedRange>, step: number, hasWeight: (site: number) => boolean = defaultHasWeight): { plan: Plan; notes: string[] } {
+export function learnedPlan(
+  trained: Plan,
+  quantizers: Map<string, LearnedRange>,
+  step: number,
+  hasWeight: (site: number) => boolean = defaultHasWeight,
+): { plan: Plan; notes: string[] } {
   const notes: string[] = [];
   const perGroupWeights: number[] = [];
   const sites = trained.sites.map((_site, i): SiteScheme => {
@@ -28,7 +33,14 @@ export function learnedPlan(trained: Plan, quantizers: Map<string, LearnedRange>
       const q = quantizers.get(quantKey(i, role));
       if (!q || q.scheme.bits === 32) return { ...FP32_OPERAND };
       const { bits, symmetric } = q.scheme;
-      if (q.groups === 1) return { bits, granularity: 'tensor', symmetric, range: 'static', clip: clipFromScaleZero(q.s[0], q.z[0], bits as Bits, symmetric) };
+      if (q.groups === 1)
+        return {
+          bits,
+          granularity: 'tensor',
+          symmetric,
+          range: 'static',
+          clip: clipFromScaleZero(q.s[0], q.z[0], bits as Bits, symmetric),
+        };
       // one (s, z) per channel / group of a weight: not expressible as one clip
       perGroupWeights.push(i);
       const o: OperandScheme = { bits, granularity: q.scheme.granularity, symmetric, range: 'dynamic' };
@@ -38,8 +50,13 @@ export function learnedPlan(trained: Plan, quantizers: Map<string, LearnedRange>
     return { a: operand('a'), b: operand('b') };
   });
   if (perGroupWeights.length)
-    notes.push(`sites ${perGroupWeights.join(', ')}: the weights learned one range per channel/group, which a plan cannot state (one clip per operand); the trained weights are quantized with their own per-channel/group min/max`);
+    notes.push(
+      `sites ${perGroupWeights.join(', ')}: the weights learned one range per channel/group, which a plan cannot state (one clip per operand); the trained weights are quantized with their own per-channel/group min/max`,
+    );
   const dropped = trained.sites.flatMap((s, i) => (s.smoothquant || s.gptq || s.llmInt8 || s.rotation ? [i] : []));
-  if (dropped.length) notes.push(`sites ${dropped.join(', ')}: SmoothQuant / GPTQ / LLM.int8() / rotation are not part of the trained model and are left out`);
+  if (dropped.length)
+    notes.push(
+      `sites ${dropped.join(', ')}: SmoothQuant / GPTQ / LLM.int8() / rotation are not part of the trained model and are left out`,
+    );
   return { plan: validatePlan({ version: 1, name: `QAT step ${step} (learned ranges)`, sites }, hasWeight), notes };
 }

@@ -12,7 +12,17 @@ import { isWasmKernels, roundUp, type CpuKernels } from '../cpu/cpuKernels';
 export interface MatMul {
   readonly impl: 'wasm-simd' | 'typescript';
   /** out (fresh when absent) = op(A)·op(B)ᵀ (+ bias per column) */
-  mm(a: Float32Array, aT: boolean, b: Float32Array, bT: boolean, m: number, n: number, k: number, bias?: Float32Array | null, out?: Float32Array): Float32Array;
+  mm(
+    a: Float32Array,
+    aT: boolean,
+    b: Float32Array,
+    bT: boolean,
+    m: number,
+    n: number,
+    k: number,
+    bias?: Float32Array | null,
+    out?: Float32Array,
+  ): Float32Array;
 }
 
 function check(a: Float32Array, b: Float32Array, m: number, n: number, k: number) {

@@ -20,13 +20,25 @@ const B = 2;
 
 function inputsOf(s: Step): string[] {
   switch (s.kind) {
-    case 'linear': return [s.x, s.w, s.b];
-    case 'embed': return [s.x, s.cls, s.pos];
-    case 'layerNorm': return [s.x, s.g, s.b];
-    case 'attnScores': return [s.q, s.k];
-    case 'attnValues': return [s.p, s.v];
-    case 'residual': return [s.a, s.b];
-    case 'fakeQuant': case 'splitHeads': case 'softmax': case 'mergeHeads': case 'gelu': case 'takeCls': return [s.x];
+    case 'linear':
+      return [s.x, s.w, s.b];
+    case 'embed':
+      return [s.x, s.cls, s.pos];
+    case 'layerNorm':
+      return [s.x, s.g, s.b];
+    case 'attnScores':
+      return [s.q, s.k];
+    case 'attnValues':
+      return [s.p, s.v];
+    case 'residual':
+      return [s.a, s.b];
+    case 'fakeQuant':
+    case 'splitHeads':
+    case 'softmax':
+    case 'mergeHeads':
+    case 'gelu':
+    case 'takeCls':
+      return [s.x];
   }
 }
 const outputsOf = (s: Step): string[] => (s.kind === 'splitHeads' ? [s.q, s.k, s.v] : [s.y]);
@@ -37,7 +49,19 @@ const FD_ERRORS: Record<string, number> = {};
 describe('every backward = central finite differences', () => {
   const kinds = [...new Set(model.steps.map((s) => s.kind))].filter((k) => k !== 'fakeQuant');
   it('the FP32 lowering has every non-quant step kind', () => {
-    expect(kinds.sort()).toEqual(['attnScores', 'attnValues', 'embed', 'gelu', 'layerNorm', 'linear', 'mergeHeads', 'residual', 'softmax', 'splitHeads', 'takeCls']);
+    expect(kinds.sort()).toEqual([
+      'attnScores',
+      'attnValues',
+      'embed',
+      'gelu',
+      'layerNorm',
+      'linear',
+      'mergeHeads',
+      'residual',
+      'softmax',
+      'splitHeads',
+      'takeCls',
+    ]);
   });
   for (const kind of kinds) {
     it(kind, () => {

@@ -180,7 +180,17 @@ function fwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
   const y = out(ctx, tape, step.y);
   const n = B * step.heads;
   for (let i = 0; i < n; i++)
-    ctx.mm.mm(p.subarray(i * T * T, (i + 1) * T * T), false, v.subarray(i * T * hd, (i + 1) * T * hd), true, T, hd, T, null, y.subarray(i * T * hd, (i + 1) * T * hd));
+    ctx.mm.mm(
+      p.subarray(i * T * T, (i + 1) * T * T),
+      false,
+      v.subarray(i * T * hd, (i + 1) * T * hd),
+      true,
+      T,
+      hd,
+      T,
+      null,
+      y.subarray(i * T * hd, (i + 1) * T * hd),
+    );
   return;
 }
 
@@ -219,7 +229,6 @@ function fwd_takeCls(step: Extract<Step, { kind: 'takeCls' }>, ctx: OpContext, t
 export function forwardStep(step: Step, ctx: OpContext, tape: Tape, training: boolean): void {
   (FORWARD[step.kind] as (s: Step, c: OpContext, t: Tape, tr: boolean) => void)(step, ctx, tape, training);
 }
-
 
 function bwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tape: Tape, dy: Float32Array): void {
   const x = val(tape, step.x);
@@ -405,7 +414,9 @@ const FORWARD: { [K in StepKind]: (s: Extract<Step, { kind: K }>, c: OpContext, 
   takeCls: fwd_takeCls,
 };
 
-const BACKWARD: { [K in Exclude<StepKind, 'splitHeads'>]: (s: Extract<Step, { kind: K }>, c: OpContext, t: Tape, dy: Float32Array) => void } = {
+const BACKWARD: {
+  [K in Exclude<StepKind, 'splitHeads'>]: (s: Extract<Step, { kind: K }>, c: OpContext, t: Tape, dy: Float32Array) => void;
+} = {
   linear: bwd_linear,
   fakeQuant: bwd_fakeQuant,
   embed: bwd_embed,
@@ -428,7 +439,6 @@ export function backwardStep(step: Step, ctx: OpContext, tape: Tape): void {
   if (!dy) return; // nothing downstream depends on this step's output
   (BACKWARD[step.kind] as (s: Step, c: OpContext, t: Tape, d: Float32Array) => void)(step, ctx, tape, dy);
 }
-
 
 function splitHeadsBackward(step: Extract<Step, { kind: 'splitHeads' }>, ctx: OpContext, tape: Tape): void {
   const B = tape.batch;
@@ -479,7 +489,12 @@ export function runBackward(ctx: OpContext, tape: Tape): void {
  * Label-smoothed cross-entropy (PyTorch's label_smoothing: target (1−ε)·onehot + ε/C), mean over
  * the batch; returns the loss and ∂L/∂logits.
  */
-export function crossEntropy(logits: Float32Array, labels: ArrayLike<number>, classes: number, smoothing: number): { loss: number; grad: Float32Array; correct: number } {
+export function crossEntropy(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  classes: number,
+  smoothing: number,
+): { loss: number; grad: Float32Array; correct: number } {
   const B = labels.length;
   const grad = new Float32Array(B * classes);
   let loss = 0;

@@ -41,7 +41,7 @@ function weightsOf(c: Case) {
   add('cls_token', [config.dim]);
   add('pos_embed', [np + 1, config.dim]);
   for (let b = 0; b < config.depth; b++) {
-    for (const ln of ['ln1', 'ln2']) (add(`blocks.${b}.${ln}.weight`, [config.dim]), add(`blocks.${b}.${ln}.bias`, [config.dim]));
+    for (const ln of ['ln1', 'ln2']) add(`blocks.${b}.${ln}.weight`, [config.dim]), add(`blocks.${b}.${ln}.bias`, [config.dim]);
     add(`blocks.${b}.to_qkv.weight`, [3 * config.dim, config.dim]);
     add(`blocks.${b}.to_qkv.bias`, [3 * config.dim]);
     add(`blocks.${b}.to_out.weight`, [config.dim, config.dim]);
@@ -56,7 +56,8 @@ function weightsOf(c: Case) {
   add('head.weight', [config.classes, config.dim]);
   add('head.bias', [config.classes]);
   const tensors = new Map<string, Tensor>();
-  for (const [n, data] of Object.entries(c.weights as Record<string, number[]>)) tensors.set(n, { shape: shapes[n], data: Float32Array.from(data) });
+  for (const [n, data] of Object.entries(c.weights as Record<string, number[]>))
+    tensors.set(n, { shape: shapes[n], data: Float32Array.from(data) });
   return buildWeights(config, tensors);
 }
 
@@ -69,7 +70,14 @@ const note = (k: string, e: number) => (worst[k] = Math.max(worst[k] ?? 0, e));
 
 describe('LSQ fake-quant = PyTorch autograd (∂x, ∂s, ∂z)', () => {
   for (const c of fixture.lsq) {
-    const sp = c.spec as { bits: number; symmetric: boolean; granularity: 'tensor' | 'channel' | 'group'; rows: number; cols: number; group_size?: number };
+    const sp = c.spec as {
+      bits: number;
+      symmetric: boolean;
+      granularity: 'tensor' | 'channel' | 'group';
+      rows: number;
+      cols: number;
+      group_size?: number;
+    };
     it(`${sp.bits}-bit ${sp.symmetric ? 'symmetric' : 'asymmetric'} per ${sp.granularity}`, () => {
       const per = sp.granularity === 'tensor' ? sp.rows * sp.cols : sp.granularity === 'channel' ? sp.cols : sp.group_size!;
       const q = new LearnedQuantizer(
@@ -150,7 +158,26 @@ describe.each([
       expect(ez, `∂z ${k}`).toBeLessThan(2e-5);
     }
     expect(quantKey(0, 'a')).toBe('0a');
-    console.log(`[${which}] max normwise errors:`, JSON.stringify(Object.fromEntries(Object.entries(worst).filter(([k]) => !k.startsWith('fp32 ∂') && !k.startsWith('mixed ∂b')).map(([k, v]) => [k, Number(v.toExponential(2))]))));
-    console.log(`[${which}] max over all parameter gradients: fp32 ${Math.max(...Object.entries(worst).filter(([k]) => k.startsWith('fp32')).map(([, v]) => v)).toExponential(2)}, mixed ${Math.max(...Object.entries(worst).filter(([k]) => k.startsWith('mixed ∂') && !k.includes('∂s') && !k.includes('∂z')).map(([, v]) => v)).toExponential(2)}`);
+    console.log(
+      `[${which}] max normwise errors:`,
+      JSON.stringify(
+        Object.fromEntries(
+          Object.entries(worst)
+            .filter(([k]) => !k.startsWith('fp32 ∂') && !k.startsWith('mixed ∂b'))
+            .map(([k, v]) => [k, Number(v.toExponential(2))]),
+        ),
+      ),
+    );
+    console.log(
+      `[${which}] max over all parameter gradients: fp32 ${Math.max(
+        ...Object.entries(worst)
+          .filter(([k]) => k.startsWith('fp32'))
+          .map(([, v]) => v),
+      ).toExponential(2)}, mixed ${Math.max(
+        ...Object.entries(worst)
+          .filter(([k]) => k.startsWith('mixed ∂') && !k.includes('∂s') && !k.includes('∂z'))
+          .map(([, v]) => v),
+      ).toExponential(2)}`,
+    );
   });
 });

@@ -1,6 +1,9 @@
 /** Writes F32 tensors as safetensors (the format src/model/safetensors.ts reads): an 8-byte
  * little-endian header length, the JSON header (dtype, shape, data_offsets), the data. */
-export function writeSafetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;

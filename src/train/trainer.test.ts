@@ -19,7 +19,12 @@ function tinyWeights() {
   const config = c.config as unknown as VitConfig;
   const np = (config.image / config.patch) ** 2;
   const d = config.dim;
-  const shapes: Record<string, number[]> = { 'patch_embed.weight': [d, 3 * config.patch ** 2], cls_token: [d], pos_embed: [np + 1, d], 'head.weight': [config.classes, d] };
+  const shapes: Record<string, number[]> = {
+    'patch_embed.weight': [d, 3 * config.patch ** 2],
+    cls_token: [d],
+    pos_embed: [np + 1, d],
+    'head.weight': [config.classes, d],
+  };
   for (const [n, v] of Object.entries(c.weights as Record<string, number[]>)) {
     let sh = shapes[n];
     if (!sh) {
@@ -38,7 +43,10 @@ const labels = fixture.labels;
 const idx = labels.map((_, i) => i);
 const int4 = (): Plan => ({
   version: 1,
-  sites: Array.from({ length: 8 }, () => ({ a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' }, b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' } })),
+  sites: Array.from({ length: 8 }, () => ({
+    a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+    b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+  })),
 });
 
 describe('QatTrainer', () => {
@@ -80,7 +88,9 @@ describe('QatTrainer', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(TrainingDiverged);
-    expect((err as Error).message).toMatch(/training diverged at step 2: the loss is not finite; the last good state \(before step 2\) is kept/);
+    expect((err as Error).message).toMatch(
+      /training diverged at step 2: the loss is not finite; the last good state \(before step 2\) is kept/,
+    );
     expect(tr.step).toBe(1);
     expect(Number.isFinite(tr.params.get('blocks.0.fc1.weight')![3])).toBe(true);
     expect(Array.from(tr.params.get('head.weight')!)).toEqual(Array.from(good));
@@ -112,7 +122,9 @@ describe('QatTrainer', () => {
     const plan = int4();
     plan.sites[2].a = { ...plan.sites[2].a, granularity: 'token' };
     expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, plan)).toThrowError(LoweringError);
-    expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, plan)).toThrowError(/plan.sites\[2\] \(block 0 · q·kᵀ\)\.a: QAT learns one static \(s, z\) per activation tensor/);
+    expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, plan)).toThrowError(
+      /plan.sites\[2\] \(block 0 · q·kᵀ\)\.a: QAT learns one static \(s, z\) per activation tensor/,
+    );
     const p2 = int4();
     p2.sites[1].smoothquant = { alpha: 0.5, placement: 'fold' };
     expect(() => lowerVit(fixture.mixed.config as unknown as VitConfig, p2)).toThrowError(/post-training transforms/);

@@ -33,7 +33,10 @@ export interface QatOptions {
 export const DEFAULT_QAT: QatOptions = { lrWeights: 1e-4, lrQuant: 1e-3, weightDecay: 0.01, smoothing: 0.1, trainWeights: true, seed: 1 };
 
 export class TrainingDiverged extends Error {
-  constructor(readonly step: number, what: string) {
+  constructor(
+    readonly step: number,
+    what: string,
+  ) {
     super(`training diverged at step ${step}: ${what} is not finite; the last good state (before step ${step}) is kept`);
     this.name = 'TrainingDiverged';
   }
@@ -126,10 +129,15 @@ export class QatTrainer {
       if (s.kind !== 'fakeQuant') continue;
       const sh = this.model.shapes.get(s.x)!;
       let scheme = s.scheme;
-      if (startBits !== undefined && this.opts.progressive && scheme.bits === this.opts.progressive.to) scheme = { ...scheme, bits: startBits as Bits };
+      if (startBits !== undefined && this.opts.progressive && scheme.bits === this.opts.progressive.to)
+        scheme = { ...scheme, bits: startBits as Bits };
       const gran = s.isWeight ? scheme.granularity : 'tensor';
-      const perGroup = !s.isWeight || gran === 'tensor' ? sh.rows * sh.cols : gran === 'channel' ? sh.cols : Math.min(scheme.groupSize!, sh.cols);
-      this.quantizers.set(quantKey(s.site, s.operand), new LearnedQuantizer({ ...scheme, granularity: gran }, { rows: sh.rows, cols: sh.cols, groupCols: 0 }, perGroup));
+      const perGroup =
+        !s.isWeight || gran === 'tensor' ? sh.rows * sh.cols : gran === 'channel' ? sh.cols : Math.min(scheme.groupSize!, sh.cols);
+      this.quantizers.set(
+        quantKey(s.site, s.operand),
+        new LearnedQuantizer({ ...scheme, granularity: gran }, { rows: sh.rows, cols: sh.cols, groupCols: 0 }, perGroup),
+      );
     }
   }
 
@@ -230,7 +238,11 @@ export class QatTrainer {
 
   predict(pixels: Uint8Array, count: number, chunk = 100): Int32Array {
     const C = this.weights.config.classes;
-    const l = this.logits(pixels, Array.from({ length: count }, (_, i) => i), chunk);
+    const l = this.logits(
+      pixels,
+      Array.from({ length: count }, (_, i) => i),
+      chunk,
+    );
     const pred = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       let b = 0;
@@ -275,14 +287,25 @@ export class QatTrainer {
         x[i] -= (lr * (st.m[i] / c1)) / (Math.sqrt(st.v[i] / c2) + 1e-8);
       }
     };
-    for (const [name, g] of tape.grads) if (this.params.has(name)) for (const v of g) if (!Number.isFinite(v)) return this.diverged(stepNo, `the gradient of ${name}`);
-    if (this.opts.trainWeights) for (const pi of this.model.params) upd(`p:${pi.name}`, this.params.get(pi.name)!, tape.grads.get(pi.name) ?? new Float32Array(0), this.opts.lrWeights, this.opts.weightDecay);
+    for (const [name, g] of tape.grads)
+      if (this.params.has(name)) for (const v of g) if (!Number.isFinite(v)) return this.diverged(stepNo, `the gradient of ${name}`);
+    if (this.opts.trainWeights)
+      for (const pi of this.model.params)
+        upd(
+          `p:${pi.name}`,
+          this.params.get(pi.name)!,
+          tape.grads.get(pi.name) ?? new Float32Array(0),
+          this.opts.lrWeights,
+          this.opts.weightDecay,
+        );
     for (const [k, q] of this.quantizers) {
       upd(`q:${k}:s`, q.s, q.gs, this.opts.lrQuant, 0);
       for (let g = 0; g < q.groups; g++) q.s[g] = Math.max(q.s[g], 1e-8); // a scale stays positive
       if (q.learnsZero) upd(`q:${k}:z`, q.z, q.gz, this.opts.lrQuant, 0);
     }
-    for (const q of this.quantizers.values()) for (let g = 0; g < q.groups; g++) if (!Number.isFinite(q.s[g]) || !Number.isFinite(q.z[g])) return this.diverged(stepNo, 'a learned scale or zero');
+    for (const q of this.quantizers.values())
+      for (let g = 0; g < q.groups; g++)
+        if (!Number.isFinite(q.s[g]) || !Number.isFinite(q.z[g])) return this.diverged(stepNo, 'a learned scale or zero');
     this.step = stepNo;
     this.lastGood = this.snapshot();
     return { step: stepNo, loss, batchAccuracy: correct / idx.length, ms: performance.now() - t0, bits: this.currentBits };

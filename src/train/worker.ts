@@ -15,7 +15,7 @@ import { loadTrainImages, stepBatch } from './data';
 import { matMulFor, type MatMul } from './matmul';
 import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from './protocol';
 import { writeSafetensors } from './safetensorsWrite';
-import { DEFAULT_QAT, QatTrainer, TrainingDiverged } from './trainer';
+import { DEFAULT_QAT, QatTrainer, type StepResult, TrainingDiverged } from './trainer';
 import { quantKey } from './ops';
 import { learnedPlan } from './learnedPlan';
 
@@ -76,7 +76,19 @@ function quantView(step: number): QuantView | undefined {
   const zr = roundHalfEven(q.z[0]);
   const grid: number[] = [];
   for (let c = q.qmin; c <= q.qmax; c++) grid.push(q.s[0] * (c - zr));
-  return { site: inspect.site, operand: inspect.operand, bits: q.scheme.bits, s: q.s[0], z: q.z[0], groups: q.groups, lo, hi, counts, grid, step };
+  return {
+    site: inspect.site,
+    operand: inspect.operand,
+    bits: q.scheme.bits,
+    s: q.s[0],
+    z: q.z[0],
+    groups: q.groups,
+    lo,
+    hi,
+    counts,
+    grid,
+    step,
+  };
 }
 
 function evaluate(step: number) {
@@ -104,7 +116,7 @@ async function run() {
         return;
       }
       const { idx, rnd } = stepBatch(s.seed, trainer!.step + 1, s.batch, train!.count);
-      let r;
+      let r: StepResult;
       try {
         r = trainer!.trainStep(train!.pixels, train!.labels, idx, rnd);
       } catch (e) {
@@ -177,10 +189,22 @@ function exportModel() {
     step: trainer.step,
     note: 'learned (s, z) per quantized operand: q̂ = s·(clamp(⌊x/s⌉ + ⌊z⌉, qmin, qmax) − ⌊z⌉); clip = the real range it covers',
     operands: Object.fromEntries(
-      [...trainer.quantizers].map(([k, q]) => [k, { bits: q.scheme.bits, granularity: q.scheme.granularity, symmetric: q.scheme.symmetric, s: Array.from(q.s), z: Array.from(q.z, roundHalfEven), clip: q.groups === 1 ? q.clip(0) : undefined }]),
+      [...trainer.quantizers].map(([k, q]) => [
+        k,
+        {
+          bits: q.scheme.bits,
+          granularity: q.scheme.granularity,
+          symmetric: q.scheme.symmetric,
+          s: Array.from(q.s),
+          z: Array.from(q.z, roundHalfEven),
+          clip: q.groups === 1 ? q.clip(0) : undefined,
+        },
+      ]),
     ),
   };
-  post({ type: 'export', safetensors: bytes.buffer as ArrayBuffer, ranges: JSON.stringify(ranges, null, 1) }, [bytes.buffer as ArrayBuffer]);
+  post({ type: 'export', safetensors: bytes.buffer as ArrayBuffer, ranges: JSON.stringify(ranges, null, 1) }, [
+    bytes.buffer as ArrayBuffer,
+  ]);
 }
 
 /** trained parameters (copies, transferred) + the plan with the learned ranges as clips */
@@ -190,7 +214,10 @@ function applyData() {
   const { plan, notes } = learnedPlan(trainer.plan, trainer.quantizers, trainer.step);
   const params: Record<string, Float32Array> = {};
   for (const [name, v] of trainer.params) params[name] = v.slice();
-  post({ type: 'apply', params, plan, step: trainer.step, notes }, Object.values(params).map((a) => a.buffer as ArrayBuffer));
+  post(
+    { type: 'apply', params, plan, step: trainer.step, notes },
+    Object.values(params).map((a) => a.buffer as ArrayBuffer),
+  );
 }
 
 self.onmessage = async (ev: MessageEvent<TrainRequest>) => {

@@ -82,7 +82,7 @@ describe('SerialQueue', () => {
     expect(ran).toBe(false);
   });
 
-  it("a failing task rejects its caller only", async () => {
+  it('a failing task rejects its caller only', async () => {
     const q = new SerialQueue();
     const bad = q.run(async () => {
       throw new Error('boom');

@@ -7,12 +7,25 @@ import { fp32Plan } from '../../src/plan/plan';
 
 // Issue 11 item 13: each bad argument is refused with a message naming the option and what is allowed.
 
-const EVAL = { backend: BACKEND_ARG, set: { oneOf: ['test', 'val', 'all'] }, limit: LIMIT_ARG, plan: 'string', cpu: 'boolean', threads: THREADS_ARG } as const;
+const EVAL = {
+  backend: BACKEND_ARG,
+  set: { oneOf: ['test', 'val', 'all'] },
+  limit: LIMIT_ARG,
+  plan: 'string',
+  cpu: 'boolean',
+  threads: THREADS_ARG,
+} as const;
 const parse = (...argv: string[]) => parseArgs(argv, EVAL);
 
 describe('CLI arguments', () => {
   test('good arguments parse, both --k v and --k=v', () => {
-    expect(parse('--limit', '100', '--set=val', '--threads', '2', '--cpu', '--backend', 'webgpu')).toEqual({ limit: 100, set: 'val', threads: 2, cpu: true, backend: 'webgpu' });
+    expect(parse('--limit', '100', '--set=val', '--threads', '2', '--cpu', '--backend', 'webgpu')).toEqual({
+      limit: 100,
+      set: 'val',
+      threads: 2,
+      cpu: true,
+      backend: 'webgpu',
+    });
   });
 
   test.each([
@@ -48,7 +61,9 @@ describe('CLI arguments', () => {
     const p = fp32Plan() as unknown as { sites: { a: { bits: unknown } }[] };
     p.sites[3].a.bits = '8';
     writeFileSync(stringBits, JSON.stringify(p));
-    expect(() => readPlanArg('plan', stringBits)).toThrow(new RegExp(`--plan ${stringBits}: plan.sites\\[3\\].a.bits: "8" is a string; expected a number`));
+    expect(() => readPlanArg('plan', stringBits)).toThrow(
+      new RegExp(`--plan ${stringBits}: plan.sites\\[3\\].a.bits: "8" is a string; expected a number`),
+    );
     const good = join(dir, 'plan.json');
     writeFileSync(good, JSON.stringify(fp32Plan()));
     expect(readPlanArg('plan', good).sites).toHaveLength(38);

@@ -56,7 +56,10 @@ export function checkArg(name: string, raw: string, spec: ArgSpec): string | num
 }
 
 export function parseArgs(argv: string[], spec: Record<string, ArgSpec>): ArgValues {
-  const known = () => Object.entries(spec).map(([k, s]) => `--${k}${s === 'boolean' ? '' : ` <${describeSpec(s)}>`}`).join(', ');
+  const known = () =>
+    Object.entries(spec)
+      .map(([k, s]) => `--${k}${s === 'boolean' ? '' : ` <${describeSpec(s)}>`}`)
+      .join(', ');
   const out: ArgValues = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,12 +72,14 @@ export function parseArgs(argv: string[], spec: Record<string, ArgSpec>): ArgVal
     if (!type) throw new ArgError(`unknown option --${key} (known: ${known()})`);
     if (key in out) throw new ArgError(`--${key} is given twice`);
     if (type === 'boolean') {
-      if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new ArgError(`--${key} is a flag: give it alone (or =true / =false), not '${inline}'`);
+      if (inline !== undefined && inline !== 'true' && inline !== 'false')
+        throw new ArgError(`--${key} is a flag: give it alone (or =true / =false), not '${inline}'`);
       out[key] = inline !== 'false';
       continue;
     }
     const v = inline ?? argv[++i];
-    if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new ArgError(`--${key} needs a value: ${describeSpec(type)}`);
+    if (v === undefined || (inline === undefined && v.startsWith('--')))
+      throw new ArgError(`--${key} needs a value: ${describeSpec(type)}`);
     out[key] = checkArg(key, v, type);
   }
   return out;

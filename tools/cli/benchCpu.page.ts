@@ -37,7 +37,10 @@ const PLANS: [string, Plan][] = [
   ['W8A8 per-token × per-channel', uniformPlan({ a: op(8, 'token', false), b: op(8, 'channel', true) } as SiteScheme)],
   ['W4A8 per-group (g=32), A8 per-token', uniformPlan({ a: op(8, 'token', false), b: op(4, 'group', true, 32) } as SiteScheme)],
   ['all-INT4 per-tensor asymmetric (note 004)', uniformPlan({ a: op(4, 'tensor', false), b: op(4, 'tensor', false) } as SiteScheme)],
-  ['INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)', uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme)],
+  [
+    'INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)',
+    uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme),
+  ],
 ];
 
 async function main() {
@@ -51,7 +54,9 @@ async function main() {
   });
   const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (v) => v.toString(16).padStart(2, '0')).join('');
   const stSha = hex(await crypto.subtle.digest('SHA-256', stBytes! as BufferSource));
-  const onnxSha = ((await (await fetch('/models/vit-cifar10/model.onnx.json', { cache: 'no-store' })).json()) as { safetensors_sha256: string }).safetensors_sha256;
+  const onnxSha = (
+    (await (await fetch('/models/vit-cifar10/model.onnx.json', { cache: 'no-store' })).json()) as { safetensors_sha256: string }
+  ).safetensors_sha256;
   const sameWeights = stSha === onnxSha;
   if (!sameWeights) log('WARNING: model.onnx was exported from other weights than model.safetensors (training re-exported them)');
   const read = fetchReader('/data/cifar10/');
@@ -60,14 +65,19 @@ async function main() {
   const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
   const classes = w.config.classes;
   const kernels = await loadCpuKernels();
-  log(`kernels ${kernels.impl} ${kernels.wasmFeatures ?? ''} ${kernels.fallbackReason ?? ''}; crossOriginIsolated ${globalThis.crossOriginIsolated}; ${navigator.userAgent}`);
+  log(
+    `kernels ${kernels.impl} ${kernels.wasmFeatures ?? ''} ${kernels.fallbackReason ?? ''}; crossOriginIsolated ${globalThis.crossOriginIsolated}; ${navigator.userAgent}`,
+  );
   if (!isWasmKernels(kernels)) throw new Error(kernels.fallbackReason);
   const vit = new VitCpu(w, kernels);
   const sites = buildSites(w.config);
 
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
-  const sess = await ort.InferenceSession.create('/models/vit-cifar10/model.onnx', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const sess = await ort.InferenceSession.create('/models/vit-cifar10/model.onnx', {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const ortLogits = new Float32Array(n * classes);
   const ortPass = async () => {
     for (let i = 0; i < n; i += BATCH) {
@@ -89,7 +99,10 @@ async function main() {
       continue;
     }
     const scheme = ((await side.json()) as { scheme: string }).scheme;
-    const qs = await ort.InferenceSession.create(`/models/vit-cifar10/model-${qn}.onnx`, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const qs = await ort.InferenceSession.create(`/models/vit-cifar10/model-${qn}.onnx`, {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
     const ql = new Float32Array(n * classes);
     const pass = async () => {
       for (let i = 0; i < n; i += BATCH) {
@@ -137,8 +150,16 @@ async function main() {
       if (b === test.labels[i]) correct++;
     }
     const vsFp32 = best[0] / best[p];
-    log(`${name.padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s  ×${vsFp32.toFixed(2)} our FP32  ×${(ips / ortIps).toFixed(2)} ORT  acc ${((100 * correct) / n).toFixed(1)}%`);
-    return { plan: name, imagesPerSecond: +ips.toFixed(1), vsOurFp32: +vsFp32.toFixed(2), vsOrt: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4) };
+    log(
+      `${name.padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s  ×${vsFp32.toFixed(2)} our FP32  ×${(ips / ortIps).toFixed(2)} ORT  acc ${((100 * correct) / n).toFixed(1)}%`,
+    );
+    return {
+      plan: name,
+      imagesPerSecond: +ips.toFixed(1),
+      vsOurFp32: +vsFp32.toFixed(2),
+      vsOrt: +(ips / ortIps).toFixed(2),
+      accuracy: +(correct / n).toFixed(4),
+    };
   });
   log(`ONNX Runtime Web (wasm, 1 thread) ${ortIps.toFixed(1)} img/s; FP32 max |Δlogit| vs ORT ${maxDiff.toExponential(2)}`);
   const argmaxAt = (a: Float32Array, i: number) => {
@@ -157,12 +178,28 @@ async function main() {
       if (pr === argmaxAt(logits[ours], i)) agree++;
     }
     const oursOverOrt = best[ours] > 0 ? qq.best / best[ours] : NaN;
-    log(`ONNX Runtime Web ${qq.quant} (${qq.scheme}): ${ips.toFixed(1)} img/s (×${(ips / ortIps).toFixed(2)} its FP32); ours ${PLANS[ours][0]} ×${oursOverOrt.toFixed(2)} of it; acc ${((100 * correct) / n).toFixed(1)}%`);
-    return { quant: qq.quant, scheme: qq.scheme, imagesPerSecond: +ips.toFixed(1), vsOrtFp32: +(ips / ortIps).toFixed(2), accuracy: +(correct / n).toFixed(4), ours: PLANS[ours][0], oursOverOrt: +oursOverOrt.toFixed(2), predictionsAgreeWithOurs: +(agree / n).toFixed(4) };
+    log(
+      `ONNX Runtime Web ${qq.quant} (${qq.scheme}): ${ips.toFixed(1)} img/s (×${(ips / ortIps).toFixed(2)} its FP32); ours ${PLANS[ours][0]} ×${oursOverOrt.toFixed(2)} of it; acc ${((100 * correct) / n).toFixed(1)}%`,
+    );
+    return {
+      quant: qq.quant,
+      scheme: qq.scheme,
+      imagesPerSecond: +ips.toFixed(1),
+      vsOrtFp32: +(ips / ortIps).toFixed(2),
+      accuracy: +(correct / n).toFixed(4),
+      ours: PLANS[ours][0],
+      oursOverOrt: +oursOverOrt.toFixed(2),
+      predictionsAgreeWithOurs: +(agree / n).toFixed(4),
+    };
   });
   // the Web Worker pool (what the app uses when crossOriginIsolated on a machine with more cores):
   // every plan with 1 and with 2 workers, interleaved, best of REPS; logits checked against one thread
-  const pool: { threads: number; label?: string; plans?: { plan: string; imagesPerSecond: number; identicalToOneThread: boolean }[]; error?: string }[] = [];
+  const pool: {
+    threads: number;
+    label?: string;
+    plans?: { plan: string; imagesPerSecond: number; identicalToOneThread: boolean }[];
+    error?: string;
+  }[] = [];
   for (const threads of [1, 2]) {
     try {
       const p = await VitCpuPool.create(w, { threads, chunk: BATCH });
@@ -180,7 +217,9 @@ async function main() {
           const ips = (n / bestMs) * 1000;
           const same = y.every((v, j) => v === logits[i][j]);
           plans.push({ plan: PLANS[i][0], imagesPerSecond: +ips.toFixed(1), identicalToOneThread: same });
-          log(`worker pool, ${threads} worker${threads > 1 ? 's' : ''}: ${PLANS[i][0].padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s, logits identical to one thread: ${same}`);
+          log(
+            `worker pool, ${threads} worker${threads > 1 ? 's' : ''}: ${PLANS[i][0].padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s, logits identical to one thread: ${same}`,
+          );
         }
         pool.push({ threads, label: p.info.label, plans });
       } finally {
@@ -191,7 +230,18 @@ async function main() {
       log(`worker pool (${threads}) failed: ${(e as Error).message}`);
     }
   }
-  return { kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures }, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated, images: n, batch: BATCH, reps: REPS, onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2), sameWeights }, onnxRuntimeQuantized: yardsticks, ours: rows, workerPool: pool };
+  return {
+    kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures },
+    userAgent: navigator.userAgent,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    images: n,
+    batch: BATCH,
+    reps: REPS,
+    onnxRuntimeWeb: { imagesPerSecond: +ortIps.toFixed(1), maxLogitDiffVsOurFp32: +maxDiff.toExponential(2), sameWeights },
+    onnxRuntimeQuantized: yardsticks,
+    ours: rows,
+    workerPool: pool,
+  };
 }
 
 const g = globalThis as { __benchCpu?: unknown };

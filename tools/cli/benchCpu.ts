@@ -67,7 +67,10 @@ const ALL_PLANS: [string, Plan][] = [
   ['W8A8 per-token × per-channel', uniformPlan({ a: op(8, 'token', false), b: op(8, 'channel', true) } as SiteScheme)],
   ['W4A8 per-group (g=32), A8 per-token', uniformPlan({ a: op(8, 'token', false), b: op(4, 'group', true, 32) } as SiteScheme)],
   ['all-INT4 per-tensor asymmetric (note 004)', uniformPlan({ a: op(4, 'tensor', false), b: op(4, 'tensor', false) } as SiteScheme)],
-  ['INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)', uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme)],
+  [
+    'INT4 fake-quant (A4 per-token, W4 per-group g=32 asym)',
+    uniformPlan({ a: op(4, 'token', false), b: op(4, 'group', false, 32) } as SiteScheme),
+  ],
 ];
 
 // --plans a,b: keep the plans whose name contains one of the strings (FP32 always runs: the baseline)
@@ -103,8 +106,14 @@ async function main() {
   const pixels = test.pixels.subarray(0, n * IMAGE_BYTES);
   const classes = w.config.classes;
   const kernels = await loadCpuKernels();
-  console.log(`kernels: ${kernels.impl}${kernels.wasmFeatures ? ` (${kernels.wasmFeatures})` : ''}${kernels.fallbackReason ? ` (fallback: ${kernels.fallbackReason})` : ''}`);
-  console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}, node ${process.version}`);
+  console.log(
+    `kernels: ${kernels.impl}${kernels.wasmFeatures ? ` (${kernels.wasmFeatures})` : ''}${kernels.fallbackReason ? ` (fallback: ${kernels.fallbackReason})` : ''}`,
+  );
+  console.log(
+    `machine: ${cpus()[0]?.model} × ${cpus().length}, load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}, node ${process.version}`,
+  );
   console.log(`${n} test images, batch ${BATCH}, ${REPS} timed passes, 1 thread\n`);
   if (!isWasmKernels(kernels)) throw new Error(`the benchmark needs the wasm kernels: ${kernels.fallbackReason}`);
   const vit = new VitCpu(w, kernels);
@@ -113,13 +122,23 @@ async function main() {
 
   // --- ONNX Runtime Web (WASM, 1 thread), same weights
   let ortPass: (() => Promise<void>) | undefined;
-  const ortQuant: { quant: 'int8' | 'int4'; pass: () => Promise<void>; logits: Float32Array; best: { wall: number; cpu: number }; scheme: string }[] = [];
-  let ort: { ips: number; ipsCpu: number; logits: Float32Array; refMaxDiff: number; version: string; sessionMs: number; sameWeights: boolean } | undefined;
+  const ortQuant: {
+    quant: 'int8' | 'int4';
+    pass: () => Promise<void>;
+    logits: Float32Array;
+    best: { wall: number; cpu: number };
+    scheme: string;
+  }[] = [];
+  let ort:
+    | { ips: number; ipsCpu: number; logits: Float32Array; refMaxDiff: number; version: string; sessionMs: number; sameWeights: boolean }
+    | undefined;
   const onnxPath = join(modelDir('vit-cifar10'), 'model.onnx');
   const EXPORT = 'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx.py';
   // same weights? export_onnx.py records the hash of the model.safetensors it read; the weights
   // loaded above are what our backend runs (training may re-export them each epoch)
-  const stSha = createHash('sha256').update(readFileSync(join(modelDir('vit-cifar10'), 'model.safetensors'))).digest('hex');
+  const stSha = createHash('sha256')
+    .update(readFileSync(join(modelDir('vit-cifar10'), 'model.safetensors')))
+    .digest('hex');
   const onnxSha = () => {
     try {
       return JSON.parse(readFileSync(onnxPath + '.json', 'utf8')).safetensors_sha256 as string;
@@ -137,7 +156,10 @@ async function main() {
       ortm.env.wasm.numThreads = 1;
       ortm.env.wasm.simd = true;
       const t0 = performance.now();
-      const sess = await ortm.InferenceSession.create(readFileSync(onnxPath), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const sess = await ortm.InferenceSession.create(readFileSync(onnxPath), {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
       const sessionMs = performance.now() - t0;
       const runOrt = async (px: Uint8Array, count: number) => {
         const x = new Float32Array(count * IMAGE_BYTES);
@@ -184,7 +206,13 @@ async function main() {
           }
         };
         await qpass(); // warm-up
-        ortQuant.push({ quant, pass: qpass, logits: ql, best: { wall: Infinity, cpu: Infinity }, scheme: JSON.parse(readFileSync(path + '.json', 'utf8')).scheme as string });
+        ortQuant.push({
+          quant,
+          pass: qpass,
+          logits: ql,
+          best: { wall: Infinity, cpu: Infinity },
+          scheme: JSON.parse(readFileSync(path + '.json', 'utf8')).scheme as string,
+        });
       }
     }
   }
@@ -197,7 +225,9 @@ async function main() {
     for (let i = 0; i < nRef; i++) ref.forward(pixels.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), fpPrepared);
   });
   const refIps = nRef / tRef.wall;
-  console.log(`TypeScript reference forward (FP32, ${nRef} images): ${refIps.toFixed(1)} images/s wall, ${(nRef / tRef.cpu).toFixed(1)} per CPU-s\n`);
+  console.log(
+    `TypeScript reference forward (FP32, ${nRef} images): ${refIps.toFixed(1)} images/s wall, ${(nRef / tRef.cpu).toFixed(1)} per CPU-s\n`,
+  );
 
   // --- timed passes, interleaved (ORT, then each plan, REPS times) so that a change of machine
   // load hits every configuration alike; best pass of each
@@ -214,14 +244,19 @@ async function main() {
     for (const q of ortQuant) keep(q.best, await cpuSecondsAsync(q.pass));
     for (let p = 0; p < PLANS.length; p++) {
       if (r === 0) vit.forward(prepared[p], pixels.subarray(0, Math.min(BATCH, n) * IMAGE_BYTES), Math.min(BATCH, n), BATCH); // warm-up, packs weights
-      keep(best[p], cpuSeconds(() => (logitsOf[p] = vit.forward(prepared[p], pixels, n, BATCH))));
+      keep(
+        best[p],
+        cpuSeconds(() => (logitsOf[p] = vit.forward(prepared[p], pixels, n, BATCH))),
+      );
     }
     console.log(`pass ${r + 1}/${REPS} done`);
   }
   if (ort) {
     ort.ips = n / ortBest.wall;
     ort.ipsCpu = n / ortBest.cpu;
-    console.log(`ONNX Runtime Web ${ort.version} (wasm, 1 thread): ${ort.ips.toFixed(1)} images/s wall, ${ort.ipsCpu.toFixed(1)} per CPU-s; |Δ| vs PyTorch reference.json ${ort.refMaxDiff.toExponential(2)}`);
+    console.log(
+      `ONNX Runtime Web ${ort.version} (wasm, 1 thread): ${ort.ips.toFixed(1)} images/s wall, ${ort.ipsCpu.toFixed(1)} per CPU-s; |Δ| vs PyTorch reference.json ${ort.refMaxDiff.toExponential(2)}`,
+    );
   }
   const rows: Record<string, unknown>[] = [];
   const fpLogits = logitsOf[0];
@@ -241,7 +276,9 @@ async function main() {
       if (pr === test.labels[i]) correct++;
       if (ort && pr === argmax(ort.logits, i * classes, classes)) agreeOrt++;
       if (pr === argmax(fpLogits, i * classes, classes)) agreeFp++;
-      if (ort && p === 0) for (let c = 0; c < classes; c++) maxDiffOrt = Math.max(maxDiffOrt, Math.abs(logits[i * classes + c] - ort.logits[i * classes + c]));
+      if (ort && p === 0)
+        for (let c = 0; c < classes; c++)
+          maxDiffOrt = Math.max(maxDiffOrt, Math.abs(logits[i * classes + c] - ort.logits[i * classes + c]));
     }
     const ips = n / best[p].wall;
     const ipsCpu = n / best[p].cpu;
@@ -263,9 +300,14 @@ async function main() {
     console.log(
       `${name.padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall ${ipsCpu.toFixed(1).padStart(7)} per CPU-s` +
         (ort ? `   ×${(ips / ort.ips).toFixed(2)} ORT (×${(ipsCpu / ort.ipsCpu).toFixed(2)} per CPU-s)` : '') +
-        `   acc ${(100 * row.accuracy).toFixed(1)}%   paths ${Object.entries(paths).map(([k, v]) => `${k}:${v}`).join(' ')}`,
+        `   acc ${(100 * row.accuracy).toFixed(1)}%   paths ${Object.entries(paths)
+          .map(([k, v]) => `${k}:${v}`)
+          .join(' ')}`,
     );
-    if (p === 0 && ort) console.log(`   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${((100 * agreeOrt) / n).toFixed(1)}%`);
+    if (p === 0 && ort)
+      console.log(
+        `   FP32 vs ONNX Runtime: max |Δlogit| ${maxDiffOrt.toExponential(2)}, predictions agree ${((100 * agreeOrt) / n).toFixed(1)}%`,
+      );
   });
 
   // ONNX Runtime's quantized paths against the plan of ours closest to each
@@ -291,7 +333,9 @@ async function main() {
       oursOverOrtCpu: ours >= 0 ? +(best[ours].cpu > 0 ? q.best.cpu / best[ours].cpu : NaN).toFixed(2) : null,
       predictionsAgreeWithOurs: ours >= 0 ? +(agreeOurs / n).toFixed(4) : null,
     };
-    console.log(`${row.ort.slice(0, 56).padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall ${row.imagesPerCpuSecond.toFixed(1).padStart(7)} per CPU-s; ours (${row.ours}) ×${row.oursOverOrt} of it (×${row.oursOverOrtCpu} per CPU-s); acc ${(100 * row.accuracy).toFixed(1)}%`);
+    console.log(
+      `${row.ort.slice(0, 56).padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall ${row.imagesPerCpuSecond.toFixed(1).padStart(7)} per CPU-s; ours (${row.ours}) ×${row.oursOverOrt} of it (×${row.oursOverOrtCpu} per CPU-s); acc ${(100 * row.accuracy).toFixed(1)}%`,
+    );
     return row;
   });
 
@@ -310,8 +354,15 @@ async function main() {
           bestWall = Math.min(bestWall, (performance.now() - t) / 1000);
         }
         const ips = n / bestWall;
-        pool.push({ plan: PLANS[i][0], threads: THREADS, imagesPerSecond: +ips.toFixed(1), vsOneThread: +(ips / (n / best[i].wall)).toFixed(2) });
-        console.log(`${PLANS[i][0].padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall with ${THREADS} worker threads (${cpus().length} cores)`);
+        pool.push({
+          plan: PLANS[i][0],
+          threads: THREADS,
+          imagesPerSecond: +ips.toFixed(1),
+          vsOneThread: +(ips / (n / best[i].wall)).toFixed(2),
+        });
+        console.log(
+          `${PLANS[i][0].padEnd(56)} ${ips.toFixed(1).padStart(7)} img/s wall with ${THREADS} worker threads (${cpus().length} cores)`,
+        );
       }
     } finally {
       p.dispose();
@@ -328,14 +379,22 @@ async function main() {
   const result = {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart, loadAverageAtEnd: loadavg(), node: process.version },
-    note: 'one thread each, same process, same images; figures are the best of the timed passes; per-CPU-second figures divide by this process\'s CPU time (steadier when other processes share the cores)',
+    note: "one thread each, same process, same images; figures are the best of the timed passes; per-CPU-second figures divide by this process's CPU time (steadier when other processes share the cores)",
     images: n,
     batch: BATCH,
     reps: REPS,
     kernels: { impl: kernels.impl, wasmFeatures: kernels.wasmFeatures ?? null, fallbackReason: kernels.fallbackReason ?? null },
     typescriptReference: { imagesPerSecond: +refIps.toFixed(2), images: nRef },
     onnxRuntimeWeb: ort
-      ? { version: ort.version, backend: 'wasm (SIMD), 1 thread', imagesPerSecond: +ort.ips.toFixed(1), imagesPerCpuSecond: +ort.ipsCpu.toFixed(1), maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2), sameWeightsAsSafetensors: ort.sameWeights, sessionCreateMs: Math.round(ort.sessionMs) }
+      ? {
+          version: ort.version,
+          backend: 'wasm (SIMD), 1 thread',
+          imagesPerSecond: +ort.ips.toFixed(1),
+          imagesPerCpuSecond: +ort.ipsCpu.toFixed(1),
+          maxLogitDiffVsPytorchReference: +ort.refMaxDiff.toExponential(2),
+          sameWeightsAsSafetensors: ort.sameWeights,
+          sessionCreateMs: Math.round(ort.sessionMs),
+        }
       : null,
     ours: rows,
     onnxRuntimeQuantized: yardsticks,
@@ -350,9 +409,12 @@ async function main() {
 /** Re-exports model.onnx when it was not exported from the current model.safetensors. */
 function ensureOnnx(): void {
   const dir = modelDir('vit-cifar10');
-  const sha = createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex');
+  const sha = createHash('sha256')
+    .update(readFileSync(join(dir, 'model.safetensors')))
+    .digest('hex');
   try {
-    if (JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8')).safetensors_sha256 === sha && existsSync(join(dir, 'model.onnx'))) return;
+    if (JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8')).safetensors_sha256 === sha && existsSync(join(dir, 'model.onnx')))
+      return;
   } catch {
     /* no sidecar: export */
   }
@@ -364,14 +426,21 @@ function ensureOnnx(): void {
   if (r.status !== 0) console.warn(`export failed (${r.status}): ${r.stderr?.slice(-500)}`);
 }
 
-const EXPORT_Q = 'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx_quant.py';
+const EXPORT_Q =
+  'LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 tools/train/export_onnx_quant.py';
 
 /** Re-exports model-<quant>.onnx when it was not exported from the current model.safetensors. */
 function ensureOnnxQuant(quant: 'int8' | 'int4'): void {
   const dir = modelDir('vit-cifar10');
-  const sha = createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex');
+  const sha = createHash('sha256')
+    .update(readFileSync(join(dir, 'model.safetensors')))
+    .digest('hex');
   try {
-    if (JSON.parse(readFileSync(join(dir, `model-${quant}.onnx.json`), 'utf8')).safetensors_sha256 === sha && existsSync(join(dir, `model-${quant}.onnx`))) return;
+    if (
+      JSON.parse(readFileSync(join(dir, `model-${quant}.onnx.json`), 'utf8')).safetensors_sha256 === sha &&
+      existsSync(join(dir, `model-${quant}.onnx`))
+    )
+      return;
   } catch {
     /* no sidecar: export */
   }
@@ -388,7 +457,10 @@ async function runBrowser(n: number): Promise<unknown> {
   const { createServer } = await import('vite');
   const { chromium } = await import('@playwright/test');
   // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
-  const server = await createServer({ server: { port: 5199, strictPort: false, host: '127.0.0.1', hmr: false, watch: null }, logLevel: 'error' });
+  const server = await createServer({
+    server: { port: 5199, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
+    logLevel: 'error',
+  });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5199/';
   const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });

@@ -23,7 +23,16 @@ import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, formatCpuBenc
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { cliArgs } from './args';
 
-const args = cliArgs('bench:kernels', { 'no-libs': 'boolean', size: 'string', out: 'string', quiet: 'boolean', browser: 'boolean', 'no-gpu': 'boolean', 'no-cpu': 'boolean', 'f32-variants': 'boolean' });
+const args = cliArgs('bench:kernels', {
+  'no-libs': 'boolean',
+  size: 'string',
+  out: 'string',
+  quiet: 'boolean',
+  browser: 'boolean',
+  'no-gpu': 'boolean',
+  'no-cpu': 'boolean',
+  'f32-variants': 'boolean',
+});
 const out = (args.out as string | undefined) ?? 'results/kernels.json';
 const size = ((args.size as string | undefined) ?? 'standard') as keyof typeof KERNEL_BENCH_PRESETS;
 if (!(size in KERNEL_BENCH_PRESETS)) {
@@ -32,7 +41,9 @@ if (!(size in KERNEL_BENCH_PRESETS)) {
 }
 const wantGpu = !args['no-gpu'];
 const wantCpu = !args['no-cpu'];
-const progress = args.quiet ? undefined : (tag: string) => (done: number, total: number, label: string) => process.stderr.write(`[${tag} ${done}/${total}] ${label}\n`);
+const progress = args.quiet
+  ? undefined
+  : (tag: string) => (done: number, total: number, label: string) => process.stderr.write(`[${tag} ${done}/${total}] ${label}\n`);
 const load0 = loadavg();
 const t0 = performance.now();
 
@@ -51,7 +62,11 @@ if (args.browser) {
     const { nodeGpuContext } = await import('../../src/gpu/nodeGpu');
     const ctx = await nodeGpuContext();
     try {
-      webgpu = await runKernelBench(ctx, { ...KERNEL_BENCH_PRESETS[size], compareF32Variants: args['f32-variants'] === true, onProgress: progress?.('webgpu') });
+      webgpu = await runKernelBench(ctx, {
+        ...KERNEL_BENCH_PRESETS[size],
+        compareF32Variants: args['f32-variants'] === true,
+        onProgress: progress?.('webgpu'),
+      });
       webgpu.yardsticks = 'ONNX Runtime Web and TensorFlow.js run in a browser only: use --browser';
     } finally {
       ctx.destroy();
@@ -59,7 +74,9 @@ if (args.browser) {
   }
   if (wantCpu) {
     const k = await loadCpuKernels();
-    cpu = isWasmKernels(k) ? runCpuKernelBench(k, { ...CPU_BENCH_PRESETS[size], onProgress: progress?.('cpu') }) : { error: `no wasm kernels: ${k.fallbackReason}` };
+    cpu = isWasmKernels(k)
+      ? runCpuKernelBench(k, { ...CPU_BENCH_PRESETS[size], onProgress: progress?.('cpu') })
+      : { error: `no wasm kernels: ${k.fallbackReason}` };
   }
 }
 
@@ -75,8 +92,18 @@ if (cpu && 'rows' in cpu) {
   console.log('\n' + formatCpuBenchTable(cpu));
   for (const s of explainCpuRatios(cpu)) console.log(`  · ${s}`);
 } else if (cpu) console.log(`CPU: ${cpu.error}`);
-console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${load0.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end (the machine may be shared)`);
-const result = { ...(webgpu && 'rows' in webgpu ? webgpu : { webgpuError: webgpu?.error ?? 'not run' }), runner, size, loadAverage: { start: load0, end: loadavg() }, cpu: cpu ?? null };
+console.log(
+  `total ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${load0.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')} at end (the machine may be shared)`,
+);
+const result = {
+  ...(webgpu && 'rows' in webgpu ? webgpu : { webgpuError: webgpu?.error ?? 'not run' }),
+  runner,
+  size,
+  loadAverage: { start: load0, end: loadavg() },
+  cpu: cpu ?? null,
+};
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 console.log(`wrote ${out}`);
@@ -86,19 +113,32 @@ async function runBrowser(): Promise<unknown> {
   const { createServer } = await import('vite');
   const { chromium } = await import('@playwright/test');
   // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
-  const server = await createServer({ server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null }, logLevel: 'error' });
+  const server = await createServer({
+    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
+    logLevel: 'error',
+  });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
   // the flags of playwright.config.ts: WebGPU on SwiftShader where no GPU driver exists
   const b = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', ...(process.env.QP_NATIVE_VULKAN ? [] : ['--use-vulkan=swiftshader', '--use-angle=swiftshader'])],
+    args: [
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      ...(process.env.QP_NATIVE_VULKAN ? [] : ['--use-vulkan=swiftshader', '--use-angle=swiftshader']),
+    ],
   });
   try {
     const page = await b.newPage();
     if (!args.quiet) page.on('console', (m) => process.stderr.write(`  [chromium] ${m.text()}\n`));
-    await page.goto(`${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}&libs=${args['no-libs'] ? 0 : 1}`);
-    await page.waitForFunction(() => (globalThis as { __benchKernels?: unknown }).__benchKernels, undefined, { timeout: 1_200_000, polling: 1000 });
+    await page.goto(
+      `${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}&libs=${args['no-libs'] ? 0 : 1}`,
+    );
+    await page.waitForFunction(() => (globalThis as { __benchKernels?: unknown }).__benchKernels, undefined, {
+      timeout: 1_200_000,
+      polling: 1000,
+    });
     return await page.evaluate(() => (globalThis as { __benchKernels?: unknown }).__benchKernels);
   } finally {
     await b.close();

@@ -12,7 +12,7 @@ import { type ArgSpec, parseArgs, LIMIT_ARG } from './args';
 import { createNodeEngine } from '../../src/runtime/nodeEngine';
 import * as P from '../../src/plan/presets';
 
-const ARGS: Record<string, ArgSpec> = { images: LIMIT_ARG, reps: { int: [1, 10] }, out: "string" };
+const ARGS: Record<string, ArgSpec> = { images: LIMIT_ARG, reps: { int: [1, 10] }, out: 'string' };
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), ARGS);
@@ -37,9 +37,19 @@ async function main() {
         const t1 = performance.now();
         const r = await engine.score({ plan, set: 'test', offset: 0, limit: images });
         const t2 = performance.now();
-        const row = { plan: name, run, prepare_ms: Math.round(t1 - t0), score_ms: Math.round(t2 - t1), total_ms: Math.round(t2 - t0), accuracy: r.accuracy, load: +loadavg()[0].toFixed(2) };
+        const row = {
+          plan: name,
+          run,
+          prepare_ms: Math.round(t1 - t0),
+          score_ms: Math.round(t2 - t1),
+          total_ms: Math.round(t2 - t0),
+          accuracy: r.accuracy,
+          load: +loadavg()[0].toFixed(2),
+        };
         rows.push(row);
-        console.log(`${name.padEnd(34)} run ${run}: prepare ${String(row.prepare_ms).padStart(6)} ms, score ${String(row.score_ms).padStart(5)} ms, total ${String(row.total_ms).padStart(6)} ms, acc ${(r.accuracy * 100).toFixed(1)}% (n = ${r.count}), load ${row.load}`);
+        console.log(
+          `${name.padEnd(34)} run ${run}: prepare ${String(row.prepare_ms).padStart(6)} ms, score ${String(row.score_ms).padStart(5)} ms, total ${String(row.total_ms).padStart(6)} ms, acc ${(r.accuracy * 100).toFixed(1)}% (n = ${r.count}), load ${row.load}`,
+        );
       }
   } finally {
     dispose();

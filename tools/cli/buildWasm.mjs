@@ -27,7 +27,10 @@ export function buildWasm({ force = false, strict = true, root = repoRoot, log =
   const out = join(outDir, 'kernels.wasm');
   const outRelaxed = join(outDir, 'kernels-relaxed.wasm');
   const outRelaxedDot = join(outDir, 'kernels-relaxed-dot.wasm');
-  const newest = Math.max(...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const newest = Math.max(
+    ...readdirSync(join(root, 'asm')).map((f) => statSync(join(root, 'asm', f)).mtimeMs),
+    statSync(fileURLToPath(import.meta.url)).mtimeMs,
+  );
   const outs = [out, outRelaxed, outRelaxedDot];
   if (!force && outs.every((f) => existsSync(f)) && Math.min(...outs.map((f) => statSync(f).mtimeMs)) >= newest) {
     log('build:wasm: src/cpu/generated/kernels.wasm is up to date');
@@ -35,7 +38,10 @@ export function buildWasm({ force = false, strict = true, root = repoRoot, log =
   }
   const fail = (why) => {
     const msg = `build:wasm: ${why}. Without it the CPU backend runs its TypeScript kernels, ~10× slower.`;
-    if (strict) throw new WasmBuildError(`${msg}\nfix: run npm install (AssemblyScript is a dev dependency), then npm run build:wasm; or set QP_ALLOW_TS_KERNELS=1 to run on the slow kernels anyway.`);
+    if (strict)
+      throw new WasmBuildError(
+        `${msg}\nfix: run npm install (AssemblyScript is a dev dependency), then npm run build:wasm; or set QP_ALLOW_TS_KERNELS=1 to run on the slow kernels anyway.`,
+      );
     console.warn(`\n*** ${msg} ***\n`);
     return 'failed';
   };
@@ -55,7 +61,9 @@ export function buildWasm({ force = false, strict = true, root = repoRoot, log =
     const r = spawnSync(process.execPath, [...common, ...features, '--outFile', file], { stdio: 'inherit', cwd: root });
     if (r.status !== 0) return fail(`asc failed (exit ${r.status}) for ${file}`);
   }
-  console.log(`build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes), kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) and kernels-relaxed-dot.wasm (${statSync(outRelaxedDot).size} bytes) in ${Date.now() - t0} ms`);
+  console.log(
+    `build:wasm: wrote src/cpu/generated/kernels.wasm (${statSync(out).size} bytes), kernels-relaxed.wasm (${statSync(outRelaxed).size} bytes) and kernels-relaxed-dot.wasm (${statSync(outRelaxedDot).size} bytes) in ${Date.now() - t0} ms`,
+  );
   return 'built';
 }
 

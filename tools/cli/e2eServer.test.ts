@@ -11,7 +11,12 @@ const root = resolve(__dirname, '../..');
 let server: ViteDevServer;
 let base: string;
 beforeAll(async () => {
-  server = await createServer({ configFile: join(root, 'vite.config.ts'), root, server: { port: 0, strictPort: false, watch: null }, logLevel: 'silent' });
+  server = await createServer({
+    configFile: join(root, 'vite.config.ts'),
+    root,
+    server: { port: 0, strictPort: false, watch: null },
+    logLevel: 'silent',
+  });
   await server.listen();
   base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
 });

@@ -11,11 +11,19 @@ import { correctness, formatAccuracy, formatDelta, pairedDelta, wilson } from '.
 import { loadReferenceNode } from '../../src/runtime/nodeLoad';
 import type { BackendChoice, EvalSetName } from '../../src/plan/types';
 
-const EVAL_ARGS = { backend: BACKEND_ARG, set: { oneOf: ['test', 'val', 'all'] }, limit: LIMIT_ARG, plan: 'string', cpu: 'boolean', threads: THREADS_ARG } as const;
+const EVAL_ARGS = {
+  backend: BACKEND_ARG,
+  set: { oneOf: ['test', 'val', 'all'] },
+  limit: LIMIT_ARG,
+  plan: 'string',
+  cpu: 'boolean',
+  threads: THREADS_ARG,
+} as const;
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), EVAL_ARGS);
-  if (args.cpu && args.backend !== undefined && args.backend !== 'cpu') throw new ArgError(`--cpu and --backend ${args.backend} contradict each other; give one`);
+  if (args.cpu && args.backend !== undefined && args.backend !== 'cpu')
+    throw new ArgError(`--cpu and --backend ${args.backend} contradict each other; give one`);
   if (args.threads) process.env.QP_CPU_THREADS = String(args.threads);
   const backend = (args.cpu ? 'cpu' : (args.backend ?? 'auto')) as BackendChoice;
   const sets: EvalSetName[] = args.set === 'test' ? ['test'] : args.set === 'val' ? ['val'] : ['test', 'val'];
@@ -46,7 +54,9 @@ async function main() {
       }
       console.log(
         `${set}: accuracy ${formatAccuracy(wilson(r.correct, r.count), 2)}${delta} · ${r.imagesPerSecond.toFixed(1)} images/s · ` +
-          (isFp32 ? `agrees with PyTorch's FP32 on ${((100 * agree) / r.count).toFixed(2)}% of predictions` : `differs from PyTorch's FP32 on ${((100 * (r.count - agree)) / r.count).toFixed(2)}% of predictions`) +
+          (isFp32
+            ? `agrees with PyTorch's FP32 on ${((100 * agree) / r.count).toFixed(2)}% of predictions`
+            : `differs from PyTorch's FP32 on ${((100 * (r.count - agree)) / r.count).toFixed(2)}% of predictions`) +
           (isFp32 && r.count === count ? ` · PyTorch accuracy ${torchAcc.toFixed(2)}%` : ''),
       );
     }

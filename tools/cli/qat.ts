@@ -54,7 +54,8 @@ function figure(pred: ArrayLike<number>, labels: ArrayLike<number>): EvalFigure 
 
 async function main() {
   const args = cliArgs('qat', SPEC);
-  if (args.backend === 'webgpu') throw new ArgError('--backend webgpu: training on WebGPU is not implemented (issue 13 item 2 is open); use --backend cpu');
+  if (args.backend === 'webgpu')
+    throw new ArgError('--backend webgpu: training on WebGPU is not implemented (issue 13 item 2 is open); use --backend cpu');
   if (!args.plan) throw new ArgError('--plan is required: all-int4, all-int2 or a plan JSON file');
   const plan = builtinPlan(String(args.plan)) ?? readPlanArg('plan', String(args.plan));
   const steps = (args.steps as number | undefined) ?? 100;
@@ -63,12 +64,16 @@ async function main() {
   const progressive = parseProgressive(args.progressive as string | undefined, args.switch as number | undefined, plan, steps);
   const evalEvery = (args['eval-every'] as number | undefined) ?? 25;
   const evalLimit = (args['eval-limit'] as number | undefined) ?? 1000;
-  const rowName = String(args.row ?? `${args.plan}${progressive ? ` progressive ${progressive.from}→${progressive.to} at ${progressive.at}` : ''}`.replace(/.*\//, ''));
+  const rowName = String(
+    args.row ??
+      `${args.plan}${progressive ? ` progressive ${progressive.from}→${progressive.to} at ${progressive.at}` : ''}`.replace(/.*\//, ''),
+  );
   const slug = rowName.replace(/[^A-Za-z0-9]+/g, '-');
 
   const kernels = await loadCpuKernels({ forceTypescript: args.backend === 'typescript' });
   const mm = args.backend === 'typescript' ? tsMatMul : matMulFor(kernels);
-  if (args.backend !== 'typescript' && mm.impl !== 'wasm-simd') throw new Error(`the wasm kernels did not load (${kernels.fallbackReason}); run npm run build:wasm, or pass --backend typescript`);
+  if (args.backend !== 'typescript' && mm.impl !== 'wasm-simd')
+    throw new Error(`the wasm kernels did not load (${kernels.fallbackReason}); run npm run build:wasm, or pass --backend typescript`);
   const weights = await loadWeightsNode();
   const loaded = await loadDataNode(['test', 'val', 'calib']);
   const data = { val: loaded.val!, test: loaded.test!, calib: loaded.calib! };
@@ -110,7 +115,8 @@ async function main() {
       batch,
       seed,
       progressive,
-      recipe: 'AdamW lr 1e-4 (weights, weight decay 0.01) / 1e-3 (s, z); label smoothing 0.1; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)',
+      recipe:
+        'AdamW lr 1e-4 (weights, weight decay 0.01) / 1e-3 (s, z); label smoothing 0.1; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)',
       curve: [],
       evals: [],
       stepMs: [],
@@ -138,7 +144,9 @@ async function main() {
       const r = tr.trainStep(train.pixels, train.labels, idx, rnd);
       row.curve.push({ step: r.step, loss: r.loss, batchAccuracy: r.batchAccuracy, bits: r.bits });
       row.stepMs.push(r.ms);
-      process.stderr.write(`\r  step ${r.step}/${steps} loss ${r.loss.toFixed(4)} ${(r.ms / 1000).toFixed(2)} s/step${r.bits ? ` ${r.bits} bits` : ''}   `);
+      process.stderr.write(
+        `\r  step ${r.step}/${steps} loss ${r.loss.toFixed(4)} ${(r.ms / 1000).toFixed(2)} s/step${r.bits ? ` ${r.bits} bits` : ''}   `,
+      );
       if (r.step % evalEvery === 0 || r.step === steps) {
         const e = figure(tr.predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit));
         row.evals.push({ step: r.step, ...e });
@@ -171,7 +179,9 @@ async function main() {
   const torch = existsSync(torchPath) ? JSON.parse(readFileSync(torchPath, 'utf8')) : undefined;
   writeFileSync(resultsPath, JSON.stringify(results, null, 1));
   writeFileSync(join(REPO_ROOT, 'results', 'qat.md'), qatMarkdown(results, torch, data.val.labels));
-  console.log(`${rowName}: val5000 ${(100 * row.final.val.accuracy).toFixed(2)}% [${(100 * row.final.val.lo).toFixed(1)}, ${(100 * row.final.val.hi).toFixed(1)}] after ${tr.step} steps → results/qat.{json,md}`);
+  console.log(
+    `${rowName}: val5000 ${(100 * row.final.val.accuracy).toFixed(2)}% [${(100 * row.final.val.lo).toFixed(1)}, ${(100 * row.final.val.hi).toFixed(1)}] after ${tr.step} steps → results/qat.{json,md}`,
+  );
 }
 
 /** a file-name key of (plan, starting bits) */

@@ -21,7 +21,7 @@ export function parseProgressive(raw: string | undefined, sw: number | undefined
   if (from <= to) throw new ArgError(`--progressive ${raw}: training goes from more bits to fewer (from > to)`);
   if (sw === undefined) throw new ArgError(`--progressive ${raw} needs --switch k (the step at which ${from} → ${to} bits)`);
   if (sw > steps) throw new ArgError(`--switch ${sw} is after the last step (--steps ${steps})`);
-  if (!plan.sites.some((s) => s.a.bits === to || s.b.bits === to)) throw new ArgError(`--progressive ${raw}: the plan has no ${to}-bit operand to train progressively`);
+  if (!plan.sites.some((s) => s.a.bits === to || s.b.bits === to))
+    throw new ArgError(`--progressive ${raw}: the plan has no ${to}-bit operand to train progressively`);
   return { from, to, at: sw };
 }
-

@@ -9,7 +9,8 @@ import { REPO_ROOT } from '../../src/data/nodeReader';
 import { loadDataNode } from '../../src/runtime/nodeLoad';
 import { qatMarkdown, type QatResults } from '../../src/train/report';
 
-const read = (f: string) => (existsSync(join(REPO_ROOT, 'results', f)) ? JSON.parse(readFileSync(join(REPO_ROOT, 'results', f), 'utf8')) : undefined);
+const read = (f: string) =>
+  existsSync(join(REPO_ROOT, 'results', f)) ? JSON.parse(readFileSync(join(REPO_ROOT, 'results', f), 'utf8')) : undefined;
 const results: QatResults = read('qat.json') ?? { rows: {} };
 if (process.argv.includes('--from-checkpoints')) {
   const dir = join(REPO_ROOT, 'checkpoints', 'qat');

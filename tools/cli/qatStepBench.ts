@@ -32,4 +32,6 @@ for (let s = 0; s <= steps; s++) {
   if (s > 0) ms.push(r.ms);
   console.log(`step ${s}${s === 0 ? ' (warm-up)' : ''}: ${(r.ms / 1000).toFixed(2)} s, loss ${r.loss.toFixed(4)}`);
 }
-console.log(`all-INT4 QAT, batch ${batch}, ${mm.impl} GEMM, 1 thread: median ${(median(ms) / 1000).toFixed(2)} s/step over ${ms.length} steps`);
+console.log(
+  `all-INT4 QAT, batch ${batch}, ${mm.impl} GEMM, 1 thread: median ${(median(ms) / 1000).toFixed(2)} s/step over ${ms.length} steps`,
+);

@@ -15,7 +15,19 @@ import * as P from '../../src/plan/presets';
 import { siteKindLabel, siteKindAt } from '../../src/plan/sites';
 
 /** Student t 0.975 quantiles by degrees of freedom (n − 1) */
-const T975: Record<number, number> = { 1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 7: 2.365, 9: 2.262, 15: 2.131, 19: 2.093, 31: 2.04, 63: 1.998 };
+const T975: Record<number, number> = {
+  1: 12.706,
+  2: 4.303,
+  3: 3.182,
+  4: 2.776,
+  5: 2.571,
+  7: 2.365,
+  9: 2.262,
+  15: 2.131,
+  19: 2.093,
+  31: 2.04,
+  63: 1.998,
+};
 function meanCi(v: number[]): { mean: number; lo: number; hi: number; n: number } {
   const n = v.length;
   const m = v.reduce((a, b) => a + b, 0) / n;
@@ -25,7 +37,12 @@ function meanCi(v: number[]): { mean: number; lo: number; hi: number; n: number 
 }
 
 async function main() {
-  const a = cliArgs('rotation-sites', { images: { int: [2, 256] }, offset: { int: [0, 4999] }, seed: { int: [0, 2 ** 31] }, out: 'string' });
+  const a = cliArgs('rotation-sites', {
+    images: { int: [2, 256] },
+    offset: { int: [0, 4999] },
+    seed: { int: [0, 2 ** 31] },
+    out: 'string',
+  });
   const images = (a.images as number | undefined) ?? 16;
   const offset = (a.offset as number | undefined) ?? 2500;
   const seed = (a.seed as number | undefined) ?? 1;
@@ -36,7 +53,14 @@ async function main() {
     for (const site of P.ROTATABLE_SITES) {
       const int4 = P.sitesPlan('INT4 per-tensor at one site', [site], { a: P.op(4, 'tensor', true), b: P.op(4, 'tensor', true) });
       const rot = P.withRotation(int4, seed, [site]);
-      const acc = { kb: [] as number[], ka: [] as number[], mb: [] as number[], ma: [] as number[], sb: [] as number[], sa: [] as number[] };
+      const acc = {
+        kb: [] as number[],
+        ka: [] as number[],
+        mb: [] as number[],
+        ma: [] as number[],
+        sb: [] as number[],
+        sa: [] as number[],
+      };
       for (let i = 0; i < images; i++) {
         const s0 = await engine.siteStats(int4, site, 'val', offset + i);
         const s1 = await engine.siteStats(rot, site, 'val', offset + i);
@@ -57,7 +81,9 @@ async function main() {
       };
       rows.push(r);
       const f = (c: { mean: number; lo: number; hi: number }, d = 1) => `${c.mean.toFixed(d)} [${c.lo.toFixed(d)}, ${c.hi.toFixed(d)}]`;
-      console.log(`site ${String(site).padStart(2)} ${r.kind.padEnd(7)} kurtosis ${f(r.kurtosis.before)} → ${f(r.kurtosis.after)} · max/σ ${f(r.maxOverSigma.before)} → ${f(r.maxOverSigma.after)} · INT4 output SQNR ${f(r.int4TensorOutputSqnrDb.before)} → ${f(r.int4TensorOutputSqnrDb.after)} dB`);
+      console.log(
+        `site ${String(site).padStart(2)} ${r.kind.padEnd(7)} kurtosis ${f(r.kurtosis.before)} → ${f(r.kurtosis.after)} · max/σ ${f(r.maxOverSigma.before)} → ${f(r.maxOverSigma.after)} · INT4 output SQNR ${f(r.int4TensorOutputSqnrDb.before)} → ${f(r.int4TensorOutputSqnrDb.after)} dB`,
+      );
     }
   } finally {
     dispose();

@@ -16,7 +16,15 @@ import { validatePlan } from '../../src/plan/plan';
 import type { BackendChoice } from '../../src/plan/types';
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { plans: 'string', out: 'string', limit: 'number', offset: 'number', set: 'string', backend: 'string', model: 'string' });
+  const args = parseArgs(process.argv.slice(2), {
+    plans: 'string',
+    out: 'string',
+    limit: 'number',
+    offset: 'number',
+    set: 'string',
+    backend: 'string',
+    model: 'string',
+  });
   const set = (args.set as 'test' | 'val' | undefined) ?? 'test';
   // --model DIR: a snapshot of public/models/vit-cifar10 (training re-exports it every epoch), CPU backend
   const { engine, dispose } = args.model

@@ -39,7 +39,12 @@ const f1 = (x: number) => (100 * x).toFixed(1).replace('-', '−');
 
 /** Δ vs FP32 as a strip metric: the value large, its interval and "within noise" underneath. */
 function DeltaMetric({ pairing, isFp32 }: { pairing: Pairing; isFp32: boolean }) {
-  if (isFp32) return <div className="metric-value small" data-testid="live-delta">baseline</div>;
+  if (isFp32)
+    return (
+      <div className="metric-value small" data-testid="live-delta">
+        baseline
+      </div>
+    );
   if (!pairing.ok)
     return (
       <div className="metric-value small" data-testid="live-delta" title={pairing.reason}>
@@ -49,7 +54,12 @@ function DeltaMetric({ pairing, isFp32 }: { pairing: Pairing; isFp32: boolean })
   const d = pairing.delta;
   const tone = deltaTone(d);
   return (
-    <div className={`metric-value small delta-${tone}`} data-testid="live-delta" data-tone={tone} title={`${formatDelta(d)} — exact McNemar, ${d.aOnly} images only FP32 gets right, ${d.bOnly} only this plan`}>
+    <div
+      className={`metric-value small delta-${tone}`}
+      data-testid="live-delta"
+      data-tone={tone}
+      title={`${formatDelta(d)} — exact McNemar, ${d.aOnly} images only FP32 gets right, ${d.bOnly} only this plan`}
+    >
       {d.delta > 0 ? '+' : d.delta < 0 ? '−' : '±'}
       {Math.abs(100 * d.delta).toFixed(1)} pp
       <span className="metric-ci">
@@ -59,17 +69,39 @@ function DeltaMetric({ pairing, isFp32 }: { pairing: Pairing; isFp32: boolean })
   );
 }
 
-function AbRow({ b, a, n, set, testid, running }: { b: ScoreResult | null; a: ScoreResult | null; n: string; set: string; testid: string; running?: boolean }) {
+function AbRow({
+  b,
+  a,
+  n,
+  set,
+  testid,
+  running,
+}: {
+  b: ScoreResult | null;
+  a: ScoreResult | null;
+  n: string;
+  set: string;
+  testid: string;
+  running?: boolean;
+}) {
   const pinned = useStore((s) => s.pinned);
   const plan = useStore((s) => s.plan);
   if (!pinned) return null;
   return (
     <div className="ab-row" data-testid={testid}>
       <span className="ab-tag ab-a">A</span>
-      <span className="ab-name" title={planLabel(pinned)}>{planLabel(pinned)}</span>
-      {a ? <AccuracyFigure p={accuracyOf(a)} showN={false} testid={`${testid}-a`} /> : <span className="muted">{running ? 'scoring…' : '…'}</span>}
+      <span className="ab-name" title={planLabel(pinned)}>
+        {planLabel(pinned)}
+      </span>
+      {a ? (
+        <AccuracyFigure p={accuracyOf(a)} showN={false} testid={`${testid}-a`} />
+      ) : (
+        <span className="muted">{running ? 'scoring…' : '…'}</span>
+      )}
       <span className="ab-tag ab-b">B</span>
-      <span className="ab-name" title={planLabel(plan)}>{planLabel(plan)}</span>
+      <span className="ab-name" title={planLabel(plan)}>
+        {planLabel(plan)}
+      </span>
       {b ? <AccuracyFigure p={accuracyOf(b)} showN={false} testid={`${testid}-b`} /> : <span className="muted">…</span>}
       <span className="ab-dlabel">Δ(B − A)</span>
       <DeltaFigure pairing={pairResults(a, b)} testid={`${testid}-delta`} />
@@ -105,13 +137,10 @@ export function AccuracyStrip() {
       <div className="strip-main">
         <div className="metric">
           <div className="metric-label">
-            accuracy · <strong title={`the first ${n} images of the ${evalSet} set, re-scored after every change`}>live subset, n = {n}</strong> · first {n} {evalSet} images
-            {live.result?.model?.kind === 'trained' && (
-              <span data-testid="live-model">
-                {' '}
-                · model: {live.result.model.label}
-              </span>
-            )}
+            accuracy ·{' '}
+            <strong title={`the first ${n} images of the ${evalSet} set, re-scored after every change`}>live subset, n = {n}</strong> ·
+            first {n} {evalSet} images
+            {live.result?.model?.kind === 'trained' && <span data-testid="live-model"> · model: {live.result.model.label}</span>}
           </div>
           <div className={`metric-value ${live.running ? 'stale' : ''}`} data-testid="live-accuracy" aria-live="polite">
             {acc ? `${(100 * acc.p).toFixed(1)}%` : status.state === 'error' ? 'n/a' : '…'}
@@ -133,7 +162,9 @@ export function AccuracyStrip() {
         </div>
         <div className="strip-controls">
           <span className="metric-foot strip-speed" title="speed of the last live score">
-            {res ? `${res.imagesPerSecond.toFixed(res.imagesPerSecond < 10 ? 1 : 0)} img/s · ${(res.wallMs / 1000).toFixed(2)} s · ${res.backend.kind}` : ''}
+            {res
+              ? `${res.imagesPerSecond.toFixed(res.imagesPerSecond < 10 ? 1 : 0)} img/s · ${(res.wallMs / 1000).toFixed(2)} s · ${res.backend.kind}`
+              : ''}
           </span>
           <label className="inline-field">
             <span>set</span>
@@ -152,10 +183,22 @@ export function AccuracyStrip() {
               ))}
             </select>
           </label>
-          <button type="button" className="btn" disabled={status.state !== 'ready' || !!full?.running} onClick={() => void scoreFullSet()} data-testid="score-full">
+          <button
+            type="button"
+            className="btn"
+            disabled={status.state !== 'ready' || !!full?.running}
+            onClick={() => void scoreFullSet()}
+            data-testid="score-full"
+          >
             Score the full set{total ? ` (${total})` : ''}
           </button>
-          <button type="button" className="btn ghost small" onClick={() => pin(plan)} data-testid="pin-a" title="Pin the current plan as A; keep editing: the live plan is B, and every view shows A beside B">
+          <button
+            type="button"
+            className="btn ghost small"
+            onClick={() => pin(plan)}
+            data-testid="pin-a"
+            title="Pin the current plan as A; keep editing: the live plan is B, and every view shows A beside B"
+          >
             {pinned ? 'Re-pin as A' : 'Pin as A'}
           </button>
           {pinned && (
@@ -182,7 +225,10 @@ export function AccuracyStrip() {
           <ProgressBar live={full} onCancel={cancelFull} testid="full-progress" />
           {full.result && (
             <span data-testid="full-accuracy">
-              <strong>Full {full.result.set} set, n = {full.result.count}:</strong> <AccuracyFigure p={accuracyOf(full.result)} digits={2} showN={false} />
+              <strong>
+                Full {full.result.set} set, n = {full.result.count}:
+              </strong>{' '}
+              <AccuracyFigure p={accuracyOf(full.result)} digits={2} showN={false} />
               {!full.isFp32 && (
                 <>
                   {' '}
@@ -196,7 +242,14 @@ export function AccuracyStrip() {
           {pinned && full.result && (
             <>
               <ProgressBar live={fullA ?? { running: false, progress: null }} testid="full-progress-a" />
-              <AbRow b={full.result} a={fullA?.result ?? null} n={`full set, n = ${full.result.count}`} set={full.result.set} testid="ab-full" running={fullA?.running} />
+              <AbRow
+                b={full.result}
+                a={fullA?.result ?? null}
+                n={`full set, n = ${full.result.count}`}
+                set={full.result.set}
+                testid="ab-full"
+                running={fullA?.running}
+              />
             </>
           )}
         </div>

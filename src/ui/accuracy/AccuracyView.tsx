@@ -21,54 +21,75 @@ type Series = { key: string; name: string; color: string; res: ScoreResult };
  * Grouped bars with 95% error bars as a few SVG paths (one per series): the chart re-draws on every
  * score, and as chart-library elements it cost the main thread ~300 ms a time (issue 11, long tasks).
  */
-const PerClassSvg = memo(function PerClassSvg({ names, series }: { names: string[]; series: Series[] }) {
-  const ivs = series.map((s) => perClassIntervals(s.res));
-  const W = 640;
-  const H = 240;
-  const pad = { l: 40, r: 8, t: 26, b: 44 };
-  const y = (v: number) => pad.t + (1 - v) * (H - pad.t - pad.b);
-  const gw = (W - pad.l - pad.r) / Math.max(1, names.length);
-  const bw = (gw * 0.8) / Math.max(1, series.length);
-  return (
-    <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Per-class accuracy with 95% intervals">
-      {[0, 0.25, 0.5, 0.75, 1].map((v) => (
-        <g key={v}>
-          <line x1={pad.l} x2={W - pad.r} y1={y(v)} y2={y(v)} stroke="#e2e8f0" strokeDasharray="3 3" />
-          <text x={pad.l - 4} y={y(v) + 3} fontSize={10} textAnchor="end" fill="#64748b">
-            {100 * v}%
-          </text>
-        </g>
-      ))}
-      {series.map((s, k) => {
-        let bars = '';
-        let errs = '';
-        ivs[k].forEach((p, i) => {
-          const x = pad.l + i * gw + gw * 0.1 + k * bw;
-          bars += `M${x.toFixed(1)} ${y(p.p).toFixed(1)}h${(bw - 1).toFixed(1)}V${y(0).toFixed(1)}h${(1 - bw).toFixed(1)}Z`;
-          const cx = (x + (bw - 1) / 2).toFixed(1);
-          errs += `M${cx} ${y(p.lo).toFixed(1)}V${y(p.hi).toFixed(1)}M${(+cx - 2).toFixed(1)} ${y(p.lo).toFixed(1)}h4M${(+cx - 2).toFixed(1)} ${y(p.hi).toFixed(1)}h4`;
-        });
-        return (
-          <g key={s.key}>
-            <path d={bars} fill={s.color}>
-              <title>{names.map((n, i) => `${s.name} · ${n}: ${(100 * ivs[k][i].p).toFixed(0)}% [${(100 * ivs[k][i].lo).toFixed(0)}, ${(100 * ivs[k][i].hi).toFixed(0)}] · n = ${ivs[k][i].n}`).join('\n')}</title>
-            </path>
-            <path d={errs} stroke="#0f172a" strokeWidth={1} fill="none" />
-            <rect x={pad.l + k * 120} y={4} width={10} height={10} fill={s.color} />
-            <text x={pad.l + k * 120 + 14} y={13} fontSize={11} fill="#334155">
-              {s.name}
+const PerClassSvg = memo(
+  function PerClassSvg({ names, series }: { names: string[]; series: Series[] }) {
+    const ivs = series.map((s) => perClassIntervals(s.res));
+    const W = 640;
+    const H = 240;
+    const pad = { l: 40, r: 8, t: 26, b: 44 };
+    const y = (v: number) => pad.t + (1 - v) * (H - pad.t - pad.b);
+    const gw = (W - pad.l - pad.r) / Math.max(1, names.length);
+    const bw = (gw * 0.8) / Math.max(1, series.length);
+    return (
+      <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Per-class accuracy with 95% intervals">
+        {[0, 0.25, 0.5, 0.75, 1].map((v) => (
+          <g key={v}>
+            <line x1={pad.l} x2={W - pad.r} y1={y(v)} y2={y(v)} stroke="#e2e8f0" strokeDasharray="3 3" />
+            <text x={pad.l - 4} y={y(v) + 3} fontSize={10} textAnchor="end" fill="#64748b">
+              {100 * v}%
             </text>
           </g>
-        );
-      })}
-      {names.map((n, i) => (
-        <text key={n} x={pad.l + (i + 0.5) * gw} y={H - pad.b + 14} fontSize={11} textAnchor="end" fill="#334155" transform={`rotate(-30 ${pad.l + (i + 0.5) * gw} ${H - pad.b + 14})`}>
-          {n}
-        </text>
-      ))}
-    </svg>
-  );
-}, (a, b) => a.names === b.names && a.series.length === b.series.length && a.series.every((s, i) => s.res === b.series[i].res && s.name === b.series[i].name && s.color === b.series[i].color));
+        ))}
+        {series.map((s, k) => {
+          let bars = '';
+          let errs = '';
+          ivs[k].forEach((p, i) => {
+            const x = pad.l + i * gw + gw * 0.1 + k * bw;
+            bars += `M${x.toFixed(1)} ${y(p.p).toFixed(1)}h${(bw - 1).toFixed(1)}V${y(0).toFixed(1)}h${(1 - bw).toFixed(1)}Z`;
+            const cx = (x + (bw - 1) / 2).toFixed(1);
+            errs += `M${cx} ${y(p.lo).toFixed(1)}V${y(p.hi).toFixed(1)}M${(+cx - 2).toFixed(1)} ${y(p.lo).toFixed(1)}h4M${(+cx - 2).toFixed(1)} ${y(p.hi).toFixed(1)}h4`;
+          });
+          return (
+            <g key={s.key}>
+              <path d={bars} fill={s.color}>
+                <title>
+                  {names
+                    .map(
+                      (n, i) =>
+                        `${s.name} · ${n}: ${(100 * ivs[k][i].p).toFixed(0)}% [${(100 * ivs[k][i].lo).toFixed(0)}, ${(100 * ivs[k][i].hi).toFixed(0)}] · n = ${ivs[k][i].n}`,
+                    )
+                    .join('\n')}
+                </title>
+              </path>
+              <path d={errs} stroke="#0f172a" strokeWidth={1} fill="none" />
+              <rect x={pad.l + k * 120} y={4} width={10} height={10} fill={s.color} />
+              <text x={pad.l + k * 120 + 14} y={13} fontSize={11} fill="#334155">
+                {s.name}
+              </text>
+            </g>
+          );
+        })}
+        {names.map((n, i) => (
+          <text
+            key={n}
+            x={pad.l + (i + 0.5) * gw}
+            y={H - pad.b + 14}
+            fontSize={11}
+            textAnchor="end"
+            fill="#334155"
+            transform={`rotate(-30 ${pad.l + (i + 0.5) * gw} ${H - pad.b + 14})`}
+          >
+            {n}
+          </text>
+        ))}
+      </svg>
+    );
+  },
+  (a, b) =>
+    a.names === b.names &&
+    a.series.length === b.series.length &&
+    a.series.every((s, i) => s.res === b.series[i].res && s.name === b.series[i].name && s.color === b.series[i].color),
+);
 
 /** Per-class accuracy of FP32, A (when pinned) and B, each bar with its 95% Wilson interval. */
 function PerClass({ series }: { series: Series[] }) {
@@ -76,7 +97,17 @@ function PerClass({ series }: { series: Series[] }) {
   const ivs = useMemo(() => series.map((s) => perClassIntervals(s.res)), [series]);
   const nPerClass = ivs[ivs.length - 1].map((p) => p.n);
   const csv = () =>
-    names.map((n, i) => Object.fromEntries([['class', n], ...series.flatMap((s, k) => [[`${s.name} %`, (100 * ivs[k][i].p).toFixed(2)], [`${s.name} lo`, (100 * ivs[k][i].lo).toFixed(2)], [`${s.name} hi`, (100 * ivs[k][i].hi).toFixed(2)], [`${s.name} n`, ivs[k][i].n]])]));
+    names.map((n, i) =>
+      Object.fromEntries([
+        ['class', n],
+        ...series.flatMap((s, k) => [
+          [`${s.name} %`, (100 * ivs[k][i].p).toFixed(2)],
+          [`${s.name} lo`, (100 * ivs[k][i].lo).toFixed(2)],
+          [`${s.name} hi`, (100 * ivs[k][i].hi).toFixed(2)],
+          [`${s.name} n`, ivs[k][i].n],
+        ]),
+      ]),
+    );
   return (
     <ChartCard
       title="Per-class accuracy"
@@ -120,7 +151,13 @@ function Confusion({ res }: { res: ScoreResult }) {
                 const a = diag ? v / tot : v / max;
                 const bg = diag ? `rgba(34,160,107,${0.1 + 0.8 * a})` : v ? `rgba(217,69,59,${0.08 + 0.72 * a})` : 'transparent';
                 return (
-                  <span key={j} role="cell" className="cm-cell" style={{ background: bg, color: a > 0.6 ? '#fff' : undefined }} title={`${names[i]} → ${names[j]}: ${v}`}>
+                  <span
+                    key={j}
+                    role="cell"
+                    className="cm-cell"
+                    style={{ background: bg, color: a > 0.6 ? '#fff' : undefined }}
+                    title={`${names[i]} → ${names[j]}: ${v}`}
+                  >
                     {v || ''}
                   </span>
                 );
@@ -138,7 +175,23 @@ function Confusion({ res }: { res: ScoreResult }) {
  * both predictions. The counts add up: Δ = (images only `after` gets right − images only
  * `before` gets right) / n, the paired estimate shown with its interval.
  */
-function PredictionDiffs({ before, after, beforeName, afterName, title, testid, file }: { before?: ScoreResult | null; after: ScoreResult; beforeName: string; afterName: string; title: string; testid: string; file: string }) {
+function PredictionDiffs({
+  before,
+  after,
+  beforeName,
+  afterName,
+  title,
+  testid,
+  file,
+}: {
+  before?: ScoreResult | null;
+  after: ScoreResult;
+  beforeName: string;
+  afterName: string;
+  title: string;
+  testid: string;
+  file: string;
+}) {
   const names = useClassNames();
   const evalSet = useStore((s) => s.evalSet);
   const inspect = (i: number) => {
@@ -152,7 +205,10 @@ function PredictionDiffs({ before, after, beforeName, afterName, title, testid, 
   useEffect(() => {
     let live = true;
     if (!shown.length) return;
-    getImages(evalSet, shown.map((f) => f.index))
+    getImages(
+      evalSet,
+      shown.map((f) => f.index),
+    )
       .then((imgs) => live && setPix(Object.fromEntries(shown.map((f, k) => [f.index, imgs[k].pixels]))))
       .catch(() => undefined); // thumbnails are decoration: the list stands without them
     return () => {
@@ -167,8 +223,15 @@ function PredictionDiffs({ before, after, beforeName, afterName, title, testid, 
       subtitle={
         pairing.ok ? (
           <>
-            {diffs.length} of {after.count} images change class (live subset, n = {after.count}) · <span className="pos">{afterRight} right only with {afterName}</span> ·{' '}
-            <span className="neg">{beforeRight} right only with {beforeName}</span> · {diffs.length - afterRight - beforeRight} wrong with both · Δ({afterName} − {beforeName}) ={' '}
+            {diffs.length} of {after.count} images change class (live subset, n = {after.count}) ·{' '}
+            <span className="pos">
+              {afterRight} right only with {afterName}
+            </span>{' '}
+            ·{' '}
+            <span className="neg">
+              {beforeRight} right only with {beforeName}
+            </span>{' '}
+            · {diffs.length - afterRight - beforeRight} wrong with both · Δ({afterName} − {beforeName}) ={' '}
             <DeltaFigure pairing={pairing} testid={`${testid}-delta`} />
           </>
         ) : (
@@ -236,7 +299,13 @@ function StepPlacement({ res }: { res: ScoreResult }) {
   const declined = steps.filter((s) => s.unsupported);
   const on = [...new Set(steps.map((s) => s.on))].join(', ');
   return (
-    <span className="muted" data-testid="step-placement" title={declined.map((s) => `step ${s.step} (${s.kind}${s.site !== undefined ? `, site ${s.site}` : ''}): ${s.unsupported}`).join('\n')}>
+    <span
+      className="muted"
+      data-testid="step-placement"
+      title={declined
+        .map((s) => `step ${s.step} (${s.kind}${s.site !== undefined ? `, site ${s.site}` : ''}): ${s.unsupported}`)
+        .join('\n')}
+    >
       {' '}
       · {steps.length} steps on {on}
       {declined.length ? ` (${declined.length} declined by the first choice, so all moved)` : ''}
@@ -253,7 +322,11 @@ export function AccuracyView() {
   if (!res)
     return (
       <div className="empty big">
-        {status.state === 'error' ? 'No results: the engine is not running (see above).' : status.state === 'loading' ? status.message : 'Scoring the live subset…'}
+        {status.state === 'error'
+          ? 'No results: the engine is not running (see above).'
+          : status.state === 'loading'
+            ? status.message
+            : 'Scoring the live subset…'}
       </div>
     );
   const series: Series[] = [];
@@ -266,7 +339,9 @@ export function AccuracyView() {
         <RunPaths res={res} />
         {modelMetrics?.test && (
           <div className="muted small-note">
-            PyTorch at export{current.kind !== 'shipped' ? ' (the shipped weights, not the applied QAT-trained ones)' : ''}: {pct(modelMetrics.test.accuracy, 2)} on {modelMetrics.test.count} test images{modelMetrics.epochs ? ` after ${modelMetrics.epochs} epochs` : ''}.
+            PyTorch at export{current.kind !== 'shipped' ? ' (the shipped weights, not the applied QAT-trained ones)' : ''}:{' '}
+            {pct(modelMetrics.test.accuracy, 2)} on {modelMetrics.test.count} test images
+            {modelMetrics.epochs ? ` after ${modelMetrics.epochs} epochs` : ''}.
           </div>
         )}
       </div>
@@ -274,11 +349,27 @@ export function AccuracyView() {
       <Confusion res={res} />
       {pinned && (
         <div className="span-2">
-          <PredictionDiffs before={a} after={res} beforeName="A" afterName="B" title="Images on which A and B disagree" testid="ab-disagree" file="a-vs-b-disagreements" />
+          <PredictionDiffs
+            before={a}
+            after={res}
+            beforeName="A"
+            afterName="B"
+            title="Images on which A and B disagree"
+            testid="ab-disagree"
+            file="a-vs-b-disagreements"
+          />
         </div>
       )}
       <div className="span-2">
-        <PredictionDiffs before={base} after={res} beforeName="FP32" afterName="plan" title="Flipped predictions vs FP32" testid="flip-grid" file="flipped-predictions" />
+        <PredictionDiffs
+          before={base}
+          after={res}
+          beforeName="FP32"
+          afterName="plan"
+          title="Flipped predictions vs FP32"
+          testid="flip-grid"
+          file="flipped-predictions"
+        />
       </div>
     </div>
   );

@@ -23,11 +23,21 @@ export function ChartCard(props: {
         <div className="card-actions">
           {props.actions}
           {props.csv && (
-            <button type="button" className="btn ghost small" onClick={() => exportCsv(props.csv!(), file)} title="Download the data as CSV">
+            <button
+              type="button"
+              className="btn ghost small"
+              onClick={() => exportCsv(props.csv!(), file)}
+              title="Download the data as CSV"
+            >
               CSV
             </button>
           )}
-          <button type="button" className="btn ghost small" onClick={() => ref.current && void exportPng(ref.current, file)} title="Download the chart as PNG">
+          <button
+            type="button"
+            className="btn ghost small"
+            onClick={() => ref.current && void exportPng(ref.current, file)}
+            title="Download the chart as PNG"
+          >
             PNG
           </button>
         </div>

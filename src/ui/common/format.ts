@@ -12,7 +12,13 @@ export const PATH_LABEL: Record<SitePath, string> = {
   'weight-only': 'weight-only (dequantized)',
   'fake-quant': 'simulated (fake-quant)',
 };
-export const PATH_SHORT: Record<SitePath, string> = { fp32: 'fp', 'int8-gemm': 'int', 'int4-gemm': 'int', 'weight-only': 'wo', 'fake-quant': 'sim' };
+export const PATH_SHORT: Record<SitePath, string> = {
+  fp32: 'fp',
+  'int8-gemm': 'int',
+  'int4-gemm': 'int',
+  'weight-only': 'wo',
+  'fake-quant': 'sim',
+};
 
 /** "INT2" is 4 levels; the restricted symmetric 2-bit grid {−s, 0, s} is ternary (science.md §1). */
 export function operandLabel(o: { bits: OperandBits; symmetric: boolean; format?: NumberFormat }): string {
@@ -21,7 +27,14 @@ export function operandLabel(o: { bits: OperandBits; symmetric: boolean; format?
 }
 
 /** short chip tags: E4/E5 = FP8 E4M3/E5M2, M8/M4 = MXFP8/MXFP4, N4 = NVFP4, NF = NF4 */
-const FORMAT_TAG: Record<Exclude<NumberFormat, 'int'>, string> = { fp8_e4m3: 'E4', fp8_e5m2: 'E5', mxfp8: 'M8', mxfp4: 'M4', nvfp4: 'N4', nf4: 'NF' };
+const FORMAT_TAG: Record<Exclude<NumberFormat, 'int'>, string> = {
+  fp8_e4m3: 'E4',
+  fp8_e5m2: 'E5',
+  mxfp8: 'M8',
+  mxfp4: 'M4',
+  nvfp4: 'N4',
+  nf4: 'NF',
+};
 
 export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
   if (s.a.bits === 32 && s.b.bits === 32) return s.rotation ? 'FP32·R' : 'FP32';
@@ -31,7 +44,8 @@ export function bitsTag(s: SiteScheme, hasWeight: boolean): string {
   return `A${b(s.a)}·${hasWeight ? 'W' : 'B'}${b(s.b)}${s.rotation ? '·R' : ''}`;
 }
 
-export const pct = (x: number | undefined | null, digits = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
+export const pct = (x: number | undefined | null, digits = 2) =>
+  x === undefined || x === null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`;
 export const pp = (x: number | undefined | null, digits = 2) =>
   x === undefined || x === null || !Number.isFinite(x) ? '—' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(digits)} pp`;
 

@@ -48,7 +48,11 @@ export function quantStepFor(op: OperandScheme, stats: SiteStats | null, role: '
   const q = stats?.quant[role];
   if (q && q.scales.length) {
     const rows = stats![role].rowMin.length || 1;
-    const idx = perRow ? Math.min(row, q.scales.length - 1) : op.granularity === 'group' ? Math.min(q.scales.length - 1, row * Math.max(1, Math.round(q.scales.length / rows))) : 0;
+    const idx = perRow
+      ? Math.min(row, q.scales.length - 1)
+      : op.granularity === 'group'
+        ? Math.min(q.scales.length - 1, row * Math.max(1, Math.round(q.scales.length / rows)))
+        : 0;
     const where = perRow ? `row ${row}` : op.granularity === 'group' ? `row ${row}, first group` : 'one for the operand';
     return { label, s: q.scales[idx], z: q.zeros[idx], qmin: q.qmin, qmax: q.qmax, source: `A's engine run (${where})` };
   }
@@ -100,10 +104,13 @@ export function ExplorerAB({ x, row, b }: { x: number; row: number; b: QuantStep
     return (
       <section className="card span-2" data-testid="explorer-ab">
         <header className="card-head">
-          <h3>A / B · site {site}, operand {role.toUpperCase()}</h3>
+          <h3>
+            A / B · site {site}, operand {role.toUpperCase()}
+          </h3>
         </header>
         <div className="muted">
-          plan A: {schemeLabel(opA)} · plan B: {opB ? schemeLabel(opB) : '—'} — a number format has no single (s, z): follow x through each format in the format card above (choose the format there).
+          plan A: {schemeLabel(opA)} · plan B: {opB ? schemeLabel(opB) : '—'} — a number format has no single (s, z): follow x through each
+          format in the format card above (choose the format there).
         </div>
       </section>
     );

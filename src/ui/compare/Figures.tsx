@@ -9,7 +9,17 @@ import { deltaText, deltaTone, type Pairing } from './compareModel';
 const f1 = (x: number, d = 1) => (100 * x).toFixed(d);
 
 /** "74.0% [64.6, 81.6]" with n; `big` puts the interval on its own line under the value. */
-export function AccuracyFigure({ p, digits = 1, showN = true, testid }: { p: Proportion; digits?: number; showN?: boolean; testid?: string }) {
+export function AccuracyFigure({
+  p,
+  digits = 1,
+  showN = true,
+  testid,
+}: {
+  p: Proportion;
+  digits?: number;
+  showN?: boolean;
+  testid?: string;
+}) {
   return (
     <span className="acc-fig" data-testid={testid} title={`95% Wilson interval on n = ${p.n} images`}>
       <span className="acc-val">{f1(p.p, digits)}%</span>{' '}

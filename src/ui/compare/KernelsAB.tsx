@@ -89,9 +89,8 @@ export function KernelsAB() {
                   .slice(0, 8)
                   .map((d) => `${names[d.site] ?? `site ${d.site}`} (A ${d.a}, B ${d.b})`)
                   .join('; ')}${diffs.length > 8 ? '; …' : ''}.`}{' '}
-            Throughput is one run of each plan on a shared machine (other work, caches, the first run's
-            packing): read a ratio under about 1.2× as no difference; the benchmark above times kernels
-            with repetitions.
+            Throughput is one run of each plan on a shared machine (other work, caches, the first run's packing): read a ratio under about
+            1.2× as no difference; the benchmark above times kernels with repetitions.
           </div>
         </>
       )}

@@ -36,11 +36,17 @@ export function SiteErrorAB() {
       </div>
       <div className="ab-grid">
         <span>
-          <span className="ab-tag ab-a">A</span> <span className="ab-name" title={planLabel(pinned)}>{planLabel(pinned)}</span>
+          <span className="ab-tag ab-a">A</span>{' '}
+          <span className="ab-name" title={planLabel(pinned)}>
+            {planLabel(pinned)}
+          </span>
           <span className="k">{cell(a, 'site-error-a')}</span>
         </span>
         <span>
-          <span className="ab-tag ab-b">B</span> <span className="ab-name" title={planLabel(plan)}>{planLabel(plan)}</span>
+          <span className="ab-tag ab-b">B</span>{' '}
+          <span className="ab-name" title={planLabel(plan)}>
+            {planLabel(plan)}
+          </span>
           <span className="k">{cell(b, 'site-error-b')}</span>
         </span>
       </div>

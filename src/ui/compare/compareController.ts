@@ -40,21 +40,30 @@ function scoreKey(plan: Plan, set: EvalSetName, limit: number): string {
   return JSON.stringify([plan.sites, set, limit, useResults.getState().backend?.kind ?? '?']);
 }
 
-async function scorePlan(plan: Plan, set: EvalSetName, limit: number, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ScoreResult> {
+async function scorePlan(
+  plan: Plan,
+  set: EvalSetName,
+  limit: number,
+  onProgress: (p: Progress) => void,
+  signal: AbortSignal,
+): Promise<ScoreResult> {
   const key = scoreKey(plan, set, limit);
   const hit = cache.get(key);
   if (hit) return hit;
   // FP32 as A is the FP32 baseline B's Δ vs FP32 uses: one score, one cache
   const client = currentClient();
   if (!client) throw new Error('engine not ready');
-  const r = isFp32Plan(plan) ? await baseline(set, limit, onProgress, signal) : await client.score({ plan, set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
+  const r = isFp32Plan(plan)
+    ? await baseline(set, limit, onProgress, signal)
+    : await client.score({ plan, set, offset: 0, limit, keepPredictions: true }, onProgress, signal);
   cache.set(key, r);
   return r;
 }
 
 function makeRunner(slot: 'live' | 'full') {
   const latest = new Latest();
-  const patch = (p: Partial<PlanScore>) => useCompare.setState((s) => ({ [slot]: { ...(s[slot] ?? idle()), ...p } }) as Partial<CompareState>);
+  const patch = (p: Partial<PlanScore>) =>
+    useCompare.setState((s) => ({ [slot]: { ...(s[slot] ?? idle()), ...p } }) as Partial<CompareState>);
   return {
     cancel: () => latest.drop(),
     async run(limit: number) {
@@ -66,9 +75,21 @@ function makeRunner(slot: 'live' | 'full') {
         return;
       }
       const signal = latest.begin();
-      patch({ key: scoreKey(pinned, set, limit), running: true, progress: { done: 0, total: limit, phase: 'plan A' }, error: null, result: null });
+      patch({
+        key: scoreKey(pinned, set, limit),
+        running: true,
+        progress: { done: 0, total: limit, phase: 'plan A' },
+        error: null,
+        result: null,
+      });
       try {
-        const result = await scorePlan(pinned, set, limit, (p) => signal.aborted || patch({ progress: { ...p, phase: `plan A · ${p.phase}` } }), signal);
+        const result = await scorePlan(
+          pinned,
+          set,
+          limit,
+          (p) => signal.aborted || patch({ progress: { ...p, phase: `plan A · ${p.phase}` } }),
+          signal,
+        );
         if (!latest.isCurrent(signal)) return;
         patch({ running: false, progress: null, result });
       } catch (e) {
@@ -97,7 +118,9 @@ async function fetchStatsA() {
     useCompare.setState({ stats: emptyStats() });
     return;
   }
-  await requestSiteStats(client, statsRun, st.pinned, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) => useCompare.setState((c) => ({ stats: f(c.stats) })));
+  await requestSiteStats(client, statsRun, st.pinned, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) =>
+    useCompare.setState((c) => ({ stats: f(c.stats) })),
+  );
 }
 
 let liveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -116,12 +139,14 @@ export function startCompare(): void {
   if (started) return;
   started = true;
   useStore.subscribe((s, prev) => {
-    if (s.pinned !== prev.pinned || s.evalSet !== prev.evalSet || s.liveSize !== prev.liveSize) scheduleLive(s.pinned !== prev.pinned ? 0 : 300);
+    if (s.pinned !== prev.pinned || s.evalSet !== prev.evalSet || s.liveSize !== prev.liveSize)
+      scheduleLive(s.pinned !== prev.pinned ? 0 : 300);
     if (s.pinned !== prev.pinned || s.evalSet !== prev.evalSet) {
       fullRunner.cancel();
       useCompare.setState({ full: null });
     }
-    if (s.pinned !== prev.pinned || s.selectedSite !== prev.selectedSite || s.evalSet !== prev.evalSet || s.image !== prev.image) scheduleStats();
+    if (s.pinned !== prev.pinned || s.selectedSite !== prev.selectedSite || s.evalSet !== prev.evalSet || s.image !== prev.image)
+      scheduleStats();
   });
   useResults.subscribe((r, prev) => {
     const ready = r.status.state === 'ready';

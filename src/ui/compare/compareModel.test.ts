@@ -7,9 +7,26 @@ function result(pred: number[], labels: number[], set: 'test' | 'val' = 'test'):
   pred.forEach((p, i) => confusion[labels[i]][p]++);
   const correct = pred.filter((p, i) => p === labels[i]).length;
   return {
-    set, count: pred.length, correct, accuracy: correct / pred.length, predictions: pred, labels, confusion,
-    perClassAccuracy: confusion.map((r, i) => r[i] / Math.max(1, r.reduce((a, b) => a + b, 0))), sites: [], steps: [],
-    backend: { kind: 'cpu', label: 'cpu', reason: '' }, wallMs: 1, imagesPerSecond: 1,
+    set,
+    count: pred.length,
+    correct,
+    accuracy: correct / pred.length,
+    predictions: pred,
+    labels,
+    confusion,
+    perClassAccuracy: confusion.map(
+      (r, i) =>
+        r[i] /
+        Math.max(
+          1,
+          r.reduce((a, b) => a + b, 0),
+        ),
+    ),
+    sites: [],
+    steps: [],
+    backend: { kind: 'cpu', label: 'cpu', reason: '' },
+    wallMs: 1,
+    imagesPerSecond: 1,
   };
 }
 const labels100 = Array.from({ length: 100 }, (_, i) => i % 10);
@@ -62,7 +79,17 @@ describe('compare model', () => {
   it.each([
     ['different n', () => [result(labels100, labels100), result(labels100.slice(0, 50), labels100.slice(0, 50))], /n = 100 vs 50/],
     ['different set', () => [result(labels100, labels100, 'test'), result(labels100, labels100, 'val')], /sets/],
-    ['different labels', () => [result(labels100, labels100), result(labels100, labels100.map((l) => (l + 3) % 10))], /labels differ/],
+    [
+      'different labels',
+      () => [
+        result(labels100, labels100),
+        result(
+          labels100,
+          labels100.map((l) => (l + 3) % 10),
+        ),
+      ],
+      /labels differ/,
+    ],
     ['no predictions', () => [{ ...result(labels100, labels100), predictions: undefined }, result(labels100, labels100)], /predictions/],
   ])('refuses to pair results on %s', (_n, make, re) => {
     const [a, b] = (make as () => ScoreResult[])();

@@ -22,7 +22,8 @@ export function pairResults(a: ScoreResult | null | undefined, b: ScoreResult | 
   if (a.set !== b.set) return { ok: false, reason: `different image sets (${a.set} vs ${b.set})` };
   if (a.count !== b.count) return { ok: false, reason: `different images (n = ${a.count} vs ${b.count})` };
   if (!a.predictions || !b.predictions || !a.labels || !b.labels) return { ok: false, reason: 'per-image predictions missing' };
-  for (let i = 0; i < a.labels.length; i++) if (a.labels[i] !== b.labels[i]) return { ok: false, reason: `different images (labels differ at image ${i})` };
+  for (let i = 0; i < a.labels.length; i++)
+    if (a.labels[i] !== b.labels[i]) return { ok: false, reason: `different images (labels differ at image ${i})` };
   return { ok: true, delta: pairedDelta(correctness(a.predictions, a.labels), correctness(b.predictions, b.labels)) };
 }
 
@@ -40,7 +41,12 @@ export function deltaText(d: PairedDelta, digits = 1): string {
 
 /** Per-class accuracy with a Wilson interval, from the confusion matrix (row = true class). */
 export function perClassIntervals(r: Pick<ScoreResult, 'confusion'>): Proportion[] {
-  return r.confusion.map((row, i) => wilson(row[i] ?? 0, row.reduce((s, v) => s + v, 0)));
+  return r.confusion.map((row, i) =>
+    wilson(
+      row[i] ?? 0,
+      row.reduce((s, v) => s + v, 0),
+    ),
+  );
 }
 
 export interface Disagreement {
@@ -55,7 +61,8 @@ export function disagreements(a: ScoreResult, b: ScoreResult): Disagreement[] {
   if (!a.predictions || !b.predictions || a.predictions.length !== b.predictions.length) return [];
   const labels = b.labels ?? a.labels ?? [];
   const out: Disagreement[] = [];
-  for (let i = 0; i < a.predictions.length; i++) if (a.predictions[i] !== b.predictions[i]) out.push({ index: i, label: labels[i] ?? -1, a: a.predictions[i], b: b.predictions[i] });
+  for (let i = 0; i < a.predictions.length; i++)
+    if (a.predictions[i] !== b.predictions[i]) out.push({ index: i, label: labels[i] ?? -1, a: a.predictions[i], b: b.predictions[i] });
   return out;
 }
 

@@ -27,7 +27,14 @@ export function usePinnedGrid(o: OperandStats): LabelledGrid | null {
   if (!op || op.bits === 32 || (op.format && op.format !== 'int')) return null;
   const name = `A: INT${op.bits} ${op.symmetric ? 'sym' : 'asym'}`;
   const q = statsA && statsA.site === site ? statsA.quant[o.role] : undefined;
-  if (q && q.scales.length) return { scale: q.scales[0], zero: q.zeros[0], qmin: q.qmin, qmax: q.qmax, label: `${name}, s = ${fmtNum(q.scales[0], 3)}${q.scales.length > 1 ? ' (first row)' : ''}` };
+  if (q && q.scales.length)
+    return {
+      scale: q.scales[0],
+      zero: q.zeros[0],
+      qmin: q.qmin,
+      qmax: q.qmax,
+      label: `${name}, s = ${fmtNum(q.scales[0], 3)}${q.scales.length > 1 ? ' (first row)' : ''}`,
+    };
   const bits = op.bits as Bits;
   const sz = scaleZero(o.min, o.max, bits, op.symmetric);
   return { scale: sz.scale, zero: sz.zero, ...intRange(bits, op.symmetric), label: `${name}, min/max on this range` };

@@ -11,7 +11,13 @@ export function useBaselineFor(res: ScoreResult | null | undefined): ScoreResult
   return useResults((r) => (res ? r.baselines[`${res.set ?? evalSet}:${res.count}:${backend}`] : undefined));
 }
 
-export function useLiveTrio(): { b: ScoreResult | null; fp32: ScoreResult | undefined; a: ScoreResult | null; aRunning: boolean; aError: string | null } {
+export function useLiveTrio(): {
+  b: ScoreResult | null;
+  fp32: ScoreResult | undefined;
+  a: ScoreResult | null;
+  aRunning: boolean;
+  aError: string | null;
+} {
   const b = useResults((r) => r.live.result);
   const fp32 = useBaselineFor(b);
   const pinned = useStore((s) => s.pinned);

@@ -23,7 +23,10 @@ export function getClient(backend: BackendChoice = 'auto'): Promise<EngineClient
       try {
         return createEngineClient({ backend });
       } catch (e) {
-        throw new EngineUnavailableError(`The engine worker could not start: ${e instanceof Error ? e.message : String(e)}`, 'Use a browser with module Web Workers (a current Chrome, Edge, Firefox or Safari) and reload.');
+        throw new EngineUnavailableError(
+          `The engine worker could not start: ${e instanceof Error ? e.message : String(e)}`,
+          'Use a browser with module Web Workers (a current Chrome, Edge, Firefox or Safari) and reload.',
+        );
       }
     })();
   }

@@ -10,7 +10,11 @@ import { useResults } from './results';
 // after device-loss recovery, the UI must return to a scoring state. A fake engine client emits
 // the worker's status sequence (loading → ready) so the controller's own logic is under test.
 
-const info = (kind: 'cpu' | 'webgpu', reason: string): BackendInfo => ({ kind, label: kind === 'cpu' ? 'CPU · fake' : 'WebGPU · fake', reason });
+const info = (kind: 'cpu' | 'webgpu', reason: string): BackendInfo => ({
+  kind,
+  label: kind === 'cpu' ? 'CPU · fake' : 'WebGPU · fake',
+  reason,
+});
 
 function fakeClient() {
   const listeners = new Set<(s: EngineStatus) => void>();
@@ -38,13 +42,26 @@ function fakeClient() {
         throw new Error(msg);
       }
       // like createBackend: WebGPU where none exists falls back to the CPU, with the reason
-      backend = choice === 'webgpu' ? info('cpu', 'WebGPU requested but unavailable; running on the CPU') : info('cpu', 'chosen by the user');
+      backend =
+        choice === 'webgpu' ? info('cpu', 'WebGPU requested but unavailable; running on the CPU') : info('cpu', 'chosen by the user');
       emit({ state: 'ready', backend });
       return backend;
     },
     async score(req) {
       scored.push(req);
-      const r: ScoreResult = { set: req.set, count: req.limit ?? 0, correct: scored.length, accuracy: scored.length / 100, confusion: [], perClassAccuracy: [], sites: [], backend, steps: [], wallMs: 1, imagesPerSecond: 1 };
+      const r: ScoreResult = {
+        set: req.set,
+        count: req.limit ?? 0,
+        correct: scored.length,
+        accuracy: scored.length / 100,
+        confusion: [],
+        perClassAccuracy: [],
+        sites: [],
+        backend,
+        steps: [],
+        wallMs: 1,
+        imagesPerSecond: 1,
+      };
       return r;
     },
     siteStats: async () => {
@@ -111,7 +128,10 @@ describe('controller: backend switches and device loss return to scoring', () =>
     await settled();
     expect(Object.keys(useResults.getState().baselines).length).toBeGreaterThan(0);
     const plan = { ...fp32Plan(), name: 'QAT step 2 (learned ranges)' };
-    plan.sites[1] = { a: { bits: 8, granularity: 'tensor', symmetric: false, range: 'static', clip: { min: -1, max: 2 } }, b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic' } };
+    plan.sites[1] = {
+      a: { bits: 8, granularity: 'tensor', symmetric: false, range: 'static', clip: { min: -1, max: 2 } },
+      b: { bits: 8, granularity: 'channel', symmetric: true, range: 'dynamic' },
+    };
     const before = fake.scored.length;
     const id = await applyTrainedModel({}, 2, plan);
     expect(id.kind).toBe('trained');

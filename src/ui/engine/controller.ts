@@ -39,7 +39,12 @@ function baselineKey(set: EvalSetName, limit: number): string {
 }
 
 /** FP32 score of a subset, scored once per (set, size, backend) and cached. */
-export async function baseline(set: EvalSetName, limit: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<ScoreResult> {
+export async function baseline(
+  set: EvalSetName,
+  limit: number,
+  onProgress?: (p: Progress) => void,
+  signal?: AbortSignal,
+): Promise<ScoreResult> {
   const key = baselineKey(set, limit);
   const cached = useResults.getState().baselines[key];
   if (cached) return cached;
@@ -59,8 +64,19 @@ async function scoreLive() {
   const key = JSON.stringify([plan.sites, st.evalSet, limit, useResults.getState().backend?.kind]);
   setLive({ key, running: true, progress: { done: 0, total: limit, phase: 'queued' }, error: null, isFp32: fp });
   try {
-    const base = await baseline(st.evalSet, limit, (p) => signal.aborted || setLive({ progress: { ...p, phase: 'FP32 baseline' } }), signal);
-    const result = fp ? base : await client.score({ plan, set: st.evalSet, offset: 0, limit, keepPredictions: true }, (p) => signal.aborted || setLive({ progress: p }), signal);
+    const base = await baseline(
+      st.evalSet,
+      limit,
+      (p) => signal.aborted || setLive({ progress: { ...p, phase: 'FP32 baseline' } }),
+      signal,
+    );
+    const result = fp
+      ? base
+      : await client.score(
+          { plan, set: st.evalSet, offset: 0, limit, keepPredictions: true },
+          (p) => signal.aborted || setLive({ progress: p }),
+          signal,
+        );
     if (signal.aborted) return;
     setLive({ running: false, progress: null, result, error: null });
   } catch (e) {
@@ -84,12 +100,23 @@ export async function scoreFullSet() {
   const fp = isFp32Plan(st.plan);
   const set = (patch: Partial<ReturnType<typeof emptyLive>>) =>
     useResults.setState((r) => ({ full: { ...(r.full ?? emptyLive()), ...patch } }));
-  set({ key: JSON.stringify([st.plan.sites, st.evalSet, total]), running: true, result: null, error: null, isFp32: fp, progress: { done: 0, total, phase: 'queued' } });
+  set({
+    key: JSON.stringify([st.plan.sites, st.evalSet, total]),
+    running: true,
+    result: null,
+    error: null,
+    isFp32: fp,
+    progress: { done: 0, total, phase: 'queued' },
+  });
   try {
     await baseline(st.evalSet, total, (p) => set({ progress: { ...p, phase: 'FP32 baseline' } }), signal);
     const result = fp
       ? await baseline(st.evalSet, total)
-      : await client.score({ plan: st.plan, set: st.evalSet, offset: 0, limit: total, keepPredictions: true }, (p) => set({ progress: p }), signal);
+      : await client.score(
+          { plan: st.plan, set: st.evalSet, offset: 0, limit: total, keepPredictions: true },
+          (p) => set({ progress: p }),
+          signal,
+        );
     set({ running: false, progress: null, result });
   } catch (e) {
     if (!fullRun.isCurrent(signal)) return; // superseded by a newer full-set run
@@ -104,7 +131,9 @@ export function cancelFull() {
 async function fetchStats() {
   if (!client || useResults.getState().status.state !== 'ready') return;
   const st = useStore.getState();
-  await requestSiteStats(client, statsRun, st.plan, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) => useResults.setState((r) => ({ stats: f(r.stats) })));
+  await requestSiteStats(client, statsRun, st.plan, { site: st.selectedSite, set: st.evalSet, image: st.image }, (f) =>
+    useResults.setState((r) => ({ stats: f(r.stats) })),
+  );
 }
 
 /**
@@ -118,12 +147,19 @@ function modelChanged(current: ModelIdentity) {
   liveRun.drop();
   fullRun.drop();
   statsRun.drop();
-  useResults.setState({ current, baselines: {}, live: emptyLive(), full: null, stats: { key: '', loading: false, data: null, error: null } });
+  useResults.setState({
+    current,
+    baselines: {},
+    live: emptyLive(),
+    full: null,
+    stats: { key: '', loading: false, data: null, error: null },
+  });
   scheduleLive(0);
   scheduleStats(0);
 }
 
-const sameModel = (a: ModelIdentity, b: ModelIdentity) => a.kind === b.kind && (a.kind === 'shipped' || (b.kind === 'trained' && a.step === b.step && a.appliedAt === b.appliedAt));
+const sameModel = (a: ModelIdentity, b: ModelIdentity) =>
+  a.kind === b.kind && (a.kind === 'shipped' || (b.kind === 'trained' && a.step === b.step && a.appliedAt === b.appliedAt));
 
 /**
  * "Apply to playground" (Train view): the trained parameters become the engine's model and `plan`
@@ -156,7 +192,14 @@ async function applyBackend(choice: Store['backend']) {
     // the worker keeps the backend it had: say why the switch failed and keep scoring on it
     const kept = before ? { ...before, reason: `could not switch to ${choice} (${errorText(e)}); still on ${before.label}` } : null;
     if (kept) useResults.setState({ backend: kept, status: { state: 'ready', backend: kept } });
-    else useResults.setState({ status: { state: 'error', message: `Could not switch backend: ${errorText(e)}`, fix: 'Choose "auto" to let the engine pick a working backend.' } });
+    else
+      useResults.setState({
+        status: {
+          state: 'error',
+          message: `Could not switch backend: ${errorText(e)}`,
+          fix: 'Choose "auto" to let the engine pick a working backend.',
+        },
+      });
   }
   scheduleLive(0);
   scheduleStats(0);
@@ -215,7 +258,8 @@ export function startEngine(makeClient: (choice: Store['backend']) => Promise<En
   void detectWebGpu().then((ok) => useResults.setState({ webgpuAvailable: ok }));
   useStore.subscribe((s, prev) => {
     if (s.plan !== prev.plan || s.evalSet !== prev.evalSet || s.liveSize !== prev.liveSize) scheduleLive();
-    if (s.plan !== prev.plan || s.selectedSite !== prev.selectedSite || s.evalSet !== prev.evalSet || s.image !== prev.image) scheduleStats();
+    if (s.plan !== prev.plan || s.selectedSite !== prev.selectedSite || s.evalSet !== prev.evalSet || s.image !== prev.image)
+      scheduleStats();
     if (s.backend !== prev.backend) void applyBackend(s.backend);
   });
   void (async () => {
@@ -223,7 +267,12 @@ export function startEngine(makeClient: (choice: Store['backend']) => Promise<En
       client = await makeClient(useStore.getState().backend);
       client.onStatus(onEngineStatus);
       const info = await client.ready();
-      useResults.setState({ backend: info.backend, model: info.model, dataset: info.dataset, status: { state: 'ready', backend: info.backend } });
+      useResults.setState({
+        backend: info.backend,
+        model: info.model,
+        dataset: info.dataset,
+        status: { state: 'ready', backend: info.backend },
+      });
       const choice = useStore.getState().backend;
       if (choice !== 'auto' && choice !== info.backend.kind) await applyBackend(choice);
       else {

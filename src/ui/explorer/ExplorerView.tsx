@@ -38,7 +38,14 @@ function NumberLine({ x, xh, s, z, qmin, qmax }: { x: number; xh: number; s: num
       <line x1={20} x2={W - 20} y1={45} y2={45} stroke="#334155" />
       {pts.map((k) => (
         <g key={k}>
-          <line x1={X(s * (k - z))} x2={X(s * (k - z))} y1={37} y2={53} stroke={k === q ? '#4f46e5' : '#94a3b8'} strokeWidth={k === q ? 2.5 : 1.2} />
+          <line
+            x1={X(s * (k - z))}
+            x2={X(s * (k - z))}
+            y1={37}
+            y2={53}
+            stroke={k === q ? '#4f46e5' : '#94a3b8'}
+            strokeWidth={k === q ? 2.5 : 1.2}
+          />
           <text x={X(s * (k - z))} y={70} textAnchor="middle" fontSize={11} fill={k === q ? '#3730a3' : '#64748b'}>
             q={k}
           </text>
@@ -51,7 +58,13 @@ function NumberLine({ x, xh, s, z, qmin, qmax }: { x: number; xh: number; s: num
       <text x={X(x)} y={24} textAnchor="middle" fontSize={12} fill="#92400e">
         x = {fmtNum(x, 4)}
       </text>
-      <path d={`M ${X(x)} 32 Q ${(X(x) + X(xh)) / 2} 10 ${X(xh)} 36`} fill="none" stroke="#4f46e5" strokeDasharray="3 2" markerEnd="url(#arr)" />
+      <path
+        d={`M ${X(x)} 32 Q ${(X(x) + X(xh)) / 2} 10 ${X(xh)} 36`}
+        fill="none"
+        stroke="#4f46e5"
+        strokeDasharray="3 2"
+        markerEnd="url(#arr)"
+      />
       <defs>
         <marker id="arr" markerWidth="8" markerHeight="8" refX="6" refY="3" orient="auto">
           <path d="M0,0 L6,3 L0,6 z" fill="#4f46e5" />
@@ -82,7 +95,10 @@ export function ExplorerView() {
   const rmax = o ? (perRow && rows ? o.rowMax[row] : o.max) : 1;
   const { qmin, qmax } = intRange(bits, sym);
   const groupIdx = op.granularity === 'group' ? row * Math.max(1, Math.round((engineQ?.scales.length ?? 1) / Math.max(1, rows))) : 0;
-  const sz = fromEngine && engineQ && engineQ.scales[groupIdx] !== undefined ? { scale: engineQ.scales[groupIdx], zero: engineQ.zeros[groupIdx] } : scaleZero(rmin, rmax, bits, sym);
+  const sz =
+    fromEngine && engineQ && engineQ.scales[groupIdx] !== undefined
+      ? { scale: engineQ.scales[groupIdx], zero: engineQ.zeros[groupIdx] }
+      : scaleZero(rmin, rmax, bits, sym);
   const sub = perRow ? `_{${row}}` : '';
   const [x, setX] = useState<number | null>(null);
   // a value inside the range shown (the chosen row's, for per-row granularities)
@@ -120,31 +136,50 @@ export function ExplorerView() {
             <h3>
               Affine quantization · INT{bits} {sym ? 'symmetric' : 'asymmetric'}
               {op.bits === 32 && <span className="muted"> (operand is FP32 in this plan: showing INT8)</span>}
-              {op.bits !== 32 && op.format && op.format !== 'int' && <span className="muted"> (operand is {operandLabel(op)} in this plan — explained below; INT{op.bits} shown for comparison)</span>}
+              {op.bits !== 32 && op.format && op.format !== 'int' && (
+                <span className="muted">
+                  {' '}
+                  (operand is {operandLabel(op)} in this plan — explained below; INT{op.bits} shown for comparison)
+                </span>
+              )}
             </h3>
             <div className="card-sub" data-testid="explorer-granularity">
               {!o ? (
                 'waiting for statistics — showing the range [−1, 1]'
               ) : perRow ? (
                 <>
-                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}: <Term id={op.granularity === 'token' ? 'per-token' : 'per-channel'}>{op.granularity === 'token' ? 'per-token' : 'per-channel'}</Term>{' '}
+                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}:{' '}
+                  <Term id={op.granularity === 'token' ? 'per-token' : 'per-channel'}>
+                    {op.granularity === 'token' ? 'per-token' : 'per-channel'}
+                  </Term>{' '}
                   <Term id="dynamic">dynamic</Term> — one s and z per {rowName}; the numbers of {rowName} {row} of {rows}
                 </>
               ) : fromEngine ? (
                 <>
-                  site {siteIdx}, operand {operand.toUpperCase()}: {op.range === 'static' ? <Term id="static">static (calibrated) range</Term> : <Term id="per-group">per-group</Term>} — s and z as the engine computed them
+                  site {siteIdx}, operand {operand.toUpperCase()}:{' '}
+                  {op.range === 'static' ? <Term id="static">static (calibrated) range</Term> : <Term id="per-group">per-group</Term>} — s
+                  and z as the engine computed them
                   {op.granularity === 'group' ? ` (row ${row}, first group)` : ''}
                 </>
               ) : (
                 <>
-                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}: <Term id="per-tensor">per-tensor</Term> — one s and z for the whole operand of this image
+                  site {siteIdx}, operand {operand.toUpperCase()}, image {stats!.image}: <Term id="per-tensor">per-tensor</Term> — one s and
+                  z for the whole operand of this image
                 </>
               )}
             </div>
             {o && (perRow || op.granularity === 'group') && rows > 1 && (
               <label className="inline-field">
                 <span>{rowName}</span>
-                <input type="number" min={0} max={rows - 1} value={row} onChange={(e) => setRow(Math.round(Number(e.target.value)) || 0)} aria-label={`Explorer ${rowName}`} style={{ width: 72 }} />
+                <input
+                  type="number"
+                  min={0}
+                  max={rows - 1}
+                  value={row}
+                  onChange={(e) => setRow(Math.round(Number(e.target.value)) || 0)}
+                  aria-label={`Explorer ${rowName}`}
+                  style={{ width: 72 }}
+                />
                 <span className="muted">of {rows}</span>
               </label>
             )}
@@ -153,7 +188,14 @@ export function ExplorerView() {
         <div className="formula-grid">
           <div className="formula">
             <div className="formula-title">integer range</div>
-            <Tex block tex={sym ? `q \\in [-(2^{${bits}-1}-1),\\; 2^{${bits}-1}-1] = [${qmin},\\; ${qmax}]` : `q \\in [0,\\; 2^{${bits}}-1] = [${qmin},\\; ${qmax}]`} />
+            <Tex
+              block
+              tex={
+                sym
+                  ? `q \\in [-(2^{${bits}-1}-1),\\; 2^{${bits}-1}-1] = [${qmin},\\; ${qmax}]`
+                  : `q \\in [0,\\; 2^{${bits}}-1] = [${qmin},\\; ${qmax}]`
+              }
+            />
           </div>
           <div className="formula">
             <div className="formula-title">range {sym ? '(absmax)' : '(widened to hold 0)'}</div>
@@ -163,33 +205,70 @@ export function ExplorerView() {
             <div className="formula-title">scale</div>
             <Tex
               block
-              tex={sym ? `s${sub} = \\frac{\\max|r${sub}|}{q_{\\max}} = \\frac{${n(hi)}}{${qmax}} = ${n(s, 6)}` : `s${sub} = \\frac{r_{\\max${sub}}-r_{\\min${sub}}}{q_{\\max}-q_{\\min}} = \\frac{${n(hi)} - (${n(lo)})}{${qmax - qmin}} = ${n(s, 6)}`}
+              tex={
+                sym
+                  ? `s${sub} = \\frac{\\max|r${sub}|}{q_{\\max}} = \\frac{${n(hi)}}{${qmax}} = ${n(s, 6)}`
+                  : `s${sub} = \\frac{r_{\\max${sub}}-r_{\\min${sub}}}{q_{\\max}-q_{\\min}} = \\frac{${n(hi)} - (${n(lo)})}{${qmax - qmin}} = ${n(s, 6)}`
+              }
             />
           </div>
           <div className="formula">
             <div className="formula-title">zero point</div>
-            <Tex block tex={sym ? `z${sub} = 0` : `z${sub} = \\operatorname{round}\\!\\left(q_{\\min} - \\frac{r_{\\min${sub}}}{s${sub}}\\right) = \\operatorname{round}(${n(f(qmin - f(lo / s)), 6)}) = ${z}`} />
+            <Tex
+              block
+              tex={
+                sym
+                  ? `z${sub} = 0`
+                  : `z${sub} = \\operatorname{round}\\!\\left(q_{\\min} - \\frac{r_{\\min${sub}}}{s${sub}}\\right) = \\operatorname{round}(${n(f(qmin - f(lo / s)), 6)}) = ${z}`
+              }
+            />
           </div>
         </div>
         {engineQ && (
           <div className="muted small-note" data-testid="engine-scale">
-            The engine used s = {fmtNum(engineQ.scales[perRow ? row : groupIdx] ?? engineQ.scales[0], 6)}, z = {engineQ.zeros[perRow ? row : groupIdx] ?? engineQ.zeros[0]}
-            {engineQ.scales.length > 1 ? ` (${perRow ? `${rowName} ${row}` : 'entry ' + groupIdx} of ${engineQ.scales.length}${engineQ.scales.length >= 256 ? '+' : ''} scales)` : ''}
-            {engineQ.scales.length === 1 && Math.abs(engineQ.scales[0] - s) > 1e-6 * Math.abs(s) ? ' — differs from the per-tensor min/max value above (static or calibrated range)' : ''}.
+            The engine used s = {fmtNum(engineQ.scales[perRow ? row : groupIdx] ?? engineQ.scales[0], 6)}, z ={' '}
+            {engineQ.zeros[perRow ? row : groupIdx] ?? engineQ.zeros[0]}
+            {engineQ.scales.length > 1
+              ? ` (${perRow ? `${rowName} ${row}` : 'entry ' + groupIdx} of ${engineQ.scales.length}${engineQ.scales.length >= 256 ? '+' : ''} scales)`
+              : ''}
+            {engineQ.scales.length === 1 && Math.abs(engineQ.scales[0] - s) > 1e-6 * Math.abs(s)
+              ? ' — differs from the per-tensor min/max value above (static or calibrated range)'
+              : ''}
+            .
           </div>
         )}
         <div className="explorer-pick">
           <label className="field grow">
             <span className="field-label">x = {fmtNum(xv, 5)}</span>
-            <input type="range" min={Math.min(rmin, lo)} max={Math.max(rmax, hi)} step={(hi - lo) / 2000 || 0.001} value={xv} onChange={(e) => setX(Number(e.target.value))} aria-label="Value x" />
+            <input
+              type="range"
+              min={Math.min(rmin, lo)}
+              max={Math.max(rmax, hi)}
+              step={(hi - lo) / 2000 || 0.001}
+              value={xv}
+              onChange={(e) => setX(Number(e.target.value))}
+              aria-label="Value x"
+            />
           </label>
           <label className="inline-field">
             <span>exact</span>
-            <input type="number" step="any" value={xv} onChange={(e) => setX(Number(e.target.value))} aria-label="Exact value x" style={{ width: 120 }} />
+            <input
+              type="number"
+              step="any"
+              value={xv}
+              onChange={(e) => setX(Number(e.target.value))}
+              aria-label="Exact value x"
+              style={{ width: 120 }}
+            />
           </label>
           <div className="btn-row">
             {picks.map((p) => (
-              <button key={p.label} type="button" className="btn ghost small" onClick={() => setX(Number.isNaN(p.v) ? o!.sample[Math.floor(Math.random() * o!.sample.length)] : p.v)}>
+              <button
+                key={p.label}
+                type="button"
+                className="btn ghost small"
+                onClick={() => setX(Number.isNaN(p.v) ? o!.sample[Math.floor(Math.random() * o!.sample.length)] : p.v)}
+              >
                 {p.label}
               </button>
             ))}
@@ -197,14 +276,35 @@ export function ExplorerView() {
         </div>
         <div className="steps">
           <Tex block tex={`\\frac{x}{s} = \\frac{${n(xv)}}{${n(s, 6)}} = ${n(t.div, 6)}`} />
-          <Tex block tex={`\\operatorname{round}_{\\text{half-even}} \\to ${t.r} \\quad +z \\to ${t.plus} \\quad \\operatorname{clamp}_{[${qmin}, ${qmax}]} \\to q = \\mathbf{${t.q}}`} />
+          <Tex
+            block
+            tex={`\\operatorname{round}_{\\text{half-even}} \\to ${t.r} \\quad +z \\to ${t.plus} \\quad \\operatorname{clamp}_{[${qmin}, ${qmax}]} \\to q = \\mathbf{${t.q}}`}
+          />
           <Tex block tex={`\\hat{x} = s\\,(q - z) = ${n(s, 6)} \\times (${t.q} - ${z}) = ${n(t.xh, 6)}`} />
-          <Tex block tex={`\\hat{x} - x = ${n(t.err, 4)}\\quad (${Math.abs(t.err) <= s / 2 + 1e-12 ? '|e| \\le s/2' : '\\text{clipped: } |e| > s/2'})`} />
+          <Tex
+            block
+            tex={`\\hat{x} - x = ${n(t.err, 4)}\\quad (${Math.abs(t.err) <= s / 2 + 1e-12 ? '|e| \\le s/2' : '\\text{clipped: } |e| > s/2'})`}
+          />
         </div>
         <NumberLine x={xv} xh={t.xh} s={s} z={z} qmin={qmin} qmax={qmax} />
       </section>
       <FormatExplainer stats={stats && stats.site === siteIdx ? stats : null} operand={operand} op={op} />
-      <ExplorerAB x={xv} row={row} b={op.bits === 32 ? null : { label: schemeLabel(op), s, z, qmin, qmax, source: fromEngine || (engineQ && perRow) ? 'the engine run (formulas above)' : 'the formulas above' }} />
+      <ExplorerAB
+        x={xv}
+        row={row}
+        b={
+          op.bits === 32
+            ? null
+            : {
+                label: schemeLabel(op),
+                s,
+                z,
+                qmin,
+                qmax,
+                source: fromEngine || (engineQ && perRow) ? 'the engine run (formulas above)' : 'the formulas above',
+              }
+        }
+      />
     </div>
   );
 }

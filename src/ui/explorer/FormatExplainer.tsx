@@ -6,7 +6,17 @@
 import { useMemo, useState } from 'react';
 import type { SiteStats } from '../../plan/types';
 import type { OperandScheme } from '../../plan/plan';
-import { decodeMiniFloat, encodeMiniFloat, encodeNf4, floorLog2, FORMAT_INFO, formatBlockScale, MINIFLOATS, NF4_CODEBOOK, type NumberFormat } from '../../quant/formats';
+import {
+  decodeMiniFloat,
+  encodeMiniFloat,
+  encodeNf4,
+  floorLog2,
+  FORMAT_INFO,
+  formatBlockScale,
+  MINIFLOATS,
+  NF4_CODEBOOK,
+  type NumberFormat,
+} from '../../quant/formats';
 import { Tex } from '../common/Katex';
 import { fmtNum } from '../common/format';
 
@@ -59,12 +69,22 @@ export function FormatExplainer({ stats, operand, op }: { stats: SiteStats | nul
         break;
       }
     }
-    return { v, code, bits: `${bits[0]}.${bits.slice(1, 1 + el.ebits)}.${bits.slice(1 + el.ebits)}`, xh: Math.fround(q * scale), lo, hi, tie: a === (lo + hi) / 2 && lo !== hi };
+    return {
+      v,
+      code,
+      bits: `${bits[0]}.${bits.slice(1, 1 + el.ebits)}.${bits.slice(1 + el.ebits)}`,
+      xh: Math.fround(q * scale),
+      lo,
+      hi,
+      tie: a === (lo + hi) / 2 && lo !== hi,
+    };
   }, [x, scale, el]);
 
   const scaleTex = (() => {
-    if (info.block === 0) return `s = \\frac{\\operatorname{amax}}{${el!.max}} = \\frac{${n(tensorAmax)}}{${el!.max}} = ${n(scale, 6)}\\quad\\text{(one FP32 scale per tensor)}`;
-    if (fmt === 'nf4') return `s_b = \\operatorname{absmax}(\\text{block } ${block}) = ${n(scale, 6)}\\quad\\text{(FP32, one per 64 weights)}`;
+    if (info.block === 0)
+      return `s = \\frac{\\operatorname{amax}}{${el!.max}} = \\frac{${n(tensorAmax)}}{${el!.max}} = ${n(scale, 6)}\\quad\\text{(one FP32 scale per tensor)}`;
+    if (fmt === 'nf4')
+      return `s_b = \\operatorname{absmax}(\\text{block } ${block}) = ${n(scale, 6)}\\quad\\text{(FP32, one per 64 weights)}`;
     if (fmt === 'nvfp4') {
       const st = tensorAmax === 0 ? 1 : Math.fround(tensorAmax / 2688);
       return `s_t = \\frac{\\operatorname{amax}_{\\text{tensor}}}{448\\cdot 6} = ${n(st, 6)},\\quad s_b = \\operatorname{E4M3}\\!\\left(\\frac{\\operatorname{amax}_b}{6\\,s_t}\\right) = \\operatorname{E4M3}\\!\\left(\\frac{${n(blockAmax)}}{6 \\times ${n(st, 5)}}\\right) = ${n(scale / st, 5)},\\quad s = s_b\\,s_t = ${n(scale, 6)}`;
@@ -78,10 +98,17 @@ export function FormatExplainer({ stats, operand, op }: { stats: SiteStats | nul
       <header className="card-head">
         <div>
           <h3>
-            {info.label}: bits, scale, encoding{!planFmt && <span className="muted"> (this operand is {op.bits === 32 ? 'FP32' : `INT${op.bits}`} in the plan: showing what {info.label} would do)</span>}
+            {info.label}: bits, scale, encoding
+            {!planFmt && (
+              <span className="muted">
+                {' '}
+                (this operand is {op.bits === 32 ? 'FP32' : `INT${op.bits}`} in the plan: showing what {info.label} would do)
+              </span>
+            )}
           </h3>
           <div className="card-sub">
-            {info.bits}-bit elements · {info.scale} · round to nearest, ties to the even code, saturating · {stats ? `site ${stats.site}, operand ${operand.toUpperCase()}, image ${stats.image}` : 'waiting for statistics'}
+            {info.bits}-bit elements · {info.scale} · round to nearest, ties to the even code, saturating ·{' '}
+            {stats ? `site ${stats.site}, operand ${operand.toUpperCase()}, image ${stats.image}` : 'waiting for statistics'}
           </div>
         </div>
         <select value={fmt} onChange={(e) => (setChosen(e.target.value as Fmt), setX(null), setBlock(null))} aria-label="Explain format">
@@ -109,7 +136,10 @@ export function FormatExplainer({ stats, operand, op }: { stats: SiteStats | nul
             />
           </>
         ) : (
-          <Tex block tex={`\\text{NF4: 16 levels } \\Phi^{-1}\\text{-quantiles of } N(0,1)\\text{, normalized to } [-1, 1]:\\ \\{${NF4_CODEBOOK.map((v) => v.toFixed(3)).join(', ')}\\}`} />
+          <Tex
+            block
+            tex={`\\text{NF4: 16 levels } \\Phi^{-1}\\text{-quantiles of } N(0,1)\\text{, normalized to } [-1, 1]:\\ \\{${NF4_CODEBOOK.map((v) => v.toFixed(3)).join(', ')}\\}`}
+          />
         )}
         <Tex block tex={scaleTex} />
       </div>
@@ -117,19 +147,43 @@ export function FormatExplainer({ stats, operand, op }: { stats: SiteStats | nul
         {blocks && (
           <label className="inline-field">
             <span>block #</span>
-            <input type="number" min={0} max={blocks.absmax.length - 1} value={block} onChange={(e) => (setBlock(Number(e.target.value) || 0), setX(null))} aria-label="Block index" style={{ width: 80 }} />
+            <input
+              type="number"
+              min={0}
+              max={blocks.absmax.length - 1}
+              value={block}
+              onChange={(e) => (setBlock(Number(e.target.value) || 0), setX(null))}
+              aria-label="Block index"
+              style={{ width: 80 }}
+            />
             <span className="muted">
-              of {blocks.absmax.length} (row {Math.floor(block / blocks.blocksPerRow)}, block {block % blocks.blocksPerRow}; amax {fmtNum(blockAmax, 4)})
+              of {blocks.absmax.length} (row {Math.floor(block / blocks.blocksPerRow)}, block {block % blocks.blocksPerRow}; amax{' '}
+              {fmtNum(blockAmax, 4)})
             </span>
           </label>
         )}
         <label className="field grow">
           <span className="field-label">x = {fmtNum(x, 5)}</span>
-          <input type="range" min={-blockAmax * 1.1 || -1} max={blockAmax * 1.1 || 1} step={(blockAmax || 1) / 1000} value={x} onChange={(e) => setX(Number(e.target.value))} aria-label="Format value x" />
+          <input
+            type="range"
+            min={-blockAmax * 1.1 || -1}
+            max={blockAmax * 1.1 || 1}
+            step={(blockAmax || 1) / 1000}
+            value={x}
+            onChange={(e) => setX(Number(e.target.value))}
+            aria-label="Format value x"
+          />
         </label>
         <label className="inline-field">
           <span>exact</span>
-          <input type="number" step="any" value={x} onChange={(e) => Number.isFinite(Number(e.target.value)) && setX(Number(e.target.value))} aria-label="Exact format value x" style={{ width: 120 }} />
+          <input
+            type="number"
+            step="any"
+            value={x}
+            onChange={(e) => Number.isFinite(Number(e.target.value)) && setX(Number(e.target.value))}
+            aria-label="Exact format value x"
+            style={{ width: 120 }}
+          />
         </label>
       </div>
       <div className="steps" data-testid="format-steps">
@@ -140,7 +194,10 @@ export function FormatExplainer({ stats, operand, op }: { stats: SiteStats | nul
             tex={`|v| \\in [${n(enc.lo, 5)},\\ ${n(enc.hi, 5)}] \\to ${Math.abs(enc.v) >= el.max ? `\\text{saturate at } ${el.max}` : enc.tie ? '\\text{tie: the even code}' : '\\text{nearest}'} \\to \\text{code } ${enc.bits.replace(/\./g, '\\,|\\,')} = ${n(decodeMiniFloat(enc.code, el), 6)}`}
           />
         ) : (
-          <Tex block tex={`\\text{nearest level (a tie takes the lower)} \\to \\text{code } ${enc.code} = ${enc.bits}_2 \\to ${n(NF4_CODEBOOK[enc.code], 6)}`} />
+          <Tex
+            block
+            tex={`\\text{nearest level (a tie takes the lower)} \\to \\text{code } ${enc.code} = ${enc.bits}_2 \\to ${n(NF4_CODEBOOK[enc.code], 6)}`}
+          />
         )}
         <Tex block tex={`\\hat{x} = s \\cdot \\text{decode} = ${n(enc.xh, 6)},\\qquad \\hat{x} - x = ${n(enc.xh - x, 4)}`} />
       </div>

@@ -20,15 +20,15 @@ export function Banners() {
       )}
       {webgpu === false && (
         <div className="banner info" role="status" data-testid="no-webgpu">
-          <strong>No WebGPU in this browser.</strong> The playground runs on its CPU backend instead: the same plans, the same
-          results, computed with integer arithmetic on the CPU. For the GPU kernels use a recent Chrome or Edge (or Firefox/Safari
-          with WebGPU enabled).
+          <strong>No WebGPU in this browser.</strong> The playground runs on its CPU backend instead: the same plans, the same results,
+          computed with integer arithmetic on the CPU. For the GPU kernels use a recent Chrome or Edge (or Firefox/Safari with WebGPU
+          enabled).
         </div>
       )}
       {backend?.adapter?.isFallback && (
         <div className="banner info" role="status">
-          <strong>Software GPU adapter.</strong> WebGPU runs on a fallback (software) adapter here: correct but slow. The CPU
-          backend is faster on this machine.
+          <strong>Software GPU adapter.</strong> WebGPU runs on a fallback (software) adapter here: correct but slow. The CPU backend is
+          faster on this machine.
         </div>
       )}
       {status.state === 'error' && (
@@ -46,8 +46,8 @@ export function Banners() {
               CIFAR-10 files missing → run <code>npm run data</code> (writes <code>public/data/cifar10/</code>).
             </li>
             <li>
-              Model missing → train and export it: <code>python tools/train/train.py</code> (writes{' '}
-              <code>public/models/vit-cifar10/</code>).
+              Model missing → train and export it: <code>python tools/train/train.py</code> (writes <code>public/models/vit-cifar10/</code>
+              ).
             </li>
             <li>Then reload this page.</li>
           </ul>

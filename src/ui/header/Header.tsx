@@ -63,10 +63,22 @@ export function Header() {
         })}
       </div>
       <div className="topbar-right">
-        <div className={`model-badge ${current.kind}`} data-testid="model-badge" title={current.kind === 'shipped' ? 'the shipped weights (public/models/vit-cifar10)' : 'weights of a QAT run applied from the Train view; restore the shipped ones there'}>
+        <div
+          className={`model-badge ${current.kind}`}
+          data-testid="model-badge"
+          title={
+            current.kind === 'shipped'
+              ? 'the shipped weights (public/models/vit-cifar10)'
+              : 'weights of a QAT run applied from the Train view; restore the shipped ones there'
+          }
+        >
           model: {current.label}
         </div>
-        <div className={`backend-label ${status.state}`} data-testid="backend-label" title={backend?.reason ?? (status.state === 'loading' ? status.message : '')}>
+        <div
+          className={`backend-label ${status.state}`}
+          data-testid="backend-label"
+          title={backend?.reason ?? (status.state === 'loading' ? status.message : '')}
+        >
           <span className="dot" aria-hidden="true" />
           {backend ? backend.label : status.state === 'error' ? 'engine error' : 'starting…'}
         </div>

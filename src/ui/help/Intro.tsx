@@ -35,7 +35,14 @@ function close() {
 
 export function IntroButton() {
   return (
-    <button type="button" className="btn ghost" data-testid="intro-open" aria-label="Introduction and glossary" title="Introduction and glossary" onClick={() => useIntro.setState({ open: true })}>
+    <button
+      type="button"
+      className="btn ghost"
+      data-testid="intro-open"
+      aria-label="Introduction and glossary"
+      title="Introduction and glossary"
+      onClick={() => useIntro.setState({ open: true })}
+    >
       ? Intro
     </button>
   );
@@ -59,21 +66,22 @@ export function Intro() {
       <div className="intro" role="dialog" aria-modal="true" aria-labelledby="intro-title" data-testid="intro">
         <h2 id="intro-title">Quantization, live</h2>
         <p>
-          A small Vision Transformer classifies CIFAR-10 images in this page. Quantization stores and multiplies its numbers with fewer bits (8, 4, 2 instead of 32): less memory and faster
-          integer arithmetic, at some cost in accuracy. Here you choose how, and watch what it costs.
+          A small Vision Transformer classifies CIFAR-10 images in this page. Quantization stores and multiplies its numbers with fewer bits
+          (8, 4, 2 instead of 32): less memory and faster integer arithmetic, at some cost in accuracy. Here you choose how, and watch what
+          it costs.
         </p>
         <ol>
           <li>
-            <b>Pick a preset</b> at the top (W8A8, W4A8, all-INT4, SmoothQuant, LLM.int8()…), or click a <Term id="site">site</Term> in the model map and set its bits, <Term id="per-tensor">granularity</Term> and{' '}
-            <Term id="static">range</Term> on the right.
+            <b>Pick a preset</b> at the top (W8A8, W4A8, all-INT4, SmoothQuant, LLM.int8()…), or click a <Term id="site">site</Term> in the
+            model map and set its bits, <Term id="per-tensor">granularity</Term> and <Term id="static">range</Term> on the right.
           </li>
           <li>
-            <b>Read the score</b>: accuracy on a live subset with its <Term id="wilson">95% interval</Term> and n, and the <Term id="paired">paired Δ</Term> against FP32 on the same images — grey when it is{' '}
-            <Term id="within-noise">within noise</Term>.
+            <b>Read the score</b>: accuracy on a live subset with its <Term id="wilson">95% interval</Term> and n, and the{' '}
+            <Term id="paired">paired Δ</Term> against FP32 on the same images — grey when it is <Term id="within-noise">within noise</Term>.
           </li>
           <li>
-            <b>See why</b>: the Outliers tab shows the selected site’s values, its quantization grid and the clipping; Scale / zero shows the arithmetic (<Term id="scale">scale</Term>,{' '}
-            <Term id="zero-point">zero point</Term>) with the site’s own numbers.
+            <b>See why</b>: the Outliers tab shows the selected site’s values, its quantization grid and the clipping; Scale / zero shows
+            the arithmetic (<Term id="scale">scale</Term>, <Term id="zero-point">zero point</Term>) with the site’s own numbers.
           </li>
           <li>
             <b>Compare</b>: pin a plan as A and change the live plan B; the Study tab has the whole-model experiments.

@@ -43,19 +43,26 @@ export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult 
           Run CPU kernel benchmark
         </button>
         {state.running && <span className="muted">{state.progress}</span>}
-        <span className="muted">The GEMMs the CPU backend runs (WASM SIMD, relaxed SIMD where the browser has it), same cases and timing as npm run bench:kernels.</span>
+        <span className="muted">
+          The GEMMs the CPU backend runs (WASM SIMD, relaxed SIMD where the browser has it), same cases and timing as npm run bench:kernels.
+        </span>
       </div>
       {state.error && <div className="inline-error">{state.error}</div>}
       {shown && (
         <>
           {!state.result && (
             <div className="banner info" data-testid="cpu-kernels-committed">
-              committed run: {shown.runtime}, {shown.date.slice(0, 10)} (results/kernels.json, npm run bench:kernels -- --browser) — run it to time this browser
+              committed run: {shown.runtime}, {shown.date.slice(0, 10)} (results/kernels.json, npm run bench:kernels -- --browser) — run it
+              to time this browser
             </div>
           )}
           <div>
             <span className="k">wasm build</span> <strong>{shown.features}</strong>
-            <span className="muted"> · {shown.timing}{shown.relaxedUnavailable ? ` · relaxed SIMD unavailable: ${shown.relaxedUnavailable}` : ''}</span>
+            <span className="muted">
+              {' '}
+              · {shown.timing}
+              {shown.relaxedUnavailable ? ` · relaxed SIMD unavailable: ${shown.relaxedUnavailable}` : ''}
+            </span>
           </div>
           <div className="ratio-row">
             {tiles.map(([k, x]) => (

@@ -14,14 +14,20 @@ export function LibrariesCard({ result, committed }: { result: YardstickResult |
       <h3>Libraries beside ours (WebGPU)</h3>
       {typeof result !== 'object' ? (
         <div className="banner info" data-testid="kernels-libs-none">
-          {result ?? (committed ? 'the committed run has no library rows — run the benchmark here, or npm run bench:kernels -- --browser' : 'not run')}
+          {result ??
+            (committed
+              ? 'the committed run has no library rows — run the benchmark here, or npm run bench:kernels -- --browser'
+              : 'not run')}
         </div>
       ) : (
         <>
           <div className="muted">
             {committed ? 'committed run · ' : ''}
             {result.timing}
-            {Object.keys(result.versions).length > 0 && ` · ${Object.entries(result.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`}
+            {Object.keys(result.versions).length > 0 &&
+              ` · ${Object.entries(result.versions)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}`}
           </div>
           <div className="ratio-row">
             {result.summary.map((s) => (

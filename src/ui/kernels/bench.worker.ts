@@ -16,10 +16,16 @@ self.onmessage = async (ev: MessageEvent<BenchRequest>) => {
     const { runKernelBench } = await import('../../kernels/bench');
     ctx = await browserGpuContext({ label: 'kernel-bench' });
     post({ type: 'progress', done: 0, total: 1, phase: 'compiling pipelines' });
-    const result = await runKernelBench(ctx, { ...ev.data.options, onProgress: (done, total, phase) => post({ type: 'progress', done, total, phase }) });
+    const result = await runKernelBench(ctx, {
+      ...ev.data.options,
+      onProgress: (done, total, phase) => post({ type: 'progress', done, total, phase }),
+    });
     // ONNX Runtime Web and TensorFlow.js at the same shapes, in this worker (loaded only here)
     const { runYardsticks } = await import('../../kernels/yardsticksRun');
-    result.yardsticks = await runYardsticks(ctx, { ...result.options, onProgress: (done, total, phase) => post({ type: 'progress', done, total, phase: `libraries: ${phase}` }) });
+    result.yardsticks = await runYardsticks(ctx, {
+      ...result.options,
+      onProgress: (done, total, phase) => post({ type: 'progress', done, total, phase: `libraries: ${phase}` }),
+    });
     post({ type: 'result', result: JSON.parse(JSON.stringify(result)) });
   } catch (e) {
     post({ type: 'error', message: e instanceof Error ? e.message : String(e) });

@@ -90,7 +90,10 @@ export function ModelMap() {
   const sites = useSites();
   const selected = useStore((s) => s.selectedSite);
   const select = useStore((s) => s.selectSite);
-  const blocks = useMemo(() => Array.from({ length: Math.max(0, ...sites.map((s) => s.block + 1)) }, (_, b) => sites.filter((s) => s.block === b)), [sites]);
+  const blocks = useMemo(
+    () => Array.from({ length: Math.max(0, ...sites.map((s) => s.block + 1)) }, (_, b) => sites.filter((s) => s.block === b)),
+    [sites],
+  );
   const onKey = (e: KeyboardEvent) => {
     const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: SITES_PER_BLOCK, ArrowUp: -SITES_PER_BLOCK };
     if (e.key in moves && (e.target as HTMLElement).classList.contains('site-chip')) {
@@ -110,7 +113,9 @@ export function ModelMap() {
       <div className="map-flow">
         <div className="map-io">image 32×32×3 → 64 patches + [cls]</div>
         <SiteChip site={sites.find((s) => s.kind === 'patch_embed')!} wide />
-        <div className="map-arrow" aria-hidden="true">↓</div>
+        <div className="map-arrow" aria-hidden="true">
+          ↓
+        </div>
         {blocks.map((bs, b) => (
           <div className="map-block" key={b}>
             <div className="map-block-label">block {b}</div>
@@ -132,7 +137,9 @@ export function ModelMap() {
             </div>
           </div>
         ))}
-        <div className="map-arrow" aria-hidden="true">↓</div>
+        <div className="map-arrow" aria-hidden="true">
+          ↓
+        </div>
         <SiteChip site={sites.find((s) => s.kind === 'head')!} wide />
         <div className="map-io">[cls] → 10 classes</div>
       </div>

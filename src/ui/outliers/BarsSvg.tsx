@@ -39,10 +39,16 @@ export const BarsSvg = memo(function BarsSvg(props: {
     const y0 = Y(b.hi);
     const y1 = Y(b.lo);
     const h = Math.max(0.5, y1 - y0);
-    paths.set(b.color, (paths.get(b.color) ?? '') + `M${x.toFixed(2)} ${y0.toFixed(2)}h${Math.max(0.6, bw - 0.4).toFixed(2)}v${h.toFixed(2)}h${(-Math.max(0.6, bw - 0.4)).toFixed(2)}Z`);
+    paths.set(
+      b.color,
+      (paths.get(b.color) ?? '') +
+        `M${x.toFixed(2)} ${y0.toFixed(2)}h${Math.max(0.6, bw - 0.4).toFixed(2)}v${h.toFixed(2)}h${(-Math.max(0.6, bw - 0.4)).toFixed(2)}Z`,
+    );
   });
   const ticks = log
-    ? Array.from({ length: Math.floor(d1) - Math.ceil(d0) + 1 }, (_, i) => 10 ** (Math.ceil(d0) + i)).filter((_, i, a) => a.length <= 5 || i % Math.ceil(a.length / 5) === 0)
+    ? Array.from({ length: Math.floor(d1) - Math.ceil(d0) + 1 }, (_, i) => 10 ** (Math.ceil(d0) + i)).filter(
+        (_, i, a) => a.length <= 5 || i % Math.ceil(a.length / 5) === 0,
+      )
     : [0, 0.25, 0.5, 0.75, 1].map((f) => domain[0] + f * (domain[1] - domain[0]));
   return (
     <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>

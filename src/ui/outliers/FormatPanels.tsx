@@ -25,7 +25,14 @@ const HistGrid = memo(function HistGrid({ hist, lines, lines2, title }: { hist: 
   const maxC = Math.log10(1 + Math.max(...counts, ...(lines2?.counts ?? [])));
   const Y = (c: number) => H - PAD.b - (Math.log10(1 + c) / (maxC || 1)) * (H - PAD.t - PAD.b);
   const bw = (W - PAD.l - PAD.r) / counts.length;
-  const path = (cs: number[]) => cs.map((c, i) => (c > 0 ? `M${(PAD.l + i * bw).toFixed(1)},${(H - PAD.b).toFixed(1)}V${Y(c).toFixed(1)}h${Math.max(0.5, bw - 0.3).toFixed(2)}V${H - PAD.b}Z` : '')).join('');
+  const path = (cs: number[]) =>
+    cs
+      .map((c, i) =>
+        c > 0
+          ? `M${(PAD.l + i * bw).toFixed(1)},${(H - PAD.b).toFixed(1)}V${Y(c).toFixed(1)}h${Math.max(0.5, bw - 0.3).toFixed(2)}V${H - PAD.b}Z`
+          : '',
+      )
+      .join('');
   const inRange = lines.filter((v) => v >= lo && v <= hi);
   return (
     <svg className="bars-svg" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>
@@ -46,7 +53,17 @@ const HistGrid = memo(function HistGrid({ hist, lines, lines2, title }: { hist: 
   );
 });
 
-export const FormatGridPanel = memo(function FormatGridPanel({ d, operand, op, hist }: { d: SiteStats; operand: 'a' | 'b'; op: OperandScheme; hist: Hist }) {
+export const FormatGridPanel = memo(function FormatGridPanel({
+  d,
+  operand,
+  op,
+  hist,
+}: {
+  d: SiteStats;
+  operand: 'a' | 'b';
+  op: OperandScheme;
+  hist: Hist;
+}) {
   const planFmt = op.bits !== 32 && op.format && op.format !== 'int' ? op.format : undefined;
   const weight = operand === 'b' && d.formats?.b.sqnrDb.nf4 !== undefined;
   const [chosen, setChosen] = useState<Fmt | null>(null);
@@ -78,11 +95,13 @@ export const FormatGridPanel = memo(function FormatGridPanel({ d, operand, op, h
           <>
             {info.block === 0 ? (
               <>
-                one per-tensor scale s = amax/{fmt === 'fp8_e4m3' ? 448 : 57344} = {fmtNum(view.scale, 4)}: {lines.length} levels, dense near 0 and sparse at the tails (floating point)
+                one per-tensor scale s = amax/{fmt === 'fp8_e4m3' ? 448 : 57344} = {fmtNum(view.scale, 4)}: {lines.length} levels, dense
+                near 0 and sparse at the tails (floating point)
               </>
             ) : (
               <>
-                each block of {info.block} along K has its own scale ({info.scale}); drawn: the grid of the block holding the largest value (block {view.blockOfMax % view.bpr} of row {Math.floor(view.blockOfMax / view.bpr)}, scale {fmtNum(view.scale, 4)})
+                each block of {info.block} along K has its own scale ({info.scale}); drawn: the grid of the block holding the largest value
+                (block {view.blockOfMax % view.bpr} of row {Math.floor(view.blockOfMax / view.bpr)}, scale {fmtNum(view.scale, 4)})
               </>
             )}
             {planFmt ? '' : ' · this operand is not in this format in the plan: the grid shows what it would be'}
@@ -121,7 +140,13 @@ export const FormatGridPanel = memo(function FormatGridPanel({ d, operand, op, h
           file={`block-scales-${fmt}-site${d.site}-${operand}`}
         >
           <div data-testid="block-scales">
-            <BarsSvg title="scale per block" data={view.scales.map((s) => ({ lo: lo / 2, hi: Math.max(s, lo / 2), color: fmt.startsWith('mx') ? '#0ea5e9' : '#22a06b' }))} domain={[lo / 2, hi * 1.5]} log xLabel="block (row-major)" />
+            <BarsSvg
+              title="scale per block"
+              data={view.scales.map((s) => ({ lo: lo / 2, hi: Math.max(s, lo / 2), color: fmt.startsWith('mx') ? '#0ea5e9' : '#22a06b' }))}
+              domain={[lo / 2, hi * 1.5]}
+              log
+              xLabel="block (row-major)"
+            />
           </div>
         </ChartCard>
       )}
@@ -137,12 +162,22 @@ export const RotationPanel = memo(function RotationPanel({ d }: { d: SiteStats }
       title="Before / after the Hadamard rotation · A"
       subtitle={
         <>
-          grey: A as this plan feeds it · indigo: A·R (R = D·H/√k, seed {r.seed}{r.planned ? ', the plan rotates this site' : ', not in the plan: what it would do'}) · kurtosis{' '}
-          <strong data-testid="kurtosis-before">{r.before.kurtosis.toFixed(1)}</strong> → <strong data-testid="kurtosis-after">{r.after.kurtosis.toFixed(1)}</strong> (Gaussian 3) · max/σ {r.before.maxOverSigma.toFixed(1)} →{' '}
-          {r.after.maxOverSigma.toFixed(1)} · INT4 per-tensor SQNR {r.int4TensorSqnrDb.before.toFixed(1)} → <strong>{r.int4TensorSqnrDb.after.toFixed(1)} dB</strong>
+          grey: A as this plan feeds it · indigo: A·R (R = D·H/√k, seed {r.seed}
+          {r.planned ? ', the plan rotates this site' : ', not in the plan: what it would do'}) · kurtosis{' '}
+          <strong data-testid="kurtosis-before">{r.before.kurtosis.toFixed(1)}</strong> →{' '}
+          <strong data-testid="kurtosis-after">{r.after.kurtosis.toFixed(1)}</strong> (Gaussian 3) · max/σ{' '}
+          {r.before.maxOverSigma.toFixed(1)} → {r.after.maxOverSigma.toFixed(1)} · INT4 per-tensor SQNR{' '}
+          {r.int4TensorSqnrDb.before.toFixed(1)} → <strong>{r.int4TensorSqnrDb.after.toFixed(1)} dB</strong>
         </>
       }
-      csv={() => r.before.histogram.counts.map((c, i) => ({ bin: i, lo: r.before.histogram.lo + ((r.before.histogram.hi - r.before.histogram.lo) * i) / r.before.histogram.counts.length, before: c, after: r.after.histogram.counts[i] }))}
+      csv={() =>
+        r.before.histogram.counts.map((c, i) => ({
+          bin: i,
+          lo: r.before.histogram.lo + ((r.before.histogram.hi - r.before.histogram.lo) * i) / r.before.histogram.counts.length,
+          before: c,
+          after: r.after.histogram.counts[i],
+        }))
+      }
       file={`rotation-site${d.site}`}
       className="span-2"
     >

@@ -17,7 +17,16 @@ const W = 760;
 const H = 280;
 const PAD = { l: 44, r: 14, t: 18, b: 34 };
 
-export function Histogram(props: { hist: Hist; mean: number; std: number; grid: Grid | null; clip: [number, number]; onClip: (c: [number, number]) => void; title: string; /** pinned plan A's grid, drawn over B's (A/B compare) */ gridA?: Grid | null }) {
+export function Histogram(props: {
+  hist: Hist;
+  mean: number;
+  std: number;
+  grid: Grid | null;
+  clip: [number, number];
+  onClip: (c: [number, number]) => void;
+  title: string /** pinned plan A's grid, drawn over B's (A/B compare) */;
+  gridA?: Grid | null;
+}) {
   const { hist, mean, std, grid, clip, onClip } = props;
   const svg = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<0 | 1 | null>(null);
@@ -73,7 +82,13 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
       {/* one path per layer, not one element per grid point or bin: 256 INT8 grid points and
           hundreds of bins re-drawn per update were a main-thread stall (issue 11) */}
       {gridPts.length <= 64 ? (
-        <path d={gridPts.map((g) => `M${X(g).toFixed(2)} ${PAD.t}V${H - PAD.b}`).join('')} stroke="#818cf8" strokeWidth={1} strokeDasharray="2 3" fill="none" />
+        <path
+          d={gridPts.map((g) => `M${X(g).toFixed(2)} ${PAD.t}V${H - PAD.b}`).join('')}
+          stroke="#818cf8"
+          strokeWidth={1}
+          strokeDasharray="2 3"
+          fill="none"
+        />
       ) : (
         <path d={gridPts.map((g) => `M${X(g).toFixed(2)} ${H - PAD.b}v5`).join('')} stroke="#6366f1" strokeWidth={0.6} fill="none" />
       )}
@@ -84,7 +99,13 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
           for (let q = g.qmin; q <= g.qmax; q++) pts.push(g.scale * (q - g.zero));
           return (
             <g data-testid="grid-a">
-              {pts.map((v, i) => (pts.length <= 64 ? <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t} y2={H - PAD.b} stroke="#0e7490" strokeWidth={1.2} opacity={0.75} /> : <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t - 6} y2={PAD.t} stroke="#0e7490" strokeWidth={0.6} />))}
+              {pts.map((v, i) =>
+                pts.length <= 64 ? (
+                  <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t} y2={H - PAD.b} stroke="#0e7490" strokeWidth={1.2} opacity={0.75} />
+                ) : (
+                  <line key={i} x1={X(v)} x2={X(v)} y1={PAD.t - 6} y2={PAD.t} stroke="#0e7490" strokeWidth={0.6} />
+                ),
+              )}
             </g>
           );
         })()}
@@ -110,7 +131,15 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
         if (x < PAD.l || x > W - PAD.r) return null;
         return (
           <g key={k}>
-            <line x1={x} x2={x} y1={PAD.t} y2={H - PAD.b} stroke={Math.abs(k) === 6 ? '#d9453b' : '#94a3b8'} strokeWidth={Math.abs(k) === 6 ? 1.5 : 1} strokeDasharray={Math.abs(k) === 6 ? undefined : '4 3'} />
+            <line
+              x1={x}
+              x2={x}
+              y1={PAD.t}
+              y2={H - PAD.b}
+              stroke={Math.abs(k) === 6 ? '#d9453b' : '#94a3b8'}
+              strokeWidth={Math.abs(k) === 6 ? 1.5 : 1}
+              strokeDasharray={Math.abs(k) === 6 ? undefined : '4 3'}
+            />
             <text x={x} y={PAD.t - 5} textAnchor="middle" fontSize={10} fill={Math.abs(k) === 6 ? '#b42318' : '#64748b'}>
               {k > 0 ? '+' : '−'}
               {Math.abs(k)}σ
@@ -125,15 +154,24 @@ export function Histogram(props: { hist: Hist; mean: number; std: number; grid: 
           {fmtNum(t, 3)}
         </text>
       ))}
-      {[1, 10, 100, 1000, 10000, 100000].filter((c) => Math.log10(1 + c) <= maxLog).map((c) => (
-        <g key={c}>
-          <line x1={PAD.l - 4} x2={PAD.l} y1={Y(c)} y2={Y(c)} stroke="#334155" />
-          <text x={PAD.l - 6} y={Y(c) + 3} textAnchor="end" fontSize={10} fill="#475569">
-            {c >= 1000 ? `${c / 1000}k` : c}
-          </text>
-        </g>
-      ))}
-      <text x={12} y={PAD.t + (H - PAD.t - PAD.b) / 2} fontSize={10} fill="#64748b" transform={`rotate(-90 12 ${PAD.t + (H - PAD.t - PAD.b) / 2})`} textAnchor="middle">
+      {[1, 10, 100, 1000, 10000, 100000]
+        .filter((c) => Math.log10(1 + c) <= maxLog)
+        .map((c) => (
+          <g key={c}>
+            <line x1={PAD.l - 4} x2={PAD.l} y1={Y(c)} y2={Y(c)} stroke="#334155" />
+            <text x={PAD.l - 6} y={Y(c) + 3} textAnchor="end" fontSize={10} fill="#475569">
+              {c >= 1000 ? `${c / 1000}k` : c}
+            </text>
+          </g>
+        ))}
+      <text
+        x={12}
+        y={PAD.t + (H - PAD.t - PAD.b) / 2}
+        fontSize={10}
+        fill="#64748b"
+        transform={`rotate(-90 12 ${PAD.t + (H - PAD.t - PAD.b) / 2})`}
+        textAnchor="middle"
+      >
         count (log)
       </text>
       {/* clip handles */}

@@ -28,7 +28,11 @@ function ImageThumb({ index }: { index: number }) {
   const [img, setImg] = useState<{ pixels: Uint8Array; label: number } | null>(null);
   useEffect(() => {
     let live = true;
-    if (ready) getImages(evalSet, [index]).then((r) => live && setImg(r[0]), () => live && setImg(null));
+    if (ready)
+      getImages(evalSet, [index]).then(
+        (r) => live && setImg(r[0]),
+        () => live && setImg(null),
+      );
     return () => {
       live = false;
     };
@@ -54,16 +58,35 @@ export function OperandPicker() {
   return (
     <div className="toolbar">
       <div className="seg" role="radiogroup" aria-label="Operand">
-        <button type="button" role="radio" aria-checked={operand === 'a'} className={`seg-btn ${operand === 'a' ? 'on dark' : ''}`} onClick={() => setOperand('a')}>
+        <button
+          type="button"
+          role="radio"
+          aria-checked={operand === 'a'}
+          className={`seg-btn ${operand === 'a' ? 'on dark' : ''}`}
+          onClick={() => setOperand('a')}
+        >
           A · {aName}
         </button>
-        <button type="button" role="radio" aria-checked={operand === 'b'} className={`seg-btn ${operand === 'b' ? 'on dark' : ''}`} onClick={() => setOperand('b')}>
+        <button
+          type="button"
+          role="radio"
+          aria-checked={operand === 'b'}
+          className={`seg-btn ${operand === 'b' ? 'on dark' : ''}`}
+          onClick={() => setOperand('b')}
+        >
           B · {bName}
         </button>
       </div>
       <label className="inline-field">
         <span>image #</span>
-        <input type="number" min={0} value={image} onChange={(e) => setImage(Number(e.target.value) || 0)} aria-label="Image index" style={{ width: 80 }} />
+        <input
+          type="number"
+          min={0}
+          value={image}
+          onChange={(e) => setImage(Number(e.target.value) || 0)}
+          aria-label="Image index"
+          style={{ width: 80 }}
+        />
       </label>
       <ImageThumb index={image} />
       <span className="muted">
@@ -114,7 +137,12 @@ const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: Sw
       <text x={X(bestFraction) - 3} y={pad.t + 10} fontSize={10} textAnchor="end" fill="#15803d">
         best MSE
       </text>
-      <polyline points={sweep.map((p) => `${X(p.fraction).toFixed(1)},${Y(p.sqnrDb).toFixed(1)}`).join(' ')} fill="none" stroke="#4f46e5" strokeWidth={2} />
+      <polyline
+        points={sweep.map((p) => `${X(p.fraction).toFixed(1)},${Y(p.sqnrDb).toFixed(1)}`).join(' ')}
+        fill="none"
+        stroke="#4f46e5"
+        strokeWidth={2}
+      />
     </svg>
   );
 });
@@ -122,7 +150,17 @@ const SweepChart = memo(function SweepChart({ sweep, bestFraction }: { sweep: Sw
 // The charts are memoized and fed deferred props (OutliersView): a progress tick or the
 // 'loading' flag does not re-render them, and new statistics render in an interruptible
 // transition, so the page never stalls for the seconds hundreds of SVG bars take to build.
-const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+const ClipPanel = memo(function ClipPanel({
+  o,
+  bits,
+  symmetric,
+  siteKey,
+}: {
+  o: OperandStats;
+  bits: Bits;
+  symmetric: boolean;
+  siteKey: string;
+}) {
   // the user's clip belongs to these statistics; new statistics start from min/max in the same
   // render (an effect resetting it would draw everything twice per update)
   const initial = useMemo(() => defaultClip(o, symmetric), [o, symmetric]);
@@ -150,24 +188,55 @@ const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: 
             <strong data-testid="beyond6">{pct(o.beyond6Sigma, 3)}</strong> · grid INT{bits} {symmetric ? 'sym' : 'asym'}
           </>
         }
-        csv={() => o.histogram.counts.map((c, i) => ({ lo: o.histogram.lo + ((o.histogram.hi - o.histogram.lo) * i) / o.histogram.counts.length, count: c }))}
+        csv={() =>
+          o.histogram.counts.map((c, i) => ({
+            lo: o.histogram.lo + ((o.histogram.hi - o.histogram.lo) * i) / o.histogram.counts.length,
+            count: c,
+          }))
+        }
         file={`histogram-${siteKey}`}
         className="span-2 hist-card"
       >
-        <Histogram hist={o.histogram} mean={o.mean} std={o.std} grid={grid} clip={clip} onClip={setClip} title="activation histogram" gridA={gridA} />
+        <Histogram
+          hist={o.histogram}
+          mean={o.mean}
+          std={o.std}
+          grid={grid}
+          clip={clip}
+          onClip={setClip}
+          title="activation histogram"
+          gridA={gridA}
+        />
         {gridA && (
           <div className="muted small-note" data-testid="grid-a-legend">
-            <span className="ab-tag ab-a">A</span> teal lines: {gridA.label} · <span className="ab-tag ab-b">B</span> dashed: this plan's grid (with the clip range)
+            <span className="ab-tag ab-a">A</span> teal lines: {gridA.label} · <span className="ab-tag ab-b">B</span> dashed: this plan's
+            grid (with the clip range)
           </div>
         )}
         <div className="clip-controls">
           <label className="field">
             <span className="field-label">clip min {fmtNum(clip[0], 3)}</span>
-            <input type="range" min={Math.min(o.min, 0)} max={0} step={(Math.abs(o.min) || 1) / 200} value={clip[0]} onChange={(e) => setClip([Number(e.target.value), clip[1]])} aria-label="Clip minimum" />
+            <input
+              type="range"
+              min={Math.min(o.min, 0)}
+              max={0}
+              step={(Math.abs(o.min) || 1) / 200}
+              value={clip[0]}
+              onChange={(e) => setClip([Number(e.target.value), clip[1]])}
+              aria-label="Clip minimum"
+            />
           </label>
           <label className="field">
             <span className="field-label">clip max {fmtNum(clip[1], 3)}</span>
-            <input type="range" min={0} max={Math.max(o.max, 0)} step={(Math.abs(o.max) || 1) / 200} value={clip[1]} onChange={(e) => setClip([clip[0], Number(e.target.value)])} aria-label="Clip maximum" />
+            <input
+              type="range"
+              min={0}
+              max={Math.max(o.max, 0)}
+              step={(Math.abs(o.max) || 1) / 200}
+              value={clip[1]}
+              onChange={(e) => setClip([clip[0], Number(e.target.value)])}
+              aria-label="Clip maximum"
+            />
           </label>
           <div className="clip-stats" data-testid="clip-stats">
             <div>
@@ -192,7 +261,12 @@ const ClipPanel = memo(function ClipPanel({ o, bits, symmetric, siteKey }: { o: 
           </div>
         </div>
       </ChartCard>
-      <ChartCard title="SQNR vs clip range" subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`} csv={() => (sweep ?? []).map((p) => ({ ...p }))} file={`clip-sweep-${siteKey}`}>
+      <ChartCard
+        title="SQNR vs clip range"
+        subtitle={`INT${bits} on the ${o.sample.length}-value sample; range scaled from min/max`}
+        csv={() => (sweep ?? []).map((p) => ({ ...p }))}
+        file={`clip-sweep-${siteKey}`}
+      >
         {sweep && best ? <SweepChart sweep={sweep} bestFraction={best.fraction} /> : <div className="empty">computing the sweep…</div>}
       </ChartCard>
     </>
@@ -203,7 +277,12 @@ const PerChannel = memo(function PerChannel({ o, siteKey }: { o: OperandStats; s
   const [sorted, setSorted] = useState(false);
   const data = useMemo(() => {
     const d = o.colAbsMax.map((v, c) => ({ channel: c, absmax: v }));
-    return sorted ? d.slice().sort((a, b) => b.absmax - a.absmax).map((x, i) => ({ ...x, rank: i })) : d;
+    return sorted
+      ? d
+          .slice()
+          .sort((a, b) => b.absmax - a.absmax)
+          .map((x, i) => ({ ...x, rank: i }))
+      : d;
   }, [o, sorted]);
   const thr = o.mean + 6 * o.std;
   return (
@@ -229,19 +308,37 @@ const PerChannel = memo(function PerChannel({ o, siteKey }: { o: OperandStats; s
   );
 });
 
-const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: OperandStats; bits: Bits; symmetric: boolean; siteKey: string }) {
+const PerToken = memo(function PerToken({
+  o,
+  bits,
+  symmetric,
+  siteKey,
+}: {
+  o: OperandStats;
+  bits: Bits;
+  symmetric: boolean;
+  siteKey: string;
+}) {
   const rowName = o.role === 'a' ? 'token' : 'row';
   const { qmin, qmax } = intRange(bits, symmetric);
   // Error of the same tensor at two granularities: measured by the engine on this very operand
   // (granularityError) when it used these bits; else the uniform-noise model MSE ≈ s²/12
-  const ge = o.granularityError && o.granularityError.bits === bits && o.granularityError.symmetric === symmetric ? o.granularityError : undefined;
+  const ge =
+    o.granularityError && o.granularityError.bits === bits && o.granularityError.symmetric === symmetric ? o.granularityError : undefined;
   const measured = ge !== undefined;
   const tensorScale = scaleZero(o.min, o.max, bits, symmetric).scale;
   const perTensor = ge ? ge.perTensorMse : (tensorScale * tensorScale) / 12;
   const data = o.rowMin.map((lo, r) => {
     const hi = o.rowMax[r];
     const s = scaleZero(lo, hi, bits, symmetric).scale;
-    return { [rowName]: r, range: [lo, hi] as [number, number], min: lo, max: hi, perTensor, perToken: ge ? ge.perRowMse[r] : (s * s) / 12 };
+    return {
+      [rowName]: r,
+      range: [lo, hi] as [number, number],
+      min: lo,
+      max: hi,
+      perTensor,
+      perToken: ge ? ge.perRowMse[r] : (s * s) / 12,
+    };
   });
   const meanTok = data.reduce((a, d) => a + d.perToken, 0) / Math.max(1, data.length);
   const tokMse = data.map((d) => d.perToken).filter((x) => x > 0);
@@ -250,7 +347,12 @@ const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: Op
   const spread = Math.max(...spans) / Math.max(1e-12, Math.min(...spans.filter((x) => x > 0)));
   return (
     <>
-      <ChartCard title={`Per-${rowName} range`} subtitle={`min..max of each of ${o.rows} ${rowName}s · widest/narrowest span ${Number.isFinite(spread) ? spread.toFixed(1) : '—'}×`} csv={() => data.map(({ range: _r, ...d }) => d)} file={`per-${rowName}-range-${siteKey}`}>
+      <ChartCard
+        title={`Per-${rowName} range`}
+        subtitle={`min..max of each of ${o.rows} ${rowName}s · widest/narrowest span ${Number.isFinite(spread) ? spread.toFixed(1) : '—'}×`}
+        csv={() => data.map(({ range: _r, ...d }) => d)}
+        file={`per-${rowName}-range-${siteKey}`}
+      >
         <BarsSvg
           title={`min..max per ${rowName}`}
           data={data.map((d) => ({ lo: d.min, hi: d.max, color: '#0ea5e9' }))}
@@ -263,8 +365,10 @@ const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: Op
         title={`Per-tensor vs per-${rowName} error`}
         subtitle={
           <>
-            INT{bits} {symmetric ? 'sym' : 'asym'} [{qmin}, {qmax}] · {measured ? `measured MSE (SQNR ${ge!.perTensorSqnrDb.toFixed(1)} vs ${ge!.perRowSqnrDb.toFixed(1)} dB)` : 'model MSE ≈ s²/12'}: per-tensor <strong>{fmtNum(perTensor, 3)}</strong> vs per-{rowName} mean{' '}
-            <strong>{fmtNum(meanTok, 3)}</strong> ({(perTensor / Math.max(1e-30, meanTok)).toFixed(1)}× lower)
+            INT{bits} {symmetric ? 'sym' : 'asym'} [{qmin}, {qmax}] ·{' '}
+            {measured ? `measured MSE (SQNR ${ge!.perTensorSqnrDb.toFixed(1)} vs ${ge!.perRowSqnrDb.toFixed(1)} dB)` : 'model MSE ≈ s²/12'}:
+            per-tensor <strong>{fmtNum(perTensor, 3)}</strong> vs per-{rowName} mean <strong>{fmtNum(meanTok, 3)}</strong> (
+            {(perTensor / Math.max(1e-30, meanTok)).toFixed(1)}× lower)
           </>
         }
         csv={() => data.map(({ range: _r, ...d }) => d)}
@@ -288,7 +392,19 @@ const PerToken = memo(function PerToken({ o, bits, symmetric, siteKey }: { o: Op
  * here, else one line that opens it. Closed, nothing of it renders — an INT plan's Outliers view
  * stays one screen tall at 1440×900 and its re-renders stay short while scoring.
  */
-function FormatsSection({ d, operand, op, hist, planned }: { d: SiteStats; operand: "a" | "b"; op: OperandScheme; hist: Hist; planned: boolean }) {
+function FormatsSection({
+  d,
+  operand,
+  op,
+  hist,
+  planned,
+}: {
+  d: SiteStats;
+  operand: 'a' | 'b';
+  op: OperandScheme;
+  hist: Hist;
+  planned: boolean;
+}) {
   const [open, setOpen] = useState(planned);
   if (!open)
     return (
@@ -330,14 +446,22 @@ export function OutliersView() {
       </div>
       {!o || d?.site !== siteIdx ? (
         <div className="empty big span-2">
-          {stats.error ? `Statistics failed: ${stats.error}` : status.state === 'error' ? 'No statistics: the engine is not running.' : stats.loading ? 'Collecting statistics…' : 'Waiting for the engine…'}
+          {stats.error
+            ? `Statistics failed: ${stats.error}`
+            : status.state === 'error'
+              ? 'No statistics: the engine is not running.'
+              : stats.loading
+                ? 'Collecting statistics…'
+                : 'Waiting for the engine…'}
         </div>
       ) : (
         <>
           <div className="span-2 stat-row">
             <div className="stat">
               <span className="k">site output SQNR</span>
-              <span className="v" data-testid="output-sqnr">{Number.isFinite(d.outputSqnrDb) ? `${d.outputSqnrDb.toFixed(1)} dB` : '∞ (exact)'}</span>
+              <span className="v" data-testid="output-sqnr">
+                {Number.isFinite(d.outputSqnrDb) ? `${d.outputSqnrDb.toFixed(1)} dB` : '∞ (exact)'}
+              </span>
             </div>
             <div className="stat">
               <span className="k">output MSE</span>
@@ -354,7 +478,12 @@ export function OutliersView() {
               <span className={`v path-badge p-${d.path.path}`}>{PATH_LABEL[d.path.path]}</span>
             </div>
             {op.bits === 32 && <div className="muted">operand is FP32 in this plan — the grid shows INT8 for comparison</div>}
-            {op.bits !== 32 && op.format && op.format !== 'int' && <div className="muted">operand is {operandLabel(op)} in this plan — the histogram's INT{op.bits} grid is for comparison; the format's own grid is below</div>}
+            {op.bits !== 32 && op.format && op.format !== 'int' && (
+              <div className="muted">
+                operand is {operandLabel(op)} in this plan — the histogram's INT{op.bits} grid is for comparison; the format's own grid is
+                below
+              </div>
+            )}
             {stats.loading && <div className="muted">updating…</div>}
           </div>
           {od && (
@@ -362,7 +491,16 @@ export function OutliersView() {
               <ClipPanel o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
               <PerChannel o={od} siteKey={keyD} />
               <PerToken o={od} bits={bitsD} symmetric={symD} siteKey={keyD} />
-              {d.formats && <FormatsSection key={`${d.site}:${operand}`} d={d} operand={operand} op={op} hist={od.histogram} planned={(!!op.format && op.format !== 'int' && op.bits !== 32) || !!scheme.rotation} />}
+              {d.formats && (
+                <FormatsSection
+                  key={`${d.site}:${operand}`}
+                  d={d}
+                  operand={operand}
+                  op={op}
+                  hist={od.histogram}
+                  planned={(!!op.format && op.format !== 'int' && op.bits !== 32) || !!scheme.rotation}
+                />
+              )}
             </>
           )}
         </>

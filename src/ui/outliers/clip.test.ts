@@ -8,7 +8,12 @@ describe('clipError', () => {
   const max = Math.max(...sample);
 
   it('at the min/max clip equals per-tensor fake quantization of src/quant', () => {
-    for (const [bits, sym] of [[8, false], [4, false], [4, true], [2, false]] as const) {
+    for (const [bits, sym] of [
+      [8, false],
+      [4, false],
+      [4, true],
+      [2, false],
+    ] as const) {
       const r = clipError(sample, sym ? -Math.max(-min, max) : Math.min(min, 0), Math.max(max, 0), bits, sym);
       const q = quantizeMatrix(sample, 1, sample.length, { bits, symmetric: sym, granularity: 'tensor' });
       const xh = dequantizeMatrix(q);

@@ -17,7 +17,9 @@ export interface ClipResult {
 
 export function clipError(sample: number[], lo: number, hi: number, bits: Bits, symmetric: boolean): ClipResult {
   const range = intRange(bits, symmetric);
-  const sz = symmetric ? scaleZero(-Math.max(Math.abs(lo), Math.abs(hi)), Math.max(Math.abs(lo), Math.abs(hi)), bits, true) : scaleZero(lo, hi, bits, false);
+  const sz = symmetric
+    ? scaleZero(-Math.max(Math.abs(lo), Math.abs(hi)), Math.max(Math.abs(lo), Math.abs(hi)), bits, true)
+    : scaleZero(lo, hi, bits, false);
   let se = 0;
   let sig = 0;
   let clipped = 0;
@@ -48,7 +50,15 @@ export type SweepPoint = {
 };
 
 /** Point i (1..steps) of clipSweep: the sweep can be computed a few points at a time. */
-export function clipSweepPoint(sample: number[], min: number, max: number, bits: Bits, symmetric: boolean, i: number, steps = 40): SweepPoint {
+export function clipSweepPoint(
+  sample: number[],
+  min: number,
+  max: number,
+  bits: Bits,
+  symmetric: boolean,
+  i: number,
+  steps = 40,
+): SweepPoint {
   const f = 0.02 + (0.98 * i) / steps;
   const lo = Math.min(0, min) * f;
   const hi = Math.max(0, max) * f;
@@ -60,7 +70,16 @@ export function clipSweepPoint(sample: number[], min: number, max: number, bits:
  * clipSweep in slices of `per` points between macrotasks (a 40-point sweep over a 4096-value
  * sample is ~70 ms of main thread): `done` receives the whole sweep; the returned function cancels.
  */
-export function clipSweepChunked(sample: number[], min: number, max: number, bits: Bits, symmetric: boolean, done: (s: SweepPoint[]) => void, steps = 40, per = 8): () => void {
+export function clipSweepChunked(
+  sample: number[],
+  min: number,
+  max: number,
+  bits: Bits,
+  symmetric: boolean,
+  done: (s: SweepPoint[]) => void,
+  steps = 40,
+  per = 8,
+): () => void {
   const out: SweepPoint[] = [];
   let cancelled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -33,7 +33,17 @@ function stepPlans(ctx: ReturnType<typeof useStore.getState>['presetContext']): 
   return STAGE_STEPS.map((s) => presetById(s.preset)!.build(ctx));
 }
 
-function Headline({ fig, progress, error, isFp32 }: { fig: StageFigure | null; progress: { done: number; total: number } | null; error: string | null; isFp32: boolean }) {
+function Headline({
+  fig,
+  progress,
+  error,
+  isFp32,
+}: {
+  fig: StageFigure | null;
+  progress: { done: number; total: number } | null;
+  error: string | null;
+  isFp32: boolean;
+}) {
   if (!fig)
     return (
       <div className="stage-metrics" data-testid="stage-figure" data-ready="false">
@@ -44,7 +54,14 @@ function Headline({ fig, progress, error, isFp32 }: { fig: StageFigure | null; p
             <div className="stage-sub">{error}</div>
           ) : progress ? (
             <>
-              <div className="stage-progress" role="progressbar" aria-valuemin={0} aria-valuemax={progress.total} aria-valuenow={progress.done} aria-label="validation images scored">
+              <div
+                className="stage-progress"
+                role="progressbar"
+                aria-valuemin={0}
+                aria-valuemax={progress.total}
+                aria-valuenow={progress.done}
+                aria-label="validation images scored"
+              >
                 <div style={{ width: `${((100 * progress.done) / Math.max(1, progress.total)).toFixed(0)}%` }} />
               </div>
               <div className="stage-sub">
@@ -149,7 +166,8 @@ function PinnedLine({ plan }: { plan: Plan }) {
       {pairing.ok ? (
         <span className={`stage-live-d ${deltaClass(pairing.delta)}`} data-testid="stage-pinned-delta">
           {' '}
-          · this step − A on the live subset: {signed(pairing.delta.delta)} pp {ci(pairing.delta.lo, pairing.delta.hi)} paired, n = {pairing.delta.n}
+          · this step − A on the live subset: {signed(pairing.delta.delta)} pp {ci(pairing.delta.lo, pairing.delta.hi)} paired, n ={' '}
+          {pairing.delta.n}
           {pairing.delta.withinNoise ? ', within noise' : ''}
         </span>
       ) : (
@@ -175,9 +193,9 @@ export function StageView() {
   const isFp32 = plan.sites.every((s) => s.a.bits === 32 && s.b.bits === 32);
 
   // entering stage mode (or a link to a step) shows that step's plan
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only a change of step applies its preset; a plan edited at this step stays
   useEffect(() => {
     if (planKey(useStore.getState().plan) !== keys[step]) applyPreset(cur.preset);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [step]);
 
   // every step's validation figure: from study.json or scored in the background while on stage
@@ -196,7 +214,8 @@ export function StageView() {
       const s = useStore.getState().stageStep;
       const last = STAGE_STEPS.length - 1;
       let next: number | null = null;
-      if (e.key === 'ArrowRight' || e.key === 'PageDown' || (e.key === ' ' && !(t instanceof HTMLButtonElement))) next = Math.min(last, s + 1);
+      if (e.key === 'ArrowRight' || e.key === 'PageDown' || (e.key === ' ' && !(t instanceof HTMLButtonElement)))
+        next = Math.min(last, s + 1);
       else if (e.key === 'ArrowLeft' || e.key === 'PageUp') next = Math.max(0, s - 1);
       else if (e.key === 'Home') next = 0;
       else if (e.key === 'End') next = last;
@@ -223,7 +242,14 @@ export function StageView() {
         </div>
         <div className="stage-dots">
           {STAGE_STEPS.map((s, i) => (
-            <button key={s.title} type="button" className={i === step ? 'on' : ''} aria-label={`step ${i + 1}: ${s.title}`} aria-current={i === step ? 'step' : undefined} onClick={() => setStep(i)} />
+            <button
+              key={s.title}
+              type="button"
+              className={i === step ? 'on' : ''}
+              aria-label={`step ${i + 1}: ${s.title}`}
+              aria-current={i === step ? 'step' : undefined}
+              onClick={() => setStep(i)}
+            />
           ))}
         </div>
         <button type="button" className="btn stage-exit" onClick={() => setView('accuracy')}>

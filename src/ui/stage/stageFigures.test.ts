@@ -6,7 +6,12 @@ import { canonicalJson, figuresFromStudy, planKey } from './stageFigures';
 /** the plan with every object's keys in reverse order: the same plan, written differently */
 function reordered(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(reordered);
-  if (x && typeof x === 'object') return Object.fromEntries(Object.keys(x).reverse().map((k) => [k, reordered((x as Record<string, unknown>)[k])]));
+  if (x && typeof x === 'object')
+    return Object.fromEntries(
+      Object.keys(x)
+        .reverse()
+        .map((k) => [k, reordered((x as Record<string, unknown>)[k])]),
+    );
   return x;
 }
 
@@ -15,7 +20,11 @@ const study = (rows: unknown[]) => ({ version: 2, split: { 'val-report': { set: 
 describe('stage figures from study.json', () => {
   it('matches a row to a preset by the canonical JSON of its validated sites, whatever the key order and name', () => {
     const plan = P.w8a8PerToken();
-    const row = { key: 'w8a8', plan: { ...(reordered(plan) as object), name: 'another name' }, cells: { 'val-report': { n: 2500, correct: 1860, a_only: 12, b_only: 9 } } };
+    const row = {
+      key: 'w8a8',
+      plan: { ...(reordered(plan) as object), name: 'another name' },
+      cells: { 'val-report': { n: 2500, correct: 1860, a_only: 12, b_only: 9 } },
+    };
     expect(JSON.stringify(reordered(plan))).not.toBe(JSON.stringify(plan));
     const figs = figuresFromStudy(study([row]));
     const f = figs.get(planKey(plan));

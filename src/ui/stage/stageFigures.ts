@@ -66,10 +66,14 @@ export function figuresFromStudy(json: unknown): Map<string, StageFigure> {
   const j = json as { version?: number; rows?: unknown; split?: Record<string, { offset?: number; limit?: number }> };
   if (!j || j.version !== 2 || !Array.isArray(j.rows)) return out;
   const split = j.split?.[STUDY_CELL];
-  const images = split && Number.isInteger(split.offset) && Number.isInteger(split.limit) ? `validation images ${split.offset}–${split.offset! + split.limit! - 1}` : 'validation report half';
+  const images =
+    split && Number.isInteger(split.offset) && Number.isInteger(split.limit)
+      ? `validation images ${split.offset}–${split.offset! + split.limit! - 1}`
+      : 'validation report half';
   for (const row of j.rows as StudyRow[]) {
     const cell = row?.cells?.[STUDY_CELL];
-    if (!cell || !Number.isInteger(cell.n) || !Number.isInteger(cell.correct) || cell.n <= 0 || cell.correct < 0 || cell.correct > cell.n) continue;
+    if (!cell || !Number.isInteger(cell.n) || !Number.isInteger(cell.correct) || cell.n <= 0 || cell.correct < 0 || cell.correct > cell.n)
+      continue;
     let key: string;
     try {
       key = planKey(row.plan as Plan);
@@ -217,7 +221,11 @@ export function startStageFigures(plans: Plan[], fp32: Plan, first: number): () 
         const mine = key === fpKey ? base : await scoreInChunks(key, p, total, signal);
         let k = 0;
         for (const v of mine) k += v;
-        patch(key, { figure: { source: 'computed', images, acc: wilson(k, total), delta: key === fpKey ? null : pairedDelta(base, mine) }, progress: null, error: null });
+        patch(key, {
+          figure: { source: 'computed', images, acc: wilson(k, total), delta: key === fpKey ? null : pairedDelta(base, mine) },
+          progress: null,
+          error: null,
+        });
         if (!figureState(fpKey).figure) {
           let kf = 0;
           for (const v of base) kf += v;

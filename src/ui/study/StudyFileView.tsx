@@ -7,7 +7,24 @@
  * study of the page (studyRunner.ts, the same study on a smaller split) is shown by this view too.
  */
 import { useMemo, useState } from 'react';
-import { Area, Bar, BarChart, CartesianGrid, ComposedChart, ErrorBar, Legend, Line, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import {
+  Area,
+  Bar,
+  BarChart,
+  CartesianGrid,
+  ComposedChart,
+  ErrorBar,
+  Legend,
+  Line,
+  ReferenceLine,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+  ZAxis,
+} from 'recharts';
 import type { Plan } from '../../plan/plan';
 import { planCost } from './studyRunner';
 import { PlanError, validatePlan } from '../../plan/plan';
@@ -24,13 +41,39 @@ function niceRange(lo: number, hi: number, step: number): [number, number] {
 }
 
 /** An interval on a track scaled to [min, max] (percent positions: no text in the drawing). */
-function Track({ lo, hi, v, min, max, tone, band, zero, testid }: { lo: number; hi: number; v: number; min: number; max: number; tone?: string; band?: [number, number]; zero?: boolean; testid?: string }) {
+function Track({
+  lo,
+  hi,
+  v,
+  min,
+  max,
+  tone,
+  band,
+  zero,
+  testid,
+}: {
+  lo: number;
+  hi: number;
+  v: number;
+  min: number;
+  max: number;
+  tone?: string;
+  band?: [number, number];
+  zero?: boolean;
+  testid?: string;
+}) {
   const X = (x: number) => `${(100 * Math.min(1, Math.max(0, (x - min) / (max - min || 1)))).toFixed(2)}%`;
   const W = (a: number, b: number) => `${(100 * Math.max(0, (Math.min(max, b) - Math.max(min, a)) / (max - min || 1))).toFixed(2)}%`;
   return (
     <div className={`forest-track ${tone ? `t-${tone}` : ''}`} data-testid={testid}>
       {zero && min < 0 && max > 0 && <span className="forest-zero" style={{ left: X(0) }} />}
-      {band && <span className="forest-band" style={{ left: X(band[0]), width: W(band[0], band[1]) }} title={`jitter band ${pc(band[0])}–${pc(band[1])}%`} />}
+      {band && (
+        <span
+          className="forest-band"
+          style={{ left: X(band[0]), width: W(band[0], band[1]) }}
+          title={`jitter band ${pc(band[0])}–${pc(band[1])}%`}
+        />
+      )}
       <span className="forest-ci" style={{ left: X(lo), width: W(lo, hi) }} />
       <span className="forest-dot" style={{ left: X(v) }} />
     </div>
@@ -41,7 +84,12 @@ function PinButton({ row }: { row: StudyRowModel }) {
   const pin = useStore((s) => s.pin);
   const pinned = useStore((s) => s.pinned);
   const [err, setErr] = useState<string | null>(null);
-  if (!row.plan) return <span className="muted small" title="this study.json row carries no plan">—</span>;
+  if (!row.plan)
+    return (
+      <span className="muted small" title="this study.json row carries no plan">
+        —
+      </span>
+    );
   const isPinned = pinned && JSON.stringify(pinned.sites) === JSON.stringify((row.plan as { sites?: unknown }).sites);
   return (
     <span>
@@ -89,13 +137,28 @@ function Forest({ model, cell }: { model: StudyModel; cell: string }) {
       title={`All ${rows.length} study rows · ${cell}`}
       subtitle={
         <>
-          accuracy with 95% Wilson interval (track {pc(amin, 0)}–{pc(amax, 0)}%; yellow: jitter band of chaotic rows) · Δ vs FP32 paired on the same {n} images, exact McNemar interval (track {pc(dmin, 0)} to +{pc(dmax, 0)} pp) · grey: within noise
+          accuracy with 95% Wilson interval (track {pc(amin, 0)}–{pc(amax, 0)}%; yellow: jitter band of chaotic rows) · Δ vs FP32 paired on
+          the same {n} images, exact McNemar interval (track {pc(dmin, 0)} to +{pc(dmax, 0)} pp) · grey: within noise
         </>
       }
       csv={() =>
         rows.map((r) => {
           const c = r.cells[cell];
-          return { key: r.key, label: r.label, cell, n: c.n, correct: c.correct, accuracy_pct: pc(c.acc.p, 2), lo_pct: pc(c.acc.lo, 2), hi_pct: pc(c.acc.hi, 2), delta_pp: c.delta ? pc(c.delta.delta, 2) : '', delta_lo_pp: c.delta ? pc(c.delta.lo, 2) : '', delta_hi_pp: c.delta ? pc(c.delta.hi, 2) : '', within_noise: c.delta?.withinNoise ?? '', chaotic: r.chaotic };
+          return {
+            key: r.key,
+            label: r.label,
+            cell,
+            n: c.n,
+            correct: c.correct,
+            accuracy_pct: pc(c.acc.p, 2),
+            lo_pct: pc(c.acc.lo, 2),
+            hi_pct: pc(c.acc.hi, 2),
+            delta_pp: c.delta ? pc(c.delta.delta, 2) : '',
+            delta_lo_pp: c.delta ? pc(c.delta.lo, 2) : '',
+            delta_hi_pp: c.delta ? pc(c.delta.hi, 2) : '',
+            within_noise: c.delta?.withinNoise ?? '',
+            chaotic: r.chaotic,
+          };
         })
       }
       file={`study-rows-${cell}`}
@@ -114,32 +177,64 @@ function Forest({ model, cell }: { model: StudyModel; cell: string }) {
           const tone = c.delta ? deltaTone(c.delta) : undefined;
           return (
             <div className="forest-row" key={r.key} data-testid={`study-row-${r.key}`}>
-              <span className="forest-label" title={`${r.label}${r.group ? ` · ${r.group}` : ''}${r.chaotic ? ' · chaotic: all sites INT4 or below per-tensor, see the jitter band' : ''}${r.notes.length ? `\n${r.notes.join('\n')}` : ''}`}>
+              <span
+                className="forest-label"
+                title={`${r.label}${r.group ? ` · ${r.group}` : ''}${r.chaotic ? ' · chaotic: all sites INT4 or below per-tensor, see the jitter band' : ''}${r.notes.length ? `\n${r.notes.join('\n')}` : ''}`}
+              >
                 {shortLabel(r.label, 34)}
                 {r.chaotic && <span className="muted"> ⚡</span>}
               </span>
               <span className="acc-fig">
-                {pc(c.acc.p)}% <span className="acc-ci">[{pc(c.acc.lo)}, {pc(c.acc.hi)}]</span>
+                {pc(c.acc.p)}%{' '}
+                <span className="acc-ci">
+                  [{pc(c.acc.lo)}, {pc(c.acc.hi)}]
+                </span>
                 {c.band && (
-                  <span className="band-note" title={`accuracy over the unjittered run and ${c.band.seeds} runs with inputs jittered by ${c.band.jitter}: a chaotic plan's figure moves this much on float rounding alone`}>
+                  <span
+                    className="band-note"
+                    title={`accuracy over the unjittered run and ${c.band.seeds} runs with inputs jittered by ${c.band.jitter}: a chaotic plan's figure moves this much on float rounding alone`}
+                  >
                     jitter {c.band.min_pct.toFixed(1)}–{c.band.max_pct.toFixed(1)}%
                   </span>
                 )}
               </span>
               <span className="forest-acc-track">
-                <Track lo={c.acc.lo} hi={c.acc.hi} v={c.acc.p} min={amin} max={amax} band={c.band ? [c.band.min_pct / 100, c.band.max_pct / 100] : undefined} />
+                <Track
+                  lo={c.acc.lo}
+                  hi={c.acc.hi}
+                  v={c.acc.p}
+                  min={amin}
+                  max={amax}
+                  band={c.band ? [c.band.min_pct / 100, c.band.max_pct / 100] : undefined}
+                />
               </span>
-              <span className={`forest-d delta-fig ${tone ? `delta-${tone}` : 'delta-none'}`} data-tone={tone} title={c.delta ? `${c.delta.aOnly} images only FP32 gets right, ${c.delta.bOnly} only this row; p = ${c.delta.p.toPrecision(2)}` : 'no paired Δ in this file'}>
-                <span className="nowrap">{r.key === 'fp32' ? 'baseline' : c.delta ? deltaText(c.delta).replace(', within noise', '') : '—'}</span>
+              <span
+                className={`forest-d delta-fig ${tone ? `delta-${tone}` : 'delta-none'}`}
+                data-tone={tone}
+                title={
+                  c.delta
+                    ? `${c.delta.aOnly} images only FP32 gets right, ${c.delta.bOnly} only this row; p = ${c.delta.p.toPrecision(2)}`
+                    : 'no paired Δ in this file'
+                }
+              >
+                <span className="nowrap">
+                  {r.key === 'fp32' ? 'baseline' : c.delta ? deltaText(c.delta).replace(', within noise', '') : '—'}
+                </span>
                 {c.delta?.withinNoise && r.key !== 'fp32' && <span className="noise-tag"> within noise</span>}
               </span>
-              {c.delta && r.key !== 'fp32' ? <Track lo={c.delta.lo} hi={c.delta.hi} v={c.delta.delta} min={dmin} max={dmax} tone={tone} zero /> : <span />}
+              {c.delta && r.key !== 'fp32' ? (
+                <Track lo={c.delta.lo} hi={c.delta.hi} v={c.delta.delta} min={dmin} max={dmax} tone={tone} zero />
+              ) : (
+                <span />
+              )}
               <PinButton row={r} />
             </div>
           );
         })}
       </div>
-      {rows.some((r) => r.cells[cell].delta?.withinNoise && r.key !== 'fp32') && <div className="muted small-note">“within noise”: the Δ's 95% interval holds 0 — drawn grey, neither a gain nor a loss.</div>}
+      {rows.some((r) => r.cells[cell].delta?.withinNoise && r.key !== 'fp32') && (
+        <div className="muted small-note">“within noise”: the Δ's 95% interval holds 0 — drawn grey, neither a gain nor a loss.</div>
+      )}
     </ChartCard>
   );
 }
@@ -176,10 +271,14 @@ function Scan({ model }: { model: StudyModel }) {
           <>
             one site INT4, the rest FP32 · ranked on val-sel, checked on val-report · bars: paired 95% intervals ·{' '}
             <strong data-testid="scan-rho">
-              {rho ? `Spearman ρ(val-sel, val-report) = ${rho.rho.toFixed(2)} [${rho.lo.toFixed(2)}, ${rho.hi.toFixed(2)}], n = ${rho.n} sites` : 'no rank correlation in the file'}
+              {rho
+                ? `Spearman ρ(val-sel, val-report) = ${rho.rho.toFixed(2)} [${rho.lo.toFixed(2)}, ${rho.hi.toFixed(2)}], n = ${rho.n} sites`
+                : 'no rank correlation in the file'}
             </strong>
             {rho && (rho.lo <= 0 ? ' — the interval holds 0: the ranking is not distinguishable from noise' : ' — the ranking replicates')}
-            {scan.selVsTest && ` · ρ(val-sel, test) = ${scan.selVsTest.rho.toFixed(2)} [${scan.selVsTest.lo.toFixed(2)}, ${scan.selVsTest.hi.toFixed(2)}]`} · click a bar to select the site
+            {scan.selVsTest &&
+              ` · ρ(val-sel, test) = ${scan.selVsTest.rho.toFixed(2)} [${scan.selVsTest.lo.toFixed(2)}, ${scan.selVsTest.hi.toFixed(2)}]`}{' '}
+            · click a bar to select the site
           </>
         ) : (
           `accuracy with one site INT4 on ${model.cellNames[0]} (old study.json: no halves, no paired Δ)`
@@ -189,10 +288,25 @@ function Scan({ model }: { model: StudyModel }) {
       file="single-site-scan"
     >
       <ResponsiveContainer width="100%" height={250}>
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 18, left: 0 }} barCategoryGap="12%" onClick={(e) => e?.activeLabel !== undefined && select(Number(e.activeLabel))}>
+        <BarChart
+          data={data}
+          margin={{ top: 8, right: 8, bottom: 18, left: 0 }}
+          barCategoryGap="12%"
+          onClick={(e) => e?.activeLabel !== undefined && select(Number(e.activeLabel))}
+        >
           <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey="site" tick={{ fontSize: 10 }} interval={0} label={{ value: 'site', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-          <YAxis tick={{ fontSize: 11 }} unit={useDelta ? ' pp' : '%'} width={56} domain={useDelta ? [(m: number) => Math.min(0, Math.floor(m)), (M: number) => Math.max(0, Math.ceil(M))] : ['auto', 'auto']} />
+          <XAxis
+            dataKey="site"
+            tick={{ fontSize: 10 }}
+            interval={0}
+            label={{ value: 'site', position: 'insideBottom', offset: -8, fontSize: 11 }}
+          />
+          <YAxis
+            tick={{ fontSize: 11 }}
+            unit={useDelta ? ' pp' : '%'}
+            width={56}
+            domain={useDelta ? [(m: number) => Math.min(0, Math.floor(m)), (M: number) => Math.max(0, Math.ceil(M))] : ['auto', 'auto']}
+          />
           <Tooltip
             content={({ payload, label }) =>
               payload?.length ? (
@@ -226,7 +340,13 @@ function Greedy({ model }: { model: StudyModel }) {
   const g = model.greedy!;
   const cell = g.curve['val-report'] ? 'val-report' : Object.keys(g.curve)[0];
   const fp = model.rows.find((r) => r.key === 'fp32')?.cells[cell];
-  const data = g.curve[cell].map((c, i) => ({ k: i + 1, site: g.order[i], acc: +(100 * c.acc.p).toFixed(2), ci: [+(100 * c.acc.lo).toFixed(2), +(100 * c.acc.hi).toFixed(2)] as [number, number], n: c.n }));
+  const data = g.curve[cell].map((c, i) => ({
+    k: i + 1,
+    site: g.order[i],
+    acc: +(100 * c.acc.p).toFixed(2),
+    ci: [+(100 * c.acc.lo).toFixed(2), +(100 * c.acc.hi).toFixed(2)] as [number, number],
+    n: c.n,
+  }));
   return (
     <ChartCard
       className="span-2"
@@ -246,9 +366,19 @@ function Greedy({ model }: { model: StudyModel }) {
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="k" tick={{ fontSize: 11 }} label={{ value: 'INT4 sites', position: 'insideBottom', offset: -8, fontSize: 11 }} />
           <YAxis tick={{ fontSize: 11 }} unit="%" width={48} domain={['auto', 'auto']} />
-          <Tooltip formatter={(v) => (Array.isArray(v) ? `[${v[0]}, ${v[1]}]%` : `${v}%`)} labelFormatter={(k) => `${k} sites (+ site ${data[Number(k) - 1]?.site})`} />
+          <Tooltip
+            formatter={(v) => (Array.isArray(v) ? `[${v[0]}, ${v[1]}]%` : `${v}%`)}
+            labelFormatter={(k) => `${k} sites (+ site ${data[Number(k) - 1]?.site})`}
+          />
           <Area dataKey="ci" stroke="none" fill="#fde68a" fillOpacity={0.7} isAnimationActive={false} name="95% CI" />
-          {fp && <ReferenceLine y={+(100 * fp.acc.p).toFixed(2)} stroke="#94a3b8" strokeDasharray="4 3" label={{ value: 'FP32', fontSize: 10, position: 'insideTopRight' }} />}
+          {fp && (
+            <ReferenceLine
+              y={+(100 * fp.acc.p).toFixed(2)}
+              stroke="#94a3b8"
+              strokeDasharray="4 3"
+              label={{ value: 'FP32', fontSize: 10, position: 'insideTopRight' }}
+            />
+          )}
           <Line dataKey="acc" stroke="#e8a317" strokeWidth={2} dot={{ r: 2 }} isAnimationActive={false} name={cell} />
         </ComposedChart>
       </ResponsiveContainer>
@@ -270,18 +400,42 @@ function BitOps({ model, cell }: { model: StudyModel; cell: string }) {
         } catch {
           return []; // a row whose plan this build cannot read has no bit-ops
         }
-        return [{ label: r.label, bitops: cost.bitops, avgBits: cost.avgBits, acc: +(100 * c.acc.p).toFixed(2), err: [+(100 * (c.acc.p - c.acc.lo)).toFixed(2), +(100 * (c.acc.hi - c.acc.p)).toFixed(2)], n: c.n }];
+        return [
+          {
+            label: r.label,
+            bitops: cost.bitops,
+            avgBits: cost.avgBits,
+            acc: +(100 * c.acc.p).toFixed(2),
+            err: [+(100 * (c.acc.p - c.acc.lo)).toFixed(2), +(100 * (c.acc.hi - c.acc.p)).toFixed(2)],
+            n: c.n,
+          },
+        ];
       }),
     [model, cell, sites],
   );
   if (!data.length) return null;
   return (
-    <ChartCard className="span-2" title={`Accuracy vs bit-ops · ${cell}`} subtitle="bit-ops = Σ MACs·bitsA·bitsB relative to FP32 (log scale) · bars: 95% Wilson interval" csv={() => data.map(({ err, ...d }) => d)} file={`bitops-${cell}`}>
+    <ChartCard
+      className="span-2"
+      title={`Accuracy vs bit-ops · ${cell}`}
+      subtitle="bit-ops = Σ MACs·bitsA·bitsB relative to FP32 (log scale) · bars: 95% Wilson interval"
+      csv={() => data.map(({ err, ...d }) => d)}
+      file={`bitops-${cell}`}
+    >
       <div data-testid="study-bitops">
         <ResponsiveContainer width="100%" height={240}>
           <ScatterChart margin={{ top: 8, right: 12, bottom: 18, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-            <XAxis dataKey="bitops" type="number" scale="log" domain={['auto', 1.2]} allowDataOverflow tick={{ fontSize: 11 }} tickFormatter={(v) => `${Number((v * 100).toPrecision(2))}%`} label={{ value: 'bit-ops vs FP32', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+            <XAxis
+              dataKey="bitops"
+              type="number"
+              scale="log"
+              domain={['auto', 1.2]}
+              allowDataOverflow
+              tick={{ fontSize: 11 }}
+              tickFormatter={(v) => `${Number((v * 100).toPrecision(2))}%`}
+              label={{ value: 'bit-ops vs FP32', position: 'insideBottom', offset: -8, fontSize: 11 }}
+            />
             <YAxis dataKey="acc" type="number" tick={{ fontSize: 11 }} unit="%" width={48} domain={['auto', 'auto']} />
             <ZAxis range={[36, 36]} />
             <Tooltip
@@ -291,7 +445,8 @@ function BitOps({ model, cell }: { model: StudyModel; cell: string }) {
                   <div className="tooltip">
                     <strong>{p.label}</strong>
                     <div>
-                      {p.acc.toFixed(2)}% [{(p.acc - p.err[0]).toFixed(1)}, {(p.acc + p.err[1]).toFixed(1)}] · n = {p.n} · bit-ops {(p.bitops * 100).toFixed(1)}% · mean {p.avgBits.toFixed(1)} bits
+                      {p.acc.toFixed(2)}% [{(p.acc - p.err[0]).toFixed(1)}, {(p.acc + p.err[1]).toFixed(1)}] · n = {p.n} · bit-ops{' '}
+                      {(p.bitops * 100).toFixed(1)}% · mean {p.avgBits.toFixed(1)} bits
                     </div>
                   </div>
                 ) : null;
@@ -309,7 +464,11 @@ function BitOps({ model, cell }: { model: StudyModel; cell: string }) {
 
 function Int4Share({ model, cell }: { model: StudyModel; cell: string }) {
   return (
-    <ChartCard className="span-2" title="INT4 share" subtitle={`how many sites can be INT4 within a loss budget: chosen on val-sel, reported on ${cell}`}>
+    <ChartCard
+      className="span-2"
+      title="INT4 share"
+      subtitle={`how many sites can be INT4 within a loss budget: chosen on val-sel, reported on ${cell}`}
+    >
       <table className="table" data-testid="int4-share">
         <thead>
           <tr>
@@ -344,13 +503,23 @@ function Int4Share({ model, cell }: { model: StudyModel; cell: string }) {
 export function StudyFileView({ model }: { model: StudyModel }) {
   const [cell, setCell] = useState(model.defaultCell);
   const shown = model.cellNames.includes(cell) ? cell : model.defaultCell;
-  const info = useMemo(() => [model.command && `\`${model.command}\``, model.date && model.date.slice(0, 10)].filter(Boolean).join(' · '), [model]);
+  const info = useMemo(
+    () => [model.command && `\`${model.command}\``, model.date && model.date.slice(0, 10)].filter(Boolean).join(' · '),
+    [model],
+  );
   return (
     <>
       <div className="span-2 toolbar">
         <div className="seg" role="radiogroup" aria-label="Study cell">
           {model.cellNames.map((c) => (
-            <button key={c} type="button" role="radio" aria-checked={shown === c} className={`seg-btn ${shown === c ? 'on dark' : ''}`} onClick={() => setCell(c)}>
+            <button
+              key={c}
+              type="button"
+              role="radio"
+              aria-checked={shown === c}
+              className={`seg-btn ${shown === c ? 'on dark' : ''}`}
+              onClick={() => setCell(c)}
+            >
               {c}
             </button>
           ))}

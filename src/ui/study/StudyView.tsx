@@ -59,7 +59,13 @@ export function StudyView() {
               {PART_LABEL[k]}
             </label>
           ))}
-          <button type="button" className="btn" disabled={!ready || st.running} onClick={() => void runLiveStudy({ images, sites, parts, granularityRows: GRANULARITY_ROWS })} data-testid="run-study">
+          <button
+            type="button"
+            className="btn"
+            disabled={!ready || st.running}
+            onClick={() => void runLiveStudy({ images, sites, parts, granularityRows: GRANULARITY_ROWS })}
+            data-testid="run-study"
+          >
             Run live study (≈{scores} scores of {images} images)
           </button>
           {st.running && (
@@ -68,17 +74,43 @@ export function StudyView() {
             </button>
           )}
           <div className="seg" role="radiogroup" aria-label="Study source">
-            <button type="button" role="radio" aria-checked={st.show === 'live'} className={`seg-btn ${st.show === 'live' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'live' })}>
+            <button
+              type="button"
+              role="radio"
+              aria-checked={st.show === 'live'}
+              className={`seg-btn ${st.show === 'live' ? 'on dark' : ''}`}
+              onClick={() => useStudy.setState({ show: 'live' })}
+            >
               live
             </button>
-            <button type="button" role="radio" aria-checked={st.show === 'file'} disabled={!fileModel} className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`} onClick={() => useStudy.setState({ show: 'file' })} title={trained ? `study.json is of the shipped model; the engine runs ${current.label}` : fileModel ? fileModel.source : 'no /models/vit-cifar10/study.json (run npm run study)'}>
+            <button
+              type="button"
+              role="radio"
+              aria-checked={st.show === 'file'}
+              disabled={!fileModel}
+              className={`seg-btn ${st.show === 'file' ? 'on dark' : ''}`}
+              onClick={() => useStudy.setState({ show: 'file' })}
+              title={
+                trained
+                  ? `study.json is of the shipped model; the engine runs ${current.label}`
+                  : fileModel
+                    ? fileModel.source
+                    : 'no /models/vit-cifar10/study.json (run npm run study)'
+              }
+            >
               study.json (shipped model)
             </button>
           </div>
         </div>
         {st.progress && (
           <div className="progress">
-            <div className="progress-track" role="progressbar" aria-valuemin={0} aria-valuemax={st.progress.total} aria-valuenow={st.progress.done}>
+            <div
+              className="progress-track"
+              role="progressbar"
+              aria-valuemin={0}
+              aria-valuemax={st.progress.total}
+              aria-valuenow={st.progress.done}
+            >
               <div className="progress-fill" style={{ width: `${((100 * st.progress.done) / st.progress.total).toFixed(1)}%` }} />
             </div>
             <span className="progress-text">
@@ -88,17 +120,32 @@ export function StudyView() {
         )}
         {trained && (
           <div className="muted small-note" data-testid="study-model-note">
-            The engine runs {current.label}: study.json&apos;s figures are of the shipped weights and are hidden; a live study scores the applied model.
+            The engine runs {current.label}: study.json&apos;s figures are of the shipped weights and are hidden; a live study scores the
+            applied model.
           </div>
         )}
         {st.error && <div className="inline-error">{st.error}</div>}
         {file && 'error' in file && <div className="inline-error">{file.error}</div>}
         <div className="muted small-note">
-          {st.show === 'file' && fileModel ? `Showing ${fileModel.source} (${fileModel.format === 'v2' ? 'held-out selection' : 'old format'}).` : d ? `Showing ${d.source}.` : 'Nothing yet.'} The live study is `npm run study` on a smaller split of the same kind: choices on
-          val images 0…n−1, reports on val 2500…2500+n−1 and test 0…n−1, every figure with its n and interval (at n = {images} one image is {(100 / Math.max(1, images)).toFixed(1)} pp). The CLI runs the full split.
+          {st.show === 'file' && fileModel
+            ? `Showing ${fileModel.source} (${fileModel.format === 'v2' ? 'held-out selection' : 'old format'}).`
+            : d
+              ? `Showing ${d.source}.`
+              : 'Nothing yet.'}{' '}
+          The live study is `npm run study` on a smaller split of the same kind: choices on val images 0…n−1, reports on val 2500…2500+n−1
+          and test 0…n−1, every figure with its n and interval (at n = {images} one image is {(100 / Math.max(1, images)).toFixed(1)} pp).
+          The CLI runs the full split.
         </div>
       </section>
-      {st.show === 'file' && fileModel ? <StudyFileView model={fileModel} /> : d ? <StudyFileView model={d} /> : <div className="empty big span-2">Run the live study, or run `npm run study` (a full scan writes public/models/vit-cifar10/study.json).</div>}
+      {st.show === 'file' && fileModel ? (
+        <StudyFileView model={fileModel} />
+      ) : d ? (
+        <StudyFileView model={d} />
+      ) : (
+        <div className="empty big span-2">
+          Run the live study, or run `npm run study` (a full scan writes public/models/vit-cifar10/study.json).
+        </div>
+      )}
     </div>
   );
 }

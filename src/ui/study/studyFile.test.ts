@@ -57,7 +57,17 @@ describe('study.json reader', () => {
     expect(m.rows.length).toBeGreaterThanOrEqual(40);
     const cells = m.rows.filter((r) => r.key !== 'fp32').flatMap((r) => Object.values(r.cells));
     expect(cells.length).toBeGreaterThanOrEqual(80);
-    expect(cells.every((c) => c.acc.n > 0 && c.acc.lo <= c.acc.p && c.acc.p <= c.acc.hi && c.delta !== null && c.delta.lo <= c.delta.delta && c.delta.delta <= c.delta.hi)).toBe(true);
+    expect(
+      cells.every(
+        (c) =>
+          c.acc.n > 0 &&
+          c.acc.lo <= c.acc.p &&
+          c.acc.p <= c.acc.hi &&
+          c.delta !== null &&
+          c.delta.lo <= c.delta.delta &&
+          c.delta.delta <= c.delta.hi,
+      ),
+    ).toBe(true);
   });
 
   it.each([

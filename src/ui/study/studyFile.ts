@@ -69,7 +69,8 @@ export class StudyFormatError extends Error {
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const num = (x: unknown, what: string): number => {
-  if (typeof x !== 'number' || !Number.isFinite(x)) throw new StudyFormatError(`${what} must be a finite number (got ${JSON.stringify(x)})`);
+  if (typeof x !== 'number' || !Number.isFinite(x))
+    throw new StudyFormatError(`${what} must be a finite number (got ${JSON.stringify(x)})`);
   return x;
 };
 
@@ -77,13 +78,21 @@ function readCell(c: unknown, where: string): StudyCell {
   if (!isObj(c)) throw new StudyFormatError(`${where} must be an object`);
   const n = num(c.n, `${where}.n`);
   const correct = num(c.correct, `${where}.correct`);
-  if (!(Number.isInteger(n) && Number.isInteger(correct) && correct >= 0 && correct <= n)) throw new StudyFormatError(`${where}: correct ${correct} of n ${n} is not a count`);
+  if (!(Number.isInteger(n) && Number.isInteger(correct) && correct >= 0 && correct <= n))
+    throw new StudyFormatError(`${where}: correct ${correct} of n ${n} is not a count`);
   // the interval is recomputed from the counts (one formula, src/quant/intervals.ts)
   const acc = wilson(correct, n);
   let delta: PairedDelta | null = null;
-  if (c.a_only !== undefined && c.b_only !== undefined) delta = pairedDeltaFromCounts(num(c.a_only, `${where}.a_only`), num(c.b_only, `${where}.b_only`), n);
+  if (c.a_only !== undefined && c.b_only !== undefined)
+    delta = pairedDeltaFromCounts(num(c.a_only, `${where}.a_only`), num(c.b_only, `${where}.b_only`), n);
   const cell: StudyCell = { n, correct, acc, delta };
-  if (isObj(c.band)) cell.band = { min_pct: num(c.band.min_pct, `${where}.band.min_pct`), max_pct: num(c.band.max_pct, `${where}.band.max_pct`), seeds: Number(c.band.seeds) || 0, jitter: Number(c.band.jitter) || 0 };
+  if (isObj(c.band))
+    cell.band = {
+      min_pct: num(c.band.min_pct, `${where}.band.min_pct`),
+      max_pct: num(c.band.max_pct, `${where}.band.max_pct`),
+      seeds: Number(c.band.seeds) || 0,
+      jitter: Number(c.band.jitter) || 0,
+    };
   return cell;
 }
 
@@ -94,7 +103,13 @@ function readCells(c: unknown, where: string): Record<string, StudyCell> {
 
 function readRank(x: unknown): RankStat | undefined {
   if (!isObj(x)) return undefined;
-  return { rho: num(x.rho, 'spearman.rho'), lo: num(x.lo, 'spearman.lo'), hi: num(x.hi, 'spearman.hi'), n: num(x.n, 'spearman.n'), method: typeof x.method === 'string' ? x.method : undefined };
+  return {
+    rho: num(x.rho, 'spearman.rho'),
+    lo: num(x.lo, 'spearman.lo'),
+    hi: num(x.hi, 'spearman.hi'),
+    n: num(x.n, 'spearman.n'),
+    method: typeof x.method === 'string' ? x.method : undefined,
+  };
 }
 
 const CELL_ORDER = ['val-report', 'test', 'val-sel'];
@@ -105,7 +120,15 @@ function parseV2(j: Record<string, unknown>, source: string): StudyModel {
     if (!isObj(r)) throw new StudyFormatError(`rows[${i}] must be an object`);
     const key = typeof r.key === 'string' ? r.key : `row${i}`;
     const notes = Array.isArray(r.notes) ? r.notes.filter((x): x is string => typeof x === 'string') : [];
-    return { key, label: typeof r.label === 'string' ? r.label : key, group: typeof r.group === 'string' ? r.group : '', plan: r.plan ?? null, chaotic: r.chaotic === true, cells: readCells(r.cells, `rows[${i}].cells`), notes };
+    return {
+      key,
+      label: typeof r.label === 'string' ? r.label : key,
+      group: typeof r.group === 'string' ? r.group : '',
+      plan: r.plan ?? null,
+      chaotic: r.chaotic === true,
+      cells: readCells(r.cells, `rows[${i}].cells`),
+      notes,
+    };
   });
   const present = new Set(rows.flatMap((r) => Object.keys(r.cells)));
   const cellNames = [...CELL_ORDER.filter((c) => present.has(c)), ...[...present].filter((c) => !CELL_ORDER.includes(c))];
@@ -114,7 +137,12 @@ function parseV2(j: Record<string, unknown>, source: string): StudyModel {
     scan = {
       sites: j.scan.sites.map((s, i) => {
         if (!isObj(s)) throw new StudyFormatError(`scan.sites[${i}] must be an object`);
-        return { site: num(s.site, `scan.sites[${i}].site`), name: String(s.name ?? ''), macs: Number(s.macs) || 0, cells: readCells(s.cells, `scan.sites[${i}].cells`) };
+        return {
+          site: num(s.site, `scan.sites[${i}].site`),
+          name: String(s.name ?? ''),
+          macs: Number(s.macs) || 0,
+          cells: readCells(s.cells, `scan.sites[${i}].cells`),
+        };
       }),
       selVsReport: readRank(j.scan.spearman_sel_vs_report),
       selVsTest: readRank(j.scan.spearman_sel_vs_test),
@@ -132,7 +160,14 @@ function parseV2(j: Record<string, unknown>, source: string): StudyModel {
   const int4Share = isObj(j.int4_share)
     ? Object.entries(j.int4_share).map(([threshold, v]) => {
         if (!isObj(v)) throw new StudyFormatError(`int4_share.${threshold} must be an object`);
-        return { threshold, k: num(v.k, `int4_share.${threshold}.k`), chosenOn: String(v.chosen_on ?? 'val-sel'), shareSites: Number(v.share_sites) || 0, shareMacs: Number(v.share_macs) || 0, cells: readCells(v.cells ?? {}, `int4_share.${threshold}.cells`) };
+        return {
+          threshold,
+          k: num(v.k, `int4_share.${threshold}.k`),
+          chosenOn: String(v.chosen_on ?? 'val-sel'),
+          shareSites: Number(v.share_sites) || 0,
+          shareMacs: Number(v.share_macs) || 0,
+          cells: readCells(v.cells ?? {}, `int4_share.${threshold}.cells`),
+        };
       })
     : [];
   return {
@@ -141,7 +176,7 @@ function parseV2(j: Record<string, unknown>, source: string): StudyModel {
     command: typeof j.command === 'string' ? j.command : undefined,
     date: typeof j.date === 'string' ? j.date : undefined,
     cellNames,
-    defaultCell: cellNames.includes('val-report') ? 'val-report' : cellNames[0] ?? 'val-report',
+    defaultCell: cellNames.includes('val-report') ? 'val-report' : (cellNames[0] ?? 'val-report'),
     rows,
     scan,
     greedy,
@@ -163,7 +198,15 @@ function parseV1(j: Record<string, unknown>, source: string): StudyModel {
   };
   const rows: StudyRowModel[] = Object.entries(res.rows as Record<string, unknown>).map(([key, r]) => {
     if (!isObj(r)) throw new StudyFormatError(`${setName}.rows.${key} must be an object`);
-    return { key, label: typeof r.label === 'string' ? r.label : key, group: '', plan: null, chaotic: false, cells: { [setName]: cellFromPct(num(r.accuracy, `${setName}.rows.${key}.accuracy`)) }, notes: [] };
+    return {
+      key,
+      label: typeof r.label === 'string' ? r.label : key,
+      group: '',
+      plan: null,
+      chaotic: false,
+      cells: { [setName]: cellFromPct(num(r.accuracy, `${setName}.rows.${key}.accuracy`)) },
+      notes: [],
+    };
   });
   const scanRows = Array.isArray(res.sensitivity_scan) ? (res.sensitivity_scan as Record<string, unknown>[]) : [];
   const greedyRaw = isObj(res.greedy) ? res.greedy : null;
@@ -175,7 +218,16 @@ function parseV1(j: Record<string, unknown>, source: string): StudyModel {
     cellNames: [setName],
     defaultCell: setName,
     rows,
-    scan: scanRows.length ? { sites: scanRows.map((s) => ({ site: Number(s.site), name: String(s.name ?? ''), macs: Number(s.macs) || 0, cells: { [setName]: cellFromPct(num(s.accuracy, 'sensitivity_scan.accuracy')) } })) } : null,
+    scan: scanRows.length
+      ? {
+          sites: scanRows.map((s) => ({
+            site: Number(s.site),
+            name: String(s.name ?? ''),
+            macs: Number(s.macs) || 0,
+            cells: { [setName]: cellFromPct(num(s.accuracy, 'sensitivity_scan.accuracy')) },
+          })),
+        }
+      : null,
     greedy:
       greedyRaw && Array.isArray(greedyRaw.order) && Array.isArray(greedyRaw.accuracy)
         ? { order: greedyRaw.order as number[], curve: { [setName]: (greedyRaw.accuracy as number[]).map((a) => cellFromPct(a)) } }
@@ -208,6 +260,11 @@ export async function fetchStudy(url = '/models/vit-cifar10/study.json'): Promis
 
 /** "W8A8 per-token" → at most `max` characters, the full label kept for the tooltip. */
 export function shortLabel(label: string, max = 28): string {
-  const s = label.replace(/all 38 sites /, 'all ').replace(/per-tensor/g, 'per-t.').replace(/dynamic /g, 'dyn. ').replace(/asymmetric/g, 'asym').replace(/symmetric/g, 'sym');
+  const s = label
+    .replace(/all 38 sites /, 'all ')
+    .replace(/per-tensor/g, 'per-t.')
+    .replace(/dynamic /g, 'dyn. ')
+    .replace(/asymmetric/g, 'asym')
+    .replace(/symmetric/g, 'sym');
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }

@@ -35,7 +35,11 @@ describe('the live study is the CLI study on a smaller split', () => {
       score: async (_plan, c) => {
         scores++;
         // every plan gets a different image wrong (no two rows alike by accident)
-        return { predictions: Array.from({ length: c.limit }, (_, i) => (i === scores % c.limit ? 1 : 0)), labels: new Uint8Array(c.limit), sites: [] };
+        return {
+          predictions: Array.from({ length: c.limit }, (_, i) => (i === scores % c.limit ? 1 : 0)),
+          labels: new Uint8Array(c.limit),
+          sites: [],
+        };
       },
     };
     const it = studyRows(scorer, { split: liveSplit(8), report: LIVE_REPORT, scanCells: LIVE_SCAN_CELLS, rows: liveRows(parts) });

@@ -61,7 +61,15 @@ export interface LiveStudyParts {
 
 /** Row words of the study for the chosen parts (note 004's whole-model rows always). */
 export function liveRows(p: LiveStudyParts): string[] {
-  return ['fp32', 'int4_all', 'int8_all', 'int2_all', ...(p.scan || p.greedy ? ['scan'] : []), ...(p.greedy ? ['greedy', 'int4_share', 'int2_best6'] : []), ...(p.granularity ? ['granularity'] : [])];
+  return [
+    'fp32',
+    'int4_all',
+    'int8_all',
+    'int2_all',
+    ...(p.scan || p.greedy ? ['scan'] : []),
+    ...(p.greedy ? ['greedy', 'int4_share', 'int2_best6'] : []),
+    ...(p.granularity ? ['granularity'] : []),
+  ];
 }
 
 /**
@@ -84,7 +92,13 @@ function clientScorer(client: EngineClient, sites: SiteInfo[], counts: Record<Ev
     backend,
     sites,
     count: (set) => counts[set],
-    labels: async (c) => (await client.images(c.set, Array.from({ length: c.limit }, (_, i) => c.offset + i))).labels,
+    labels: async (c) =>
+      (
+        await client.images(
+          c.set,
+          Array.from({ length: c.limit }, (_, i) => c.offset + i),
+        )
+      ).labels,
     async score(plan, c, opts) {
       if (opts.jitter) throw new Error('the live study runs no jitter bands (npm run study -- --bands 3 does)');
       const r = await client.score({ plan, set: c.set, offset: c.offset, limit: c.limit, keepPredictions: true }, undefined, opts.signal);
@@ -121,7 +135,12 @@ export async function runLiveStudy(opts: { images: number; sites: SiteInfo[]; pa
   useStudy.setState({ running: true, error: null, show: 'live', progress: { done: 0, total, phase: 'FP32' } });
   const show = (res: StudyResult, phase: string, done: number) => {
     // the study mutates its result as it grows: a fresh model (and object) for every update
-    const model = parseStudy(JSON.parse(JSON.stringify({ ...res, command: `live study in the page: ${opts.images} images a cell`, date: new Date().toISOString() })), source);
+    const model = parseStudy(
+      JSON.parse(
+        JSON.stringify({ ...res, command: `live study in the page: ${opts.images} images a cell`, date: new Date().toISOString() }),
+      ),
+      source,
+    );
     useStudy.setState({ live: model, progress: { done: Math.min(done, total), total: Math.max(total, done), phase } });
   };
   try {

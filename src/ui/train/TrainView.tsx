@@ -19,7 +19,13 @@ import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from '../../t
 import { useResults } from '../engine/results';
 import { applyTrainedModel, restoreShippedModel } from '../engine/controller';
 
-const INT4: Plan = uniformPlan({ a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' }, b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' } }, 'all INT4 (QAT)');
+const INT4: Plan = uniformPlan(
+  {
+    a: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+    b: { bits: 4, granularity: 'tensor', symmetric: false, range: 'static' },
+  },
+  'all INT4 (QAT)',
+);
 const SHAPE = { dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 };
 
 type Phase = 'idle' | 'loading' | 'running' | 'paused' | 'done';
@@ -56,7 +62,9 @@ export function TrainView() {
   const planError = useMemo(() => {
     try {
       lowerVit(SHAPE, plan);
-      return plan.sites.some((s) => s.a.bits !== 32 || s.b.bits !== 32) ? undefined : 'the plan quantizes nothing: there is no (s, z) to learn';
+      return plan.sites.some((s) => s.a.bits !== 32 || s.b.bits !== 32)
+        ? undefined
+        : 'the plan quantizes nothing: there is no (s, z) to learn';
     } catch (e) {
       return e instanceof LoweringError ? e.message : String(e);
     }
@@ -65,7 +73,7 @@ export function TrainView() {
   useEffect(() => () => workerRef.current?.terminate(), []);
   const send = (m: TrainRequest) => workerRef.current?.postMessage(m);
   useEffect(() => {
-    send({ type: 'inspect', site: selectedSite, operand });
+    workerRef.current?.postMessage({ type: 'inspect', site: selectedSite, operand } satisfies TrainRequest);
   }, [selectedSite, operand]);
 
   const onEvent = (m: TrainEvent) => {
@@ -76,7 +84,9 @@ export function TrainView() {
       case 'ready':
         setImpl(m.impl);
         setPhase('running');
-        setStatus(`training on ${m.trainImages} images (${m.impl === 'wasm-simd' ? 'WASM SIMD GEMM' : 'TypeScript GEMM: the wasm did not load'})`);
+        setStatus(
+          `training on ${m.trainImages} images (${m.impl === 'wasm-simd' ? 'WASM SIMD GEMM' : 'TypeScript GEMM: the wasm did not load'})`,
+        );
         return;
       case 'step':
         setLosses((l) => [...l, { step: m.step, loss: m.loss }]);
@@ -115,8 +125,15 @@ export function TrainView() {
       case 'apply':
         // the trained weights become the engine's model, the learned ranges the current plan
         void applyTrainedModel(m.params, m.step, m.plan)
-          .then((id) => setApplied({ text: `Applied: the playground now runs ${id.label} with the plan "${m.plan.name}" (learned ranges as static clips), scored like any other plan.`, notes: m.notes }))
-          .catch((e: unknown) => setError(`could not apply the trained weights (the previous model stays): ${e instanceof Error ? e.message : String(e)}`))
+          .then((id) =>
+            setApplied({
+              text: `Applied: the playground now runs ${id.label} with the plan "${m.plan.name}" (learned ranges as static clips), scored like any other plan.`,
+              notes: m.notes,
+            }),
+          )
+          .catch((e: unknown) =>
+            setError(`could not apply the trained weights (the previous model stays): ${e instanceof Error ? e.message : String(e)}`),
+          )
           .finally(() => setApplying(false));
         return;
       case 'error':
@@ -187,37 +204,95 @@ export function TrainView() {
           <div>
             <h3>Quantization-aware training</h3>
             <div className="card-sub">
-              Fake-quant with learnable scale s and zero z at every quantized operand (LSQ, straight-through rounding, gradient scale 1/√(n·qmax)), ranges
-              initialised from min/max of 256 training images; AdamW (1e-4 weights, 1e-3 s and z), label smoothing 0.1, crop + flip. Runs in a worker on the
-              CPU backend's WASM GEMM; training on WebGPU is not offered yet.
+              Fake-quant with learnable scale s and zero z at every quantized operand (LSQ, straight-through rounding, gradient scale
+              1/√(n·qmax)), ranges initialised from min/max of 256 training images; AdamW (1e-4 weights, 1e-3 s and z), label smoothing 0.1,
+              crop + flip. Runs in a worker on the CPU backend's WASM GEMM; training on WebGPU is not offered yet.
             </div>
           </div>
         </header>
         <div className="btn-row" style={{ alignItems: 'center', gap: 12 }}>
           <label>
-            <input type="radio" name="qat-plan" checked={!useStorePlan} onChange={() => setUseStorePlan(false)} disabled={phase === 'running' || phase === 'loading'} /> all
-            38 sites INT4 per-tensor
+            <input
+              type="radio"
+              name="qat-plan"
+              checked={!useStorePlan}
+              onChange={() => setUseStorePlan(false)}
+              disabled={phase === 'running' || phase === 'loading'}
+            />{' '}
+            all 38 sites INT4 per-tensor
           </label>
           <label>
-            <input type="radio" name="qat-plan" checked={useStorePlan} onChange={() => setUseStorePlan(true)} disabled={phase === 'running' || phase === 'loading'} /> the
-            current plan
+            <input
+              type="radio"
+              name="qat-plan"
+              checked={useStorePlan}
+              onChange={() => setUseStorePlan(true)}
+              disabled={phase === 'running' || phase === 'loading'}
+            />{' '}
+            the current plan
           </label>
           <label>
-            steps <input type="number" aria-label="steps" min={1} max={5000} value={steps} onChange={(e) => setSteps(Math.max(1, Math.min(5000, Number(e.target.value) || 1)))} style={{ width: 70 }} />
+            steps{' '}
+            <input
+              type="number"
+              aria-label="steps"
+              min={1}
+              max={5000}
+              value={steps}
+              onChange={(e) => setSteps(Math.max(1, Math.min(5000, Number(e.target.value) || 1)))}
+              style={{ width: 70 }}
+            />
           </label>
           <label>
-            batch <input type="number" aria-label="batch" min={1} max={256} value={batch} onChange={(e) => setBatch(Math.max(1, Math.min(256, Number(e.target.value) || 1)))} style={{ width: 60 }} />
+            batch{' '}
+            <input
+              type="number"
+              aria-label="batch"
+              min={1}
+              max={256}
+              value={batch}
+              onChange={(e) => setBatch(Math.max(1, Math.min(256, Number(e.target.value) || 1)))}
+              style={{ width: 60 }}
+            />
           </label>
           <label>
-            val images <input type="number" aria-label="validation images" min={10} max={5000} value={evalLimit} onChange={(e) => setEvalLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))} style={{ width: 70 }} />
+            val images{' '}
+            <input
+              type="number"
+              aria-label="validation images"
+              min={10}
+              max={5000}
+              value={evalLimit}
+              onChange={(e) => setEvalLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))}
+              style={{ width: 70 }}
+            />
           </label>
           <label>
-            every <input type="number" aria-label="evaluate every" min={1} max={1000} value={evalEvery} onChange={(e) => setEvalEvery(Math.max(1, Math.min(1000, Number(e.target.value) || 1)))} style={{ width: 55 }} /> steps
+            every{' '}
+            <input
+              type="number"
+              aria-label="evaluate every"
+              min={1}
+              max={1000}
+              value={evalEvery}
+              onChange={(e) => setEvalEvery(Math.max(1, Math.min(1000, Number(e.target.value) || 1)))}
+              style={{ width: 55 }}
+            />{' '}
+            steps
           </label>
         </div>
-        {planError && <p className="muted" role="alert">This plan cannot be trained: {planError}</p>}
+        {planError && (
+          <p className="muted" role="alert">
+            This plan cannot be trained: {planError}
+          </p>
+        )}
         <div className="btn-row" style={{ marginTop: 8 }}>
-          <button type="button" className="btn" onClick={start} disabled={!!planError || phase === 'running' || phase === 'loading' || phase === 'paused'}>
+          <button
+            type="button"
+            className="btn"
+            onClick={start}
+            disabled={!!planError || phase === 'running' || phase === 'loading' || phase === 'paused'}
+          >
             Train
           </button>
           <button type="button" className="btn ghost" onClick={() => send({ type: 'pause' })} disabled={phase !== 'running'}>
@@ -234,16 +309,41 @@ export function TrainView() {
           >
             Resume
           </button>
-          <button type="button" className="btn ghost" onClick={() => send({ type: 'cancel' })} disabled={phase !== 'running' && phase !== 'paused'}>
+          <button
+            type="button"
+            className="btn ghost"
+            onClick={() => send({ type: 'cancel' })}
+            disabled={phase !== 'running' && phase !== 'paused'}
+          >
             Cancel
           </button>
-          <button type="button" className="btn ghost" onClick={() => send({ type: 'score', limit: scoreLimit })} disabled={phase !== 'done' || !progress.step}>
+          <button
+            type="button"
+            className="btn ghost"
+            onClick={() => send({ type: 'score', limit: scoreLimit })}
+            disabled={phase !== 'done' || !progress.step}
+          >
             Score
           </button>
           <label>
-            on <input type="number" aria-label="score images" min={10} max={5000} value={scoreLimit} onChange={(e) => setScoreLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))} style={{ width: 70 }} /> val images
+            on{' '}
+            <input
+              type="number"
+              aria-label="score images"
+              min={10}
+              max={5000}
+              value={scoreLimit}
+              onChange={(e) => setScoreLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))}
+              style={{ width: 70 }}
+            />{' '}
+            val images
           </label>
-          <button type="button" className="btn ghost" onClick={() => send({ type: 'export' })} disabled={phase !== 'done' && phase !== 'paused'}>
+          <button
+            type="button"
+            className="btn ghost"
+            onClick={() => send({ type: 'export' })}
+            disabled={phase !== 'done' && phase !== 'paused'}
+          >
             Export weights + ranges
           </button>
           <button type="button" className="btn ghost" onClick={reset} disabled={phase === 'idle'}>
@@ -271,7 +371,7 @@ export function TrainView() {
             {n}
           </p>
         ))}
-        <div className="progress" aria-label="Training progress">
+        <div className="progress" role="group" aria-label="Training progress">
           <div className="progress-track">
             <div className="progress-fill" style={{ width: `${progress.steps ? (100 * progress.step) / progress.steps : 0}%` }} />
           </div>
@@ -290,7 +390,10 @@ export function TrainView() {
             {done.reason === 'finished' && `Finished ${progress.step} steps.`}
             {done.reason === 'cancelled' && `Cancelled at step ${progress.step}.`}
             {done.reason === 'diverged' && done.message}
-            {first && last && last !== first && ` Validation (first ${last.n} images): ${pct(first.acc)} at step 0 (min/max ranges) → ${pct(last.acc)} at step ${last.step}.`}
+            {first &&
+              last &&
+              last !== first &&
+              ` Validation (first ${last.n} images): ${pct(first.acc)} at step 0 (min/max ranges) → ${pct(last.acc)} at step ${last.step}.`}
           </p>
         )}
         {score && <ScoreLine s={score} />}
@@ -300,7 +403,10 @@ export function TrainView() {
           </p>
         )}
       </section>
-      <div className="grid2" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 12, marginTop: 12 }}>
+      <div
+        className="grid2"
+        style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 12, marginTop: 12 }}
+      >
         <ChartCard title="Training loss" subtitle="label-smoothed cross-entropy on each augmented batch" csv={() => losses}>
           <ResponsiveContainer width="100%" height={200}>
             <LineChart data={losses} margin={{ top: 6, right: 10, bottom: 4, left: 0 }}>
@@ -312,9 +418,16 @@ export function TrainView() {
             </LineChart>
           </ResponsiveContainer>
         </ChartCard>
-        <ChartCard title="Validation accuracy" subtitle={`first ${last?.n ?? evalLimit} validation images, learned static ranges; band: 95% Wilson interval`} csv={() => evals}>
+        <ChartCard
+          title="Validation accuracy"
+          subtitle={`first ${last?.n ?? evalLimit} validation images, learned static ranges; band: 95% Wilson interval`}
+          csv={() => evals}
+        >
           <ResponsiveContainer width="100%" height={200}>
-            <LineChart data={evals.map((e) => ({ ...e, acc: 100 * e.acc, lo: 100 * e.lo, hi: 100 * e.hi }))} margin={{ top: 6, right: 10, bottom: 4, left: 0 }}>
+            <LineChart
+              data={evals.map((e) => ({ ...e, acc: 100 * e.acc, lo: 100 * e.lo, hi: 100 * e.hi }))}
+              margin={{ top: 6, right: 10, bottom: 4, left: 0 }}
+            >
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
               <XAxis dataKey="step" type="number" domain={[0, 'dataMax']} tick={{ fontSize: 11 }} />
               <YAxis tick={{ fontSize: 11 }} domain={['auto', 'auto']} width={44} unit="%" />
@@ -345,9 +458,11 @@ function ScoreLine({ s }: { s: Extract<TrainEvent, { type: 'score' }> }) {
   const d = pairedDeltaFromCounts(s.aOnly, s.bOnly, s.val.n);
   return (
     <p data-testid="train-score">
-      After {s.step} steps, {s.val.n === 5000 ? 'val5000' : `val[0, ${s.val.n})`} with the learned static ranges: <b>{pct(w.p, 2)}</b> [{pct(w.lo)}, {pct(w.hi)}], n = {s.val.n}; Δ vs FP32 {d.delta >= 0 ? '+' : ''}
-      {(100 * d.delta).toFixed(2)} pp [{(100 * d.lo).toFixed(2)}, {(100 * d.hi).toFixed(2)}] (paired, exact McNemar{d.lo <= 0 && d.hi >= 0 ? ': within noise' : ''}). Scored by the
-      trainer's fake-quant forward, not yet by the engine's integer kernels.
+      After {s.step} steps, {s.val.n === 5000 ? 'val5000' : `val[0, ${s.val.n})`} with the learned static ranges: <b>{pct(w.p, 2)}</b> [
+      {pct(w.lo)}, {pct(w.hi)}], n = {s.val.n}; Δ vs FP32 {d.delta >= 0 ? '+' : ''}
+      {(100 * d.delta).toFixed(2)} pp [{(100 * d.lo).toFixed(2)}, {(100 * d.hi).toFixed(2)}] (paired, exact McNemar
+      {d.lo <= 0 && d.hi >= 0 ? ': within noise' : ''}). Scored by the trainer's fake-quant forward, not yet by the engine's integer
+      kernels.
     </p>
   );
 }
@@ -365,7 +480,16 @@ function RangeSvg({ q }: { q: QuantView }) {
         return <rect key={i} x={10 + i * bw} y={H - 20 - h} width={Math.max(1, bw - 1)} height={h} fill="#93c5fd" />;
       })}
       {q.grid.map((g, i) => (
-        <line key={i} x1={x(g)} x2={x(g)} y1={8} y2={H - 20} stroke={i === 0 || i === q.grid.length - 1 ? '#dc2626' : '#475569'} strokeWidth={1} opacity={0.8} />
+        <line
+          key={i}
+          x1={x(g)}
+          x2={x(g)}
+          y1={8}
+          y2={H - 20}
+          stroke={i === 0 || i === q.grid.length - 1 ? '#dc2626' : '#475569'}
+          strokeWidth={1}
+          opacity={0.8}
+        />
       ))}
       <text x={10} y={H - 4} fontSize={11} fill="#64748b">
         {q.lo.toPrecision(3)}
