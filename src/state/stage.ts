@@ -5,6 +5,8 @@ export interface StageStep {
   preset: PresetId;
   title: string;
   caption: string;
+  /** a recorded QAT run (a row of results/qat.json, npm run qat) shown beside the plan's post-training figure */
+  qat?: string;
 }
 
 export const STAGE_STEPS: StageStep[] = [
@@ -30,6 +32,13 @@ export const STAGE_STEPS: StageStep[] = [
     title: 'Everything INT4, per tensor',
     caption:
       'An earlier experiment of this project: one range per tensor, 4 bits on both operands of all 38 sites. Outliers stretch each range and the grid gets coarse.',
+  },
+  {
+    preset: 'note004-int4',
+    title: 'Let the ranges learn (QAT)',
+    caption:
+      'The same all-INT4 plan, now trained with the quantizer in the loop: straight-through rounding, learnable scale and zero (LSQ). Below, the post-training figure of this plan, then a recorded QAT run on the same validation images.',
+    qat: 'all-INT4 QAT, 100×32',
   },
   {
     preset: 'int2-best6',

@@ -7,7 +7,8 @@
  * stageFigures.ts); the live subset is secondary, labelled with its n, and shown only once it has
  * been scored under this step's plan ("scoring…" until then, never the previous step's figure).
  */
-import { useEffect, useMemo } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import { Line, LineChart, ResponsiveContainer, XAxis, YAxis } from 'recharts';
 import { useStore } from '../../state/store';
 import { STAGE_STEPS } from '../../state/stage';
 import { presetById } from '../../state/presets';
@@ -19,6 +20,64 @@ import { Term } from '../help/Term';
 import { planKey, startStageFigures, useStageFigures, type StageFigure } from './stageFigures';
 import { useCompare } from '../compare/compareController';
 import { pairResults, planLabel } from '../compare/compareModel';
+import { type QatStageFigures, qatStageFigures } from './qatRecorded';
+
+// results/qat.json is loaded when stage mode opens (its own chunk), so the QAT step never waits on it
+const qatFile = import('../../../results/qat.json').then((m) => (m.default ?? m) as unknown as Parameters<typeof qatStageFigures>[0]);
+
+/** A recorded QAT run (npm run qat): before / after on the same validation images, vs FP32, and the loss. */
+function QatRecorded({ row }: { row: string }) {
+  const [f, setF] = useState<QatStageFigures | string | null>(null);
+  useEffect(() => {
+    let live = true;
+    qatFile.then((file) => live && setF(qatStageFigures(file, row))).catch((e: Error) => live && setF(`no recorded QAT run: ${e.message}`));
+    return () => {
+      live = false;
+    };
+  }, [row]);
+  if (f === null) return <div className="stage-qat muted">loading the recorded run…</div>;
+  if (typeof f === 'string')
+    return (
+      <div className="stage-qat muted" data-testid="stage-qat">
+        {f}
+      </div>
+    );
+  const d = f.vsFp32;
+  return (
+    <div className="stage-qat" data-testid="stage-qat">
+      <div className="stage-k">
+        recorded QAT run · {f.afterStep} steps × {f.batch} images
+      </div>
+      <div className="stage-qat-row">
+        <span>
+          before: <strong>{f1(f.before.accuracy)}%</strong> {ci(f.before.lo, f.before.hi)}
+        </span>
+        <span>→</span>
+        <span>
+          after: <strong data-testid="stage-qat-after">{f1(f.after.accuracy)}%</strong> {ci(f.after.lo, f.after.hi)}
+        </span>
+        <span className="stage-sub">n = {f.after.n} validation images, the same before and after</span>
+      </div>
+      <div className="stage-sub">
+        {f.gainPp >= 0 ? '+' : '−'}
+        {Math.abs(f.gainPp).toFixed(1)} pp{' '}
+        {f.disjoint ? '(the 95% intervals do not overlap)' : '(the 95% intervals overlap: not a clear gain)'} · vs FP32 {signed(d.delta)} pp{' '}
+        {ci(d.lo, d.hi)} <Term id="paired">paired</Term>
+        {d.withinNoise ? ' · within noise' : ''}
+      </div>
+      <div className="stage-qat-chart" role="img" aria-label="training loss by step">
+        <ResponsiveContainer width="100%" height={70}>
+          <LineChart data={f.loss} margin={{ top: 4, right: 4, bottom: 0, left: 0 }}>
+            <XAxis dataKey="step" hide />
+            <YAxis hide domain={['auto', 'auto']} />
+            <Line type="monotone" dataKey="loss" stroke="#4f46e5" dot={false} isAnimationActive={false} strokeWidth={2} />
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+      <div className="stage-source">training loss · {f.engine} · `npm run qat` · the Train tab runs it live and can apply the result</div>
+    </div>
+  );
+}
 
 const f1 = (x: number) => (100 * x).toFixed(1);
 const signed = (x: number) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${Math.abs(100 * x).toFixed(1)}`;
@@ -266,6 +325,7 @@ export function StageView() {
               {fig.figure.images} · {fig.figure.source === 'study.json' ? 'from the study (npm run study)' : 'scored on this page'}
             </div>
           )}
+          {cur.qat && <QatRecorded row={cur.qat} />}
           <LiveLine plan={plan} isFp32={isFp32} />
           <PinnedLine plan={plan} />
           <div className="stage-foot">

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { STAGE_STEPS } from '../../state/stage';
+import { qatStageFigures } from './qatRecorded';
+
+const committed = JSON.parse(readFileSync(new URL('../../../results/qat.json', import.meta.url), 'utf8'));
+
+describe('stage: the recorded QAT run', () => {
+  it('every stage step with a QAT run names a row of results/qat.json', () => {
+    const rows = STAGE_STEPS.filter((s) => s.qat).map((s) => s.qat!);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(() => qatStageFigures(committed, r)).not.toThrow();
+  });
+
+  it('before = step 0 with min/max ranges, after = the final step, on the same n; gain and its interval test', () => {
+    const row = STAGE_STEPS.find((s) => s.qat)!.qat!;
+    const f = qatStageFigures(committed, row);
+    const r = committed.rows[row];
+    expect(f.before).toEqual(r.start.val);
+    expect(f.after).toEqual(r.final.val);
+    expect(f.before.n).toBe(f.after.n);
+    expect(f.gainPp).toBeCloseTo(100 * (r.final.val.accuracy - r.start.val.accuracy), 10);
+    expect(f.disjoint).toBe(r.final.val.lo > r.start.val.hi);
+    expect(f.vsFp32).toEqual(r.final.valDelta);
+    expect(f.loss.length).toBe(r.curve.length);
+  });
+
+  it('refuses a missing row and figures on different images', () => {
+    expect(() => qatStageFigures(committed, 'no such row')).toThrow(/no row/);
+    const row = STAGE_STEPS.find((s) => s.qat)!.qat!;
+    const bad = structuredClone(committed);
+    bad.rows[row].start.val.n = 500;
+    expect(() => qatStageFigures(bad, row)).toThrow(/different images/);
+  });
+});

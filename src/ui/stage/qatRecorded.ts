@@ -1,0 +1,60 @@
+/**
+ * The stage's recorded QAT run: a row of results/qat.json (written by `npm run qat`) turned into the
+ * figures the stage shows — validation accuracy before training (min/max ranges) and after, each with its
+ * Wilson interval and n, the paired Δ vs FP32, and the loss curve. Recorded, not live: a stage step must
+ * not wait minutes for training (the Train tab runs it live).
+ */
+export interface QatAcc {
+  correct: number;
+  n: number;
+  accuracy: number;
+  lo: number;
+  hi: number;
+}
+
+export interface QatRow {
+  name: string;
+  steps: number;
+  batch: number;
+  engine: string;
+  wallSeconds?: number;
+  start: { val: QatAcc };
+  final: { step: number; val: QatAcc; valDelta: { delta: number; lo: number; hi: number; n: number; withinNoise: boolean } };
+  curve: { step: number; loss: number }[];
+}
+
+export interface QatStageFigures {
+  name: string;
+  before: QatAcc;
+  after: QatAcc;
+  afterStep: number;
+  batch: number;
+  /** after − before in pp (same images, not paired: the before predictions are not kept) */
+  gainPp: number;
+  /** the two Wilson intervals are disjoint: the gain is not noise on these n */
+  disjoint: boolean;
+  vsFp32: { delta: number; lo: number; hi: number; n: number; withinNoise: boolean };
+  loss: { step: number; loss: number }[];
+  engine: string;
+}
+
+export function qatStageFigures(file: { rows: Record<string, QatRow> }, row: string): QatStageFigures {
+  const r = file.rows[row];
+  if (!r) throw new Error(`results/qat.json has no row '${row}' (run npm run qat for it)`);
+  const before = r.start.val;
+  const after = r.final.val;
+  if (before.n !== after.n)
+    throw new Error(`results/qat.json '${row}': before and after were scored on different images (n ${before.n} vs ${after.n})`);
+  return {
+    name: r.name,
+    before,
+    after,
+    afterStep: r.final.step,
+    batch: r.batch,
+    gainPp: 100 * (after.accuracy - before.accuracy),
+    disjoint: after.lo > before.hi || after.hi < before.lo,
+    vsFp32: r.final.valDelta,
+    loss: r.curve.map((c) => ({ step: c.step, loss: c.loss })),
+    engine: r.engine,
+  };
+}
