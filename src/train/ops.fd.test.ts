@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fp32Site, type Plan } from '../plan/plan';
+import { stepInputs } from '../plan/fusion';
 import { lowerVit, type Step } from '../plan/steps';
 import { uniformStream } from './trainer';
 import { backwardStep, forwardStep, type OpContext, type Tape } from './ops';
@@ -18,29 +19,6 @@ const model = lowerVit(shape, plan);
 const ctx: OpContext = { model, mm: tsMatMul, quantizers: new Map() };
 const B = 2;
 
-function inputsOf(s: Step): string[] {
-  switch (s.kind) {
-    case 'linear':
-      return [s.x, s.w, s.b];
-    case 'embed':
-      return [s.x, s.cls, s.pos];
-    case 'layerNorm':
-      return [s.x, s.g, s.b];
-    case 'attnScores':
-      return [s.q, s.k];
-    case 'attnValues':
-      return [s.p, s.v];
-    case 'residual':
-      return [s.a, s.b];
-    case 'fakeQuant':
-    case 'splitHeads':
-    case 'softmax':
-    case 'mergeHeads':
-    case 'gelu':
-    case 'takeCls':
-      return [s.x];
-  }
-}
 const outputsOf = (s: Step): string[] => (s.kind === 'splitHeads' ? [s.q, s.k, s.v] : [s.y]);
 const isParam = (n: string) => model.params.some((p) => p.name === n);
 
@@ -69,7 +47,7 @@ describe('every backward = central finite differences', () => {
       const rnd = uniformStream(kind.length * 7919 + 13);
       const normal = () => (rnd() + rnd() + rnd() - 1.5) * 2;
       const vals = new Map<string, Float32Array>();
-      for (const n of inputsOf(step)) {
+      for (const n of stepInputs(step)) {
         const sh = model.shapes.get(n)!;
         const len = (isParam(n) ? 1 : B) * sh.rows * sh.cols;
         let a = Float32Array.from({ length: len }, normal);
@@ -95,7 +73,7 @@ describe('every backward = central finite differences', () => {
       for (const o of outputsOf(step)) tape.grads.set(o, Float32Array.from(coef.get(o)!));
       backwardStep(step, ctx, tape);
       let worst = 0;
-      for (const n of inputsOf(step)) {
+      for (const n of stepInputs(step)) {
         const g = tape.grads.get(n);
         expect(g, `∂${n}`).toBeDefined();
         const x = vals.get(n)!;

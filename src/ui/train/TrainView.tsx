@@ -32,6 +32,34 @@ type Phase = 'idle' | 'loading' | 'running' | 'paused' | 'done';
 
 const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
 
+/** A labelled whole number, clamped to [min, max] as it is typed. */
+function NumberField(p: {
+  label: string;
+  suffix?: string;
+  aria: string;
+  min: number;
+  max: number;
+  value: number;
+  onChange: (v: number) => void;
+  width: number;
+}) {
+  return (
+    <label>
+      {p.label}{' '}
+      <input
+        type="number"
+        aria-label={p.aria}
+        min={p.min}
+        max={p.max}
+        value={p.value}
+        onChange={(e) => p.onChange(Math.max(p.min, Math.min(p.max, Number(e.target.value) || p.min)))}
+        style={{ width: p.width }}
+      />
+      {p.suffix ? ` ${p.suffix}` : null}
+    </label>
+  );
+}
+
 export function TrainView() {
   const storePlan = useStore((s) => s.plan);
   const selectedSite = useStore((s) => s.selectedSite);
@@ -231,55 +259,27 @@ export function TrainView() {
             />{' '}
             the current plan
           </label>
-          <label>
-            steps{' '}
-            <input
-              type="number"
-              aria-label="steps"
-              min={1}
-              max={5000}
-              value={steps}
-              onChange={(e) => setSteps(Math.max(1, Math.min(5000, Number(e.target.value) || 1)))}
-              style={{ width: 70 }}
-            />
-          </label>
-          <label>
-            batch{' '}
-            <input
-              type="number"
-              aria-label="batch"
-              min={1}
-              max={256}
-              value={batch}
-              onChange={(e) => setBatch(Math.max(1, Math.min(256, Number(e.target.value) || 1)))}
-              style={{ width: 60 }}
-            />
-          </label>
-          <label>
-            val images{' '}
-            <input
-              type="number"
-              aria-label="validation images"
-              min={10}
-              max={5000}
-              value={evalLimit}
-              onChange={(e) => setEvalLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))}
-              style={{ width: 70 }}
-            />
-          </label>
-          <label>
-            every{' '}
-            <input
-              type="number"
-              aria-label="evaluate every"
-              min={1}
-              max={1000}
-              value={evalEvery}
-              onChange={(e) => setEvalEvery(Math.max(1, Math.min(1000, Number(e.target.value) || 1)))}
-              style={{ width: 55 }}
-            />{' '}
-            steps
-          </label>
+          <NumberField label="steps" aria="steps" min={1} max={5000} value={steps} onChange={setSteps} width={70} />
+          <NumberField label="batch" aria="batch" min={1} max={256} value={batch} onChange={setBatch} width={60} />
+          <NumberField
+            label="val images"
+            aria="validation images"
+            min={10}
+            max={5000}
+            value={evalLimit}
+            onChange={setEvalLimit}
+            width={70}
+          />
+          <NumberField
+            label="every"
+            aria="evaluate every"
+            min={1}
+            max={1000}
+            value={evalEvery}
+            onChange={setEvalEvery}
+            width={55}
+            suffix="steps"
+          />
         </div>
         {planError && (
           <p className="muted" role="alert">
@@ -325,19 +325,16 @@ export function TrainView() {
           >
             Score
           </button>
-          <label>
-            on{' '}
-            <input
-              type="number"
-              aria-label="score images"
-              min={10}
-              max={5000}
-              value={scoreLimit}
-              onChange={(e) => setScoreLimit(Math.max(10, Math.min(5000, Number(e.target.value) || 10)))}
-              style={{ width: 70 }}
-            />{' '}
-            val images
-          </label>
+          <NumberField
+            label="on"
+            aria="score images"
+            min={10}
+            max={5000}
+            value={scoreLimit}
+            onChange={setScoreLimit}
+            width={70}
+            suffix="val images"
+          />
           <button
             type="button"
             className="btn ghost"
