@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { STAGE_STEPS } from '../src/state/stage';
 import { mkdirSync } from 'node:fs';
 import { encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
@@ -127,21 +128,21 @@ test('stage mode: arrow keys step through presets, Escape leaves', async ({ page
   const errors = watchConsole(page);
   await page.goto('/' + tinyHash({ view: 'stage' }));
   await expect(page.getByTestId('stage')).toBeVisible();
-  await expect(page.getByTestId('stage-step')).toHaveText('1 / 7');
+  await expect(page.getByTestId('stage-step')).toHaveText(`1 / ${STAGE_STEPS.length}`);
   await page.keyboard.press('ArrowRight');
-  await expect(page.getByTestId('stage-step')).toHaveText('2 / 7');
+  await expect(page.getByTestId('stage-step')).toHaveText(`2 / ${STAGE_STEPS.length}`);
   await expect(page.getByTestId('stage-title')).toHaveText('INT8, per token');
   await expect(page.locator('.site-chip.path-int8-gemm')).toHaveCount(38);
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('ArrowRight');
-  await expect(page.getByTestId('stage-step')).toHaveText('4 / 7');
+  await expect(page.getByTestId('stage-step')).toHaveText(`4 / ${STAGE_STEPS.length}`);
   // the step's live subset scores (its full validation figure is e2e/stage.spec.ts's subject)
   await expect(page.getByTestId('stage-live')).toHaveAttribute('data-ready', 'true', { timeout: 200_000 });
   await expect(page.getByTestId('stage-live')).toContainText(/\d+(\.\d)?%/);
   expect(page.url()).toMatch(/#v1\./);
   await page.screenshot({ path: `${ART}/app-stage.png` });
   await page.keyboard.press('ArrowLeft');
-  await expect(page.getByTestId('stage-step')).toHaveText('3 / 7');
+  await expect(page.getByTestId('stage-step')).toHaveText(`3 / ${STAGE_STEPS.length}`);
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('stage')).toHaveCount(0);
   await expect(page.getByRole('tab', { name: 'Accuracy' })).toHaveAttribute('aria-selected', 'true');
