@@ -33,6 +33,10 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   }
   await expect(page.getByTestId('train-done')).toContainText('Finished 4 steps', { timeout: 300_000 });
   await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 20 images\): [\d.]+% at step 0 .* → [\d.]+% at step 4/);
+  // the gain is paired with step 0 on the same images, with its interval
+  await expect(page.getByTestId('train-done')).toContainText(
+    /Δ vs step 0: [+−]\d+\.\d pp \[[+−]\d+\.\d, [+−]\d+\.\d\] paired on 20 images/,
+  );
   await expect(page.getByTestId('train-progress')).toContainText(/s\/step/);
   // the loss curve has points; the learned grid of site 5 A (INT4: 16 levels) is drawn
   await expect(page.locator('[aria-label="Training loss"] .recharts-line-curve')).toHaveCount(1);

@@ -27,7 +27,10 @@ test('100-step INT4 QAT demo in Chromium: time and gain', async ({ page }) => {
   const text = (await page.getByTestId('train-done').textContent()) ?? '';
   const m = /([\d.]+)% at step 0 .* → ([\d.]+)% at step 100/.exec(text);
   expect(m).not.toBeNull();
-  const out = { seconds, start: Number(m![1]), end: Number(m![2]), n: N, evaluateEvery: EVERY, batch: 32, steps: 100, text };
+  const g = /Δ vs step 0: ([+−][\d.]+) pp \[([+−][\d.]+), ([+−][\d.]+)\] paired/.exec(text);
+  const num = (s: string) => Number(s.replace('−', '-'));
+  const gain = g ? { deltaPp: num(g[1]), loPp: num(g[2]), hiPp: num(g[3]), method: 'exact McNemar, paired on the same images' } : null;
+  const out = { seconds, start: Number(m![1]), end: Number(m![2]), gain, n: N, evaluateEvery: EVERY, batch: 32, steps: 100, text };
   mkdirSync('results', { recursive: true });
   writeFileSync('results/qat_demo.json', JSON.stringify(out, null, 1));
   console.log(JSON.stringify(out));

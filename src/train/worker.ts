@@ -98,7 +98,7 @@ function evaluate(step: number) {
   const c = correctness(pred, val!.labels.subarray(0, n));
   let k = 0;
   for (const v of c) k += v;
-  post({ type: 'eval', step, correct: k, n });
+  post({ type: 'eval', step, correct: k, n, perImage: c });
   const qv = quantView(step);
   if (qv) post({ type: 'quant', view: qv });
 }

@@ -14,7 +14,7 @@ import { useStore } from '../../state/store';
 import { ChartCard } from '../common/ChartCard';
 import { uniformPlan, type Plan } from '../../plan/plan';
 import { lowerVit, LoweringError } from '../../plan/steps';
-import { pairedDeltaFromCounts, wilson } from '../../quant/intervals';
+import { type PairedDelta, pairedDelta, pairedDeltaFromCounts, wilson } from '../../quant/intervals';
 import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from '../../train/protocol';
 import { useResults } from '../engine/results';
 import { applyTrainedModel, restoreShippedModel } from '../engine/controller';
@@ -31,6 +31,12 @@ const SHAPE = { dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, i
 type Phase = 'idle' | 'loading' | 'running' | 'paused' | 'done';
 
 const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
+
+/** The gain over step 0 on the same images: paired (exact McNemar), with "within noise" when the interval holds 0. */
+export function gainText(d: PairedDelta): string {
+  const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
+  return `Δ vs step 0: ${pp(d.delta)} pp [${pp(d.lo)}, ${pp(d.hi)}] paired on ${d.n} images${d.withinNoise ? ' — within noise' : ''}.`;
+}
 
 /** A labelled whole number, clamped to [min, max] as it is typed. */
 function NumberField(p: {
@@ -74,7 +80,9 @@ export function TrainView() {
   const [status, setStatus] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [losses, setLosses] = useState<{ step: number; loss: number }[]>([]);
-  const [evals, setEvals] = useState<{ step: number; acc: number; lo: number; hi: number; n: number }[]>([]);
+  const [evals, setEvals] = useState<{ step: number; acc: number; lo: number; hi: number; n: number; vsStart?: PairedDelta }[]>([]);
+  /** step 0's per-image correctness: every later evaluation is paired with it (same images) */
+  const startCorrect = useRef<Uint8Array | null>(null);
   const [quant, setQuant] = useState<QuantView | undefined>();
   const [progress, setProgress] = useState<{ step: number; steps: number; ms: number[] }>({ step: 0, steps: 0, ms: [] });
   const [done, setDone] = useState<{ reason: string; message?: string } | undefined>();
@@ -122,7 +130,10 @@ export function TrainView() {
         return;
       case 'eval': {
         const w = wilson(m.correct, m.n);
-        setEvals((e) => [...e, { step: m.step, acc: w.p, lo: w.lo, hi: w.hi, n: m.n }]);
+        if (m.step === 0) startCorrect.current = m.perImage;
+        const s0 = startCorrect.current;
+        const vsStart = m.step > 0 && s0 && s0.length === m.perImage.length ? pairedDelta(s0, m.perImage) : undefined;
+        setEvals((e) => [...e, { step: m.step, acc: w.p, lo: w.lo, hi: w.hi, n: m.n, vsStart }]);
         return;
       }
       case 'quant':
@@ -194,6 +205,7 @@ export function TrainView() {
     workerRef.current = w;
     setLosses([]);
     setEvals([]);
+    startCorrect.current = null;
     setQuant(undefined);
     setDone(undefined);
     setScore(undefined);
@@ -210,6 +222,7 @@ export function TrainView() {
     setPhase('idle');
     setLosses([]);
     setEvals([]);
+    startCorrect.current = null;
     setQuant(undefined);
     setDone(undefined);
     setScore(undefined);
@@ -391,6 +404,7 @@ export function TrainView() {
               last &&
               last !== first &&
               ` Validation (first ${last.n} images): ${pct(first.acc)} at step 0 (min/max ranges) → ${pct(last.acc)} at step ${last.step}.`}
+            {last?.vsStart && ` ${gainText(last.vsStart)}`}
           </p>
         )}
         {score && <ScoreLine s={score} />}
