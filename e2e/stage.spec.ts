@@ -60,7 +60,9 @@ test('stage: figures with n and interval, never another step’s number, Home/En
     await expect(page.getByTestId('stage-title')).toHaveText(STAGE_STEPS[i].title);
     // a step with a recorded QAT run shows it, before and after with intervals on the same n
     if (STAGE_STEPS[i].qat)
-      await expect(page.getByTestId('stage-qat')).toContainText(/before: \d+\.\d% \[.*→.*after: \d+\.\d% \[.*n = \d+ validation images/);
+      await expect(page.getByTestId('stage-qat')).toContainText(
+        /before \(step 0, static min\/max ranges\): \d+\.\d% \[.*→.*after QAT: \d+\.\d% \[.*n = \d+ validation images/,
+      );
     await expect(page.getByTestId('stage-figure')).toHaveAttribute('data-ready', 'true', { timeout: 400_000 });
     await expect(page.getByTestId('stage-live')).toHaveAttribute('data-ready', 'true', { timeout: 200_000 });
     // every figure: a percentage, its 95% interval and n

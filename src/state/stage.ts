@@ -37,7 +37,7 @@ export const STAGE_STEPS: StageStep[] = [
     preset: 'note004-int4',
     title: 'Let the ranges learn (QAT)',
     caption:
-      'The same all-INT4 plan, now trained with the quantizer in the loop: straight-through rounding, learnable scale and zero (LSQ). Below, the post-training figure of this plan, then a recorded QAT run on the same validation images.',
+      'The same all-INT4 plan, now trained with the quantizer in the loop: straight-through rounding, learnable scale and zero (LSQ). Below, this plan after post-training quantization (dynamic ranges), then a recorded QAT run: it starts from static min/max ranges — lower — and learns them.',
     qat: 'all-INT4 QAT, 100×32',
   },
   {

@@ -50,11 +50,11 @@ function QatRecorded({ row }: { row: string }) {
       </div>
       <div className="stage-qat-row">
         <span>
-          before: <strong>{f1(f.before.accuracy)}%</strong> {ci(f.before.lo, f.before.hi)}
+          before (step 0, static min/max ranges): <strong>{f1(f.before.accuracy)}%</strong> {ci(f.before.lo, f.before.hi)}
         </span>
         <span>→</span>
         <span>
-          after: <strong data-testid="stage-qat-after">{f1(f.after.accuracy)}%</strong> {ci(f.after.lo, f.after.hi)}
+          after QAT: <strong data-testid="stage-qat-after">{f1(f.after.accuracy)}%</strong> {ci(f.after.lo, f.after.hi)}
         </span>
         <span className="stage-sub">n = {f.after.n} validation images, the same before and after</span>
       </div>
