@@ -11,7 +11,7 @@ import { GpuBuffer } from '../gpu/buffers';
 import type { GpuContext } from '../gpu/device';
 import { createStats, STATS_STRIDE } from '../kernels/stats';
 import { submitAndWait } from '../kernels/common';
-import { HISTOGRAM_BINS, SAMPLE_SIZE } from '../plan/operandStats';
+import { HISTOGRAM_BINS, valueSample } from '../plan/operandStats';
 import type { OperandStats } from '../plan/types';
 
 export async function gpuOperandStats(
@@ -56,10 +56,7 @@ export async function gpuOperandStats(
     const h = await histBuf.read();
     const rs = await rowStats.read();
     const cs = await colStats.read();
-    const step = Math.max(1, Math.floor(n / SAMPLE_SIZE));
-    const sample: number[] = [];
-    for (let i = 0; i < n && sample.length < SAMPLE_SIZE - 2; i += step) sample.push(vals[i]);
-    if (n) sample.push(min, max);
+    const sample = valueSample(vals, n, min, max);
     return {
       role,
       rows,

@@ -53,11 +53,7 @@ export function operandStats(role: 'a' | 'b', x: Float32Array, rows: number, col
       if (v < rowMin[r]) rowMin[r] = v;
       if (v > rowMax[r]) rowMax[r] = v;
     }
-  // deterministic, evenly strided sample, always including the extremes
-  const step = Math.max(1, Math.floor(n / SAMPLE_SIZE));
-  const sample: number[] = [];
-  for (let i = 0; i < n && sample.length < SAMPLE_SIZE - 2; i += step) sample.push(x[i]);
-  if (n) sample.push(min, max);
+  const sample = valueSample(x, n, min, max);
   return {
     role,
     rows,
@@ -75,6 +71,15 @@ export function operandStats(role: 'a' | 'b', x: Float32Array, rows: number, col
     rowMax,
     sample,
   };
+}
+
+/** The deterministic value sample of an operand (the x → q → x̂ explorer): evenly strided, always with the extremes. */
+export function valueSample(x: ArrayLike<number>, n: number, min: number, max: number): number[] {
+  const step = Math.max(1, Math.floor(n / SAMPLE_SIZE));
+  const sample: number[] = [];
+  for (let i = 0; i < n && sample.length < SAMPLE_SIZE - 2; i += step) sample.push(x[i]);
+  if (n) sample.push(min, max);
+  return sample;
 }
 
 /** MSE and SQNR (dB) of an approximation against a reference. */

@@ -31,5 +31,8 @@ describe('stage: the recorded QAT run', () => {
     const bad = structuredClone(committed);
     bad.rows[row].start.val.n = 500;
     expect(() => qatStageFigures(bad, row)).toThrow(/different images/);
+    const unfinished = structuredClone(committed);
+    delete unfinished.rows[row].final;
+    expect(() => qatStageFigures(unfinished, row)).toThrow(/no start or final figures/);
   });
 });

@@ -4,43 +4,29 @@
  * Wilson interval and n, the paired Δ vs FP32, and the loss curve. Recorded, not live: a stage step must
  * not wait minutes for training (the Train tab runs it live).
  */
-export interface QatAcc {
-  correct: number;
-  n: number;
-  accuracy: number;
-  lo: number;
-  hi: number;
-}
-
-export interface QatRow {
-  name: string;
-  steps: number;
-  batch: number;
-  engine: string;
-  wallSeconds?: number;
-  start: { val: QatAcc };
-  final: { step: number; val: QatAcc; valDelta: { delta: number; lo: number; hi: number; n: number; withinNoise: boolean } };
-  curve: { step: number; loss: number }[];
-}
+import type { PairedDelta } from '../../quant/intervals';
+import type { EvalFigure, QatResults } from '../../train/report';
 
 export interface QatStageFigures {
   name: string;
-  before: QatAcc;
-  after: QatAcc;
+  before: EvalFigure;
+  after: EvalFigure;
   afterStep: number;
   batch: number;
   /** after − before in pp (same images, not paired: the before predictions are not kept) */
   gainPp: number;
   /** the two Wilson intervals are disjoint: the gain is not noise on these n */
   disjoint: boolean;
-  vsFp32: { delta: number; lo: number; hi: number; n: number; withinNoise: boolean };
+  vsFp32: PairedDelta;
   loss: { step: number; loss: number }[];
   engine: string;
 }
 
-export function qatStageFigures(file: { rows: Record<string, QatRow> }, row: string): QatStageFigures {
+export function qatStageFigures(file: QatResults, row: string): QatStageFigures {
   const r = file.rows[row];
   if (!r) throw new Error(`results/qat.json has no row '${row}' (run npm run qat for it)`);
+  if (!r.start || !r.final)
+    throw new Error(`results/qat.json '${row}' has no start or final figures (the run ${r.diverged ? 'diverged' : 'did not finish'})`);
   const before = r.start.val;
   const after = r.final.val;
   if (before.n !== after.n)
