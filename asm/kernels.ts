@@ -101,6 +101,26 @@ export function pack_b_f32(w: usize, n: i32, k: i32, dst: usize): void {
   }
 }
 
+/** pack_b_f32 from W stored transposed, [k×n]: a panel's step kk is 8 consecutive floats of row kk. */
+export function pack_b_f32_kn(w: usize, n: i32, k: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const base = dst + (<usize>(p * k * 8) << 2);
+    const c0 = p * 8;
+    if (c0 + 8 <= n) {
+      for (let kk = 0; kk < k; kk++) {
+        const s = w + (<usize>(kk * n + c0) << 2);
+        const d = base + (<usize>(kk * 8) << 2);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++)
+        for (let j = 0; j < 8; j++) store<f32>(base + (<usize>(kk * 8 + j) << 2), c0 + j < n ? load<f32>(w + (<usize>(kk * n + c0 + j) << 2)) : 0);
+    }
+  }
+}
+
 const M_BLOCK: i32 = 64;
 
 // QP_FMA (asc --use QP_FMA=0|1, tools/cli/buildWasm.mjs): 0 in kernels-relaxed-dot.wasm, the build
@@ -366,8 +386,15 @@ export function gemm_w8a8(
 
 /** Transposes an [rows × cols] int32/f32 matrix into [cols × colsP] (zero padding), 4-byte elements. */
 export function transpose32(src: usize, rows: i32, cols: i32, dst: usize, rowsP: i32): void {
-  for (let c = 0; c < cols; c++)
-    for (let r = 0; r < rowsP; r++) store<u32>(dst + (<usize>(c * rowsP + r) << 2), r < rows ? load<u32>(src + (<usize>(r * cols + c) << 2)) : 0);
+  // 16×16 tiles: both the rows read and the rows written stay in cache within a tile
+  for (let r0 = 0; r0 < rowsP; r0 += 16) {
+    const r1 = minI(r0 + 16, rowsP);
+    for (let c0 = 0; c0 < cols; c0 += 16) {
+      const c1 = minI(c0 + 16, cols);
+      for (let r = r0; r < r1; r++)
+        for (let c = c0; c < c1; c++) store<u32>(dst + (<usize>(c * rowsP + r) << 2), r < rows ? load<u32>(src + (<usize>(r * cols + c) << 2)) : 0);
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1052,4 +1079,251 @@ export function gemm_w4a8_i8(
   if (cols > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
   if (cols > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
   return v;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Training (src/train/): LSQ fake quantization and its backward, GELU keeping tanh for the backward.
+// Semantics of src/train/fakeQuant.ts: v = f32(x/s), ⌊v⌉ half to even (f32x4.nearest), the products
+// and clamps in float32 as there; the backward's sums of s and z in float64 (order differs from the
+// TypeScript loop: sums agree to rounding, not bit for bit).
+
+// what fq_forward keeps per element: ⌊v⌉ − v ∈ [−½, ½] inside the grid, these markers where clamped
+const FQ_BELOW: f32 = 2;
+const FQ_ABOVE: f32 = 3;
+
+/**
+ * Runs [g, i0, i1] (int32 triples, `runs`): y[i] = s_g·(clamp(⌊x[i]/s_g⌉ + zr_g, qmin, qmax) − zr_g);
+ * `keep` (0: none) receives ⌊v⌉ − v or a marker. `s`, `zr`: float32 per group (zr already rounded).
+ */
+export function fq_forward(x: usize, y: usize, keep: usize, runs: usize, nRuns: i32, s: usize, zr: usize, qmin: f32, qmax: f32): void {
+  const lo = f32x4.splat(qmin);
+  const hi = f32x4.splat(qmax);
+  const below = f32x4.splat(FQ_BELOW);
+  const above = f32x4.splat(FQ_ABOVE);
+  for (let r = 0; r < nRuns; r++) {
+    const rp = runs + (<usize>(3 * r) << 2);
+    const g = <usize>load<i32>(rp) << 2;
+    const i0 = load<i32>(rp, 4);
+    const i1 = load<i32>(rp, 8);
+    const sc = load<f32>(s + g);
+    const z = load<f32>(zr + g);
+    const sv = f32x4.splat(sc);
+    const zv = f32x4.splat(z);
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const o = <usize>i << 2;
+      const v = f32x4.div(v128.load(x + o), sv);
+      const rv = f32x4.nearest(v);
+      const rr = f32x4.add(rv, zv);
+      const cl = f32x4.pmin(f32x4.pmax(rr, lo), hi);
+      v128.store(y + o, f32x4.mul(sv, f32x4.sub(cl, zv)));
+      if (keep) {
+        let k = v128.bitselect(below, f32x4.sub(rv, v), f32x4.lt(rr, lo));
+        k = v128.bitselect(above, k, f32x4.gt(rr, hi));
+        v128.store(keep + o, k);
+      }
+    }
+    for (; i < i1; i++) {
+      const o = <usize>i << 2;
+      const v = load<f32>(x + o) / sc;
+      const rv = nearest<f32>(v);
+      const rr = rv + z;
+      const cl = rr < qmin ? qmin : rr > qmax ? qmax : rr;
+      store<f32>(y + o, sc * (cl - z));
+      if (keep) store<f32>(keep + o, rr < qmin ? FQ_BELOW : rr > qmax ? FQ_ABOVE : rv - v);
+    }
+  }
+}
+
+@inline function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+}
+
+/**
+ * The backward from fq_forward's `keep`: dx += dy inside the grid; per group, float64 sums
+ * Σ dy·∂q̂/∂s into gs[g] and Σ dy·∂q̂/∂z into gz[g] (before LSQ's gradient scale):
+ * inside ∂q̂/∂s = ⌊v⌉ − v, ∂q̂/∂z = 0; clamped ∂q̂/∂s = q_end − zr, ∂q̂/∂z = −s.
+ */
+export function fq_backward(keep: usize, dy: usize, dx: usize, runs: usize, nRuns: i32, s: usize, zr: usize, qmin: f32, qmax: f32, gs: usize, gz: usize): void {
+  const half = f32x4.splat(0.5);
+  const below = f32x4.splat(FQ_BELOW);
+  const zero = f32x4.splat(0);
+  for (let r = 0; r < nRuns; r++) {
+    const rp = runs + (<usize>(3 * r) << 2);
+    const gi = load<i32>(rp);
+    const i0 = load<i32>(rp, 4);
+    const i1 = load<i32>(rp, 8);
+    const z = load<f32>(zr + (<usize>gi << 2));
+    const sc = load<f32>(s + (<usize>gi << 2));
+    const endLo = f32x4.splat(qmin - z);
+    const endHi = f32x4.splat(qmax - z);
+    let as = f64x2.splat(0);
+    let dc = f64x2.splat(0); // Σ dy over clamped elements: ∂/∂z = −s·dc
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const o = <usize>i << 2;
+      const e = v128.load(keep + o);
+      const d = v128.load(dy + o);
+      const inside = f32x4.le(e, half);
+      v128.store(dx + o, f32x4.add(v128.load(dx + o), v128.and(d, inside)));
+      const ds = v128.bitselect(e, v128.bitselect(endLo, endHi, f32x4.eq(e, below)), inside);
+      const dcl = v128.bitselect(zero, d, inside);
+      as = f64x2.add(as, f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(d), f64x2.promote_low_f32x4(ds)), f64x2.mul(promoteHigh(d), promoteHigh(ds))));
+      dc = f64x2.add(dc, f64x2.add(f64x2.promote_low_f32x4(dcl), promoteHigh(dcl)));
+    }
+    let a: f64 = f64x2.extract_lane(as, 0) + f64x2.extract_lane(as, 1);
+    let c: f64 = f64x2.extract_lane(dc, 0) + f64x2.extract_lane(dc, 1);
+    for (; i < i1; i++) {
+      const o = <usize>i << 2;
+      const e = load<f32>(keep + o);
+      const d = load<f32>(dy + o);
+      if (e <= 0.5) {
+        store<f32>(dx + o, load<f32>(dx + o) + d);
+        a += <f64>d * <f64>e;
+      } else {
+        a += <f64>d * <f64>(e == FQ_BELOW ? qmin - z : qmax - z);
+        c += <f64>d;
+      }
+    }
+    const gp = <usize>gi << 3;
+    store<f64>(gs + gp, load<f64>(gs + gp) + a);
+    store<f64>(gz + gp, load<f64>(gz + gp) - c * <f64>sc);
+  }
+}
+
+/** y = gelu4(x) (the inference GELU) and th = tanh(u) = 2σ(2u) − 1, kept for gelu_backward. */
+export function gelu_train(x: usize, y: usize, th: usize, n: i32): void {
+  let i = 0;
+  const one = f32x4.splat(1);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const v3 = f32x4.mul(f32x4.mul(v, v), v);
+    const u = f32x4.mul(f32x4.splat(GELU_C), f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), v3)));
+    const den = f32x4.add(one, exp4(f32x4.mul(u, f32x4.splat(-2))));
+    v128.store(y + o, f32x4.div(v, den));
+    v128.store(th + o, f32x4.sub(f32x4.div(f32x4.splat(2), den), one));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const u: f32 = GELU_C * (v + <f32>0.044715 * v * v * v);
+    const den: f32 = 1 + f32x4.extract_lane(exp4(f32x4.splat(-2 * u)), 0);
+    store<f32>(y + o, v / den);
+    store<f32>(th + o, 2 / den - 1);
+  }
+}
+
+/** dx += dy · gelu′(x), gelu′ = ½(1 + th) + ½·x·(1 − th²)·C·(1 + 3·0.044715·x²) */
+export function gelu_backward(x: usize, th: usize, dy: usize, dx: usize, n: i32): void {
+  let i = 0;
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const t = v128.load(th + o);
+    const poly = f32x4.add(one, f32x4.mul(f32x4.splat(3 * 0.044715), f32x4.mul(v, v)));
+    const sech2 = f32x4.sub(one, f32x4.mul(t, t));
+    const d = f32x4.add(f32x4.mul(half, f32x4.add(one, t)), f32x4.mul(f32x4.mul(f32x4.mul(half, v), sech2), f32x4.mul(f32x4.splat(GELU_C), poly)));
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(v128.load(dy + o), d)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const t = load<f32>(th + o);
+    const d: f32 = <f32>0.5 * (1 + t) + <f32>0.5 * v * (1 - t * t) * GELU_C * (1 + <f32>(3 * 0.044715) * v * v);
+    store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dy + o) * d);
+  }
+}
+
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/**
+ * Training LayerNorm in float32 (d a multiple of 4): y = x̂·g + b with x̂ = (x − mean)·inv,
+ * inv = 1/√(var + eps); keeps x̂ and inv per row for layernorm_backward.
+ */
+export function layernorm_train(x: usize, rows: i32, d: i32, g: usize, b: usize, eps: f32, y: usize, xhat: usize, inv: usize): void {
+  const fd = <f32>d;
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>(r * d) << 2;
+    let sv = f32x4.splat(0);
+    for (let j = 0; j < d; j += 4) sv = f32x4.add(sv, v128.load(x + o + (<usize>j << 2)));
+    const mean = f32x4.splat(hsum(sv) / fd);
+    let qv = f32x4.splat(0);
+    for (let j = 0; j < d; j += 4) {
+      const t = f32x4.sub(v128.load(x + o + (<usize>j << 2)), mean);
+      qv = f32x4.add(qv, f32x4.mul(t, t));
+    }
+    const iv: f32 = 1 / Mathf.sqrt(hsum(qv) / fd + eps);
+    store<f32>(inv + (<usize>r << 2), iv);
+    const ivv = f32x4.splat(iv);
+    for (let j = 0; j < d; j += 4) {
+      const jo = <usize>j << 2;
+      const h = f32x4.mul(f32x4.sub(v128.load(x + o + jo), mean), ivv);
+      v128.store(xhat + o + jo, h);
+      v128.store(y + o + jo, f32x4.add(f32x4.mul(h, v128.load(g + jo)), v128.load(b + jo)));
+    }
+  }
+}
+
+/**
+ * LayerNorm backward (d a multiple of 4): dx += (inv/d)·(d·dy·g − Σ dy·g − x̂·Σ dy·g·x̂) per row,
+ * dg += Σ_rows dy·x̂, db += Σ_rows dy.
+ */
+export function layernorm_backward(xhat: usize, inv: usize, g: usize, dy: usize, rows: i32, d: i32, dx: usize, dg: usize, db: usize): void {
+  const fd = f32x4.splat(<f32>d);
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>(r * d) << 2;
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    for (let j = 0; j < d; j += 4) {
+      const jo = <usize>j << 2;
+      const e = v128.load(dy + o + jo);
+      const h = v128.load(xhat + o + jo);
+      const dh = f32x4.mul(e, v128.load(g + jo));
+      s1 = f32x4.add(s1, dh);
+      s2 = f32x4.add(s2, f32x4.mul(dh, h));
+      v128.store(dg + jo, f32x4.add(v128.load(dg + jo), f32x4.mul(e, h)));
+      v128.store(db + jo, f32x4.add(v128.load(db + jo), e));
+    }
+    const a = f32x4.splat(hsum(s1));
+    const c = f32x4.splat(hsum(s2));
+    const k = f32x4.splat(load<f32>(inv + (<usize>r << 2)) / <f32>d);
+    for (let j = 0; j < d; j += 4) {
+      const jo = <usize>j << 2;
+      const dh = f32x4.mul(f32x4.mul(v128.load(dy + o + jo), v128.load(g + jo)), fd);
+      const t = f32x4.sub(f32x4.sub(dh, a), f32x4.mul(v128.load(xhat + o + jo), c));
+      v128.store(dx + o + jo, f32x4.add(v128.load(dx + o + jo), f32x4.mul(k, t)));
+    }
+  }
+}
+
+/** Softmax backward per row (n a multiple of 4 or not): dx += y·(dy − Σ dy·y). */
+export function softmax_backward(y: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
+  const nv = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>(r * n) << 2;
+    let sv = f32x4.splat(0);
+    for (let j = 0; j < nv; j += 4) {
+      const jo = o + (<usize>j << 2);
+      sv = f32x4.add(sv, f32x4.mul(v128.load(dy + jo), v128.load(y + jo)));
+    }
+    let s = hsum(sv);
+    for (let j = nv; j < n; j++) {
+      const jo = o + (<usize>j << 2);
+      s += load<f32>(dy + jo) * load<f32>(y + jo);
+    }
+    const ss = f32x4.splat(s);
+    for (let j = 0; j < nv; j += 4) {
+      const jo = o + (<usize>j << 2);
+      v128.store(dx + jo, f32x4.add(v128.load(dx + jo), f32x4.mul(v128.load(y + jo), f32x4.sub(v128.load(dy + jo), ss))));
+    }
+    for (let j = nv; j < n; j++) {
+      const jo = o + (<usize>j << 2);
+      store<f32>(dx + jo, load<f32>(dx + jo) + load<f32>(y + jo) * (load<f32>(dy + jo) - s));
+    }
+  }
 }

@@ -183,6 +183,7 @@ export interface KernelExports {
   heapBase(): number;
   gelu(x: number, n: number): void;
   pack_b_f32(w: number, n: number, k: number, dst: number): void;
+  pack_b_f32_kn(w: number, n: number, k: number, dst: number): void;
   gemm_f32(x: number, wp: number, bias: number, y: number, m: number, n: number, k: number, flags: number, res: number): void;
   pack_i16(
     src: number,
@@ -326,6 +327,25 @@ export interface KernelExports {
   ): void;
   layernorm(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number): void;
   softmax_rows(x: number, rows: number, n: number, scale: number): void;
+  fq_forward(x: number, y: number, keep: number, runs: number, nRuns: number, s: number, zr: number, qmin: number, qmax: number): void;
+  fq_backward(
+    keep: number,
+    dy: number,
+    dx: number,
+    runs: number,
+    nRuns: number,
+    s: number,
+    zr: number,
+    qmin: number,
+    qmax: number,
+    gs: number,
+    gz: number,
+  ): void;
+  gelu_train(x: number, y: number, th: number, n: number): void;
+  gelu_backward(x: number, th: number, dy: number, dx: number, n: number): void;
+  layernorm_train(x: number, rows: number, d: number, g: number, b: number, eps: number, y: number, xhat: number, inv: number): void;
+  layernorm_backward(xhat: number, inv: number, g: number, dy: number, rows: number, d: number, dx: number, dg: number, db: number): void;
+  softmax_backward(y: number, dy: number, dx: number, rows: number, n: number): void;
 }
 
 export const FLAG_GELU = 1;
@@ -365,6 +385,14 @@ export class WasmArena {
   putF32(a: ArrayLike<number>): number {
     const p = this.alloc(a.length * 4);
     this.f32(p, a.length).set(a);
+    return p;
+  }
+  f64(ptr: number, len: number): Float64Array {
+    return new Float64Array(this.ex.memory.buffer, ptr, len);
+  }
+  putF64(a: ArrayLike<number>): number {
+    const p = this.alloc(a.length * 8);
+    this.f64(p, a.length).set(a);
     return p;
   }
   putI32(a: ArrayLike<number>): number {

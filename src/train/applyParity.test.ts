@@ -12,7 +12,7 @@ import { Engine, type EngineData } from '../engine/engine';
 import { uniformPlan, type Plan } from '../plan/plan';
 import type { VitWeights } from '../model/vitWeights';
 import { ModelHost } from '../runtime/modelHost';
-import { matMulFor } from './matmul';
+import { trainKernelsFor } from './trainKernels';
 import { DEFAULT_QAT, QatTrainer, uniformStream } from './trainer';
 import { learnedPlan } from './learnedPlan';
 
@@ -30,7 +30,7 @@ let host: ModelHost;
 beforeAll(async () => {
   [shipped, data] = await Promise.all([loadWeightsNode(), loadDataNode(['test', 'calib'])]);
   const kernels = await loadCpuKernels();
-  trainer = new QatTrainer(shipped, INT4, matMulFor(kernels), { ...DEFAULT_QAT, lrWeights: 1e-3, lrQuant: 1e-2 });
+  trainer = new QatTrainer(shipped, INT4, trainKernelsFor(kernels), { ...DEFAULT_QAT, lrWeights: 1e-3, lrQuant: 1e-2 });
   const calib = data.calib!;
   trainer.calibrate(calib.pixels, 32);
   for (let s = 0; s < 2; s++)

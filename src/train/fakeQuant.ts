@@ -15,11 +15,7 @@
  */
 import type { OperandScheme } from '../plan/plan';
 import { intRange, roundHalfEven, scaleZero, type Bits } from '../quant/scaleZero';
-
-const f32 = Math.fround;
-/** markers of clamped elements in forward()'s `keep` (inside the grid it holds ⌊v⌉ − v ∈ [−½, ½]) */
-const BELOW = 2;
-const ABOVE = 3;
+import { type FqArgs, type TrainKernels, tsTrainKernels } from './trainKernels';
 
 /** How the elements of a [rows × cols] operand map to (s, z) groups. */
 export interface QuantLayout {
@@ -114,84 +110,51 @@ export class LearnedQuantizer {
     return { lo, hi };
   }
 
+  private runsCache?: { len: number; runs: Int32Array };
+
+  /** the runs (group, first, end) of a tensor of `len` elements, as the kernels take them */
+  private runs(len: number): Int32Array {
+    if (this.runsCache?.len === len) return this.runsCache.runs;
+    const r: number[] = [];
+    this.segments(len, (g, i0, i1) => r.push(g, i0, i1));
+    this.runsCache = { len, runs: Int32Array.from(r) };
+    return this.runsCache.runs;
+  }
+
+  private args(len: number): FqArgs {
+    const zr = new Float32Array(this.groups);
+    for (let g = 0; g < this.groups; g++) zr[g] = roundHalfEven(this.z[g]);
+    return { runs: this.runs(len), s: this.s, zr, qmin: this.qmin, qmax: this.qmax };
+  }
+
   /**
    * q̂(x) into y. `keep` (training) receives per element what the backward needs: ⌊v⌉ − v inside the
-   * grid (in [−½, ½]), BELOW or ABOVE where the value was clamped — so the backward does not divide
-   * and round again.
+   * grid (in [−½, ½]), FQ_BELOW or FQ_ABOVE where the value was clamped — so the backward does not
+   * divide and round again.
    */
-  forward(x: Float32Array, y: Float32Array = new Float32Array(x.length), keep?: Float32Array): Float32Array {
-    const { qmin, qmax } = this;
-    this.segments(x.length, (g, i0, i1) => {
-      const s = this.s[g];
-      const zr = roundHalfEven(this.z[g]);
-      for (let i = i0; i < i1; i++) {
-        const v = f32(x[i] / s);
-        let rv = Math.round(v);
-        if (rv - v === 0.5 && rv % 2 !== 0) rv -= 1; // half to even (roundHalfEven, inlined)
-        const rr = rv + zr;
-        const cl = rr < qmin ? qmin : rr > qmax ? qmax : rr;
-        y[i] = s * (cl - zr);
-        if (keep) keep[i] = rr < qmin ? BELOW : rr > qmax ? ABOVE : rv - v;
-      }
-    });
+  forward(
+    x: Float32Array,
+    y: Float32Array = new Float32Array(x.length),
+    keep?: Float32Array,
+    k: TrainKernels = tsTrainKernels,
+  ): Float32Array {
+    k.fqForward(x, y, keep, this.args(x.length));
     return y;
   }
 
-  /** the backward from what forward() kept (same sums as backward()) */
-  backwardKept(keep: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    const { qmin, qmax } = this;
+  /** the backward from what forward() kept: ∂L/∂x into dx, ∂L/∂s and ∂L/∂z (scaled by g) into gs, gz */
+  backwardKept(keep: Float32Array, dy: Float32Array, dx: Float32Array, k: TrainKernels = tsTrainKernels): void {
     const gs = new Float64Array(this.groups);
     const gz = new Float64Array(this.groups);
-    this.segments(keep.length, (g, i0, i1) => {
-      const s = this.s[g];
-      const zr = roundHalfEven(this.z[g]);
-      let as = 0;
-      let az = 0;
-      for (let i = i0; i < i1; i++) {
-        const e = keep[i];
-        const d = dy[i];
-        if (e <= 0.5) {
-          dx[i] += d;
-          as += d * e;
-        } else {
-          as += d * ((e === BELOW ? qmin : qmax) - zr);
-          az -= d * s;
-        }
-      }
-      gs[g] += as;
-      gz[g] += az;
-    });
+    k.fqBackward(keep, dy, dx, this.args(keep.length), gs, gz);
     this.addGrads(gs, gz);
   }
 
-  /** accumulates ∂L/∂x into dx and ∂L/∂s, ∂L/∂z (scaled by g) into gs, gz */
-  backward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    const { qmin, qmax } = this;
-    const gs = new Float64Array(this.groups);
-    const gz = new Float64Array(this.groups);
-    this.segments(x.length, (g, i0, i1) => {
-      const s = this.s[g];
-      const zr = roundHalfEven(this.z[g]);
-      let as = 0;
-      let az = 0;
-      for (let i = i0; i < i1; i++) {
-        const v = f32(x[i] / s);
-        let rv = Math.round(v);
-        if (rv - v === 0.5 && rv % 2 !== 0) rv -= 1; // half to even (roundHalfEven, inlined)
-        const rr = rv + zr;
-        const d = dy[i];
-        if (rr >= qmin && rr <= qmax) {
-          dx[i] += d;
-          as += d * (rv - v);
-        } else {
-          as += d * ((rr < qmin ? qmin : qmax) - zr);
-          az -= d * s;
-        }
-      }
-      gs[g] += as;
-      gz[g] += az;
-    });
-    this.addGrads(gs, gz);
+  /** the backward from the input alone (a forward that kept nothing) */
+  backward(x: Float32Array, dy: Float32Array, dx: Float32Array, k: TrainKernels = tsTrainKernels): void {
+    const keep = new Float32Array(x.length);
+    this.forward(x, new Float32Array(x.length), keep, k);
+    this.backwardKept(keep, dy, dx, k);
   }
 
   private addGrads(gs: Float64Array, gz: Float64Array): void {

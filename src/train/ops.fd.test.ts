@@ -11,12 +11,12 @@ import { stepInputs } from '../plan/fusion';
 import { lowerVit, type Step } from '../plan/steps';
 import { uniformStream } from './trainer';
 import { backwardStep, forwardStep, type OpContext, type Tape } from './ops';
-import { tsMatMul } from './matmul';
+import { tsTrainKernels } from './trainKernels';
 
 const shape = { dim: 8, depth: 1, heads: 2, mlp: 12, patch: 16, classes: 5, image: 32, layer_norm_eps: 1e-5 };
 const plan: Plan = { version: 1, sites: Array.from({ length: 8 }, () => fp32Site()) };
 const model = lowerVit(shape, plan);
-const ctx: OpContext = { model, mm: tsMatMul, quantizers: new Map() };
+const ctx: OpContext = { model, kernels: tsTrainKernels, quantizers: new Map() };
 const B = 2;
 
 const outputsOf = (s: Step): string[] => (s.kind === 'splitHeads' ? [s.q, s.k, s.v] : [s.y]);

@@ -6,10 +6,7 @@
  */
 import type { LoweredVit, Step, StepKind } from '../plan/steps';
 import type { LearnedQuantizer } from './fakeQuant';
-import { layerNormRowsInto, softmaxRows } from '../kernels/rowOps.ref';
-import type { MatMul } from './matmul';
-
-const GELU_C = Math.sqrt(2 / Math.PI);
+import type { TrainKernels } from './trainKernels';
 
 export interface Tape {
   batch: number;
@@ -21,7 +18,7 @@ export interface Tape {
 
 export interface OpContext {
   model: LoweredVit;
-  mm: MatMul;
+  kernels: TrainKernels;
   /** learned quantizer of fakeQuant steps, keyed `${site}${operand}` */
   quantizers: Map<string, LearnedQuantizer>;
 }
@@ -60,7 +57,7 @@ function fwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
   const w = val(tape, step.w);
   const { rows: n, cols: k } = shapeOf(ctx, step.w);
   const m = x.length / k;
-  const y = ctx.mm.mm(x, false, w, false, m, n, k, val(tape, step.b));
+  const y = ctx.kernels.mm(x, false, w, false, m, n, k, val(tape, step.b));
   tape.vals.set(step.y, y);
   return;
 }
@@ -70,7 +67,7 @@ function fwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContex
   if (!q) throw new Error(`no quantizer for site ${step.site} operand ${step.operand}`);
   const x = val(tape, step.x);
   const keep = training ? new Float32Array(x.length) : undefined;
-  tape.vals.set(step.y, q.forward(x, undefined, keep));
+  tape.vals.set(step.y, q.forward(x, undefined, keep, ctx.kernels));
   if (keep) tape.saved.set(step, [keep]);
   return;
 }
@@ -98,7 +95,7 @@ function fwd_layerNorm(step: Extract<Step, { kind: 'layerNorm' }>, ctx: OpContex
   const rows = x.length / d;
   const y = out(ctx, tape, step.y);
   const keep = training ? { xhat: new Float32Array(x.length), inv: new Float32Array(rows) } : undefined;
-  layerNormRowsInto(x, rows, d, g, b, step.eps, y, keep);
+  ctx.kernels.layerNormForward(x, d, g, b, step.eps, y, keep);
   if (keep) tape.saved.set(step, [keep.xhat, keep.inv]);
   return;
 }
@@ -153,13 +150,7 @@ function fwd_attnScores(step: Extract<Step, { kind: 'attnScores' }>, ctx: OpCont
   const T = t / step.heads;
   const hd = shapeOf(ctx, step.q).cols;
   const y = out(ctx, tape, step.y);
-  const n = B * step.heads;
-  for (let p = 0; p < n; p++) {
-    const o = p * T * hd;
-    const s = ctx.mm.mm(q.subarray(o, o + T * hd), false, k.subarray(o, o + T * hd), false, T, T, hd);
-    const yo = p * T * T;
-    for (let i = 0; i < T * T; i++) y[yo + i] = s[i] * step.scale;
-  }
+  ctx.kernels.mmBatched(B * step.heads, q, false, k, false, T, T, hd, y, step.scale);
   return;
 }
 
@@ -168,7 +159,7 @@ function fwd_softmax(step: Extract<Step, { kind: 'softmax' }>, ctx: OpContext, t
   const n = shapeOf(ctx, step.x).cols;
   const y = out(ctx, tape, step.y);
   y.set(x);
-  softmaxRows(y, y.length / n, n); // the forward's own row softmax (src/kernels/rowOps.ref.ts)
+  ctx.kernels.softmaxRows(y, y.length / n, n);
 }
 
 function fwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpContext, tape: Tape, _training: boolean): void {
@@ -178,19 +169,7 @@ function fwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
   const T = shapeOf(ctx, step.p).cols;
   const hd = shapeOf(ctx, step.v).cols;
   const y = out(ctx, tape, step.y);
-  const n = B * step.heads;
-  for (let i = 0; i < n; i++)
-    ctx.mm.mm(
-      p.subarray(i * T * T, (i + 1) * T * T),
-      false,
-      v.subarray(i * T * hd, (i + 1) * T * hd),
-      true,
-      T,
-      hd,
-      T,
-      null,
-      y.subarray(i * T * hd, (i + 1) * T * hd),
-    );
+  ctx.kernels.mmBatched(B * step.heads, p, false, v, true, T, hd, T, y);
   return;
 }
 
@@ -206,12 +185,7 @@ function fwd_gelu(step: Extract<Step, { kind: 'gelu' }>, ctx: OpContext, tape: T
   const x = val(tape, step.x);
   const y = out(ctx, tape, step.y);
   const th = training ? new Float32Array(y.length) : null; // tanh kept for the backward
-  for (let i = 0; i < y.length; i++) {
-    const v = x[i];
-    const t = Math.tanh(GELU_C * (v + 0.044715 * v * v * v));
-    if (th) th[i] = t;
-    y[i] = 0.5 * v * (1 + t);
-  }
+  ctx.kernels.geluForward(x, y, th);
   if (th) tape.saved.set(step, [th]);
   return;
 }
@@ -236,8 +210,8 @@ function bwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
   const { rows: n, cols: k } = shapeOf(ctx, step.w);
   const m = x.length / k;
   // dX = dY·W, dW = dYᵀ·X, db = Σ_rows dY
-  accumulate(ctx, tape, step.x, ctx.mm.mm(dy, false, w, true, m, k, n));
-  accumulate(ctx, tape, step.w, ctx.mm.mm(dy, true, x, true, n, k, m));
+  accumulate(ctx, tape, step.x, ctx.kernels.mm(dy, false, w, true, m, k, n));
+  accumulate(ctx, tape, step.w, ctx.kernels.mm(dy, true, x, true, n, k, m));
   const db = grad(ctx, tape, step.b);
   const acc = new Float64Array(n);
   for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) acc[j] += dy[r * n + j];
@@ -248,8 +222,8 @@ function bwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
 function bwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContext, tape: Tape, dy: Float32Array): void {
   const q = ctx.quantizers.get(quantKey(step.site, step.operand))!;
   const keep = tape.saved.get(step);
-  if (keep) q.backwardKept(keep[0], dy, grad(ctx, tape, step.x));
-  else q.backward(val(tape, step.x), dy, grad(ctx, tape, step.x));
+  if (keep) q.backwardKept(keep[0], dy, grad(ctx, tape, step.x), ctx.kernels);
+  else q.backward(val(tape, step.x), dy, grad(ctx, tape, step.x), ctx.kernels);
   return;
 }
 
@@ -273,32 +247,7 @@ function bwd_layerNorm(step: Extract<Step, { kind: 'layerNorm' }>, ctx: OpContex
   if (!saved) throw new Error('layerNorm backward without a training forward');
   const [xhat, inv] = saved;
   const g = val(tape, step.g);
-  const d = g.length;
-  const rows = xhat.length / d;
-  const dx = grad(ctx, tape, step.x);
-  const dg = grad(ctx, tape, step.g);
-  const db = grad(ctx, tape, step.b);
-  const ag = new Float64Array(d);
-  const ab = new Float64Array(d);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let s1 = 0;
-    let s2 = 0;
-    for (let j = 0; j < d; j++) {
-      const e = dy[o + j];
-      ag[j] += e * xhat[o + j];
-      ab[j] += e;
-      const dh = e * g[j];
-      s1 += dh;
-      s2 += dh * xhat[o + j];
-    }
-    const iv = inv[r];
-    for (let j = 0; j < d; j++) dx[o + j] += (iv / d) * (d * dy[o + j] * g[j] - s1 - xhat[o + j] * s2);
-  }
-  for (let j = 0; j < d; j++) {
-    dg[j] += ag[j];
-    db[j] += ab[j];
-  }
+  ctx.kernels.layerNormBackward({ xhat, inv }, g, dy, grad(ctx, tape, step.x), grad(ctx, tape, step.g), grad(ctx, tape, step.b));
   return;
 }
 
@@ -327,14 +276,13 @@ function bwd_attnScores(step: Extract<Step, { kind: 'attnScores' }>, ctx: OpCont
   const hd = shapeOf(ctx, step.q).cols;
   const dq = grad(ctx, tape, step.q);
   const dk = grad(ctx, tape, step.k);
-  const ds = new Float32Array(T * T);
-  for (let p = 0; p < B * step.heads; p++) {
-    const o = p * T * hd;
-    for (let i = 0; i < T * T; i++) ds[i] = dy[p * T * T + i] * step.scale;
-    // dQ = dS·K, dK = dSᵀ·Q
-    addInto(dq.subarray(o, o + T * hd), ctx.mm.mm(ds, false, k.subarray(o, o + T * hd), true, T, hd, T));
-    addInto(dk.subarray(o, o + T * hd), ctx.mm.mm(ds, true, q.subarray(o, o + T * hd), true, T, hd, T));
-  }
+  const n = B * step.heads;
+  // S = scale·Q·Kᵀ: dQ = scale·dS·K, dK = scale·dSᵀ·Q
+  const part = new Float32Array(n * T * hd);
+  ctx.kernels.mmBatched(n, dy, false, k, true, T, hd, T, part, step.scale);
+  addInto(dq, part);
+  ctx.kernels.mmBatched(n, dy, true, q, true, T, hd, T, part, step.scale);
+  addInto(dk, part);
   return;
 }
 
@@ -342,13 +290,7 @@ function bwd_softmax(step: Extract<Step, { kind: 'softmax' }>, ctx: OpContext, t
   const y = val(tape, step.y);
   const n = shapeOf(ctx, step.x).cols;
   const dx = grad(ctx, tape, step.x);
-  const rows = y.length / n;
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let s = 0;
-    for (let j = 0; j < n; j++) s += dy[o + j] * y[o + j];
-    for (let j = 0; j < n; j++) dx[o + j] += y[o + j] * (dy[o + j] - s);
-  }
+  ctx.kernels.softmaxBackward(y, dy, dx, n);
   return;
 }
 
@@ -360,14 +302,14 @@ function bwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
   const hd = shapeOf(ctx, step.v).cols;
   const dp = grad(ctx, tape, step.p);
   const dv = grad(ctx, tape, step.v);
-  for (let i = 0; i < B * step.heads; i++) {
-    const po = i * T * T;
-    const vo = i * T * hd;
-    const dO = dy.subarray(vo, vo + T * hd);
-    // dP = dO·Vᵀ, dV = Pᵀ·dO
-    addInto(dp.subarray(po, po + T * T), ctx.mm.mm(dO, false, v.subarray(vo, vo + T * hd), false, T, T, hd));
-    addInto(dv.subarray(vo, vo + T * hd), ctx.mm.mm(p.subarray(po, po + T * T), true, dO, true, T, hd, T));
-  }
+  const n = B * step.heads;
+  // dP = dO·Vᵀ, dV = Pᵀ·dO
+  const dP = new Float32Array(n * T * T);
+  ctx.kernels.mmBatched(n, dy, false, v, false, T, T, hd, dP);
+  addInto(dp, dP);
+  const dV = new Float32Array(n * T * hd);
+  ctx.kernels.mmBatched(n, p, true, dy, true, T, hd, T, dV);
+  addInto(dv, dV);
   return;
 }
 
@@ -382,12 +324,7 @@ function bwd_gelu(step: Extract<Step, { kind: 'gelu' }>, ctx: OpContext, tape: T
   const dx = grad(ctx, tape, step.x);
   const saved = tape.saved.get(step);
   if (!saved) throw new Error('gelu backward without a training forward');
-  const tanh = saved[0];
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    const th = tanh[i];
-    dx[i] += dy[i] * (0.5 * (1 + th) + 0.5 * v * (1 - th * th) * GELU_C * (1 + 3 * 0.044715 * v * v));
-  }
+  ctx.kernels.geluBackward(x, saved[0], dy, dx);
   return;
 }
 
@@ -447,16 +384,17 @@ function splitHeadsBackward(step: Extract<Step, { kind: 'splitHeads' }>, ctx: Op
   const t = ht / H;
   const dim = H * hd;
   const dx = grad(ctx, tape, step.x);
-  const parts = [step.q, step.k, step.v].map((n) => tape.grads.get(n));
-  for (let i = 0; i < B; i++)
-    for (let h = 0; h < H; h++)
-      for (let r = 0; r < t; r++) {
-        const dst = (i * t + r) * 3 * dim + h * hd;
-        const src = ((i * H + h) * t + r) * hd;
-        parts.forEach((gp, which) => {
-          if (gp) for (let j = 0; j < hd; j++) dx[dst + which * dim + j] += gp[src + j];
-        });
-      }
+  [step.q, step.k, step.v].forEach((name, which) => {
+    const gp = tape.grads.get(name);
+    if (!gp) return;
+    for (let i = 0; i < B; i++)
+      for (let h = 0; h < H; h++)
+        for (let r = 0; r < t; r++) {
+          const dst = (i * t + r) * 3 * dim + which * dim + h * hd;
+          const src = ((i * H + h) * t + r) * hd;
+          for (let j = 0; j < hd; j++) dx[dst + j] += gp[src + j];
+        }
+  });
 }
 
 /** ∂name += g; takes g itself when name has no gradient yet (g must be a fresh array) */

@@ -3,7 +3,7 @@
  * LSQ written from Esser et al. 2020 and LSQ+ in tools/ref/lsq.py, the ViT of tools/train/vit.py):
  * the LSQ quantizer alone (∂x, ∂s, ∂z per tensor / channel / group, 2–8 bits), then a small ViT on
  * the FP32 plan and on a mixed plan — min/max calibration, loss, logits, the gradient of every
- * parameter and of every s and z. Run on both products (WASM SIMD GEMM and TypeScript).
+ * parameter and of every s and z. Run on both kernel sets (WASM SIMD and TypeScript).
  *
  * Error measure: max over elements of |ts − torch| / max(|torch| over the tensor) (a normwise
  * relative error: float32 sums in different orders make a small absolute difference, and a
@@ -16,7 +16,7 @@ import type { Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { LearnedQuantizer } from './fakeQuant';
-import { matMulFor, tsMatMul, type MatMul } from './matmul';
+import { trainKernelsFor, tsTrainKernels, type TrainKernels } from './trainKernels';
 import { quantKey } from './ops';
 import { QatTrainer } from './trainer';
 
@@ -107,18 +107,18 @@ describe('LSQ fake-quant = PyTorch autograd (∂x, ∂s, ∂z)', () => {
 });
 
 describe.each([
-  ['wasm GEMM', 'wasm'],
-  ['TypeScript GEMM', 'ts'],
+  ['wasm kernels', 'wasm'],
+  ['TypeScript kernels', 'ts'],
 ])('small ViT through the step list (%s) = PyTorch autograd', (_label, which) => {
-  let mm: MatMul;
+  let kernels: TrainKernels;
   beforeAll(async () => {
-    mm = which === 'ts' ? tsMatMul : matMulFor(await loadCpuKernels());
-    if (which === 'wasm' && mm.impl !== 'wasm-simd') throw new Error('the wasm kernels did not load: run npm run build:wasm');
+    kernels = which === 'ts' ? tsTrainKernels : trainKernelsFor(await loadCpuKernels());
+    if (which === 'wasm' && kernels.impl !== 'wasm-simd') throw new Error('the wasm kernels did not load: run npm run build:wasm');
   });
 
   it('FP32 plan: logits, loss and the gradient of every parameter', () => {
     const c = fixture.fp32;
-    const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, mm);
+    const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, kernels);
     const r = tr.lossAndGrads(pixels, labels, idx);
     expect(Math.abs(r.loss - c.loss)).toBeLessThan(1e-5);
     const names = Object.keys(c.grads);
@@ -132,7 +132,7 @@ describe.each([
 
   it('mixed INT plan: min/max calibration, loss, ∂ every parameter, ∂s and ∂z of every quantizer', () => {
     const c = fixture.mixed;
-    const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, mm);
+    const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, kernels);
     tr.calibrate(pixels, labels.length);
     const quant = c.quant as Record<string, { s: number[]; z: number[]; ds: number[]; dz: number[] }>;
     expect([...tr.quantizers.keys()].sort()).toEqual(Object.keys(quant).sort());

@@ -9,7 +9,7 @@ import type { Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { lowerVit, LoweringError } from '../plan/steps';
-import { tsMatMul } from './matmul';
+import { tsTrainKernels } from './trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 
 function tinyWeights() {
@@ -51,7 +51,7 @@ const int4 = (): Plan => ({
 
 describe('QatTrainer', () => {
   it('loss goes down over steps on a fixed batch (INT4 everywhere, learned s and z)', () => {
-    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, { ...DEFAULT_QAT, lrWeights: 3e-3, lrQuant: 3e-3 });
+    const tr = new QatTrainer(tinyWeights(), int4(), tsTrainKernels, { ...DEFAULT_QAT, lrWeights: 3e-3, lrQuant: 3e-3 });
     tr.calibrate(pixels, 6);
     const rnd = uniformStream(3);
     const s0 = tr.quantizers.get('4a')!.s[0];
@@ -64,7 +64,7 @@ describe('QatTrainer', () => {
   });
 
   it('frozen weights: only s and z move', () => {
-    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, { ...DEFAULT_QAT, trainWeights: false });
+    const tr = new QatTrainer(tinyWeights(), int4(), tsTrainKernels, { ...DEFAULT_QAT, trainWeights: false });
     tr.calibrate(pixels, 6);
     const w0 = tr.params.get('blocks.0.fc1.weight')!.slice();
     const s0 = tr.quantizers.get('5b')!.s[0];
@@ -74,7 +74,7 @@ describe('QatTrainer', () => {
   });
 
   it('a NaN stops training with a clear error and keeps the last good state', () => {
-    const tr = new QatTrainer(tinyWeights(), int4(), tsMatMul, DEFAULT_QAT);
+    const tr = new QatTrainer(tinyWeights(), int4(), tsTrainKernels, DEFAULT_QAT);
     tr.calibrate(pixels, 6);
     const rnd = uniformStream(5);
     tr.trainStep(pixels, labels, idx, rnd);
@@ -100,7 +100,7 @@ describe('QatTrainer', () => {
   it('progressive 4 → 2 bits at step k: each real range carried over, the grid shrinks', () => {
     const plan = int4();
     for (const s of plan.sites) (s.a.bits = 2), (s.b.bits = 2);
-    const tr = new QatTrainer(tinyWeights(), plan, tsMatMul, { ...DEFAULT_QAT, progressive: { from: 4, to: 2, at: 2 } });
+    const tr = new QatTrainer(tinyWeights(), plan, tsTrainKernels, { ...DEFAULT_QAT, progressive: { from: 4, to: 2, at: 2 } });
     tr.calibrate(pixels, 6);
     const q4 = tr.quantizers.get('5b')!;
     expect(q4.qmax).toBe(15);

@@ -15,7 +15,7 @@ import { lowerVit, type LoweredVit } from '../plan/steps';
 import { seededUniform } from '../quant/random';
 import type { Bits } from '../quant/scaleZero';
 import { LearnedQuantizer } from './fakeQuant';
-import type { MatMul } from './matmul';
+import type { TrainKernels } from './trainKernels';
 import { crossEntropy, forwardStep, quantKey, runBackward, runForward, type OpContext, type Tape } from './ops';
 
 export interface QatOptions {
@@ -108,7 +108,7 @@ export class QatTrainer {
   constructor(
     readonly weights: VitWeights,
     readonly plan: Plan,
-    mm: MatMul,
+    kernels: TrainKernels,
     readonly opts: QatOptions = DEFAULT_QAT,
   ) {
     this.model = lowerVit(weights.config, plan);
@@ -117,7 +117,7 @@ export class QatTrainer {
       const a = this.params.get(p.name);
       if (!a || a.length !== p.shape.rows * p.shape.cols) throw new Error(`parameter ${p.name}: weights and lowering disagree`);
     }
-    this.ctx = { model: this.model, mm, quantizers: this.quantizers };
+    this.ctx = { model: this.model, kernels, quantizers: this.quantizers };
     const prog = opts.progressive;
     this.currentBits = prog ? prog.from : undefined;
     this.buildQuantizers(prog ? prog.from : undefined);

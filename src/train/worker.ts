@@ -1,5 +1,5 @@
 /**
- * Training in a Web Worker on the CPU backend's WASM GEMM (issue 13 item 2): loads the committed
+ * Training in a Web Worker on the CPU backend's WASM SIMD kernels (issue 13 item 2): loads the committed
  * weights and CIFAR-10 (data_batch_1 as training images, the first validation images for the curve),
  * runs QatTrainer step by step — yielding between steps so pause / resume / cancel / inspect arrive —
  * and posts steps, evaluations, the selected site's learned (s, z) over its histogram, a val5000
@@ -12,7 +12,7 @@ import { loadCpuKernels } from '../cpu/cpuKernels';
 import { correctness } from '../quant/intervals';
 import { roundHalfEven } from '../quant/scaleZero';
 import { loadTrainImages, stepBatch } from './data';
-import { matMulFor, type MatMul } from './matmul';
+import { trainKernelsFor, type TrainKernels } from './trainKernels';
 import type { QuantView, TrainEvent, TrainRequest, TrainSettings } from './protocol';
 import { writeSafetensors } from './safetensorsWrite';
 import { DEFAULT_QAT, QatTrainer, type StepResult, TrainingDiverged } from './trainer';
@@ -22,7 +22,7 @@ import { learnedPlan } from './learnedPlan';
 const post = (m: TrainEvent, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
 let weights: VitWeights | undefined;
-let mm: MatMul | undefined;
+let kernels: TrainKernels | undefined;
 let train: ImageSet | undefined;
 let val: ImageSet | undefined;
 let calib: ImageSet | undefined;
@@ -42,9 +42,9 @@ async function load(base: string, s: TrainSettings) {
     const preds = JSON.parse(new TextDecoder().decode(await modelRead('predictions.json'))) as { val: number[] };
     fp32Val = preds.val;
   }
-  if (!mm) {
+  if (!kernels) {
     const k = await loadCpuKernels();
-    mm = matMulFor(k);
+    kernels = trainKernelsFor(k);
   }
   const read = fetchReader(`${base}data/cifar10/`);
   if (!val || !calib) {
@@ -142,13 +142,13 @@ async function start(base: string, s: TrainSettings) {
   paused = false;
   cancelled = false;
   await load(base, s);
-  trainer = new QatTrainer(weights!, s.plan, mm!, { ...DEFAULT_QAT, progressive: s.progressive, seed: s.seed });
+  trainer = new QatTrainer(weights!, s.plan, kernels!, { ...DEFAULT_QAT, progressive: s.progressive, seed: s.seed });
   post({ type: 'status', message: 'calibrating: min/max of 256 training images…' });
   await tick();
   trainer.calibrate(calib!.pixels, calib!.count);
   post({
     type: 'ready',
-    impl: mm!.impl,
+    impl: kernels!.impl,
     trainImages: train!.count,
     sites: trainer.model.sites.map((x) => ({ index: x.index, name: x.name })),
     quantized: [...trainer.quantizers.keys()],

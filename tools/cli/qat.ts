@@ -21,7 +21,7 @@ import { loadDataNode, loadWeightsNode } from '../../src/runtime/nodeLoad';
 import { fp32Plan, type Plan } from '../../src/plan/plan';
 import { correctness, pairedDelta, wilson } from '../../src/quant/intervals';
 import { loadTrainImages, stepBatch } from '../../src/train/data';
-import { matMulFor, tsMatMul } from '../../src/train/matmul';
+import { trainKernelsFor, tsTrainKernels } from '../../src/train/trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, type TrainerState } from '../../src/train/trainer';
 import { qatMarkdown, type QatRow, type QatResults, type EvalFigure } from '../../src/train/report';
 
@@ -71,14 +71,14 @@ async function main() {
   const slug = rowName.replace(/[^A-Za-z0-9]+/g, '-');
 
   const kernels = await loadCpuKernels({ forceTypescript: args.backend === 'typescript' });
-  const mm = args.backend === 'typescript' ? tsMatMul : matMulFor(kernels);
-  if (args.backend !== 'typescript' && mm.impl !== 'wasm-simd')
+  const tk = args.backend === 'typescript' ? tsTrainKernels : trainKernelsFor(kernels);
+  if (args.backend !== 'typescript' && tk.impl !== 'wasm-simd')
     throw new Error(`the wasm kernels did not load (${kernels.fallbackReason}); run npm run build:wasm, or pass --backend typescript`);
   const weights = await loadWeightsNode();
   const loaded = await loadDataNode(['test', 'val', 'calib']);
   const data = { val: loaded.val!, test: loaded.test!, calib: loaded.calib! };
   const train = await loadTrainImages(nodeReader(dataDir()));
-  console.log(`qat ${rowName}: ${steps} steps × batch ${batch} on ${train.count} training images, ${mm.impl} GEMM, 1 thread`);
+  console.log(`qat ${rowName}: ${steps} steps × batch ${batch} on ${train.count} training images, ${tk.impl} kernels, 1 thread`);
 
   const resultsPath = join(REPO_ROOT, 'results', 'qat.json');
   const results: QatResults = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: {} };
@@ -90,13 +90,13 @@ async function main() {
   let fp: { val: number[]; test: number[] };
   if (existsSync(fpPath)) fp = JSON.parse(readFileSync(fpPath, 'utf8'));
   else {
-    const f = new QatTrainer(weights, fp32Plan(), mm);
+    const f = new QatTrainer(weights, fp32Plan(), tk);
     fp = { val: Array.from(f.predict(data.val.pixels, data.val.count)), test: Array.from(f.predict(data.test.pixels, data.test.count)) };
     writeFileSync(fpPath, JSON.stringify(fp));
   }
   results.fp32 = { val: figure(fp.val, data.val.labels), test: figure(fp.test, data.test.labels) };
 
-  const tr = new QatTrainer(weights, plan, mm, { ...DEFAULT_QAT, progressive, seed, trainWeights: !args['freeze-weights'] });
+  const tr = new QatTrainer(weights, plan, tk, { ...DEFAULT_QAT, progressive, seed, trainWeights: !args['freeze-weights'] });
   const ckPath = join(ckDir, `${slug}.json`);
   let row: QatRow;
   const t0 = Date.now();
@@ -109,7 +109,7 @@ async function main() {
     tr.calibrate(data.calib.pixels, data.calib.count);
     row = {
       name: rowName,
-      engine: `TypeScript trainer (src/train), ${mm.impl} GEMM`,
+      engine: `TypeScript trainer (src/train), ${tk.impl} kernels`,
       plan: plan.name ?? String(args.plan),
       steps,
       batch,

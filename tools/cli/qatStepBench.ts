@@ -1,37 +1,110 @@
 /**
- * npm run bench:qat -- [--batch N] [--steps N] [--backend cpu|typescript]
- * Times QAT training steps (all-INT4, the recipe of npm run qat) of the TypeScript trainer on one
- * thread, after one warm-up step: median seconds per step. Compare with tools/ref/qat_ref.py's
- * seconds per step at the same batch (PyTorch, 1 thread).
+ * npm run bench:qat -- [--batch N] [--steps N] [--backend cpu|typescript] [--browser] [--torch] [--out FILE]
+ *
+ * Seconds per QAT training step (all-INT4, the recipe of npm run qat; src/train/stepBench.ts) on one
+ * thread, after one warm-up step: in Node, with --browser also in headless Chromium (the kernels the
+ * Train view runs on), with --torch also tools/ref/qat_ref.py --bench (PyTorch, 1 thread) at the same
+ * batch — one after the other in one run, so the ratios compare the same minutes of this machine.
+ * Prints the figures and writes them to --out (default results/qat_step.json).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadavg } from 'node:os';
 import { cliArgs, type ArgSpec } from './args';
 import { loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { dataDir, nodeReader } from '../../src/data/nodeReader';
 import { loadDataNode, loadWeightsNode } from '../../src/runtime/nodeLoad';
-import { uniformPlan } from '../../src/plan/plan';
-import { loadTrainImages, stepBatch } from '../../src/train/data';
-import { matMulFor, tsMatMul } from '../../src/train/matmul';
-import { median } from '../../src/train/report';
-import { QatTrainer } from '../../src/train/trainer';
+import { loadTrainImages } from '../../src/train/data';
+import { timeQatSteps, type StepTiming } from '../../src/train/stepBench';
+import { trainKernelsFor, tsTrainKernels } from '../../src/train/trainKernels';
 
-const SPEC: Record<string, ArgSpec> = { batch: { int: [1, 1024] }, steps: { int: [1, 1000] }, backend: { oneOf: ['cpu', 'typescript'] } };
+const SPEC: Record<string, ArgSpec> = {
+  batch: { int: [1, 1024] },
+  steps: { int: [1, 1000] },
+  backend: { oneOf: ['cpu', 'typescript'] },
+  browser: 'boolean',
+  torch: 'boolean',
+  out: 'string',
+};
 const args = cliArgs('bench:qat', SPEC);
-const batch = (args.batch as number | undefined) ?? 128;
+const batch = (args.batch as number | undefined) ?? 32;
 const steps = (args.steps as number | undefined) ?? 3;
-const mm = args.backend === 'typescript' ? tsMatMul : matMulFor(await loadCpuKernels());
+const out = (args.out as string | undefined) ?? 'results/qat_step.json';
+const load = [loadavg()[0]];
+
+const cpu = await loadCpuKernels({ forceTypescript: args.backend === 'typescript' });
+const kernels = args.backend === 'typescript' ? tsTrainKernels : trainKernelsFor(cpu);
 const weights = await loadWeightsNode();
 const { calib } = await loadDataNode(['calib']);
 const train = await loadTrainImages(nodeReader(dataDir()), 10000);
-const o = { bits: 4 as const, granularity: 'tensor' as const, symmetric: false, range: 'static' as const };
-const tr = new QatTrainer(weights, uniformPlan({ a: o, b: o }), mm);
-tr.calibrate(calib!.pixels, calib!.count);
-const ms: number[] = [];
-for (let s = 0; s <= steps; s++) {
-  const { idx, rnd } = stepBatch(1, s + 1, batch, train.count);
-  const r = tr.trainStep(train.pixels, train.labels, idx, rnd);
-  if (s > 0) ms.push(r.ms);
-  console.log(`step ${s}${s === 0 ? ' (warm-up)' : ''}: ${(r.ms / 1000).toFixed(2)} s, loss ${r.loss.toFixed(4)}`);
+console.log(`Node, ${kernels.impl} kernels${cpu.wasmFeatures ? ` (${cpu.wasmFeatures})` : ''}, batch ${batch}:`);
+const node = timeQatSteps(weights, calib!, train, kernels, batch, steps, (s) => console.log(`  ${s}`));
+const line = (who: string, t: { medianSeconds: number }) => console.log(`${who}: median ${t.medianSeconds.toFixed(3)} s/step`);
+line('Node', node);
+
+type BrowserTiming = StepTiming & { wasmFeatures: string | null };
+let chromium: BrowserTiming | null = null;
+if (args.browser) {
+  console.log('Chromium (headless, the Train view’s kernels):');
+  const r = (await runBrowser()) as BrowserTiming | { error: string };
+  if ('error' in r) throw new Error(`the Chromium page failed: ${r.error}`);
+  chromium = r;
+  line(`Chromium (${r.wasmFeatures})`, r);
 }
-console.log(
-  `all-INT4 QAT, batch ${batch}, ${mm.impl} GEMM, 1 thread: median ${(median(ms) / 1000).toFixed(2)} s/step over ${ms.length} steps`,
+
+let torch: { median_seconds: number; step_seconds: number[]; torch: string } | null = null;
+if (args.torch) {
+  console.log('PyTorch (tools/ref/qat_ref.py --bench, 1 thread):');
+  const r = spawnSync(
+    '/usr/bin/python3',
+    ['tools/ref/qat_ref.py', '--plan', 'all-int4', '--bench', '--steps', String(steps + 1), '--batch', String(batch)],
+    { env: { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', OMP_NUM_THREADS: '1' }, encoding: 'utf8' },
+  );
+  const at = r.stdout.lastIndexOf('{"bench"'); // after the script's \r progress line
+  const json = at >= 0 ? r.stdout.slice(at).split('\n')[0] : undefined;
+  if (r.status !== 0 || !json) throw new Error(`qat_ref.py --bench failed (${r.status}): ${r.stderr.slice(-600)}`);
+  torch = JSON.parse(json).bench;
+  console.log(`PyTorch ${torch!.torch}: median ${torch!.median_seconds.toFixed(3)} s/step`);
+}
+load.push(loadavg()[0]);
+
+const ratios: Record<string, number> = {};
+if (torch) {
+  ratios.nodeVsTorch = node.medianSeconds / torch.median_seconds;
+  if (chromium) ratios.chromiumVsTorch = chromium.medianSeconds / torch.median_seconds;
+}
+for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ×${v.toFixed(2)}`);
+console.log(`load average (1 min) at start ${load[0].toFixed(2)}, at end ${load[1].toFixed(2)}`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), batch, steps, plan: 'all-INT4 per tensor, 38 sites', node, chromium, torch, ratios, loadAverage: load }, null, 1)}\n`,
 );
+console.log(`→ ${out}`);
+
+/** The same timing in headless Chromium (Vite dev server without HMR + Playwright). */
+async function runBrowser(): Promise<unknown> {
+  const { createServer } = await import('vite');
+  const { chromium: pw } = await import('@playwright/test');
+  const server = await createServer({
+    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
+    logLevel: 'error',
+  });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
+  const b = await pw.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await b.newPage();
+    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
+    await page.goto(`${url}tools/cli/qatStepBench.page.html?batch=${batch}&steps=${steps}`);
+    await page.waitForFunction(() => (globalThis as { __qatStepBench?: unknown }).__qatStepBench, undefined, {
+      timeout: 600_000,
+      polling: 1000,
+    });
+    return await page.evaluate(() => (globalThis as { __qatStepBench?: unknown }).__qatStepBench);
+  } finally {
+    await b.close();
+    await server.close();
+  }
+}

@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--skip-test", action="store_true")
+    ap.add_argument("--bench", action="store_true",
+                    help="time the steps only (no evaluation, checkpoint or results file); prints one JSON line")
     args = ap.parse_args()
     prog = None
     if args.progressive:
@@ -136,7 +138,7 @@ def main():
         gen.set_state(st["gen"])
         rng = st["rng"]
         print(f"resumed at step {step}")
-    else:
+    elif not args.bench:
         model.eval()
         row["start_val"] = count(predict(model, hook, xv), yv)
         row["evals"].append(dict(step=0, **count(predict(model, hook, xv[:args.eval_limit]), yv[:args.eval_limit])))
@@ -197,6 +199,8 @@ def main():
         row["step_seconds"].append(time.time() - t0)
         row["curve"].append(dict(step=step, loss=float(loss)))
         print(f"\r  step {step}/{args.steps} loss {float(loss):.4f} {row['step_seconds'][-1]:.2f} s/step", end="", flush=True)
+        if args.bench:
+            continue
         if step % args.eval_every == 0 or step == args.steps:
             model.eval()
             e = count(predict(model, hook, xv[:args.eval_limit]), yv[:args.eval_limit])
@@ -204,6 +208,11 @@ def main():
             print(f"\n  val[0, {args.eval_limit}) at step {step}: {100 * e['correct'] / e['n']:.2f}%", flush=True)
         if step % 10 == 0:
             save()
+    if args.bench:
+        timed = row["step_seconds"][1:]  # the first step warms up, as in src/train/stepBench.ts
+        print(json.dumps(dict(bench=dict(batch=args.batch, step_seconds=timed, median_seconds=float(np.median(timed)),
+                                         torch=torch.__version__, threads=torch.get_num_threads()))))
+        return
     model.eval()
     pv = predict(model, hook, xv)
     row["final_val"] = count(pv, yv)
