@@ -1,4 +1,5 @@
 /** Messages between the Train view and the training worker (src/train/worker.ts). Plain data only. */
+import type { Progressive } from './trainer';
 import type { Plan } from '../plan/plan';
 
 export interface TrainSettings {
@@ -9,7 +10,7 @@ export interface TrainSettings {
   evalLimit: number;
   evalEvery: number;
   seed: number;
-  progressive?: { from: number; to: number; at: number };
+  progressive?: Progressive;
   /** training images read (the browser reads data_batch_1: 10,000) */
   trainImages: number;
 }

@@ -1,4 +1,5 @@
 /** results/qat.{json,md}: the shape of a QAT row and its Markdown table (CLI; the Train view reads the same shapes). */
+import type { Progressive } from './trainer';
 import { correctness, pairedDelta, wilson, type PairedDelta } from '../quant/intervals';
 
 export interface EvalFigure {
@@ -16,7 +17,7 @@ export interface QatRow {
   steps: number;
   batch: number;
   seed: number;
-  progressive?: { from: number; to: number; at: number };
+  progressive?: Progressive;
   recipe: string;
   curve: { step: number; loss: number; batchAccuracy: number; bits?: number }[];
   evals: ({ step: number } & EvalFigure)[];
@@ -116,7 +117,7 @@ export function qatMarkdown(
   for (const row of Object.values(r.rows)) {
     L.push(`## ${row.name}`, '');
     L.push(
-      `Plan: ${row.plan}. Recipe: ${row.recipe}.${row.progressive ? ` Progressive: ${row.progressive.from} → ${row.progressive.to} bits at step ${row.progressive.at}, each range carried over.` : ''} Seed ${row.seed}.`,
+      `Plan: ${row.plan}. Recipe: ${row.recipe}.${row.progressive ? ` Progressive: ${progressiveText(row.progressive)}.` : ''} Seed ${row.seed}.`,
       '',
     );
     if (row.diverged) L.push(`**Diverged:** ${row.diverged}`, '');
@@ -150,4 +151,14 @@ export function qatMarkdown(
     L.push('');
   }
   return L.join('\n');
+}
+
+/** the progressive schedule of a row, in words */
+export function progressiveText(p: Progressive): string {
+  const init =
+    p.init === 'mse'
+      ? 'each new grid from the range carried over, shrunk by the MSE-best factor on 64 calibration images'
+      : 'each range carried over';
+  if (!p.perSite) return `${p.from} → ${p.to} bits at step ${p.at} for every site, ${init}`;
+  return `${p.from} → ${p.to} bits site by site (note 004), one site every ${p.perSite} steps from step ${p.at}, ${p.order === 'index' ? 'in site order' : 'least sensitive first (KL on 128 calibration images)'}, ${init}`;
 }

@@ -118,6 +118,50 @@ describe('QatTrainer', () => {
     expect(Math.abs(after[1] - before[1])).toBeLessThan(0.2 * (before[1] - before[0]));
   });
 
+  it('progressive site by site (note 004): one site per perSite steps, in order, MSE-clipped ranges, resumable', () => {
+    const plan = int4();
+    for (const s of plan.sites) (s.a.bits = 2), (s.b.bits = 2);
+    const prog = { from: 4, to: 2, at: 0, perSite: 2, order: 'sensitivity' as const, init: 'mse' as const };
+    const tr = new QatTrainer(tinyWeights(), plan, tsTrainKernels, { ...DEFAULT_QAT, progressive: prog });
+    tr.calibrate(pixels, 6);
+    const scores = tr.sensitivityScores();
+    expect(scores.length).toBe(plan.sites.length);
+    expect(scores.every((x) => Number.isFinite(x.kl) && x.kl >= 0)).toBe(true);
+    const rnd = uniformStream(9);
+    expect(tr.switched.size).toBe(0);
+    const fourBit = new Map([...tr.quantizers].map(([k, q]) => [k, q.clip()]));
+    const r = tr.trainStep(pixels, labels, idx, rnd); // step 0: the first site of the order
+    expect(r.switchedSites).toBe(1);
+    const order = tr.order!;
+    expect([...order].sort((a, b) => a - b)).toEqual(plan.sites.map((_, i) => i));
+    // least sensitive first: the order follows the scores measured when switching started
+    const kl = new Map(scores.map((x) => [x.site, x.kl]));
+    for (let i = 1; i < order.length; i++) expect(kl.get(order[i])!).toBeGreaterThanOrEqual(kl.get(order[i - 1])!);
+    expect([...tr.switched]).toEqual([order[0]]);
+    for (const op of ['a', 'b']) {
+      const q = tr.quantizers.get(`${order[0]}${op}`)!;
+      expect(q.qmax).toBe(3);
+      // the 2-bit range lies inside the 4-bit one it came from (MSE clipping shrinks, never widens)
+      const [lo4, hi4] = fourBit.get(`${order[0]}${op}`)!;
+      const [lo, hi] = q.clip();
+      expect(lo).toBeGreaterThanOrEqual(Math.min(lo4, 0) - 1e-6 * (hi4 - lo4));
+      expect(hi).toBeLessThanOrEqual(Math.max(hi4, 0) + 1e-6 * (hi4 - lo4));
+    }
+    expect(tr.quantizers.get(`${order[1]}a`)!.qmax).toBe(15);
+    tr.trainStep(pixels, labels, idx, rnd); // step 1: nothing new
+    expect(tr.switched.size).toBe(1);
+    tr.trainStep(pixels, labels, idx, rnd); // step 2: the second
+    expect([...tr.switched].sort()).toEqual([order[0], order[1]].sort());
+    // a snapshot restores the switched sites and the order
+    const snap = tr.snapshot();
+    const tr2 = new QatTrainer(tinyWeights(), plan, tsTrainKernels, { ...DEFAULT_QAT, progressive: prog });
+    tr2.restore(snap);
+    expect([...tr2.switched].sort()).toEqual([...tr.switched].sort());
+    expect(tr2.order).toEqual(order);
+    expect(tr2.quantizers.get(`${order[1]}b`)!.qmax).toBe(3);
+    expect(tr2.quantizers.get(`${order[2]}b`)!.qmax).toBe(15);
+  });
+
   it('lowering refuses what QAT cannot train, naming the site', () => {
     const plan = int4();
     plan.sites[2].a = { ...plan.sites[2].a, granularity: 'token' };

@@ -11,7 +11,7 @@ import { IMAGE_BYTES } from '../data/cifar';
 import { paramsFromWeights, type VitWeights, weightsFromParams } from '../model/vitWeights';
 
 export { paramsFromWeights, weightsFromParams };
-import { lowerVit, type LoweredVit } from '../plan/steps';
+import { lowerVit, type LoweredVit, type Step } from '../plan/steps';
 import { seededUniform } from '../quant/random';
 import type { Bits } from '../quant/scaleZero';
 import { LearnedQuantizer } from './fakeQuant';
@@ -25,10 +25,34 @@ export interface QatOptions {
   smoothing: number;
   /** false: weights frozen, only (s, z) learn */
   trainWeights: boolean;
-  /** progressive schedule: operands the plan puts at `to` bits start at `from` bits and switch at step `at` */
-  progressive?: { from: number; to: number; at: number };
+  /** progressive schedule: operands the plan puts at `to` bits start at `from` bits (see Progressive) */
+  progressive?: Progressive;
   seed: number;
 }
+
+/**
+ * Operands the plan puts at `to` bits train at `from` bits until step `at`. Without `perSite` all of
+ * them switch at `at`; with it, note 004's schedule ("4 bits degraded to 2 site by site", 逐环节):
+ * one site switches at `at`, the next `perSite` steps later, and so on, in `order` — 'sensitivity'
+ * (least harmed first: the KL divergence of the model's outputs on the calibration images when that
+ * site alone goes to `to` bits, measured when the switching starts) or 'index'. At its switch an
+ * operand's new grid starts from the real range it covered (`init` 'carry'), or from that range
+ * shrunk by the factor in {0.05, 0.10, …, 1} that minimises the quantization MSE of its current
+ * values on the first calibration images ('mse').
+ */
+export interface Progressive {
+  from: number;
+  to: number;
+  at: number;
+  perSite?: number;
+  order?: 'sensitivity' | 'index';
+  init?: 'carry' | 'mse';
+}
+
+/** calibration images the progressive schedule's sensitivity order and MSE ranges are measured on */
+export const ORDER_IMAGES = 128;
+export const MSE_IMAGES = 64;
+const CLIP_FACTORS = Array.from({ length: 20 }, (_, i) => (i + 1) / 20);
 
 export const DEFAULT_QAT: QatOptions = { lrWeights: 1e-4, lrQuant: 1e-3, weightDecay: 0.01, smoothing: 0.1, trainWeights: true, seed: 1 };
 
@@ -72,9 +96,11 @@ export function batchPatches(pixels: Uint8Array, idx: ArrayLike<number>, w: VitW
 /** the project's seeded uniform stream (src/quant/random.ts) */
 export const uniformStream = (seed: number): (() => number) => seededUniform(seed >>> 0);
 
+/** Adam's moments and step count of one parameter (per parameter, as in PyTorch: a quantizer re-created by a progressive switch starts at 0) */
 interface AdamState {
   m: Float32Array;
   v: Float32Array;
+  t: number;
 }
 
 export interface StepResult {
@@ -84,6 +110,8 @@ export interface StepResult {
   batchAccuracy: number;
   ms: number;
   bits?: number;
+  /** progressive: the sites at `to` bits so far */
+  switchedSites?: number;
 }
 
 /** A snapshot that restores the trainer exactly (parameters, (s, z), optimizer, step, bits). */
@@ -92,6 +120,8 @@ export interface TrainerState {
   params: Map<string, Float32Array>;
   quant: Map<string, { s: Float32Array; z: Float32Array; bits: number }>;
   adam: Map<string, AdamState>;
+  /** progressive, site by site: the order of the switches once measured */
+  order?: number[];
 }
 
 export class QatTrainer {
@@ -102,8 +132,14 @@ export class QatTrainer {
   step = 0;
   private adam = new Map<string, AdamState>();
   private lastGood?: TrainerState;
-  /** bits the quantized operands run at now (progressive: `from` until the switch) */
+  /** bits the quantized operands run at now (progressive: `from` until every site has switched) */
   currentBits: number | undefined;
+  /** progressive: sites whose `to`-bit operands have switched */
+  readonly switched = new Set<number>();
+  /** progressive, site by site: the switching order (measured at step `at`) */
+  order?: number[];
+  /** the calibration images (set by calibrate(); set it after restore() to resume a progressive schedule) */
+  calibPixels?: Uint8Array;
 
   constructor(
     readonly weights: VitWeights,
@@ -118,27 +154,35 @@ export class QatTrainer {
       if (!a || a.length !== p.shape.rows * p.shape.cols) throw new Error(`parameter ${p.name}: weights and lowering disagree`);
     }
     this.ctx = { model: this.model, kernels, quantizers: this.quantizers };
-    const prog = opts.progressive;
-    this.currentBits = prog ? prog.from : undefined;
-    this.buildQuantizers(prog ? prog.from : undefined);
+    this.currentBits = opts.progressive ? opts.progressive.from : undefined;
+    this.buildQuantizers();
   }
 
-  /** one quantizer per fakeQuant step; `startBits` replaces the plan's bits where they equal progressive.to */
-  private buildQuantizers(startBits?: number): void {
-    for (const s of this.model.steps) {
-      if (s.kind !== 'fakeQuant') continue;
-      const sh = this.model.shapes.get(s.x)!;
-      let scheme = s.scheme;
-      if (startBits !== undefined && this.opts.progressive && scheme.bits === this.opts.progressive.to)
-        scheme = { ...scheme, bits: startBits as Bits };
-      const gran = s.isWeight ? scheme.granularity : 'tensor';
-      const perGroup =
-        !s.isWeight || gran === 'tensor' ? sh.rows * sh.cols : gran === 'channel' ? sh.cols : Math.min(scheme.groupSize!, sh.cols);
-      this.quantizers.set(
-        quantKey(s.site, s.operand),
-        new LearnedQuantizer({ ...scheme, granularity: gran }, { rows: sh.rows, cols: sh.cols, groupCols: 0 }, perGroup),
-      );
-    }
+  /** one quantizer per fakeQuant step: the plan's bits, or `from` for a progressive operand whose site has not switched */
+  private buildQuantizers(): void {
+    for (const s of this.model.steps) if (s.kind === 'fakeQuant') this.quantizers.set(quantKey(s.site, s.operand), this.quantizerFor(s));
+  }
+
+  private progressiveOperand(s: FakeQuantStep): boolean {
+    return this.opts.progressive !== undefined && s.scheme.bits === this.opts.progressive.to;
+  }
+
+  private quantizerFor(s: FakeQuantStep, bits?: number): LearnedQuantizer {
+    const sh = this.model.shapes.get(s.x)!;
+    const p = this.opts.progressive;
+    const b = bits ?? (p && this.progressiveOperand(s) && !this.switched.has(s.site) ? p.from : s.scheme.bits);
+    const scheme = { ...s.scheme, bits: b as Bits };
+    const gran = s.isWeight ? scheme.granularity : 'tensor';
+    const perGroup =
+      !s.isWeight || gran === 'tensor' ? sh.rows * sh.cols : gran === 'channel' ? sh.cols : Math.min(scheme.groupSize!, sh.cols);
+    return new LearnedQuantizer({ ...scheme, granularity: gran }, { rows: sh.rows, cols: sh.cols, groupCols: 0 }, perGroup);
+  }
+
+  /** the sites with an operand the progressive schedule switches, ascending */
+  progressiveSites(): number[] {
+    const sites = new Set<number>();
+    for (const s of this.model.steps) if (s.kind === 'fakeQuant' && this.progressiveOperand(s)) sites.add(s.site);
+    return [...sites].sort((a, b) => a - b);
   }
 
   private tape(batch: number, patches: Float32Array): Tape {
@@ -177,6 +221,7 @@ export class QatTrainer {
       }
     }
     for (const [k, v] of saved) this.quantizers.set(k, v);
+    this.calibPixels = pixels;
     for (const st of fqSteps) {
       if (st.kind !== 'fakeQuant') continue;
       const key = quantKey(st.site, st.operand);
@@ -189,26 +234,111 @@ export class QatTrainer {
     this.lastGood = this.snapshot();
   }
 
-  /** Switch every operand at `from` bits to `to` bits, carrying each group's real range over. */
-  switchBits(to: number): void {
-    const old = new Map(this.quantizers);
-    this.quantizers.clear();
-    this.buildQuantizers(undefined);
-    for (const [k, q] of this.quantizers) {
-      const o = old.get(k)!;
-      if (o.scheme.bits === q.scheme.bits) {
-        q.s.set(o.s);
-        q.z.set(o.z);
-        continue;
+  /**
+   * Switches the progressive operands of `sites` to `to` bits, each new grid from the real range
+   * its group covered (shrunk by the MSE-best factor with init 'mse'); their optimizer moments
+   * start afresh. Sites already switched are skipped.
+   */
+  switchSites(sites: number[]): void {
+    const p = this.opts.progressive;
+    if (!p) throw new Error('switchSites: no progressive schedule');
+    for (const site of sites) {
+      if (this.switched.has(site)) continue;
+      this.switched.add(site);
+      for (const st of this.model.steps) {
+        if (st.kind !== 'fakeQuant' || st.site !== site || !this.progressiveOperand(st)) continue;
+        const k = quantKey(st.site, st.operand);
+        const o = this.quantizers.get(k)!;
+        const q = this.quantizerFor(st, p.to);
+        const lo = new Float64Array(q.groups);
+        const hi = new Float64Array(q.groups);
+        for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
+        let f = 1;
+        if (p.init === 'mse') f = this.mseClipFactor(st, q, lo, hi);
+        q.initFromRanges(
+          lo.map((v) => v * f),
+          hi.map((v) => v * f),
+        );
+        this.quantizers.set(k, q);
+        this.adam.delete(`q:${k}:s`);
+        this.adam.delete(`q:${k}:z`);
       }
-      const lo = new Float64Array(q.groups);
-      const hi = new Float64Array(q.groups);
-      for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
-      q.initFromRanges(lo, hi);
-      this.adam.delete(`q:${k}:s`);
-      this.adam.delete(`q:${k}:z`);
     }
-    this.currentBits = to;
+    if (this.progressiveSites().every((s) => this.switched.has(s))) this.currentBits = p.to;
+  }
+
+  /** the first factor of CLIP_FACTORS whose shrunk range quantizes the operand's current values with the least MSE */
+  private mseClipFactor(st: FakeQuantStep, q: LearnedQuantizer, lo: Float64Array, hi: Float64Array): number {
+    const x =
+      this.params.get(st.x) ??
+      this.operandSample(this.calibOrThrow(), range(Math.min(MSE_IMAGES, this.calibOrThrow().length / IMAGE_BYTES)), st.site, st.operand);
+    let best = Infinity;
+    let bestF = 1;
+    const y = new Float32Array(x.length);
+    for (const f of CLIP_FACTORS) {
+      q.initFromRanges(
+        lo.map((v) => v * f),
+        hi.map((v) => v * f),
+      );
+      q.forward(x, y, undefined, this.ctx.kernels);
+      let e = 0;
+      for (let i = 0; i < x.length; i++) e += (y[i] - x[i]) ** 2;
+      if (e < best) (best = e), (bestF = f);
+    }
+    return bestF;
+  }
+
+  private calibOrThrow(): Uint8Array {
+    if (!this.calibPixels) throw new Error('progressive schedule: calibrate() first (the schedule measures on the calibration images)');
+    return this.calibPixels;
+  }
+
+  /**
+   * For each progressive site not yet switched: the mean KL divergence of the softmax outputs on
+   * (up to) ORDER_IMAGES calibration images when that site alone switches to `to` bits (its range
+   * carried over), against the current model.
+   */
+  sensitivityScores(): { site: number; kl: number }[] {
+    const pixels = this.calibOrThrow();
+    const idx = range(Math.min(ORDER_IMAGES, pixels.length / IMAGE_BYTES));
+    const C = this.weights.config.classes;
+    const base = this.logits(pixels, idx, 64);
+    const out: { site: number; kl: number }[] = [];
+    for (const site of this.progressiveSites()) {
+      if (this.switched.has(site)) continue;
+      const saved = new Map(this.quantizers);
+      for (const st of this.model.steps) {
+        if (st.kind !== 'fakeQuant' || st.site !== site || !this.progressiveOperand(st)) continue;
+        const k = quantKey(st.site, st.operand);
+        const o = this.quantizers.get(k)!;
+        const q = this.quantizerFor(st, this.opts.progressive!.to);
+        const lo = new Float64Array(q.groups);
+        const hi = new Float64Array(q.groups);
+        for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
+        q.initFromRanges(lo, hi);
+        this.quantizers.set(k, q);
+      }
+      const l = this.logits(pixels, idx, 64);
+      for (const [k, v] of saved) this.quantizers.set(k, v);
+      out.push({ site, kl: meanKl(base, l, C) });
+    }
+    return out;
+  }
+
+  /** least harmed first (sensitivityScores), ties by site index */
+  sensitivityOrder(): number[] {
+    return this.sensitivityScores()
+      .sort((a, b) => a.kl - b.kl || a.site - b.site)
+      .map((x) => x.site);
+  }
+
+  /** the sites due at step `step` of the schedule (switched before that step runs) */
+  private dueSites(step: number): number[] {
+    const p = this.opts.progressive;
+    if (!p || step < p.at) return [];
+    if (!p.perSite) return this.progressiveSites();
+    if (!this.order) this.order = p.order === 'index' ? this.progressiveSites() : this.sensitivityOrder();
+    return this.order.slice(0, Math.floor((step - p.at) / p.perSite) + 1);
   }
 
   /** logits [n × classes] without augmentation, in chunks */
@@ -267,15 +397,15 @@ export class QatTrainer {
   /** One training step on images `idx`; throws TrainingDiverged (state restored) on NaN/Inf. */
   trainStep(pixels: Uint8Array, labels: ArrayLike<number>, idx: ArrayLike<number>, rnd: () => number): StepResult {
     const t0 = performance.now();
-    const p = this.opts.progressive;
-    if (p && this.step === p.at && this.currentBits !== p.to) this.switchBits(p.to);
+    const due = this.dueSites(this.step).filter((site) => !this.switched.has(site));
+    if (due.length) this.switchSites(due);
     const { loss, correct, tape } = this.lossAndGrads(pixels, labels, idx, rnd);
     const stepNo = this.step + 1;
     if (!Number.isFinite(loss)) return this.diverged(stepNo, 'the loss');
-    const t = stepNo;
     const upd = (key: string, x: Float32Array, g: Float32Array, lr: number, wd: number) => {
       let st = this.adam.get(key);
-      if (!st) this.adam.set(key, (st = { m: new Float32Array(x.length), v: new Float32Array(x.length) }));
+      if (!st) this.adam.set(key, (st = { m: new Float32Array(x.length), v: new Float32Array(x.length), t: 0 }));
+      const t = ++st.t;
       const b1 = 0.9;
       const b2 = 0.999;
       const c1 = 1 - b1 ** t;
@@ -308,7 +438,14 @@ export class QatTrainer {
         if (!Number.isFinite(q.s[g]) || !Number.isFinite(q.z[g])) return this.diverged(stepNo, 'a learned scale or zero');
     this.step = stepNo;
     this.lastGood = this.snapshot();
-    return { step: stepNo, loss, batchAccuracy: correct / idx.length, ms: performance.now() - t0, bits: this.currentBits };
+    return {
+      step: stepNo,
+      loss,
+      batchAccuracy: correct / idx.length,
+      ms: performance.now() - t0,
+      bits: this.currentBits,
+      ...(this.opts.progressive ? { switchedSites: this.switched.size } : {}),
+    };
   }
 
   private diverged(step: number, what: string): never {
@@ -322,30 +459,60 @@ export class QatTrainer {
     const quant = new Map<string, { s: Float32Array; z: Float32Array; bits: number }>();
     for (const [k, q] of this.quantizers) quant.set(k, { s: q.s.slice(), z: q.z.slice(), bits: q.scheme.bits });
     const adam = new Map<string, AdamState>();
-    for (const [k, a] of this.adam) adam.set(k, { m: a.m.slice(), v: a.v.slice() });
-    return { step: this.step, params, quant, adam };
+    for (const [k, a] of this.adam) adam.set(k, { m: a.m.slice(), v: a.v.slice(), t: a.t });
+    return { step: this.step, params, quant, adam, ...(this.order ? { order: [...this.order] } : {}) };
   }
 
   restore(s: TrainerState): void {
     for (const [k, v] of s.params) this.params.get(k)!.set(v);
-    const bits = [...s.quant.values()].map((q) => q.bits);
-    const prog = this.opts.progressive;
-    if (prog) {
+    const p = this.opts.progressive;
+    if (p) {
+      // which sites had switched is in the bits each quantizer was saved with
+      this.switched.clear();
+      for (const st of this.model.steps)
+        if (st.kind === 'fakeQuant' && this.progressiveOperand(st) && s.quant.get(quantKey(st.site, st.operand))?.bits === p.to)
+          this.switched.add(st.site);
       this.quantizers.clear();
-      const atFrom = bits.some((b) => b === prog.from) && s.step < prog.at;
-      this.buildQuantizers(atFrom ? prog.from : undefined);
-      this.currentBits = atFrom ? prog.from : prog.to;
+      this.buildQuantizers();
+      this.currentBits = this.progressiveSites().every((x) => this.switched.has(x)) ? p.to : p.from;
+      this.order = s.order ? [...s.order] : undefined;
     }
     for (const [k, q] of s.quant) {
       const dst = this.quantizers.get(k)!;
       dst.s.set(q.s);
       dst.z.set(q.z);
     }
-    this.adam = new Map([...s.adam].map(([k, a]) => [k, { m: a.m.slice(), v: a.v.slice() }]));
+    this.adam = new Map([...s.adam].map(([k, a]) => [k, { m: a.m.slice(), v: a.v.slice(), t: a.t }]));
     this.step = s.step;
   }
 
   get lastGoodState(): TrainerState | undefined {
     return this.lastGood;
   }
+}
+
+type FakeQuantStep = Extract<Step, { kind: 'fakeQuant' }>;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** mean over rows of KL(softmax(p) ‖ softmax(q)) for logits [rows × C] */
+function meanKl(p: Float32Array, q: Float32Array, C: number): number {
+  let total = 0;
+  const rows = p.length / C;
+  for (let r = 0; r < rows; r++) {
+    const lse = (a: Float32Array) => {
+      let m = -Infinity;
+      for (let j = 0; j < C; j++) m = Math.max(m, a[r * C + j]);
+      let e = 0;
+      for (let j = 0; j < C; j++) e += Math.exp(a[r * C + j] - m);
+      return m + Math.log(e);
+    };
+    const lp = lse(p);
+    const lq = lse(q);
+    for (let j = 0; j < C; j++) {
+      const a = p[r * C + j] - lp;
+      total += Math.exp(a) * (a - (q[r * C + j] - lq));
+    }
+  }
+  return total / rows;
 }

@@ -1,5 +1,6 @@
 /**
- * npm run qat -- --plan all-int4|all-int2|<plan.json> [--steps N] [--batch N] [--progressive 4,2 --switch k]
+ * npm run qat -- --plan all-int4|all-int2|<plan.json> [--steps N] [--batch N]
+ *   [--progressive 4,2 --switch k [--per-site e [--order sensitivity|index]] [--switch-init mse|carry]]
  *   [--backend cpu|typescript] [--row NAME] [--eval-every N] [--eval-limit N] [--start-limit N] [--seed N] [--resume] [--freeze-weights]
  *
  * Quantization-aware training (issue 13) of the committed model on the training images with
@@ -14,7 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgError, cliArgs, readPlanArg, type ArgSpec } from './args';
-import { builtinPlan, parseProgressive } from './qatArgs';
+import { builtinPlan, parseProgressive, type ProgressiveArgs } from './qatArgs';
 import { loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { REPO_ROOT, dataDir, nodeReader } from '../../src/data/nodeReader';
 import { loadDataNode, loadWeightsNode } from '../../src/runtime/nodeLoad';
@@ -31,6 +32,10 @@ const SPEC: Record<string, ArgSpec> = {
   batch: { int: [1, 1024] },
   progressive: 'string',
   switch: { int: [0, 100000] },
+  /** site by site (note 004): one more site switches every e steps from --switch k */
+  'per-site': { int: [1, 100000] },
+  order: { oneOf: ['sensitivity', 'index'] },
+  'switch-init': { oneOf: ['mse', 'carry'] },
   backend: { oneOf: ['cpu', 'typescript', 'webgpu'] },
   row: 'string',
   'eval-every': { int: [1, 100000] },
@@ -61,12 +66,15 @@ async function main() {
   const steps = (args.steps as number | undefined) ?? 100;
   const batch = (args.batch as number | undefined) ?? 128;
   const seed = (args.seed as number | undefined) ?? 1;
-  const progressive = parseProgressive(args.progressive as string | undefined, args.switch as number | undefined, plan, steps);
+  const progressive = parseProgressive(args as ProgressiveArgs, plan, steps);
   const evalEvery = (args['eval-every'] as number | undefined) ?? 25;
   const evalLimit = (args['eval-limit'] as number | undefined) ?? 1000;
   const rowName = String(
     args.row ??
-      `${args.plan}${progressive ? ` progressive ${progressive.from}→${progressive.to} at ${progressive.at}` : ''}`.replace(/.*\//, ''),
+      `${args.plan}${progressive ? ` progressive ${progressive.from}→${progressive.to} at ${progressive.at}${progressive.perSite ? ` +${progressive.perSite}/site` : ''}` : ''}`.replace(
+        /.*\//,
+        '',
+      ),
   );
   const slug = rowName.replace(/[^A-Za-z0-9]+/g, '-');
 
@@ -104,6 +112,7 @@ async function main() {
     const ck = JSON.parse(readFileSync(ckPath, 'utf8'));
     row = ck.row;
     tr.restore(decodeState(ck.state));
+    tr.calibPixels = data.calib.pixels; // a progressive schedule measures on them
     console.log(`resumed at step ${tr.step}`);
   } else {
     tr.calibrate(data.calib.pixels, data.calib.count);
@@ -197,7 +206,8 @@ function encodeState(s: TrainerState) {
     step: s.step,
     params: Object.fromEntries([...s.params].map(([k, v]) => [k, enc(v)])),
     quant: Object.fromEntries([...s.quant].map(([k, q]) => [k, { s: enc(q.s), z: enc(q.z), bits: q.bits }])),
-    adam: Object.fromEntries([...s.adam].map(([k, a]) => [k, { m: enc(a.m), v: enc(a.v) }])),
+    adam: Object.fromEntries([...s.adam].map(([k, a]) => [k, { m: enc(a.m), v: enc(a.v), t: a.t }])),
+    ...(s.order ? { order: s.order } : {}),
   };
 }
 
@@ -210,7 +220,8 @@ function decodeState(j: ReturnType<typeof encodeState>): TrainerState {
     step: j.step,
     params: new Map(Object.entries(j.params).map(([k, v]) => [k, dec(v)])),
     quant: new Map(Object.entries(j.quant).map(([k, q]) => [k, { s: dec(q.s), z: dec(q.z), bits: q.bits }])),
-    adam: new Map(Object.entries(j.adam).map(([k, a]) => [k, { m: dec(a.m), v: dec(a.v) }])),
+    adam: new Map(Object.entries(j.adam).map(([k, a]) => [k, { m: dec(a.m), v: dec(a.v), t: a.t ?? j.step }])),
+    ...(j.order ? { order: j.order } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Arguments of npm run qat that need more than args.ts: built-in plans, the progressive schedule. */
 import { ArgError } from './args';
 import { uniformPlan, type Plan } from '../../src/plan/plan';
+import type { Progressive } from '../../src/train/trainer';
 
 const INT = (bits: 4 | 2) => ({ bits, granularity: 'tensor' as const, symmetric: false, range: 'static' as const });
 export function builtinPlan(name: string): Plan | undefined {
@@ -9,9 +10,21 @@ export function builtinPlan(name: string): Plan | undefined {
   return undefined;
 }
 
-export function parseProgressive(raw: string | undefined, sw: number | undefined, plan: Plan, steps: number) {
+export interface ProgressiveArgs {
+  progressive?: string;
+  switch?: number;
+  'per-site'?: number;
+  order?: string;
+  'switch-init'?: string;
+}
+
+/** --progressive from,to --switch k [--per-site e [--order sensitivity|index]] [--switch-init mse|carry] */
+export function parseProgressive(a: ProgressiveArgs, plan: Plan, steps: number): Progressive | undefined {
+  const raw = a.progressive;
+  const sw = a.switch;
   if (raw === undefined) {
-    if (sw !== undefined) throw new ArgError('--switch k needs --progressive from,to');
+    for (const k of ['switch', 'per-site', 'order', 'switch-init'] as const)
+      if (a[k] !== undefined) throw new ArgError(`--${k} needs --progressive from,to`);
     return undefined;
   }
   const m = /^(8|4|3|2),(8|4|3|2)$/.exec(raw.trim());
@@ -23,5 +36,15 @@ export function parseProgressive(raw: string | undefined, sw: number | undefined
   if (sw > steps) throw new ArgError(`--switch ${sw} is after the last step (--steps ${steps})`);
   if (!plan.sites.some((s) => s.a.bits === to || s.b.bits === to))
     throw new ArgError(`--progressive ${raw}: the plan has no ${to}-bit operand to train progressively`);
-  return { from, to, at: sw };
+  const perSite = a['per-site'];
+  if (a.order !== undefined && perSite === undefined)
+    throw new ArgError('--order orders the sites of a site-by-site schedule: it needs --per-site e');
+  const sites = plan.sites.filter((s) => s.a.bits === to || s.b.bits === to).length;
+  if (perSite !== undefined && sw + (sites - 1) * perSite >= steps)
+    throw new ArgError(
+      `--per-site ${perSite}: the ${sites} sites switch from step ${sw} to ${sw + (sites - 1) * perSite}, past the last step (--steps ${steps})`,
+    );
+  const order = a.order as Progressive['order'];
+  const init = (a['switch-init'] ?? (perSite !== undefined ? 'mse' : 'carry')) as Progressive['init'];
+  return { from, to, at: sw, ...(perSite !== undefined ? { perSite, order: order ?? 'sensitivity' } : {}), init };
 }

@@ -9,7 +9,13 @@ rounding; LSQ gradient scale 1/sqrt(n·qmax); AdamW lr 1e-4 (weights, weight dec
 (s, z, no decay); batch 128 drawn uniformly with replacement from the 45,000 training images; random
 crop (pad 4) + horizontal flip (tools/train/train.py's augment); label smoothing 0.1. Progressive
 (--progressive 4,2 --switch k): operands at 2 bits start at 4 and switch at step k, each (s, z)
-re-derived from the real range it covered. A non-finite loss or parameter stops the run and keeps
+re-derived from the real range it covered; with --per-site e, note 004's schedule (4 bits degraded to
+2 "site by site", 逐环节): one site switches at k, the next e steps later, least sensitive first
+(KL divergence of the outputs on 128 calibration images with that site alone at 2 bits, measured at
+k; --order index: site order), and a switched operand's range is the carried one shrunk by the factor
+in {0.05, ..., 1} with the least quantization MSE on its values for 64 calibration images
+(--switch-init mse, the default with --per-site; carry: unshrunk). Adam keeps per-parameter moments
+(and step counts) across switches; a re-created quantizer starts afresh. A non-finite loss or parameter stops the run and keeps
 the last good state (reported as diverged). Evaluated with the learned ranges on val5000 / test1000.
 
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 \\
@@ -68,6 +74,9 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--progressive", default=None)
     ap.add_argument("--switch", type=int, default=None)
+    ap.add_argument("--per-site", type=int, default=None)
+    ap.add_argument("--order", choices=["sensitivity", "index"], default="sensitivity")
+    ap.add_argument("--switch-init", choices=["mse", "carry"], default=None)
     ap.add_argument("--row", default=None)
     ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--eval-limit", type=int, default=1000)
@@ -83,6 +92,8 @@ def main():
         if not m or int(m.group(1)) <= int(m.group(2)) or args.switch is None:
             raise SystemExit("--progressive from,to (from > to) needs --switch k")
         prog = (int(m.group(1)), int(m.group(2)), args.switch)
+    per_site = args.per_site
+    init_kind = args.switch_init or ("mse" if per_site else "carry")
     plan = builtin_plan(args.plan)
     row_name = args.row or args.plan
     slug = re.sub(r"[^A-Za-z0-9]+", "-", row_name)
@@ -101,19 +112,95 @@ def main():
     t = (cfg["image"] // cfg["patch"]) ** 2 + 1
     hd = cfg["dim"] // cfg["heads"]
 
-    def make_plan(bits_override):
+    switched = set()
+    order = None
+
+    def plan_bits(extra=()):
+        """the plan with the progressive operands of sites not (yet) switched at the starting bits"""
         p = copy.deepcopy(plan)
-        if bits_override is not None:
-            for s in p["sites"]:
+        if prog:
+            for i, site in enumerate(p["sites"]):
                 for op in ("a", "b"):
-                    if s[op]["bits"] == prog[1]:
-                        s[op]["bits"] = bits_override
+                    if site[op]["bits"] == prog[1] and i not in switched and i not in extra:
+                        site[op]["bits"] = prog[0]
         return p
 
-    cur_bits = prog[0] if prog else None
-    qs = build_quantizers(model, make_plan(cur_bits), t, cfg["heads"], hd)
+    prog_sites = sorted(i for i, site in enumerate(plan["sites"]) if prog and prog[1] in (site["a"]["bits"], site["b"]["bits"]))
+
+    def prog_keys(site):
+        return [(site, op) for op in ("a", "b") if plan["sites"][site][op]["bits"] == prog[1]]
+
+    def carried(o):
+        zr = torch.round(o.z)
+        return o.s * (o.qmin - zr), o.s * (o.qmax - zr)
+
+    qs = build_quantizers(model, plan_bits(), t, cfg["heads"], hd)
     hook = QatHook(qs, cfg["depth"])
     calibrate(model, hook, qs, calib)
+
+    @torch.no_grad()
+    def capture(keys, x):
+        """the inputs of the quantizers `keys` on images x (eval forward with the current quantizers)"""
+        cap = {}
+
+        class Cap(torch.nn.Module):
+            def __init__(self, key, inner):
+                super().__init__()
+                self.key, self.inner = key, inner
+
+            def forward(self, v):
+                cap[self.key] = v.detach().clone()
+                return self.inner(v)
+
+        saved = {k: qs[k] for k in keys}
+        for k in keys:
+            qs[k] = Cap(k, saved[k])
+        model.eval()
+        model(x, hook)
+        qs.update(saved)
+        return cap
+
+    @torch.no_grad()
+    def sensitivity_order():
+        model.eval()
+        x = calib[:128]
+        base = model(x, hook).log_softmax(-1)
+        scores = []
+        for site in prog_sites:
+            if site in switched:
+                continue
+            keys = prog_keys(site)
+            saved = {k: qs[k] for k in keys}
+            new = build_quantizers(model, plan_bits(extra=(site,)), t, cfg["heads"], hd)
+            for k in keys:
+                new[k].init_minmax(*carried(saved[k]))
+                qs[k] = new[k]
+            out = model(x, hook).log_softmax(-1)
+            qs.update(saved)
+            scores.append((float((base.exp() * (base - out)).sum(-1).mean()), site))
+        return [site for _, site in sorted(scores)]
+
+    @torch.no_grad()
+    def switch(sites):
+        for site in sites:
+            keys = prog_keys(site)
+            xs = capture(keys, calib[:64]) if init_kind == "mse" else None
+            switched.add(site)
+            new = build_quantizers(model, plan_bits(), t, cfg["heads"], hd)
+            for k in keys:
+                q = new[k]
+                lo, hi = carried(qs[k])
+                f = 1.0
+                if xs is not None:
+                    best = None
+                    for i in range(1, 21):
+                        q.init_minmax(lo * (i / 20), hi * (i / 20))
+                        e = float(((q(xs[k]) - xs[k]) ** 2).mean())
+                        if best is None or e < best[0]:
+                            best = (e, i / 20)
+                    f = best[1]
+                q.init_minmax(lo * f, hi * f)
+                qs[k] = q
 
     def optimizer():
         qparams = [p for q in qs.values() for p in (q.s, q.z) if p.requires_grad]
@@ -121,15 +208,18 @@ def main():
                                   dict(params=qparams, lr=1e-3, weight_decay=0.0)])
 
     opt = optimizer()
-    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[], progressive=prog)
+    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[],
+               progressive=prog and dict(from_bits=prog[0], to_bits=prog[1], at=prog[2], per_site=per_site,
+                                         order=args.order if per_site else None, init=init_kind))
     step = 0
     ck = os.path.join(REPO, "checkpoints", "qat", f"torch-{slug}.pt")
     os.makedirs(os.path.dirname(ck), exist_ok=True)
     if args.resume and os.path.exists(ck):
         st = torch.load(ck)
-        step, row, cur_bits = st["step"], st["row"], st["bits"]
-        qs = build_quantizers(model, make_plan(cur_bits if prog and step < prog[2] else None), t, cfg["heads"], hd)
-        hook = QatHook(qs, cfg["depth"])
+        step, row = st["step"], st["row"]
+        switched, order = set(st["switched"]), st["order"]
+        qs.clear()
+        qs.update(build_quantizers(model, plan_bits(), t, cfg["heads"], hd))
         model.load_state_dict(st["model"])
         for k, q in qs.items():
             q.load_state_dict(st["quant"]["%d%s" % k])
@@ -145,7 +235,7 @@ def main():
         print(f"step 0: val {100 * row['start_val']['correct'] / row['start_val']['n']:.2f}%", flush=True)
 
     def save():
-        torch.save(dict(step=step, row=row, bits=cur_bits, model=model.state_dict(),
+        torch.save(dict(step=step, row=row, switched=sorted(switched), order=order, model=model.state_dict(),
                         quant={"%d%s" % k: q.state_dict() for k, q in qs.items()}, opt=opt.state_dict(),
                         gen=gen.get_state(), rng=rng), ck + ".tmp")
         os.replace(ck + ".tmp", ck)
@@ -161,20 +251,23 @@ def main():
         return step - 1
 
     while step < args.steps:
-        if prog and step == prog[2] and cur_bits != prog[1]:
-            old = {k: q for k, q in qs.items()}
-            qs = build_quantizers(model, make_plan(None), t, cfg["heads"], hd)
-            with torch.no_grad():
-                for k, q in qs.items():
-                    o = old[k]
-                    zr = torch.round(o.z)
-                    q.init_minmax(o.s * (o.qmin - zr), o.s * (o.qmax - zr))
-            hook = QatHook(qs, cfg["depth"])
-            cur_bits = prog[1]
-            st = opt.state_dict()
-            opt = optimizer()
-            # keep the weights' Adam moments; the new quantizer parameters start fresh
-            opt.state.update({p: s for p, s in zip(model.parameters(), [st["state"].get(i) for i in range(len(list(model.parameters())))]) if s is not None})
+        if prog and step >= prog[2]:
+            if per_site is None:
+                due = prog_sites
+            else:
+                if order is None:
+                    order = sensitivity_order() if args.order == "sensitivity" else list(prog_sites)
+                    row["order"] = order
+                due = order[: (step - prog[2]) // per_site + 1]
+            due = [site for site in due if site not in switched]
+            if due:
+                switch(due)
+                old_opt, opt = opt, optimizer()
+                # Adam's moments (and step counts) stay with every parameter still trained
+                for group in opt.param_groups:
+                    for p in group["params"]:
+                        if p in old_opt.state:
+                            opt.state[p] = old_opt.state[p]
         t0 = time.time()
         model.train()
         idx = rng.integers(0, len(ytr), size=args.batch)
