@@ -53,7 +53,7 @@ export interface Figure {
 export type TrainEvent =
   | { type: 'status'; message: string }
   | { type: 'ready'; impl: string; trainImages: number; sites: { index: number; name: string }[]; quantized: string[] }
-  | { type: 'step'; step: number; steps: number; loss: number; ms: number; bits?: number }
+  | { type: 'step'; step: number; steps: number; loss: number; ms: number; bits?: number; switchedSites?: number }
   /** `correct`: per validation image 1 if right — the view pairs each evaluation with step 0's on the same images */
   | { type: 'eval'; step: number; correct: number; n: number; perImage: Uint8Array }
   | { type: 'quant'; view: QuantView }

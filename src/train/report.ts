@@ -19,7 +19,7 @@ export interface QatRow {
   seed: number;
   progressive?: Progressive;
   recipe: string;
-  curve: { step: number; loss: number; batchAccuracy: number; bits?: number }[];
+  curve: { step: number; loss: number; batchAccuracy: number; bits?: number; switchedSites?: number }[];
   evals: ({ step: number } & EvalFigure)[];
   stepMs: number[];
   wallSeconds: number;

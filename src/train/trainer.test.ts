@@ -162,6 +162,22 @@ describe('QatTrainer', () => {
     expect(tr2.quantizers.get(`${order[2]}b`)!.qmax).toBe(15);
   });
 
+  it('cosine schedule: the rate reaches 0 at its last step (parameters and ranges stop moving)', () => {
+    const tr = new QatTrainer(tinyWeights(), int4(), tsTrainKernels, { ...DEFAULT_QAT, schedule: { kind: 'cosine', steps: 2 } });
+    tr.calibrate(pixels, 6);
+    const rnd = uniformStream(4);
+    const w0 = tr.params.get('head.weight')!.slice();
+    tr.trainStep(pixels, labels, idx, rnd); // rate lr
+    const w1 = tr.params.get('head.weight')!.slice();
+    expect(Array.from(w1)).not.toEqual(Array.from(w0));
+    tr.trainStep(pixels, labels, idx, rnd); // rate lr/2
+    const w2 = tr.params.get('head.weight')!.slice();
+    const s2 = tr.quantizers.get('1b')!.s.slice();
+    tr.trainStep(pixels, labels, idx, rnd); // rate 0
+    expect(Array.from(tr.params.get('head.weight')!)).toEqual(Array.from(w2));
+    expect(Array.from(tr.quantizers.get('1b')!.s)).toEqual(Array.from(s2));
+  });
+
   it('lowering refuses what QAT cannot train, naming the site', () => {
     const plan = int4();
     plan.sites[2].a = { ...plan.sites[2].a, granularity: 'token' };

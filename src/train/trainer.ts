@@ -27,6 +27,8 @@ export interface QatOptions {
   trainWeights: boolean;
   /** progressive schedule: operands the plan puts at `to` bits start at `from` bits (see Progressive) */
   progressive?: Progressive;
+  /** learning-rate schedule: constant, or cosine from the set rates to 0 over `steps` steps (both groups) */
+  schedule?: { kind: 'cosine'; steps: number };
   seed: number;
 }
 
@@ -402,7 +404,11 @@ export class QatTrainer {
     const { loss, correct, tape } = this.lossAndGrads(pixels, labels, idx, rnd);
     const stepNo = this.step + 1;
     if (!Number.isFinite(loss)) return this.diverged(stepNo, 'the loss');
-    const upd = (key: string, x: Float32Array, g: Float32Array, lr: number, wd: number) => {
+    const sch = this.opts.schedule;
+    // cosine: the rate of step i (0-based) is lr·½(1 + cos(π·i/T)), as a per-step cosine annealing
+    const lrScale = sch ? 0.5 * (1 + Math.cos((Math.PI * Math.min(this.step, sch.steps)) / sch.steps)) : 1;
+    const upd = (key: string, x: Float32Array, g: Float32Array, lr0: number, wd: number) => {
+      const lr = lr0 * lrScale;
       let st = this.adam.get(key);
       if (!st) this.adam.set(key, (st = { m: new Float32Array(x.length), v: new Float32Array(x.length), t: 0 }));
       const t = ++st.t;

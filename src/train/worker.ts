@@ -126,7 +126,7 @@ async function run() {
         }
         throw e;
       }
-      post({ type: 'step', step: r.step, steps: s.steps, loss: r.loss, ms: r.ms, bits: r.bits });
+      post({ type: 'step', step: r.step, steps: s.steps, loss: r.loss, ms: r.ms, bits: r.bits, switchedSites: r.switchedSites });
       if (r.step % s.evalEvery === 0 || r.step === s.steps) evaluate(r.step);
       await tick();
     }

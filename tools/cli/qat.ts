@@ -2,6 +2,7 @@
  * npm run qat -- --plan all-int4|all-int2|<plan.json> [--steps N] [--batch N]
  *   [--progressive 4,2 --switch k [--per-site e [--order sensitivity|index]] [--switch-init mse|carry]]
  *   [--backend cpu|typescript] [--row NAME] [--eval-every N] [--eval-limit N] [--start-limit N] [--seed N] [--resume] [--freeze-weights]
+ *   [--lr-weights 1e-4] [--lr-quant 1e-3] [--schedule constant|cosine]
  *
  * Quantization-aware training (issue 13) of the committed model on the training images with
  * crop + flip (seeded), LSQ fake-quant with learnable s and z at every quantized operand
@@ -45,6 +46,10 @@ const SPEC: Record<string, ArgSpec> = {
   'skip-test': 'boolean',
   /** weights frozen: only the quantizers' s and z learn */
   'freeze-weights': 'boolean',
+  'lr-weights': 'number',
+  'lr-quant': 'number',
+  /** learning-rate schedule over --steps */
+  schedule: { oneOf: ['constant', 'cosine'] },
   /** images of val the step-0 figure is taken on (default all 5000) */
   'start-limit': { int: [1, 5000] },
 };
@@ -104,7 +109,22 @@ async function main() {
   }
   results.fp32 = { val: figure(fp.val, data.val.labels), test: figure(fp.test, data.test.labels) };
 
-  const tr = new QatTrainer(weights, plan, tk, { ...DEFAULT_QAT, progressive, seed, trainWeights: !args['freeze-weights'] });
+  const lrWeights = (args['lr-weights'] as number | undefined) ?? DEFAULT_QAT.lrWeights;
+  const lrQuant = (args['lr-quant'] as number | undefined) ?? DEFAULT_QAT.lrQuant;
+  for (const [k, v] of [
+    ['lr-weights', lrWeights],
+    ['lr-quant', lrQuant],
+  ] as const)
+    if (!(v >= 0 && v <= 1)) throw new ArgError(`--${k} ${v}: a learning rate in [0, 1]`);
+  const tr = new QatTrainer(weights, plan, tk, {
+    ...DEFAULT_QAT,
+    lrWeights,
+    lrQuant,
+    progressive,
+    seed,
+    trainWeights: !args['freeze-weights'],
+    ...(args.schedule === 'cosine' ? { schedule: { kind: 'cosine' as const, steps } } : {}),
+  });
   const ckPath = join(ckDir, `${slug}.json`);
   let row: QatRow;
   const t0 = Date.now();
@@ -124,8 +144,7 @@ async function main() {
       batch,
       seed,
       progressive,
-      recipe:
-        'AdamW lr 1e-4 (weights, weight decay 0.01) / 1e-3 (s, z); label smoothing 0.1; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)',
+      recipe: `AdamW lr ${lrWeights} (weights, weight decay 0.01) / ${lrQuant} (s, z)${args.schedule === 'cosine' ? `, cosine to 0 over ${steps} steps` : ''}; label smoothing 0.1; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)`,
       curve: [],
       evals: [],
       stepMs: [],
@@ -151,10 +170,10 @@ async function main() {
     while (tr.step < steps) {
       const { idx, rnd } = stepBatch(seed, tr.step + 1, batch, train.count);
       const r = tr.trainStep(train.pixels, train.labels, idx, rnd);
-      row.curve.push({ step: r.step, loss: r.loss, batchAccuracy: r.batchAccuracy, bits: r.bits });
+      row.curve.push({ step: r.step, loss: r.loss, batchAccuracy: r.batchAccuracy, bits: r.bits, switchedSites: r.switchedSites });
       row.stepMs.push(r.ms);
       process.stderr.write(
-        `\r  step ${r.step}/${steps} loss ${r.loss.toFixed(4)} ${(r.ms / 1000).toFixed(2)} s/step${r.bits ? ` ${r.bits} bits` : ''}   `,
+        `\r  step ${r.step}/${steps} loss ${r.loss.toFixed(4)} ${(r.ms / 1000).toFixed(2)} s/step${r.switchedSites !== undefined ? ` ${r.switchedSites} sites switched` : r.bits ? ` ${r.bits} bits` : ''}   `,
       );
       if (r.step % evalEvery === 0 || r.step === steps) {
         const e = figure(tr.predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit));

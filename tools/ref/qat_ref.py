@@ -75,6 +75,9 @@ def main():
     ap.add_argument("--progressive", default=None)
     ap.add_argument("--switch", type=int, default=None)
     ap.add_argument("--per-site", type=int, default=None)
+    ap.add_argument("--lr-weights", type=float, default=1e-4)
+    ap.add_argument("--lr-quant", type=float, default=1e-3)
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     ap.add_argument("--order", choices=["sensitivity", "index"], default="sensitivity")
     ap.add_argument("--switch-init", choices=["mse", "carry"], default=None)
     ap.add_argument("--row", default=None)
@@ -204,11 +207,11 @@ def main():
 
     def optimizer():
         qparams = [p for q in qs.values() for p in (q.s, q.z) if p.requires_grad]
-        return torch.optim.AdamW([dict(params=list(model.parameters()), lr=1e-4, weight_decay=0.01),
-                                  dict(params=qparams, lr=1e-3, weight_decay=0.0)])
+        return torch.optim.AdamW([dict(params=list(model.parameters()), lr=args.lr_weights, weight_decay=0.01),
+                                  dict(params=qparams, lr=args.lr_quant, weight_decay=0.0)])
 
     opt = optimizer()
-    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[],
+    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[], lr=dict(weights=args.lr_weights, quant=args.lr_quant, schedule=args.schedule),
                progressive=prog and dict(from_bits=prog[0], to_bits=prog[1], at=prog[2], per_site=per_site,
                                          order=args.order if per_site else None, init=init_kind))
     step = 0
@@ -280,6 +283,10 @@ def main():
             break
         opt.zero_grad()
         loss.backward()
+        # cosine: step i (0-based) at lr·½(1 + cos(π·i/T)) — set per step (the optimizer is re-created at progressive switches)
+        f = 0.5 * (1 + math.cos(math.pi * min(step - 1, args.steps) / args.steps)) if args.schedule == "cosine" else 1.0
+        for group, base in zip(opt.param_groups, (args.lr_weights, args.lr_quant)):
+            group["lr"] = base * f
         opt.step()
         with torch.no_grad():
             for q in qs.values():

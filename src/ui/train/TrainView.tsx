@@ -26,6 +26,14 @@ const INT4: Plan = uniformPlan(
   },
   'all INT4 (QAT)',
 );
+const INT2: Plan = uniformPlan(
+  {
+    a: { bits: 2, granularity: 'tensor', symmetric: false, range: 'static' },
+    b: { bits: 2, granularity: 'tensor', symmetric: false, range: 'static' },
+  },
+  'all INT2 (progressive QAT)',
+);
+type PlanChoice = 'int4' | 'progressive' | 'current';
 const SHAPE = { dim: 128, depth: 6, heads: 4, mlp: 256, patch: 4, classes: 10, image: 32 };
 
 type Phase = 'idle' | 'loading' | 'running' | 'paused' | 'done';
@@ -70,7 +78,11 @@ export function TrainView() {
   const storePlan = useStore((s) => s.plan);
   const selectedSite = useStore((s) => s.selectedSite);
   const operand = useStore((s) => s.operand);
-  const [useStorePlan, setUseStorePlan] = useState(false);
+  const [choice, setChoice] = useState<PlanChoice>('int4');
+  /** progressive: the first switch and the steps between two sites */
+  const [switchAt, setSwitchAt] = useState(50);
+  const [perSite, setPerSite] = useState(16);
+  const [switched, setSwitched] = useState<number | undefined>();
   const [steps, setSteps] = useState(100);
   const [batch, setBatch] = useState(32);
   const [evalLimit, setEvalLimit] = useState(500);
@@ -94,8 +106,11 @@ export function TrainView() {
   const [applying, setApplying] = useState(false);
   const [applied, setApplied] = useState<{ text: string; notes: string[] } | undefined>();
 
-  const plan = useStorePlan ? storePlan : INT4;
+  const plan = choice === 'current' ? storePlan : choice === 'progressive' ? INT2 : INT4;
   const planError = useMemo(() => {
+    // 38 sites, one every perSite steps from switchAt: the last switch must fall inside the run
+    if (choice === 'progressive' && switchAt + 37 * perSite >= steps)
+      return `the 38 sites switch from step ${switchAt} to ${switchAt + 37 * perSite}: give it more than ${switchAt + 37 * perSite} steps`;
     try {
       lowerVit(SHAPE, plan);
       return plan.sites.some((s) => s.a.bits !== 32 || s.b.bits !== 32)
@@ -104,7 +119,7 @@ export function TrainView() {
     } catch (e) {
       return e instanceof LoweringError ? e.message : String(e);
     }
-  }, [plan]);
+  }, [plan, choice, switchAt, perSite, steps]);
 
   useEffect(() => () => workerRef.current?.terminate(), []);
   const send = (m: TrainRequest) => workerRef.current?.postMessage(m);
@@ -127,6 +142,7 @@ export function TrainView() {
       case 'step':
         setLosses((l) => [...l, { step: m.step, loss: m.loss }]);
         setProgress((p) => ({ step: m.step, steps: m.steps, ms: [...p.ms, m.ms] }));
+        setSwitched(m.switchedSites);
         return;
       case 'eval': {
         const w = wilson(m.correct, m.n);
@@ -212,7 +228,18 @@ export function TrainView() {
     setError(undefined);
     setProgress({ step: 0, steps, ms: [] });
     setPhase('loading');
-    const settings: TrainSettings = { plan, steps, batch, evalLimit, evalEvery, seed: 1, trainImages: 10000 };
+    const settings: TrainSettings = {
+      plan,
+      steps,
+      batch,
+      evalLimit,
+      evalEvery,
+      seed: 1,
+      trainImages: 10000,
+      ...(choice === 'progressive'
+        ? { progressive: { from: 4, to: 2, at: switchAt, perSite, order: 'sensitivity' as const, init: 'mse' as const } }
+        : {}),
+    };
     w.postMessage({ type: 'start', settings, base: import.meta.env?.BASE_URL ?? '/' } satisfies TrainRequest);
     w.postMessage({ type: 'inspect', site: selectedSite, operand } satisfies TrainRequest);
   };
@@ -252,26 +279,24 @@ export function TrainView() {
           </div>
         </header>
         <div className="btn-row" style={{ alignItems: 'center', gap: 12 }}>
-          <label>
-            <input
-              type="radio"
-              name="qat-plan"
-              checked={!useStorePlan}
-              onChange={() => setUseStorePlan(false)}
-              disabled={phase === 'running' || phase === 'loading'}
-            />{' '}
-            all 38 sites INT4 per-tensor
-          </label>
-          <label>
-            <input
-              type="radio"
-              name="qat-plan"
-              checked={useStorePlan}
-              onChange={() => setUseStorePlan(true)}
-              disabled={phase === 'running' || phase === 'loading'}
-            />{' '}
-            the current plan
-          </label>
+          {(
+            [
+              ['int4', 'all 38 sites INT4 per-tensor'],
+              ['progressive', 'all 38 sites INT2, progressive 4 → 2 bits site by site'],
+              ['current', 'the current plan'],
+            ] as const
+          ).map(([value, label]) => (
+            <label key={value}>
+              <input
+                type="radio"
+                name="qat-plan"
+                checked={choice === value}
+                onChange={() => setChoice(value)}
+                disabled={phase === 'running' || phase === 'loading'}
+              />{' '}
+              {label}
+            </label>
+          ))}
           <NumberField label="steps" aria="steps" min={1} max={5000} value={steps} onChange={setSteps} width={70} />
           <NumberField label="batch" aria="batch" min={1} max={256} value={batch} onChange={setBatch} width={60} />
           <NumberField
@@ -294,6 +319,33 @@ export function TrainView() {
             suffix="steps"
           />
         </div>
+        {choice === 'progressive' && (
+          <div className="btn-row" style={{ alignItems: 'center', gap: 12 }}>
+            <span className="muted">
+              Note 004's schedule: every site trains at 4 bits, then one site at a time drops to 2 bits — least sensitive first (measured on
+              128 calibration images when switching starts), its grid from the range it had, shrunk to the least-MSE clip.
+            </span>
+            <NumberField
+              label="first switch at step"
+              aria="first switch"
+              min={0}
+              max={5000}
+              value={switchAt}
+              onChange={setSwitchAt}
+              width={60}
+            />
+            <NumberField
+              label="then one site every"
+              aria="steps per site"
+              min={1}
+              max={500}
+              value={perSite}
+              onChange={setPerSite}
+              width={55}
+              suffix="steps"
+            />
+          </div>
+        )}
         {planError && (
           <p className="muted" role="alert">
             This plan cannot be trained: {planError}
@@ -387,6 +439,7 @@ export function TrainView() {
           </div>
           <div className="progress-text" data-testid="train-progress">
             step {progress.step}/{progress.steps || steps}
+            {switched !== undefined && ` · ${switched}/38 sites at 2 bits`}
             {msPerStep > 0 && ` · ${(msPerStep / 1000).toFixed(2)} s/step · ETA ${Math.round(eta / 1000)} s`}
             {phase === 'paused' && ' · paused'}
           </div>
