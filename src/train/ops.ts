@@ -210,8 +210,9 @@ function bwd_linear(step: Extract<Step, { kind: 'linear' }>, ctx: OpContext, tap
   const { rows: n, cols: k } = shapeOf(ctx, step.w);
   const m = x.length / k;
   // dX = dY·W, dW = dYᵀ·X, db = Σ_rows dY
-  accumulate(ctx, tape, step.x, ctx.kernels.mm(dy, false, w, true, m, k, n));
-  accumulate(ctx, tape, step.w, ctx.kernels.mm(dy, true, x, true, n, k, m));
+  const { dx, dw } = ctx.kernels.linearBackward(x, w, dy, m, n, k);
+  accumulate(ctx, tape, step.x, dx);
+  accumulate(ctx, tape, step.w, dw);
   const db = grad(ctx, tape, step.b);
   const acc = new Float64Array(n);
   for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) acc[j] += dy[r * n + j];
@@ -314,8 +315,9 @@ function bwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
 }
 
 function bwd_residual(step: Extract<Step, { kind: 'residual' }>, ctx: OpContext, tape: Tape, dy: Float32Array): void {
-  addInto(grad(ctx, tape, step.a), dy);
-  addInto(grad(ctx, tape, step.b), dy);
+  // y is produced once and every reader of it has run: its gradient can become a's (no copy)
+  accumulate(ctx, tape, step.a, dy);
+  accumulate(ctx, tape, step.b, tape.grads.has(step.b) ? dy : dy.slice());
   return;
 }
 

@@ -129,6 +129,21 @@ describe('training kernels: WebAssembly SIMD = TypeScript', () => {
     expect(relErr(dxw, dxt)).toBeLessThan(1e-6);
   });
 
+  it('a linear layer backward: dX = dY·W and dW = dYᵀ·X', () => {
+    const [m, n, k] = [37, 11, 19];
+    const x = randn(m * k, 19);
+    const w = randn(n * k, 20);
+    const dy = randn(m * n, 21);
+    const a = wasm.linearBackward(x, w, dy, m, n, k);
+    const b = tsTrainKernels.linearBackward(x, w, dy, m, n, k);
+    expect(relErr(a.dx, b.dx)).toBeLessThan(1e-6);
+    expect(relErr(a.dw, b.dw)).toBeLessThan(1e-6);
+    // dX[0][0] = Σ_j dY[0][j]·W[j][0] by hand
+    let s = 0;
+    for (let j = 0; j < n; j++) s += dy[j] * w[j * k];
+    expect(b.dx[0]).toBeCloseTo(s, 5);
+  });
+
   // n = 11 leaves a partial 8-channel panel; k = 19 and m = 21 are not multiples of the tiles
   for (const [aT, bT] of [
     [false, false],

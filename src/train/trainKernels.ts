@@ -44,6 +44,15 @@ export interface TrainKernels {
     bias?: Float32Array | null,
     out?: Float32Array,
   ): Float32Array;
+  /** a linear layer's backward products: dX = dY·W [m×k] and dW = dYᵀ·X [n×k] (x [m×k], w [n×k], dy [m×n]) */
+  linearBackward(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+  ): { dx: Float32Array; dw: Float32Array };
   /** `count` independent products of consecutive blocks: out_p = scale·op(A_p)·op(B_p)ᵀ (out overwritten) */
   mmBatched(
     count: number,
@@ -110,6 +119,9 @@ function mmTs(
 export const tsTrainKernels: TrainKernels = {
   impl: 'typescript',
   mm: mmTs,
+  linearBackward(x, w, dy, m, n, k) {
+    return { dx: mmTs(dy, false, w, true, m, k, n), dw: mmTs(dy, true, x, true, n, k, m) };
+  },
   mmBatched(count, a, aT, b, bT, m, n, k, out, scale = 1) {
     check(a, b, m, n, k, count);
     for (let p = 0; p < count; p++) {
@@ -257,6 +269,24 @@ export function trainKernelsFor(kernels: CpuKernels): TrainKernels {
         y.set(ar.f32(py, m * n));
       });
       return y;
+    },
+    linearBackward(x, w, dy, m, n, k) {
+      if (m * n * k === 0) return tsTrainKernels.linearBackward(x, w, dy, m, n, k);
+      const dx = new Float32Array(m * k);
+      const dw = new Float32Array(n * k);
+      // dY goes into wasm memory once for both products
+      ar.scoped(() => {
+        const pdy = ar.putF32(dy);
+        const ta = ar.alloc(Math.max(m * n, 1) * 4);
+        const wp = ar.alloc(roundUp(Math.max(k, n), 8) * Math.max(n, m) * 4);
+        const pdx = ar.alloc(m * k * 4);
+        product(pdy, false, ar.putF32(w), true, m, k, n, ta, wp, 0, pdx); // dX = dY·W: W [n×k] is Bᵀ stored [K×N]
+        dx.set(ar.f32(pdx, m * k));
+        const pdw = ar.alloc(n * k * 4);
+        product(pdy, true, ar.putF32(x), true, n, k, m, ta, wp, 0, pdw); // dW = dYᵀ·X
+        dw.set(ar.f32(pdw, n * k));
+      });
+      return { dx, dw };
     },
     mmBatched(count, a, aT, b, bT, m, n, k, out, scale = 1) {
       check(a, b, m, n, k, count);
