@@ -1,0 +1,161 @@
+/**
+ * SIMD instruction-throughput microbenchmark: how fast this CPU and this JS engine run the
+ * WebAssembly SIMD instructions that bound an integer GEMM against a float one. One hand-encoded
+ * module per loop (tools/cli/simdModules.ts), 12 independent accumulator chains each, best of
+ * --reps timed calls of ~--ms milliseconds, interleaved. A benchmark, not a test: prints a table,
+ * writes results/simd.json.
+ *
+ *   npm run bench:simd -- [--reps 5] [--ms 200] [--chains 12] [--only id,id] [--browser] [--out results/simd.json]
+ *
+ * --browser also runs the loops in headless Chromium (/usr/bin/chromium through Playwright, page
+ * tools/cli/benchSimd.page.html served by Vite on 127.0.0.1).
+ */
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { cliArgs } from './args';
+import { DEFAULT_CHAINS, formatTable, type LoopFigures, measureLoops, relaxedProbe, SIMD_LOOPS } from './simdModules';
+
+const args = cliArgs('bench:simd', {
+  reps: { int: [1, 100] },
+  ms: { int: [10, 10_000] },
+  chains: { int: [8, 16] },
+  only: 'string',
+  browser: 'boolean',
+  out: 'string',
+});
+const REPS = (args.reps as number | undefined) ?? 5;
+const MS = (args.ms as number | undefined) ?? 200;
+const CHAINS = (args.chains as number | undefined) ?? DEFAULT_CHAINS;
+const OUT = (args.out as string | undefined) ?? 'results/simd.json';
+const ONLY = args.only === undefined ? undefined : String(args.only).split(',');
+if (ONLY) {
+  const ids = SIMD_LOOPS.map((l) => l.id);
+  const bad = ONLY.filter((id) => !ids.includes(id));
+  if (bad.length) {
+    console.error(
+      `bench:simd: --only: unknown loop ${bad.map((b) => `'${b}'`).join(', ')}; expected a comma-separated list of ${ids.join(', ')}`,
+    );
+    process.exit(2);
+  }
+}
+
+const loadAverageAtStart = loadavg();
+
+function cpuInfo() {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    /* not Linux */
+  }
+  const model = /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '').split(/\s+/));
+  return { model, cores: cpus().length, avx512_vnni: flags.has('avx512_vnni'), avx_vnni: flags.has('avx_vnni') };
+}
+
+/**
+ * Node 20's V8 has relaxed SIMD behind --experimental-wasm-relaxed-simd (shipped from Node 22); set
+ * before compiling, as src/cpu/cpuKernels.ts's enableNodeRelaxedSimd does (that function is not
+ * exported, and this tool leaves src/ alone). V8 flags are process-wide.
+ */
+async function enableRelaxedSimd(): Promise<boolean> {
+  if (WebAssembly.validate(relaxedProbe() as BufferSource)) return true;
+  try {
+    (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // not settable: the relaxed loops report the engine's compile error
+  }
+  return WebAssembly.validate(relaxedProbe() as BufferSource);
+}
+
+const round = (figs: LoopFigures[]) =>
+  figs.map((f) => ({
+    ...f,
+    seconds: f.seconds.map((s) => +s.toFixed(5)),
+    bestSeconds: +f.bestSeconds.toFixed(5),
+    gInstructionsPerSecond: +f.gInstructionsPerSecond.toFixed(3),
+    gMacsPerSecond: +f.gMacsPerSecond.toFixed(3),
+    vsRelaxedMadd: f.vsRelaxedMadd === null ? null : +f.vsRelaxedMadd.toFixed(3),
+    vsMulAdd: f.vsMulAdd === null ? null : +f.vsMulAdd.toFixed(3),
+    ...(f.gMacsPerCpuSecond !== undefined ? { gMacsPerCpuSecond: +f.gMacsPerCpuSecond.toFixed(3) } : {}),
+  }));
+
+async function main() {
+  const cpu = cpuInfo();
+  const relaxed = await enableRelaxedSimd();
+  console.log(
+    `machine: ${cpu.model} × ${cpu.cores} (avx512_vnni ${cpu.avx512_vnni ? 'yes' : 'no'}, avx_vnni ${cpu.avx_vnni ? 'yes' : 'no'}), load average ${loadAverageAtStart
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(`node ${process.version}, V8 ${process.versions.v8}, relaxed SIMD ${relaxed ? 'on' : 'unavailable'}`);
+  console.log(`${CHAINS} chains, best of ${REPS} calls of ~${MS} ms per loop\n`);
+
+  const opts = { chains: CHAINS, reps: REPS, ms: MS, only: ONLY };
+  const node = await measureLoops({
+    ...opts,
+    log: (s) => console.log(`  ${s}`),
+    cpuSeconds: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    },
+  });
+  console.log(`\nNode ${process.version} (V8 ${process.versions.v8}):\n${formatTable(node)}\n`);
+
+  let chromium: { userAgent: string; loops: LoopFigures[] } | null = null;
+  if (args.browser) {
+    chromium = await runBrowser(opts);
+    console.log(`\nChromium (${chromium.userAgent}):\n${formatTable(chromium.loops)}\n`);
+  }
+
+  const result = {
+    date: new Date().toISOString(),
+    command: `npm run bench:simd -- ${process.argv.slice(2).join(' ')}`.trim(),
+    note: 'one thread; per loop, the best of the timed calls (interleaved across loops); a step is one chain advanced by the listed instructions, its multiplicand the chain’s own accumulator (no invariant product to hoist); G = 1e9; vsRelaxedMadd / vsMulAdd = MACs/s over the f32x4.relaxed_madd / f32x4.mul+add loop’s',
+    machine: { cpu: cpu.model, cores: cpu.cores, avx512_vnni: cpu.avx512_vnni, avx_vnni: cpu.avx_vnni },
+    loadAverageAtStart,
+    loadAverageAtEnd: loadavg(),
+    settings: { chains: CHAINS, reps: REPS, msPerCall: MS },
+    node: { version: process.version, v8: process.versions.v8, relaxedSimd: relaxed, loops: round(node) },
+    chromium: chromium ? { userAgent: chromium.userAgent, loops: round(chromium.loops) } : null,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+  console.log(`load average at end ${result.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' ')}; wrote ${OUT}`);
+}
+
+/** The same loops in headless Chromium (Vite dev server + Playwright). */
+async function runBrowser(opts: { chains: number; reps: number; ms: number; only?: string[] }) {
+  const { createServer } = await import('vite');
+  const { chromium } = await import('@playwright/test');
+  // no HMR, no watcher: a file saved by someone else mid-run must not reload the page
+  const server = await createServer({
+    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
+    logLevel: 'error',
+  });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
+  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await b.newPage();
+    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
+    const q = new URLSearchParams({ chains: String(opts.chains), reps: String(opts.reps), ms: String(opts.ms) });
+    if (opts.only) q.set('only', opts.only.join(','));
+    await page.goto(`${url}tools/cli/benchSimd.page.html?${q}`);
+    await page.waitForFunction(() => (globalThis as { __benchSimd?: unknown }).__benchSimd, undefined, { timeout: 300_000, polling: 500 });
+    const r = (await page.evaluate(() => (globalThis as { __benchSimd?: unknown }).__benchSimd)) as
+      | { userAgent: string; loops: LoopFigures[] }
+      | { error: string };
+    if ('error' in r) throw new Error(`Chromium page: ${r.error}`);
+    return r;
+  } finally {
+    await b.close();
+    await server.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
