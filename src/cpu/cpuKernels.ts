@@ -789,7 +789,8 @@ const isNodeRuntime = () => typeof process !== 'undefined' && !!process.versions
  * the command-line tools (eval, study, benchmarks, worker threads) run the same build as Chromium.
  * V8 flags are process-wide; a Node that rejects the flag keeps the SIMD128 build, with the reason.
  */
-async function enableNodeRelaxedSimd(bytes: Bytes): Promise<void> {
+/** Node 20: V8's relaxed SIMD is behind a flag (process-wide); set it when `bytes` do not validate without it. */
+export async function enableNodeRelaxedSimd(bytes: Bytes): Promise<void> {
   if (!isNodeRuntime() || WebAssembly.validate(bytes as BufferSource)) return;
   try {
     const v8Name = 'node:v8';

@@ -14,6 +14,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { cliArgs } from './args';
+import { enableNodeRelaxedSimd } from '../../src/cpu/cpuKernels';
 import { DEFAULT_CHAINS, formatTable, type LoopFigures, measureLoops, relaxedProbe, SIMD_LOOPS } from './simdModules';
 
 const args = cliArgs('bench:simd', {
@@ -54,18 +55,9 @@ function cpuInfo() {
   return { model, cores: cpus().length, avx512_vnni: flags.has('avx512_vnni'), avx_vnni: flags.has('avx_vnni') };
 }
 
-/**
- * Node 20's V8 has relaxed SIMD behind --experimental-wasm-relaxed-simd (shipped from Node 22); set
- * before compiling, as src/cpu/cpuKernels.ts's enableNodeRelaxedSimd does (that function is not
- * exported, and this tool leaves src/ alone). V8 flags are process-wide.
- */
+/** relaxed SIMD on in Node 20 (src/cpu/cpuKernels.ts sets the V8 flag when the probe does not validate) */
 async function enableRelaxedSimd(): Promise<boolean> {
-  if (WebAssembly.validate(relaxedProbe() as BufferSource)) return true;
-  try {
-    (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
-  } catch {
-    // not settable: the relaxed loops report the engine's compile error
-  }
+  await enableNodeRelaxedSimd(relaxedProbe());
   return WebAssembly.validate(relaxedProbe() as BufferSource);
 }
 
