@@ -59,3 +59,19 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   await expect(page.getByTestId('train-status')).toContainText('back to the shipped weights');
   expect(errors).toEqual([]);
 });
+
+test('Train view: the progressive INT2 schedule checks that every site can switch within the run', async ({ page }) => {
+  test.setTimeout(180_000);
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', backend: 'cpu' }));
+  await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('all 38 sites INT2, progressive 4 → 2 bits site by site').check();
+  await page.getByLabel('first switch').fill('10');
+  await page.getByLabel('steps per site').fill('5');
+  await page.getByLabel('steps', { exact: true }).fill('100');
+  // 10 + 37·5 = 195: the last site would switch after the run ends
+  await expect(page.getByRole('alert')).toContainText('the 38 sites switch from step 10 to 195: give it more than 195 steps');
+  await expect(page.getByRole('button', { name: 'Train' })).toBeDisabled();
+  await page.getByLabel('steps', { exact: true }).fill('300');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Train' })).toBeEnabled();
+});
