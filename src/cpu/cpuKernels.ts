@@ -367,13 +367,22 @@ export class WasmArena {
   get memory(): WebAssembly.Memory {
     return this.ex.memory;
   }
+  /** bumped whenever the memory grows: every view made before is detached then */
+  generation = 0;
+  /** the highest top reached since it was last reset (callers measure their peak with it) */
+  highWater = 0;
   /** 16-byte aligned block of `bytes`, zero-filled only if fresh memory */
   alloc(bytes: number): number {
     const p = this.top;
-    this.top = roundUp(p + Math.max(bytes, 0), 16);
+    const top = roundUp(p + Math.max(bytes, 0), 16);
     // 64 bytes of slack: kernels read per-channel vectors 4 lanes at a time past a row's end
     const have = this.ex.memory.buffer.byteLength;
-    if (this.top + 64 > have) this.ex.memory.grow(Math.ceil((this.top + 64 - have) / 65536));
+    if (top + 64 > have) {
+      this.ex.memory.grow(Math.ceil((top + 64 - have) / 65536));
+      this.generation++;
+    }
+    this.top = top;
+    if (top > this.highWater) this.highWater = top;
     return p;
   }
   f32(ptr: number, len: number): Float32Array {

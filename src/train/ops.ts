@@ -40,12 +40,12 @@ function val(tape: Tape, name: string): Float32Array {
 /** the gradient of `name`, zero-filled on first use */
 export function grad(ctx: OpContext, tape: Tape, name: string): Float32Array {
   let g = tape.grads.get(name);
-  if (!g) tape.grads.set(name, (g = new Float32Array(size(ctx, tape, name))));
+  if (!g) tape.grads.set(name, (g = ctx.kernels.alloc(size(ctx, tape, name))));
   return g;
 }
 
 function out(ctx: OpContext, tape: Tape, name: string): Float32Array {
-  const y = new Float32Array(size(ctx, tape, name));
+  const y = ctx.kernels.alloc(size(ctx, tape, name));
   tape.vals.set(name, y);
   return y;
 }
@@ -66,8 +66,8 @@ function fwd_fakeQuant(step: Extract<Step, { kind: 'fakeQuant' }>, ctx: OpContex
   const q = ctx.quantizers.get(quantKey(step.site, step.operand));
   if (!q) throw new Error(`no quantizer for site ${step.site} operand ${step.operand}`);
   const x = val(tape, step.x);
-  const keep = training ? new Float32Array(x.length) : undefined;
-  tape.vals.set(step.y, q.forward(x, undefined, keep, ctx.kernels));
+  const keep = training ? ctx.kernels.alloc(x.length) : undefined;
+  tape.vals.set(step.y, q.forward(x, ctx.kernels.alloc(x.length), keep, ctx.kernels));
   if (keep) tape.saved.set(step, [keep]);
   return;
 }
@@ -94,7 +94,7 @@ function fwd_layerNorm(step: Extract<Step, { kind: 'layerNorm' }>, ctx: OpContex
   const d = g.length;
   const rows = x.length / d;
   const y = out(ctx, tape, step.y);
-  const keep = training ? { xhat: new Float32Array(x.length), inv: new Float32Array(rows) } : undefined;
+  const keep = training ? { xhat: ctx.kernels.alloc(x.length), inv: ctx.kernels.alloc(rows) } : undefined;
   ctx.kernels.layerNormForward(x, d, g, b, step.eps, y, keep);
   if (keep) tape.saved.set(step, [keep.xhat, keep.inv]);
   return;
@@ -184,7 +184,7 @@ function fwd_residual(step: Extract<Step, { kind: 'residual' }>, ctx: OpContext,
 function fwd_gelu(step: Extract<Step, { kind: 'gelu' }>, ctx: OpContext, tape: Tape, training: boolean): void {
   const x = val(tape, step.x);
   const y = out(ctx, tape, step.y);
-  const th = training ? new Float32Array(y.length) : null; // tanh kept for the backward
+  const th = training ? ctx.kernels.alloc(y.length) : null; // tanh kept for the backward
   ctx.kernels.geluForward(x, y, th);
   if (th) tape.saved.set(step, [th]);
   return;
@@ -279,7 +279,7 @@ function bwd_attnScores(step: Extract<Step, { kind: 'attnScores' }>, ctx: OpCont
   const dk = grad(ctx, tape, step.k);
   const n = B * step.heads;
   // S = scale·Q·Kᵀ: dQ = scale·dS·K, dK = scale·dSᵀ·Q
-  const part = new Float32Array(n * T * hd);
+  const part = ctx.kernels.alloc(n * T * hd);
   ctx.kernels.mmBatched(n, dy, false, k, true, T, hd, T, part, step.scale);
   addInto(dq, part);
   ctx.kernels.mmBatched(n, dy, true, q, true, T, hd, T, part, step.scale);
@@ -305,10 +305,10 @@ function bwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
   const dv = grad(ctx, tape, step.v);
   const n = B * step.heads;
   // dP = dO·Vᵀ, dV = Pᵀ·dO
-  const dP = new Float32Array(n * T * T);
+  const dP = ctx.kernels.alloc(n * T * T);
   ctx.kernels.mmBatched(n, dy, false, v, false, T, T, hd, dP);
   addInto(dp, dP);
-  const dV = new Float32Array(n * T * hd);
+  const dV = ctx.kernels.alloc(n * T * hd);
   ctx.kernels.mmBatched(n, p, true, dy, true, T, hd, T, dV);
   addInto(dv, dV);
   return;
@@ -317,7 +317,7 @@ function bwd_attnValues(step: Extract<Step, { kind: 'attnValues' }>, ctx: OpCont
 function bwd_residual(step: Extract<Step, { kind: 'residual' }>, ctx: OpContext, tape: Tape, dy: Float32Array): void {
   // y is produced once and every reader of it has run: its gradient can become a's (no copy)
   accumulate(ctx, tape, step.a, dy);
-  accumulate(ctx, tape, step.b, tape.grads.has(step.b) ? dy : dy.slice());
+  accumulate(ctx, tape, step.b, tape.grads.has(step.b) ? dy : copyOf(ctx, dy));
   return;
 }
 
@@ -407,6 +407,12 @@ function accumulate(ctx: OpContext, tape: Tape, name: string, g: Float32Array): 
     if (g.length !== size(ctx, tape, name)) throw new Error(`gradient of ${name}: ${g.length} values`);
     tape.grads.set(name, g);
   }
+}
+
+function copyOf(ctx: OpContext, a: Float32Array): Float32Array {
+  const c = ctx.kernels.alloc(a.length);
+  c.set(a);
+  return c;
 }
 
 function addInto(dst: Float32Array, src: Float32Array): void {

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCpuKernels } from '../cpu/cpuKernels';
 import { seededUniform } from '../quant/random';
-import { FQ_ABOVE, FQ_BELOW, type FqArgs, type TrainKernels, trainKernelsFor, tsTrainKernels } from './trainKernels';
+import { FQ_ABOVE, FQ_BELOW, type FqArgs, StepMemoryMoved, type TrainKernels, trainKernelsFor, tsTrainKernels } from './trainKernels';
 
 let wasm: TrainKernels;
 beforeAll(async () => {
@@ -163,4 +163,39 @@ describe('training kernels: WebAssembly SIMD = TypeScript', () => {
       const one = wasm.mm(a.subarray(0, m * k), aT, b.subarray(0, n * k), bT, m, n, k);
       expect(relErr(one, tsTrainKernels.mm(a.subarray(0, m * k), aT, b.subarray(0, n * k), bT, m, n, k))).toBeLessThan(1e-6);
     });
+
+  it('a step’s tensors in wasm memory: measured on the first step, resident after, the same products; growth mid-step is caught', async () => {
+    const k = trainKernelsFor(await loadCpuKernels()); // a fresh set: its own residency state
+    const [m, n, kk] = [21, 11, 19];
+    const a = randn(m * kk, 22);
+    const b = randn(n * kk, 23);
+    const want = tsTrainKernels.mm(a, false, b, false, m, n, kk);
+    const step = () => {
+      const ar = k.alloc(m * kk);
+      ar.set(a);
+      const y = k.mm(ar, false, b, false, m, n, kk);
+      const g = k.alloc(m * n);
+      k.geluForward(y, g, null);
+      k.checkStep();
+      return { y: y.slice(), resident: y.byteOffset > 0 }; // a JS array starts its own buffer
+    };
+    expect(k.residency()).toBe('measure');
+    k.beginStep();
+    const first = step();
+    k.endStep();
+    expect(k.residency()).toBe('resident');
+    expect(first.resident).toBe(false); // JS arrays while measuring
+    k.beginStep();
+    const second = step();
+    k.endStep();
+    expect(second.resident).toBe(true);
+    expect(relErr(second.y, want)).toBeLessThan(1e-6);
+    expect(Array.from(second.y)).toEqual(Array.from(first.y));
+    // far past the reserve: the memory grows, the step's views are detached, the step must rerun
+    k.beginStep();
+    k.alloc(m * kk);
+    expect(() => k.alloc(64 * 2 ** 20)).toThrowError(StepMemoryMoved);
+    k.endStep();
+    expect(k.residency()).toBe('resident');
+  });
 });

@@ -32,6 +32,18 @@ export interface FqArgs {
 
 export interface TrainKernels {
   readonly impl: 'wasm-simd' | 'typescript';
+  /**
+   * A zeroed tensor. Between beginStep() and endStep() the wasm kernels place it in their own
+   * memory, where they read and write it without copies; it is valid until endStep().
+   */
+  alloc(len: number): Float32Array;
+  /** opens a step (see alloc); nothing allocated in it may be used after endStep() */
+  beginStep(): void;
+  /** throws StepMemoryMoved when the step's tensors were detached (memory grew): rerun the step */
+  checkStep(): void;
+  endStep(): void;
+  /** how the step's tensors are held: 'resident' (wasm memory), 'measure' (the first step sizes it), 'copy' */
+  readonly residency: () => 'resident' | 'measure' | 'copy';
   /** out (fresh when absent) = op(A)·op(B)ᵀ (+ bias per column) */
   mm(
     a: Float32Array,
@@ -89,6 +101,14 @@ export interface LayerNormKeep {
   inv: Float32Array;
 }
 
+/** The wasm memory grew while a step's tensors lived in it (their views are detached): the step must run again. */
+export class StepMemoryMoved extends Error {
+  constructor() {
+    super('the training kernels’ memory grew during a step; the step runs again with a larger reserve');
+    this.name = 'StepMemoryMoved';
+  }
+}
+
 function check(a: Float32Array, b: Float32Array, m: number, n: number, k: number, count = 1) {
   if (a.length !== count * m * k) throw new RangeError(`mm: A has ${a.length} values, expected ${count}×${m}×${k}`);
   if (b.length !== count * n * k) throw new RangeError(`mm: B has ${b.length} values, expected ${count}×${n}×${k}`);
@@ -118,6 +138,11 @@ function mmTs(
 
 export const tsTrainKernels: TrainKernels = {
   impl: 'typescript',
+  alloc: (len) => new Float32Array(len),
+  beginStep: () => undefined,
+  checkStep: () => undefined,
+  endStep: () => undefined,
+  residency: () => 'copy',
   mm: mmTs,
   linearBackward(x, w, dy, m, n, k) {
     return { dx: mmTs(dy, false, w, true, m, k, n), dw: mmTs(dy, true, x, true, n, k, m) };
@@ -220,10 +245,44 @@ export const tsTrainKernels: TrainKernels = {
 };
 
 /** The wasm kernels when `kernels` is the wasm implementation, else the TypeScript ones. */
+/** wasm memory a step may hold resident (more: the tensors are copied in and out per call) */
+const RESIDENT_LIMIT = 1.5 * 2 ** 30;
+
+/** The wasm kernels when `kernels` is the wasm implementation, else the TypeScript ones. */
 export function trainKernelsFor(kernels: CpuKernels): TrainKernels {
   if (!isWasmKernels(kernels)) return tsTrainKernels;
   const ex = kernels.ex;
   const ar = kernels.arena;
+  /**
+   * Residency: the first step runs with JS arrays and counts what it allocates ('measure'); later
+   * steps reserve that much wasm memory up front (growing memory detaches every view, so it must
+   * not grow mid-step) and hand out views into it ('resident'). A growth anyway throws
+   * StepMemoryMoved; after two, or past RESIDENT_LIMIT, tensors stay JS arrays ('copy').
+   */
+  let mode: 'measure' | 'resident' | 'copy' = 'measure';
+  let open = false;
+  let mark = 0;
+  let gen0 = 0;
+  let counted = 0;
+  let reserve = 0;
+  let losses = 0;
+  const resident = (a: Float32Array) => a.buffer === ex.memory.buffer;
+  const guard = () => {
+    if (open && mode === 'resident' && ar.generation !== gen0) throw new StepMemoryMoved();
+  };
+  /** a pointer to `a` in wasm memory: itself when resident, else a scoped copy */
+  const ptr = (a: Float32Array) => (resident(a) ? a.byteOffset : ar.putF32(a));
+  /** where a kernel writes `out`: itself when resident, else scoped scratch copied out by done() */
+  const outPtr = (a: Float32Array) => (resident(a) ? a.byteOffset : ar.alloc(a.length * 4));
+  const done = (a: Float32Array, p: number) => {
+    guard();
+    if (!resident(a)) a.set(ar.f32(p, a.length));
+  };
+  /** runs f on scoped scratch, checking that the step's tensors did not move */
+  const call = <T>(f: () => T): T => {
+    guard();
+    return ar.scoped(f);
+  };
   /** one product on operands already in wasm memory; `ta` (m×k floats) and `wp` (packed B) are scratch */
   const product = (
     pa: number,
@@ -248,43 +307,89 @@ export function trainKernelsFor(kernels: CpuKernels): TrainKernels {
     ex.gemm_f32(pa, wp, pbias, py, m, n, k, 0, 0);
   };
   const fqIn = (q: FqArgs) => [ar.putI32(q.runs), q.runs.length / 3, ar.putF32(q.s), ar.putF32(q.zr), q.qmin, q.qmax] as const;
+  const alloc = (len: number): Float32Array => {
+    if (!open || mode === 'copy') return new Float32Array(len);
+    if (mode === 'measure') {
+      counted += roundUp(len * 4, 16);
+      return new Float32Array(len);
+    }
+    const p = ar.alloc(len * 4);
+    guard();
+    const v = ar.f32(p, len);
+    v.fill(0); // the memory held the previous step's tensors
+    return v;
+  };
   return {
     impl: 'wasm-simd',
+    alloc,
+    residency: () => mode,
+    beginStep() {
+      if (open) throw new Error('beginStep: a step is already open');
+      open = true;
+      mark = ar.top;
+      ar.highWater = mark;
+      counted = 0;
+      if (mode === 'resident') {
+        try {
+          // grow now, before any view of this step exists
+          ar.scoped(() => ar.alloc(reserve));
+        } catch {
+          mode = 'copy'; // the memory cannot grow that far: copy per call
+        }
+      }
+      gen0 = ar.generation;
+    },
+    checkStep: guard,
+    endStep() {
+      if (!open) return;
+      open = false;
+      const moved = mode === 'resident' && ar.generation !== gen0;
+      const used = ar.highWater - mark;
+      ar.top = mark;
+      if (mode === 'measure') {
+        // the tensors and the per-call scratch on top of them, and slack for the scratch's own peaks
+        reserve = counted + used + 16 * 2 ** 20;
+        mode = reserve <= RESIDENT_LIMIT ? 'resident' : 'copy';
+      } else if (moved) {
+        losses++;
+        reserve = Math.max(reserve, used) * 1.25;
+        if (losses >= 2 || reserve > RESIDENT_LIMIT) mode = 'copy';
+      }
+    },
     mm(a, aT, b, bT, m, n, k, bias, out) {
       check(a, b, m, n, k);
-      const y = out ?? new Float32Array(m * n);
+      const y = out ?? alloc(m * n);
       if (m * n === 0) return y;
       if (k === 0) {
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) y[i * n + j] = bias ? bias[j] : 0;
         return y;
       }
-      ar.scoped(() => {
-        const pa = ar.putF32(a);
-        const pb = ar.putF32(b);
+      call(() => {
+        const pa = ptr(a);
+        const pb = ptr(b);
         const ta = aT ? ar.alloc(m * k * 4) : 0;
         const wp = ar.alloc(roundUp(n, 8) * k * 4);
         const pbias = bias ? ar.putF32(bias) : 0;
-        const py = ar.alloc(m * n * 4);
+        const py = outPtr(y);
         product(pa, aT, pb, bT, m, n, k, ta, wp, pbias, py);
-        y.set(ar.f32(py, m * n));
+        done(y, py);
       });
       return y;
     },
     linearBackward(x, w, dy, m, n, k) {
       if (m * n * k === 0) return tsTrainKernels.linearBackward(x, w, dy, m, n, k);
-      const dx = new Float32Array(m * k);
-      const dw = new Float32Array(n * k);
-      // dY goes into wasm memory once for both products
-      ar.scoped(() => {
-        const pdy = ar.putF32(dy);
+      const dx = alloc(m * k);
+      const dw = alloc(n * k);
+      call(() => {
+        const pdy = ptr(dy);
         const ta = ar.alloc(Math.max(m * n, 1) * 4);
         const wp = ar.alloc(roundUp(Math.max(k, n), 8) * Math.max(n, m) * 4);
-        const pdx = ar.alloc(m * k * 4);
-        product(pdy, false, ar.putF32(w), true, m, k, n, ta, wp, 0, pdx); // dX = dY·W: W [n×k] is Bᵀ stored [K×N]
-        dx.set(ar.f32(pdx, m * k));
-        const pdw = ar.alloc(n * k * 4);
-        product(pdy, true, ar.putF32(x), true, n, k, m, ta, wp, 0, pdw); // dW = dYᵀ·X
-        dw.set(ar.f32(pdw, n * k));
+        const pdx = outPtr(dx);
+        product(pdy, false, ptr(w), true, m, k, n, ta, wp, 0, pdx); // dX = dY·W: W [n×k] is Bᵀ stored [K×N]
+        done(dx, pdx);
+        const pdw = outPtr(dw);
+        product(pdy, true, ptr(x), true, n, k, m, ta, wp, 0, pdw); // dW = dYᵀ·X
+        done(dw, pdw);
       });
       return { dx, dw };
     },
@@ -295,106 +400,99 @@ export function trainKernelsFor(kernels: CpuKernels): TrainKernels {
         out.fill(0);
         return;
       }
-      ar.scoped(() => {
-        const pa = ar.putF32(a);
-        const pb = ar.putF32(b);
+      call(() => {
+        const pa = ptr(a);
+        const pb = ptr(b);
         const ta = aT ? ar.alloc(m * k * 4) : 0;
         const wp = ar.alloc(roundUp(n, 8) * k * 4);
-        const py = ar.alloc(count * m * n * 4);
+        const py = outPtr(out);
         for (let p = 0; p < count; p++) product(pa + p * m * k * 4, aT, pb + p * n * k * 4, bT, m, n, k, ta, wp, 0, py + p * m * n * 4);
-        out.set(ar.f32(py, count * m * n));
+        done(out, py);
       });
       if (scale !== 1) for (let i = 0; i < out.length; i++) out[i] *= scale;
     },
     fqForward(x, y, keep, q) {
-      ar.scoped(() => {
-        const px = ar.putF32(x);
-        const py = ar.alloc(x.length * 4);
-        const pk = keep ? ar.alloc(x.length * 4) : 0;
-        ex.fq_forward(px, py, pk, ...fqIn(q));
-        y.set(ar.f32(py, x.length));
-        if (keep) keep.set(ar.f32(pk, x.length));
+      call(() => {
+        const py = outPtr(y);
+        const pk = keep ? outPtr(keep) : 0;
+        ex.fq_forward(ptr(x), py, pk, ...fqIn(q));
+        done(y, py);
+        if (keep) done(keep, pk);
       });
     },
     fqBackward(keep, dy, dx, q, gs, gz) {
-      ar.scoped(() => {
-        const pk = ar.putF32(keep);
-        const pdy = ar.putF32(dy);
-        const pdx = ar.putF32(dx);
+      call(() => {
+        const pdx = ptr(dx); // read and written: a copy for a JS array, copied back by done()
         const pgs = ar.putF64(gs);
         const pgz = ar.putF64(gz);
-        ex.fq_backward(pk, pdy, pdx, ...fqIn(q), pgs, pgz);
-        dx.set(ar.f32(pdx, dx.length));
+        ex.fq_backward(ptr(keep), ptr(dy), pdx, ...fqIn(q), pgs, pgz);
+        done(dx, pdx);
         gs.set(ar.f64(pgs, gs.length));
         gz.set(ar.f64(pgz, gz.length));
       });
     },
     geluForward(x, y, th) {
-      ar.scoped(() => {
-        const px = ar.putF32(x);
-        const py = ar.alloc(x.length * 4);
+      call(() => {
+        const py = outPtr(y);
         if (th) {
-          const pt = ar.alloc(x.length * 4);
-          ex.gelu_train(px, py, pt, x.length);
-          th.set(ar.f32(pt, x.length));
+          const pt = outPtr(th);
+          ex.gelu_train(ptr(x), py, pt, x.length);
+          done(th, pt);
         } else {
           ar.f32(py, x.length).set(x);
           ex.gelu(py, x.length);
         }
-        y.set(ar.f32(py, x.length));
+        done(y, py);
       });
     },
     geluBackward(x, th, dy, dx) {
-      ar.scoped(() => {
-        const px = ar.putF32(x);
-        const pt = ar.putF32(th);
-        const pdy = ar.putF32(dy);
-        const pdx = ar.putF32(dx);
-        ex.gelu_backward(px, pt, pdy, pdx, x.length);
-        dx.set(ar.f32(pdx, dx.length));
+      call(() => {
+        const pdx = ptr(dx);
+        ex.gelu_backward(ptr(x), ptr(th), ptr(dy), pdx, x.length);
+        done(dx, pdx);
       });
     },
     softmaxRows(x, rows, n) {
-      ar.scoped(() => {
-        const p = ar.putF32(x);
+      call(() => {
+        const p = ptr(x);
         ex.softmax_rows(p, rows, n, 1);
-        x.set(ar.f32(p, x.length));
+        done(x, p);
       });
     },
     softmaxBackward(y, dy, dx, n) {
-      ar.scoped(() => {
-        const pdx = ar.putF32(dx);
-        ex.softmax_backward(ar.putF32(y), ar.putF32(dy), pdx, y.length / n, n);
-        dx.set(ar.f32(pdx, dx.length));
+      call(() => {
+        const pdx = ptr(dx);
+        ex.softmax_backward(ptr(y), ptr(dy), pdx, y.length / n, n);
+        done(dx, pdx);
       });
     },
     layerNormForward(x, d, g, b, eps, y, keep) {
       // the SIMD kernel takes whole 4-lane rows; other widths (none in the committed ViT) use the reference
       if (d % 4 !== 0) return tsTrainKernels.layerNormForward(x, d, g, b, eps, y, keep);
       const rows = x.length / d;
-      ar.scoped(() => {
-        const py = ar.alloc(x.length * 4);
-        const ph = ar.alloc(x.length * 4);
-        const pi = ar.alloc(rows * 4);
-        ex.layernorm_train(ar.putF32(x), rows, d, ar.putF32(g), ar.putF32(b), eps, py, ph, pi);
-        y.set(ar.f32(py, x.length));
+      call(() => {
+        const py = outPtr(y);
+        const ph = keep ? outPtr(keep.xhat) : ar.alloc(x.length * 4);
+        const pi = keep ? outPtr(keep.inv) : ar.alloc(rows * 4);
+        ex.layernorm_train(ptr(x), rows, d, ptr(g), ptr(b), eps, py, ph, pi);
+        done(y, py);
         if (keep) {
-          keep.xhat.set(ar.f32(ph, x.length));
-          keep.inv.set(ar.f32(pi, rows));
+          done(keep.xhat, ph);
+          done(keep.inv, pi);
         }
       });
     },
     layerNormBackward(keep, g, dy, dx, dg, db) {
       const d = g.length;
       if (d % 4 !== 0) return tsTrainKernels.layerNormBackward(keep, g, dy, dx, dg, db);
-      ar.scoped(() => {
-        const pdx = ar.putF32(dx);
-        const pdg = ar.putF32(dg);
-        const pdb = ar.putF32(db);
-        ex.layernorm_backward(ar.putF32(keep.xhat), ar.putF32(keep.inv), ar.putF32(g), ar.putF32(dy), keep.inv.length, d, pdx, pdg, pdb);
-        dx.set(ar.f32(pdx, dx.length));
-        dg.set(ar.f32(pdg, d));
-        db.set(ar.f32(pdb, d));
+      call(() => {
+        const pdx = ptr(dx);
+        const pdg = ptr(dg);
+        const pdb = ptr(db);
+        ex.layernorm_backward(ptr(keep.xhat), ptr(keep.inv), ptr(g), ptr(dy), keep.inv.length, d, pdx, pdg, pdb);
+        done(dx, pdx);
+        done(dg, pdg);
+        done(db, pdb);
       });
     },
   };

@@ -9,7 +9,8 @@ import type { Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { lowerVit, LoweringError } from '../plan/steps';
-import { tsTrainKernels } from './trainKernels';
+import { trainKernelsFor, tsTrainKernels } from './trainKernels';
+import { loadCpuKernels } from '../cpu/cpuKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 
 function tinyWeights() {
@@ -176,6 +177,26 @@ describe('QatTrainer', () => {
     tr.trainStep(pixels, labels, idx, rnd); // rate 0
     expect(Array.from(tr.params.get('head.weight')!)).toEqual(Array.from(w2));
     expect(Array.from(tr.quantizers.get('1b')!.s)).toEqual(Array.from(s2));
+  });
+
+  it('the wasm kernels (tensors resident in wasm memory from the second step) train as the TypeScript ones do', async () => {
+    const wasm = trainKernelsFor(await loadCpuKernels());
+    expect(wasm.impl).toBe('wasm-simd');
+    const run = (k: typeof wasm) => {
+      const tr = new QatTrainer(tinyWeights(), int4(), k);
+      tr.calibrate(pixels, 6);
+      const rnd = uniformStream(5);
+      const losses = [0, 1, 2, 3].map(() => tr.trainStep(pixels, labels, idx, rnd).loss);
+      return { losses, w: tr.params.get('head.weight')!, s: tr.quantizers.get('1b')!.s[0] };
+    };
+    const a = run(wasm);
+    expect(wasm.residency()).toBe('resident');
+    const b = run(tsTrainKernels);
+    for (let i = 0; i < 4; i++) expect(Math.abs(a.losses[i] - b.losses[i])).toBeLessThan(1e-3 * Math.abs(b.losses[i]));
+    let e = 0;
+    for (let i = 0; i < a.w.length; i++) e = Math.max(e, Math.abs(a.w[i] - b.w[i]));
+    expect(e).toBeLessThan(1e-4);
+    expect(Math.abs(a.s - b.s)).toBeLessThan(1e-4 * Math.abs(b.s));
   });
 
   it('lowering refuses what QAT cannot train, naming the site', () => {

@@ -15,7 +15,7 @@ import { lowerVit, type LoweredVit, type Step } from '../plan/steps';
 import { seededUniform } from '../quant/random';
 import type { Bits } from '../quant/scaleZero';
 import { LearnedQuantizer } from './fakeQuant';
-import type { TrainKernels } from './trainKernels';
+import { StepMemoryMoved, type TrainKernels } from './trainKernels';
 import { crossEntropy, forwardStep, quantKey, runBackward, runForward, type OpContext, type Tape } from './ops';
 
 export interface QatOptions {
@@ -386,8 +386,12 @@ export class QatTrainer {
 
   /** forward + backward on a batch (no update); the loss, ∂L/∂params in the returned tape */
   lossAndGrads(pixels: Uint8Array, labels: ArrayLike<number>, idx: ArrayLike<number>, rnd?: () => number) {
+    return this.lossAndGradsOn(batchPatches(pixels, idx, this.weights.config, rnd), labels, idx);
+  }
+
+  private lossAndGradsOn(patches: Float32Array, labels: ArrayLike<number>, idx: ArrayLike<number>) {
     for (const q of this.quantizers.values()) q.zeroGrad();
-    const tape = this.tape(idx.length, batchPatches(pixels, idx, this.weights.config, rnd));
+    const tape = this.tape(idx.length, patches);
     const logits = runForward(this.ctx, tape, true);
     const lab = Array.from(idx, (i) => labels[i]);
     const ce = crossEntropy(logits, lab, this.weights.config.classes, this.opts.smoothing);
@@ -401,7 +405,32 @@ export class QatTrainer {
     const t0 = performance.now();
     const due = this.dueSites(this.step).filter((site) => !this.switched.has(site));
     if (due.length) this.switchSites(due);
-    const { loss, correct, tape } = this.lossAndGrads(pixels, labels, idx, rnd);
+    const patches = batchPatches(pixels, idx, this.weights.config, rnd);
+    const k = this.ctx.kernels;
+    // the step's tensors live in the kernels' memory from here to endStep(); if that memory had to
+    // grow meanwhile (their views detached) the forward and backward run again on the same batch
+    let run: ReturnType<QatTrainer['lossAndGradsOn']> | undefined;
+    for (let attempt = 0; !run; attempt++) {
+      k.beginStep();
+      try {
+        run = this.lossAndGradsOn(patches, labels, idx);
+        k.checkStep();
+      } catch (e) {
+        run = undefined;
+        k.endStep();
+        if (!(e instanceof StepMemoryMoved) || attempt >= 3) throw e;
+      }
+    }
+    try {
+      return this.update(run, idx.length, t0);
+    } finally {
+      k.endStep();
+    }
+  }
+
+  /** AdamW on the gradients of a step's tape; the guard against non-finite values */
+  private update(run: ReturnType<QatTrainer['lossAndGradsOn']>, batch: number, t0: number): StepResult {
+    const { loss, correct, tape } = run;
     const stepNo = this.step + 1;
     if (!Number.isFinite(loss)) return this.diverged(stepNo, 'the loss');
     const sch = this.opts.schedule;
@@ -447,7 +476,7 @@ export class QatTrainer {
     return {
       step: stepNo,
       loss,
-      batchAccuracy: correct / idx.length,
+      batchAccuracy: correct / batch,
       ms: performance.now() - t0,
       bits: this.currentBits,
       ...(this.opts.progressive ? { switchedSites: this.switched.size } : {}),
