@@ -33,6 +33,7 @@ import { IMAGE_BYTES } from '../../src/data/cifar';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { VitCpu } from '../../src/cpu/vitCpu';
 import { modelDir } from '../../src/data/nodeReader';
+import { runPage } from './browserPage';
 import { cliArgs, THREADS_ARG } from './args';
 
 const args = cliArgs('bench:cpu', {
@@ -374,7 +375,15 @@ async function main() {
     ensureOnnxQuant('int8');
     ensureOnnxQuant('int4');
   }
-  const chromium = browser ? await runBrowser(n) : null;
+  const chromium = browser
+    ? await runPage<unknown>({
+        page: 'tools/cli/benchCpu.page.html',
+        query: { images: n, batch: BATCH, reps: REPS },
+        global: '__benchCpu',
+        timeoutMs: 540_000,
+        console: (l) => console.log(`  [chromium] ${l}`),
+      })
+    : null;
 
   const result = {
     date: new Date().toISOString(),
@@ -450,30 +459,6 @@ function ensureOnnxQuant(quant: 'int8' | 'int4'): void {
     encoding: 'utf8',
   });
   if (r.status !== 0) console.warn(`export failed (${r.status}): ${r.stderr?.slice(-500)}`);
-}
-
-/** The same comparison in headless Chromium (Vite dev server + Playwright). */
-async function runBrowser(n: number): Promise<unknown> {
-  const { createServer } = await import('vite');
-  const { chromium } = await import('@playwright/test');
-  // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
-  const server = await createServer({
-    server: { port: 5199, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
-    logLevel: 'error',
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5199/';
-  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  try {
-    const page = await b.newPage();
-    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
-    await page.goto(`${url}tools/cli/benchCpu.page.html?images=${n}&batch=${BATCH}&reps=${REPS}`);
-    await page.waitForFunction(() => (globalThis as { __benchCpu?: unknown }).__benchCpu, undefined, { timeout: 540_000, polling: 1000 });
-    return await page.evaluate(() => (globalThis as { __benchCpu?: unknown }).__benchCpu);
-  } finally {
-    await b.close();
-    await server.close();
-  }
 }
 
 main().catch((e) => {

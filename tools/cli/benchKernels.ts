@@ -21,6 +21,7 @@ import { explainYardsticks, formatYardstickTable } from '../../src/kernels/yards
 import { explainGpuRatios, formatBenchTable, KERNEL_BENCH_PRESETS, type KernelBenchResult, runKernelBench } from '../../src/kernels/bench';
 import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from '../../src/cpu/cpuBench';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
+import { runPage } from './browserPage';
 import { cliArgs } from './args';
 
 const args = cliArgs('bench:kernels', {
@@ -51,7 +52,14 @@ let webgpu: KernelBenchResult | { error: string } | undefined;
 let cpu: CpuBenchResult | { error: string } | undefined;
 let runner: string;
 if (args.browser) {
-  const r = (await runBrowser()) as { runner: string; webgpu?: typeof webgpu; cpu?: typeof cpu; error?: string };
+  const r = await runPage<{ runner: string; webgpu?: typeof webgpu; cpu?: typeof cpu; error?: string }>({
+    page: 'tools/cli/benchKernels.page.html',
+    query: { size, gpu: wantGpu ? 1 : 0, cpu: wantCpu ? 1 : 0, libs: args['no-libs'] ? 0 : 1 },
+    global: '__benchKernels',
+    timeoutMs: 1_200_000,
+    webgpu: true,
+    console: args.quiet ? () => undefined : undefined,
+  });
   if (r.error) throw new Error(`browser benchmark failed: ${r.error}`);
   runner = r.runner;
   webgpu = r.webgpu;
@@ -107,41 +115,3 @@ const result = {
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 console.log(`wrote ${out}`);
-
-/** The Kernels view's benchmark in headless Chromium (Vite dev server + Playwright). */
-async function runBrowser(): Promise<unknown> {
-  const { createServer } = await import('vite');
-  const { chromium } = await import('@playwright/test');
-  // no HMR: a file saved by someone else mid-run must not reload the page (and restart its timing)
-  const server = await createServer({
-    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
-    logLevel: 'error',
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
-  // the flags of playwright.config.ts: WebGPU on SwiftShader where no GPU driver exists
-  const b = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      ...(process.env.QP_NATIVE_VULKAN ? [] : ['--use-vulkan=swiftshader', '--use-angle=swiftshader']),
-    ],
-  });
-  try {
-    const page = await b.newPage();
-    if (!args.quiet) page.on('console', (m) => process.stderr.write(`  [chromium] ${m.text()}\n`));
-    await page.goto(
-      `${url}tools/cli/benchKernels.page.html?size=${size}&gpu=${wantGpu ? 1 : 0}&cpu=${wantCpu ? 1 : 0}&libs=${args['no-libs'] ? 0 : 1}`,
-    );
-    await page.waitForFunction(() => (globalThis as { __benchKernels?: unknown }).__benchKernels, undefined, {
-      timeout: 1_200_000,
-      polling: 1000,
-    });
-    return await page.evaluate(() => (globalThis as { __benchKernels?: unknown }).__benchKernels);
-  } finally {
-    await b.close();
-    await server.close();
-  }
-}

@@ -13,6 +13,7 @@
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
+import { runPage } from './browserPage';
 import { cliArgs } from './args';
 import { enableNodeRelaxedSimd } from '../../src/cpu/cpuKernels';
 import { DEFAULT_CHAINS, formatTable, type LoopFigures, measureLoops, relaxedProbe, SIMD_LOOPS } from './simdModules';
@@ -97,7 +98,15 @@ async function main() {
 
   let chromium: { userAgent: string; loops: LoopFigures[] } | null = null;
   if (args.browser) {
-    chromium = await runBrowser(opts);
+    const r = await runPage<{ userAgent: string; loops: LoopFigures[] } | { error: string }>({
+      page: 'tools/cli/benchSimd.page.html',
+      query: { chains: opts.chains, reps: opts.reps, ms: opts.ms, ...(opts.only ? { only: opts.only.join(',') } : {}) },
+      global: '__benchSimd',
+      timeoutMs: 300_000,
+      console: (l) => console.log(`  [chromium] ${l}`),
+    });
+    if ('error' in r) throw new Error(`Chromium page: ${r.error}`);
+    chromium = r;
     console.log(`\nChromium (${chromium.userAgent}):\n${formatTable(chromium.loops)}\n`);
   }
 
@@ -115,36 +124,6 @@ async function main() {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   console.log(`load average at end ${result.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' ')}; wrote ${OUT}`);
-}
-
-/** The same loops in headless Chromium (Vite dev server + Playwright). */
-async function runBrowser(opts: { chains: number; reps: number; ms: number; only?: string[] }) {
-  const { createServer } = await import('vite');
-  const { chromium } = await import('@playwright/test');
-  // no HMR, no watcher: a file saved by someone else mid-run must not reload the page
-  const server = await createServer({
-    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
-    logLevel: 'error',
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
-  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  try {
-    const page = await b.newPage();
-    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
-    const q = new URLSearchParams({ chains: String(opts.chains), reps: String(opts.reps), ms: String(opts.ms) });
-    if (opts.only) q.set('only', opts.only.join(','));
-    await page.goto(`${url}tools/cli/benchSimd.page.html?${q}`);
-    await page.waitForFunction(() => (globalThis as { __benchSimd?: unknown }).__benchSimd, undefined, { timeout: 300_000, polling: 500 });
-    const r = (await page.evaluate(() => (globalThis as { __benchSimd?: unknown }).__benchSimd)) as
-      | { userAgent: string; loops: LoopFigures[] }
-      | { error: string };
-    if ('error' in r) throw new Error(`Chromium page: ${r.error}`);
-    return r;
-  } finally {
-    await b.close();
-    await server.close();
-  }
 }
 
 main().catch((e) => {

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadavg } from 'node:os';
+import { runPage } from './browserPage';
 import { cliArgs, type ArgSpec } from './args';
 import { loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { dataDir, nodeReader } from '../../src/data/nodeReader';
@@ -47,7 +48,13 @@ type BrowserTiming = StepTiming & { wasmFeatures: string | null };
 let chromium: BrowserTiming | null = null;
 if (args.browser) {
   console.log('Chromium (headless, the Train view’s kernels):');
-  const r = (await runBrowser()) as BrowserTiming | { error: string };
+  const r = await runPage<BrowserTiming | { error: string }>({
+    page: 'tools/cli/qatStepBench.page.html',
+    query: { batch, steps },
+    global: '__qatStepBench',
+    timeoutMs: 600_000,
+    console: (l) => console.log(`  [chromium] ${l}`),
+  });
   if ('error' in r) throw new Error(`the Chromium page failed: ${r.error}`);
   chromium = r;
   line(`Chromium (${r.wasmFeatures})`, r);
@@ -82,29 +89,3 @@ writeFileSync(
   `${JSON.stringify({ date: new Date().toISOString(), batch, steps, plan: 'all-INT4 per tensor, 38 sites', node, chromium, torch, ratios, loadAverage: load }, null, 1)}\n`,
 );
 console.log(`→ ${out}`);
-
-/** The same timing in headless Chromium (Vite dev server without HMR + Playwright). */
-async function runBrowser(): Promise<unknown> {
-  const { createServer } = await import('vite');
-  const { chromium: pw } = await import('@playwright/test');
-  const server = await createServer({
-    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: null },
-    logLevel: 'error',
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5198/';
-  const b = await pw.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  try {
-    const page = await b.newPage();
-    page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
-    await page.goto(`${url}tools/cli/qatStepBench.page.html?batch=${batch}&steps=${steps}`);
-    await page.waitForFunction(() => (globalThis as { __qatStepBench?: unknown }).__qatStepBench, undefined, {
-      timeout: 600_000,
-      polling: 1000,
-    });
-    return await page.evaluate(() => (globalThis as { __qatStepBench?: unknown }).__qatStepBench);
-  } finally {
-    await b.close();
-    await server.close();
-  }
-}
