@@ -11,6 +11,7 @@ import type { Tensor } from '../model/safetensors';
 import { lowerVit, LoweringError } from '../plan/steps';
 import { trainKernelsFor, tsTrainKernels } from './trainKernels';
 import { loadCpuKernels } from '../cpu/cpuKernels';
+import { scaleZero } from '../quant/scaleZero';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 
 function tinyWeights() {
@@ -114,6 +115,10 @@ describe('QatTrainer', () => {
     const q2 = tr.quantizers.get('5b')!;
     expect(q2.qmax).toBe(3);
     const after = q2.clip();
+    // Adam's moments and step count are per parameter (PyTorch's AdamW): the new s takes a first
+    // bias-corrected step of exactly lr (a step count shared with the weights would give ≈0.64·lr)
+    const s0 = scaleZero(Math.min(before[0], 0), Math.max(before[1], 0), 2, false).scale;
+    expect(Math.abs(Math.abs(q2.s[0] - s0) - DEFAULT_QAT.lrQuant)).toBeLessThan(1e-6);
     // the 2-bit range holds 0 and stays close to the 4-bit one (one training step later)
     expect(Math.abs(after[0] - before[0])).toBeLessThan(0.2 * (before[1] - before[0]));
     expect(Math.abs(after[1] - before[1])).toBeLessThan(0.2 * (before[1] - before[0]));
