@@ -16,6 +16,8 @@ test('kernels view times the CPU backend kernels in this browser and explains th
   const card = page.getByTestId('cpu-kernels');
   await expect(card).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('gpu-kernels-explain')).toContainText('ViT');
+  // beside the committed run: the engine's own ceilings from results/simd.json (same machine)
+  await expect(card.getByTestId('cpu-kernels-explain')).toContainText(/npm run bench:simd, Chromium \d+ on .*at most \d\.\d\d×/);
   await card.getByTestId('run-cpu-bench').click();
   // this browser's run replaces the committed one: its banner goes, the relaxed build is named
   await expect(card.getByTestId('cpu-kernels-committed')).toHaveCount(0, { timeout: 180_000 });
@@ -23,6 +25,8 @@ test('kernels view times the CPU backend kernels in this browser and explains th
   await expect(card.locator('.ratio-k').first()).toContainText('INT8 / FP32 · ViT block (CPU)');
   await expect(card.locator('.ratio-v').first()).toHaveText(/^\d+\.\d\d×$/);
   await expect(card.getByTestId('cpu-kernels-explain')).toContainText('7 bits');
+  // this browser's own run: the committed machine's ceilings are not quoted beside it
+  await expect(card.getByTestId('cpu-kernels-explain')).not.toContainText('bench:simd');
   await expect(card.locator('tbody tr')).toHaveCount(17);
   expect(errors, errors.join('\n')).toEqual([]);
 });

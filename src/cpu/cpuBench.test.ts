@@ -4,7 +4,8 @@
  * figures. Speeds are not asserted (a shared machine).
  */
 import { describe, expect, it } from 'vitest';
-import { explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from './cpuBench';
+import { explainCpuRatios, formatCpuBenchTable, runCpuKernelBench, simdCeilings } from './cpuBench';
+import simdJson from '../../results/simd.json';
 import { isWasmKernels, loadCpuKernels } from './cpuKernels';
 
 describe('runCpuKernelBench', () => {
@@ -34,5 +35,26 @@ describe('runCpuKernelBench', () => {
     const text = explainCpuRatios(r).join(' ');
     expect(text).toContain(r.ratios.vit.int8_over_fp32.toFixed(2));
     expect(formatCpuBenchTable(r)).toContain('gemm_w4a8 g=32');
+  });
+});
+
+describe('simdCeilings', () => {
+  it('reads the committed instruction ceilings and the explanation quotes them', () => {
+    const c = simdCeilings(simdJson, 'chromium')!;
+    const loop = (id: string) => simdJson.chromium.loops.find((l) => l.id === id)!.vsRelaxedMadd;
+    expect(c.int16Dot).toBe(loop('i16-dot-add'));
+    expect(c.relaxedDotAdd).toBe(loop('i8-relaxed-dot-add-i32'));
+    expect(c.relaxedDotI16).toBe(loop('i8-relaxed-dot-i16'));
+    expect(c.where).toMatch(/^Chromium \d+ on Intel/);
+    expect(simdCeilings({ chromium: { loops: [] } }, 'chromium')).toBeNull();
+    const r = {
+      features: 'simd128+relaxed',
+      ratios: { vit: { int8_over_fp32: 0.8, int4_g32_over_fp32: 1, int4_channel_over_fp32: 1.1 } },
+      rows: [],
+    } as unknown as Parameters<typeof explainCpuRatios>[0];
+    const text = explainCpuRatios(r, c).join(' ');
+    expect(text).toContain(`at most ${c.int16Dot.toFixed(2)}×`);
+    expect(text).toContain(`gives ${c.relaxedDotAdd.toFixed(2)}×`);
+    expect(explainCpuRatios(r).join(' ')).not.toContain('bench:simd');
   });
 });

@@ -250,7 +250,42 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
  * Why the CPU ratios are what they are, in plain words, from this run's figures (the Kernels view
  * and the command line print the same sentences).
  */
-export function explainCpuRatios(r: CpuBenchResult): string[] {
+/** Products per second of the instruction routes a GEMM can take, × f32x4.relaxed_madd's (npm run bench:simd). */
+export interface SimdCeilings {
+  /** where they were measured (e.g. 'Chromium 156 on Intel Xeon @ 2.80GHz') */
+  where: string;
+  /** exact int16 × int16 → int32 (i32x4.dot_i16x8_s + add) */
+  int16Dot: number;
+  /** i32x4.relaxed_dot_i8x16_i7x16_add_s, one instruction */
+  relaxedDotAdd: number;
+  /** the relaxed int8 dot into int16 sums (exact for a 7-bit operand over a few steps: 4-bit weights) */
+  relaxedDotI16: number;
+}
+
+/** The ceilings of one engine in results/simd.json (null when a loop is missing). */
+export function simdCeilings(json: unknown, engine: 'node' | 'chromium'): SimdCeilings | null {
+  const j = json as {
+    machine?: { cpu?: string };
+    node?: { version?: string; loops?: { id: string; vsRelaxedMadd?: number }[] };
+    chromium?: { userAgent?: string; loops?: { id: string; vsRelaxedMadd?: number }[] };
+  };
+  const e = j?.[engine];
+  const get = (id: string) => e?.loops?.find((l) => l.id === id)?.vsRelaxedMadd;
+  const [a, b, c] = [get('i16-dot-add'), get('i8-relaxed-dot-add-i32'), get('i8-relaxed-dot-i16')];
+  if (a === undefined || b === undefined || c === undefined) return null;
+  const who =
+    engine === 'node'
+      ? `Node ${j.node?.version ?? ''}`
+      : (
+          /HeadlessChrome\/(\d+)|Chrome\/(\d+)/
+            .exec(j.chromium?.userAgent ?? '')
+            ?.slice(1)
+            .find(Boolean) ?? ''
+        ).replace(/^/, 'Chromium ');
+  return { where: `${who.trim()} on ${j.machine?.cpu ?? 'this machine'}`, int16Dot: a, relaxedDotAdd: b, relaxedDotI16: c };
+}
+
+export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | null): string[] {
   const v = r.ratios.vit;
   const fp32Gops = Math.max(0, ...r.rows.filter((x) => x.kernel === 'gemm_f32').map((x) => x.gops));
   const out: string[] = [];
@@ -265,6 +300,10 @@ export function explainCpuRatios(r: CpuBenchResult): string[] {
       `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no fused multiply-add and no int8 dot instruction. The integer kernels compute the same numbers with widening multiplies and shuffles, several instructions per 8 products, so they are slower than FP32 here (INT8 ${v.int8_over_fp32.toFixed(2)}×, INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×).`,
     );
   }
+  if (ceilings)
+    out.push(
+      `What the engine itself allows (npm run bench:simd, ${ceilings.where}): exact int8 × int8 products run at most ${ceilings.int16Dot.toFixed(2)}× the float fused multiply-add's rate (int16 lanes); the relaxed int8 dot instruction gives ${ceilings.relaxedDotAdd.toFixed(2)}× — it is not mapped to a one-instruction dot (VNNI) here. So INT8 cannot run at twice FP32 on this CPU; 4-bit weights, whose dot fits 16-bit sums, could reach up to ${ceilings.relaxedDotI16.toFixed(2)}× before loads and epilogues.`,
+    );
   out.push(
     'A whole plan also pays for quantizing activations (the "quantize A" row) and for the parts that stay in float (softmax, LayerNorm), so plan-level gains are smaller than GEMM-level ones.',
   );

@@ -14,12 +14,19 @@
  * Vulkan driver exists and QP_NATIVE_VULKAN=1 — and Node's wasm engine, which lacks relaxed SIMD in
  * Node 20: the CPU rows then come from the SIMD128 build, and say so).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { explainYardsticks, formatYardstickTable } from '../../src/kernels/yardsticks';
 import { explainGpuRatios, formatBenchTable, KERNEL_BENCH_PRESETS, type KernelBenchResult, runKernelBench } from '../../src/kernels/bench';
-import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench } from '../../src/cpu/cpuBench';
+import {
+  CPU_BENCH_PRESETS,
+  type CpuBenchResult,
+  explainCpuRatios,
+  formatCpuBenchTable,
+  runCpuKernelBench,
+  simdCeilings,
+} from '../../src/cpu/cpuBench';
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { runPage } from './browserPage';
 import { cliArgs } from './args';
@@ -98,7 +105,12 @@ if (webgpu && 'rows' in webgpu) {
 } else if (webgpu) console.log(`WebGPU: ${webgpu.error}`);
 if (cpu && 'rows' in cpu) {
   console.log('\n' + formatCpuBenchTable(cpu));
-  for (const s of explainCpuRatios(cpu)) console.log(`  · ${s}`);
+  // the instruction ceilings of this machine's engines, when bench:simd has measured them
+  const simdFile = 'results/simd.json';
+  const ceilings = existsSync(simdFile)
+    ? simdCeilings(JSON.parse(readFileSync(simdFile, 'utf8')), /chrom/i.test(cpu.runtime) ? 'chromium' : 'node')
+    : null;
+  for (const s of explainCpuRatios(cpu, ceilings)) console.log(`  · ${s}`);
 } else if (cpu) console.log(`CPU: ${cpu.error}`);
 console.log(
   `total ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${load0.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg()

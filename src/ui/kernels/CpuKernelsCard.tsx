@@ -4,7 +4,8 @@
  * src/cpu/cpuBench.ts with the same preset as the WebGPU benchmark), ratios explained in plain words.
  */
 import { useRef, useState } from 'react';
-import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios } from '../../cpu/cpuBench';
+import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, simdCeilings } from '../../cpu/cpuBench';
+import committedSimd from '../../../results/simd.json';
 import { fmtNum } from '../common/format';
 
 export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult | null; size: keyof typeof CPU_BENCH_PRESETS }) {
@@ -73,7 +74,8 @@ export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult 
             ))}
           </div>
           <ul className="explain" data-testid="cpu-kernels-explain">
-            {explainCpuRatios(shown).map((s) => (
+            {/* the instruction ceilings were measured on the machine of the committed run: quoted only beside it */}
+            {explainCpuRatios(shown, state.result ? null : simdCeilings(committedSimd, 'chromium')).map((s) => (
               <li key={s}>{s}</li>
             ))}
           </ul>
