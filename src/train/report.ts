@@ -35,6 +35,8 @@ export interface QatRow {
   };
   diverged?: string;
   valPredictions?: number[];
+  /** progressive, site by site: the order the sites switched in */
+  order?: number[];
 }
 
 export interface QatResults {
@@ -55,6 +57,7 @@ export interface TorchQatRow {
   diverged?: string;
   val_predictions?: number[];
   completed_steps: number;
+  order?: number[];
 }
 
 export function median(a: number[]): number {
@@ -137,8 +140,13 @@ export function qatMarkdown(
       `Plan: ${row.plan}. Recipe: ${row.recipe}.${row.progressive ? ` Progressive: ${progressiveText(row.progressive)}.` : ''} Seed ${row.seed}.`,
       '',
     );
-    if (row.diverged) L.push(`**Diverged:** ${row.diverged}`, '');
     const t = torch?.rows[row.name];
+    if (row.order || t?.order)
+      L.push(
+        `Switching order, least sensitive first — TS: ${row.order?.join(', ') ?? 'not recorded'}; PyTorch: ${t?.order?.join(', ') ?? '—'}.`,
+        '',
+      );
+    if (row.diverged) L.push(`**Diverged:** ${row.diverged}`, '');
     if (t?.diverged) L.push(`**PyTorch diverged:** ${t.diverged}`, '');
     if (t && t.val_predictions && row.valPredictions) {
       const d = pairedDelta(correctness(t.val_predictions, valLabels), correctness(row.valPredictions, valLabels));

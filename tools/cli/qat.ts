@@ -207,6 +207,7 @@ async function main() {
     })(),
   };
   row.valPredictions = Array.from(pv);
+  if (tr.order) row.order = tr.order; // progressive, site by site: the switching order measured
   save(); // adds this session's wall time to what it writes
   row.wallSeconds += (Date.now() - t0) / 1000;
   // re-read: another qat run may have written its row since this one started
