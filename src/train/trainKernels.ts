@@ -245,8 +245,8 @@ export const tsTrainKernels: TrainKernels = {
 };
 
 /** The wasm kernels when `kernels` is the wasm implementation, else the TypeScript ones. */
-/** wasm memory a step may hold resident (more: the tensors are copied in and out per call) */
-const RESIDENT_LIMIT = 1.5 * 2 ** 30;
+/** wasm memory a step may hold resident (batch 128 needs ~2 GiB; more: the tensors are copied in and out per call) */
+const RESIDENT_LIMIT = 3 * 2 ** 30;
 
 /** The wasm kernels when `kernels` is the wasm implementation, else the TypeScript ones. */
 export function trainKernelsFor(kernels: CpuKernels): TrainKernels {
