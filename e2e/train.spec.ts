@@ -60,8 +60,8 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   expect(errors).toEqual([]);
 });
 
-test('Train view: the progressive INT2 schedule checks that every site can switch within the run', async ({ page }) => {
-  test.setTimeout(180_000);
+test('Train view: the progressive INT2 schedule checks that every site can switch within the run, then runs it', async ({ page }) => {
+  test.setTimeout(600_000);
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', backend: 'cpu' }));
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('all 38 sites INT2, progressive 4 → 2 bits site by site').check();
@@ -74,4 +74,17 @@ test('Train view: the progressive INT2 schedule checks that every site can switc
   await page.getByLabel('steps', { exact: true }).fill('300');
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Train' })).toBeEnabled();
+  // a short run through the whole schedule: the order is measured once, with a message, then one site per step
+  await page.getByLabel('first switch').fill('0');
+  await page.getByLabel('steps per site').fill('1');
+  await page.getByLabel('steps', { exact: true }).fill('39');
+  await page.getByLabel('batch').fill('2');
+  await page.getByLabel('validation images').fill('10');
+  await page.getByLabel('evaluate every').fill('39');
+  await page.getByRole('button', { name: 'Train' }).click();
+  await expect(page.getByTestId('train-status')).toContainText(/switching order measured: site \d+ first, site \d+ last/, {
+    timeout: 240_000,
+  });
+  await expect(page.getByTestId('train-progress')).toContainText(/38\/38 sites at 2 bits/, { timeout: 240_000 });
+  await expect(page.getByTestId('train-done')).toContainText('Finished 39 steps', { timeout: 120_000 });
 });

@@ -135,9 +135,11 @@ describe('QatTrainer', () => {
     expect(scores.every((x) => Number.isFinite(x.kl) && x.kl >= 0)).toBe(true);
     const rnd = uniformStream(9);
     expect(tr.switched.size).toBe(0);
+    expect(tr.needsOrder()).toBe(true); // due at step 0, not measured yet: a worker can say it is measuring
     const fourBit = new Map([...tr.quantizers].map(([k, q]) => [k, q.clip()]));
     const r = tr.trainStep(pixels, labels, idx, rnd); // step 0: the first site of the order
     expect(r.switchedSites).toBe(1);
+    expect(tr.needsOrder()).toBe(false);
     const order = tr.order!;
     expect([...order].sort((a, b) => a - b)).toEqual(plan.sites.map((_, i) => i));
     // least sensitive first: the order follows the scores measured when switching started

@@ -334,6 +334,20 @@ export class QatTrainer {
       .map((x) => x.site);
   }
 
+  /**
+   * True when the next step starts switching site by site in sensitivity order and the order is not
+   * measured yet: a caller may say so and call measureOrder() first (it takes ORDER_IMAGES forwards
+   * per site, seconds in a browser) rather than let trainStep() do it silently.
+   */
+  needsOrder(): boolean {
+    const p = this.opts.progressive;
+    return !!p?.perSite && p.order !== 'index' && !this.order && this.step >= p.at;
+  }
+
+  measureOrder(): void {
+    if (!this.order) this.order = this.sensitivityOrder();
+  }
+
   /** the sites due at step `step` of the schedule (switched before that step runs) */
   private dueSites(step: number): number[] {
     const p = this.opts.progressive;

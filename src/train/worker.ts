@@ -115,6 +115,16 @@ async function run() {
         post({ type: 'done', step: trainer!.step, reason: 'cancelled' });
         return;
       }
+      if (trainer!.needsOrder()) {
+        // the progressive schedule's first switch: measuring every site's sensitivity takes a while
+        post({ type: 'status', message: 'measuring each site’s sensitivity at 2 bits on 128 calibration images (once)…' });
+        await tick();
+        trainer!.measureOrder();
+        post({
+          type: 'status',
+          message: `switching order measured: site ${trainer!.order![0]} first, site ${trainer!.order!.at(-1)} last`,
+        });
+      }
       const { idx, rnd } = stepBatch(s.seed, trainer!.step + 1, s.batch, train!.count);
       let r: StepResult;
       try {
