@@ -40,7 +40,8 @@ export function layerNormRowsInto(
   return y;
 }
 
-const GELU_C = Math.sqrt(2 / Math.PI);
+/** √(2/π), the tanh-GELU's constant */
+export const GELU_C = Math.sqrt(2 / Math.PI);
 export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
 }

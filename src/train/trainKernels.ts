@@ -12,9 +12,8 @@
  * backward and the exp/tanh of GELU and softmax to a few ulps (src/train/trainKernels.test.ts).
  */
 import { isWasmKernels, roundUp, type CpuKernels } from '../cpu/cpuKernels';
-import { layerNormRowsInto, softmaxRows } from '../kernels/rowOps.ref';
+import { GELU_C, layerNormRowsInto, softmaxRows } from '../kernels/rowOps.ref';
 
-export const GELU_C = Math.sqrt(2 / Math.PI);
 /** markers of clamped elements in the fake-quant `keep` (inside the grid it holds ⌊v⌉ − v ∈ [−½, ½]) */
 export const FQ_BELOW = 2;
 export const FQ_ABOVE = 3;

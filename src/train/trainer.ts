@@ -247,26 +247,37 @@ export class QatTrainer {
     for (const site of sites) {
       if (this.switched.has(site)) continue;
       this.switched.add(site);
-      for (const st of this.model.steps) {
-        if (st.kind !== 'fakeQuant' || st.site !== site || !this.progressiveOperand(st)) continue;
+      for (const st of this.progressiveSteps(site)) {
         const k = quantKey(st.site, st.operand);
-        const o = this.quantizers.get(k)!;
-        const q = this.quantizerFor(st, p.to);
-        const lo = new Float64Array(q.groups);
-        const hi = new Float64Array(q.groups);
-        for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
-        let f = 1;
-        if (p.init === 'mse') f = this.mseClipFactor(st, q, lo, hi);
-        q.initFromRanges(
-          lo.map((v) => v * f),
-          hi.map((v) => v * f),
-        );
-        this.quantizers.set(k, q);
+        this.quantizers.set(k, this.lowered(st, p.init ?? 'carry'));
         this.adam.delete(`q:${k}:s`);
         this.adam.delete(`q:${k}:z`);
       }
     }
     if (this.progressiveSites().every((s) => this.switched.has(s))) this.currentBits = p.to;
+  }
+
+  /** the fakeQuant steps of `site` that the progressive schedule switches */
+  private progressiveSteps(site: number): FakeQuantStep[] {
+    return this.model.steps.filter((st): st is FakeQuantStep => st.kind === 'fakeQuant' && st.site === site && this.progressiveOperand(st));
+  }
+
+  /**
+   * A `to`-bit quantizer for `st` whose grid starts from the real range its current quantizer
+   * covers per group ('carry'), or from that range shrunk by the MSE-best factor ('mse').
+   */
+  private lowered(st: FakeQuantStep, init: 'carry' | 'mse'): LearnedQuantizer {
+    const o = this.quantizers.get(quantKey(st.site, st.operand))!;
+    const q = this.quantizerFor(st, this.opts.progressive!.to);
+    const lo = new Float64Array(q.groups);
+    const hi = new Float64Array(q.groups);
+    for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
+    const f = init === 'mse' ? this.mseClipFactor(st, q, lo, hi) : 1;
+    q.initFromRanges(
+      lo.map((v) => v * f),
+      hi.map((v) => v * f),
+    );
+    return q;
   }
 
   /** the first factor of CLIP_FACTORS whose shrunk range quantizes the operand's current values with the least MSE */
@@ -309,17 +320,7 @@ export class QatTrainer {
     for (const site of this.progressiveSites()) {
       if (this.switched.has(site)) continue;
       const saved = new Map(this.quantizers);
-      for (const st of this.model.steps) {
-        if (st.kind !== 'fakeQuant' || st.site !== site || !this.progressiveOperand(st)) continue;
-        const k = quantKey(st.site, st.operand);
-        const o = this.quantizers.get(k)!;
-        const q = this.quantizerFor(st, this.opts.progressive!.to);
-        const lo = new Float64Array(q.groups);
-        const hi = new Float64Array(q.groups);
-        for (let g = 0; g < q.groups; g++) [lo[g], hi[g]] = o.clip(g);
-        q.initFromRanges(lo, hi);
-        this.quantizers.set(k, q);
-      }
+      for (const st of this.progressiveSteps(site)) this.quantizers.set(quantKey(st.site, st.operand), this.lowered(st, 'carry'));
       const l = this.logits(pixels, idx, 64);
       for (const [k, v] of saved) this.quantizers.set(k, v);
       out.push({ site, kl: meanKl(base, l, C) });
