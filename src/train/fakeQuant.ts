@@ -110,6 +110,13 @@ export class LearnedQuantizer {
     return { lo, hi };
   }
 
+  /** the group of every element of a [rows × cols] tensor (rows a multiple of layout.rows): an index for a gather */
+  groupIndex(len: number): Int32Array {
+    const out = new Int32Array(len);
+    this.segments(len, (g, i0, i1) => out.fill(g, i0, i1));
+    return out;
+  }
+
   private runsCache?: { len: number; runs: Int32Array };
 
   /** the runs (group, first, end) of a tensor of `len` elements, as the kernels take them */

@@ -98,6 +98,11 @@ export function batchPatches(pixels: Uint8Array, idx: ArrayLike<number>, w: VitW
 /** the project's seeded uniform stream (src/quant/random.ts) */
 export const uniformStream = (seed: number): (() => number) => seededUniform(seed >>> 0);
 
+/** AdamW's constants (PyTorch's defaults), shared by every engine that trains */
+export const ADAM = { b1: 0.9, b2: 0.999, eps: 1e-8 } as const;
+/** the smallest learned scale: a scale stays positive */
+export const MIN_SCALE = 1e-8;
+
 /** Adam's moments and step count of one parameter (per parameter, as in PyTorch: a quantizer re-created by a progressive switch starts at 0) */
 interface AdamState {
   m: Float32Array;
@@ -349,6 +354,17 @@ export class QatTrainer {
     if (!this.order) this.order = this.sensitivityOrder();
   }
 
+  /** the sites the progressive schedule switches before the next step runs (not switched yet) */
+  sitesDueNow(): number[] {
+    return this.dueSites(this.step).filter((site) => !this.switched.has(site));
+  }
+
+  /** the learning-rate multiplier of the step that runs next: 1, or the cosine schedule's ½(1 + cos(π·i/T)) */
+  lrScale(): number {
+    const sch = this.opts.schedule;
+    return sch ? 0.5 * (1 + Math.cos((Math.PI * Math.min(this.step, sch.steps)) / sch.steps)) : 1;
+  }
+
   /** the sites due at step `step` of the schedule (switched before that step runs) */
   private dueSites(step: number): number[] {
     const p = this.opts.progressive;
@@ -418,7 +434,7 @@ export class QatTrainer {
   /** One training step on images `idx`; throws TrainingDiverged (state restored) on NaN/Inf. */
   trainStep(pixels: Uint8Array, labels: ArrayLike<number>, idx: ArrayLike<number>, rnd: () => number): StepResult {
     const t0 = performance.now();
-    const due = this.dueSites(this.step).filter((site) => !this.switched.has(site));
+    const due = this.sitesDueNow();
     if (due.length) this.switchSites(due);
     const patches = batchPatches(pixels, idx, this.weights.config, rnd);
     const k = this.ctx.kernels;
@@ -448,23 +464,21 @@ export class QatTrainer {
     const { loss, correct, tape } = run;
     const stepNo = this.step + 1;
     if (!Number.isFinite(loss)) return this.diverged(stepNo, 'the loss');
-    const sch = this.opts.schedule;
     // cosine: the rate of step i (0-based) is lr·½(1 + cos(π·i/T)), as a per-step cosine annealing
-    const lrScale = sch ? 0.5 * (1 + Math.cos((Math.PI * Math.min(this.step, sch.steps)) / sch.steps)) : 1;
+    const lrScale = this.lrScale();
     const upd = (key: string, x: Float32Array, g: Float32Array, lr0: number, wd: number) => {
       const lr = lr0 * lrScale;
       let st = this.adam.get(key);
       if (!st) this.adam.set(key, (st = { m: new Float32Array(x.length), v: new Float32Array(x.length), t: 0 }));
       const t = ++st.t;
-      const b1 = 0.9;
-      const b2 = 0.999;
+      const { b1, b2, eps } = ADAM;
       const c1 = 1 - b1 ** t;
       const c2 = 1 - b2 ** t;
       for (let i = 0; i < x.length; i++) {
         x[i] *= 1 - lr * wd;
         st.m[i] = b1 * st.m[i] + (1 - b1) * g[i];
         st.v[i] = b2 * st.v[i] + (1 - b2) * g[i] * g[i];
-        x[i] -= (lr * (st.m[i] / c1)) / (Math.sqrt(st.v[i] / c2) + 1e-8);
+        x[i] -= (lr * (st.m[i] / c1)) / (Math.sqrt(st.v[i] / c2) + eps);
       }
     };
     for (const [name, g] of tape.grads)
@@ -480,7 +494,7 @@ export class QatTrainer {
         );
     for (const [k, q] of this.quantizers) {
       upd(`q:${k}:s`, q.s, q.gs, this.opts.lrQuant, 0);
-      for (let g = 0; g < q.groups; g++) q.s[g] = Math.max(q.s[g], 1e-8); // a scale stays positive
+      for (let g = 0; g < q.groups; g++) q.s[g] = Math.max(q.s[g], MIN_SCALE);
       if (q.learnsZero) upd(`q:${k}:z`, q.z, q.gz, this.opts.lrQuant, 0);
     }
     for (const q of this.quantizers.values())

@@ -84,6 +84,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--eval-limit", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--distill", action="store_true",
+                    help="knowledge distillation from the FP32 model as LSQ trained (Esser et al. 2020, §3: temperature 1, "
+                         "equal weight to the standard loss and the distillation loss): L = ½·CE_smoothed(y) + ½·CE(softmax(teacher))")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--skip-test", action="store_true")
     ap.add_argument("--bench", action="store_true",
@@ -211,7 +214,12 @@ def main():
                                   dict(params=qparams, lr=args.lr_quant, weight_decay=0.0)])
 
     opt = optimizer()
-    row = dict(steps=args.steps, batch=args.batch, evals=[], curve=[], step_seconds=[], lr=dict(weights=args.lr_weights, quant=args.lr_quant, schedule=args.schedule),
+    # the teacher: the committed FP32 model, frozen (a copy taken before any step changes the student)
+    teacher = copy.deepcopy(model).eval() if args.distill else None
+    if teacher is not None:
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    row = dict(steps=args.steps, batch=args.batch, distill=bool(args.distill), evals=[], curve=[], step_seconds=[], lr=dict(weights=args.lr_weights, quant=args.lr_quant, schedule=args.schedule),
                progressive=prog and dict(from_bits=prog[0], to_bits=prog[1], at=prog[2], per_site=per_site,
                                          order=args.order if per_site else None, init=init_kind))
     step = 0
@@ -276,7 +284,12 @@ def main():
         idx = rng.integers(0, len(ytr), size=args.batch)
         xb = augment(xtr[idx], gen)
         yb = torch.from_numpy(ytr[idx])
-        loss = F.cross_entropy(model(xb, hook), yb, label_smoothing=0.1)
+        logits = model(xb, hook)
+        loss = F.cross_entropy(logits, yb, label_smoothing=0.1)
+        if teacher is not None:
+            with torch.no_grad():
+                soft = teacher(xb).softmax(-1)
+            loss = 0.5 * loss + 0.5 * F.cross_entropy(logits, soft)
         step += 1
         if not torch.isfinite(loss):
             step = diverged(step, "the loss")
