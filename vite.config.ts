@@ -38,8 +38,16 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, headers: isolation, ...(e2e ? { hmr: false } : {}) },
   preview: { host: '127.0.0.1', port: 4173, headers: isolation },
   worker: { format: 'es' },
-  // the kernel benchmark's library yardsticks (src/kernels/yardsticksRun.ts) import these lazily in a
-  // worker; pre-bundled up front so the dev server never re-optimizes (and invalidates) mid-run
-  optimizeDeps: { include: ['onnxruntime-web/webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'] },
+  // the kernel benchmark's library yardsticks (src/kernels/yardsticksRun.ts) and the WebGPU trainer
+  // (src/train/tfTrainer.ts) import these lazily in a worker; pre-bundled up front so the dev server
+  // never re-optimizes (and invalidates) mid-run
+  optimizeDeps: {
+    include: [
+      'onnxruntime-web/webgpu',
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-core/dist/register_all_gradients',
+      '@tensorflow/tfjs-backend-webgpu',
+    ],
+  },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
 });

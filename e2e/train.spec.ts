@@ -88,3 +88,38 @@ test('Train view: the progressive INT2 schedule checks that every site can switc
   await expect(page.getByTestId('train-progress')).toContainText(/38\/38 sites at 2 bits/, { timeout: 240_000 });
   await expect(page.getByTestId('train-done')).toContainText('Finished 39 steps', { timeout: 120_000 });
 });
+
+// The same Train view on WebGPU (TensorFlow.js over SwiftShader here): the steps, the evaluation and
+// the score run on the device; the learned grid and the export read its state back.
+test('Train view: a tiny QAT run on WebGPU (TensorFlow.js): steps, curves, learned grid, score, export', async ({ page }) => {
+  test.setTimeout(600_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
+  await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('training backend').selectOption('webgpu');
+  await page.getByLabel('steps', { exact: true }).fill('2');
+  await page.getByLabel('batch').fill('2');
+  await page.getByLabel('validation images').fill('10');
+  await page.getByLabel('evaluate every').fill('2');
+  await page.getByRole('button', { name: 'Train' }).click();
+  await expect(page.getByTestId('train-status')).toContainText('WebGPU, TensorFlow.js', { timeout: 300_000 });
+  await expect(page.getByTestId('train-done')).toContainText('Finished 2 steps', { timeout: 400_000 });
+  await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 10 images\): [\d.]+% at step 0 .* → [\d.]+% at step 2/);
+  await expect(page.locator('[aria-label="Training loss"] .recharts-line-curve')).toHaveCount(1);
+  await expect(page.getByText(/INT4, s = [\d.e-]+, z = /)).toBeVisible();
+  const downloads: string[] = [];
+  page.on('download', (d) => downloads.push(d.suggestedFilename()));
+  await page.getByRole('button', { name: 'Export weights + ranges' }).click();
+  await expect.poll(() => downloads.sort().join(','), { timeout: 60_000 }).toBe('qat-model.safetensors,qat-plan.json');
+  await page.getByLabel('score images').fill('20');
+  await page.getByRole('button', { name: 'Score', exact: true }).click();
+  await expect(page.getByTestId('train-score')).toContainText(
+    /val\[0, 20\) with the learned static ranges: [\d.]+% \[[\d.]+%, [\d.]+%\], n = 20/,
+    {
+      timeout: 300_000,
+    },
+  );
+  expect(errors).toEqual([]);
+});

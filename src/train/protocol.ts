@@ -13,6 +13,8 @@ export interface TrainSettings {
   progressive?: Progressive;
   /** training images read (the browser reads data_batch_1: 10,000) */
   trainImages: number;
+  /** where the steps run: the CPU backend's WASM SIMD kernels, or WebGPU through TensorFlow.js (falls back to the CPU with the reason) */
+  backend?: 'cpu' | 'webgpu';
 }
 
 export type TrainRequest =
@@ -52,7 +54,8 @@ export interface Figure {
 
 export type TrainEvent =
   | { type: 'status'; message: string }
-  | { type: 'ready'; impl: string; trainImages: number; sites: { index: number; name: string }[]; quantized: string[] }
+  /** impl: 'wasm-simd' | 'typescript' (CPU kernels) or 'webgpu' (TensorFlow.js); fallback: why WebGPU was asked for and not used */
+  | { type: 'ready'; impl: string; trainImages: number; sites: { index: number; name: string }[]; quantized: string[]; fallback?: string }
   | { type: 'step'; step: number; steps: number; loss: number; ms: number; bits?: number; switchedSites?: number }
   /** `correct`: per validation image 1 if right — the view pairs each evaluation with step 0's on the same images */
   | { type: 'eval'; step: number; correct: number; n: number; perImage: Uint8Array }

@@ -120,13 +120,14 @@ export class TfQatEngine {
   /** parameters and (s, z) from the device into the host trainer */
   async pull(): Promise<void> {
     if (!this.dirty) return;
+    // cleared first: a step that finishes while this reads (the worker interleaves messages) marks it again
+    this.dirty = false;
     for (const [name, v] of this.vars) this.trainer.params.get(name)!.set(await v.data());
     for (const [k, d] of this.quant) {
       const q = this.trainer.quantizers.get(k)!;
       q.s.set(await d.s.data());
       q.z.set(await d.z.data());
     }
-    this.dirty = false;
   }
 
   /** LSQ fake quantization of x with the quantizer `key` (custom gradient: STE, ∂s, ∂z as fakeQuant.ts) */

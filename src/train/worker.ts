@@ -1,5 +1,7 @@
 /**
- * Training in a Web Worker on the CPU backend's WASM SIMD kernels (issue 13 item 2): loads the committed
+ * Training in a Web Worker (issue 13 item 2) on the CPU backend's WASM SIMD kernels, or on WebGPU
+ * through TensorFlow.js (src/train/tfTrainer.ts; the host trainer keeps calibration, the progressive
+ * schedule, export and apply, and pulls the device's state when it needs it): loads the committed
  * weights and CIFAR-10 (data_batch_1 as training images, the first validation images for the curve),
  * runs QatTrainer step by step — yielding between steps so pause / resume / cancel / inspect arrive —
  * and posts steps, evaluations, the selected site's learned (s, z) over its histogram, a val5000
@@ -18,6 +20,7 @@ import { writeSafetensors } from './safetensorsWrite';
 import { DEFAULT_QAT, QatTrainer, type StepResult, TrainingDiverged } from './trainer';
 import { quantKey } from './ops';
 import { learnedPlan } from './learnedPlan';
+import { loadTfWebGpu, type Tf, TfQatEngine } from './tfTrainer';
 
 const post = (m: TrainEvent, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -28,6 +31,11 @@ let val: ImageSet | undefined;
 let calib: ImageSet | undefined;
 let fp32Val: number[] | undefined;
 let trainer: QatTrainer | undefined;
+/** WebGPU: the device side of the trainer (absent on the CPU backend) */
+let engine: TfQatEngine | undefined;
+let tf: Tf | undefined;
+/** why a WebGPU request runs on the CPU instead */
+let gpuUnavailable: string | undefined;
 let settings: TrainSettings | undefined;
 let paused = false;
 let cancelled = false;
@@ -46,6 +54,12 @@ async function load(base: string, s: TrainSettings) {
     const k = await loadCpuKernels();
     kernels = trainKernelsFor(k);
   }
+  if (s.backend === 'webgpu' && !tf && !gpuUnavailable) {
+    post({ type: 'status', message: 'starting TensorFlow.js on WebGPU…' });
+    const r = await loadTfWebGpu();
+    if ('tf' in r) tf = r.tf;
+    else gpuUnavailable = r.reason;
+  }
   const read = fetchReader(`${base}data/cifar10/`);
   if (!val || !calib) {
     post({ type: 'status', message: 'loading CIFAR-10 (validation, calibration)…' });
@@ -58,8 +72,9 @@ async function load(base: string, s: TrainSettings) {
   }
 }
 
-function quantView(step: number): QuantView | undefined {
+async function quantView(step: number): Promise<QuantView | undefined> {
   if (!trainer || !val) return undefined;
+  await engine?.pull(); // the histogram runs the host forward: it needs the device's weights and (s, z)
   const q = trainer.quantizers.get(quantKey(inspect.site, inspect.operand));
   if (!q) return undefined;
   const x = trainer.operandSample(val.pixels, [0, 1, 2, 3], inspect.site, inspect.operand);
@@ -91,15 +106,18 @@ function quantView(step: number): QuantView | undefined {
   };
 }
 
-function evaluate(step: number) {
+/** predictions of the first n validation images, on the device that trains */
+const predictVal = (n: number) => (engine ? engine.predict(val!.pixels, n, 50) : Promise.resolve(trainer!.predict(val!.pixels, n, 50)));
+
+async function evaluate(step: number) {
   const s = settings!;
   const n = Math.min(s.evalLimit, val!.count);
-  const pred = trainer!.predict(val!.pixels, n, 50);
+  const pred = await predictVal(n);
   const c = correctness(pred, val!.labels.subarray(0, n));
   let k = 0;
   for (const v of c) k += v;
   post({ type: 'eval', step, correct: k, n, perImage: c });
-  const qv = quantView(step);
+  const qv = await quantView(step);
   if (qv) post({ type: 'quant', view: qv });
 }
 
@@ -119,6 +137,7 @@ async function run() {
         // the progressive schedule's first switch: measuring every site's sensitivity takes a while
         post({ type: 'status', message: 'measuring each site’s sensitivity at 2 bits on 128 calibration images (once)…' });
         await tick();
+        await engine?.pull();
         trainer!.measureOrder();
         post({
           type: 'status',
@@ -128,7 +147,9 @@ async function run() {
       const { idx, rnd } = stepBatch(s.seed, trainer!.step + 1, s.batch, train!.count);
       let r: StepResult;
       try {
-        r = trainer!.trainStep(train!.pixels, train!.labels, idx, rnd);
+        r = engine
+          ? await engine.trainStep(train!.pixels, train!.labels, idx, rnd)
+          : trainer!.trainStep(train!.pixels, train!.labels, idx, rnd);
       } catch (e) {
         if (e instanceof TrainingDiverged) {
           post({ type: 'done', step: trainer!.step, reason: 'diverged', message: e.message });
@@ -137,7 +158,7 @@ async function run() {
         throw e;
       }
       post({ type: 'step', step: r.step, steps: s.steps, loss: r.loss, ms: r.ms, bits: r.bits, switchedSites: r.switchedSites });
-      if (r.step % s.evalEvery === 0 || r.step === s.steps) evaluate(r.step);
+      if (r.step % s.evalEvery === 0 || r.step === s.steps) await evaluate(r.step);
       await tick();
     }
     post({ type: 'done', step: trainer!.step, reason: 'finished' });
@@ -156,21 +177,29 @@ async function start(base: string, s: TrainSettings) {
   post({ type: 'status', message: 'calibrating: min/max of 256 training images…' });
   await tick();
   trainer.calibrate(calib!.pixels, calib!.count);
+  engine?.dispose();
+  engine = undefined;
+  let fallback: string | undefined;
+  if (s.backend === 'webgpu') {
+    if (tf) engine = new TfQatEngine(tf, trainer);
+    else fallback = `WebGPU training is not available here (${gpuUnavailable}); training on the CPU backend instead`;
+  }
   post({
     type: 'ready',
-    impl: kernels!.impl,
+    impl: engine ? 'webgpu' : kernels!.impl,
+    ...(fallback ? { fallback } : {}),
     trainImages: train!.count,
     sites: trainer.model.sites.map((x) => ({ index: x.index, name: x.name })),
     quantized: [...trainer.quantizers.keys()],
   });
-  evaluate(0);
+  await evaluate(0);
   await run();
 }
 
-function score(limit: number) {
+async function score(limit: number) {
   if (!trainer || !val || !fp32Val) throw new Error('nothing trained yet');
   const n = Math.min(limit, val.count);
-  const pred = trainer.predict(val.pixels, n, 50);
+  const pred = await predictVal(n);
   const c = correctness(pred, val.labels.subarray(0, n));
   const f = correctness(fp32Val.slice(0, n), val.labels.subarray(0, n));
   let k = 0;
@@ -186,8 +215,9 @@ function score(limit: number) {
   post({ type: 'score', step: trainer.step, val: { correct: k, n: c.length }, fp32Val: { correct: kf, n: c.length }, aOnly, bOnly });
 }
 
-function exportModel() {
+async function exportModel() {
   if (!trainer || !weights) throw new Error('nothing trained yet');
+  await engine?.pull();
   const shapes = new Map<string, number[]>();
   for (const p of trainer.model.params) shapes.set(p.name, p.shape.rows === 1 ? [p.shape.cols] : [p.shape.rows, p.shape.cols]);
   shapes.set('pos_embed', [trainer.model.shapes.get('pos_embed')!.rows, trainer.model.shapes.get('pos_embed')!.cols]);
@@ -218,9 +248,10 @@ function exportModel() {
 }
 
 /** trained parameters (copies, transferred) + the plan with the learned ranges as clips */
-function applyData() {
+async function applyData() {
   if (!trainer) throw new Error('nothing trained yet');
   if (running && !paused) throw new Error('pause the run (or let it finish) before applying its weights');
+  await engine?.pull();
   const { plan, notes } = learnedPlan(trainer.plan, trainer.quantizers, trainer.step);
   const params: Record<string, Float32Array> = {};
   for (const [name, v] of trainer.params) params[name] = v.slice();
@@ -253,21 +284,23 @@ self.onmessage = async (ev: MessageEvent<TrainRequest>) => {
       case 'reset':
         if (running) throw new Error('cancel the run before resetting');
         trainer = undefined; // the shipped weights are never modified: a new run starts from them
+        engine?.dispose();
+        engine = undefined;
         return;
       case 'inspect': {
         inspect = { site: m.site, operand: m.operand };
-        const qv = quantView(trainer?.step ?? 0);
+        const qv = await quantView(trainer?.step ?? 0);
         if (qv) post({ type: 'quant', view: qv });
         return;
       }
       case 'score':
-        score(m.limit);
+        await score(m.limit);
         return;
       case 'export':
-        exportModel();
+        await exportModel();
         return;
       case 'apply':
-        applyData();
+        await applyData();
         return;
     }
   } catch (e) {

@@ -85,6 +85,7 @@ export function TrainView() {
   const [switched, setSwitched] = useState<number | undefined>();
   const [steps, setSteps] = useState(100);
   const [batch, setBatch] = useState(32);
+  const [backend, setBackend] = useState<'cpu' | 'webgpu'>('cpu');
   const [evalLimit, setEvalLimit] = useState(500);
   const [evalEvery, setEvalEvery] = useState(25);
   const [scoreLimit, setScoreLimit] = useState(5000);
@@ -136,7 +137,13 @@ export function TrainView() {
         setImpl(m.impl);
         setPhase('running');
         setStatus(
-          `training on ${m.trainImages} images (${m.impl === 'wasm-simd' ? 'WASM SIMD GEMM' : 'TypeScript GEMM: the wasm did not load'})`,
+          `training on ${m.trainImages} images (${
+            m.impl === 'webgpu'
+              ? 'WebGPU, TensorFlow.js'
+              : m.impl === 'wasm-simd'
+                ? 'WASM SIMD GEMM'
+                : 'TypeScript GEMM: the wasm did not load'
+          })${m.fallback ? ` — ${m.fallback}` : ''}`,
         );
         return;
       case 'step':
@@ -236,6 +243,7 @@ export function TrainView() {
       evalEvery,
       seed: 1,
       trainImages: 10000,
+      backend,
       ...(choice === 'progressive'
         ? { progressive: { from: 4, to: 2, at: switchAt, perSite, order: 'sensitivity' as const, init: 'mse' as const } }
         : {}),
@@ -274,7 +282,8 @@ export function TrainView() {
             <div className="card-sub">
               Fake-quant with learnable scale s and zero z at every quantized operand (LSQ, straight-through rounding, gradient scale
               1/√(n·qmax)), ranges initialised from min/max of 256 training images; AdamW (1e-4 weights, 1e-3 s and z), label smoothing 0.1,
-              crop + flip. Runs in a worker on the CPU backend's WASM GEMM; training on WebGPU is not offered yet.
+              crop + flip. Runs in a worker: on the CPU backend's WASM SIMD kernels, or on WebGPU through TensorFlow.js (the same step list
+              and LSQ gradients; the CPU is used, with the reason, where WebGPU cannot start).
             </div>
           </div>
         </header>
@@ -297,6 +306,18 @@ export function TrainView() {
               {label}
             </label>
           ))}
+          <label>
+            on{' '}
+            <select
+              aria-label="training backend"
+              value={backend}
+              onChange={(e) => setBackend(e.target.value as 'cpu' | 'webgpu')}
+              disabled={phase === 'running' || phase === 'loading'}
+            >
+              <option value="cpu">CPU (WASM SIMD)</option>
+              <option value="webgpu">WebGPU (TensorFlow.js)</option>
+            </select>
+          </label>
           <NumberField label="steps" aria="steps" min={1} max={5000} value={steps} onChange={setSteps} width={70} />
           <NumberField label="batch" aria="batch" min={1} max={256} value={batch} onChange={setBatch} width={60} />
           <NumberField
