@@ -433,13 +433,15 @@ export function runBackward(ctx: OpContext, tape: Tape): void {
 
 /**
  * Label-smoothed cross-entropy (PyTorch's label_smoothing: target (1−ε)·onehot + ε/C), mean over
- * the batch; returns the loss and ∂L/∂logits.
+ * the batch; returns the loss and ∂L/∂logits. With a teacher's logits (distillation, temperature 1):
+ * ½·that loss + ½·CE(softmax(teacher)) — one cross-entropy against the averaged target.
  */
 export function crossEntropy(
   logits: Float32Array,
   labels: ArrayLike<number>,
   classes: number,
   smoothing: number,
+  teacher?: Float32Array,
 ): { loss: number; grad: Float32Array; correct: number } {
   const B = labels.length;
   const grad = new Float32Array(B * classes);
@@ -454,11 +456,23 @@ export function crossEntropy(
     let s = 0;
     for (let j = 0; j < classes; j++) s += Math.exp(logits[o + j] - mx);
     const lse = mx + Math.log(s);
+    const soft = teacher ? softmaxRow(teacher, o, classes) : undefined;
     for (let j = 0; j < classes; j++) {
-      const target = (j === labels[i] ? 1 - smoothing : 0) + smoothing / classes;
+      const hard = (j === labels[i] ? 1 - smoothing : 0) + smoothing / classes;
+      const target = soft ? 0.5 * hard + 0.5 * soft[j] : hard;
       loss -= target * (logits[o + j] - lse);
       grad[o + j] = (Math.exp(logits[o + j] - lse) - target) / B;
     }
   }
   return { loss: loss / B, grad, correct };
+}
+
+function softmaxRow(x: Float32Array, o: number, n: number): Float64Array {
+  let mx = -Infinity;
+  for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]);
+  const p = new Float64Array(n);
+  let s = 0;
+  for (let j = 0; j < n; j++) s += p[j] = Math.exp(x[o + j] - mx);
+  for (let j = 0; j < n; j++) p[j] /= s;
+  return p;
 }

@@ -15,7 +15,7 @@ import type { Tensor } from '../model/safetensors';
 import { tsTrainKernels } from './trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 import { type Tf, TfQatEngine } from './tfTrainer';
-import { nodeGpu } from '../gpu/nodeGpu';
+import { tfInNode } from './tfNode';
 
 type Case = typeof fixture.mixed;
 
@@ -57,34 +57,14 @@ const pixels = Uint8Array.from(fixture.pixels);
 const labels = fixture.labels;
 const idx = labels.map((_, i) => i);
 
-async function tfOn(backend: 'cpu' | 'webgpu'): Promise<Tf | string> {
-  const tf = await import('@tensorflow/tfjs-core');
-  await import('@tensorflow/tfjs-core/dist/register_all_gradients');
-  if (backend === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
-  else {
-    let gpu: GPU;
-    try {
-      gpu = nodeGpu();
-    } catch (e) {
-      return `no WebGPU in this Node (${(e as Error).message})`;
-    }
-    if (!(await gpu.requestAdapter())) return 'Dawn has no adapter here (run under tools/cli/gpu-env.mjs)';
-    if (typeof navigator === 'undefined' || !navigator.gpu)
-      Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
-    await import('@tensorflow/tfjs-backend-webgpu');
-  }
-  if (!(await tf.setBackend(backend))) return `TF.js backend ${backend} did not start`;
-  return tf;
-}
-
 for (const backend of ['cpu', 'webgpu'] as const) {
   describe(`TF.js trainer on its ${backend} backend`, () => {
     let tf: Tf | undefined;
     let why = '';
     beforeAll(async () => {
-      const r = await tfOn(backend);
-      if (typeof r === 'string') why = r;
-      else tf = r;
+      const r = await tfInNode(backend);
+      if ('reason' in r) why = r.reason;
+      else tf = r.tf;
     }, 60_000);
     afterAll(() => tf?.disposeVariables());
     const need = (): Tf => {

@@ -20,7 +20,7 @@ import { GELU_C } from '../kernels/rowOps.ref';
 import type { LoweredVit, Step } from '../plan/steps';
 import type { LearnedQuantizer } from './fakeQuant';
 import { quantKey } from './ops';
-import { ADAM, batchPatches, MIN_SCALE, type QatTrainer, type StepResult, TrainingDiverged } from './trainer';
+import { ADAM, batchPatches, MIN_SCALE, type QatTrainer, type StepResult, type TrainerState, TrainingDiverged } from './trainer';
 
 export type Tf = typeof TfCore;
 type Tensor = TfCore.Tensor;
@@ -73,6 +73,7 @@ export class TfQatEngine {
     readonly trainer: QatTrainer,
   ) {
     this.model = trainer.model;
+    if (trainer.opts.distill) throw new Error('distillation runs on the CPU trainer only (the WebGPU trainer has no teacher forward yet)');
     for (const p of this.model.params) {
       const v = trainer.params.get(p.name)!;
       this.vars.set(p.name, tf.variable(tf.tensor2d(v, [p.shape.rows, p.shape.cols]), true));
@@ -127,6 +128,31 @@ export class TfQatEngine {
       const q = this.trainer.quantizers.get(k)!;
       q.s.set(await d.s.data());
       q.z.set(await d.z.data());
+    }
+  }
+
+  /** the host trainer's snapshot with the device's parameters, (s, z) and Adam moments: a checkpoint */
+  async snapshot(): Promise<TrainerState> {
+    await this.pull();
+    const s = this.trainer.snapshot();
+    const adam: TrainerState['adam'] = new Map();
+    for (const [k, a] of this.adam) adam.set(k, { m: (await a.m.data()) as Float32Array, v: (await a.v.data()) as Float32Array, t: a.t });
+    return { ...s, adam };
+  }
+
+  /** Adam's moments from a checkpoint (after the host trainer restored the rest and this engine was built from it) */
+  loadAdam(adam: TrainerState['adam']): void {
+    const tf = this.tf;
+    for (const [k, a] of adam) {
+      const target = k.startsWith('p:') ? this.vars.get(k.slice(2)) : this.quant.get(k.slice(2, -2))?.[k.endsWith(':s') ? 's' : 'z'];
+      if (!target) throw new Error(`checkpoint: Adam state for ${k}, which this model does not train`);
+      this.adam.get(k)?.m.dispose();
+      this.adam.get(k)?.v.dispose();
+      this.adam.set(k, {
+        m: tf.variable(tf.tensor(a.m, target.shape), false),
+        v: tf.variable(tf.tensor(a.v, target.shape), false),
+        t: a.t,
+      });
     }
   }
 

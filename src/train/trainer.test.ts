@@ -5,14 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
-import type { Plan } from '../plan/plan';
+import { fp32Plan, type Plan } from '../plan/plan';
 import { buildWeights, type VitConfig } from '../model/vitWeights';
 import type { Tensor } from '../model/safetensors';
 import { lowerVit, LoweringError } from '../plan/steps';
 import { trainKernelsFor, tsTrainKernels } from './trainKernels';
 import { loadCpuKernels } from '../cpu/cpuKernels';
 import { scaleZero } from '../quant/scaleZero';
-import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
+import { batchPatches, DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
+import { crossEntropy } from './ops';
 
 function tinyWeights() {
   const c = fixture.mixed;
@@ -204,6 +205,49 @@ describe('QatTrainer', () => {
     for (let i = 0; i < a.w.length; i++) e = Math.max(e, Math.abs(a.w[i] - b.w[i]));
     expect(e).toBeLessThan(1e-4);
     expect(Math.abs(a.s - b.s)).toBeLessThan(1e-4 * Math.abs(b.s));
+  });
+
+  it('distillation (LSQ, T = 1): ½ label loss + ½ CE to the FP32 teacher, whose weights training never moves', () => {
+    const C = 10;
+    const logits = Float32Array.from({ length: 3 * C }, (_, i) => Math.sin(i * 1.7) * 2);
+    const teacher = Float32Array.from({ length: 3 * C }, (_, i) => Math.cos(i * 0.9) * 3);
+    const lab = [2, 7, 0];
+    const hard = crossEntropy(logits, lab, C, 0.1);
+    const both = crossEntropy(logits, lab, C, 0.1, teacher);
+    // the distillation term written out: −Σ softmax(t)·log softmax(l), mean over rows
+    let kd = 0;
+    for (let r = 0; r < 3; r++) {
+      const row = (a: Float32Array) => Array.from(a.subarray(r * C, r * C + C));
+      const lse = (v: number[]) => Math.log(v.reduce((s, x) => s + Math.exp(x), 0));
+      const t = row(teacher);
+      const l = row(logits);
+      for (let j = 0; j < C; j++) kd -= Math.exp(t[j] - lse(t)) * (l[j] - lse(l));
+    }
+    expect(both.loss).toBeCloseTo(0.5 * hard.loss + (0.5 * kd) / 3, 6);
+    // ∂L/∂logits against central differences
+    for (const i of [0, 7, 13, 29]) {
+      const h = 1e-3;
+      const up = logits.slice();
+      const dn = logits.slice();
+      up[i] += h;
+      dn[i] -= h;
+      const fd = (crossEntropy(up, lab, C, 0.1, teacher).loss - crossEntropy(dn, lab, C, 0.1, teacher).loss) / (2 * h);
+      expect(both.grad[i]).toBeCloseTo(fd, 4);
+    }
+    // the teacher is the shipped FP32 model, before and after steps that change the student
+    const w = tinyWeights();
+    const tr = new QatTrainer(w, int4(), tsTrainKernels, { ...DEFAULT_QAT, distill: true, lrWeights: 1e-2 });
+    tr.calibrate(pixels, 6);
+    const fp = fp32Plan().sites[0];
+    const fp32 = new QatTrainer(tinyWeights(), { ...int4(), sites: int4().sites.map(() => fp) }, tsTrainKernels);
+    const patches = batchPatches(pixels, idx, w.config);
+    const before = tr.teacherLogits(patches, idx.length)!;
+    expect(Array.from(before)).toEqual(Array.from(fp32.logits(pixels, idx)));
+    const rnd = uniformStream(5);
+    tr.trainStep(pixels, labels, idx, rnd);
+    tr.trainStep(pixels, labels, idx, rnd);
+    expect(Array.from(tr.teacherLogits(patches, idx.length)!)).toEqual(Array.from(before));
+    expect(Array.from(tr.logits(pixels, idx))).not.toEqual(Array.from(before));
   });
 
   it('lowering refuses what QAT cannot train, naming the site', () => {

@@ -6,7 +6,7 @@
  * (e.g. 4 → 2 bits at step k, each range carried over), a NaN/Inf guard that restores the last
  * good state and stops with the reason.
  */
-import type { Plan } from '../plan/plan';
+import { fp32Plan, type Plan } from '../plan/plan';
 import { IMAGE_BYTES } from '../data/cifar';
 import { paramsFromWeights, type VitWeights, weightsFromParams } from '../model/vitWeights';
 
@@ -29,6 +29,11 @@ export interface QatOptions {
   progressive?: Progressive;
   /** learning-rate schedule: constant, or cosine from the set rates to 0 over `steps` steps (both groups) */
   schedule?: { kind: 'cosine'; steps: number };
+  /**
+   * knowledge distillation from the FP32 model as LSQ trained (Esser et al. 2020, §3: temperature 1,
+   * equal weight to the standard loss and the distillation loss): L = ½·CE_smoothed(y) + ½·CE(softmax(teacher))
+   */
+  distill?: boolean;
   seed: number;
 }
 
@@ -147,6 +152,8 @@ export class QatTrainer {
   order?: number[];
   /** the calibration images (set by calibrate(); set it after restore() to resume a progressive schedule) */
   calibPixels?: Uint8Array;
+  /** distillation: the FP32 model's step list and parameters */
+  private teacher?: { ctx: OpContext; params: Map<string, Float32Array> };
 
   constructor(
     readonly weights: VitWeights,
@@ -161,6 +168,12 @@ export class QatTrainer {
       if (!a || a.length !== p.shape.rows * p.shape.cols) throw new Error(`parameter ${p.name}: weights and lowering disagree`);
     }
     this.ctx = { model: this.model, kernels, quantizers: this.quantizers };
+    if (opts.distill) {
+      // the teacher: the shipped weights (views, never written) through the FP32 lowering
+      const fp = fp32Plan().sites[0];
+      const m = lowerVit(weights.config, { ...plan, sites: plan.sites.map(() => fp) });
+      this.teacher = { ctx: { model: m, kernels, quantizers: new Map() }, params: paramsFromWeights(weights, false) };
+    }
     this.currentBits = opts.progressive ? opts.progressive.from : undefined;
     this.buildQuantizers();
   }
@@ -425,10 +438,18 @@ export class QatTrainer {
     const tape = this.tape(idx.length, patches);
     const logits = runForward(this.ctx, tape, true);
     const lab = Array.from(idx, (i) => labels[i]);
-    const ce = crossEntropy(logits, lab, this.weights.config.classes, this.opts.smoothing);
+    const ce = crossEntropy(logits, lab, this.weights.config.classes, this.opts.smoothing, this.teacherLogits(patches, idx.length));
     tape.grads.set(this.model.output, ce.grad);
     runBackward(this.ctx, tape);
     return { ...ce, tape };
+  }
+
+  /** the FP32 teacher's logits on the same (augmented) patches; undefined without distillation */
+  teacherLogits(patches: Float32Array, batch: number): Float32Array | undefined {
+    if (!this.teacher) return undefined;
+    const vals = new Map(this.teacher.params);
+    vals.set(this.teacher.ctx.model.input, patches);
+    return runForward(this.teacher.ctx, { batch, vals, grads: new Map(), saved: new Map() }, false);
   }
 
   /** One training step on images `idx`; throws TrainingDiverged (state restored) on NaN/Inf. */

@@ -1,8 +1,8 @@
 /**
  * npm run qat -- --plan all-int4|all-int2|<plan.json> [--steps N] [--batch N]
  *   [--progressive 4,2 --switch k [--per-site e [--order sensitivity|index]] [--switch-init mse|carry]]
- *   [--backend cpu|typescript] [--row NAME] [--eval-every N] [--eval-limit N] [--start-limit N] [--seed N] [--resume] [--freeze-weights]
- *   [--lr-weights 1e-4] [--lr-quant 1e-3] [--schedule constant|cosine]
+ *   [--backend cpu|typescript|webgpu] [--row NAME] [--eval-every N] [--eval-limit N] [--start-limit N] [--seed N] [--resume] [--freeze-weights]
+ *   [--lr-weights 1e-4] [--lr-quant 1e-3] [--schedule constant|cosine] [--distill]
  *
  * Quantization-aware training (issue 13) of the committed model on the training images with
  * crop + flip (seeded), LSQ fake-quant with learnable s and z at every quantized operand
@@ -12,6 +12,8 @@
  * validation images every --eval-every steps. Writes the row into results/qat.json and rebuilds
  * results/qat.md (with the PyTorch reference rows of results/qat_torch.json beside them).
  * Checkpoints (every 10 steps, and the last good state on divergence) in checkpoints/qat/.
+ * --backend webgpu: the steps, the curve and the final predictions on WebGPU through TensorFlow.js
+ * (src/train/tfTrainer.ts; Dawn in Node — SwiftShader on a machine without a GPU, so slow there).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,8 @@ import { loadTrainImages, stepBatch } from '../../src/train/data';
 import { trainKernelsFor, tsTrainKernels } from '../../src/train/trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, type TrainerState } from '../../src/train/trainer';
 import { qatMarkdown, type QatRow, type QatResults, type EvalFigure } from '../../src/train/report';
+import { TfQatEngine } from '../../src/train/tfTrainer';
+import { tfInNode } from '../../src/train/tfNode';
 
 const SPEC: Record<string, ArgSpec> = {
   plan: 'string',
@@ -48,6 +52,8 @@ const SPEC: Record<string, ArgSpec> = {
   'freeze-weights': 'boolean',
   'lr-weights': 'number',
   'lr-quant': 'number',
+  /** knowledge distillation from the FP32 model (LSQ's recipe: T = 1, ½ label loss + ½ distillation loss) */
+  distill: 'boolean',
   /** learning-rate schedule over --steps */
   schedule: { oneOf: ['constant', 'cosine'] },
   /** images of val the step-0 figure is taken on (default all 5000) */
@@ -64,8 +70,6 @@ function figure(pred: ArrayLike<number>, labels: ArrayLike<number>): EvalFigure 
 
 async function main() {
   const args = cliArgs('qat', SPEC);
-  if (args.backend === 'webgpu')
-    throw new ArgError('--backend webgpu: training on WebGPU is not implemented (issue 13 item 2 is open); use --backend cpu');
   if (!args.plan) throw new ArgError('--plan is required: all-int4, all-int2 or a plan JSON file');
   const plan = builtinPlan(String(args.plan)) ?? readPlanArg('plan', String(args.plan));
   const steps = (args.steps as number | undefined) ?? 100;
@@ -87,11 +91,14 @@ async function main() {
   const tk = args.backend === 'typescript' ? tsTrainKernels : trainKernelsFor(kernels);
   if (args.backend !== 'typescript' && tk.impl !== 'wasm-simd')
     throw new Error(`the wasm kernels did not load (${kernels.fallbackReason}); run npm run build:wasm, or pass --backend typescript`);
+  const gpu = args.backend === 'webgpu' ? await tfInNode('webgpu') : undefined;
+  if (gpu && 'reason' in gpu) throw new Error(`--backend webgpu: ${gpu.reason}`);
   const weights = await loadWeightsNode();
   const loaded = await loadDataNode(['test', 'val', 'calib']);
   const data = { val: loaded.val!, test: loaded.test!, calib: loaded.calib! };
   const train = await loadTrainImages(nodeReader(dataDir()));
-  console.log(`qat ${rowName}: ${steps} steps × batch ${batch} on ${train.count} training images, ${tk.impl} kernels, 1 thread`);
+  const where = gpu ? `WebGPU (TensorFlow.js ${gpu.tf.version_core}, ${gpu.adapter})` : `${tk.impl} kernels, 1 thread`;
+  console.log(`qat ${rowName}: ${steps} steps × batch ${batch} on ${train.count} training images, ${where}`);
 
   const resultsPath = join(REPO_ROOT, 'results', 'qat.json');
   const results: QatResults = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: {} };
@@ -124,27 +131,32 @@ async function main() {
     seed,
     trainWeights: !args['freeze-weights'],
     ...(args.schedule === 'cosine' ? { schedule: { kind: 'cosine' as const, steps } } : {}),
+    distill: !!args.distill,
   });
   const ckPath = join(ckDir, `${slug}.json`);
   let row: QatRow;
+  let engine: TfQatEngine | undefined;
   const t0 = Date.now();
   if (args.resume && existsSync(ckPath)) {
     const ck = JSON.parse(readFileSync(ckPath, 'utf8'));
     row = ck.row;
-    tr.restore(decodeState(ck.state));
+    const state = decodeState(ck.state);
+    tr.restore(state);
     tr.calibPixels = data.calib.pixels; // a progressive schedule measures on them
+    if (gpu) (engine = new TfQatEngine(gpu.tf, tr)).loadAdam(state.adam);
     console.log(`resumed at step ${tr.step}`);
   } else {
     tr.calibrate(data.calib.pixels, data.calib.count);
+    if (gpu) engine = new TfQatEngine(gpu.tf, tr);
     row = {
       name: rowName,
-      engine: `TypeScript trainer (src/train), ${tk.impl} kernels`,
+      engine: gpu ? `TF.js WebGPU trainer (src/train/tfTrainer.ts), ${where}` : `TypeScript trainer (src/train), ${tk.impl} kernels`,
       plan: plan.name ?? String(args.plan),
       steps,
       batch,
       seed,
       progressive,
-      recipe: `AdamW lr ${lrWeights} (weights, weight decay 0.01) / ${lrQuant} (s, z)${args.schedule === 'cosine' ? `, cosine to 0 over ${steps} steps` : ''}; label smoothing 0.1; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)`,
+      recipe: `AdamW lr ${lrWeights} (weights, weight decay 0.01) / ${lrQuant} (s, z)${args.schedule === 'cosine' ? `, cosine to 0 over ${steps} steps` : ''}; label smoothing 0.1${args.distill ? '; distillation from the FP32 model (½ label loss + ½ CE to its softmax, T = 1)' : ''}; crop (pad 4) + flip; s, z from min/max of the 256 calibration images; LSQ gradient scale 1/√(n·qmax)`,
       curve: [],
       evals: [],
       stepMs: [],
@@ -160,27 +172,30 @@ async function main() {
     console.log(`step 0 (static min/max ranges): val ${(100 * row.start!.val.accuracy).toFixed(2)}%`);
     row.evals.push({ step: 0, ...figure(tr.predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit)) });
   }
-  const save = () => {
+  /** predictions on the device that trains */
+  const predict = async (pixels: Uint8Array, n: number) => (engine ? engine.predict(pixels, n) : tr.predict(pixels, n));
+  const save = async () => {
+    const state = engine ? await engine.snapshot() : (tr.lastGoodState ?? tr.snapshot());
     row.wallSeconds += (Date.now() - t0) / 1000;
-    writeFileSync(ckPath + '.tmp', JSON.stringify({ row, state: encodeState(tr.lastGoodState ?? tr.snapshot()) }));
+    writeFileSync(ckPath + '.tmp', JSON.stringify({ row, state: encodeState(state) }));
     renameSync(ckPath + '.tmp', ckPath);
     row.wallSeconds -= (Date.now() - t0) / 1000;
   };
   try {
     while (tr.step < steps) {
       const { idx, rnd } = stepBatch(seed, tr.step + 1, batch, train.count);
-      const r = tr.trainStep(train.pixels, train.labels, idx, rnd);
+      const r = engine ? await engine.trainStep(train.pixels, train.labels, idx, rnd) : tr.trainStep(train.pixels, train.labels, idx, rnd);
       row.curve.push({ step: r.step, loss: r.loss, batchAccuracy: r.batchAccuracy, bits: r.bits, switchedSites: r.switchedSites });
       row.stepMs.push(r.ms);
       process.stderr.write(
         `\r  step ${r.step}/${steps} loss ${r.loss.toFixed(4)} ${(r.ms / 1000).toFixed(2)} s/step${r.switchedSites !== undefined ? ` ${r.switchedSites} sites switched` : r.bits ? ` ${r.bits} bits` : ''}   `,
       );
       if (r.step % evalEvery === 0 || r.step === steps) {
-        const e = figure(tr.predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit));
+        const e = figure(await predict(data.val.pixels, evalLimit), data.val.labels.subarray(0, evalLimit));
         row.evals.push({ step: r.step, ...e });
         process.stderr.write(`\n  val[0, ${evalLimit}) at step ${r.step}: ${(100 * e.accuracy).toFixed(2)}%\n`);
       }
-      if (r.step % 10 === 0) save();
+      if (r.step % 10 === 0) await save();
     }
   } catch (e) {
     if (!(e instanceof TrainingDiverged)) throw e;
@@ -188,8 +203,8 @@ async function main() {
     console.log(`\n${e.message}`);
   }
   process.stderr.write('\n');
-  const pv = tr.predict(data.val.pixels, data.val.count);
-  const pt = args['skip-test'] ? undefined : tr.predict(data.test.pixels, data.test.count);
+  const pv = await predict(data.val.pixels, data.val.count);
+  const pt = args['skip-test'] ? undefined : await predict(data.test.pixels, data.test.count);
   row.final = {
     step: tr.step,
     val: figure(pv, data.val.labels),
@@ -208,7 +223,7 @@ async function main() {
   };
   row.valPredictions = Array.from(pv);
   if (tr.order) row.order = tr.order; // progressive, site by site: the switching order measured
-  save(); // adds this session's wall time to what it writes
+  await save(); // adds this session's wall time to what it writes
   row.wallSeconds += (Date.now() - t0) / 1000;
   // re-read: another qat run may have written its row since this one started
   const latest: QatResults = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: {} };
