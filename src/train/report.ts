@@ -109,7 +109,7 @@ export function qatMarkdown(
   for (const row of Object.values(r.rows)) {
     const f = row.final;
     L.push(
-      `| ${row.name}${row.diverged ? ' (diverged)' : ''} | TS (${row.engine.includes('wasm') ? 'WASM SIMD' : 'TypeScript'}) | ${f?.step ?? 0} of ${row.steps} × ${row.batch} | ${row.start ? acc(row.start.val.correct, row.start.val.n) : '—'} | ${f ? acc(f.val.correct, f.val.n) : '—'} | ${f ? delta(f.valDelta) : '—'} | ${f?.reportHalf ? `${acc(f.reportHalf.val.correct, f.reportHalf.val.n)}, ${delta(f.reportHalf.delta)}` : reportHalf({ val_predictions: row.valPredictions }, valLabels)} | ${f?.test ? acc(f.test.correct, f.test.n) : '—'} | ${f?.testDelta ? delta(f.testDelta) : '—'} | ${(median(row.stepMs) / 1000).toFixed(2)} | ${(row.wallSeconds / 60).toFixed(1)} min |`,
+      `| ${row.name}${row.diverged ? ' (diverged)' : ''} | ${row.engine.includes('WebGPU') ? 'TF.js (WebGPU)' : `TS (${row.engine.includes('wasm') ? 'WASM SIMD' : 'TypeScript'})`} | ${f?.step ?? 0} of ${row.steps} × ${row.batch} | ${row.start ? acc(row.start.val.correct, row.start.val.n) : '—'} | ${f ? acc(f.val.correct, f.val.n) : '—'} | ${f ? delta(f.valDelta) : '—'} | ${f?.reportHalf ? `${acc(f.reportHalf.val.correct, f.reportHalf.val.n)}, ${delta(f.reportHalf.delta)}` : reportHalf({ val_predictions: row.valPredictions }, valLabels)} | ${f?.test ? acc(f.test.correct, f.test.n) : '—'} | ${f?.testDelta ? delta(f.testDelta) : '—'} | ${(median(row.stepMs) / 1000).toFixed(2)} | ${(row.wallSeconds / 60).toFixed(1)} min |`,
     );
     const t = torch?.rows[row.name];
     if (t) {
