@@ -99,12 +99,15 @@ test('Train view: a tiny QAT run on WebGPU (TensorFlow.js): steps, curves, learn
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('training backend').selectOption('webgpu');
+  await page.getByLabel('distill from FP32').check(); // the teacher's forward runs on the device too
   await page.getByLabel('steps', { exact: true }).fill('2');
   await page.getByLabel('batch').fill('2');
   await page.getByLabel('validation images').fill('10');
   await page.getByLabel('evaluate every').fill('2');
   await page.getByRole('button', { name: 'Train' }).click();
-  await expect(page.getByTestId('train-status')).toContainText('WebGPU, TensorFlow.js', { timeout: 300_000 });
+  await expect(page.getByTestId('train-status')).toContainText('WebGPU, TensorFlow.js), distilled from the FP32 model', {
+    timeout: 300_000,
+  });
   await expect(page.getByTestId('train-done')).toContainText('Finished 2 steps', { timeout: 400_000 });
   await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 10 images\): [\d.]+% at step 0 .* → [\d.]+% at step 2/);
   await expect(page.locator('[aria-label="Training loss"] .recharts-line-curve')).toHaveCount(1);

@@ -15,6 +15,8 @@ export interface TrainSettings {
   trainImages: number;
   /** where the steps run: the CPU backend's WASM SIMD kernels, or WebGPU through TensorFlow.js (falls back to the CPU with the reason) */
   backend?: 'cpu' | 'webgpu';
+  /** knowledge distillation from the shipped FP32 model (LSQ's recipe: ½ label loss + ½ CE to its softmax) */
+  distill?: boolean;
 }
 
 export type TrainRequest =

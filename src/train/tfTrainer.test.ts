@@ -161,6 +161,23 @@ for (const backend of ['cpu', 'webgpu'] as const) {
       eng.dispose();
     }, 120_000);
 
+    it('distillation: the same loss and gradients as the WASM trainer (teacher = the FP32 model on the device)', async () => {
+      const c = fixture.mixed;
+      const opts = { ...DEFAULT_QAT, distill: true };
+      const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels, opts);
+      tr.calibrate(pixels, labels.length);
+      const host = tr.lossAndGrads(pixels, labels, idx);
+      const plain = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels);
+      plain.calibrate(pixels, labels.length);
+      expect(Math.abs(host.loss - plain.lossAndGrads(pixels, labels, idx).loss)).toBeGreaterThan(1e-3); // the teacher term is there
+      const eng = new TfQatEngine(need(), tr);
+      const dev = await eng.lossAndGrads(pixels, labels, idx);
+      expect(Math.abs(dev.loss - host.loss)).toBeLessThan(backend === 'cpu' ? 1e-5 : 1e-4);
+      for (const p of tr.model.params)
+        expect(normwiseError(dev.grads.get(p.name)!, host.tape.grads.get(p.name)!), p.name).toBeLessThan(backend === 'cpu' ? 1e-5 : 1e-3);
+      eng.dispose();
+    }, 120_000);
+
     it('a non-finite loss stops the step with TrainingDiverged before any update', async () => {
       const c = fixture.mixed;
       const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels);

@@ -65,6 +65,8 @@ export class TfQatEngine {
   private readonly quant = new Map<string, DeviceQuant>();
   private readonly adam = new Map<string, DeviceAdam>();
   private readonly model: LoweredVit;
+  /** distillation: the FP32 model's steps and the shipped weights as constants on the device */
+  private readonly teacher?: { model: LoweredVit; params: Map<string, Tensor> };
   /** what the device has changed since the last pull() */
   private dirty = false;
 
@@ -73,7 +75,12 @@ export class TfQatEngine {
     readonly trainer: QatTrainer,
   ) {
     this.model = trainer.model;
-    if (trainer.opts.distill) throw new Error('distillation runs on the CPU trainer only (the WebGPU trainer has no teacher forward yet)');
+    if (trainer.teacher) {
+      const params = new Map<string, Tensor>();
+      for (const p of trainer.teacher.ctx.model.params)
+        params.set(p.name, tf.tensor2d(trainer.teacher.params.get(p.name)!, [p.shape.rows, p.shape.cols]));
+      this.teacher = { model: trainer.teacher.ctx.model, params };
+    }
     for (const p of this.model.params) {
       const v = trainer.params.get(p.name)!;
       this.vars.set(p.name, tf.variable(tf.tensor2d(v, [p.shape.rows, p.shape.cols]), true));
@@ -266,29 +273,40 @@ export class TfQatEngine {
     return [names[names.length - 1], ts[ts.length - 1]];
   }
 
-  /** the logits of patches [batch·P × 3p²] through the step list (inside a tidy or a gradient) */
-  private logitsTensor(patches: Tensor, batch: number): Tensor {
-    const tf = this.tf;
-    const vals = new Map<string, Tensor>(this.vars);
-    vals.set(this.model.input, patches);
+  /** the logits of patches [batch·P × 3p²] through a step list — the trained one, or the teacher's (inside a tidy or a gradient) */
+  private logitsTensor(
+    patches: Tensor,
+    batch: number,
+    net: { model: LoweredVit; params: Map<string, Tensor> } = { model: this.model, params: this.vars },
+  ): Tensor {
+    const vals = new Map<string, Tensor>(net.params);
+    vals.set(net.model.input, patches);
     this.pending = vals;
     const get = (n: string) => {
       const v = vals.get(n);
       if (!v) throw new Error(`tensor ${n} has not been computed`);
       return v;
     };
-    const shape = (n: string) => this.model.shapes.get(n)!;
-    for (const st of this.model.steps) vals.set(...this.lowerStep(st, get, shape, batch));
-    void tf;
-    return get(this.model.output);
+    const shape = (n: string) => net.model.shapes.get(n)!;
+    for (const st of net.model.steps) vals.set(...this.lowerStep(st, get, shape, batch));
+    return get(net.model.output);
   }
 
-  /** label-smoothed cross-entropy, mean over the batch (PyTorch's label_smoothing, as ops.crossEntropy) */
-  private loss(logits: Tensor, labels: Tensor): Tensor {
+  /** the distillation target: the FP32 teacher's softmax on the same patches (no gradient); undefined without distillation */
+  private teacherProbs(patches: Tensor, batch: number): Tensor | undefined {
+    return this.teacher ? this.tf.softmax(this.logitsTensor(patches, batch, this.teacher)) : undefined;
+  }
+
+  /**
+   * label-smoothed cross-entropy, mean over the batch (PyTorch's label_smoothing, as ops.crossEntropy);
+   * with the teacher's probabilities ½ of it + ½ CE to them (LSQ's distillation, T = 1)
+   */
+  private loss(logits: Tensor, labels: Tensor, soft?: Tensor): Tensor {
     const tf = this.tf;
     const C = this.trainer.weights.config.classes;
     const eps = this.trainer.opts.smoothing;
-    const target = tf.add(tf.mul(tf.oneHot(labels, C), 1 - eps), eps / C);
+    const hard = tf.add(tf.mul(tf.oneHot(labels, C), 1 - eps), eps / C);
+    const target = soft ? tf.add(tf.mul(hard, 0.5), tf.mul(soft, 0.5)) : hard;
     return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1)));
   }
 
@@ -333,11 +351,12 @@ export class TfQatEngine {
     const { value, grads, stats } = tf.tidy(() => {
       const x = this.patchesOf(pixels, idx, rnd);
       const y = tf.tensor1d(lab, 'int32');
+      const soft = this.teacherProbs(x, B);
       let logits: Tensor | undefined;
       const g = tf.variableGrads(
         () => {
           logits = tf.keep(this.logitsTensor(x, B)); // variableGrads disposes what its function made; the accuracy needs the logits
-          return this.loss(logits, y) as TfCore.Scalar;
+          return this.loss(logits, y, soft) as TfCore.Scalar;
         },
         items.map((i) => i.v),
       );
@@ -404,17 +423,19 @@ export class TfQatEngine {
     for (const [k, d] of this.quant) names.push([`q:${k}:s`, d.s], ...(d.learnsZero ? ([[`q:${k}:z`, d.z]] as [string, Variable][]) : []));
     const lab = Int32Array.from(idx, (i) => labels[i]);
     let logits: Tensor | undefined;
+    const x = this.patchesOf(pixels, idx);
+    const soft = this.teacherProbs(x, idx.length);
     const r = tf.variableGrads(
       () => {
-        logits = tf.keep(this.logitsTensor(this.patchesOf(pixels, idx), idx.length));
-        return this.loss(logits, tf.tensor1d(lab, 'int32')) as TfCore.Scalar;
+        logits = tf.keep(this.logitsTensor(x, idx.length));
+        return this.loss(logits, tf.tensor1d(lab, 'int32'), soft) as TfCore.Scalar;
       },
       names.map(([, v]) => v),
     );
     const grads = new Map<string, Float32Array>();
     for (const [n, v] of names) grads.set(n, (await r.grads[v.name].data()) as Float32Array);
     const out = { loss: (await r.value.data())[0], logits: (await logits!.data()) as Float32Array, grads };
-    tf.dispose([r.value, logits!, ...Object.values(r.grads)]);
+    tf.dispose([r.value, logits!, x, ...(soft ? [soft] : []), ...Object.values(r.grads)]);
     return out;
   }
 
@@ -433,6 +454,7 @@ export class TfQatEngine {
 
   dispose(): void {
     for (const v of this.vars.values()) v.dispose();
+    if (this.teacher) this.tf.dispose([...this.teacher.params.values()]);
     for (const d of this.quant.values()) this.tf.dispose([d.s, d.z, ...(d.index ? [d.index] : [])]);
     for (const a of this.adam.values()) this.tf.dispose([a.m, a.v]);
     this.vars.clear();

@@ -152,8 +152,8 @@ export class QatTrainer {
   order?: number[];
   /** the calibration images (set by calibrate(); set it after restore() to resume a progressive schedule) */
   calibPixels?: Uint8Array;
-  /** distillation: the FP32 model's step list and parameters */
-  private teacher?: { ctx: OpContext; params: Map<string, Float32Array> };
+  /** distillation: the FP32 model's step list and parameters (the shipped weights, never written) */
+  readonly teacher?: { ctx: OpContext; params: Map<string, Float32Array> };
 
   constructor(
     readonly weights: VitWeights,

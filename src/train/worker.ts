@@ -173,7 +173,7 @@ async function start(base: string, s: TrainSettings) {
   paused = false;
   cancelled = false;
   await load(base, s);
-  trainer = new QatTrainer(weights!, s.plan, kernels!, { ...DEFAULT_QAT, progressive: s.progressive, seed: s.seed });
+  trainer = new QatTrainer(weights!, s.plan, kernels!, { ...DEFAULT_QAT, progressive: s.progressive, seed: s.seed, distill: !!s.distill });
   post({ type: 'status', message: 'calibrating: min/max of 256 training images…' });
   await tick();
   trainer.calibrate(calib!.pixels, calib!.count);

@@ -86,6 +86,7 @@ export function TrainView() {
   const [steps, setSteps] = useState(100);
   const [batch, setBatch] = useState(32);
   const [backend, setBackend] = useState<'cpu' | 'webgpu'>('cpu');
+  const [distill, setDistill] = useState(false);
   const [evalLimit, setEvalLimit] = useState(500);
   const [evalEvery, setEvalEvery] = useState(25);
   const [scoreLimit, setScoreLimit] = useState(5000);
@@ -143,7 +144,7 @@ export function TrainView() {
               : m.impl === 'wasm-simd'
                 ? 'WASM SIMD GEMM'
                 : 'TypeScript GEMM: the wasm did not load'
-          })${m.fallback ? ` — ${m.fallback}` : ''}`,
+          })${distill ? ', distilled from the FP32 model' : ''}${m.fallback ? ` — ${m.fallback}` : ''}`,
         );
         return;
       case 'step':
@@ -244,6 +245,7 @@ export function TrainView() {
       seed: 1,
       trainImages: 10000,
       backend,
+      distill,
       ...(choice === 'progressive'
         ? { progressive: { from: 4, to: 2, at: switchAt, perSite, order: 'sensitivity' as const, init: 'mse' as const } }
         : {}),
@@ -317,6 +319,16 @@ export function TrainView() {
               <option value="cpu">CPU (WASM SIMD)</option>
               <option value="webgpu">WebGPU (TensorFlow.js)</option>
             </select>
+          </label>
+          <label title="LSQ's knowledge distillation (Esser et al. 2020): half the loss is the cross-entropy to the FP32 model's softmax on the same batch (temperature 1)">
+            <input
+              type="checkbox"
+              aria-label="distill from FP32"
+              checked={distill}
+              onChange={(e) => setDistill(e.target.checked)}
+              disabled={phase === 'running' || phase === 'loading'}
+            />{' '}
+            distill from FP32
           </label>
           <NumberField label="steps" aria="steps" min={1} max={5000} value={steps} onChange={setSteps} width={70} />
           <NumberField label="batch" aria="batch" min={1} max={256} value={batch} onChange={setBatch} width={60} />
