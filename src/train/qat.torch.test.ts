@@ -13,8 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
 import { loadCpuKernels } from '../cpu/cpuKernels';
 import type { Plan } from '../plan/plan';
-import { buildWeights, type VitConfig } from '../model/vitWeights';
-import type { Tensor } from '../model/safetensors';
+import { fixtureWeights } from './fixtures/fixtureWeights';
 import { LearnedQuantizer } from './fakeQuant';
 import { trainKernelsFor, tsTrainKernels, type TrainKernels } from './trainKernels';
 import { quantKey } from './ops';
@@ -29,37 +28,7 @@ function normwiseError(got: ArrayLike<number>, want: ArrayLike<number>): number 
   return scale === 0 ? err : err / scale;
 }
 
-type Case = typeof fixture.fp32;
-
-function weightsOf(c: Case) {
-  const config = c.config as unknown as VitConfig;
-  const np = (config.image / config.patch) ** 2;
-  const shapes: Record<string, number[]> = {};
-  const add = (n: string, s: number[]) => (shapes[n] = s);
-  add('patch_embed.weight', [config.dim, 3 * config.patch ** 2]);
-  add('patch_embed.bias', [config.dim]);
-  add('cls_token', [config.dim]);
-  add('pos_embed', [np + 1, config.dim]);
-  for (let b = 0; b < config.depth; b++) {
-    for (const ln of ['ln1', 'ln2']) add(`blocks.${b}.${ln}.weight`, [config.dim]), add(`blocks.${b}.${ln}.bias`, [config.dim]);
-    add(`blocks.${b}.to_qkv.weight`, [3 * config.dim, config.dim]);
-    add(`blocks.${b}.to_qkv.bias`, [3 * config.dim]);
-    add(`blocks.${b}.to_out.weight`, [config.dim, config.dim]);
-    add(`blocks.${b}.to_out.bias`, [config.dim]);
-    add(`blocks.${b}.fc1.weight`, [config.mlp, config.dim]);
-    add(`blocks.${b}.fc1.bias`, [config.mlp]);
-    add(`blocks.${b}.fc2.weight`, [config.dim, config.mlp]);
-    add(`blocks.${b}.fc2.bias`, [config.dim]);
-  }
-  add('norm.weight', [config.dim]);
-  add('norm.bias', [config.dim]);
-  add('head.weight', [config.classes, config.dim]);
-  add('head.bias', [config.classes]);
-  const tensors = new Map<string, Tensor>();
-  for (const [n, data] of Object.entries(c.weights as Record<string, number[]>))
-    tensors.set(n, { shape: shapes[n], data: Float32Array.from(data) });
-  return buildWeights(config, tensors);
-}
+const weightsOf = fixtureWeights;
 
 const pixels = Uint8Array.from(fixture.pixels);
 const labels = fixture.labels;

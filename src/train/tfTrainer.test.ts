@@ -10,38 +10,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
 import type { Plan } from '../plan/plan';
-import { buildWeights, type VitConfig } from '../model/vitWeights';
-import type { Tensor } from '../model/safetensors';
+import { fixtureWeights } from './fixtures/fixtureWeights';
 import { tsTrainKernels } from './trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 import { type Tf, TfQatEngine } from './tfTrainer';
 import { tfInNode } from './tfNode';
-
-type Case = typeof fixture.mixed;
-
-function weightsOf(c: Case) {
-  const config = c.config as unknown as VitConfig;
-  const np = (config.image / config.patch) ** 2;
-  const d = config.dim;
-  const shapes: Record<string, number[]> = {
-    'patch_embed.weight': [d, 3 * config.patch ** 2],
-    pos_embed: [np + 1, d],
-    'head.weight': [config.classes, d],
-  };
-  const tensors = new Map<string, Tensor>();
-  for (const [n, v] of Object.entries(c.weights as Record<string, number[]>)) {
-    let sh = shapes[n];
-    if (!sh) {
-      if (n.endsWith('to_qkv.weight')) sh = [3 * d, d];
-      else if (n.endsWith('to_out.weight')) sh = [d, d];
-      else if (n.endsWith('fc1.weight')) sh = [config.mlp, d];
-      else if (n.endsWith('fc2.weight')) sh = [d, config.mlp];
-      else sh = [v.length];
-    }
-    tensors.set(n, { shape: sh, data: Float32Array.from(v) });
-  }
-  return buildWeights(config, tensors);
-}
 
 /** max |got − want| / max |want| over the tensor (see qat.torch.test.ts) */
 function normwiseError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -74,7 +47,7 @@ for (const backend of ['cpu', 'webgpu'] as const) {
 
     it('mixed INT plan = PyTorch autograd: loss, logits, ∂ every parameter, ∂s and ∂z of every quantizer', async () => {
       const c = fixture.mixed;
-      const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels);
+      const tr = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels);
       tr.calibrate(pixels, labels.length);
       const eng = new TfQatEngine(need(), tr);
       const r = await eng.lossAndGrads(pixels, labels, idx);
@@ -103,7 +76,7 @@ for (const backend of ['cpu', 'webgpu'] as const) {
 
     it('one AdamW step on the device: x·(1 − lr·wd) − lr·m̂/(√v̂ + ε) from its own gradients, s kept ≥ 1e-8', async () => {
       const c = fixture.mixed;
-      const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels, {
+      const tr = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels, {
         ...DEFAULT_QAT,
         lrWeights: 1e-3,
         lrQuant: 2e-3,
@@ -138,8 +111,8 @@ for (const backend of ['cpu', 'webgpu'] as const) {
     it('a progressive 4 → 2 run follows the WASM trainer step by step (same batches, switch, cosine schedule)', async () => {
       const c = fixture.mixed;
       const opts = { ...DEFAULT_QAT, progressive: { from: 4, to: 2, at: 2 }, schedule: { kind: 'cosine' as const, steps: 4 } };
-      const a = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels, opts);
-      const b = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels, opts);
+      const a = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels, opts);
+      const b = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels, opts);
       a.calibrate(pixels, labels.length);
       b.calibrate(pixels, labels.length);
       const eng = new TfQatEngine(need(), b);
@@ -164,10 +137,10 @@ for (const backend of ['cpu', 'webgpu'] as const) {
     it('distillation: the same loss and gradients as the WASM trainer (teacher = the FP32 model on the device)', async () => {
       const c = fixture.mixed;
       const opts = { ...DEFAULT_QAT, distill: true };
-      const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels, opts);
+      const tr = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels, opts);
       tr.calibrate(pixels, labels.length);
       const host = tr.lossAndGrads(pixels, labels, idx);
-      const plain = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels);
+      const plain = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels);
       plain.calibrate(pixels, labels.length);
       expect(Math.abs(host.loss - plain.lossAndGrads(pixels, labels, idx).loss)).toBeGreaterThan(1e-3); // the teacher term is there
       const eng = new TfQatEngine(need(), tr);
@@ -180,7 +153,7 @@ for (const backend of ['cpu', 'webgpu'] as const) {
 
     it('a non-finite loss stops the step with TrainingDiverged before any update', async () => {
       const c = fixture.mixed;
-      const tr = new QatTrainer(weightsOf(c), c.plan as unknown as Plan, tsTrainKernels);
+      const tr = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels);
       tr.calibrate(pixels, labels.length);
       tr.params.get('head.bias')![0] = Number.NaN;
       const eng = new TfQatEngine(need(), tr);

@@ -402,14 +402,7 @@ export class TfQatEngine {
     tf.dispose(grads);
     this.dirty = true;
     tr.step = stepNo;
-    return {
-      step: stepNo,
-      loss,
-      batchAccuracy: correct / B,
-      ms: performance.now() - t0,
-      bits: tr.currentBits,
-      ...(tr.opts.progressive ? { switchedSites: tr.switched.size } : {}),
-    };
+    return tr.stepResult(loss, correct / B, t0);
   }
 
   /** loss and gradients on a batch without an update (tests): parameters by name, (s, z) by quantizer key */

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
 import { fp32Plan, type Plan } from '../plan/plan';
-import { buildWeights, type VitConfig } from '../model/vitWeights';
-import type { Tensor } from '../model/safetensors';
+import { fixtureWeights } from './fixtures/fixtureWeights';
+import type { VitConfig } from '../model/vitWeights';
 import { lowerVit, LoweringError } from '../plan/steps';
 import { trainKernelsFor, tsTrainKernels } from './trainKernels';
 import { loadCpuKernels } from '../cpu/cpuKernels';
@@ -15,32 +15,7 @@ import { scaleZero } from '../quant/scaleZero';
 import { batchPatches, DEFAULT_QAT, QatTrainer, TrainingDiverged, uniformStream } from './trainer';
 import { crossEntropy } from './ops';
 
-function tinyWeights() {
-  const c = fixture.mixed;
-  const tensors = new Map<string, Tensor>();
-  // shapes are checked by buildWeights: give each tensor the shape it asks for
-  const config = c.config as unknown as VitConfig;
-  const np = (config.image / config.patch) ** 2;
-  const d = config.dim;
-  const shapes: Record<string, number[]> = {
-    'patch_embed.weight': [d, 3 * config.patch ** 2],
-    cls_token: [d],
-    pos_embed: [np + 1, d],
-    'head.weight': [config.classes, d],
-  };
-  for (const [n, v] of Object.entries(c.weights as Record<string, number[]>)) {
-    let sh = shapes[n];
-    if (!sh) {
-      if (n.endsWith('to_qkv.weight')) sh = [3 * d, d];
-      else if (n.endsWith('to_out.weight')) sh = [d, d];
-      else if (n.endsWith('fc1.weight')) sh = [config.mlp, d];
-      else if (n.endsWith('fc2.weight')) sh = [d, config.mlp];
-      else sh = [v.length];
-    }
-    tensors.set(n, { shape: sh, data: Float32Array.from(v) });
-  }
-  return buildWeights(config, tensors);
-}
+const tinyWeights = () => fixtureWeights(fixture.mixed);
 const pixels = Uint8Array.from(fixture.pixels);
 const labels = fixture.labels;
 const idx = labels.map((_, i) => i);

@@ -523,10 +523,15 @@ export class QatTrainer {
         if (!Number.isFinite(q.s[g]) || !Number.isFinite(q.z[g])) return this.diverged(stepNo, 'a learned scale or zero');
     this.step = stepNo;
     this.lastGood = this.snapshot();
+    return this.stepResult(loss, correct / batch, t0);
+  }
+
+  /** the step just taken (this.step), as a trainer on any device reports it */
+  stepResult(loss: number, batchAccuracy: number, t0: number): StepResult {
     return {
-      step: stepNo,
+      step: this.step,
       loss,
-      batchAccuracy: correct / batch,
+      batchAccuracy,
       ms: performance.now() - t0,
       bits: this.currentBits,
       ...(this.opts.progressive ? { switchedSites: this.switched.size } : {}),
