@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
 
-// The Train view: a tiny QAT run (all-INT4, 3 steps × batch 4) in the training worker on the CPU
+// The Train view: a tiny QAT run (all-INT4, 10 steps × batch 4) in the training worker on the CPU
 // backend's WASM GEMM — progress, the loss curve, the validation curve, the selected site's learned
 // grid, pause/resume, export (two downloads), a score with its paired Δ vs FP32.
 test.use({ viewport: { width: 1440, height: 900 } });
@@ -17,22 +17,23 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
-  await page.getByLabel('steps', { exact: true }).fill('4');
+  // 10 steps: on a quiet machine a step takes ~0.3 s, and a pause must land before the last one
+  await page.getByLabel('steps', { exact: true }).fill('10');
   await page.getByLabel('batch').fill('4');
   await page.getByLabel('validation images').fill('20');
-  await page.getByLabel('evaluate every').fill('2');
+  await page.getByLabel('evaluate every').fill('5');
   await page.getByRole('button', { name: 'Train' }).click();
   await expect(page.getByTestId('train-status')).toContainText('wasm-simd', { timeout: 300_000 });
   // pause as soon as a step is done, then resume
-  await expect(page.getByTestId('train-progress')).toContainText(/step [1-4]\/4/, { timeout: 300_000 });
+  await expect(page.getByTestId('train-progress')).toContainText(/step [1-4]\/10/, { timeout: 300_000 });
   const pause = page.getByRole('button', { name: 'Pause' });
   if (await pause.isEnabled()) {
     await pause.click();
     await expect(page.getByTestId('train-progress')).toContainText('paused');
     await page.getByRole('button', { name: 'Resume' }).click();
   }
-  await expect(page.getByTestId('train-done')).toContainText('Finished 4 steps', { timeout: 300_000 });
-  await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 20 images\): [\d.]+% at step 0 .* → [\d.]+% at step 4/);
+  await expect(page.getByTestId('train-done')).toContainText('Finished 10 steps', { timeout: 300_000 });
+  await expect(page.getByTestId('train-done')).toContainText(/Validation \(first 20 images\): [\d.]+% at step 0 .* → [\d.]+% at step 10/);
   // the gain is paired with step 0 on the same images, with its interval
   await expect(page.getByTestId('train-done')).toContainText(
     /Δ vs step 0: [+−]\d+\.\d pp \[[+−]\d+\.\d, [+−]\d+\.\d\] paired on 20 images/,
