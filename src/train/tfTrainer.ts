@@ -201,76 +201,67 @@ export class TfQatEngine {
     get: (n: string) => Tensor,
     shape: (n: string) => { rows: number; cols: number },
     B: number,
-  ): [string, Tensor] {
+  ): [string, Tensor][] {
     const tf = this.tf;
+    const one = (name: string, t: Tensor): [string, Tensor][] => [[name, t]];
     switch (st.kind) {
       case 'linear':
-        return [st.y, tf.add(tf.matMul(get(st.x), get(st.w), false, true), get(st.b))];
+        return one(st.y, tf.add(tf.matMul(get(st.x), get(st.w), false, true), get(st.b)));
       case 'fakeQuant':
-        return [st.y, this.fakeQuant(get(st.x), quantKey(st.site, st.operand))];
+        return one(st.y, this.fakeQuant(get(st.x), quantKey(st.site, st.operand)));
       case 'embed': {
         const { rows: t, cols: d } = shape(st.y);
         const cls = tf.tile(tf.reshape(get(st.cls), [1, 1, d]), [B, 1, 1]);
         const x = tf.concat([cls, tf.reshape(get(st.x), [B, t - 1, d])], 1);
-        return [st.y, tf.reshape(tf.add(x, tf.reshape(get(st.pos), [1, t, d])), [B * t, d])];
+        return one(st.y, tf.reshape(tf.add(x, tf.reshape(get(st.pos), [1, t, d])), [B * t, d]));
       }
       case 'layerNorm': {
         const x = get(st.x);
         const { mean, variance } = tf.moments(x, -1, true);
         const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, st.eps)));
-        return [st.y, tf.add(tf.mul(xhat, get(st.g)), get(st.b))];
+        return one(st.y, tf.add(tf.mul(xhat, get(st.g)), get(st.b)));
       }
       case 'splitHeads': {
         const { rows: ht, cols: hd } = shape(st.q);
         const t = ht / st.heads;
         // [B·t × 3·H·hd] → [3, B, H, t, hd]: q, k, v each [B·H·t × hd]
         const parts = tf.unstack(tf.transpose(tf.reshape(get(st.x), [B, t, 3, st.heads, hd]), [2, 0, 3, 1, 4]));
-        return this.setMany(
-          [st.q, st.k, st.v],
-          parts.map((p) => tf.reshape(p, [B * ht, hd])),
-        );
+        return [st.q, st.k, st.v].map((name, i): [string, Tensor] => [name, tf.reshape(parts[i], [B * ht, hd])]);
       }
       case 'attnScores': {
         const { rows: ht, cols: hd } = shape(st.q);
         const t = ht / st.heads;
         const q = tf.reshape(get(st.q), [B * st.heads, t, hd]);
         const k = tf.reshape(get(st.k), [B * st.heads, t, hd]);
-        return [st.y, tf.reshape(tf.mul(tf.matMul(q, k, false, true), st.scale), [B * ht, t])];
+        return one(st.y, tf.reshape(tf.mul(tf.matMul(q, k, false, true), st.scale), [B * ht, t]));
       }
       case 'softmax':
-        return [st.y, tf.softmax(get(st.x))];
+        return one(st.y, tf.softmax(get(st.x)));
       case 'attnValues': {
         const { rows: ht, cols: hd } = shape(st.v);
         const t = ht / st.heads;
         const p = tf.reshape(get(st.p), [B * st.heads, t, t]);
         const v = tf.reshape(get(st.v), [B * st.heads, t, hd]);
-        return [st.y, tf.reshape(tf.matMul(p, v), [B * ht, hd])];
+        return one(st.y, tf.reshape(tf.matMul(p, v), [B * ht, hd]));
       }
       case 'mergeHeads': {
         const { rows: ht, cols: hd } = shape(st.x);
         const t = ht / st.heads;
-        return [st.y, tf.reshape(tf.transpose(tf.reshape(get(st.x), [B, st.heads, t, hd]), [0, 2, 1, 3]), [B * t, st.heads * hd])];
+        return one(st.y, tf.reshape(tf.transpose(tf.reshape(get(st.x), [B, st.heads, t, hd]), [0, 2, 1, 3]), [B * t, st.heads * hd]));
       }
       case 'residual':
-        return [st.y, tf.add(get(st.a), get(st.b))];
+        return one(st.y, tf.add(get(st.a), get(st.b)));
       case 'gelu': {
         // tanh form, as the inference kernels and the WASM trainer (rowOps.ref)
         const x = get(st.x);
         const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_C);
-        return [st.y, tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1))];
+        return one(st.y, tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)));
       }
       case 'takeCls': {
         const { rows: t, cols: d } = shape(st.x);
-        return [st.y, tf.reshape(tf.slice(tf.reshape(get(st.x), [B, t, d]), [0, 0, 0], [B, 1, d]), [B, d])];
+        return one(st.y, tf.reshape(tf.slice(tf.reshape(get(st.x), [B, t, d]), [0, 0, 0], [B, 1, d]), [B, d]));
       }
     }
-  }
-
-  /** splitHeads writes three tensors: all but the last go straight into the map the caller owns */
-  private pending?: Map<string, Tensor>;
-  private setMany(names: string[], ts: Tensor[]): [string, Tensor] {
-    for (let i = 0; i < names.length - 1; i++) this.pending!.set(names[i], ts[i]);
-    return [names[names.length - 1], ts[ts.length - 1]];
   }
 
   /** the logits of patches [batch·P × 3p²] through a step list — the trained one, or the teacher's (inside a tidy or a gradient) */
@@ -281,14 +272,13 @@ export class TfQatEngine {
   ): Tensor {
     const vals = new Map<string, Tensor>(net.params);
     vals.set(net.model.input, patches);
-    this.pending = vals;
     const get = (n: string) => {
       const v = vals.get(n);
       if (!v) throw new Error(`tensor ${n} has not been computed`);
       return v;
     };
     const shape = (n: string) => net.model.shapes.get(n)!;
-    for (const st of net.model.steps) vals.set(...this.lowerStep(st, get, shape, batch));
+    for (const st of net.model.steps) for (const [name, t] of this.lowerStep(st, get, shape, batch)) vals.set(name, t);
     return get(net.model.output);
   }
 
