@@ -127,3 +127,33 @@ test('Train view: a tiny QAT run on WebGPU (TensorFlow.js): steps, curves, learn
   );
   expect(errors).toEqual([]);
 });
+
+// WebGPU asked for where it cannot start: the worker trains on the CPU backend and the status says
+// why. The suite's browser always has SwiftShader's adapter, so the TensorFlow.js WebGPU backend's
+// module is made unreachable (the worker's dynamic import fails, as on a network or bundling fault).
+test('Train view: WebGPU asked for where it cannot start falls back to the CPU backend and says why', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  let blocked = 0;
+  await page.route(/tfjs-backend-webgpu/, (route) => {
+    blocked++;
+    return route.abort();
+  });
+  await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
+  await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('training backend').selectOption('webgpu');
+  await page.getByLabel('steps', { exact: true }).fill('2');
+  await page.getByLabel('batch').fill('2');
+  await page.getByLabel('validation images').fill('10');
+  await page.getByLabel('evaluate every').fill('2');
+  await page.getByRole('button', { name: 'Train' }).click();
+  const status = page.getByTestId('train-status');
+  await expect(status).toContainText('WASM SIMD GEMM', { timeout: 120_000 });
+  await expect(status).toContainText(
+    /WebGPU training is not available here \(TensorFlow.js WebGPU failed to load: .+\); training on the CPU backend instead/,
+  );
+  expect(blocked).toBeGreaterThan(0);
+  await expect(page.getByTestId('train-done')).toContainText('Finished 2 steps', { timeout: 120_000 });
+  expect(errors).toEqual([]);
+});
