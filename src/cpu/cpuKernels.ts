@@ -463,7 +463,7 @@ function checkIntRange(what: string, a: ArrayLike<number>, lo: number, hi: numbe
 
 /**
  * The int8 activation layout of the i8 GEMMs (asm/kernels.ts quantize_i16 with i8out): rows of
- * groups × gp bytes, each group's values then zeros, rows padded with zero rows to an even count;
+ * groups × gp bytes, each group's values then zeros, rows padded with zero rows to a multiple of 4;
  * per row-group sums of the values.
  */
 export function packI8Rows(
@@ -479,7 +479,8 @@ export function packI8Rows(
 ): { ptr: number; sums: number } {
   checkIntRange(what, values, lo, hi);
   const groups = k === 0 ? 0 : Math.ceil(k / gs);
-  const rowsP = Math.max(roundUp(rows, 2), 2);
+  // gemm_w4a8_i8 reads rows four at a time (zero rows past the last)
+  const rowsP = Math.max(roundUp(rows, 4), 4);
   const kp = groups * gp;
   const ptr = ar.alloc(rowsP * kp);
   const sums = ar.alloc(Math.max(1, rows * groups) * 4);
