@@ -945,17 +945,9 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
   else if (cols > 0) storeRow(y, v, cols, flags, res);
 }
 
-/**
- * W4A8 per group on int8 activations: xp [rowsP × groups·gp] int8 (quantize_i16 with i8out,
- * gp = roundUp(gs, 8), rowsP ≥ roundUp(m, 4): the tile reads rows four at a time), xsum[m × groups]
- * = Σ_{c∈g} X (storage values), wp and consts from pack_w4_nib. acc_g = Σ_{c∈g} X·W − zx·Σ_{c∈g} W;
- * Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b, g ascending. flags: 4 = raw (acc_g as int32,
- * [m × n × groups]). Tile: 4 rows × 8 channels — each unpacked weight vector feeds four rows' dots
- * (2 rows: 0.96× the FP32 GEMM at the ViT's shapes, 4 rows: 1.14×, Chromium 156); x broadcast
- * 4 bytes at a time, weights unpacked in registers (and / shift); int16 lanes widened every 32
- * values of k; the float sums of the tile in scratch (in locals they measured no faster).
- */
-export function gemm_w4a8_i8(
+/** gemm_w4a8_i8's tiles; `single` (a constant after inlining): every group fits one block of ≤ 8 dots. */
+@inline function w4a8Tiles(
+  single: bool,
   xp: usize, xsum: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, consts: usize,
   zx: usize, zxStride: i32, sx: usize, sxStride: i32,
   bias: usize, y: usize, flags: i32, res: usize,
@@ -997,7 +989,7 @@ export function gemm_w4a8_i8(
           let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
           let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
           let u = 0;
-          while (u < chunks) {
+          do {
             const ue = minI(chunks, u + 4); // 8 dots per int16 lane at most
             let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a10 = i16x8.splat(0), a11 = i16x8.splat(0);
             let a20 = i16x8.splat(0), a21 = i16x8.splat(0), a30 = i16x8.splat(0), a31 = i16x8.splat(0);
@@ -1035,15 +1027,27 @@ export function gemm_w4a8_i8(
               a30 = i16x8.add(a30, dot16(xa, w0));
               a31 = i16x8.add(a31, dot16(xa, w1));
             }
-            c00 = i32x4.add(c00, widen16(a00));
-            c01 = i32x4.add(c01, widen16(a01));
-            c10 = i32x4.add(c10, widen16(a10));
-            c11 = i32x4.add(c11, widen16(a11));
-            c20 = i32x4.add(c20, widen16(a20));
-            c21 = i32x4.add(c21, widen16(a21));
-            c30 = i32x4.add(c30, widen16(a30));
-            c31 = i32x4.add(c31, widen16(a31));
-          }
+            if (single) {
+              // one block holds the whole group: no int32 sums live across the dot loop
+              c00 = widen16(a00);
+              c01 = widen16(a01);
+              c10 = widen16(a10);
+              c11 = widen16(a11);
+              c20 = widen16(a20);
+              c21 = widen16(a21);
+              c30 = widen16(a30);
+              c31 = widen16(a31);
+            } else {
+              c00 = i32x4.add(c00, widen16(a00));
+              c01 = i32x4.add(c01, widen16(a01));
+              c10 = i32x4.add(c10, widen16(a10));
+              c11 = i32x4.add(c11, widen16(a11));
+              c20 = i32x4.add(c20, widen16(a20));
+              c21 = i32x4.add(c21, widen16(a21));
+              c30 = i32x4.add(c30, widen16(a30));
+              c31 = i32x4.add(c31, widen16(a31));
+            }
+          } while (!single && u < chunks);
           const cst = cpan + <usize>(g << 6);
           const ws0 = v128.load(cst);
           const ws1 = v128.load(cst, 16);
@@ -1111,6 +1115,27 @@ export function gemm_w4a8_i8(
       }
     }
   }
+}
+
+/**
+ * W4A8 per group on int8 activations: xp [rowsP × groups·gp] int8 (quantize_i16 with i8out,
+ * gp = roundUp(gs, 8), rowsP ≥ roundUp(m, 4): the tile reads rows four at a time), xsum[m × groups]
+ * = Σ_{c∈g} X (storage values), wp and consts from pack_w4_nib. acc_g = Σ_{c∈g} X·W − zx·Σ_{c∈g} W;
+ * Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b, g ascending. flags: 4 = raw (acc_g as int32,
+ * [m × n × groups]). Tile: 4 rows × 8 channels — each unpacked weight vector feeds four rows' dots
+ * (2 rows: 0.96× the FP32 GEMM at the ViT's shapes, 4 rows: 1.14×, Chromium 156); x broadcast
+ * 4 bytes at a time, weights unpacked in registers (and / shift); int16 lanes widened every 32
+ * values of k (groups of ≤ 32: one block, widened once — 1.15× → 1.19×); the float sums of the
+ * tile in scratch (in locals they measured no faster).
+ */
+export function gemm_w4a8_i8(
+  xp: usize, xsum: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, consts: usize,
+  zx: usize, zxStride: i32, sx: usize, sxStride: i32,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  // groups of ≤ 32 values (the ViT's g = 32) take the variant without int32 sums across blocks
+  if (gp <= 32) w4a8Tiles(true, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
+  else w4a8Tiles(false, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
 }
 
 /** cols (< 4) floats from p into the low lanes, zeros above (no read past p + 4·cols). */
