@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { encodeConfig } from '../src/state/urlCodec';
 import { defaultConfig } from '../src/state/config';
@@ -10,6 +10,15 @@ test.use({ viewport: { width: 1440, height: 900 } });
 const ART = 'e2e-artifacts';
 mkdirSync(ART, { recursive: true });
 
+/** Fills the Train view's run settings and presses Train. */
+async function startRun(page: Page, r: { steps: number; batch: number; validation: number; evalEvery: number }) {
+  await page.getByLabel('steps', { exact: true }).fill(String(r.steps));
+  await page.getByLabel('batch').fill(String(r.batch));
+  await page.getByLabel('validation images').fill(String(r.validation));
+  await page.getByLabel('evaluate every').fill(String(r.evalEvery));
+  await page.getByRole('button', { name: 'Train' }).click();
+}
+
 test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export and score', async ({ page }) => {
   test.setTimeout(600_000);
   const errors: string[] = [];
@@ -18,11 +27,7 @@ test('Train view: a tiny QAT run with curves, learned grid, pause/resume, export
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
   // 10 steps: on a quiet machine a step takes ~0.3 s, and a pause must land before the last one
-  await page.getByLabel('steps', { exact: true }).fill('10');
-  await page.getByLabel('batch').fill('4');
-  await page.getByLabel('validation images').fill('20');
-  await page.getByLabel('evaluate every').fill('5');
-  await page.getByRole('button', { name: 'Train' }).click();
+  await startRun(page, { steps: 10, batch: 4, validation: 20, evalEvery: 5 });
   await expect(page.getByTestId('train-status')).toContainText('wasm-simd', { timeout: 300_000 });
   // pause as soon as a step is done, then resume
   await expect(page.getByTestId('train-progress')).toContainText(/step [1-4]\/10/, { timeout: 300_000 });
@@ -78,11 +83,7 @@ test('Train view: the progressive INT2 schedule checks that every site can switc
   // a short run through the whole schedule: the order is measured once, with a message, then one site per step
   await page.getByLabel('first switch').fill('0');
   await page.getByLabel('steps per site').fill('1');
-  await page.getByLabel('steps', { exact: true }).fill('39');
-  await page.getByLabel('batch').fill('2');
-  await page.getByLabel('validation images').fill('10');
-  await page.getByLabel('evaluate every').fill('39');
-  await page.getByRole('button', { name: 'Train' }).click();
+  await startRun(page, { steps: 39, batch: 2, validation: 10, evalEvery: 39 });
   await expect(page.getByTestId('train-status')).toContainText(/switching order measured: site \d+ first, site \d+ last/, {
     timeout: 240_000,
   });
@@ -101,11 +102,7 @@ test('Train view: a tiny QAT run on WebGPU (TensorFlow.js): steps, curves, learn
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('training backend').selectOption('webgpu');
   await page.getByLabel('distill from FP32').check(); // the teacher's forward runs on the device too
-  await page.getByLabel('steps', { exact: true }).fill('2');
-  await page.getByLabel('batch').fill('2');
-  await page.getByLabel('validation images').fill('10');
-  await page.getByLabel('evaluate every').fill('2');
-  await page.getByRole('button', { name: 'Train' }).click();
+  await startRun(page, { steps: 2, batch: 2, validation: 10, evalEvery: 2 });
   await expect(page.getByTestId('train-status')).toContainText('WebGPU, TensorFlow.js), distilled from the FP32 model', {
     timeout: 300_000,
   });
@@ -143,11 +140,7 @@ test('Train view: WebGPU asked for where it cannot start falls back to the CPU b
   await page.goto('/#' + encodeConfig({ ...defaultConfig(), liveSize: 8, view: 'train', selectedSite: 5, operand: 'a', backend: 'cpu' }));
   await expect(page.getByTestId('train-view')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('training backend').selectOption('webgpu');
-  await page.getByLabel('steps', { exact: true }).fill('2');
-  await page.getByLabel('batch').fill('2');
-  await page.getByLabel('validation images').fill('10');
-  await page.getByLabel('evaluate every').fill('2');
-  await page.getByRole('button', { name: 'Train' }).click();
+  await startRun(page, { steps: 2, batch: 2, validation: 10, evalEvery: 2 });
   const status = page.getByTestId('train-status');
   await expect(status).toContainText('WASM SIMD GEMM', { timeout: 120_000 });
   await expect(status).toContainText(

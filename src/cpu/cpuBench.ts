@@ -293,7 +293,7 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
     out.push(
       `FP32 is one fused multiply-add per 4 products (f32x4): ${fp32Gops.toFixed(1)} GFLOP/s at best here.`,
       `INT8 × INT8 runs on 16-bit lanes (8 products per instruction, then an add into 32-bit sums): about the same work per product as FP32's fused multiply-add, so INT8 is ${v.int8_over_fp32.toFixed(2)}× FP32 here. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight would have to be split into two 4-bit halves — two dots per 16 products — which measured slower than the 16-bit kernel on x64 (Chromium 156, issue 15).`,
-      `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers. With one scale per 32 weights, every group of 32 ends in an exact float multiply-add per output, which costs about as much as the dots: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row) at ${v.int4_channel_over_fp32.toFixed(2)}×.`,
+      `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`,
     );
   } else {
     out.push(
