@@ -5,7 +5,7 @@
  * ∂s and ∂z of every quantizer on a mixed plan (per-tensor, per-channel, per-group, 2–8 bits) —
  * on TF.js's CPU backend and on its WebGPU backend (Dawn over SwiftShader in Node); then a few
  * AdamW steps against the WASM trainer's (TypeScript kernels) on the same batches, progressive
- * switch included.
+ * switch included; a run resumed from a snapshot (Adam moments included) against the uninterrupted one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fixture from './fixtures/qat_torch.json';
@@ -149,6 +149,43 @@ for (const backend of ['cpu', 'webgpu'] as const) {
       for (const p of tr.model.params)
         expect(normwiseError(dev.grads.get(p.name)!, host.tape.grads.get(p.name)!), p.name).toBeLessThan(backend === 'cpu' ? 1e-5 : 1e-3);
       eng.dispose();
+    }, 120_000);
+
+    it('resume: a snapshot after 2 steps, restored into a new trainer and engine with its Adam moments, continues as the uninterrupted run', async () => {
+      const c = fixture.mixed;
+      const opts = { ...DEFAULT_QAT, schedule: { kind: 'cosine' as const, steps: 4 } };
+      const trainer = () => {
+        const t = new QatTrainer(fixtureWeights(c), c.plan as unknown as Plan, tsTrainKernels, opts);
+        t.calibrate(pixels, labels.length);
+        return t;
+      };
+      const a = trainer();
+      const ea = new TfQatEngine(need(), a);
+      const b = trainer();
+      const eb = new TfQatEngine(need(), b);
+      for (let s = 0; s < 2; s++) {
+        await ea.trainStep(pixels, labels, idx, uniformStream(20 + s));
+        await eb.trainStep(pixels, labels, idx, uniformStream(20 + s));
+      }
+      const state = await eb.snapshot();
+      eb.dispose();
+      const r = trainer();
+      r.restore(state);
+      const er = new TfQatEngine(need(), r);
+      er.loadAdam(state.adam);
+      const tol = backend === 'cpu' ? 1e-6 : 1e-5;
+      for (let s = 2; s < 4; s++) {
+        const ra = await ea.trainStep(pixels, labels, idx, uniformStream(20 + s));
+        const rr = await er.trainStep(pixels, labels, idx, uniformStream(20 + s));
+        expect(rr.step).toBe(ra.step);
+        expect(Math.abs(rr.loss - ra.loss), `loss at step ${ra.step}`).toBeLessThan(tol);
+      }
+      await ea.pull();
+      await er.pull();
+      for (const [k, v] of a.params) expect(normwiseError(r.params.get(k)!, v), k).toBeLessThan(tol);
+      for (const [k, q] of a.quantizers) expect(normwiseError(r.quantizers.get(k)!.s, q.s), `s ${k}`).toBeLessThan(tol);
+      ea.dispose();
+      er.dispose();
     }, 120_000);
 
     it('a non-finite loss stops the step with TrainingDiverged before any update', async () => {
