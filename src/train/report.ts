@@ -44,6 +44,36 @@ export interface QatResults {
   rows: Record<string, QatRow>;
 }
 
+/**
+ * What the stage shows of a run: its figures and loss curve, without the per-image predictions,
+ * evaluations and step timings that make results/qat.json megabytes — stage mode parses this file on
+ * the main thread (results/qat.summary.json, rewritten with qat.json by npm run qat / qat:report).
+ */
+export type QatSummaryRow = Pick<QatRow, 'name' | 'engine' | 'plan' | 'steps' | 'batch' | 'start' | 'final' | 'diverged'> & {
+  curve: { step: number; loss: number }[];
+};
+
+export interface QatSummary {
+  rows: Record<string, QatSummaryRow>;
+}
+
+export function qatSummary(r: QatResults): QatSummary {
+  const rows: Record<string, QatSummaryRow> = {};
+  for (const [k, x] of Object.entries(r.rows))
+    rows[k] = {
+      name: x.name,
+      engine: x.engine,
+      plan: x.plan,
+      steps: x.steps,
+      batch: x.batch,
+      ...(x.start ? { start: x.start } : {}),
+      ...(x.final ? { final: x.final } : {}),
+      ...(x.diverged ? { diverged: x.diverged } : {}),
+      curve: x.curve.map((c) => ({ step: c.step, loss: c.loss })),
+    };
+  return { rows };
+}
+
 /** results/qat_torch.json (tools/ref/qat_ref.py) */
 export interface TorchQatRow {
   steps: number;

@@ -27,7 +27,7 @@ import { correctness, pairedDelta, wilson } from '../../src/quant/intervals';
 import { loadTrainImages, stepBatch } from '../../src/train/data';
 import { trainKernelsFor, tsTrainKernels } from '../../src/train/trainKernels';
 import { DEFAULT_QAT, QatTrainer, TrainingDiverged, type TrainerState } from '../../src/train/trainer';
-import { qatMarkdown, type QatRow, type QatResults, type EvalFigure } from '../../src/train/report';
+import { qatMarkdown, qatSummary, type QatRow, type QatResults, type EvalFigure } from '../../src/train/report';
 import { TfQatEngine } from '../../src/train/tfTrainer';
 import { tfInNode } from '../../src/train/tfNode';
 
@@ -231,6 +231,7 @@ async function main() {
   const torchPath = join(REPO_ROOT, 'results', 'qat_torch.json');
   const torch = existsSync(torchPath) ? JSON.parse(readFileSync(torchPath, 'utf8')) : undefined;
   writeFileSync(resultsPath, JSON.stringify(results, null, 1));
+  writeFileSync(join(REPO_ROOT, 'results', 'qat.summary.json'), JSON.stringify(qatSummary(results)));
   writeFileSync(join(REPO_ROOT, 'results', 'qat.md'), qatMarkdown(results, torch, data.val.labels));
   console.log(
     `${rowName}: val5000 ${(100 * row.final.val.accuracy).toFixed(2)}% [${(100 * row.final.val.lo).toFixed(1)}, ${(100 * row.final.val.hi).toFixed(1)}] after ${tr.step} steps → results/qat.{json,md}`,

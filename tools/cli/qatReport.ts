@@ -1,5 +1,5 @@
 /**
- * npm run qat:report [-- --from-checkpoints] — rebuilds results/qat.md from results/qat.json and
+ * npm run qat:report [-- --from-checkpoints] — rebuilds results/qat.md and qat.summary.json from results/qat.json and
  * results/qat_torch.json (no training); --from-checkpoints first puts every finished row of
  * checkpoints/qat/*.json into results/qat.json (runs that overlapped in time each wrote only theirs).
  */
@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/data/nodeReader';
 import { loadDataNode } from '../../src/runtime/nodeLoad';
-import { qatMarkdown, type QatResults } from '../../src/train/report';
+import { qatMarkdown, qatSummary, type QatResults } from '../../src/train/report';
 
 const read = (f: string) =>
   existsSync(join(REPO_ROOT, 'results', f)) ? JSON.parse(readFileSync(join(REPO_ROOT, 'results', f), 'utf8')) : undefined;
@@ -21,5 +21,6 @@ if (process.argv.includes('--from-checkpoints')) {
   writeFileSync(join(REPO_ROOT, 'results', 'qat.json'), JSON.stringify(results, null, 1));
 }
 const { val } = await loadDataNode(['val']);
+writeFileSync(join(REPO_ROOT, 'results', 'qat.summary.json'), JSON.stringify(qatSummary(results)));
 writeFileSync(join(REPO_ROOT, 'results', 'qat.md'), qatMarkdown(results, read('qat_torch.json'), val!.labels));
 console.log('results/qat.md rebuilt');

@@ -20,11 +20,12 @@ import { Term } from '../help/Term';
 import { planKey, startStageFigures, useStageFigures, type StageFigure } from './stageFigures';
 import { useCompare } from '../compare/compareController';
 import { pairResults, planLabel } from '../compare/compareModel';
-import type { QatResults } from '../../train/report';
+import type { QatSummary } from '../../train/report';
 import { type QatStageFigures, qatStageFigures } from './qatRecorded';
 
-// results/qat.json is loaded when stage mode opens (its own chunk), so the QAT step never waits on it
-const qatFile = import('../../../results/qat.json').then((m) => (m.default ?? m) as unknown as QatResults);
+// the QAT runs' summary is loaded when stage mode opens (its own chunk), so the QAT step never waits on
+// it; not results/qat.json, whose per-image predictions (~2 MB) took a main-thread task over 100 ms to parse
+const qatFile = import('../../../results/qat.summary.json').then((m) => (m.default ?? m) as unknown as QatSummary);
 
 /** A recorded QAT run (npm run qat): before / after on the same validation images, vs FP32, and the loss. */
 function QatRecorded({ row }: { row: string }) {

@@ -2,14 +2,25 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { STAGE_STEPS } from '../../state/stage';
 import { qatStageFigures } from './qatRecorded';
+import { qatSummary } from '../../train/report';
 
 const committed = JSON.parse(readFileSync(new URL('../../../results/qat.json', import.meta.url), 'utf8'));
+const summary = JSON.parse(readFileSync(new URL('../../../results/qat.summary.json', import.meta.url), 'utf8'));
 
 describe('stage: the recorded QAT run', () => {
-  it('every stage step with a QAT run names a row of results/qat.json', () => {
+  it('every stage step with a QAT run names a row of results/qat.summary.json', () => {
     const rows = STAGE_STEPS.filter((s) => s.qat).map((s) => s.qat!);
     expect(rows.length).toBeGreaterThan(0);
-    for (const r of rows) expect(() => qatStageFigures(committed, r)).not.toThrow();
+    for (const r of rows) expect(() => qatStageFigures(summary, r)).not.toThrow();
+  });
+
+  it('results/qat.summary.json (what stage mode loads) is the summary of results/qat.json, and small', () => {
+    expect(summary).toEqual(qatSummary(committed));
+    // parsed on the main thread when stage mode opens: qat.json (~2 MB) took a task over 100 ms
+    expect(readFileSync(new URL('../../../results/qat.summary.json', import.meta.url)).length).toBeLessThan(600_000);
+    // the same figures either way
+    const row = STAGE_STEPS.find((s) => s.qat)!.qat!;
+    expect(qatStageFigures(summary, row)).toEqual(qatStageFigures(committed, row));
   });
 
   it('before = step 0 with min/max ranges, after = the final step, on the same n; gain and its interval test', () => {

@@ -1,11 +1,12 @@
 /**
- * The stage's recorded QAT run: a row of results/qat.json (written by `npm run qat`) turned into the
+ * The stage's recorded QAT run: a row of results/qat.summary.json (written with results/qat.json by
+ * `npm run qat`) turned into the
  * figures the stage shows — validation accuracy before training (min/max ranges) and after, each with its
  * Wilson interval and n, the paired Δ vs FP32, and the loss curve. Recorded, not live: a stage step must
  * not wait minutes for training (the Train tab runs it live).
  */
 import type { PairedDelta } from '../../quant/intervals';
-import type { EvalFigure, QatResults } from '../../train/report';
+import type { EvalFigure, QatSummary } from '../../train/report';
 
 export interface QatStageFigures {
   name: string;
@@ -22,7 +23,7 @@ export interface QatStageFigures {
   engine: string;
 }
 
-export function qatStageFigures(file: QatResults, row: string): QatStageFigures {
+export function qatStageFigures(file: QatSummary, row: string): QatStageFigures {
   const r = file.rows[row];
   if (!r) throw new Error(`results/qat.json has no row '${row}' (run npm run qat for it)`);
   if (!r.start || !r.final)
