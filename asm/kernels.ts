@@ -270,42 +270,6 @@ export function unpack_int4_i32(words: usize, rows: i32, k: i32, dst: usize): vo
     }
 }
 
-/** [Σa, Σb, Σc, Σd] of four i32x4 accumulators (transpose-add). */
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const t0 = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const t1 = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return i32x4.add(i32x4.shuffle(t0, t1, 0, 2, 4, 6), i32x4.shuffle(t0, t1, 1, 3, 5, 7));
-}
-
-// Raw Σ over `vecs` int16x8 vectors for a 2-row × 4-channel tile; SCRATCH receives row 0's four
-// sums (i32x4) at 0 and row 1's at 16.
-@inline function dotTile(x0: usize, x1: usize, w0: usize, rb: usize, vecs: i32): void {
-  const w1 = w0 + rb;
-  const w2 = w1 + rb;
-  const w3 = w2 + rb;
-  let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a02 = i32x4.splat(0), a03 = i32x4.splat(0);
-  let a10 = i32x4.splat(0), a11 = i32x4.splat(0), a12 = i32x4.splat(0), a13 = i32x4.splat(0);
-  for (let v = 0; v < vecs; v++) {
-    const o = <usize>v << 4;
-    const b0 = v128.load(w0 + o);
-    const b1 = v128.load(w1 + o);
-    const b2 = v128.load(w2 + o);
-    const b3 = v128.load(w3 + o);
-    let a = v128.load(x0 + o);
-    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(a, b0));
-    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(a, b1));
-    a02 = i32x4.add(a02, i32x4.dot_i16x8_s(a, b2));
-    a03 = i32x4.add(a03, i32x4.dot_i16x8_s(a, b3));
-    a = v128.load(x1 + o);
-    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(a, b0));
-    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(a, b1));
-    a12 = i32x4.add(a12, i32x4.dot_i16x8_s(a, b2));
-    a13 = i32x4.add(a13, i32x4.dot_i16x8_s(a, b3));
-  }
-  v128.store(SCRATCH, hsum4(a00, a01, a02, a03));
-  v128.store(SCRATCH, hsum4(a10, a11, a12, a13), 16);
-}
-
 /**
  * f32(f64(a)·f64(b)) lane-wise for int32 a and float32 b (the reference's JS-double product).
  * When every |a| < 2^24, f32(a) is exact and one float32 multiply rounds the same product once.
@@ -334,54 +298,142 @@ export function unpack_int4_i32(words: usize, rows: i32, k: i32, dst: usize): vo
 }
 
 /**
- * W8A8: xp [roundUp(m,2) × kp] and wp [roundUp(n,4) × kp] int16 (pack_i16, one group, kp = gp),
- * rsx[m] = Σ_c X, csw[n] = Σ_c W (storage values), zero points / scales with stride 0 (per tensor)
- * or 1 (per row / channel). acc' = ΣXW − zw·rsx − zx·csw + k·zx·zw (int32, wrapping like the
- * reference's Int32Array store). flags: 4 = raw mode (y receives acc' as int32), else
- * y = f32(f64(acc')·sx)·sw + b, then GELU (1) and residual (2).
- * Per-channel arrays (csw, zw, sw, bias) are read 4 at a time: 16-byte aligned allocations.
+ * Weight operand of gemm_w8a8: int16 rows [n × kp] (pack_i16 / quantize_i16 layout) into panels of
+ * 8 channels, each k pair's 8 channels side by side: dst[p][t] = (w[8p+c][2t], w[8p+c][2t+1]) for
+ * c = 0..7 — two int16x8 vectors per pair, so one dot_i16x8 gives 4 channels' sums in their own
+ * lanes (no horizontal sums). Channels past n are zero. kp even (a multiple of 8 here).
+ */
+export function panel_i16(src: usize, n: i32, kp: i32, dst: usize): void {
+  const pairs = kp >> 1;
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const d = dst + (<usize>(p * pairs) << 5);
+    for (let c = 0; c < 8; c++) {
+      const ch = p * 8 + c;
+      const dc = d + (<usize>c << 2);
+      if (ch >= n) {
+        for (let t = 0; t < pairs; t++) store<u32>(dc + (<usize>t << 5), 0);
+        continue;
+      }
+      const s = src + (<usize>(ch * kp) << 1);
+      for (let t = 0; t < pairs; t++) store<u32>(dc + (<usize>t << 5), load<u32>(s + (<usize>t << 2)));
+    }
+  }
+}
+
+/** Bytes of panel_i16's output for n channels of kp values. */
+export function panelI16Size(n: i32, kp: i32): i32 {
+  return ((n + 7) >> 3) * kp * 16;
+}
+
+/**
+ * W8A8: xp [m × kp] int16 rows, centred (x − zx: quantize_i16, or pack_i16 of centred values) and
+ * wp the same for W [n × kp] (w − zw) through panel_i16, every element in [−255, 255] (8-bit
+ * storage values less their zero point), so acc = Σ(x − zx)(w − zw) is the
+ * zero-point-corrected accumulator itself (int32, wrapping like the reference's Int32Array store);
+ * scales with stride 0 (per tensor) or 1 (per row / channel). flags: 4 = raw mode (y receives acc as
+ * int32), else y = f32(f64(acc)·sx)·sw + b, then GELU (1) and residual (2).
+ * A 4-row × 8-channel tile: per k pair, two weight vectors and one 32-bit splat of each row's pair
+ * feed 8 dot_i16x8 (the FP32 kernel's shape, 2 products per lane). Rows past m repeat the last row
+ * (computed, never stored). Per-channel arrays (sw, bias) are read 4 at a time.
  */
 export function gemm_w8a8(
-  xp: usize, wp: usize, m: i32, n: i32, kp: i32, k: i32, rsx: usize, csw: usize,
-  zx: usize, zxStride: i32, zw: usize, zwStride: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
+  xp: usize, wp: usize, m: i32, n: i32, kp: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
   bias: usize, y: usize, flags: i32, res: usize,
 ): void {
-  const vecs = kp >> 3;
+  const pairs = kp >> 1;
   const rb = <usize>kp << 1;
+  const panels = (n + 7) >> 3;
+  const T: usize = SCRATCH + 128; // the tile's sums: row r, half h at (2r + h)·16
+  // |acc| ≤ 255²·kp < 2^24: every accumulator is exact in float32, and one float32 multiply rounds
+  // f64(acc)·sx once, as the reference does (else mulI32F32 checks each vector)
+  const exactF32 = kp <= 258;
   for (let mb = 0; mb < m; mb += M_BLOCK) {
     const me = minI(m, mb + M_BLOCK);
-    for (let j0 = 0; j0 < n; j0 += 4) {
-      const w0 = wp + <usize>j0 * rb;
+    for (let p = 0; p < panels; p++) {
+      const bp0 = wp + (<usize>(p * pairs) << 5);
+      const j0 = p * 8;
+      // the second half of the panel exists unless n ends in its first half
+      const halves = j0 + 4 < n ? 2 : 1;
       const jo = <usize>j0 << 2;
-      const cols = minI(4, n - j0);
-      const zwv = zw ? (zwStride ? v128.load(zw + jo) : v128.load32_splat(zw)) : i32x4.splat(0);
-      // csw − k·zw once per channel: acc' = ΣXW − zw·rsx − zx·(csw − k·zw) (same value mod 2^32)
-      const czv = i32x4.sub(v128.load(csw + jo), i32x4.mul(zwv, i32x4.splat(k)));
-      const swv = swStride ? v128.load(sw + jo) : v128.load32_splat(sw);
-      const bv = bias ? v128.load(bias + jo) : f32x4.splat(0);
-      for (let i0 = mb; i0 < me; i0 += 2) {
+      const swv0 = swStride ? v128.load(sw + jo) : v128.load32_splat(sw);
+      const swv1 = swStride && halves == 2 ? v128.load(sw + jo, 16) : swv0;
+      const bv0 = bias ? v128.load(bias + jo) : f32x4.splat(0);
+      const bv1 = bias && halves == 2 ? v128.load(bias + jo, 16) : f32x4.splat(0);
+      const cols0 = minI(4, n - j0);
+      const cols1 = minI(4, n - j0 - 4);
+      for (let i0 = mb; i0 < me; i0 += 4) {
         const x0 = xp + <usize>i0 * rb;
-        dotTile(x0, x0 + rb, w0, rb, vecs);
-        const rows = minI(2, m - i0);
+        const x1 = xp + <usize>minI(i0 + 1, m - 1) * rb;
+        const x2 = xp + <usize>minI(i0 + 2, m - 1) * rb;
+        const x3 = xp + <usize>minI(i0 + 3, m - 1) * rb;
+        let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
+        let c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+        let c20 = i32x4.splat(0), c21 = i32x4.splat(0);
+        let c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+        let bp = bp0;
+        for (let t = 0; t < pairs; t++) {
+          const off = <usize>t << 2;
+          const b0 = v128.load(bp);
+          const b1 = v128.load(bp, 16);
+          bp += 32;
+          let a = v128.load32_splat(x0 + off);
+          c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a, b0));
+          c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a, b1));
+          a = v128.load32_splat(x1 + off);
+          c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a, b0));
+          c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a, b1));
+          a = v128.load32_splat(x2 + off);
+          c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a, b0));
+          c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a, b1));
+          a = v128.load32_splat(x3 + off);
+          c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, b0));
+          c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, b1));
+        }
+        v128.store(T, c00);
+        v128.store(T, c01, 16);
+        v128.store(T, c10, 32);
+        v128.store(T, c11, 48);
+        v128.store(T, c20, 64);
+        v128.store(T, c21, 80);
+        v128.store(T, c30, 96);
+        v128.store(T, c31, 112);
+        const rows = minI(4, m - i0);
         for (let r = 0; r < rows; r++) {
           const i = i0 + r;
-          const zxi = zx ? load<i32>(zx + (<usize>(i * zxStride) << 2)) : 0;
-          let acc = v128.load(SCRATCH + (<usize>r << 4));
-          acc = i32x4.sub(acc, i32x4.mul(zwv, i32x4.splat(load<i32>(rsx + (<usize>i << 2)))));
-          acc = i32x4.sub(acc, i32x4.mul(czv, i32x4.splat(zxi)));
           const o = <usize>(i * n + j0) << 2;
+          const acc0 = v128.load(T + (<usize>r << 5));
+          const acc1 = v128.load(T + (<usize>r << 5), 16);
           if (flags & FLAG_RAW) {
-            v128.store(SCRATCH, acc, 64);
-            for (let c = 0; c < cols; c++) store<i32>(y + o + (<usize>c << 2), load<i32>(SCRATCH + 64 + (<usize>c << 2)));
+            storeRowI32(y + o, acc0, cols0);
+            if (halves == 2) storeRowI32(y + o + 16, acc1, cols1);
             continue;
           }
           const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
-          const v = f32x4.add(f32x4.mul(mulI32F32(acc, sxv), swv), bv);
-          storeRow(y + o, v, cols, flags, res + o);
+          let v0: v128, v1: v128;
+          if (exactF32) {
+            v0 = f32x4.mul(f32x4.convert_i32x4_s(acc0), sxv);
+            v1 = f32x4.mul(f32x4.convert_i32x4_s(acc1), sxv);
+          } else {
+            v0 = mulI32F32(acc0, sxv);
+            v1 = mulI32F32(acc1, sxv);
+          }
+          storeRow(y + o, f32x4.add(f32x4.mul(v0, swv0), bv0), cols0, flags, res + o);
+          if (halves == 2) storeRow(y + o + 16, f32x4.add(f32x4.mul(v1, swv1), bv1), cols1, flags, res + o + 16);
         }
       }
     }
   }
+}
+
+/** Writes the 4 int32 lanes of one raw output row segment: vector store when whole, else lane by lane. */
+@inline function storeRowI32(y: usize, v: v128, cols: i32): void {
+  if (cols == 4) {
+    v128.store(y, v);
+    return;
+  }
+  v128.store(SCRATCH, v, 64);
+  for (let c = 0; c < cols; c++) store<i32>(y + (<usize>c << 2), load<i32>(SCRATCH + 64 + (<usize>c << 2)));
 }
 
 /** Transposes an [rows × cols] int32/f32 matrix into [cols × colsP] (zero padding), 4-byte elements. */
@@ -532,9 +584,12 @@ const MAGIC: f32 = 12582912.0; // 1.5·2^23: adding it leaves an integer-valued 
 }
 
 /**
- * Activation operand of the integer GEMMs in one pass: quantizes x [rows × k] and writes the int16
- * group layout of pack_i16 directly (q − off, zero padded to gp per group and to rowsP rows), the
- * per-row-group sums of q − off, and per-row scale sx and storage zero point zx (z − off).
+ * Activation operand of the integer GEMMs in one pass: quantizes x [rows × k] and writes the group
+ * layout of pack_i16 directly (zero padded to gp per group and to rowsP rows), the per-row-group sums
+ * of the values written, and per-row scale sx and zero point zx. int8 elements (i8out, the W4A8
+ * kernel) hold q − off and zx = z − off (the storage offset: they must fit 8 bits); int16 elements
+ * (gemm_w8a8) are centred, q − z (|q − z| ≤ 255 fits), with zx = 0: the zero point is folded into
+ * the values, so the GEMM's epilogue has no zero-point terms.
  * mode 0: one range per `perImage` rows (a per-tensor range covers one image), 1: one per row,
  * 2: fixed (fixScale, fixZero). Returns 0, 1 (NaN/Inf: index in quantErrorIndex) or 2 (overflow);
  * NaN/Inf wins over overflow, as in the reference (which validates all input first).
@@ -579,14 +634,15 @@ export function quantize_i16(
     }
     const s = gScale;
     const z = gZero;
+    const sub = i8out ? off : z;
     const sv = f32x4.splat(s);
     const zfv = f32x4.splat(<f32>z);
     const lov = f32x4.splat(<f32>qmin);
     const hiv = f32x4.splat(<f32>qmax);
-    const offv = i32x4.splat(off);
+    const offv = i32x4.splat(sub);
     for (let r = r0; r < r1; r++) {
       store<f32>(sx + (<usize>r << 2), s);
-      store<i32>(zx + (<usize>r << 2), z - off);
+      store<i32>(zx + (<usize>r << 2), z - sub);
       const xr = x + (<usize>(r * k) << 2);
       const dr = dst + (<usize>(r * kp) << eb);
       for (let g = 0; g < groups; g++) {
@@ -608,7 +664,7 @@ export function quantize_i16(
         for (; c < len; c++) {
           let v = nearest<f32>(load<f32>(xr + (<usize>(c0 + c) << 2)) / s) + <f32>z;
           v = v < <f32>qmin ? <f32>qmin : v > <f32>qmax ? <f32>qmax : v;
-          const q = <i32>v - off;
+          const q = <i32>v - sub;
           sum += q;
           if (i8out) store<i8>(dg + <usize>c, <i8>q);
           else store<i16>(dg + (<usize>c << 1), <i16>q);

@@ -58,3 +58,24 @@ describe('simdCeilings', () => {
     expect(explainCpuRatios(r).join(' ')).not.toContain('bench:simd');
   });
 });
+
+describe('explainCpuRatios', () => {
+  it('says what each build has: FMA in the browsers, the relaxed dot without FMA in Node, neither in SIMD128', () => {
+    const r = (features: string) =>
+      ({
+        features,
+        ratios: { vit: { int8_over_fp32: 2.05, int4_g32_over_fp32: 2.28, int4_channel_over_fp32: 2.74 } },
+        rows: [],
+      }) as unknown as Parameters<typeof explainCpuRatios>[0];
+    const browser = explainCpuRatios(r('simd128+relaxed')).join(' ');
+    expect(browser).toContain('one fused multiply-add per 4 products');
+    expect(browser).toContain('INT4 weights use the relaxed int8 dot');
+    const node = explainCpuRatios(r('simd128+relaxed-dot')).join(' ');
+    expect(node).toContain('no fused multiply-add');
+    expect(node).toContain('INT4 weights use the relaxed int8 dot');
+    expect(node).toContain('INT8 runs at 2.05× FP32');
+    const plain = explainCpuRatios(r('simd128')).join(' ');
+    expect(plain).toContain('no int8 dot instruction');
+    expect(plain).not.toContain('relaxed int8 dot: one instruction');
+  });
+});

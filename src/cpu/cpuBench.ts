@@ -144,15 +144,13 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           ar.i32(wq, n * k).forEach((_, i, a) => (a[i] = Math.floor(hash(i + 3) * 255) - 127));
           const kp = Math.ceil(k / 8) * 8;
           const A = xq(k, kp, false);
-          const nP = Math.ceil(n / 4) * 4;
-          const wp = ar.alloc(nP * kp * 2);
-          const csw = ar.alloc(n * 4);
-          ex.pack_i16(wq, n, k, k, kp, 1, nP, 0, wp, csw);
+          const wRows = ar.alloc(n * kp * 2);
+          ex.pack_i16(wq, n, k, k, kp, 1, n, 0, wRows, 0);
+          const wp = ar.alloc(ex.panelI16Size(n, kp));
+          ex.panel_i16(wRows, n, kp, wp);
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
-          later('gemm_w8a8 (int8 × int8)', () =>
-            ex.gemm_w8a8(A.xp, wp, M, n, kp, k, A.sums, csw, A.zx, 1, 0, 0, A.sx, 1, sw, 1, bias, y, 0, 0),
-          );
+          later('gemm_w8a8 (int8 × int8)', () => ex.gemm_w8a8(A.xp, wp, M, n, kp, A.sx, 1, sw, 1, bias, y, 0, 0));
           if (group === 'vit:qkv') {
             const rowsP = Math.ceil((M + 1) / 4) * 4;
             const q = { xp: ar.alloc(rowsP * kp), sums: ar.alloc(M * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
@@ -289,20 +287,24 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
   const v = r.ratios.vit;
   const fp32Gops = Math.max(0, ...r.rows.filter((x) => x.kernel === 'gemm_f32').map((x) => x.gops));
   const out: string[] = [];
-  if (r.features === 'simd128+relaxed') {
-    out.push(
-      `FP32 is one fused multiply-add per 4 products (f32x4): ${fp32Gops.toFixed(1)} GFLOP/s at best here.`,
-      `INT8 × INT8 runs on 16-bit lanes (8 products per instruction, then an add into 32-bit sums): about the same work per product as FP32's fused multiply-add, so INT8 is ${v.int8_over_fp32.toFixed(2)}× FP32 here. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight would have to be split into two 4-bit halves — two dots per 16 products — which measured slower than the 16-bit kernel on x64 (Chromium 156, issue 15).`,
-      `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`,
-    );
-  } else {
-    out.push(
-      `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no fused multiply-add and no int8 dot instruction. The integer kernels compute the same numbers with widening multiplies and shuffles, several instructions per 8 products, so they are slower than FP32 here (INT8 ${v.int8_over_fp32.toFixed(2)}×, INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×).`,
-    );
-  }
+  const fma = r.features === 'simd128+relaxed';
+  const relaxedDot = r.features !== 'simd128';
+  out.push(
+    fma
+      ? `FP32 is one fused multiply-add per 4 products (f32x4): ${fp32Gops.toFixed(1)} GFLOP/s at best here.`
+      : `FP32 is a multiply then an add per 4 products (this build has no fused multiply-add${r.features === 'simd128+relaxed-dot' ? ": Node's tools keep the SIMD128 FP32 figures" : ''}): ${fp32Gops.toFixed(1)} GFLOP/s at best here.`,
+    `INT8 × INT8 runs on 16-bit lanes: both operands centred (q − z fits 16 bits, so no zero-point terms are left for the epilogue), each dot_i16x8 makes 8 products — two per 32-bit lane — then an add into the sums, in 4-row × 8-channel tiles like FP32's. ${
+      fma
+        ? "That is two instructions per 8 products against FP32's one per 4: about the same work per product, so the gain is bounded by the engine's int16 ceiling below"
+        : "That is two instructions per 8 products against FP32's two per 4 here"
+    }: INT8 runs at ${v.int8_over_fp32.toFixed(2)}× FP32. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight would have to be split into two 4-bit halves — two dots per 16 products — which measured slower than the 16-bit kernel on x64 (Chromium 156, issue 15).`,
+    relaxedDot
+      ? `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`
+      : `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no int8 dot instruction, so INT4 weights are multiplied through widening multiplies and shuffles, several instructions per 8 products (INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×, per channel ${v.int4_channel_over_fp32.toFixed(2)}× FP32).`,
+  );
   if (ceilings)
     out.push(
-      `What the engine itself allows (npm run bench:simd, ${ceilings.where}): exact int8 × int8 products run at most ${ceilings.int16Dot.toFixed(2)}× the float fused multiply-add's rate (int16 lanes); the relaxed int8 dot instruction gives ${ceilings.relaxedDotAdd.toFixed(2)}× — it is not mapped to a one-instruction dot (VNNI) here. So INT8 cannot run at twice FP32 on this CPU; 4-bit weights, whose dot fits 16-bit sums, could reach up to ${ceilings.relaxedDotI16.toFixed(2)}× before loads and epilogues.`,
+      `What the engine itself allows (npm run bench:simd, ${ceilings.where}): exact int8 × int8 products run at most ${ceilings.int16Dot.toFixed(2)}× the float fused multiply-add's rate (int16 lanes); the relaxed int8 dot instruction gives ${ceilings.relaxedDotAdd.toFixed(2)}× — it is not mapped to a one-instruction dot (VNNI) here. So INT8 cannot run at twice an FP32 GEMM built on the fused multiply-add (the browsers' build) on this CPU; 4-bit weights, whose dot fits 16-bit sums, could reach up to ${ceilings.relaxedDotI16.toFixed(2)}× before loads and epilogues.`,
     );
   out.push(
     'A whole plan also pays for quantizing activations (the "quantize A" row) and for the parts that stay in float (softmax, LayerNorm), so plan-level gains are smaller than GEMM-level ones.',

@@ -39,6 +39,7 @@ const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [3, 5, 1],
   [5, 3, 7],
+  [6, 12, 24],
   [4, 8, 8],
   [7, 9, 13],
   [17, 10, 33],
@@ -156,9 +157,10 @@ describe.each([
     const m = 3,
       n = 6,
       k = 700;
-    // (x − zx) = −255, (w − zw) = ±255: |acc'| up to 255²·700 ≈ 4.6e7 > 2^24
+    // (x − zx) = −255, (w − zw) = 255, 1 or 0: |acc'| up to 255²·700 ≈ 4.6e7 > 2^24, and odd
+    // sums (the products of 1) are not float32 values: f32(acc) would round before the scale
     const xq = new Int32Array(m * k).fill(-128);
-    const wq = Int32Array.from({ length: n * k }, (_, i) => (i % 7 === 0 ? -128 : 127));
+    const wq = Int32Array.from({ length: n * k }, (_, i) => (i % 7 === 0 ? -128 : i % 11 === 0 ? -127 : 127));
     const o: W8A8Operands = {
       m,
       n,
@@ -171,8 +173,10 @@ describe.each([
       sw: Float32Array.from({ length: n }, () => r() * 1e-3 + 1e-5),
       bias: Float32Array.from({ length: n }, () => r()),
     };
-    expect(Math.max(...Array.from(gemmW8A8AccRef(o), Math.abs))).toBeGreaterThan(2 ** 24);
-    expect(get().gemmW8A8Acc(o)).toEqual(gemmW8A8AccRef(o));
+    const acc = gemmW8A8AccRef(o);
+    expect(Math.max(...Array.from(acc, Math.abs))).toBeGreaterThan(2 ** 24);
+    expect(acc.some((a) => Math.fround(a) !== a)).toBe(true);
+    expect(get().gemmW8A8Acc(o)).toEqual(acc);
     expect(get().gemmW8A8(o)).toEqual(gemmW8A8Ref(o));
   });
 
@@ -410,7 +414,7 @@ describe('wasm memory', () => {
 
 describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () => {
   it.each([false, true])(
-    'matches quantizeMatrix + storage offset + group layout (int8 elements: %s), per row / per image / static clip',
+    'matches quantizeMatrix + group layout (int8 elements: %s — storage offset; int16: centred), per row / per image / static clip',
     (i8) => {
       const wk = wasm;
       if (!isWasmKernels(wk)) throw new Error(wk.fallbackReason);
@@ -479,12 +483,14 @@ describe('quantize_i16 (activation operand of the integer GEMMs, one pass)', () 
                     const row = i0 + i;
                     const g = ref.spec.granularity === 'tensor' ? 0 : i;
                     expect(ar.f32(sx + row * 4, 1)[0], what).toBe(ref.scales[g]);
-                    expect(ar.i32(zx + row * 4, 1)[0], what).toBe(ref.zeros[g] - off);
+                    // int8 elements carry the storage offset; int16 ones are centred (q − z, zx = 0)
+                    const sub = i8 ? off : ref.zeros[g];
+                    expect(ar.i32(zx + row * 4, 1)[0], what).toBe(ref.zeros[g] - sub);
                     for (let gi = 0; gi < groups; gi++) {
                       let s = 0;
                       for (let c = 0; c < gp; c++) {
                         const col = gi * gs + c;
-                        const want = c < gs && col < k ? ref.q[i * k + col] - off : 0;
+                        const want = c < gs && col < k ? ref.q[i * k + col] - sub : 0;
                         s += want;
                         expect(d16[row * groups * gp + gi * gp + c], what).toBe(want);
                       }

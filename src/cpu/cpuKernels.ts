@@ -198,19 +198,14 @@ export interface KernelExports {
     sums: number,
   ): void;
   unpack_int4_i32(words: number, rows: number, k: number, dst: number): void;
+  panel_i16(src: number, n: number, kp: number, dst: number): void;
+  panelI16Size(n: number, kp: number): number;
   gemm_w8a8(
     xp: number,
     wp: number,
     m: number,
     n: number,
     kp: number,
-    k: number,
-    rsx: number,
-    csw: number,
-    zx: number,
-    zxStride: number,
-    zw: number,
-    zwStride: number,
     sx: number,
     sxStride: number,
     sw: number,
@@ -441,18 +436,31 @@ export function packIntOperand(
   rows: number,
   k: number,
   groupSize: number,
-  rowAlign: number,
   offset = 0,
 ): PackedInt {
   const gs = Math.max(1, Math.min(groupSize, Math.max(k, 1)));
   const groups = k === 0 ? 0 : Math.ceil(k / gs);
   const gp = roundUp(gs, 8);
-  const rowsP = Math.max(roundUp(rows, rowAlign), rowAlign);
+  const rowsP = Math.max(rows, 1);
   const ptr = ar.alloc(rowsP * groups * gp * 2);
   const sums = ar.alloc(Math.max(1, rows * groups) * 4);
   // the int32 copy is temporary; the packed operand stays in the caller's scope
   ar.scoped(() => ar.ex.pack_i16(ar.putI32(values), rows, k, gs, gp, groups, rowsP, offset, ptr, sums));
   return { ptr, sums, rows, rowsP, k, groups, groupSize: gs, gp };
+}
+
+/**
+ * q − z per row (zeros of length rows, or 1 for the whole matrix; absent = 0): the centred int16
+ * operand of gemm_w8a8, in which the zero-point corrections are already made.
+ */
+export function centredRows(q: ArrayLike<number>, rows: number, k: number, zeros?: ArrayLike<number>): Int32Array {
+  const out = Int32Array.from(q);
+  if (!zeros) return out;
+  for (let r = 0; r < rows; r++) {
+    const z = zeros.length === 1 ? zeros[0] : zeros[r];
+    for (let c = 0; c < k; c++) out[r * k + c] -= z;
+  }
+  return out;
 }
 
 function checkIntRange(what: string, a: ArrayLike<number>, lo: number, hi: number): void {
@@ -534,47 +542,26 @@ class WasmCpuKernels implements CpuKernels {
 
   // W8A8 stays on the int16 kernel (dot_i16x8: 8 products per instruction, i32 lanes): exact, and on
   // x64 faster than the relaxed int8 dot, which needs two 4-bit halves of an 8-bit weight to stay
-  // exact (issue 15: measured 0.54–0.87× of FP32 against 0.83–0.97× for this kernel)
+  // exact (issue 15: measured 0.54–0.87× of FP32 against 0.83–0.97× for the int16 kernel). Both
+  // operands go in centred (q − z fits int16), as the plans' quantizer writes them.
   private w8a8(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
     checkW8A8(o);
     if (epi?.residual) checkLen('gemmW8A8 residual', epi.residual, o.m * o.n);
     const { m, n, k } = o;
     const ar = this.arena;
     return ar.scoped(() => {
-      const X = packIntOperand(ar, o.xq, m, k, Math.max(k, 1), 2);
-      const W = packIntOperand(ar, o.wq, n, k, Math.max(k, 1), 4);
+      const X = packIntOperand(ar, centredRows(o.xq, m, k, o.zx), m, k, Math.max(k, 1));
+      const W = packIntOperand(ar, centredRows(o.wq, n, k, o.zw), n, k, Math.max(k, 1));
       const kp = X.groups * X.gp;
-      const zx = o.zx ? ar.putI32(o.zx) : 0;
-      const zw = o.zw ? ar.putI32(o.zw) : 0;
+      const wp = ar.alloc(this.ex.panelI16Size(n, kp));
+      this.ex.panel_i16(W.ptr, n, kp, wp);
       const sx = ar.putF32(o.sx);
       const sw = ar.putF32(o.sw);
       const pb = o.bias ? ar.putF32(o.bias) : 0;
       const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
       const py = ar.alloc(m * n * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
-      if (m * n > 0)
-        this.ex.gemm_w8a8(
-          X.ptr,
-          W.ptr,
-          m,
-          n,
-          kp,
-          k,
-          X.sums,
-          W.sums,
-          zx,
-          o.zx && o.zx.length > 1 ? 1 : 0,
-          zw,
-          o.zw && o.zw.length > 1 ? 1 : 0,
-          sx,
-          o.sx.length > 1 ? 1 : 0,
-          sw,
-          o.sw.length > 1 ? 1 : 0,
-          pb,
-          py,
-          f,
-          pr,
-        );
+      if (m * n > 0) this.ex.gemm_w8a8(X.ptr, wp, m, n, kp, sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
       return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
     });
   }

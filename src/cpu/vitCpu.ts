@@ -28,6 +28,7 @@ import { fuseSteps, type FusedOp } from '../plan/fusion';
 import { lowerVit, type LoweredVit, type Step } from '../plan/steps';
 import { type Linear, paramsFromWeights, type VitWeights } from '../model/vitWeights';
 import {
+  centredRows,
   type CpuKernels,
   featuresLabel,
   FLAG_GELU,
@@ -46,15 +47,13 @@ interface SiteWeights {
   kind: 'f32' | 'int8' | 'int4' | 'slow';
   /** f32 panels (pack_b_f32) */
   panels?: number;
-  /** int8: int16 rows (pack_i16); int4: nibble panels (pack_w4_nib) */
+  /** int8: int16 panels (pack_i16 → panel_i16); int4: nibble panels (pack_w4_nib) */
   ip?: number;
-  /** int8: Σw per channel; int4: the W4A8 kernel's per-(panel, group) Σw and scales */
+  /** int4: the W4A8 kernel's per-(panel, group) Σw and scales */
   sums?: number;
   groups?: number;
   gs?: number;
   gp?: number;
-  zw?: number;
-  zwStride?: number;
   sw?: number;
   swStride?: number;
   bias: number;
@@ -153,27 +152,15 @@ export class VitCpu {
       );
       return { kind: 'int4', ip, sums: consts, groups, gs, gp, bias };
     }
-    // int8 weights in the int16 layout of the W8A8 kernel (dot_i16x8), Σw per channel
-    const gs = k;
+    // int8 weights centred (w − zw) in the W8A8 kernel's int16 panels (dot_i16x8 on k pairs)
     const gp = roundUp(k, 8);
-    const ip = ar.alloc(roundUp(lin.out, 4) * gp * 2);
-    const sums = ar.alloc(lin.out * 4);
-    ar.scoped(() => ex.pack_i16(ar.putI32(st.values), lin.out, k, gs, gp, 1, roundUp(lin.out, 4), 0, ip, sums));
-    const sw = ar.putF32(q.scales);
-    const zw = ar.putI32(st.zeros);
-    return {
-      kind: 'int8',
-      ip,
-      sums,
-      groups: 1,
-      gs,
-      gp,
-      zw,
-      zwStride: st.zeros.length > 1 ? 1 : 0,
-      sw,
-      swStride: q.scales.length > 1 ? 1 : 0,
-      bias,
-    };
+    const ip = ar.alloc(ex.panelI16Size(lin.out, gp));
+    ar.scoped(() => {
+      const rowsI16 = ar.alloc(lin.out * gp * 2);
+      ex.pack_i16(ar.putI32(centredRows(st.values, lin.out, k, st.zeros)), lin.out, k, k, gp, 1, lin.out, 0, rowsI16, 0);
+      ex.panel_i16(rowsI16, lin.out, gp, ip);
+    });
+    return { kind: 'int8', ip, groups: 1, gs: k, gp, sw: ar.putF32(q.scales), swStride: q.scales.length > 1 ? 1 : 0, bias };
   }
 
   private quantError(rc: number, what: string): void {
@@ -359,30 +346,10 @@ export class VitCpu {
   /** The integer GEMM of a weight site on an already quantized activation operand. */
   private gemmInt(site: number, A: QuantOperand, rows: number, y: number, flags: number, res: number): void {
     const sw = this.siteW[site]!;
-    const { in: k, out: n } = this.linears[site]!;
+    const n = this.linears[site]!.out;
     if (sw.kind === 'int8')
-      this.ex.gemm_w8a8(
-        A.xp,
-        sw.ip!,
-        rows,
-        n,
-        sw.gp!,
-        k,
-        A.sums,
-        sw.sums!,
-        A.zx,
-        1,
-        sw.zw!,
-        sw.zwStride!,
-        A.sx,
-        1,
-        sw.sw!,
-        sw.swStride!,
-        sw.bias,
-        y,
-        flags,
-        res,
-      );
+      // A is centred (quantize_i16's int16 elements), as are the weights: no zero-point terms
+      this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
     else this.ex.gemm_w4a8_i8(A.xp, A.sums, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.bias, y, flags, res);
   }
 
@@ -483,29 +450,11 @@ export class VitCpu {
         const kp = roundUp(k, 8);
         const A = this.quantizeA(a, heads * m, heads * m, k, sa, k, kp, false);
         const B = this.quantizeA(b, heads * n, heads * n, k, sb, k, kp, false);
+        // each head's K (or Vᵀ) is the kernel's weight operand: its rows into the kernel's panels
+        const bPanels = ar.alloc(ex.panelI16Size(n, kp));
         for (let h = 0; h < heads; h++) {
-          ex.gemm_w8a8(
-            A.xp + h * m * kp * 2,
-            B.xp + h * n * kp * 2,
-            m,
-            n,
-            kp,
-            k,
-            A.sums + h * m * 4,
-            B.sums + h * n * 4,
-            A.zx + h * m * 4,
-            1,
-            B.zx + h * n * 4,
-            1,
-            A.sx + h * m * 4,
-            1,
-            B.sx + h * n * 4,
-            1,
-            0,
-            y + h * m * n * 4,
-            0,
-            0,
-          );
+          ex.panel_i16(B.xp + h * n * kp * 2, n, kp, bPanels);
+          ex.gemm_w8a8(A.xp + h * m * kp * 2, bPanels, m, n, kp, A.sx + h * m * 4, 1, B.sx + h * n * 4, 1, 0, y + h * m * n * 4, 0, 0);
         }
         return;
       }
