@@ -564,8 +564,14 @@ let gBad = false;
     chk = f32x4.add(chk, f32x4.sub(v, v));
   }
   let bad = v128.any_true(f32x4.ne(chk, f32x4.splat(0)));
-  let lo = Mathf.min(Mathf.min(f32x4.extract_lane(lov, 0), f32x4.extract_lane(lov, 1)), Mathf.min(f32x4.extract_lane(lov, 2), f32x4.extract_lane(lov, 3)));
-  let hi = Mathf.max(Mathf.max(f32x4.extract_lane(hiv, 0), f32x4.extract_lane(hiv, 1)), Mathf.max(f32x4.extract_lane(hiv, 2), f32x4.extract_lane(hiv, 3)));
+  // lanes folded with pmin / pmax (wasm's scalar f32.min / max handle NaN and −0 in several
+  // instructions each; here no NaN is left to handle, and ±0 give the same scale and zero point)
+  lov = f32x4.pmin(lov, v128.shuffle<f32>(lov, lov, 2, 3, 0, 1));
+  lov = f32x4.pmin(lov, v128.shuffle<f32>(lov, lov, 1, 0, 3, 2));
+  hiv = f32x4.pmax(hiv, v128.shuffle<f32>(hiv, hiv, 2, 3, 0, 1));
+  hiv = f32x4.pmax(hiv, v128.shuffle<f32>(hiv, hiv, 1, 0, 3, 2));
+  let lo = f32x4.extract_lane(lov, 0);
+  let hi = f32x4.extract_lane(hiv, 0);
   for (; i < i1; i++) {
     const v = load<f32>(x + (<usize>i << 2));
     if (!isFinite<f32>(v)) bad = true;
@@ -640,6 +646,7 @@ export function quantize_i16(
     const lov = f32x4.splat(<f32>qmin);
     const hiv = f32x4.splat(<f32>qmax);
     const offv = i32x4.splat(sub);
+    const magicOff = i32x4.splat(0x4b400000 + sub); // toInt4's bias and the offset in one subtraction
     for (let r = r0; r < r1; r++) {
       store<f32>(sx + (<usize>r << 2), s);
       store<i32>(zx + (<usize>r << 2), z - sub);
@@ -651,6 +658,20 @@ export function quantize_i16(
         const dg = dr + (<usize>(g * gp) << eb);
         let acc = i32x4.splat(0);
         let c = 0;
+        // 8 values a step: one narrow and one store for two vectors
+        for (; c + 8 <= len; c += 8) {
+          const xa = xr + (<usize>(c0 + c) << 2);
+          let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xa), sv)), zfv);
+          let u = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xa, 16), sv)), zfv);
+          v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
+          u = f32x4.pmax(lov, f32x4.pmin(hiv, u));
+          const qv = i32x4.sub(f32x4.add(v, f32x4.splat(MAGIC)), magicOff);
+          const qu = i32x4.sub(f32x4.add(u, f32x4.splat(MAGIC)), magicOff);
+          acc = i32x4.add(acc, i32x4.add(qv, qu));
+          const q16 = i16x8.narrow_i32x4_s(qv, qu);
+          if (i8out) v128.store64_lane(dg + <usize>c, i8x16.narrow_i16x8_s(q16, q16), 0);
+          else v128.store(dg + (<usize>c << 1), q16);
+        }
         for (; c + 4 <= len; c += 4) {
           let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xr + (<usize>(c0 + c) << 2)), sv)), zfv);
           v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
