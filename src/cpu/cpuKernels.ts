@@ -542,8 +542,9 @@ class WasmCpuKernels implements CpuKernels {
 
   // W8A8 stays on the int16 kernel (dot_i16x8: 8 products per instruction, i32 lanes): exact, and on
   // x64 faster than the relaxed int8 dot, which needs two 4-bit halves of an 8-bit weight to stay
-  // exact (issue 15: measured 0.54–0.87× of FP32 against 0.83–0.97× for the int16 kernel). Both
-  // operands go in centred (q − z fits int16), as the plans' quantizer writes them.
+  // exact (issue 15: measured 0.54–0.87× of FP32 against 0.83–0.97× for the first int16 kernel;
+  // the k-pair tile with centred operands: 1.2×). Both operands go in centred (q − z fits int16),
+  // as the plans' quantizer writes them.
   private w8a8(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
     checkW8A8(o);
     if (epi?.residual) checkLen('gemmW8A8 residual', epi.residual, o.m * o.n);
