@@ -330,14 +330,14 @@ describe.each([
     expect(() => get().quantize(new Float32Array([3e38, -3e38]), 1, 2, spec)).toThrow(/overflows/);
     // every position of a 40-value row — the wasm range scan runs four chains 16 values a step, then
     // 4 at a time, then a scalar tail — per tensor and per row
-    for (const granularity of ['tensor', 'row'] as const)
+    // (a static clip range only scans for finiteness, the same way)
+    for (const granularity of ['tensor', 'row', 'clip'] as const)
       for (const bad of [NaN, Infinity, -Infinity])
         for (let at = 0; at < 40; at++) {
           const x = Float32Array.from({ length: 80 }, (_, i) => Math.sin(i));
           x[40 + at] = bad;
-          expect(() => get().quantize(x, 2, 40, { ...spec, granularity }), `${granularity} ${bad} at ${at}`).toThrow(
-            new RegExp(`element ${40 + at} is ${bad}`),
-          );
+          const sp: MatrixQuantSpec = granularity === 'clip' ? { ...spec, clip: { min: -1, max: 1 } } : { ...spec, granularity };
+          expect(() => get().quantize(x, 2, 40, sp), `${granularity} ${bad} at ${at}`).toThrow(new RegExp(`element ${40 + at} is ${bad}`));
         }
   });
 
