@@ -675,7 +675,6 @@ export function quantize_i16(
     const zfv = f32x4.splat(<f32>z);
     const lov = f32x4.splat(<f32>qmin);
     const hiv = f32x4.splat(<f32>qmax);
-    const offv = i32x4.splat(sub);
     const magicOff = i32x4.splat(0x4b400000 + sub); // toInt4's bias and the offset in one subtraction
     for (let r = r0; r < r1; r++) {
       store<f32>(sx + (<usize>r << 2), s);
@@ -705,7 +704,7 @@ export function quantize_i16(
         for (; c + 4 <= len; c += 4) {
           let v = f32x4.add(f32x4.nearest(f32x4.div(v128.load(xr + (<usize>(c0 + c) << 2)), sv)), zfv);
           v = f32x4.pmax(lov, f32x4.pmin(hiv, v));
-          const qs = i32x4.sub(toInt4(v), offv);
+          const qs = i32x4.sub(f32x4.add(v, f32x4.splat(MAGIC)), magicOff);
           acc = i32x4.add(acc, qs);
           const q16 = i16x8.narrow_i32x4_s(qs, qs);
           if (i8out) v128.store32_lane(dg + <usize>c, i8x16.narrow_i16x8_s(q16, q16), 0);

@@ -25,7 +25,7 @@ export interface QatStageFigures {
 
 export function qatStageFigures(file: QatSummary, row: string): QatStageFigures {
   const r = file.rows[row];
-  if (!r) throw new Error(`results/qat.json has no row '${row}' (run npm run qat for it)`);
+  if (!r) throw new Error(`results/qat.summary.json has no row '${row}' (run npm run qat for it)`);
   if (!r.start || !r.final)
     throw new Error(`results/qat.json '${row}' has no start or final figures (the run ${r.diverged ? 'diverged' : 'did not finish'})`);
   const before = r.start.val;
