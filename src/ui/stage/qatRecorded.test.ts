@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { STAGE_STEPS } from '../../state/stage';
-import { qatStageFigures } from './qatRecorded';
+import { qatStageFigures, STAGE_LOSS_POINTS, strided } from './qatRecorded';
 import { qatSummary } from '../../train/report';
 
 const committed = JSON.parse(readFileSync(new URL('../../../results/qat.json', import.meta.url), 'utf8'));
@@ -33,7 +33,14 @@ describe('stage: the recorded QAT run', () => {
     expect(f.gainPp).toBeCloseTo(100 * (r.final.val.accuracy - r.start.val.accuracy), 10);
     expect(f.disjoint).toBe(r.final.val.lo > r.start.val.hi);
     expect(f.vsFp32).toEqual(r.final.valDelta);
-    expect(f.loss.length).toBe(r.curve.length);
+    // the chart's points: recorded values, first and last kept, at most STAGE_LOSS_POINTS
+    expect(r.curve.length).toBeGreaterThan(STAGE_LOSS_POINTS);
+    expect(f.loss.length).toBeLessThanOrEqual(STAGE_LOSS_POINTS);
+    expect(f.loss.length).toBeGreaterThan(STAGE_LOSS_POINTS / 2);
+    expect(f.loss[0]).toEqual({ step: r.curve[0].step, loss: r.curve[0].loss });
+    expect(f.loss.at(-1)).toEqual({ step: r.curve.at(-1).step, loss: r.curve.at(-1).loss });
+    const byStep = new Map(r.curve.map((c: { step: number; loss: number }) => [c.step, c.loss]));
+    for (const p of f.loss) expect(byStep.get(p.step)).toBe(p.loss);
   });
 
   it('refuses a missing row and figures on different images', () => {
@@ -45,5 +52,22 @@ describe('stage: the recorded QAT run', () => {
     const unfinished = structuredClone(committed);
     delete unfinished.rows[row].final;
     expect(() => qatStageFigures(unfinished, row)).toThrow(/no start or final figures/);
+  });
+
+  it('strided keeps every k-th point and the last, at most max', () => {
+    const xs = Array.from({ length: 4001 }, (_, i) => i);
+    for (const [n, max] of [
+      [4001, 500],
+      [4000, 500],
+      [10, 500],
+      [501, 500],
+      [7, 3],
+    ] as const) {
+      const out = strided(xs.slice(0, n), max);
+      expect(out.length, `${n}/${max}`).toBeLessThanOrEqual(max);
+      expect(out[0]).toBe(0);
+      expect(out.at(-1)).toBe(n - 1);
+      if (n <= max) expect(out).toEqual(xs.slice(0, n));
+    }
   });
 });

@@ -23,6 +23,19 @@ export interface QatStageFigures {
   engine: string;
 }
 
+/** The most loss points the stage's chart draws: recharts lays out every point on the main thread, and a
+ * 4000-step curve made that a task over 100 ms (the stage's bound); more points than pixels add nothing. */
+export const STAGE_LOSS_POINTS = 500;
+
+/** Every k-th point (k the smallest stride that fits max), the last one always kept: recorded values, not an average. */
+export function strided<T>(points: T[], max: number): T[] {
+  if (points.length <= max) return points.slice();
+  const k = Math.ceil((points.length - 1) / (max - 1));
+  const out = points.filter((_, i) => i % k === 0);
+  if ((points.length - 1) % k !== 0) out.push(points[points.length - 1]);
+  return out;
+}
+
 export function qatStageFigures(file: QatSummary, row: string): QatStageFigures {
   const r = file.rows[row];
   if (!r) throw new Error(`results/qat.summary.json has no row '${row}' (run npm run qat for it)`);
@@ -41,7 +54,7 @@ export function qatStageFigures(file: QatSummary, row: string): QatStageFigures 
     gainPp: 100 * (after.accuracy - before.accuracy),
     disjoint: after.lo > before.hi || after.hi < before.lo,
     vsFp32: r.final.valDelta,
-    loss: r.curve.map((c) => ({ step: c.step, loss: c.loss })),
+    loss: strided(r.curve, STAGE_LOSS_POINTS).map((c) => ({ step: c.step, loss: c.loss })),
     engine: r.engine,
   };
 }
