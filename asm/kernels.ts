@@ -27,6 +27,8 @@ const SCRATCH: usize = memory.data(256, 16);
 const FLAG_GELU: i32 = 1;
 const FLAG_RESIDUAL: i32 = 2;
 const FLAG_RAW: i32 = 4;
+/** gemm_w4a8_i8: the one-instruction int8 dot into int32 lanes (see w4a8Tiles); ignored in the SIMD128 build */
+const FLAG_DOT32: i32 = 8;
 
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
 
@@ -1005,6 +1007,15 @@ export function merge_heads(o: usize, t: i32, dim: i32, heads: i32, cat: usize):
   return i16x8.add(v128.shuffle<i16>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14), v128.shuffle<i16>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
 }
 
+/**
+ * c + (lane i: Σ_{j<4} a[4i+j]·b[4i+j]) in int32, b in [0, 15] (exact on every engine). Only the
+ * relaxed build calls it (FLAG_DOT32); the SIMD128 build's body keeps the module valid.
+ */
+@inline function dot32add(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c);
+  return i32x4.add(c, widen16(dot16(a, b)));
+}
+
 @inline function widen16(a: v128): v128 {
   return i32x4.extadd_pairwise_i16x8_s(a);
 }
@@ -1065,9 +1076,18 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
   else if (cols > 0) storeRow(y, v, cols, flags, res);
 }
 
-/** gemm_w4a8_i8's tiles; `single` (a constant after inlining): every group fits one block of ≤ 8 dots. */
+/**
+ * gemm_w4a8_i8's tiles. Constants after inlining: `single`, every group fits one block of ≤ 8 dots;
+ * `dot32`, the dots go straight into the int32 sums with i32x4.relaxed_dot_i8x16_i7x16_add_s — one
+ * instruction per 16 products where the engine maps it to a dot instruction (x64 with AVX-VNNI:
+ * vpdpbusd; arm64 with the dot-product extension: sdot), several elsewhere (x64 without AVX-VNNI:
+ * pmaddubsw, pmaddwd and an add). Exact on every engine for the same reason as dot16 (b in [0, 15]),
+ * with no int16 bound: the int32 lanes hold any group. Same packing as the int16 route: lane c of a
+ * quad is channel c with 4 consecutive k (the int16 route's pair lanes 2c, 2c + 1, summed).
+ */
 @inline function w4a8Tiles(
   single: bool,
+  dot32: bool,
   xp: usize, xsum: usize, wp: usize, m: i32, n: i32, groups: i32, gp: i32, consts: usize,
   zx: usize, zxStride: i32, sx: usize, sxStride: i32,
   bias: usize, y: usize, flags: i32, res: usize,
@@ -1109,7 +1129,42 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
           let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
           let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
           let u = 0;
-          do {
+          if (dot32) {
+            for (; u < chunks; u++) {
+              const xo = go + (<usize>u << 3);
+              const p0 = v128.load(wq);
+              const p1 = v128.load(wq, 16);
+              wq += 32;
+              let w0 = v128.and(p0, nib);
+              let w1 = v128.and(p1, nib);
+              let xa = v128.load32_splat(x0 + xo);
+              c00 = dot32add(xa, w0, c00);
+              c01 = dot32add(xa, w1, c01);
+              xa = v128.load32_splat(x1 + xo);
+              c10 = dot32add(xa, w0, c10);
+              c11 = dot32add(xa, w1, c11);
+              xa = v128.load32_splat(x2 + xo);
+              c20 = dot32add(xa, w0, c20);
+              c21 = dot32add(xa, w1, c21);
+              xa = v128.load32_splat(x3 + xo);
+              c30 = dot32add(xa, w0, c30);
+              c31 = dot32add(xa, w1, c31);
+              w0 = v128.and(i16x8.shr_u(p0, 4), nib);
+              w1 = v128.and(i16x8.shr_u(p1, 4), nib);
+              xa = v128.load32_splat(x0 + xo + 4);
+              c00 = dot32add(xa, w0, c00);
+              c01 = dot32add(xa, w1, c01);
+              xa = v128.load32_splat(x1 + xo + 4);
+              c10 = dot32add(xa, w0, c10);
+              c11 = dot32add(xa, w1, c11);
+              xa = v128.load32_splat(x2 + xo + 4);
+              c20 = dot32add(xa, w0, c20);
+              c21 = dot32add(xa, w1, c21);
+              xa = v128.load32_splat(x3 + xo + 4);
+              c30 = dot32add(xa, w0, c30);
+              c31 = dot32add(xa, w1, c31);
+            }
+          } else do {
             const ue = minI(chunks, u + 4); // 8 dots per int16 lane at most
             let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a10 = i16x8.splat(0), a11 = i16x8.splat(0);
             let a20 = i16x8.splat(0), a21 = i16x8.splat(0), a30 = i16x8.splat(0), a31 = i16x8.splat(0);
@@ -1242,7 +1297,7 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
  * gp = roundUp(gs, 8), rowsP ≥ roundUp(m, 4): the tile reads rows four at a time), xsum[m × groups]
  * = Σ_{c∈g} X (storage values), wp and consts from pack_w4_nib. acc_g = Σ_{c∈g} X·W − zx·Σ_{c∈g} W;
  * Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b, g ascending. flags: 4 = raw (acc_g as int32,
- * [m × n × groups]). Tile: 4 rows × 8 channels — each unpacked weight vector feeds four rows' dots
+ * [m × n × groups]), 8 = the int32 dot (w4a8Tiles' dot32; same results). Tile: 4 rows × 8 channels — each unpacked weight vector feeds four rows' dots
  * (2 rows: 0.96× the FP32 GEMM at the ViT's shapes, 4 rows: 1.14×, Chromium 156); x broadcast
  * 4 bytes at a time, weights unpacked in registers (and / shift); int16 lanes widened every 32
  * values of k (groups of ≤ 32: one block, widened once — 1.15× → 1.19×); the float sums of the
@@ -1253,9 +1308,13 @@ export function gemm_w4a8_i8(
   zx: usize, zxStride: i32, sx: usize, sxStride: i32,
   bias: usize, y: usize, flags: i32, res: usize,
 ): void {
-  // groups of ≤ 32 values (the ViT's g = 32) take the variant without int32 sums across blocks
-  if (gp <= 32) w4a8Tiles(true, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
-  else w4a8Tiles(false, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
+  // FLAG_DOT32: the caller measured the one-instruction dot faster on this machine (cpuKernels.ts
+  // w4a8DotProbe); groups of ≤ 32 values (the ViT's g = 32) take the int16 variant without int32
+  // sums across blocks
+  if (ASC_FEATURE_RELAXED_SIMD && (flags & FLAG_DOT32) != 0)
+    w4a8Tiles(false, true, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
+  else if (gp <= 32) w4a8Tiles(true, false, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
+  else w4a8Tiles(false, false, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
 }
 
 /** cols (< 4) floats from p into the low lanes, zeros above (no read past p + 4·cols). */

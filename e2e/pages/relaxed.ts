@@ -5,7 +5,7 @@
  * bit, and its FMA GEMM must stay within float32 summation error of both. Verdicts go to
  * window.__relaxedChecks.
  */
-import { type CpuKernels, kernelsFromModule, loadKernelModule } from '../../src/cpu/cpuKernels';
+import { type CpuKernels, isWasmKernels, kernelsFromModule, loadKernelModule } from '../../src/cpu/cpuKernels';
 import { gemmF32Ref } from '../../src/kernels/gemmF32.ref';
 import { gemmW8A8AccRef, gemmW8A8Ref } from '../../src/kernels/gemmW8A8.ref';
 import { gemmW4A8AccRef, gemmW4A8Ref } from '../../src/kernels/gemmW4A8.ref';
@@ -37,6 +37,12 @@ async function main() {
   );
   const relaxed: CpuKernels = kernelsFromModule(chosen);
   const plain: CpuKernels = kernelsFromModule(simd128);
+  // the W4A8 kernel's two dot routes, pinned (the app's probe picks one per machine)
+  const dot16 = kernelsFromModule(chosen);
+  const dot32 = kernelsFromModule(chosen);
+  if (!isWasmKernels(dot16) || !isWasmKernels(dot32)) throw new Error('wasm kernels needed');
+  dot16.forceW4A8Dot('int16');
+  dot32.forceW4A8Dot('int32');
   checks.push({
     name: 'loader picks relaxed',
     ok: chosen.features === 'simd128+relaxed' && relaxed.wasmFeatures === 'simd128+relaxed',
@@ -85,6 +91,13 @@ async function main() {
     };
     exact(`w4a8 acc ${shape} relaxed = reference`, relaxed.gemmW4A8Acc(o4), gemmW4A8AccRef(o4));
     exact(`w4a8 ${shape} relaxed = reference`, relaxed.gemmW4A8(o4), gemmW4A8Ref(o4));
+    for (const [route, kk] of [
+      ['int16', dot16],
+      ['int32', dot32],
+    ] as const) {
+      exact(`w4a8 acc ${shape} ${route} dot = reference`, kk.gemmW4A8Acc(o4), gemmW4A8AccRef(o4));
+      exact(`w4a8 ${shape} ${route} dot = reference`, kk.gemmW4A8(o4), gemmW4A8Ref(o4));
+    }
     // quantizer: storage integers and scales bit-exact
     const x = randF32(r, m * k, -3, 3);
     const spec = { bits: 4 as const, symmetric: false, granularity: 'row' as const };

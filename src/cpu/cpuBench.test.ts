@@ -4,7 +4,7 @@
  * figures. Speeds are not asserted (a shared machine).
  */
 import { describe, expect, it } from 'vitest';
-import { explainCpuRatios, formatCpuBenchTable, runCpuKernelBench, simdCeilings } from './cpuBench';
+import { DOT32_SUFFIX, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench, simdCeilings } from './cpuBench';
 import simdJson from '../../results/simd.json';
 import { isWasmKernels, loadCpuKernels } from './cpuKernels';
 
@@ -16,7 +16,8 @@ describe('runCpuKernelBench', () => {
     const seen: string[] = [];
     const r = runCpuKernelBench(k, { images: 1, runs: 1, warmup: 0, minMs: 1, onProgress: (_d, _t, l) => seen.push(l) });
     expect(k.arena.top).toBe(top); // scoped: nothing left allocated
-    expect(r.rows.length).toBe(17);
+    // the relaxed build also times the W4A8 kernel's int32 dot route: 2 rows a layer
+    expect(r.rows.length).toBe(k.wasmFeatures === 'simd128' ? 17 : 25);
     for (const g of ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'])
       for (const kernel of ['gemm_f32', 'gemm_w8a8 (int8 × int8)', 'gemm_w4a8 g=32', 'gemm_w4a8 per-channel']) {
         const row = r.rows.find((x) => x.group === g && x.kernel === kernel);
@@ -27,8 +28,16 @@ describe('runCpuKernelBench', () => {
     const ms = (kernel: string) =>
       ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'].reduce((s, g) => s + r.rows.find((x) => x.group === g && x.kernel === kernel)!.ms, 0);
     expect(r.ratios.vit.int8_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w8a8 (int8 × int8)'), 9);
-    expect(r.ratios.vit.int4_g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 g=32'), 9);
-    expect(r.ratios.vit.int4_channel_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 per-channel'), 9);
+    // the headline INT4 ratios are the route the probe chose: the one the plans run
+    const chosen = r.w4a8Dot!.chosen === 'int32' ? DOT32_SUFFIX : '';
+    expect(r.w4a8Dot).toEqual(k.w4a8Dot());
+    expect(r.ratios.vit.int4_g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms(`gemm_w4a8 g=32${chosen}`), 9);
+    expect(r.ratios.vit.int4_channel_over_fp32).toBeCloseTo(ms('gemm_f32') / ms(`gemm_w4a8 per-channel${chosen}`), 9);
+    expect(r.ratios.int4Routes!.int16!.g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w4a8 g=32'), 9);
+    expect(r.ratios.int4Routes!.int32!.g32_over_fp32).toBeCloseTo(ms('gemm_f32') / ms(`gemm_w4a8 g=32${DOT32_SUFFIX}`), 9);
+    expect(r.ratios.int4Routes!.int32!.channel_over_fp32).toBeCloseTo(ms('gemm_f32') / ms(`gemm_w4a8 per-channel${DOT32_SUFFIX}`), 9);
+    expect(explainCpuRatios(r).join(' ')).toContain(`32-bit dot g=32 ${r.ratios.int4Routes!.int32!.g32_over_fp32.toFixed(2)}×`);
+    expect(formatCpuBenchTable(r)).toContain(r.w4a8Dot!.reason);
     expect(r.rows.find((x) => x.group === 'vit:qkv' && x.kernel === 'gemm_f32')!.shape).toBe('65×384×128');
     expect(seen.at(-1)).toBe('done');
     expect(r.features).toBe(k.wasmFeatures);

@@ -15,7 +15,7 @@
  * figure is the fastest of `runs` runs after `warmup` (the least disturbed on a shared machine).
  */
 import type { BenchRow } from '../kernels/bench';
-import { type WasmCpuKernelsT } from './cpuKernels';
+import { FLAG_DOT32, type W4A8Dot, type W4A8DotProbe, type WasmCpuKernelsT } from './cpuKernels';
 
 export interface CpuBenchOptions {
   /** images per batch (M = 65·images, default 16) */
@@ -46,13 +46,20 @@ export interface CpuBenchResult {
   date: string;
   options: Required<Omit<CpuBenchOptions, 'onProgress'>>;
   rows: CpuBenchRow[];
+  /** gemm_w4a8_i8's dot route on this machine (cpuKernels.ts probeW4A8Dot): what the plans run (absent in runs before it existed) */
+  w4a8Dot?: W4A8DotProbe;
   ratios: {
-    /** total time of the four linear layers of a block, FP32 / integer */
+    /** total time of the four linear layers of a block, FP32 / integer (INT4: the dot route the probe chose) */
     vit: { int8_over_fp32: number; int4_g32_over_fp32: number; int4_channel_over_fp32: number };
+    /** the W4A8 kernel's two dot routes side by side (int32: null in the SIMD128 build, which has one route) */
+    int4Routes?: Record<W4A8Dot, { g32_over_fp32: number; channel_over_fp32: number } | null>;
     /** per layer: FP32 time / integer time */
     perLayer: Record<string, { int8: number; int4_g32: number; int4_channel: number }>;
   };
 }
+
+/** the rows of gemm_w4a8_i8's int32 dot route (FLAG_DOT32) end in this */
+export const DOT32_SUFFIX = ' (int32 dot)';
 
 const LAYERS: [string, number, number][] = [
   ['vit:qkv', 384, 128],
@@ -93,6 +100,9 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
       });
     cases.forEach((c, i) => c.done(best[i]));
   };
+  // the relaxed builds have both dot routes: each is timed (the probe picked one for the plans)
+  const dot32 = kernels.wasmFeatures !== 'simd128';
+  const w4a8Dot = kernels.w4a8Dot();
   const total = LAYERS.length * 5 + 1;
   let done = 0;
   const step = (label: string) => opts.onProgress?.(done++, total, label);
@@ -181,9 +191,12 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           const wp = ar.alloc(ex.packedW4Size(n, gp, groups));
           const consts = ar.alloc(ex.w4ConstsSize(n, groups));
           ex.pack_w4_nib(wq, n, k, gs, gp, groups, sw, wp, ar.alloc(n * groups * 4), consts);
-          later(gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32', () =>
-            ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0),
-          );
+          const name = gs === k ? 'gemm_w4a8 per-channel' : 'gemm_w4a8 g=32';
+          later(name, () => ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, 0, 0));
+          if (dot32)
+            later(`${name}${DOT32_SUFFIX}`, () =>
+              ex.gemm_w4a8_i8(A.xp, A.sums, wp, M, n, groups, gp, consts, A.zx, 1, A.sx, 1, bias, y, FLAG_DOT32, 0),
+            );
         }
         step(`timing ${group}`);
         timeInterleaved(cases);
@@ -195,13 +208,19 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
   const find = (kernel: string, group: string) => rows.find((r) => r.kernel === kernel && r.group === group)?.ms ?? NaN;
   const sum = (kernel: string) => LAYERS.reduce((s, [g]) => s + find(kernel, g), 0);
   const f32 = sum('gemm_f32');
+  // INT4 headline ratios: the route the plans run here
+  const chosen = w4a8Dot.chosen === 'int32' ? DOT32_SUFFIX : '';
   const perLayer: CpuBenchResult['ratios']['perLayer'] = {};
   for (const [g] of LAYERS)
     perLayer[g] = {
       int8: find('gemm_f32', g) / find('gemm_w8a8 (int8 × int8)', g),
-      int4_g32: find('gemm_f32', g) / find('gemm_w4a8 g=32', g),
-      int4_channel: find('gemm_f32', g) / find('gemm_w4a8 per-channel', g),
+      int4_g32: find('gemm_f32', g) / find(`gemm_w4a8 g=32${chosen}`, g),
+      int4_channel: find('gemm_f32', g) / find(`gemm_w4a8 per-channel${chosen}`, g),
     };
+  const route = (suffix: string) => ({
+    g32_over_fp32: f32 / sum(`gemm_w4a8 g=32${suffix}`),
+    channel_over_fp32: f32 / sum(`gemm_w4a8 per-channel${suffix}`),
+  });
   const nav = (globalThis as { navigator?: { userAgent?: string } }).navigator;
   const proc = (globalThis as { process?: { version?: string } }).process;
   return {
@@ -214,12 +233,14 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
     date: new Date().toISOString(),
     options: o,
     rows,
+    w4a8Dot,
     ratios: {
       vit: {
         int8_over_fp32: f32 / sum('gemm_w8a8 (int8 × int8)'),
-        int4_g32_over_fp32: f32 / sum('gemm_w4a8 g=32'),
-        int4_channel_over_fp32: f32 / sum('gemm_w4a8 per-channel'),
+        int4_g32_over_fp32: f32 / sum(`gemm_w4a8 g=32${chosen}`),
+        int4_channel_over_fp32: f32 / sum(`gemm_w4a8 per-channel${chosen}`),
       },
+      int4Routes: { int16: route(''), int32: dot32 ? route(DOT32_SUFFIX) : null },
       perLayer,
     },
   };
@@ -231,16 +252,23 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   const lines = [
     `CPU backend (WASM ${r.features}${r.relaxedUnavailable ? `; relaxed SIMD unavailable: ${r.relaxedUnavailable}` : ''}) on ${r.runtime}; ${r.timing}`,
-    `${'kernel'.padEnd(32)} ${'group'.padEnd(10)} ${'shape'.padEnd(16)} ${'ms'.padStart(9)} ${'GOP/s'.padStart(8)}`,
+    `${'kernel'.padEnd(34)} ${'group'.padEnd(10)} ${'shape'.padEnd(16)} ${'ms'.padStart(9)} ${'GOP/s'.padStart(8)}`,
   ];
   for (const x of r.rows)
     lines.push(
-      `${x.kernel.padEnd(32)} ${x.group.padEnd(10)} ${x.shape.padEnd(16)} ${x.ms.toFixed(3).padStart(9)} ${x.gops.toFixed(2).padStart(8)}`,
+      `${x.kernel.padEnd(34)} ${x.group.padEnd(10)} ${x.shape.padEnd(16)} ${x.ms.toFixed(3).padStart(9)} ${x.gops.toFixed(2).padStart(8)}`,
     );
   const v = r.ratios.vit;
   lines.push(
-    `ViT block's linear layers, FP32 time / integer time: INT8 ${f(v.int8_over_fp32)}×, INT4 g=32 ${f(v.int4_g32_over_fp32)}×, INT4 per-channel ${f(v.int4_channel_over_fp32)}×`,
+    `ViT block's linear layers, FP32 time / integer time: INT8 ${f(v.int8_over_fp32)}×, INT4 g=32 ${f(v.int4_g32_over_fp32)}×, INT4 per-channel ${f(v.int4_channel_over_fp32)}×${r.w4a8Dot ? ` (INT4 on the ${r.w4a8Dot.chosen} dot route: ${r.w4a8Dot.reason})` : ''}`,
   );
+  const i32 = r.ratios.int4Routes?.int32;
+  const i16 = r.ratios.int4Routes?.int16;
+  if (i32 && i16) {
+    lines.push(
+      `INT4 dot routes side by side: int16 lanes g=32 ${f(i16.g32_over_fp32)}×, per-channel ${f(i16.channel_over_fp32)}×; int32 dot g=32 ${f(i32.g32_over_fp32)}×, per-channel ${f(i32.channel_over_fp32)}×`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -302,6 +330,11 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
       ? `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`
       : `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no int8 dot instruction, so INT4 weights are multiplied through widening multiplies and shuffles, several instructions per 8 products (INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×, per channel ${v.int4_channel_over_fp32.toFixed(2)}× FP32).`,
   );
+  const routes = r.ratios.int4Routes;
+  if (relaxedDot && routes?.int32 && routes.int16 && r.w4a8Dot)
+    out.push(
+      `INT4 dots can be summed two ways (same numbers): in 16-bit lanes widened every 8 dots (i16x8.relaxed_dot_i8x16_i7x16_s), or straight into 32-bit sums (i32x4.relaxed_dot_i8x16_i7x16_add_s) — one instruction per 16 products only where the CPU has a dot instruction the engine uses (x64 with AVX-VNNI: vpdpbusd; arm64 with the dot-product extension: sdot), three elsewhere. Here: 16-bit lanes g=32 ${routes.int16.g32_over_fp32.toFixed(2)}× FP32, 32-bit dot g=32 ${routes.int32.g32_over_fp32.toFixed(2)}×. The backend times both when it loads and runs the ${r.w4a8Dot.chosen === 'int32' ? '32-bit dot' : '16-bit lanes'}: ${r.w4a8Dot.reason}.`,
+    );
   if (ceilings)
     out.push(
       `What the engine itself allows (npm run bench:simd, ${ceilings.where}): exact int8 × int8 products run at most ${ceilings.int16Dot.toFixed(2)}× the float fused multiply-add's rate (int16 lanes); the relaxed int8 dot instruction gives ${ceilings.relaxedDotAdd.toFixed(2)}× — it is not mapped to a one-instruction dot (VNNI) here. So INT8 cannot run at twice an FP32 GEMM built on the fused multiply-add (the browsers' build) on this CPU; 4-bit weights, whose dot fits 16-bit sums, could reach up to ${ceilings.relaxedDotI16.toFixed(2)}× before loads and epilogues.`,

@@ -346,6 +346,31 @@ export interface KernelExports {
 export const FLAG_GELU = 1;
 export const FLAG_RESIDUAL = 2;
 export const FLAG_RAW = 4;
+/** gemm_w4a8_i8: the int32 dot route (asm/kernels.ts w4a8Tiles' dot32); same results */
+export const FLAG_DOT32 = 8;
+
+/**
+ * How gemm_w4a8_i8 sums its int8 dots: 'int16' (i16x8.relaxed_dot_i8x16_i7x16_s into int16 lanes,
+ * widened every 8 dots) or 'int32' (i32x4.relaxed_dot_i8x16_i7x16_add_s: one instruction per 16
+ * products where the engine has a dot instruction — x64 with AVX-VNNI, arm64 with the dot-product
+ * extension — and three where it has not). Same numbers; which is faster depends on the CPU, so it
+ * is measured (probeW4A8Dot), not guessed.
+ */
+export type W4A8Dot = 'int16' | 'int32';
+
+/** What probeW4A8Dot measured: best µs per call of each route on the probe's shape, and the choice. */
+export interface W4A8DotProbe {
+  chosen: W4A8Dot;
+  /** why: the measured ratio, or why nothing was measured */
+  reason: string;
+  int16Us?: number;
+  int32Us?: number;
+  /** m × n × k, group size */
+  shape?: string;
+}
+
+/** The int32 route is taken only when it measured this much faster: a noisy tie keeps the int16 route. */
+export const W4A8_DOT32_MARGIN = 0.85;
 
 export const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
@@ -520,6 +545,25 @@ class WasmCpuKernels implements CpuKernels {
     this.arena = new WasmArena(ex);
   }
 
+  private dotProbe?: W4A8DotProbe;
+  /**
+   * gemm_w4a8_i8's dot route on this machine: probed once (a few ms), or set by `forceW4A8Dot`.
+   * The SIMD128 build has no relaxed dot: always 'int16' there.
+   */
+  w4a8Dot(): W4A8DotProbe {
+    this.dotProbe ??= probeW4A8Dot(this);
+    return this.dotProbe;
+  }
+  /** Pins the route (tests, benchmarks): both give the same numbers. */
+  forceW4A8Dot(route: W4A8Dot): void {
+    if (route === 'int32' && this.wasmFeatures === 'simd128') throw new Error('the int32 dot route needs the relaxed-SIMD build');
+    this.dotProbe = { chosen: route, reason: 'set by the caller' };
+  }
+  /** FLAG_DOT32 when the int32 route is chosen, else 0 */
+  w4a8DotFlag(): number {
+    return this.w4a8Dot().chosen === 'int32' ? FLAG_DOT32 : 0;
+  }
+
   gemmF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number, epi?: GemmEpilogue): Float32Array {
     checkDims('gemmF32', m, n, k);
     checkLen('gemmF32 x', x, m * k);
@@ -596,7 +640,7 @@ class WasmCpuKernels implements CpuKernels {
       const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
       const outLen = flags & FLAG_RAW ? m * n * groups : m * n;
       const py = ar.alloc(outLen * 4);
-      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
+      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0) | this.w4a8DotFlag();
       if (m * n > 0)
         this.ex.gemm_w4a8_i8(
           X.ptr,
@@ -752,6 +796,56 @@ class WasmCpuKernels implements CpuKernels {
 }
 
 export type WasmCpuKernelsT = WasmCpuKernels;
+
+/**
+ * Times gemm_w4a8_i8's two dot routes on one ViT-sized problem (64 × 128 × 128, groups of 32):
+ * rounds alternate between the routes (so a change of machine load hits both) and each route keeps
+ * its best round; the first rounds also let the engine finish optimizing the function (both routes
+ * live in it). The int32 route is chosen only when it is at least 1/W4A8_DOT32_MARGIN faster.
+ */
+export function probeW4A8Dot(k: WasmCpuKernels, rounds = 8, callsPerRound = 12): W4A8DotProbe {
+  if (k.wasmFeatures === 'simd128') return { chosen: 'int16', reason: 'the SIMD128 build has no relaxed int8 dot' };
+  const [m, n, kk, gs] = [64, 128, 128, 32];
+  const groups = kk / gs;
+  const ex = k.ex;
+  const ar = k.arena;
+  return ar.scoped(() => {
+    // deterministic operands: the probe times arithmetic, values do not matter (both routes are exact)
+    const xp = ar.alloc(roundUp(m + 1, 4) * kk);
+    new Int8Array(ex.memory.buffer, xp, m * kk).forEach((_, i, a) => (a[i] = ((i * 37) % 255) - 127));
+    const xsum = ar.alloc(m * groups * 4);
+    const wq = ar.putI32(Int32Array.from({ length: n * kk }, (_, i) => ((i * 13) % 15) - 7));
+    const sw = ar.putF32(new Float32Array(n * groups).fill(0.01));
+    const wp = ar.alloc(ex.packedW4Size(n, gs, groups));
+    const wsum = ar.alloc(n * groups * 4);
+    const consts = ar.alloc(ex.w4ConstsSize(n, groups));
+    ex.pack_w4_nib(wq, n, kk, gs, gs, groups, sw, wp, wsum, consts);
+    const zx = ar.putI32(new Int32Array(m));
+    const sx = ar.putF32(new Float32Array(m).fill(0.02));
+    const y = ar.alloc(m * n * 4);
+    const best = [Infinity, Infinity];
+    for (let r = 0; r < rounds; r++)
+      for (const route of [0, 1]) {
+        const t = performance.now();
+        for (let c = 0; c < callsPerRound; c++)
+          ex.gemm_w4a8_i8(xp, xsum, wp, m, n, groups, gs, consts, zx, 1, sx, 1, 0, y, route ? FLAG_DOT32 : 0, 0);
+        best[route] = Math.min(best[route], ((performance.now() - t) * 1000) / callsPerRound);
+      }
+    const [int16Us, int32Us] = best;
+    const chosen: W4A8Dot = int32Us < W4A8_DOT32_MARGIN * int16Us ? 'int32' : 'int16';
+    const ratio = int16Us / int32Us;
+    return {
+      chosen,
+      int16Us,
+      int32Us,
+      shape: `${m} × ${n} × ${kk}, g = ${gs}`,
+      reason:
+        chosen === 'int32'
+          ? `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here: this engine maps it to a dot instruction`
+          : `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here, below the ${(1 / W4A8_DOT32_MARGIN).toFixed(2)}× it needs`,
+    };
+  });
+}
 
 /** True for the wasm implementation; gives vitCpu.ts the arena and the raw exports. */
 export function isWasmKernels(k: CpuKernels): k is WasmCpuKernels {

@@ -116,6 +116,8 @@ export class VitCpu {
     const ar = this.ar;
     ar.top = this.constBase;
     this.siteW = plan.sites.map((ps, i) => this.packSite(ps, this.linears[i]));
+    // the W4A8 kernel's dot route is measured once per instance, before a forward is timed
+    if (this.siteW.some((w) => w?.kind === 'int4')) this.kernels.w4a8Dot();
     this.siteLn = plan.sites.map((ps) => (ps.lnFold ? { g: ar.putF32(ps.lnFold.g), b: ar.putF32(ps.lnFold.b) } : null));
     this.persistentTop = ar.top;
     this.plan = plan;
@@ -350,7 +352,25 @@ export class VitCpu {
     if (sw.kind === 'int8')
       // A is centred (quantize_i16's int16 elements), as are the weights: no zero-point terms
       this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
-    else this.ex.gemm_w4a8_i8(A.xp, A.sums, sw.ip!, rows, n, sw.groups!, sw.gp!, sw.sums!, A.zx, 1, A.sx, 1, sw.bias, y, flags, res);
+    else
+      this.ex.gemm_w4a8_i8(
+        A.xp,
+        A.sums,
+        sw.ip!,
+        rows,
+        n,
+        sw.groups!,
+        sw.gp!,
+        sw.sums!,
+        A.zx,
+        1,
+        A.sx,
+        1,
+        sw.bias,
+        y,
+        flags | this.kernels.w4a8DotFlag(),
+        res,
+      );
   }
 
   /**

@@ -65,6 +65,12 @@ export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult 
               {shown.relaxedUnavailable ? ` · relaxed SIMD unavailable: ${shown.relaxedUnavailable}` : ''}
             </span>
           </div>
+          {shown.w4a8Dot && (
+            <div data-testid="cpu-w4a8-route">
+              <span className="k">INT4 dot route</span> <strong>{shown.w4a8Dot.chosen === 'int32' ? '32-bit dot' : '16-bit lanes'}</strong>
+              <span className="muted"> · {shown.w4a8Dot.reason}</span>
+            </div>
+          )}
           <div className="ratio-row">
             {tiles.map(([k, x]) => (
               <div className="ratio" key={k}>
