@@ -362,8 +362,6 @@ export function gemm_w8a8(
       const swv1 = swStride && halves == 2 ? v128.load(sw + jo, 16) : swv0;
       const bv0 = bias ? v128.load(bias + jo) : f32x4.splat(0);
       const bv1 = bias && halves == 2 ? v128.load(bias + jo, 16) : f32x4.splat(0);
-      const cols0 = minI(4, n - j0);
-      const cols1 = minI(4, n - j0 - 4);
       for (let i0 = mb; i0 < me; i0 += 4) {
         const x0 = xp + <usize>i0 * rb;
         const x1 = xp + <usize>minI(i0 + 1, m - 1) * rb;
@@ -400,29 +398,161 @@ export function gemm_w8a8(
         v128.store(T, c21, 80);
         v128.store(T, c30, 96);
         v128.store(T, c31, 112);
-        const rows = minI(4, m - i0);
-        for (let r = 0; r < rows; r++) {
-          const i = i0 + r;
-          const o = <usize>(i * n + j0) << 2;
-          const acc0 = v128.load(T + (<usize>r << 5));
-          const acc1 = v128.load(T + (<usize>r << 5), 16);
-          if (flags & FLAG_RAW) {
-            storeRowI32(y + o, acc0, cols0);
-            if (halves == 2) storeRowI32(y + o + 16, acc1, cols1);
-            continue;
+        w8a8Store(T, i0, m, n, j0, halves, sx, sxStride, swv0, swv1, bv0, bv1, exactF32, y, flags, res);
+      }
+    }
+  }
+}
+
+/**
+ * The W8A8 kernels' epilogue for one 4-row × 8-channel tile whose corrected sums are at T (row r,
+ * half h at (2r + h)·16): raw int32, or y = f32(f64(acc)·sx)·sw + b (one float32 multiply when
+ * `exactF32`: |acc| < 2^24), then GELU / residual.
+ */
+@inline function w8a8Store(
+  T: usize, i0: i32, m: i32, n: i32, j0: i32, halves: i32, sx: usize, sxStride: i32,
+  swv0: v128, swv1: v128, bv0: v128, bv1: v128, exactF32: bool, y: usize, flags: i32, res: usize,
+): void {
+  const cols0 = minI(4, n - j0);
+  const cols1 = minI(4, n - j0 - 4);
+  const rows = minI(4, m - i0);
+  for (let r = 0; r < rows; r++) {
+    const i = i0 + r;
+    const o = <usize>(i * n + j0) << 2;
+    const acc0 = v128.load(T + (<usize>r << 5));
+    const acc1 = v128.load(T + (<usize>r << 5), 16);
+    if (flags & FLAG_RAW) {
+      storeRowI32(y + o, acc0, cols0);
+      if (halves == 2) storeRowI32(y + o + 16, acc1, cols1);
+      continue;
+    }
+    const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
+    let v0: v128, v1: v128;
+    if (exactF32) {
+      v0 = f32x4.mul(f32x4.convert_i32x4_s(acc0), sxv);
+      v1 = f32x4.mul(f32x4.convert_i32x4_s(acc1), sxv);
+    } else {
+      v0 = mulI32F32(acc0, sxv);
+      v1 = mulI32F32(acc1, sxv);
+    }
+    storeRow(y + o, f32x4.add(f32x4.mul(v0, swv0), bv0), cols0, flags, res + o);
+    if (halves == 2) storeRow(y + o + 16, f32x4.add(f32x4.mul(v1, swv1), bv1), cols1, flags, res + o + 16);
+  }
+}
+
+/**
+ * W8A8 on the int32 dot (the route of W4A8's dot32, for 8-bit weights): the relaxed dot is exact
+ * only for a 7-bit operand, so an 8-bit storage weight w ∈ [−128, 127] is split, w + 128 = 16·h + l
+ * with h, l ∈ [0, 15], and each product takes two dots: Σx·w = 16·Σx·h + Σx·l − 128·Σx. Worth it
+ * only where the dot is one instruction (8 products an instruction against FMA's 4); the caller
+ * measures (cpuKernels.ts probeW8A8Dot).
+ * xp: int8 storage rows [rowsP × kp] (quantize_i16 with i8out, one group of kp; rowsP ≥
+ * roundUp(m, 4): the tile reads rows four at a time), xsum[m] = Σ x, zx storage zero points
+ * (stride 0 or 1). wh, wl: the h and l planes (pack_w4_nib's layout, one group of kp, values
+ * h − 8, l − 8). wc [roundUp(n, 8) × 2] int32: 128 + zw per channel, then Σw − k·zw per channel
+ * (second half). acc' = 16·A + B − (128 + zw)·Σx − zx·(Σw − k·zw) = Σ(x − zx)(w − zw) in wrapping
+ * int32 (every step is ring arithmetic: the reference's Int32Array store), then gemm_w8a8's epilogue.
+ */
+export function gemm_w8a8_dot(
+  xp: usize, xsum: usize, wh: usize, wl: usize, wc: usize, m: i32, n: i32, kp: i32,
+  zx: usize, zxStride: i32, sx: usize, sxStride: i32, sw: usize, swStride: i32,
+  bias: usize, y: usize, flags: i32, res: usize,
+): void {
+  const chunks = kp >> 3;
+  const rb = <usize>kp;
+  const panels = (n + 7) >> 3;
+  const np = <usize>(panels * 8) << 2;
+  const nib = i8x16.splat(15);
+  const T: usize = SCRATCH + 128;
+  const exactF32 = kp <= 258;
+  for (let mb = 0; mb < m; mb += M_BLOCK) {
+    const me = minI(m, mb + M_BLOCK);
+    for (let p = 0; p < panels; p++) {
+      const j0 = p * 8;
+      const halves = j0 + 4 < n ? 2 : 1;
+      const jo = <usize>j0 << 2;
+      const swv0 = swStride ? v128.load(sw + jo) : v128.load32_splat(sw);
+      const swv1 = swStride && halves == 2 ? v128.load(sw + jo, 16) : swv0;
+      const bv0 = bias ? v128.load(bias + jo) : f32x4.splat(0);
+      const bv1 = bias && halves == 2 ? v128.load(bias + jo, 16) : f32x4.splat(0);
+      const q0 = v128.load(wc + jo);
+      const q1 = v128.load(wc + jo, 16);
+      const s0 = v128.load(wc + np + jo);
+      const s1 = v128.load(wc + np + jo, 16);
+      const panelOff = <usize>(p * chunks) << 5;
+      for (let i0 = mb; i0 < me; i0 += 4) {
+        const x0 = xp + <usize>i0 * rb;
+        const x1 = x0 + rb;
+        const x2 = x1 + rb;
+        const x3 = x2 + rb;
+        let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+        let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+        // the h plane, then ×16, then the l plane into the same sums
+        for (let plane = 0; plane < 2; plane++) {
+          let wq = (plane == 0 ? wh : wl) + panelOff;
+          if (plane == 1) {
+            c00 = i32x4.shl(c00, 4);
+            c01 = i32x4.shl(c01, 4);
+            c10 = i32x4.shl(c10, 4);
+            c11 = i32x4.shl(c11, 4);
+            c20 = i32x4.shl(c20, 4);
+            c21 = i32x4.shl(c21, 4);
+            c30 = i32x4.shl(c30, 4);
+            c31 = i32x4.shl(c31, 4);
           }
-          const sxv = v128.load32_splat(sx + (<usize>(i * sxStride) << 2));
-          let v0: v128, v1: v128;
-          if (exactF32) {
-            v0 = f32x4.mul(f32x4.convert_i32x4_s(acc0), sxv);
-            v1 = f32x4.mul(f32x4.convert_i32x4_s(acc1), sxv);
-          } else {
-            v0 = mulI32F32(acc0, sxv);
-            v1 = mulI32F32(acc1, sxv);
+          for (let u = 0; u < chunks; u++) {
+            const xo = <usize>u << 3;
+            const p0 = v128.load(wq);
+            const p1 = v128.load(wq, 16);
+            wq += 32;
+            for (let half = 0; half < 2; half++) {
+              const w0 = half == 0 ? v128.and(p0, nib) : v128.and(i16x8.shr_u(p0, 4), nib);
+              const w1 = half == 0 ? v128.and(p1, nib) : v128.and(i16x8.shr_u(p1, 4), nib);
+              const xh = xo + (<usize>half << 2);
+              let xa = v128.load32_splat(x0 + xh);
+              c00 = dot32add(xa, w0, c00);
+              c01 = dot32add(xa, w1, c01);
+              xa = v128.load32_splat(x1 + xh);
+              c10 = dot32add(xa, w0, c10);
+              c11 = dot32add(xa, w1, c11);
+              xa = v128.load32_splat(x2 + xh);
+              c20 = dot32add(xa, w0, c20);
+              c21 = dot32add(xa, w1, c21);
+              xa = v128.load32_splat(x3 + xh);
+              c30 = dot32add(xa, w0, c30);
+              c31 = dot32add(xa, w1, c31);
+            }
           }
-          storeRow(y + o, f32x4.add(f32x4.mul(v0, swv0), bv0), cols0, flags, res + o);
-          if (halves == 2) storeRow(y + o + 16, f32x4.add(f32x4.mul(v1, swv1), bv1), cols1, flags, res + o + 16);
         }
+        // rows past m read the zero padding rows: their sums are never stored
+        const iL = minI(i0 + 3, m - 1);
+        let xs = v128.load32_splat(xsum + (<usize>i0 << 2));
+        let z = i32x4.splat(zx ? load<i32>(zx + (<usize>(i0 * zxStride) << 2)) : 0);
+        c00 = i32x4.sub(i32x4.sub(c00, i32x4.mul(q0, xs)), i32x4.mul(z, s0));
+        c01 = i32x4.sub(i32x4.sub(c01, i32x4.mul(q1, xs)), i32x4.mul(z, s1));
+        const i1 = minI(i0 + 1, iL);
+        xs = v128.load32_splat(xsum + (<usize>i1 << 2));
+        z = i32x4.splat(zx ? load<i32>(zx + (<usize>(i1 * zxStride) << 2)) : 0);
+        c10 = i32x4.sub(i32x4.sub(c10, i32x4.mul(q0, xs)), i32x4.mul(z, s0));
+        c11 = i32x4.sub(i32x4.sub(c11, i32x4.mul(q1, xs)), i32x4.mul(z, s1));
+        const i2 = minI(i0 + 2, iL);
+        xs = v128.load32_splat(xsum + (<usize>i2 << 2));
+        z = i32x4.splat(zx ? load<i32>(zx + (<usize>(i2 * zxStride) << 2)) : 0);
+        c20 = i32x4.sub(i32x4.sub(c20, i32x4.mul(q0, xs)), i32x4.mul(z, s0));
+        c21 = i32x4.sub(i32x4.sub(c21, i32x4.mul(q1, xs)), i32x4.mul(z, s1));
+        xs = v128.load32_splat(xsum + (<usize>iL << 2));
+        z = i32x4.splat(zx ? load<i32>(zx + (<usize>(iL * zxStride) << 2)) : 0);
+        c30 = i32x4.sub(i32x4.sub(c30, i32x4.mul(q0, xs)), i32x4.mul(z, s0));
+        c31 = i32x4.sub(i32x4.sub(c31, i32x4.mul(q1, xs)), i32x4.mul(z, s1));
+        v128.store(T, c00);
+        v128.store(T, c01, 16);
+        v128.store(T, c10, 32);
+        v128.store(T, c11, 48);
+        v128.store(T, c20, 64);
+        v128.store(T, c21, 80);
+        v128.store(T, c30, 96);
+        v128.store(T, c31, 112);
+        w8a8Store(T, i0, m, n, j0, halves, sx, sxStride, swv0, swv1, bv0, bv1, exactF32, y, flags, res);
       }
     }
   }
@@ -992,9 +1122,10 @@ export function merge_heads(o: usize, t: i32, dim: i32, heads: i32, cat: usize):
 // dots exactly (30720 < 2^15) before they are widened into int32 (extadd_pairwise).
 // The SIMD128 build computes the same int16 lanes with extmul and shuffles (slower, same numbers).
 //
-// W8A8 stays on gemm_w8a8 (int16 operands, dot_i16x8): an 8-bit weight is not a 7-bit operand, and
-// splitting it into two 4-bit halves (two dots per 16 products) measured slower on x64 than the
-// int16 kernel (0.54–0.87× of the FP32 GEMM against 0.83–0.97×, Chromium 156, ViT shapes).
+// W8A8 runs on gemm_w8a8 (int16 operands, dot_i16x8) unless the int32 dot is one instruction: an
+// 8-bit weight is not a 7-bit operand, so gemm_w8a8_dot splits it into two 4-bit halves (two dots
+// per 16 products), which measures slower on x64 without AVX-VNNI (where the dot is three
+// instructions) than the int16 kernel; the caller's probe picks (cpuKernels.ts probeW8A8Dot).
 
 /**
  * Lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] in int16 (b in [0, 15] in this file: exact on every engine).

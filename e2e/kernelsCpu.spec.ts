@@ -27,11 +27,14 @@ test('kernels view times the CPU backend kernels in this browser and explains th
   await expect(card.getByTestId('cpu-kernels-explain')).toContainText('7 bits');
   // this browser's own run: the committed machine's ceilings are not quoted beside it
   await expect(card.getByTestId('cpu-kernels-explain')).not.toContainText('bench:simd');
-  // 4 layers × (FP32, INT8, INT4 g=32 and per channel on both dot routes) + the quantizer
-  await expect(card.locator('tbody tr')).toHaveCount(25);
+  // 4 layers × (FP32, INT8 and INT4 g=32 and per channel, each on both dot routes) + the quantizer
+  await expect(card.locator('tbody tr')).toHaveCount(29);
   await expect(card.locator('tbody')).toContainText('gemm_w4a8 g=32 (int32 dot)');
   // the route this browser's probe chose, with its measured reason
-  await expect(card.getByTestId('cpu-w4a8-route')).toContainText(/INT4 dot route\s*(16-bit lanes|32-bit dot).*measured \d+\.\d\d×/);
+  await expect(card.getByTestId('cpu-w4a8-route')).toContainText(/INT4 route\s*(16-bit lanes|32-bit dot).*measured \d+\.\d\d×/);
+  await expect(card.getByTestId('cpu-w8a8-route')).toContainText(
+    /INT8 route\s*(16-bit operands|split weights, 32-bit dot).*measured \d+\.\d\d×/,
+  );
   await expect(card.getByTestId('cpu-kernels-explain')).toContainText(/32-bit dot g=32 \d+\.\d\d×/);
   expect(errors, errors.join('\n')).toEqual([]);
 });

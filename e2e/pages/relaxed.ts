@@ -37,12 +37,13 @@ async function main() {
   );
   const relaxed: CpuKernels = kernelsFromModule(chosen);
   const plain: CpuKernels = kernelsFromModule(simd128);
-  // the W4A8 kernel's two dot routes, pinned (the app's probe picks one per machine)
+  // the integer GEMMs' two dot routes, pinned (the app's probes pick per machine); fresh module
+  // code, so the first calls run in the engine's baseline tier
   const dot16 = kernelsFromModule(chosen);
   const dot32 = kernelsFromModule(chosen);
   if (!isWasmKernels(dot16) || !isWasmKernels(dot32)) throw new Error('wasm kernels needed');
-  dot16.forceW4A8Dot('int16');
-  dot32.forceW4A8Dot('int32');
+  dot16.forceDot('int16');
+  dot32.forceDot('int32');
   checks.push({
     name: 'loader picks relaxed',
     ok: chosen.features === 'simd128+relaxed' && relaxed.wasmFeatures === 'simd128+relaxed',
@@ -75,6 +76,13 @@ async function main() {
     exact(`w8a8 acc ${shape} relaxed = reference`, relaxed.gemmW8A8Acc(o8), gemmW8A8AccRef(o8));
     exact(`w8a8 ${shape} relaxed = SIMD128`, relaxed.gemmW8A8(o8), plain.gemmW8A8(o8));
     exact(`w8a8 ${shape} relaxed = reference`, relaxed.gemmW8A8(o8), gemmW8A8Ref(o8));
+    for (const [route, kk] of [
+      ['int16', dot16],
+      ['int32', dot32],
+    ] as const) {
+      exact(`w8a8 acc ${shape} ${route} route = reference`, kk.gemmW8A8Acc(o8), gemmW8A8AccRef(o8));
+      exact(`w8a8 ${shape} ${route} route = reference`, kk.gemmW8A8(o8), gemmW8A8Ref(o8));
+    }
     // W4A8, per-group 8 (or per row when K < 8)
     const gs = k >= 8 ? 8 : k;
     const o4 = {

@@ -16,8 +16,8 @@ describe('runCpuKernelBench', () => {
     const seen: string[] = [];
     const r = runCpuKernelBench(k, { images: 1, runs: 1, warmup: 0, minMs: 1, onProgress: (_d, _t, l) => seen.push(l) });
     expect(k.arena.top).toBe(top); // scoped: nothing left allocated
-    // the relaxed build also times the W4A8 kernel's int32 dot route: 2 rows a layer
-    expect(r.rows.length).toBe(k.wasmFeatures === 'simd128' ? 17 : 25);
+    // the relaxed build also times the int32 dot routes: W4A8 g=32 and per channel, W8A8 (3 rows a layer)
+    expect(r.rows.length).toBe(k.wasmFeatures === 'simd128' ? 17 : 29);
     for (const g of ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'])
       for (const kernel of ['gemm_f32', 'gemm_w8a8 (int8 × int8)', 'gemm_w4a8 g=32', 'gemm_w4a8 per-channel']) {
         const row = r.rows.find((x) => x.group === g && x.kernel === kernel);
@@ -27,7 +27,12 @@ describe('runCpuKernelBench', () => {
       }
     const ms = (kernel: string) =>
       ['vit:qkv', 'vit:out', 'vit:fc1', 'vit:fc2'].reduce((s, g) => s + r.rows.find((x) => x.group === g && x.kernel === kernel)!.ms, 0);
-    expect(r.ratios.vit.int8_over_fp32).toBeCloseTo(ms('gemm_f32') / ms('gemm_w8a8 (int8 × int8)'), 9);
+    const int8 = `gemm_w8a8 (int8 × int8)${r.w8a8Dot!.chosen === 'int32' ? DOT32_SUFFIX : ''}`;
+    expect(r.w8a8Dot).toEqual(k.w8a8Dot());
+    expect(r.ratios.vit.int8_over_fp32).toBeCloseTo(ms('gemm_f32') / ms(int8), 9);
+    expect(r.ratios.int8Routes!.int16).toBeCloseTo(ms('gemm_f32') / ms('gemm_w8a8 (int8 × int8)'), 9);
+    expect(r.ratios.int8Routes!.int32).toBeCloseTo(ms('gemm_f32') / ms(`gemm_w8a8 (int8 × int8)${DOT32_SUFFIX}`), 9);
+    expect(explainCpuRatios(r).join(' ')).toContain(`split weights ${r.ratios.int8Routes!.int32!.toFixed(2)}×`);
     // the headline INT4 ratios are the route the probe chose: the one the plans run
     const chosen = r.w4a8Dot!.chosen === 'int32' ? DOT32_SUFFIX : '';
     expect(r.w4a8Dot).toEqual(k.w4a8Dot());

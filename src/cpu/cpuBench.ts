@@ -15,7 +15,7 @@
  * figure is the fastest of `runs` runs after `warmup` (the least disturbed on a shared machine).
  */
 import type { BenchRow } from '../kernels/bench';
-import { FLAG_DOT32, type W4A8Dot, type W4A8DotProbe, type WasmCpuKernelsT } from './cpuKernels';
+import { type DotProbe, type DotRoute, FLAG_DOT32, packW8Planes, type WasmCpuKernelsT } from './cpuKernels';
 
 export interface CpuBenchOptions {
   /** images per batch (M = 65·images, default 16) */
@@ -47,12 +47,16 @@ export interface CpuBenchResult {
   options: Required<Omit<CpuBenchOptions, 'onProgress'>>;
   rows: CpuBenchRow[];
   /** gemm_w4a8_i8's dot route on this machine (cpuKernels.ts probeW4A8Dot): what the plans run (absent in runs before it existed) */
-  w4a8Dot?: W4A8DotProbe;
+  w4a8Dot?: DotProbe;
+  /** the W8A8 GEMM's route on this machine (probeW8A8Dot) */
+  w8a8Dot?: DotProbe;
   ratios: {
     /** total time of the four linear layers of a block, FP32 / integer (INT4: the dot route the probe chose) */
     vit: { int8_over_fp32: number; int4_g32_over_fp32: number; int4_channel_over_fp32: number };
     /** the W4A8 kernel's two dot routes side by side (int32: null in the SIMD128 build, which has one route) */
-    int4Routes?: Record<W4A8Dot, { g32_over_fp32: number; channel_over_fp32: number } | null>;
+    int4Routes?: Record<DotRoute, { g32_over_fp32: number; channel_over_fp32: number } | null>;
+    /** the W8A8 GEMM's two routes side by side, FP32 time / INT8 time (int32: null in the SIMD128 build) */
+    int8Routes?: Record<DotRoute, number | null>;
     /** per layer: FP32 time / integer time */
     perLayer: Record<string, { int8: number; int4_g32: number; int4_channel: number }>;
   };
@@ -103,6 +107,7 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
   // the relaxed builds have both dot routes: each is timed (the probe picked one for the plans)
   const dot32 = kernels.wasmFeatures !== 'simd128';
   const w4a8Dot = kernels.w4a8Dot();
+  const w8a8Dot = kernels.w8a8Dot();
   const total = LAYERS.length * 5 + 1;
   let done = 0;
   const step = (label: string) => opts.onProgress?.(done++, total, label);
@@ -161,6 +166,14 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
           later('gemm_w8a8 (int8 × int8)', () => ex.gemm_w8a8(A.xp, wp, M, n, kp, A.sx, 1, sw, 1, bias, y, 0, 0));
+          if (dot32) {
+            // the int32 route: int8 storage activations, the weights split into two 4-bit planes
+            const A8 = xq(k, kp, true);
+            const W8 = packW8Planes(ar, ex, ar.i32(wq, n * k).slice(), undefined, n, k);
+            later(`gemm_w8a8 (int8 × int8)${DOT32_SUFFIX}`, () =>
+              ex.gemm_w8a8_dot(A8.xp, A8.sums, W8.wh, W8.wl, W8.wc, M, n, kp, A8.zx, 1, A8.sx, 1, sw, 1, bias, y, 0, 0),
+            );
+          }
           if (group === 'vit:qkv') {
             const rowsP = Math.ceil((M + 1) / 4) * 4;
             const q = { xp: ar.alloc(rowsP * kp), sums: ar.alloc(M * 4), sx: ar.alloc(M * 4), zx: ar.alloc(M * 4) };
@@ -210,10 +223,11 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
   const f32 = sum('gemm_f32');
   // INT4 headline ratios: the route the plans run here
   const chosen = w4a8Dot.chosen === 'int32' ? DOT32_SUFFIX : '';
+  const int8 = `gemm_w8a8 (int8 × int8)${w8a8Dot.chosen === 'int32' ? DOT32_SUFFIX : ''}`;
   const perLayer: CpuBenchResult['ratios']['perLayer'] = {};
   for (const [g] of LAYERS)
     perLayer[g] = {
-      int8: find('gemm_f32', g) / find('gemm_w8a8 (int8 × int8)', g),
+      int8: find('gemm_f32', g) / find(int8, g),
       int4_g32: find('gemm_f32', g) / find(`gemm_w4a8 g=32${chosen}`, g),
       int4_channel: find('gemm_f32', g) / find(`gemm_w4a8 per-channel${chosen}`, g),
     };
@@ -234,13 +248,18 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
     options: o,
     rows,
     w4a8Dot,
+    w8a8Dot,
     ratios: {
       vit: {
-        int8_over_fp32: f32 / sum('gemm_w8a8 (int8 × int8)'),
+        int8_over_fp32: f32 / sum(int8),
         int4_g32_over_fp32: f32 / sum(`gemm_w4a8 g=32${chosen}`),
         int4_channel_over_fp32: f32 / sum(`gemm_w4a8 per-channel${chosen}`),
       },
       int4Routes: { int16: route(''), int32: dot32 ? route(DOT32_SUFFIX) : null },
+      int8Routes: {
+        int16: f32 / sum('gemm_w8a8 (int8 × int8)'),
+        int32: dot32 ? f32 / sum(`gemm_w8a8 (int8 × int8)${DOT32_SUFFIX}`) : null,
+      },
       perLayer,
     },
   };
@@ -268,6 +287,11 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
     lines.push(
       `INT4 dot routes side by side: int16 lanes g=32 ${f(i16.g32_over_fp32)}×, per-channel ${f(i16.channel_over_fp32)}×; int32 dot g=32 ${f(i32.g32_over_fp32)}×, per-channel ${f(i32.channel_over_fp32)}×`,
     );
+    const r8 = r.ratios.int8Routes;
+    if (r8?.int32 != null && r8.int16 != null)
+      lines.push(
+        `INT8 routes side by side: int16 operands ${f(r8.int16)}×, split weights on the int32 dot ${f(r8.int32)}×${r.w8a8Dot ? ` (INT8 runs the ${r.w8a8Dot.chosen} route: ${r.w8a8Dot.reason})` : ''}`,
+      );
   }
   return lines.join('\n');
 }
@@ -325,11 +349,16 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
       fma
         ? "That is two instructions per 8 products against FP32's one per 4: about the same work per product, so the gain is bounded by the engine's int16 ceiling below"
         : "That is two instructions per 8 products against FP32's two per 4 here"
-    }: INT8 runs at ${v.int8_over_fp32.toFixed(2)}× FP32. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight would have to be split into two 4-bit halves — two dots per 16 products — which measured slower than the 16-bit kernel on x64 (Chromium 156, issue 15).`,
+    }: INT8 runs at ${v.int8_over_fp32.toFixed(2)}× FP32. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight has to be split into two 4-bit halves — two dots per 16 products (the int32 route below).`,
     relaxedDot
       ? `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`
       : `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no int8 dot instruction, so INT4 weights are multiplied through widening multiplies and shuffles, several instructions per 8 products (INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×, per channel ${v.int4_channel_over_fp32.toFixed(2)}× FP32).`,
   );
+  const r8 = r.ratios.int8Routes;
+  if (relaxedDot && r8?.int32 != null && r8.int16 != null && r.w8a8Dot)
+    out.push(
+      `INT8 can also take the int32 dot exactly, by splitting each 8-bit weight into two 4-bit halves (w + 128 = 16·h + l): two dots per 16 products, 8 products an instruction where the dot is one instruction, against FMA's 4. Here: int16 operands ${r8.int16.toFixed(2)}× FP32, split weights ${r8.int32.toFixed(2)}×; the backend runs the ${r.w8a8Dot.chosen} route: ${r.w8a8Dot.reason}.`,
+    );
   const routes = r.ratios.int4Routes;
   if (relaxedDot && routes?.int32 && routes.int16 && r.w4a8Dot)
     out.push(

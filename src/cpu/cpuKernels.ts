@@ -248,6 +248,26 @@ export interface KernelExports {
     flags: number,
     res: number,
   ): void;
+  gemm_w8a8_dot(
+    xp: number,
+    xsum: number,
+    wh: number,
+    wl: number,
+    wc: number,
+    m: number,
+    n: number,
+    kp: number,
+    zx: number,
+    zxStride: number,
+    sx: number,
+    sxStride: number,
+    sw: number,
+    swStride: number,
+    bias: number,
+    y: number,
+    flags: number,
+    res: number,
+  ): void;
   split_heads(qkv: number, t: number, dim: number, heads: number, q: number, k: number, vT: number): void;
   merge_heads(o: number, t: number, dim: number, heads: number, cat: number): void;
   quantErrorIndex(): number;
@@ -350,17 +370,19 @@ export const FLAG_RAW = 4;
 export const FLAG_DOT32 = 8;
 
 /**
- * How gemm_w4a8_i8 sums its int8 dots: 'int16' (i16x8.relaxed_dot_i8x16_i7x16_s into int16 lanes,
- * widened every 8 dots) or 'int32' (i32x4.relaxed_dot_i8x16_i7x16_add_s: one instruction per 16
- * products where the engine has a dot instruction — x64 with AVX-VNNI, arm64 with the dot-product
- * extension — and three where it has not). Same numbers; which is faster depends on the CPU, so it
- * is measured (probeW4A8Dot), not guessed.
+ * How the integer GEMMs make their products. W4A8: 'int16' (i16x8.relaxed_dot_i8x16_i7x16_s into
+ * int16 lanes, widened every 8 dots) or 'int32' (i32x4.relaxed_dot_i8x16_i7x16_add_s: one
+ * instruction per 16 products where the engine has a dot instruction — x64 with AVX-VNNI, arm64
+ * with the dot-product extension — and three where it has not). W8A8: 'int16' (gemm_w8a8,
+ * dot_i16x8 on centred int16 operands) or 'int32' (gemm_w8a8_dot: each 8-bit weight split into two
+ * 4-bit planes, two int32 dots per 16 products). Same numbers either way; which is faster depends on
+ * the CPU, so it is measured (probeW4A8Dot, probeW8A8Dot), not guessed.
  */
-export type W4A8Dot = 'int16' | 'int32';
+export type DotRoute = 'int16' | 'int32';
 
-/** What probeW4A8Dot measured: best µs per call of each route on the probe's shape, and the choice. */
-export interface W4A8DotProbe {
-  chosen: W4A8Dot;
+/** What a route probe measured: best µs per call of each route on the probe's shape, and the choice. */
+export interface DotProbe {
+  chosen: DotRoute;
   /** why: the measured ratio, or why nothing was measured */
   reason: string;
   int16Us?: number;
@@ -370,7 +392,7 @@ export interface W4A8DotProbe {
 }
 
 /** The int32 route is taken only when it measured this much faster: a noisy tie keeps the int16 route. */
-export const W4A8_DOT32_MARGIN = 0.85;
+export const DOT32_MARGIN = 0.85;
 
 export const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
@@ -545,19 +567,26 @@ class WasmCpuKernels implements CpuKernels {
     this.arena = new WasmArena(ex);
   }
 
-  private dotProbe?: W4A8DotProbe;
+  private dotProbe?: DotProbe;
+  private dot8Probe?: DotProbe;
   /**
-   * gemm_w4a8_i8's dot route on this machine: probed once (a few ms), or set by `forceW4A8Dot`.
+   * gemm_w4a8_i8's dot route on this machine: probed once (a few ms), or set by `forceDot`.
    * The SIMD128 build has no relaxed dot: always 'int16' there.
    */
-  w4a8Dot(): W4A8DotProbe {
+  w4a8Dot(): DotProbe {
     this.dotProbe ??= probeW4A8Dot(this);
     return this.dotProbe;
   }
-  /** Pins the route (tests, benchmarks): both give the same numbers. */
-  forceW4A8Dot(route: W4A8Dot): void {
+  /** The W8A8 GEMM's route on this machine (gemm_w8a8 or gemm_w8a8_dot): probed once, or set by `forceDot`. */
+  w8a8Dot(): DotProbe {
+    this.dot8Probe ??= probeW8A8Dot(this);
+    return this.dot8Probe;
+  }
+  /** Pins the route of one kernel or both (tests, benchmarks): every route gives the same numbers. */
+  forceDot(route: DotRoute, which: 'w4a8' | 'w8a8' | 'both' = 'both'): void {
     if (route === 'int32' && this.wasmFeatures === 'simd128') throw new Error('the int32 dot route needs the relaxed-SIMD build');
-    this.dotProbe = { chosen: route, reason: 'set by the caller' };
+    if (which !== 'w8a8') this.dotProbe = { chosen: route, reason: 'set by the caller' };
+    if (which !== 'w4a8') this.dot8Probe = { chosen: route, reason: 'set by the caller' };
   }
   /** FLAG_DOT32 when the int32 route is chosen, else 0 */
   w4a8DotFlag(): number {
@@ -594,6 +623,7 @@ class WasmCpuKernels implements CpuKernels {
     if (epi?.residual) checkLen('gemmW8A8 residual', epi.residual, o.m * o.n);
     const { m, n, k } = o;
     const ar = this.arena;
+    if (this.w8a8Dot().chosen === 'int32') return this.w8a8Dot32(o, flags, epi);
     return ar.scoped(() => {
       const X = packIntOperand(ar, centredRows(o.xq, m, k, o.zx), m, k, Math.max(k, 1));
       const W = packIntOperand(ar, centredRows(o.wq, n, k, o.zw), n, k, Math.max(k, 1));
@@ -607,6 +637,46 @@ class WasmCpuKernels implements CpuKernels {
       const py = ar.alloc(m * n * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
       if (m * n > 0) this.ex.gemm_w8a8(X.ptr, wp, m, n, kp, sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
+      return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
+    });
+  }
+  /** gemm_w8a8_dot: int8 storage rows (no centring: the kernel applies the zero points) and split weight planes */
+  private w8a8Dot32(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
+    const { m, n, k } = o;
+    const ar = this.arena;
+    return ar.scoped(() => {
+      const kp = roundUp(k, 8);
+      const X = packI8Rows(ar, o.xq, m, k, k, kp, 'gemmW8A8 xq', -128, 127);
+      checkIntRange('gemmW8A8 wq', o.wq, -128, 127);
+      const W = packW8Planes(ar, this.ex, o.wq, o.zw, n, k);
+      const zx = o.zx ? ar.putI32(o.zx) : 0;
+      const sx = ar.putF32(o.sx);
+      const sw = ar.putF32(o.sw);
+      const pb = o.bias ? ar.putF32(o.bias) : 0;
+      const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
+      const py = ar.alloc(m * n * 4);
+      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
+      if (m * n > 0)
+        this.ex.gemm_w8a8_dot(
+          X.ptr,
+          X.sums,
+          W.wh,
+          W.wl,
+          W.wc,
+          m,
+          n,
+          kp,
+          zx,
+          o.zx && o.zx.length > 1 ? 1 : 0,
+          sx,
+          o.sx.length > 1 ? 1 : 0,
+          sw,
+          o.sw.length > 1 ? 1 : 0,
+          pb,
+          py,
+          f,
+          pr,
+        );
       return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
     });
   }
@@ -798,52 +868,192 @@ class WasmCpuKernels implements CpuKernels {
 export type WasmCpuKernelsT = WasmCpuKernels;
 
 /**
- * Times gemm_w4a8_i8's two dot routes on one ViT-sized problem (64 × 128 × 128, groups of 32):
- * rounds alternate between the routes (so a change of machine load hits both) and each route keeps
- * its best round; the first rounds also let the engine finish optimizing the function (both routes
- * live in it). The int32 route is chosen only when it is at least 1/W4A8_DOT32_MARGIN faster.
+ * Alternating rounds of the two routes (a change of machine load hits both), the best round of
+ * each, the int32 route only when at least 1/DOT32_MARGIN faster. `run(route, raw)` writes the
+ * route's output (raw: its int32 sums); `same()` compares the two raw outputs bit for bit, after the first call of
+ * each route (the engine's least optimized code: Node 20's V8 baseline compiler, Liftoff, gets
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s wrong) and after the timed rounds: a route that disagrees is
+ * never used, whatever its speed.
  */
-export function probeW4A8Dot(k: WasmCpuKernels, rounds = 8, callsPerRound = 12): W4A8DotProbe {
+export function timeRoutes(
+  run: (route: 0 | 1, raw: boolean) => void,
+  same: () => boolean,
+  rounds: number,
+  callsPerRound: number,
+  shape: string,
+): DotProbe {
+  run(0, true);
+  run(1, true);
+  const firstSame = same();
+  const best = [Infinity, Infinity];
+  for (let r = 0; r < rounds; r++)
+    for (const route of [0, 1] as const) {
+      const t = performance.now();
+      for (let c = 0; c < callsPerRound; c++) run(route, false);
+      best[route] = Math.min(best[route], ((performance.now() - t) * 1000) / callsPerRound);
+    }
+  const [int16Us, int32Us] = best;
+  const ratio = int16Us / int32Us;
+  run(0, true);
+  run(1, true);
+  if (!firstSame || !same())
+    return {
+      chosen: 'int16',
+      int16Us,
+      int32Us,
+      shape,
+      reason: `the int32 dot gave different results from the int16 route on this engine (${firstSame ? 'optimized' : 'first, unoptimized'} code): never used here, whatever its speed (${ratio.toFixed(2)}×)`,
+    };
+  const chosen: DotRoute = int32Us < DOT32_MARGIN * int16Us ? 'int32' : 'int16';
+  return {
+    chosen,
+    int16Us,
+    int32Us,
+    shape,
+    reason:
+      chosen === 'int32'
+        ? `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here: this engine maps it to a dot instruction`
+        : `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here, below the ${(1 / DOT32_MARGIN).toFixed(2)}× it needs`,
+  };
+}
+
+/** Two output buffers of `n` 32-bit values and their bitwise comparison (the probes' check). */
+function routeOutputs(ar: WasmArena, n: number): { y: [number, number]; same: () => boolean } {
+  const y: [number, number] = [ar.alloc(n * 4), ar.alloc(n * 4)];
+  return {
+    y,
+    same: () => {
+      const a = ar.i32(y[0], n);
+      const b = ar.i32(y[1], n);
+      for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+      return true;
+    },
+  };
+}
+
+/** Deterministic probe operands: the probes time arithmetic, the values do not matter (every route is exact). */
+const probeInt = (n: number, span: number, mul: number) => Int32Array.from({ length: n }, (_, i) => ((i * mul) % span) - (span >> 1));
+
+/**
+ * The W8A8 GEMM's routes on one ViT-sized problem (64 × 128 × 128, per token × per channel):
+ * gemm_w8a8 (int16 operands) against gemm_w8a8_dot (int8 operands, split weights).
+ */
+export function probeW8A8Dot(k: WasmCpuKernels, rounds = 8, callsPerRound = 12): DotProbe {
+  if (k.wasmFeatures === 'simd128') return { chosen: 'int16', reason: 'the SIMD128 build has no relaxed int8 dot' };
+  const [m, n, kk] = [64, 128, 128];
+  const ex = k.ex;
+  const ar = k.arena;
+  return ar.scoped(() => {
+    const xq = probeInt(m * kk, 255, 37);
+    const wq = probeInt(n * kk, 255, 13);
+    const X16 = packIntOperand(ar, xq, m, kk, kk);
+    const W16 = packIntOperand(ar, wq, n, kk, kk);
+    const wp = ar.alloc(ex.panelI16Size(n, kk));
+    ex.panel_i16(W16.ptr, n, kk, wp);
+    const X8 = packI8Rows(ar, xq, m, kk, kk, kk, 'probe', -128, 127);
+    const W8 = packW8Planes(ar, ex, wq, undefined, n, kk);
+    const zx = ar.putI32(new Int32Array(m));
+    const sx = ar.putF32(new Float32Array(m).fill(0.02));
+    const sw = ar.putF32(new Float32Array(n).fill(0.01));
+    const { y, same } = routeOutputs(ar, m * n);
+    return timeRoutes(
+      (route, raw) =>
+        route
+          ? ex.gemm_w8a8_dot(X8.ptr, X8.sums, W8.wh, W8.wl, W8.wc, m, n, kk, zx, 1, sx, 1, sw, 1, 0, y[1], raw ? FLAG_RAW : 0, 0)
+          : ex.gemm_w8a8(X16.ptr, wp, m, n, kk, sx, 1, sw, 1, 0, y[0], raw ? FLAG_RAW : 0, 0),
+      same,
+      rounds,
+      callsPerRound,
+      `${m} × ${n} × ${kk}`,
+    );
+  });
+}
+
+/**
+ * The weight operand of gemm_w8a8_dot: storage values w ∈ [−128, 127] [n × k] (zero points zw of
+ * length n or 1, absent = 0) as w + 128 = 16·h + l, the h and l planes in pack_w4_nib's layout (one
+ * group of kp = roundUp(k, 8)); wc: int32 128 + zw per channel, then Σw − k·zw per channel, each
+ * half roundUp(n, 8) long.
+ */
+export function packW8Planes(
+  ar: WasmArena,
+  ex: KernelExports,
+  wq: ArrayLike<number>,
+  zw: ArrayLike<number> | undefined,
+  n: number,
+  k: number,
+): { wh: number; wl: number; wc: number; kp: number } {
+  const kp = roundUp(k, 8);
+  const np = roundUp(n, 8);
+  const wh = ar.alloc(ex.packedW4Size(n, kp, 1));
+  const wl = ar.alloc(ex.packedW4Size(n, kp, 1));
+  const wc = ar.alloc(np * 2 * 4);
+  const hi = new Int32Array(n * k);
+  const lo = new Int32Array(n * k);
+  const c = new Int32Array(np * 2);
+  for (let j = 0; j < n; j++) {
+    const z = zw ? (zw.length === 1 ? zw[0] : zw[j]) : 0;
+    let sum = 0;
+    for (let i = j * k; i < (j + 1) * k; i++) {
+      const u = wq[i] + 128;
+      hi[i] = (u >> 4) - 8;
+      lo[i] = (u & 15) - 8;
+      sum += wq[i];
+    }
+    c[j] = 128 + z;
+    c[np + j] = sum - k * z;
+  }
+  ar.scoped(() => {
+    const scratch = ar.alloc(n * 4);
+    const consts = ar.alloc(ex.w4ConstsSize(n, 1));
+    ex.pack_w4_nib(ar.putI32(hi), n, k, k, kp, 1, 0, wh, scratch, consts);
+    ex.pack_w4_nib(ar.putI32(lo), n, k, k, kp, 1, 0, wl, scratch, consts);
+  });
+  new Int32Array(ar.memory.buffer, wc, np * 2).set(c);
+  return { wh, wl, wc, kp };
+}
+
+/** gemm_w4a8_i8's two dot routes (one function: FLAG_DOT32) on one ViT-sized problem (64 × 128 × 128, groups of 32). */
+export function probeW4A8Dot(k: WasmCpuKernels, rounds = 8, callsPerRound = 12): DotProbe {
   if (k.wasmFeatures === 'simd128') return { chosen: 'int16', reason: 'the SIMD128 build has no relaxed int8 dot' };
   const [m, n, kk, gs] = [64, 128, 128, 32];
   const groups = kk / gs;
   const ex = k.ex;
   const ar = k.arena;
   return ar.scoped(() => {
-    // deterministic operands: the probe times arithmetic, values do not matter (both routes are exact)
-    const xp = ar.alloc(roundUp(m + 1, 4) * kk);
-    new Int8Array(ex.memory.buffer, xp, m * kk).forEach((_, i, a) => (a[i] = ((i * 37) % 255) - 127));
-    const xsum = ar.alloc(m * groups * 4);
-    const wq = ar.putI32(Int32Array.from({ length: n * kk }, (_, i) => ((i * 13) % 15) - 7));
+    const X = packI8Rows(ar, probeInt(m * kk, 255, 37), m, kk, gs, gs, 'probe', -128, 127);
     const sw = ar.putF32(new Float32Array(n * groups).fill(0.01));
     const wp = ar.alloc(ex.packedW4Size(n, gs, groups));
-    const wsum = ar.alloc(n * groups * 4);
     const consts = ar.alloc(ex.w4ConstsSize(n, groups));
-    ex.pack_w4_nib(wq, n, kk, gs, gs, groups, sw, wp, wsum, consts);
+    ex.pack_w4_nib(ar.putI32(probeInt(n * kk, 15, 13)), n, kk, gs, gs, groups, sw, wp, ar.alloc(n * groups * 4), consts);
     const zx = ar.putI32(new Int32Array(m));
     const sx = ar.putF32(new Float32Array(m).fill(0.02));
-    const y = ar.alloc(m * n * 4);
-    const best = [Infinity, Infinity];
-    for (let r = 0; r < rounds; r++)
-      for (const route of [0, 1]) {
-        const t = performance.now();
-        for (let c = 0; c < callsPerRound; c++)
-          ex.gemm_w4a8_i8(xp, xsum, wp, m, n, groups, gs, consts, zx, 1, sx, 1, 0, y, route ? FLAG_DOT32 : 0, 0);
-        best[route] = Math.min(best[route], ((performance.now() - t) * 1000) / callsPerRound);
-      }
-    const [int16Us, int32Us] = best;
-    const chosen: W4A8Dot = int32Us < W4A8_DOT32_MARGIN * int16Us ? 'int32' : 'int16';
-    const ratio = int16Us / int32Us;
-    return {
-      chosen,
-      int16Us,
-      int32Us,
-      shape: `${m} × ${n} × ${kk}, g = ${gs}`,
-      reason:
-        chosen === 'int32'
-          ? `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here: this engine maps it to a dot instruction`
-          : `the int32 dot measured ${ratio.toFixed(2)}× the int16 route here, below the ${(1 / W4A8_DOT32_MARGIN).toFixed(2)}× it needs`,
-    };
+    const { y, same } = routeOutputs(ar, m * n * groups);
+    return timeRoutes(
+      (route, raw) =>
+        ex.gemm_w4a8_i8(
+          X.ptr,
+          X.sums,
+          wp,
+          m,
+          n,
+          groups,
+          gs,
+          consts,
+          zx,
+          1,
+          sx,
+          1,
+          0,
+          y[route],
+          (raw ? FLAG_RAW : 0) | (route ? FLAG_DOT32 : 0),
+          0,
+        ),
+      same,
+      rounds,
+      callsPerRound,
+      `${m} × ${n} × ${kk}, g = ${gs}`,
+    );
   });
 }
 

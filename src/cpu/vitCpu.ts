@@ -35,6 +35,7 @@ import {
   FLAG_RESIDUAL,
   isWasmKernels,
   type KernelExports,
+  packW8Planes,
   roundUp,
   type WasmArena,
   type WasmCpuKernelsT,
@@ -44,13 +45,16 @@ const GRAN = { tensor: 0, row: 1, group: 2 } as const;
 
 /** A packed weight operand living in wasm memory for the current plan. */
 interface SiteWeights {
-  kind: 'f32' | 'int8' | 'int4' | 'slow';
+  /** int8dot: 8-bit weights on the int32 dot route (gemm_w8a8_dot), chosen when the probe measured it faster */
+  kind: 'f32' | 'int8' | 'int8dot' | 'int4' | 'slow';
   /** f32 panels (pack_b_f32) */
   panels?: number;
   /** int8: int16 panels (pack_i16 → panel_i16); int4: nibble panels (pack_w4_nib) */
   ip?: number;
-  /** int4: the W4A8 kernel's per-(panel, group) Σw and scales */
+  /** int4: the W4A8 kernel's per-(panel, group) Σw and scales; int8dot: gemm_w8a8_dot's per-channel terms */
   sums?: number;
+  /** int8dot: the low-nibble plane (ip holds the high one) */
+  ipLo?: number;
   groups?: number;
   gs?: number;
   gp?: number;
@@ -154,15 +158,22 @@ export class VitCpu {
       );
       return { kind: 'int4', ip, sums: consts, groups, gs, gp, bias };
     }
-    // int8 weights centred (w − zw) in the W8A8 kernel's int16 panels (dot_i16x8 on k pairs)
     const gp = roundUp(k, 8);
+    const sw = ar.putF32(q.scales);
+    const swStride = q.scales.length > 1 ? 1 : 0;
+    if (this.kernels.w8a8Dot().chosen === 'int32') {
+      // storage weights split into two 4-bit planes for the int32 dot (zero points applied in the kernel)
+      const W = packW8Planes(ar, ex, st.values, st.zeros, lin.out, k);
+      return { kind: 'int8dot', ip: W.wh, ipLo: W.wl, sums: W.wc, groups: 1, gs: k, gp, sw, swStride, bias };
+    }
+    // int8 weights centred (w − zw) in the W8A8 kernel's int16 panels (dot_i16x8 on k pairs)
     const ip = ar.alloc(ex.panelI16Size(lin.out, gp));
     ar.scoped(() => {
       const rowsI16 = ar.alloc(lin.out * gp * 2);
       ex.pack_i16(ar.putI32(centredRows(st.values, lin.out, k, st.zeros)), lin.out, k, k, gp, 1, lin.out, 0, rowsI16, 0);
       ex.panel_i16(rowsI16, lin.out, gp, ip);
     });
-    return { kind: 'int8', ip, groups: 1, gs: k, gp, sw: ar.putF32(q.scales), swStride: q.scales.length > 1 ? 1 : 0, bias };
+    return { kind: 'int8', ip, groups: 1, gs: k, gp, sw, swStride, bias };
   }
 
   private quantError(rc: number, what: string): void {
@@ -280,10 +291,11 @@ export class VitCpu {
           return;
         }
         case 'int8':
+        case 'int8dot':
         case 'int4':
           this.gemmInt(
             site,
-            this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind === 'int4'),
+            this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind !== 'int8'),
             rows,
             y,
             flags,
@@ -352,6 +364,28 @@ export class VitCpu {
     if (sw.kind === 'int8')
       // A is centred (quantize_i16's int16 elements), as are the weights: no zero-point terms
       this.ex.gemm_w8a8(A.xp, sw.ip!, rows, n, sw.gp!, A.sx, 1, sw.sw!, sw.swStride!, sw.bias, y, flags, res);
+    else if (sw.kind === 'int8dot')
+      // A in int8 storage with its row sums and zero points; the kernel applies both zero points
+      this.ex.gemm_w8a8_dot(
+        A.xp,
+        A.sums,
+        sw.ip!,
+        sw.ipLo!,
+        sw.sums!,
+        rows,
+        n,
+        sw.gp!,
+        A.zx,
+        1,
+        A.sx,
+        1,
+        sw.sw!,
+        sw.swStride!,
+        sw.bias,
+        y,
+        flags,
+        res,
+      );
     else
       this.ex.gemm_w4a8_i8(
         A.xp,
@@ -400,7 +434,7 @@ export class VitCpu {
     }
     const fusable =
       this.fuseLayerNormQuant &&
-      (sw.kind === 'int8' || sw.kind === 'int4') &&
+      (sw.kind === 'int8' || sw.kind === 'int8dot' || sw.kind === 'int4') &&
       ps.scheme.a.granularity === 'token' &&
       ps.scheme.a.range === 'dynamic';
     if (!fusable) {
@@ -415,7 +449,8 @@ export class VitCpu {
       const groups = Math.ceil(dim / gs);
       const gp = sw.gp!;
       const rowsP = roundUp(rows + 1, 4);
-      const i8 = sw.kind === 'int4';
+      // int8 storage elements for the i8 kernels, centred int16 for gemm_w8a8
+      const i8 = sw.kind !== 'int8';
       const A: QuantOperand = {
         xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)),
         sums: ar.alloc(rows * groups * 4),

@@ -65,11 +65,19 @@ export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult 
               {shown.relaxedUnavailable ? ` · relaxed SIMD unavailable: ${shown.relaxedUnavailable}` : ''}
             </span>
           </div>
-          {shown.w4a8Dot && (
-            <div data-testid="cpu-w4a8-route">
-              <span className="k">INT4 dot route</span> <strong>{shown.w4a8Dot.chosen === 'int32' ? '32-bit dot' : '16-bit lanes'}</strong>
-              <span className="muted"> · {shown.w4a8Dot.reason}</span>
-            </div>
+          {(
+            [
+              ['INT8', 'cpu-w8a8-route', shown.w8a8Dot, 'split weights, 32-bit dot', '16-bit operands'],
+              ['INT4', 'cpu-w4a8-route', shown.w4a8Dot, '32-bit dot', '16-bit lanes'],
+            ] as const
+          ).map(
+            ([what, id, p, r32, r16]) =>
+              p && (
+                <div data-testid={id} key={id}>
+                  <span className="k">{what} route</span> <strong>{p.chosen === 'int32' ? r32 : r16}</strong>
+                  <span className="muted"> · {p.reason}</span>
+                </div>
+              ),
           )}
           <div className="ratio-row">
             {tiles.map(([k, x]) => (
