@@ -21,13 +21,25 @@ const SCRATCH: usize = memory.data(256, 16);
   return a < b ? a : b;
 }
 
+/** A 4-row × 8-channel register tile to memory: row r, half h (channels 4h..4h+3) at p + (2r + h)·16. */
+@inline function storeTile(p: usize, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128): void {
+  v128.store(p, c00);
+  v128.store(p, c01, 16);
+  v128.store(p, c10, 32);
+  v128.store(p, c11, 48);
+  v128.store(p, c20, 64);
+  v128.store(p, c21, 80);
+  v128.store(p, c30, 96);
+  v128.store(p, c31, 112);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Epilogues
 
 const FLAG_GELU: i32 = 1;
 const FLAG_RESIDUAL: i32 = 2;
 const FLAG_RAW: i32 = 4;
-/** gemm_w4a8_i8: the one-instruction int8 dot into int32 lanes (see w4a8Tiles); ignored in the SIMD128 build */
+/** gemm_w4a8_i8: the int8 dot straight into int32 lanes (w4a8Tiles' dot32); ignored in the SIMD128 build */
 const FLAG_DOT32: i32 = 8;
 
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2/π)
@@ -209,14 +221,7 @@ export function gemm_f32(x: usize, wp: usize, bias: usize, y: usize, m: i32, n: 
           }
           continue;
         }
-        v128.store(SCRATCH, c00);
-        v128.store(SCRATCH, c01, 16);
-        v128.store(SCRATCH, c10, 32);
-        v128.store(SCRATCH, c11, 48);
-        v128.store(SCRATCH, c20, 64);
-        v128.store(SCRATCH, c21, 80);
-        v128.store(SCRATCH, c30, 96);
-        v128.store(SCRATCH, c31, 112);
+        storeTile(SCRATCH, c00, c01, c10, c11, c20, c21, c30, c31);
         for (let r = 0; r < rows; r++) {
           for (let c = 0; c < cols; c++) {
             let v = load<f32>(SCRATCH + (<usize>(r * 8 + c) << 2));
@@ -390,14 +395,7 @@ export function gemm_w8a8(
           c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, b0));
           c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, b1));
         }
-        v128.store(T, c00);
-        v128.store(T, c01, 16);
-        v128.store(T, c10, 32);
-        v128.store(T, c11, 48);
-        v128.store(T, c20, 64);
-        v128.store(T, c21, 80);
-        v128.store(T, c30, 96);
-        v128.store(T, c31, 112);
+        storeTile(T, c00, c01, c10, c11, c20, c21, c30, c31);
         w8a8Store(T, i0, m, n, j0, halves, sx, sxStride, swv0, swv1, bv0, bv1, exactF32, y, flags, res);
       }
     }
@@ -544,14 +542,7 @@ export function gemm_w8a8_dot(
         z = i32x4.splat(zx ? load<i32>(zx + (<usize>(iL * zxStride) << 2)) : 0);
         c30 = i32x4.sub(i32x4.sub(c30, i32x4.mul(q0, xs)), i32x4.mul(z, s0));
         c31 = i32x4.sub(i32x4.sub(c31, i32x4.mul(q1, xs)), i32x4.mul(z, s1));
-        v128.store(T, c00);
-        v128.store(T, c01, 16);
-        v128.store(T, c10, 32);
-        v128.store(T, c11, 48);
-        v128.store(T, c20, 64);
-        v128.store(T, c21, 80);
-        v128.store(T, c30, 96);
-        v128.store(T, c31, 112);
+        storeTile(T, c00, c01, c10, c11, c20, c21, c30, c31);
         w8a8Store(T, i0, m, n, j0, halves, sx, sxStride, swv0, swv1, bv0, bv1, exactF32, y, flags, res);
       }
     }
@@ -1370,14 +1361,7 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
           c30 = i32x4.sub(i32x4.sub(c30, xs), i32x4.mul(zx3, ws0));
           c31 = i32x4.sub(i32x4.sub(c31, xs), i32x4.mul(zx3, ws1));
           if (raw) {
-            v128.store(SCRATCH, c00);
-            v128.store(SCRATCH, c01, 16);
-            v128.store(SCRATCH, c10, 32);
-            v128.store(SCRATCH, c11, 48);
-            v128.store(SCRATCH, c20, 64);
-            v128.store(SCRATCH, c21, 80);
-            v128.store(SCRATCH, c30, 96);
-            v128.store(SCRATCH, c31, 112);
+            storeTile(SCRATCH, c00, c01, c10, c11, c20, c21, c30, c31);
             for (let r = 0; r < rows; r++)
               for (let c = 0; c < cols; c++)
                 store<i32>(y + (<usize>(((i0 + r) * n + j0 + c) * groups + g) << 2), load<i32>(SCRATCH + (<usize>(r * 8 + c) << 2)));
@@ -1428,8 +1412,9 @@ export function w4ConstsSize(rows: i32, groups: i32): i32 {
  * gp = roundUp(gs, 8), rowsP ≥ roundUp(m, 4): the tile reads rows four at a time), xsum[m × groups]
  * = Σ_{c∈g} X (storage values), wp and consts from pack_w4_nib. acc_g = Σ_{c∈g} X·W − zx·Σ_{c∈g} W;
  * Y = f32(sx · Σ_g f32(f64(sw[n,g])·f64(acc_g))) + b, g ascending. flags: 4 = raw (acc_g as int32,
- * [m × n × groups]), 8 = the int32 dot (w4a8Tiles' dot32; same results). Tile: 4 rows × 8 channels — each unpacked weight vector feeds four rows' dots
- * (2 rows: 0.96× the FP32 GEMM at the ViT's shapes, 4 rows: 1.14×, Chromium 156); x broadcast
+ * [m × n × groups]), 8 = the int32 dot (w4a8Tiles' dot32; same results). Tile: 4 rows × 8
+ * channels — each unpacked weight vector feeds four rows' dots (2 rows: 0.96× the FP32 GEMM at the
+ * ViT's shapes, 4 rows: 1.14×, Chromium 156); x broadcast
  * 4 bytes at a time, weights unpacked in registers (and / shift); int16 lanes widened every 32
  * values of k (groups of ≤ 32: one block, widened once — 1.15× → 1.19×); the float sums of the
  * tile in scratch (in locals they measured no faster).
@@ -1440,7 +1425,7 @@ export function gemm_w4a8_i8(
   bias: usize, y: usize, flags: i32, res: usize,
 ): void {
   // FLAG_DOT32: the caller measured the one-instruction dot faster on this machine (cpuKernels.ts
-  // w4a8DotProbe); groups of ≤ 32 values (the ViT's g = 32) take the int16 variant without int32
+  // probeW4A8Dot); groups of ≤ 32 values (the ViT's g = 32) take the int16 variant without int32
   // sums across blocks
   if (ASC_FEATURE_RELAXED_SIMD && (flags & FLAG_DOT32) != 0)
     w4a8Tiles(false, true, xp, xsum, wp, m, n, groups, gp, consts, zx, zxStride, sx, sxStride, bias, y, flags, res);
