@@ -44,6 +44,10 @@ async function main() {
   if (!isWasmKernels(dot16) || !isWasmKernels(dot32)) throw new Error('wasm kernels needed');
   dot16.forceDot('int16');
   dot32.forceDot('int32');
+  const routes = [
+    ['int16', dot16],
+    ['int32', dot32],
+  ] as const;
   checks.push({
     name: 'loader picks relaxed',
     ok: chosen.features === 'simd128+relaxed' && relaxed.wasmFeatures === 'simd128+relaxed',
@@ -76,10 +80,7 @@ async function main() {
     exact(`w8a8 acc ${shape} relaxed = reference`, relaxed.gemmW8A8Acc(o8), gemmW8A8AccRef(o8));
     exact(`w8a8 ${shape} relaxed = SIMD128`, relaxed.gemmW8A8(o8), plain.gemmW8A8(o8));
     exact(`w8a8 ${shape} relaxed = reference`, relaxed.gemmW8A8(o8), gemmW8A8Ref(o8));
-    for (const [route, kk] of [
-      ['int16', dot16],
-      ['int32', dot32],
-    ] as const) {
+    for (const [route, kk] of routes) {
       exact(`w8a8 acc ${shape} ${route} route = reference`, kk.gemmW8A8Acc(o8), gemmW8A8AccRef(o8));
       exact(`w8a8 ${shape} ${route} route = reference`, kk.gemmW8A8(o8), gemmW8A8Ref(o8));
     }
@@ -99,10 +100,7 @@ async function main() {
     };
     exact(`w4a8 acc ${shape} relaxed = reference`, relaxed.gemmW4A8Acc(o4), gemmW4A8AccRef(o4));
     exact(`w4a8 ${shape} relaxed = reference`, relaxed.gemmW4A8(o4), gemmW4A8Ref(o4));
-    for (const [route, kk] of [
-      ['int16', dot16],
-      ['int32', dot32],
-    ] as const) {
+    for (const [route, kk] of routes) {
       exact(`w4a8 acc ${shape} ${route} dot = reference`, kk.gemmW4A8Acc(o4), gemmW4A8AccRef(o4));
       exact(`w4a8 ${shape} ${route} dot = reference`, kk.gemmW4A8(o4), gemmW4A8Ref(o4));
     }

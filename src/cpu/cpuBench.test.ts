@@ -92,4 +92,18 @@ describe('explainCpuRatios', () => {
     expect(plain).toContain('no int8 dot instruction');
     expect(plain).not.toContain('relaxed int8 dot: one instruction');
   });
+  it('on a machine whose probe chose the split int32 route, the 16-bit sentence quotes the 16-bit route, the split one its own', () => {
+    const r = {
+      features: 'simd128+relaxed',
+      ratios: {
+        vit: { int8_over_fp32: 1.9, int4_g32_over_fp32: 2.2, int4_channel_over_fp32: 2.6 },
+        int8Routes: { int16: 1.2, int32: 1.9 },
+      },
+      w8a8Dot: { chosen: 'int32', reason: 'the int32 dot measured 1.58× the int16 route here' },
+      rows: [],
+    } as unknown as Parameters<typeof explainCpuRatios>[0];
+    const text = explainCpuRatios(r).join(' ');
+    expect(text).toContain('INT8 runs at 1.20× FP32 that way');
+    expect(text).toContain('split weights 1.90×; the backend runs the int32 route');
+  });
 });

@@ -62,8 +62,10 @@ export interface CpuBenchResult {
   };
 }
 
-/** the rows of gemm_w4a8_i8's int32 dot route (FLAG_DOT32) end in this */
+/** the rows of the int32 dot routes (gemm_w4a8_i8 with FLAG_DOT32, gemm_w8a8_dot) end in this */
 export const DOT32_SUFFIX = ' (int32 dot)';
+/** gemm_w8a8's rows (the int16 route; + DOT32_SUFFIX: gemm_w8a8_dot) */
+const W8A8_ROW = 'gemm_w8a8 (int8 × int8)';
 
 const LAYERS: [string, number, number][] = [
   ['vit:qkv', 384, 128],
@@ -165,12 +167,12 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
           ex.panel_i16(wRows, n, kp, wp);
           const sw = ar.alloc(n * 4);
           ar.f32(sw, n).fill(0.01);
-          later('gemm_w8a8 (int8 × int8)', () => ex.gemm_w8a8(A.xp, wp, M, n, kp, A.sx, 1, sw, 1, bias, y, 0, 0));
+          later(W8A8_ROW, () => ex.gemm_w8a8(A.xp, wp, M, n, kp, A.sx, 1, sw, 1, bias, y, 0, 0));
           if (dot32) {
             // the int32 route: int8 storage activations, the weights split into two 4-bit planes
             const A8 = xq(k, kp, true);
             const W8 = packW8Planes(ar, ex, ar.i32(wq, n * k).slice(), undefined, n, k);
-            later(`gemm_w8a8 (int8 × int8)${DOT32_SUFFIX}`, () =>
+            later(`${W8A8_ROW}${DOT32_SUFFIX}`, () =>
               ex.gemm_w8a8_dot(A8.xp, A8.sums, W8.wh, W8.wl, W8.wc, M, n, kp, A8.zx, 1, A8.sx, 1, sw, 1, bias, y, 0, 0),
             );
           }
@@ -221,9 +223,9 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
   const find = (kernel: string, group: string) => rows.find((r) => r.kernel === kernel && r.group === group)?.ms ?? NaN;
   const sum = (kernel: string) => LAYERS.reduce((s, [g]) => s + find(kernel, g), 0);
   const f32 = sum('gemm_f32');
-  // INT4 headline ratios: the route the plans run here
+  // headline ratios: the routes the plans run here
   const chosen = w4a8Dot.chosen === 'int32' ? DOT32_SUFFIX : '';
-  const int8 = `gemm_w8a8 (int8 × int8)${w8a8Dot.chosen === 'int32' ? DOT32_SUFFIX : ''}`;
+  const int8 = `${W8A8_ROW}${w8a8Dot.chosen === 'int32' ? DOT32_SUFFIX : ''}`;
   const perLayer: CpuBenchResult['ratios']['perLayer'] = {};
   for (const [g] of LAYERS)
     perLayer[g] = {
@@ -257,8 +259,8 @@ export function runCpuKernelBench(kernels: WasmCpuKernelsT, opts: CpuBenchOption
       },
       int4Routes: { int16: route(''), int32: dot32 ? route(DOT32_SUFFIX) : null },
       int8Routes: {
-        int16: f32 / sum('gemm_w8a8 (int8 × int8)'),
-        int32: dot32 ? f32 / sum(`gemm_w8a8 (int8 × int8)${DOT32_SUFFIX}`) : null,
+        int16: f32 / sum(W8A8_ROW),
+        int32: dot32 ? f32 / sum(`${W8A8_ROW}${DOT32_SUFFIX}`) : null,
       },
       perLayer,
     },
@@ -349,7 +351,7 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
       fma
         ? "That is two instructions per 8 products against FP32's one per 4: about the same work per product, so the gain is bounded by the engine's int16 ceiling below"
         : "That is two instructions per 8 products against FP32's two per 4 here"
-    }: INT8 runs at ${v.int8_over_fp32.toFixed(2)}× FP32. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight has to be split into two 4-bit halves — two dots per 16 products (the int32 route below).`,
+    }: INT8 runs at ${(r.ratios.int8Routes?.int16 ?? v.int8_over_fp32).toFixed(2)}× FP32 that way. The relaxed int8 dot (16 products per instruction) gives exact results only when one operand fits in 7 bits; an 8-bit weight has to be split into two 4-bit halves — two dots per 16 products (the int32 route below).`,
     relaxedDot
       ? `INT4 weights use the relaxed int8 dot: one instruction per 16 products (weight + 8 fits in 4 bits, so the result is exact everywhere), unpacked from bytes in registers, each unpacked vector serving four rows of activations. With one scale per 32 weights, every group of 32 ends in exact integer corrections and a float multiply-add per output: INT4 g=32 runs at ${v.int4_g32_over_fp32.toFixed(2)}× FP32, per-channel INT4 (one scale per row: that epilogue once per output) at ${v.int4_channel_over_fp32.toFixed(2)}×.`
       : `This engine runs the SIMD128 build${r.relaxedUnavailable ? ` (${r.relaxedUnavailable})` : ''}: no int8 dot instruction, so INT4 weights are multiplied through widening multiplies and shuffles, several instructions per 8 products (INT4 g=32 ${v.int4_g32_over_fp32.toFixed(2)}×, per channel ${v.int4_channel_over_fp32.toFixed(2)}× FP32).`,

@@ -582,6 +582,10 @@ class WasmCpuKernels implements CpuKernels {
     this.dot8Probe ??= probeW8A8Dot(this);
     return this.dot8Probe;
   }
+  /** The routes probed (or pinned) so far, without probing: what a plan has paid for. */
+  knownDotRoutes(): { w4a8?: DotProbe; w8a8?: DotProbe } {
+    return { w4a8: this.dotProbe, w8a8: this.dot8Probe };
+  }
   /** Pins the route of one kernel or both (tests, benchmarks): every route gives the same numbers. */
   forceDot(route: DotRoute, which: 'w4a8' | 'w8a8' | 'both' = 'both'): void {
     if (route === 'int32' && this.wasmFeatures === 'simd128') throw new Error('the int32 dot route needs the relaxed-SIMD build');
@@ -613,70 +617,41 @@ class WasmCpuKernels implements CpuKernels {
     });
   }
 
-  // W8A8 stays on the int16 kernel (dot_i16x8: 8 products per instruction, i32 lanes): exact, and on
-  // x64 faster than the relaxed int8 dot, which needs two 4-bit halves of an 8-bit weight to stay
-  // exact (issue 15: measured 0.54–0.87× of FP32 against 0.83–0.97× for the first int16 kernel;
-  // the k-pair tile with centred operands: 1.2×). Both operands go in centred (q − z fits int16),
-  // as the plans' quantizer writes them.
+  // W8A8 on the route this machine's probe chose (w8a8Dot): gemm_w8a8 takes both operands centred
+  // (q − z fits int16), as the plans' quantizer writes them; gemm_w8a8_dot takes int8 storage rows
+  // and the weights split into two 4-bit planes, and applies the zero points itself.
   private w8a8(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
     checkW8A8(o);
     if (epi?.residual) checkLen('gemmW8A8 residual', epi.residual, o.m * o.n);
     const { m, n, k } = o;
     const ar = this.arena;
-    if (this.w8a8Dot().chosen === 'int32') return this.w8a8Dot32(o, flags, epi);
+    const dot32 = this.w8a8Dot().chosen === 'int32';
     return ar.scoped(() => {
-      const X = packIntOperand(ar, centredRows(o.xq, m, k, o.zx), m, k, Math.max(k, 1));
-      const W = packIntOperand(ar, centredRows(o.wq, n, k, o.zw), n, k, Math.max(k, 1));
-      const kp = X.groups * X.gp;
-      const wp = ar.alloc(this.ex.panelI16Size(n, kp));
-      this.ex.panel_i16(W.ptr, n, kp, wp);
       const sx = ar.putF32(o.sx);
       const sw = ar.putF32(o.sw);
+      const sxStride = o.sx.length > 1 ? 1 : 0;
+      const swStride = o.sw.length > 1 ? 1 : 0;
       const pb = o.bias ? ar.putF32(o.bias) : 0;
       const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
       const py = ar.alloc(m * n * 4);
       const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
-      if (m * n > 0) this.ex.gemm_w8a8(X.ptr, wp, m, n, kp, sx, o.sx.length > 1 ? 1 : 0, sw, o.sw.length > 1 ? 1 : 0, pb, py, f, pr);
-      return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
-    });
-  }
-  /** gemm_w8a8_dot: int8 storage rows (no centring: the kernel applies the zero points) and split weight planes */
-  private w8a8Dot32(o: W8A8Operands, flags: number, epi?: GemmEpilogue): Float32Array | Int32Array {
-    const { m, n, k } = o;
-    const ar = this.arena;
-    return ar.scoped(() => {
-      const kp = roundUp(k, 8);
-      const X = packI8Rows(ar, o.xq, m, k, k, kp, 'gemmW8A8 xq', -128, 127);
-      checkIntRange('gemmW8A8 wq', o.wq, -128, 127);
-      const W = packW8Planes(ar, this.ex, o.wq, o.zw, n, k);
-      const zx = o.zx ? ar.putI32(o.zx) : 0;
-      const sx = ar.putF32(o.sx);
-      const sw = ar.putF32(o.sw);
-      const pb = o.bias ? ar.putF32(o.bias) : 0;
-      const pr = epi?.residual ? ar.putF32(epi.residual) : 0;
-      const py = ar.alloc(m * n * 4);
-      const f = flags | (epi?.gelu ? FLAG_GELU : 0) | (pr ? FLAG_RESIDUAL : 0);
-      if (m * n > 0)
-        this.ex.gemm_w8a8_dot(
-          X.ptr,
-          X.sums,
-          W.wh,
-          W.wl,
-          W.wc,
-          m,
-          n,
-          kp,
-          zx,
-          o.zx && o.zx.length > 1 ? 1 : 0,
-          sx,
-          o.sx.length > 1 ? 1 : 0,
-          sw,
-          o.sw.length > 1 ? 1 : 0,
-          pb,
-          py,
-          f,
-          pr,
-        );
+      if (dot32) {
+        const kp = roundUp(k, 8);
+        const X = packI8Rows(ar, o.xq, m, k, k, kp, 'gemmW8A8 xq', -128, 127);
+        checkIntRange('gemmW8A8 wq', o.wq, -128, 127);
+        const W = packW8Planes(ar, this.ex, o.wq, o.zw, n, k);
+        const zx = o.zx ? ar.putI32(o.zx) : 0;
+        const zxStride = o.zx && o.zx.length > 1 ? 1 : 0;
+        if (m * n > 0)
+          this.ex.gemm_w8a8_dot(X.ptr, X.sums, W.wh, W.wl, W.wc, m, n, kp, zx, zxStride, sx, sxStride, sw, swStride, pb, py, f, pr);
+      } else {
+        const X = packIntOperand(ar, centredRows(o.xq, m, k, o.zx), m, k, Math.max(k, 1));
+        const W = packIntOperand(ar, centredRows(o.wq, n, k, o.zw), n, k, Math.max(k, 1));
+        const kp = X.groups * X.gp;
+        const wp = ar.alloc(this.ex.panelI16Size(n, kp));
+        this.ex.panel_i16(W.ptr, n, kp, wp);
+        if (m * n > 0) this.ex.gemm_w8a8(X.ptr, wp, m, n, kp, sx, sxStride, sw, swStride, pb, py, f, pr);
+      }
       return flags & FLAG_RAW ? ar.i32(py, m * n).slice() : ar.f32(py, m * n).slice();
     });
   }
@@ -870,10 +845,10 @@ export type WasmCpuKernelsT = WasmCpuKernels;
 /**
  * Alternating rounds of the two routes (a change of machine load hits both), the best round of
  * each, the int32 route only when at least 1/DOT32_MARGIN faster. `run(route, raw)` writes the
- * route's output (raw: its int32 sums); `same()` compares the two raw outputs bit for bit, after the first call of
- * each route (the engine's least optimized code: Node 20's V8 baseline compiler, Liftoff, gets
- * i32x4.relaxed_dot_i8x16_i7x16_add_s wrong) and after the timed rounds: a route that disagrees is
- * never used, whatever its speed.
+ * route's output (raw: its int32 sums); `same()` compares the two raw outputs bit for bit, after
+ * the first call of each route (the engine's least optimized code: Node 20's V8 baseline compiler,
+ * Liftoff, gets i32x4.relaxed_dot_i8x16_i7x16_add_s wrong) and after the timed rounds: a route that
+ * disagrees is never used, whatever its speed.
  */
 export function timeRoutes(
   run: (route: 0 | 1, raw: boolean) => void,

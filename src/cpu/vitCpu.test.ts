@@ -99,14 +99,20 @@ describe('VitCpu (WASM, batched) vs VitReference', () => {
     }
   });
 
-  it('the shared instance measured its dot routes when a plan with integer weight sites was packed', () => {
-    for (const scheme of [W8A8, W4A8_GROUP]) vit.forward(preparePlan(uniformPlan(scheme), ref.sites, siteLinears(w)), pixels, 1);
+  it('a plan probes the dot route of the integer kernels it packs, and only those', async () => {
+    const k = await loadCpuKernels();
+    if (!isWasmKernels(k)) throw new Error('wasm kernels needed');
+    const v = new VitCpu(w, k);
+    const run = (scheme?: SiteScheme) =>
+      v.forward(preparePlan(scheme ? uniformPlan(scheme) : fp32Plan(), ref.sites, siteLinears(w)), pixels, 1);
+    run();
+    expect(k.knownDotRoutes()).toEqual({ w4a8: undefined, w8a8: undefined }); // FP32 pays no probe
+    run(W8A8);
+    expect(k.knownDotRoutes().w8a8?.reason).toMatch(/measured|different results/);
+    expect(k.knownDotRoutes().w4a8).toBeUndefined();
+    run(W4A8_GROUP);
+    expect(k.knownDotRoutes().w4a8?.reason).toMatch(/measured|different results/);
     // the routes' arithmetic over whole plans: dotRoutes.test.ts (optimizing tier only)
-    const kv = vit.kernels;
-    for (const p of [kv.w4a8Dot(), kv.w8a8Dot()]) {
-      expect(['int16', 'int32']).toContain(p.chosen);
-      expect(p.reason).toMatch(/measured|different results/);
-    }
   });
 
   it('LLM.int8(): images with the same outlier columns run as one matrix, same numbers as one by one', () => {

@@ -43,6 +43,9 @@ import {
 
 const GRAN = { tensor: 0, row: 1, group: 2 } as const;
 
+/** The int8 activation layout (storage values) of the i8 kernels, else the centred int16 one of gemm_w8a8. */
+const takesI8 = (sw: SiteWeights) => sw.kind === 'int4' || sw.kind === 'int8dot';
+
 /** A packed weight operand living in wasm memory for the current plan. */
 interface SiteWeights {
   /** int8dot: 8-bit weights on the int32 dot route (gemm_w8a8_dot), chosen when the probe measured it faster */
@@ -295,7 +298,7 @@ export class VitCpu {
         case 'int4':
           this.gemmInt(
             site,
-            this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, sw.kind !== 'int8'),
+            this.quantizeA(a, rows, perImage, k, matrixSpec(ps.scheme.a, ps.clipA), sw.gs!, sw.gp!, takesI8(sw)),
             rows,
             y,
             flags,
@@ -449,8 +452,7 @@ export class VitCpu {
       const groups = Math.ceil(dim / gs);
       const gp = sw.gp!;
       const rowsP = roundUp(rows + 1, 4);
-      // int8 storage elements for the i8 kernels, centred int16 for gemm_w8a8
-      const i8 = sw.kind !== 'int8';
+      const i8 = takesI8(sw);
       const A: QuantOperand = {
         xp: ar.alloc(rowsP * groups * gp * (i8 ? 1 : 2)),
         sums: ar.alloc(rows * groups * 4),
