@@ -37,7 +37,7 @@ export const STAGE_STEPS: StageStep[] = [
     preset: 'note004-int4',
     title: 'Let the ranges learn (QAT)',
     caption:
-      'The same all-INT4 plan, now trained with the quantizer in the loop: straight-through rounding, learnable scale and zero (LSQ), the FP32 model as teacher. Below, this plan after post-training quantization (dynamic ranges), then a recorded QAT run (4000 steps of 32 images): it starts from static min/max ranges — lower — and learns them back to within half a point of FP32.',
+      'The same all-INT4 plan, now trained with the quantizer in the loop: straight-through rounding, learnable scale and zero (LSQ), the FP32 model as teacher. Below, this plan after post-training quantization (dynamic ranges), then a recorded QAT run (4000 steps of 32 images): it starts from static min/max ranges — lower — and learns them back until what separates it from FP32 is within noise (the paired Δ and its interval, below).',
     qat: 'all-INT4 QAT, cosine, distilled, 4000×32',
   },
   {

@@ -14,6 +14,16 @@ describe('stage: the recorded QAT run', () => {
     for (const r of rows) expect(() => qatStageFigures(summary, r)).not.toThrow();
   });
 
+  it('what the captions say of a recorded run holds for it: ends within noise of FP32', () => {
+    for (const s of STAGE_STEPS.filter((x) => x.qat && /within noise/.test(x.caption))) {
+      const f = qatStageFigures(summary, s.qat!);
+      expect(f.vsFp32.withinNoise, s.qat).toBe(true);
+      expect(f.vsFp32.lo).toBeLessThanOrEqual(0);
+      expect(f.vsFp32.hi).toBeGreaterThanOrEqual(0);
+    }
+    expect(STAGE_STEPS.some((x) => x.qat && /within noise/.test(x.caption))).toBe(true);
+  });
+
   it('results/qat.summary.json (what stage mode loads) is the summary of results/qat.json, and small', () => {
     expect(summary).toEqual(qatSummary(committed));
     // parsed on the main thread when stage mode opens: qat.json (~2 MB) took a task over 100 ms

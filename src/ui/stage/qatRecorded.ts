@@ -1,9 +1,9 @@
 /**
  * The stage's recorded QAT run: a row of results/qat.summary.json (written with results/qat.json by
- * `npm run qat`) turned into the
- * figures the stage shows — validation accuracy before training (min/max ranges) and after, each with its
- * Wilson interval and n, the paired Δ vs FP32, and the loss curve. Recorded, not live: a stage step must
- * not wait minutes for training (the Train tab runs it live).
+ * `npm run qat`) turned into the figures the stage shows — validation accuracy before training
+ * (min/max ranges) and after, each with its Wilson interval and n, the paired Δ vs FP32, and the loss
+ * curve. Recorded, not live: a stage step must not wait minutes for training (the Train tab runs it
+ * live).
  */
 import type { PairedDelta } from '../../quant/intervals';
 import type { EvalFigure, QatSummary } from '../../train/report';
@@ -40,7 +40,9 @@ export function qatStageFigures(file: QatSummary, row: string): QatStageFigures 
   const r = file.rows[row];
   if (!r) throw new Error(`results/qat.summary.json has no row '${row}' (run npm run qat for it)`);
   if (!r.start || !r.final)
-    throw new Error(`results/qat.json '${row}' has no start or final figures (the run ${r.diverged ? 'diverged' : 'did not finish'})`);
+    throw new Error(
+      `results/qat.summary.json '${row}' has no start or final figures (the run ${r.diverged ? 'diverged' : 'did not finish'})`,
+    );
   const before = r.start.val;
   const after = r.final.val;
   if (before.n !== after.n)
