@@ -18,6 +18,8 @@ test('kernels view times the CPU backend kernels in this browser and explains th
   await expect(page.getByTestId('gpu-kernels-explain')).toContainText('ViT');
   // beside the committed run: the engine's own ceilings from results/simd.json (same machine)
   await expect(card.getByTestId('cpu-kernels-explain')).toContainText(/npm run bench:simd, Chromium \d+ on .*at most \d\.\d\d×/);
+  // and what they allow against the committed run's FP32 GEMM on the same machine
+  await expect(card.getByTestId('cpu-kernels-explain')).toContainText(/exact INT8 GEMM can run at most \d\.\d\d× it here/);
   await card.getByTestId('run-cpu-bench').click();
   // this browser's run replaces the committed one: its banner goes, the relaxed build is named
   await expect(card.getByTestId('cpu-kernels-committed')).toHaveCount(0, { timeout: 180_000 });

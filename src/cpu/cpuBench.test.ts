@@ -4,7 +4,16 @@
  * figures. Speeds are not asserted (a shared machine).
  */
 import { describe, expect, it } from 'vitest';
-import { DOT32_SUFFIX, explainCpuRatios, formatCpuBenchTable, runCpuKernelBench, simdCeilings } from './cpuBench';
+import {
+  ceilingsFor,
+  DOT32_SUFFIX,
+  exactInt8Ceiling,
+  explainCpuRatios,
+  formatCpuBenchTable,
+  runCpuKernelBench,
+  type SimdCeilings,
+  simdCeilings,
+} from './cpuBench';
 import simdJson from '../../results/simd.json';
 import { isWasmKernels, loadCpuKernels } from './cpuKernels';
 
@@ -67,9 +76,60 @@ describe('simdCeilings', () => {
       rows: [],
     } as unknown as Parameters<typeof explainCpuRatios>[0];
     const text = explainCpuRatios(r, c).join(' ');
-    expect(text).toContain(`at most ${c.int16Dot.toFixed(2)}×`);
-    expect(text).toContain(`gives ${c.relaxedDotAdd.toFixed(2)}×`);
+    expect(text).toContain(`at most ${exactInt8Ceiling(c).rate.toFixed(2)}×`);
+    expect(text).toContain(`32-bit sums (${c.relaxedDotAdd.toFixed(2)}×) is slower`);
     expect(explainCpuRatios(r).join(' ')).not.toContain('bench:simd');
+    expect(c.fmaGMacs).toBe(simdJson.chromium.loops.find((l) => l.id === 'f32-relaxed-madd')!.gMacsPerSecond);
+    expect(c.cpu).toBe(simdJson.machine.cpu);
+  });
+
+  it('quotes ceilings only beside a run on the CPU they were measured on', () => {
+    const cpu = simdJson.machine.cpu;
+    expect(ceilingsFor(simdJson, 'chromium', cpu)).toEqual(simdCeilings(simdJson, 'chromium'));
+    // a run that did not record its CPU (the browser's own, older committed runs): the same machine
+    expect(ceilingsFor(simdJson, 'chromium', undefined)).not.toBeNull();
+    expect(ceilingsFor(simdJson, 'chromium', 'Apple M2')).toBeNull();
+  });
+
+  // the exact INT8 bound is the best of the three routes an 8-bit weight can take, over our FP32
+  // GEMM's share of the multiply-add rate — not the int16 dot alone, and not the raw loop ratio
+  const ceil = (o: Partial<SimdCeilings>): SimdCeilings => ({
+    where: 'Chromium 999 on Test CPU',
+    cpu: 'Test CPU',
+    int16Dot: 1.25,
+    relaxedDotAdd: 0.9,
+    relaxedDotI16: 2.7,
+    fmaGMacs: 26,
+    ...o,
+  });
+  const run = {
+    features: 'simd128+relaxed',
+    ratios: { vit: { int8_over_fp32: 1.2, int4_g32_over_fp32: 1.24, int4_channel_over_fp32: 1.41 } },
+    // 47 GFLOP/s = 23.5 G multiply-adds a second: 90.4% of the 26 G loop
+    rows: [{ kernel: 'gemm_f32', gops: 47 }],
+  } as unknown as Parameters<typeof explainCpuRatios>[0];
+  it('bounds exact INT8 by the fastest exact route, here the split relaxed dot into 16-bit sums', () => {
+    const c = ceil({});
+    expect(exactInt8Ceiling(c)).toEqual({ rate: 1.35, route: expect.stringContaining('16-bit sums') });
+    const text = explainCpuRatios(run, c).join(' ');
+    expect(text).toContain('at most 1.35× the float fused multiply-add');
+    expect(text).toContain('16-bit operands with dot_i16x8: 1.25×');
+    expect(text).toContain('reaches 90% of that multiply-add rate');
+    expect(text).toContain(`at most ${(1.35 / (23.5 / 26)).toFixed(2)}× it here`);
+    expect(text).toContain('twice FP32 is out of reach on this CPU');
+    expect(text).toContain('does not map it to one dot instruction');
+  });
+  it('on a CPU with a one-instruction dot (VNNI-like figures) it does not claim twice is out of reach', () => {
+    const c = ceil({ relaxedDotAdd: 4.2 });
+    expect(exactInt8Ceiling(c).rate).toBe(2.1);
+    const text = explainCpuRatios(run, c).join(' ');
+    expect(text).toContain('32-bit sums');
+    expect(text).toContain('twice FP32 is within the instructions’ reach here');
+    expect(text).not.toContain('out of reach');
+    expect(text).toContain('a one-instruction dot here');
+    expect(text).not.toContain('does not map it');
+    // a file without the multiply-add loop's rate: no bound against our GEMM is claimed
+    expect(explainCpuRatios(run, ceil({ fmaGMacs: null })).join(' ')).not.toContain('it here');
   });
 });
 

@@ -46,6 +46,8 @@ export interface CpuBenchResult {
   date: string;
   options: Required<Omit<CpuBenchOptions, 'onProgress'>>;
   rows: CpuBenchRow[];
+  /** the CPU model, where the command line could read it (npm run bench:kernels; absent in the browser and in older runs) */
+  machine?: string;
   /** gemm_w4a8_i8's dot route on this machine (cpuKernels.ts probeW4A8Dot): what the plans run (absent in runs before it existed) */
   w4a8Dot?: DotProbe;
   /** the W8A8 GEMM's route on this machine (probeW8A8Dot) */
@@ -298,33 +300,37 @@ export function formatCpuBenchTable(r: CpuBenchResult): string {
   return lines.join('\n');
 }
 
-/**
- * Why the CPU ratios are what they are, in plain words, from this run's figures (the Kernels view
- * and the command line print the same sentences).
- */
 /** Products per second of the instruction routes a GEMM can take, × f32x4.relaxed_madd's (npm run bench:simd). */
 export interface SimdCeilings {
   /** where they were measured (e.g. 'Chromium 156 on Intel Xeon @ 2.80GHz') */
   where: string;
+  /** the CPU model they were measured on (null in files without it) */
+  cpu: string | null;
   /** exact int16 × int16 → int32 (i32x4.dot_i16x8_s + add) */
   int16Dot: number;
   /** i32x4.relaxed_dot_i8x16_i7x16_add_s, one instruction */
   relaxedDotAdd: number;
   /** the relaxed int8 dot into int16 sums (exact for a 7-bit operand over a few steps: 4-bit weights) */
   relaxedDotI16: number;
+  /** the f32x4.relaxed_madd loop itself, billions of multiply-adds a second (null in files without it) */
+  fmaGMacs: number | null;
 }
 
 /** The ceilings of one engine in results/simd.json (null when a loop is missing). */
 export function simdCeilings(json: unknown, engine: 'node' | 'chromium'): SimdCeilings | null {
   const j = json as {
     machine?: { cpu?: string };
-    node?: { version?: string; loops?: { id: string; vsRelaxedMadd?: number }[] };
-    chromium?: { userAgent?: string; loops?: { id: string; vsRelaxedMadd?: number }[] };
+    node?: { version?: string; loops?: SimdLoopJson[] };
+    chromium?: { userAgent?: string; loops?: SimdLoopJson[] };
   };
   const e = j?.[engine];
-  const get = (id: string) => e?.loops?.find((l) => l.id === id)?.vsRelaxedMadd;
-  const [a, b, c] = [get('i16-dot-add'), get('i8-relaxed-dot-add-i32'), get('i8-relaxed-dot-i16')];
-  if (a === undefined || b === undefined || c === undefined) return null;
+  const get = (id: string) => e?.loops?.find((l) => l.id === id);
+  const [a, b, c] = [
+    get('i16-dot-add')?.vsRelaxedMadd,
+    get('i8-relaxed-dot-add-i32')?.vsRelaxedMadd,
+    get('i8-relaxed-dot-i16')?.vsRelaxedMadd,
+  ];
+  if (a == null || b == null || c == null) return null;
   const who =
     engine === 'node'
       ? `Node ${j.node?.version ?? ''}`
@@ -334,9 +340,52 @@ export function simdCeilings(json: unknown, engine: 'node' | 'chromium'): SimdCe
             ?.slice(1)
             .find(Boolean) ?? ''
         ).replace(/^/, 'Chromium ');
-  return { where: `${who.trim()} on ${j.machine?.cpu ?? 'this machine'}`, int16Dot: a, relaxedDotAdd: b, relaxedDotI16: c };
+  return {
+    where: `${who.trim()} on ${j.machine?.cpu ?? 'this machine'}`,
+    cpu: j.machine?.cpu ?? null,
+    int16Dot: a,
+    relaxedDotAdd: b,
+    relaxedDotI16: c,
+    fmaGMacs: get('f32-relaxed-madd')?.gMacsPerSecond ?? null,
+  };
 }
 
+/**
+ * simdCeilings, only when they were measured on `cpu` (the CPU of the run they will be set beside):
+ * the explanation divides them by that run's FP32 rate. `cpu` undefined: a run that did not record
+ * its CPU (the browser, runs before the field existed), taken to be the same machine.
+ */
+export function ceilingsFor(json: unknown, engine: 'node' | 'chromium', cpu: string | undefined): SimdCeilings | null {
+  const c = simdCeilings(json, engine);
+  return c && (cpu === undefined || c.cpu === cpu) ? c : null;
+}
+
+interface SimdLoopJson {
+  id: string;
+  vsRelaxedMadd?: number | null;
+  gMacsPerSecond?: number;
+}
+
+/**
+ * The fastest exact 8-bit × 8-bit route the measured instructions allow, × the multiply-add rate.
+ * The relaxed dot is exact only with a 7-bit operand, so an 8-bit weight costs two of its dots
+ * (w + 128 = 16·h + l); the int16 dot takes 8-bit values as they are.
+ */
+export function exactInt8Ceiling(c: SimdCeilings): { rate: number; route: string } {
+  const routes = [
+    { rate: c.int16Dot, route: '16-bit operands, dot_i16x8' },
+    { rate: c.relaxedDotI16 / 2, route: 'weights split into two 4-bit halves, the relaxed dot into 16-bit sums' },
+    { rate: c.relaxedDotAdd / 2, route: 'weights split into two 4-bit halves, the relaxed dot into 32-bit sums' },
+  ];
+  return routes.reduce((best, r) => (r.rate > best.rate ? r : best));
+}
+
+/**
+ * Why the CPU ratios are what they are, in plain words, from this run's figures (the Kernels view
+ * and the command line print the same sentences).
+ * `ceilings` (results/simd.json) must come from the machine and engine of `r`: the bound sentences divide
+ * one by the other.
+ */
 export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | null): string[] {
   const v = r.ratios.vit;
   const fp32Gops = Math.max(0, ...r.rows.filter((x) => x.kernel === 'gemm_f32').map((x) => x.gops));
@@ -366,12 +415,35 @@ export function explainCpuRatios(r: CpuBenchResult, ceilings?: SimdCeilings | nu
     out.push(
       `INT4 dots can be summed two ways (same numbers): in 16-bit lanes widened every 8 dots (i16x8.relaxed_dot_i8x16_i7x16_s), or straight into 32-bit sums (i32x4.relaxed_dot_i8x16_i7x16_add_s) — one instruction per 16 products only where the CPU has a dot instruction the engine uses (x64 with AVX-VNNI: vpdpbusd; arm64 with the dot-product extension: sdot), three elsewhere. Here: 16-bit lanes g=32 ${routes.int16.g32_over_fp32.toFixed(2)}× FP32, 32-bit dot g=32 ${routes.int32.g32_over_fp32.toFixed(2)}×. The backend times both when it loads and runs the ${r.w4a8Dot.chosen === 'int32' ? '32-bit dot' : '16-bit lanes'}: ${r.w4a8Dot.reason}.`,
     );
-  if (ceilings)
-    out.push(
-      `What the engine itself allows (npm run bench:simd, ${ceilings.where}): exact int8 × int8 products run at most ${ceilings.int16Dot.toFixed(2)}× the float fused multiply-add's rate (int16 lanes); the relaxed int8 dot instruction gives ${ceilings.relaxedDotAdd.toFixed(2)}× — it is not mapped to a one-instruction dot (VNNI) here. So INT8 cannot run at twice an FP32 GEMM built on the fused multiply-add (the browsers' build) on this CPU; 4-bit weights, whose dot fits 16-bit sums, could reach up to ${ceilings.relaxedDotI16.toFixed(2)}× before loads and epilogues.`,
-    );
+  if (ceilings) out.push(...explainCeilings(ceilings, fp32Gops));
   out.push(
     'A whole plan also pays for quantizing activations (the "quantize A" row) and for the parts that stay in float (softmax, LayerNorm), so plan-level gains are smaller than GEMM-level ones.',
+  );
+  return out;
+}
+
+/**
+ * What the instructions allow on the machine of `c`, against our FP32 GEMM's rate there
+ * (`fp32Gops`, measured on the same machine and engine: the caller's to guarantee).
+ */
+function explainCeilings(c: SimdCeilings, fp32Gops: number): string[] {
+  const e8 = exactInt8Ceiling(c);
+  const int4 = Math.max(c.relaxedDotI16, c.relaxedDotAdd);
+  // our FP32 GEMM's multiply-adds per second over the FMA loop's: the ceilings × this are ratios to our GEMM
+  const eff = c.fmaGMacs && fp32Gops > 0 ? fp32Gops / 2 / c.fmaGMacs : null;
+  const out = [
+    `What the engine itself allows (npm run bench:simd, ${c.where}): an exact int8 × int8 product runs at most ${e8.rate.toFixed(2)}× the float fused multiply-add's rate (${e8.route}${e8.rate > c.int16Dot ? `; 16-bit operands with dot_i16x8: ${c.int16Dot.toFixed(2)}×` : ''}; the relaxed int8 dot is exact only for a 7-bit operand). ${
+      eff === null
+        ? ''
+        : `Our FP32 GEMM reaches ${(100 * eff).toFixed(0)}% of that multiply-add rate, so an exact INT8 GEMM can run at most ${(e8.rate / eff).toFixed(2)}× it here, before loads, unpacking and epilogues: ${
+            e8.rate / eff < 2 ? 'twice FP32 is out of reach on this CPU and engine' : 'twice FP32 is within the instructions’ reach here'
+          }. `
+    }4-bit weights (one relaxed dot per 16 products) could reach up to ${int4.toFixed(2)}× the multiply-add rate${eff === null ? '' : ` (${(int4 / eff).toFixed(2)}× our FP32 GEMM)`} before loads and epilogues.`,
+  ];
+  out.push(
+    c.relaxedDotAdd < c.relaxedDotI16
+      ? `The relaxed dot into 32-bit sums (${c.relaxedDotAdd.toFixed(2)}×) is slower than into 16-bit sums (${c.relaxedDotI16.toFixed(2)}×) here: this CPU or engine does not map it to one dot instruction (AVX-VNNI's vpdpbusd, arm64's sdot).`
+      : `The relaxed dot into 32-bit sums runs at ${c.relaxedDotAdd.toFixed(2)}× the multiply-add rate, no slower than into 16-bit sums (${c.relaxedDotI16.toFixed(2)}×): a one-instruction dot here.`,
   );
   return out;
 }

@@ -22,6 +22,7 @@ import { explainGpuRatios, formatBenchTable, KERNEL_BENCH_PRESETS, type KernelBe
 import {
   CPU_BENCH_PRESETS,
   type CpuBenchResult,
+  ceilingsFor,
   explainCpuRatios,
   formatCpuBenchTable,
   runCpuKernelBench,
@@ -30,6 +31,7 @@ import {
 import { isWasmKernels, loadCpuKernels } from '../../src/cpu/cpuKernels';
 import { runPage } from './browserPage';
 import { cliArgs } from './args';
+import { cpuInfo } from './machine';
 
 const args = cliArgs('bench:kernels', {
   'no-libs': 'boolean',
@@ -105,11 +107,18 @@ if (webgpu && 'rows' in webgpu) {
 } else if (webgpu) console.log(`WebGPU: ${webgpu.error}`);
 if (cpu && 'rows' in cpu) {
   console.log('\n' + formatCpuBenchTable(cpu));
-  // the instruction ceilings of this machine's engines, when bench:simd has measured them
+  // the instruction ceilings of this machine's engines, when bench:simd has measured them here: the
+  // explanation divides them by this run's FP32 rate, so ceilings of another CPU would say nothing
   const simdFile = 'results/simd.json';
-  const ceilings = existsSync(simdFile)
-    ? simdCeilings(JSON.parse(readFileSync(simdFile, 'utf8')), /chrom/i.test(cpu.runtime) ? 'chromium' : 'node')
-    : null;
+  const simd = existsSync(simdFile) ? JSON.parse(readFileSync(simdFile, 'utf8')) : null;
+  const engine = /chrom/i.test(cpu.runtime) ? 'chromium' : 'node';
+  const here = cpuInfo().model;
+  const ceilings = simd ? ceilingsFor(simd, engine, here) : null;
+  const measured = simd ? simdCeilings(simd, engine) : null;
+  if (measured && !ceilings)
+    console.log(
+      `  (${simdFile} was measured on ${measured.cpu ?? 'an unnamed CPU'}, not this ${here}: npm run bench:simd -- --browser measures this one)`,
+    );
   for (const s of explainCpuRatios(cpu, ceilings)) console.log(`  · ${s}`);
 } else if (cpu) console.log(`CPU: ${cpu.error}`);
 console.log(
@@ -122,7 +131,8 @@ const result = {
   runner,
   size,
   loadAverage: { start: load0, end: loadavg() },
-  cpu: cpu ?? null,
+  // the CPU model beside the CPU run: the Kernels view quotes results/simd.json's ceilings only for the same one
+  cpu: cpu && 'rows' in cpu ? { ...cpu, machine: cpuInfo().model } : (cpu ?? null),
 };
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -10,11 +10,12 @@
  * --browser also runs the loops in headless Chromium (/usr/bin/chromium through Playwright, page
  * tools/cli/benchSimd.page.html served by Vite on 127.0.0.1).
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { runPage } from './browserPage';
 import { cliArgs } from './args';
+import { cpuInfo } from './machine';
 import { enableNodeRelaxedSimd } from '../../src/cpu/cpuKernels';
 import { DEFAULT_CHAINS, formatTable, type LoopFigures, measureLoops, relaxedProbe, SIMD_LOOPS } from './simdModules';
 
@@ -43,18 +44,6 @@ if (ONLY) {
 }
 
 const loadAverageAtStart = loadavg();
-
-function cpuInfo() {
-  let text = '';
-  try {
-    text = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    /* not Linux */
-  }
-  const model = /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '').split(/\s+/));
-  return { model, cores: cpus().length, avx512_vnni: flags.has('avx512_vnni'), avx_vnni: flags.has('avx_vnni') };
-}
 
 /** relaxed SIMD on in Node 20 (src/cpu/cpuKernels.ts sets the V8 flag when the probe does not validate) */
 async function enableRelaxedSimd(): Promise<boolean> {

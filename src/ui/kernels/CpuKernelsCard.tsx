@@ -4,7 +4,7 @@
  * src/cpu/cpuBench.ts with the same preset as the WebGPU benchmark), ratios explained in plain words.
  */
 import { useRef, useState } from 'react';
-import { CPU_BENCH_PRESETS, type CpuBenchResult, explainCpuRatios, simdCeilings } from '../../cpu/cpuBench';
+import { CPU_BENCH_PRESETS, type CpuBenchResult, ceilingsFor, explainCpuRatios } from '../../cpu/cpuBench';
 import committedSimd from '../../../results/simd.json';
 import { fmtNum } from '../common/format';
 
@@ -88,8 +88,9 @@ export function CpuKernelsCard({ committed, size }: { committed: CpuBenchResult 
             ))}
           </div>
           <ul className="explain" data-testid="cpu-kernels-explain">
-            {/* the instruction ceilings were measured on the machine of the committed run: quoted only beside it */}
-            {explainCpuRatios(shown, state.result ? null : simdCeilings(committedSimd, 'chromium')).map((s) => (
+            {/* the ceilings are divided by the run's FP32 rate: quoted only beside the committed run, and only
+                when it names no other CPU than results/simd.json's (runs before 'machine' was recorded: same VM) */}
+            {explainCpuRatios(shown, state.result ? null : ceilingsFor(committedSimd, 'chromium', shown.machine)).map((s) => (
               <li key={s}>{s}</li>
             ))}
           </ul>
