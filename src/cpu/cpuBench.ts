@@ -308,7 +308,7 @@ export interface SimdCeilings {
   cpu: string | null;
   /** exact int16 × int16 → int32 (i32x4.dot_i16x8_s + add) */
   int16Dot: number;
-  /** i32x4.relaxed_dot_i8x16_i7x16_add_s, one instruction */
+  /** i32x4.relaxed_dot_i8x16_i7x16_add_s (one instruction where the engine maps it to a dot: AVX-VNNI, arm64 sdot) */
   relaxedDotAdd: number;
   /** the relaxed int8 dot into int16 sums (exact for a 7-bit operand over a few steps: 4-bit weights) */
   relaxedDotI16: number;
